@@ -1,0 +1,256 @@
+"""The table contracts of the project, in one place.
+
+Every public function that returns a table validates it against one of these models before returning it.
+Codes, NPIs, TINs, plan ids and locality ids are strings everywhere (``00100`` must never become ``100``).
+
+The central one is :class:`RateSchema`, the normalized rate row that every reader (TiC in-network files, hospital
+standard-charge files, anything added later) produces and every benchmark consumes. One row is one price for one
+billing code (+ modifiers) under one payer/plan, for one provider group, with its provenance.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+PAYER_FAMILIES = ["Aetna", "BCBS", "Cigna", "UnitedHealthcare", "Medicare", "Other"]
+PRODUCT_LINES = ["commercial", "medicare_advantage", "medicaid", "exchange", "tpa", "unknown"]
+SOURCE_TYPES = ["tic", "hospital"]
+POS_SETTINGS = ["facility", "non_facility", "both", "unknown"]
+CARE_SETTINGS = ["inpatient", "outpatient", "both", "unknown"]
+BILLING_CLASSES = ["professional", "institutional", "both", "unknown"]
+RATE_TYPES = ["negotiated", "fee_schedule", "derived", "percentage", "per_diem", "case_rate", "other"]
+AMOUNT_UNITS = ["USD", "percent", "USD_per_day", "USD_per_case", "other"]
+# Rate types whose dollar amount is a price for one unit of the billed service, so they can share a distribution.
+PER_SERVICE_RATE_TYPES = ["negotiated", "fee_schedule", "derived"]
+
+
+class RateSchema(pa.DataFrameModel):
+    """One normalized negotiated rate with its provenance."""
+
+    source_type: Series[str] = pa.Field(isin=SOURCE_TYPES)
+    payer_raw: Series[str]
+    payer_family: Series[str] = pa.Field(isin=PAYER_FAMILIES)
+    payer_brand: Series[str] = pa.Field(nullable=True)
+    plan_raw: Series[str] = pa.Field(nullable=True)
+    plan_id: Series[str] = pa.Field(nullable=True)
+    product_line: Series[str] = pa.Field(isin=PRODUCT_LINES)
+    network_name: Series[str] = pa.Field(nullable=True)
+    billing_code: Series[str] = pa.Field(str_length={"min_value": 1})
+    billing_code_type: Series[str]
+    modifiers: Series[str] = pa.Field(description="pipe-joined, sorted; empty string when none")
+    pos_setting: Series[str] = pa.Field(isin=POS_SETTINGS, description="Medicare PFS facility / non-facility")
+    care_setting: Series[str] = pa.Field(isin=CARE_SETTINGS, description="inpatient / outpatient")
+    billing_class: Series[str] = pa.Field(isin=BILLING_CLASSES)
+    rate_type: Series[str] = pa.Field(isin=RATE_TYPES)
+    amount: Series[float] = pa.Field(gt=0, description="the rate as published, in amount_unit")
+    amount_unit: Series[str] = pa.Field(isin=AMOUNT_UNITS)
+    amount_usd: Series[float] = pa.Field(
+        nullable=True, gt=0, description="per-service dollars; empty for per diem, case rate and percentages without a base"
+    )
+    dollar_basis: Series[str] = pa.Field(nullable=True, description="how amount_usd was obtained when not published")
+    service_codes: Series[str] = pa.Field(nullable=True, description="pipe-joined CMS place-of-service codes")
+    negotiation_arrangement: Series[str] = pa.Field(nullable=True)
+    expiration_date: Series[str] = pa.Field(nullable=True)
+    provider_npis: Series[str] = pa.Field(nullable=True, description="pipe-joined NPIs of the provider group")
+    provider_tin: Series[str] = pa.Field(nullable=True)
+    provider_name: Series[str] = pa.Field(nullable=True)
+    state: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+    medicare_locality: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{5}-\d{2}$")
+    source_file: Series[str]
+    source_locator: Series[str] = pa.Field(description="JSON path or line number inside source_file")
+    source_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    is_synthetic: Series[bool]
+
+    class Config:
+        strict = True
+        coerce = True
+        ordered = True
+
+
+class QuarantineSchema(pa.DataFrameModel):
+    """A row or item that could not be loaded, with the reason; nothing is dropped without one."""
+
+    source_file: Series[str]
+    source_locator: Series[str]
+    reason_code: Series[str]
+    detail: Series[str]
+    raw_value: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+        ordered = True
+
+
+class FileAccountSchema(pa.DataFrameModel):
+    """Per-file row accounting: seen = loaded + quarantined + filtered_out + deduplicated."""
+
+    source_file: Series[str]
+    source_sha256: Series[str]
+    rows_seen: Series[int] = pa.Field(ge=0)
+    rows_loaded: Series[int] = pa.Field(ge=0)
+    rows_quarantined: Series[int] = pa.Field(ge=0)
+    rows_filtered_out: Series[int] = pa.Field(ge=0)
+    rows_deduplicated: Series[int] = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+        coerce = True
+        ordered = True
+
+    @pa.dataframe_check
+    def rows_balance(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["rows_seen"] == (
+            df["rows_loaded"] + df["rows_quarantined"] + df["rows_filtered_out"] + df["rows_deduplicated"]
+        )
+
+
+class PfsRvuSchema(pa.DataFrameModel):
+    """One PPRRVU row (code + modifier) of one PFS release, descriptors excluded."""
+
+    year: Series[int] = pa.Field(ge=1992)
+    hcpcs: Series[str] = pa.Field(str_matches=r"^[0-9A-Z]{5}$")
+    modifier: Series[str] = pa.Field(description="empty string for the global row")
+    status_code: Series[str]
+    not_used_for_medicare_payment: Series[str]
+    work_rvu: Series[float] = pa.Field(ge=0)
+    non_facility_pe_rvu: Series[float] = pa.Field(ge=0)
+    non_facility_na: Series[bool]
+    facility_pe_rvu: Series[float] = pa.Field(ge=0)
+    facility_na: Series[bool]
+    mp_rvu: Series[float] = pa.Field(ge=0)
+    non_facility_total: Series[float] = pa.Field(ge=0)
+    facility_total: Series[float] = pa.Field(ge=0)
+    pctc_ind: Series[str]
+    global_days: Series[str]
+    pre_op: Series[float] = pa.Field(ge=0, le=1)
+    intra_op: Series[float] = pa.Field(ge=0, le=1)
+    post_op: Series[float] = pa.Field(ge=0, le=1)
+    mult_proc: Series[str]
+    bilat_surg: Series[str]
+    asst_surg: Series[str]
+    co_surg: Series[str]
+    team_surg: Series[str]
+    endo_base: Series[str]
+    conversion_factor: Series[float] = pa.Field(gt=0)
+    source_file: Series[str]
+    source_line: Series[int] = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class GpciSchema(pa.DataFrameModel):
+    """One Medicare payment locality with its three GPCIs."""
+
+    gpci_year: Series[int]
+    locality_id: Series[str] = pa.Field(str_matches=r"^\d{5}-\d{2}$", unique=True)
+    mac: Series[str] = pa.Field(str_matches=r"^\d{5}$")
+    mac_raw: Series[str]
+    locality_number: Series[str] = pa.Field(str_matches=r"^\d{2}$")
+    locality_number_raw: Series[str]
+    state: Series[str] = pa.Field(str_matches=r"^[A-Z]{2}$")
+    locality_name: Series[str]
+    gpci_work: Series[float] = pa.Field(gt=0)
+    gpci_pe: Series[float] = pa.Field(gt=0)
+    gpci_mp: Series[float] = pa.Field(gt=0)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class LocalityCountySchema(pa.DataFrameModel):
+    """Counties included in a Medicare locality (one row per locality, counties as published)."""
+
+    locality_id: Series[str] = pa.Field(str_matches=r"^\d{5}-\d{2}$")
+    mac: Series[str]
+    locality_number: Series[str]
+    state_name: Series[str]
+    fee_schedule_area: Series[str]
+    counties: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class MedicareAmountSchema(pa.DataFrameModel):
+    """A Medicare PFS allowed amount for one code, year, locality (or national) and setting."""
+
+    year: Series[int]
+    hcpcs: Series[str]
+    modifier: Series[str]
+    locality_id: Series[str] = pa.Field(description="'national' or MAC-locality like 01112-26")
+    locality_name: Series[str]
+    state: Series[str] = pa.Field(nullable=True)
+    setting: Series[str] = pa.Field(isin=["facility", "non_facility"])
+    payable: Series[bool] = pa.Field(description="False when the NA indicator is set or the status is not payable")
+    work_rvu: Series[float]
+    pe_rvu: Series[float]
+    mp_rvu: Series[float]
+    gpci_work: Series[float]
+    gpci_pe: Series[float]
+    gpci_mp: Series[float]
+    gpci_year: Series[float] = pa.Field(nullable=True, description="year of the GPCI table used; empty for national")
+    conversion_factor: Series[float]
+    amount: Series[float] = pa.Field(nullable=True, ge=0, description="dollars, rounded to cents; empty if not payable")
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class DistributionSchema(pa.DataFrameModel):
+    """Summary statistics of a rate distribution for one group (payer x setting x geography...)."""
+
+    n: Series[int] = pa.Field(ge=0)
+    min: Series[float] = pa.Field(nullable=True)
+    p10: Series[float] = pa.Field(nullable=True)
+    p25: Series[float] = pa.Field(nullable=True)
+    median: Series[float] = pa.Field(nullable=True)
+    p75: Series[float] = pa.Field(nullable=True)
+    p90: Series[float] = pa.Field(nullable=True)
+    max: Series[float] = pa.Field(nullable=True)
+    mean: Series[float] = pa.Field(nullable=True)
+    n_with_medicare: Series[int] = pa.Field(ge=0)
+    median_pct_of_medicare: Series[float] = pa.Field(nullable=True)
+    p25_pct_of_medicare: Series[float] = pa.Field(nullable=True)
+    p75_pct_of_medicare: Series[float] = pa.Field(nullable=True)
+    small_sample: Series[bool]
+
+    class Config:
+        coerce = True
+
+
+RATE_COLUMNS: list[str] = list(RateSchema.to_schema().columns)
+
+
+def empty_rates() -> pd.DataFrame:
+    """A zero-row table in the rate schema."""
+    return validate_rates(pd.DataFrame({c: pd.Series([], dtype=object) for c in RATE_COLUMNS}))
+
+
+def validate_rates(df: pd.DataFrame) -> pd.DataFrame:
+    """Validate (and coerce) a rate table, reporting every failing column at once."""
+    return RateSchema.validate(df, lazy=True)
+
+
+def empty_quarantine() -> pd.DataFrame:
+    cols = list(QuarantineSchema.to_schema().columns)
+    return QuarantineSchema.validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in cols}))
+
+
+def optional(value: object) -> Optional[str]:
+    """Text of a value, or None for missing/blank."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    text = str(value).strip()
+    return text or None
