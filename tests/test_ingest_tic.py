@@ -1,0 +1,507 @@
+"""Tests of the TiC in-network reader against the CMS example files and hand-built broken files.
+
+Expected row counts below were counted by hand from the example files: one row per negotiated price x provider
+group (a provider reference id expands to the groups of that root provider_references entry).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.ingest.result import file_sha256
+from benchmark.ingest.tic import TicFileError, read_in_network
+from benchmark.schema import QuarantineSchema, validate_rates
+
+NPIS_1_TO_5 = "1111111111|2222222222|3333333333|4444444444|5555555555"
+
+
+@pytest.fixture
+def tic(shared_reference: Path) -> Path:
+    folder = shared_reference / "tic"
+    if not folder.is_dir():
+        pytest.skip(f"no tic/ folder in {shared_reference}")
+    return folder
+
+
+def loc(item: int, rate: int, price: int, group: str) -> str:
+    """source_locator of a price x provider group; ``group`` is the part after the price."""
+    return f"in_network[{item}].negotiated_rates[{rate}].negotiated_prices[{price}].{group}"
+
+
+def counts(account) -> tuple[int, int, int, int]:
+    return account.rows_seen, account.rows_loaded, account.rows_quarantined, account.rows_filtered_out
+
+
+def row_at(rates: pd.DataFrame, locator: str) -> pd.Series:
+    match = rates[rates["source_locator"] == locator]
+    assert len(match) == 1, f"{len(match)} rows at {locator}"
+    return match.iloc[0]
+
+
+def assert_consistent(result) -> None:
+    """Account balances, its numbers match the tables, and the tables pass their schemas."""
+    (account,) = result.accounts
+    account.check()
+    result.accounts_frame()
+    assert account.rows_loaded == len(result.rates)
+    assert account.rows_quarantined == len(result.quarantine)
+    assert account.rows_deduplicated == 0
+    validate_rates(result.rates)
+    QuarantineSchema.validate(result.quarantine)
+    assert result.rates["source_locator"].is_unique
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# CMS example files
+
+
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [
+        ("v1.6.2/in-network-rates-fee-for-service-single-plan-sample.json", 8),  # 2x2 + 1 + ref1(2 groups) + 1
+        ("v1.6.2/in-network-rates-multiple-plans-sample.json", 9),  # 2x2 + 1x2 + 2x1 + 1x1
+        ("v1.6.2/in-network-rates-bundle-single-plan-sample.json", 3),  # 2x1 + 1x1
+        ("v1.6.2/in-network-rates-capitation-single-plan-sample.json", 3),
+        ("v1.6.2/in-network-rates-no-npi.json", 1),
+        ("v2/in-network-rates-all-negotiated-types-sample.json", 15),  # 2 + 2 + 1 + 2 + (2+1)x2 + 1x2
+        ("v2/in-network-rates-fee-for-service-single-plan-sample.json", 10),  # 2x2 + 2x1 + 2x1 + 2x1
+        ("v2/in-network-rates-multiple-plans-sample.json", 12),  # 2x2 + 2x2 + 2x1 + 2x1
+        ("v2/in-network-rates-bundle-single-plan-sample.json", 4),
+        ("v2/in-network-rates-capitation-single-plan-sample.json", 4),
+        ("v2/in-network-rates-no-npi.json", 1),
+    ],
+)
+def test_example_row_counts(tic: Path, name: str, rows: int) -> None:
+    result = read_in_network(tic / name)
+    assert_consistent(result)
+    assert len(result.rates) == rows
+    assert result.accounts[0].rows_seen == rows
+    assert result.quarantine.empty
+    assert (result.rates["source_type"] == "tic").all()
+    assert (result.rates["source_file"] == Path(name).name).all()
+    assert (result.rates["source_sha256"] == file_sha256(tic / name)).all()
+    assert not result.rates["is_synthetic"].any()
+    assert result.rates["state"].isna().all() and result.rates["medicare_locality"].isna().all()
+
+
+def test_v1_fee_for_service_values(tic: Path) -> None:
+    rates = read_in_network(tic / "v1.6.2/in-network-rates-fee-for-service-single-plan-sample.json").rates
+    assert set(rates["billing_code"]) == {"27447", "27448"}
+    assert (rates["payer_raw"] == "medicare").all() and (rates["plan_raw"] == "medicaid").all()
+    assert (rates["plan_id"] == "1111111111").all()
+    assert (rates["payer_family"] == "Medicare").all()
+    assert (rates["care_setting"] == "unknown").all()  # no `setting` in 1.x
+    assert rates["network_name"].isna().all()
+
+    first = row_at(rates, "in_network[0].negotiated_rates[0].negotiated_prices[0].provider_groups[1]")
+    assert first["billing_code"] == "27447" and first["billing_code_type"] == "CPT"
+    assert first["amount"] == 123.45 and first["amount_usd"] == 123.45 and first["amount_unit"] == "USD"
+    assert first["rate_type"] == "negotiated" and first["billing_class"] == "professional"
+    assert first["modifiers"] == "AS"
+    assert first["service_codes"] == "11|18|19" and first["pos_setting"] == "both"  # 19 facility, 11/18 not
+    assert first["provider_npis"] == NPIS_1_TO_5 and first["provider_tin"] == "22-2222222"
+    assert first["expiration_date"] == "2022-01-01" and first["negotiation_arrangement"] == "ffs"
+
+    institutional = row_at(rates, "in_network[0].negotiated_rates[0].negotiated_prices[1].provider_groups[0]")
+    assert institutional["amount"] == 1230.45 and institutional["modifiers"] == ""
+    assert institutional["billing_class"] == "institutional" and institutional["pos_setting"] == "facility"
+    assert pd.isna(institutional["service_codes"])
+
+    office = row_at(rates, "in_network[0].negotiated_rates[1].negotiated_prices[0].provider_groups[0]")
+    assert office["pos_setting"] == "non_facility" and office["service_codes"] == "05|06|07"
+    assert office["provider_npis"] == "6666666666|7777777777|8888888888|9999999999"
+
+    # 1.x provider_references [1] expand to the two groups of root provider group id 1
+    for group, tin in ((0, "11-1111111"), (1, "22-2222222")):
+        where = (  # the full locator format, spelled out once
+            "in_network[1].negotiated_rates[0].negotiated_prices[0]"
+            f".provider_references[0]->provider_group_id=1.provider_groups[{group}]"
+        )
+        assert where == loc(1, 0, 0, f"provider_references[0]->provider_group_id=1.provider_groups[{group}]")
+        referenced = row_at(rates, where)
+        assert referenced["amount"] == 12003.45 and referenced["provider_tin"] == tin
+        assert referenced["service_codes"] == "CSTM-00" and referenced["pos_setting"] == "both"
+
+    tin_npi = row_at(rates, "in_network[1].negotiated_rates[1].negotiated_prices[0].provider_groups[0]")
+    assert tin_npi["provider_tin"] == "6666666666" and tin_npi["provider_npis"] == "6666666666"
+    assert tin_npi["amount"] == 12.45
+
+
+def test_v1_multiple_plans_has_no_plan(tic: Path) -> None:
+    rates = read_in_network(tic / "v1.6.2/in-network-rates-multiple-plans-sample.json").rates
+    assert rates["plan_raw"].isna().all() and rates["plan_id"].isna().all()
+    assert (rates["payer_raw"] == "cms").all() and (rates["payer_family"] == "Other").all()
+    derived = rates[rates["rate_type"] == "derived"]
+    assert len(derived) == 1
+    assert derived.iloc[0]["billing_class"] == "both" and derived.iloc[0]["pos_setting"] == "unknown"
+    assert derived.iloc[0]["amount_usd"] == 120.45
+
+
+def test_v1_tin_only_contract_keeps_tin_without_npi(tic: Path) -> None:
+    (row,) = read_in_network(tic / "v1.6.2/in-network-rates-no-npi.json").rates.itertuples()
+    assert row.provider_npis is None or pd.isna(row.provider_npis)  # npi [0] = TIN-only contract
+    assert row.provider_tin == "11-1111111"
+    assert row.pos_setting == "facility"  # institutional without service codes
+
+
+@pytest.mark.parametrize(("version", "rows"), [("v1.6.2", 3), ("v2", 4)])
+def test_bundle_and_capitation_arrangements(tic: Path, version: str, rows: int) -> None:
+    bundle = read_in_network(tic / version / "in-network-rates-bundle-single-plan-sample.json").rates
+    assert (bundle["negotiation_arrangement"] == "bundle").all() and len(bundle) == rows
+    assert (bundle["billing_code"] == "81.54").all() and (bundle["billing_code_type"] == "ICD").all()
+    assert sorted(bundle["amount"].unique()) == [20000.0, 25000.0]
+    capitation = read_in_network(tic / version / "in-network-rates-capitation-single-plan-sample.json").rates
+    assert (capitation["negotiation_arrangement"] == "capitation").all() and len(capitation) == rows
+
+
+def test_v2_all_negotiated_types(tic: Path) -> None:
+    rates = read_in_network(tic / "v2/in-network-rates-all-negotiated-types-sample.json").rates
+    assert rates["rate_type"].value_counts().to_dict() == {
+        "negotiated": 6,
+        "fee_schedule": 3,
+        "percentage": 3,
+        "derived": 2,
+        "per_diem": 1,
+    }
+    assert (rates["payer_raw"] == "Comprehensive Health Insurance").all()
+    assert (rates["plan_raw"] == "Plan D PPO").all() and (rates["plan_id"] == "4444444444").all()
+    assert (rates["product_line"] == "commercial").all()
+
+    percent = row_at(rates, loc(1, 0, 0, "provider_references[0]->provider_group_id=1.provider_groups[0]"))
+    assert percent["billing_code"] == "97110" and percent["amount"] == 65.0
+    assert percent["amount_unit"] == "percent" and math.isnan(percent["amount_usd"])
+    assert percent["service_codes"] == "11|22" and percent["pos_setting"] == "both"
+    assert percent["care_setting"] == "outpatient"
+    assert percent["network_name"] == "Comprehensive Health Network"
+    assert percent["provider_npis"] == "1234567890|2345678901|3456789012"
+    assert percent["provider_tin"] == "12-3456789" and percent["provider_name"] == "Premier Medical Associates"
+
+    icu = row_at(rates, loc(2, 0, 0, "provider_references[0]->provider_group_id=2.provider_groups[0]"))
+    assert icu["billing_code"] == "0200" and icu["billing_code_type"] == "RC"  # leading zero kept
+    assert icu["rate_type"] == "per_diem" and icu["amount"] == 5500.0 and icu["amount_unit"] == "USD_per_day"
+    assert math.isnan(icu["amount_usd"]) and icu["care_setting"] == "inpatient" and icu["pos_setting"] == "facility"
+    assert icu["network_name"] == "Comprehensive Health Plus Network"
+    assert icu["provider_name"] == "City General Hospital"
+
+    # references [1, 2] give three groups per price; the second reference points at group id 2
+    knee = rates[rates["billing_code"] == "27447"]
+    assert len(knee) == 6
+    fee = row_at(rates, loc(4, 0, 0, "provider_references[1]->provider_group_id=2.provider_groups[0]"))
+    assert fee["rate_type"] == "fee_schedule" and fee["amount_usd"] == 8500.0 and fee["pos_setting"] == "facility"
+    assert fee["provider_tin"] == "34-5678901"
+
+
+def test_v2_fee_for_service_values(tic: Path) -> None:
+    rates = read_in_network(tic / "v2/in-network-rates-fee-for-service-single-plan-sample.json").rates
+    assert (rates["care_setting"] == "inpatient").all()
+    assert (rates["network_name"] == "ACME Choice Provider Group").all()  # only group id 1 is referenced
+    assert (rates["plan_raw"] == "Plan A PPO").all()
+    assert (rates["modifiers"] == "AS").sum() == 2
+    first = row_at(rates, loc(0, 0, 0, "provider_references[0]->provider_group_id=1.provider_groups[1]"))
+    assert first["amount"] == 123.45 and first["provider_tin"] == "22-2222222"
+    assert first["provider_name"] == "Midland Medical Group" and first["provider_npis"] == NPIS_1_TO_5
+
+
+def test_v2_no_npi_file(tic: Path) -> None:
+    (row,) = read_in_network(tic / "v2/in-network-rates-no-npi.json").rates.itertuples()
+    assert row.provider_npis == "1111111111" and row.provider_tin == "1234567890"
+    assert row.plan_raw == "medicaid" and pd.isna(row.provider_name)
+
+
+def test_code_filter(tic: Path) -> None:
+    path = tic / "v2/in-network-rates-all-negotiated-types-sample.json"
+    result = read_in_network(path, codes=(c for c in ["27447", " 0200 "]))
+    assert_consistent(result)
+    assert sorted(result.rates["billing_code"].unique()) == ["0200", "27447"]
+    account = result.accounts[0]
+    assert counts(account) == (15, 7, 0, 8)
+
+    nothing = read_in_network(path, codes=["200"])  # exact match only: "200" is not "0200"
+    assert nothing.rates.empty and nothing.accounts[0].rows_filtered_out == 15
+    assert_consistent(nothing)
+
+    single = read_in_network(path, codes="99214")  # a lone string is one code, not five characters
+    assert list(single.rates["billing_code"].unique()) == ["99214"] and len(single.rates) == 2
+
+
+def test_gzip_input_and_source_name(tic: Path, tmp_path: Path) -> None:
+    plain = tic / "v2/in-network-rates-multiple-plans-sample.json"
+    packed = tmp_path / "2024-01-01_cms_in-network-rates.json.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    result = read_in_network(packed, is_synthetic=True, source_name="cms/multi.json.gz")
+    assert_consistent(result)
+    assert len(result.rates) == 12
+    assert (result.rates["source_file"] == "cms/multi.json.gz").all()
+    assert (result.rates["source_sha256"] == file_sha256(packed)).all()  # hash of the stored (compressed) bytes
+    assert result.rates["is_synthetic"].all()
+    expected = read_in_network(plain).rates.drop(columns=["source_file", "source_sha256", "is_synthetic"])
+    pd.testing.assert_frame_equal(result.rates.drop(columns=["source_file", "source_sha256", "is_synthetic"]), expected)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Hand-built files: reference order, quarantine, filtering counts
+
+
+def price(rate, negotiated_type="negotiated", **extra) -> dict:
+    return {
+        "negotiated_type": negotiated_type,
+        "negotiated_rate": rate,
+        "expiration_date": "9999-12-31",
+        "billing_class": "professional",
+        "service_code": ["11"],
+        **extra,
+    }
+
+
+def messy_file() -> dict:
+    """A 1.x-style file with provider_references AFTER in_network and `version` last.
+
+    Rows (price x group):
+      in_network[0] 00100, ref 7 (2 groups) x 3 prices (250.5, 0, -5)      -> 2 loaded, 4 rate_not_positive
+      in_network[1] 99213, ref 99 (missing) x 1                            -> 1 provider_reference_missing
+                           ref 8 (remote location) x 1                     -> 1 provider_reference_remote
+                           inline npi [0] group x 4 ("NaN", "$1,234.50",
+                           type "capitated", "95.00")                      -> 3 quarantined, 1 loaded
+      in_network[2] 27447, ref 7 (2 groups) x 2 prices                     -> 4 loaded
+    total 16 seen = 7 loaded + 9 quarantined
+    """
+    return {
+        "reporting_entity_name": "Aetna Life Insurance Company",
+        "reporting_entity_type": "health insurance issuer",
+        "plan_name": "Choice POS II",
+        "plan_id_type": "EIN",
+        "plan_id": "12-3456789",
+        "plan_market_type": "group",
+        "last_updated_on": "2024-01-01",
+        "in_network": [
+            {
+                "negotiation_arrangement": "ffs",
+                "name": "Anesthesia for lip procedure",
+                "billing_code_type": "cpt",
+                "billing_code_type_version": "2024",
+                "billing_code": "00100",
+                "description": "Anesthesia",
+                "negotiated_rates": [
+                    {
+                        "provider_references": [7],
+                        "negotiated_prices": [
+                            price(250.5, billing_code_modifier=["TC", "26", "26"], service_code=["21"]),
+                            price(0),
+                            price(-5),
+                        ],
+                    }
+                ],
+            },
+            {
+                "negotiation_arrangement": "ffs",
+                "name": "Office visit",
+                "billing_code_type": "CPT",
+                "billing_code_type_version": "2024",
+                "billing_code": "99213",
+                "description": "Office visit",
+                "negotiated_rates": [
+                    {"provider_references": [99], "negotiated_prices": [price(100)]},
+                    {"provider_references": [8], "negotiated_prices": [price(100)]},
+                    {
+                        "provider_groups": [{"npi": [0], "tin": {"type": "ein", "value": "98-7654321"}}],
+                        "negotiated_prices": [
+                            price("NaN"),
+                            price("$1,234.50"),
+                            price(80, negotiated_type="capitated"),
+                            price("95.00", service_code=["5"]),
+                        ],
+                    },
+                ],
+            },
+            {
+                "negotiation_arrangement": "ffs",
+                "name": "Knee replacement",
+                "billing_code_type": "CPT",
+                "billing_code_type_version": "2024",
+                "billing_code": "27447",
+                "description": "Knee",
+                "negotiated_rates": [
+                    {"provider_references": [7], "negotiated_prices": [price(1500), price(1400.25, "fee schedule")]}
+                ],
+            },
+        ],
+        "provider_references": [
+            {
+                "provider_group_id": 7,
+                "network_name": ["Open Access", "Choice POS"],
+                "provider_groups": [
+                    {
+                        "npi": [1234567893, 1111111112],
+                        "tin": {"type": "ein", "value": "11-2223333", "business_name": "Group One"},
+                    },
+                    {"npi": [1999999999], "tin": {"type": "npi", "value": "1999999999"}},
+                ],
+            },
+            {"provider_group_id": 8, "location": "https://example.com/provider-references/8.json"},
+        ],
+        "version": "1.3.1",
+    }
+
+
+def write_json(path: Path, document: dict) -> Path:
+    path.write_text(json.dumps(document, indent=1))
+    return path
+
+
+def test_provider_references_after_in_network_and_quarantine(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "refs-last.json", messy_file())
+    result = read_in_network(path)
+    assert_consistent(result)
+    account = result.accounts[0]
+    assert counts(account) == (16, 7, 9, 0)
+    rates = result.rates
+    assert (rates["payer_family"] == "Aetna").all() and (rates["plan_raw"] == "Choice POS II").all()
+
+    anesthesia = row_at(rates, loc(0, 0, 0, "provider_references[0]->provider_group_id=7.provider_groups[0]"))
+    assert anesthesia["billing_code"] == "00100"  # never an int
+    assert anesthesia["billing_code_type"] == "CPT"  # upper-cased
+    assert anesthesia["modifiers"] == "26|TC"
+    assert anesthesia["network_name"] == "Open Access|Choice POS"
+    assert anesthesia["provider_npis"] == "1111111112|1234567893" and anesthesia["provider_name"] == "Group One"
+    assert anesthesia["pos_setting"] == "facility" and anesthesia["service_codes"] == "21"
+    assert anesthesia["expiration_date"] == "9999-12-31"
+
+    text_rate = row_at(rates, "in_network[1].negotiated_rates[2].negotiated_prices[3].provider_groups[0]")
+    assert text_rate["amount"] == 95.0 and text_rate["service_codes"] == "05"
+    assert pd.isna(text_rate["provider_npis"]) and text_rate["provider_tin"] == "98-7654321"
+
+    quarantine = result.quarantine.set_index("source_locator")
+    assert quarantine["reason_code"].value_counts().to_dict() == {
+        "rate_not_positive": 4,
+        "provider_reference_missing": 1,
+        "provider_reference_remote": 1,
+        "rate_not_finite": 1,
+        "rate_not_numeric": 1,
+        "negotiated_type_unknown": 1,
+    }
+    zero = quarantine.loc[loc(0, 0, 1, "provider_references[0]->provider_group_id=7.provider_groups[1]")]
+    assert zero["reason_code"] == "rate_not_positive" and zero["raw_value"] == "0"
+    negative = quarantine.loc[loc(0, 0, 2, "provider_references[0]->provider_group_id=7.provider_groups[0]")]
+    assert negative["raw_value"] == "-5"
+    missing = quarantine.loc[loc(1, 0, 0, "provider_references[0]->provider_group_id=99")]
+    assert missing["reason_code"] == "provider_reference_missing" and missing["raw_value"] == "99"
+    remote = quarantine.loc[loc(1, 1, 0, "provider_references[0]->provider_group_id=8")]
+    assert remote["reason_code"] == "provider_reference_remote"
+    assert "https://example.com/provider-references/8.json" in remote["detail"]
+    assert quarantine.loc[loc(1, 2, 1, "provider_groups[0]"), "raw_value"] == "$1,234.50"
+    assert quarantine.loc[loc(1, 2, 2, "provider_groups[0]"), "raw_value"] == "capitated"
+    assert (result.quarantine["source_file"] == "refs-last.json").all()
+
+
+def test_reference_order_does_not_matter(tmp_path: Path) -> None:
+    document = messy_file()
+    references_first = {"provider_references": document.pop("provider_references"), **document}
+    last = read_in_network(write_json(tmp_path / "last.json", messy_file()))
+    first = read_in_network(write_json(tmp_path / "first.json", references_first))
+    columns = ["source_locator", "amount", "provider_npis", "provider_tin", "network_name"]
+    pd.testing.assert_frame_equal(first.rates[columns], last.rates[columns])
+    without_file = [q.drop(columns="source_file") for q in (first.quarantine, last.quarantine)]
+    pd.testing.assert_frame_equal(*without_file)
+
+
+def test_filtered_rows_are_counted_like_loaded_rows(tmp_path: Path) -> None:
+    result = read_in_network(write_json(tmp_path / "messy.json", messy_file()), codes=["00100"])
+    assert_consistent(result)
+    account = result.accounts[0]
+    # 99213: 1 (missing ref) + 1 (remote ref) + 4 prices x 1 group; 27447: 2 prices x 2 groups
+    assert counts(account) == (16, 2, 4, 6 + 4)
+    assert set(result.quarantine["reason_code"]) == {"rate_not_positive"}
+
+
+def test_item_level_problems_are_quarantined(tmp_path: Path) -> None:
+    document = messy_file()
+    document["in_network"] = [
+        {
+            "billing_code_type": "CPT",
+            "negotiated_rates": [{"provider_references": [7], "negotiated_prices": [price(1)]}],
+        },
+        {"billing_code": "99214", "billing_code_type": "CPT", "negotiated_rates": []},
+        {"billing_code": "99215", "billing_code_type": "CPT", "negotiated_rates": [{"negotiated_prices": [price(10)]}]},
+        "not an object",
+        {"billing_code": "99212", "billing_code_type": "CPT",
+         "negotiated_rates": [{"provider_references": [7], "negotiated_prices": [price(10, setting="ambulatory")]}]},
+    ]
+    result = read_in_network(write_json(tmp_path / "items.json", document))
+    assert_consistent(result)
+    assert result.rates.empty
+    assert result.quarantine["reason_code"].value_counts().to_dict() == {
+        "billing_code_missing": 2,  # one price x two groups of reference 7
+        "negotiated_rates_missing": 1,
+        "provider_groups_missing": 1,
+        "in_network_item_invalid": 1,
+        "setting_unknown": 2,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# File-level problems
+
+
+@pytest.fixture
+def good_bytes(tic: Path) -> bytes:
+    return (tic / "v2/in-network-rates-all-negotiated-types-sample.json").read_bytes()
+
+
+def test_truncated_gzip_raises(tmp_path: Path, good_bytes: bytes) -> None:
+    packed = gzip.compress(good_bytes)
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(TicFileError, match=r"cut\.json\.gz: corrupt or truncated gzip"):
+        read_in_network(path)
+
+
+def test_html_page_saved_as_json_gz_raises(tmp_path: Path) -> None:
+    html = b"<!DOCTYPE html><html><body><h1>403 Forbidden</h1>Request has expired</body></html>"
+    path = tmp_path / "2024-01-01_payer_in-network-rates.json.gz"
+    path.write_bytes(html)
+    with pytest.raises(TicFileError, match=r"in-network-rates\.json\.gz: named \.gz but is not gzip.*HTML"):
+        read_in_network(path)
+    path.write_bytes(gzip.compress(html))  # an error page that was gzipped by the server
+    with pytest.raises(TicFileError, match=r"invalid JSON.*HTML"):
+        read_in_network(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b'{"reporting_entity_name": "x", "in_network": [1,]}', "invalid JSON"),
+        (b'{"reporting_entity_name": "x", "in_network": [{"negotiated_rate": NaN}]}', "invalid JSON"),
+        (b'{"reporting_entity_name": "x", "in_network": []} {"in_network": []}', "invalid JSON"),
+        (b'[{"in_network": []}]', "root is not an object"),
+        (b'{"reporting_entity_name": "x", "in_networks": []}', r"no 'in_network' key.*in_networks"),
+        (b'{"reporting_entity_name": "x", "in_network": {}}', "'in_network' is not an array"),
+        (b'{"reporting_entity_type": "x", "in_network": []}', "no reporting_entity_name"),
+    ],
+)
+def test_broken_json_raises(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "broken.json"
+    path.write_bytes(content)
+    with pytest.raises(TicFileError, match=message) as caught:
+        read_in_network(path)
+    assert "broken.json" in str(caught.value)
+
+
+def test_truncated_plain_json_raises_with_position(tmp_path: Path, good_bytes: bytes) -> None:
+    path = tmp_path / "cut.json"
+    path.write_bytes(good_bytes[:-200])  # valid items first, then the file stops: nothing partial is returned
+    expected = r"cut\.json: invalid JSON \([\d,]+ bytes read so far; parser said: .*premature EOF"
+    with pytest.raises(TicFileError, match=expected):
+        read_in_network(path)
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path, good_bytes: bytes) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + good_bytes)
+    assert len(read_in_network(path).rates) == 15
