@@ -23,3 +23,33 @@ def shared_reference() -> Path:
         source = "PAYBENCH_SHARED_REFERENCE" if configured else "PROJECT_ROOT/../shared/reference"
         pytest.skip(f"shared reference folder not found at {folder} (from {source}); set PAYBENCH_SHARED_REFERENCE")
     return folder
+
+
+def rate_row(**overrides) -> dict:
+    """One valid normalized rate row (RateSchema) for hand-built test tables; override any column."""
+    row = {
+        "source_type": "tic", "payer_raw": "Aetna Life Insurance Company", "payer_family": "Aetna",
+        "payer_brand": "Aetna", "plan_raw": "Test PPO", "plan_id": None, "product_line": "commercial",
+        "network_name": None, "billing_code": "44320", "billing_code_type": "CPT", "modifiers": "",
+        "pos_setting": "facility", "care_setting": "unknown", "billing_class": "professional",
+        "rate_type": "negotiated", "amount": 1000.0, "amount_unit": "USD", "amount_usd": 1000.0,
+        "dollar_basis": None, "service_codes": "21", "negotiation_arrangement": "ffs", "expiration_date": None,
+        "provider_npis": None, "provider_tin": None, "provider_name": None, "state": None,
+        "medicare_locality": None, "source_file": "test.json", "source_locator": "in_network[0]",
+        "source_sha256": "0" * 64, "is_synthetic": True,
+    }
+    row.update(overrides)
+    return row
+
+
+@pytest.fixture
+def make_rates():
+    """Build a validated rate table from row overrides: ``make_rates(dict(amount_usd=5.0), ...)``."""
+    import pandas as pd
+
+    from benchmark.schema import validate_rates
+
+    def build(*rows: dict) -> pd.DataFrame:
+        return validate_rates(pd.DataFrame([rate_row(**r) for r in rows]))
+
+    return build

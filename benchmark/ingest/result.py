@@ -37,13 +37,22 @@ class FileAccount:
             )
 
 
+@dataclass(frozen=True)
+class RejectedFile:
+    """A whole file that was not loaded, and why (nothing from it is in the rates)."""
+
+    source_file: str
+    reason: str
+
+
 @dataclass
 class IngestResult:
-    """Rates, quarantine and accounts from one or more files."""
+    """Rates, quarantine and accounts from one or more files, and the files rejected whole."""
 
     rates: pd.DataFrame = field(default_factory=empty_rates)
     quarantine: pd.DataFrame = field(default_factory=empty_quarantine)
     accounts: list[FileAccount] = field(default_factory=list)
+    rejected: list[RejectedFile] = field(default_factory=list)
 
     def accounts_frame(self) -> pd.DataFrame:
         """Per-file accounts as a validated table (the schema re-checks that every file balances)."""
@@ -59,6 +68,7 @@ class IngestResult:
             rates=_concat(self.rates, other.rates, validate_rates),
             quarantine=_concat(self.quarantine, other.quarantine, QuarantineSchema.validate),
             accounts=[*self.accounts, *other.accounts],
+            rejected=[*self.rejected, *other.rejected],
         )
 
 

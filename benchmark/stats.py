@@ -1,0 +1,72 @@
+"""Benchmark statistics: rate distributions per payer x setting (x geography) and percent of Medicare.
+
+Percentiles use linear interpolation between order statistics (numpy's default, Hyndman-Fan type 7), the convention
+of pandas and most spreadsheet PERCENTILE functions. A group with fewer than ``config.SMALL_SAMPLE_N`` rates is
+flagged ``small_sample``: its percentiles are shown but should not be read as a market distribution.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from benchmark import config
+from benchmark.schema import DistributionSchema
+
+DEFAULT_GROUPS: tuple[str, ...] = ("payer_family", "pos_setting")
+STAT_COLUMNS: list[str] = list(DistributionSchema.to_schema().columns)
+
+
+def benchmark_rows(compared: pd.DataFrame, product_lines: Sequence[str] | None = ("commercial",)) -> pd.DataFrame:
+    """The rates that enter the benchmark distributions.
+
+    Per-service dollar rates without modifiers, billed as professional services, in the requested product lines
+    (commercial by default: Medicare Advantage and Medicaid plans are benchmarked separately). Facility fees and
+    rates of unknown billing class are summarized apart (they are not the same service price).
+    """
+    keep = (
+        compared["amount_usd"].notna()
+        & compared["modifiers"].eq("")
+        & compared["billing_class"].eq("professional")
+    )
+    if product_lines is not None:
+        keep &= compared["product_line"].isin(list(product_lines))
+    return compared[keep]
+
+
+def distribution(values: pd.Series | np.ndarray | Sequence[float], pct_of_medicare: pd.Series | None = None) -> dict:
+    """n, min, p10, p25, median, p75, p90, max, mean of ``values`` (NaN dropped), and of percent of Medicare."""
+    data = pd.Series(values, dtype=float).dropna().to_numpy()
+    pct = pd.Series(pct_of_medicare if pct_of_medicare is not None else [], dtype=float).dropna().to_numpy()
+    result: dict[str, float | int | bool | None] = {"n": int(data.size)}
+    if data.size:
+        q = np.percentile(data, [10, 25, 50, 75, 90])
+        result.update(min=float(data.min()), p10=q[0], p25=q[1], median=q[2], p75=q[3], p90=q[4],
+                      max=float(data.max()), mean=float(data.mean()))
+    else:
+        result.update({k: None for k in ("min", "p10", "p25", "median", "p75", "p90", "max", "mean")})
+    result["n_with_medicare"] = int(pct.size)
+    if pct.size:
+        pq = np.percentile(pct, [25, 50, 75])
+        result.update(p25_pct_of_medicare=pq[0], median_pct_of_medicare=pq[1], p75_pct_of_medicare=pq[2])
+    else:
+        result.update(p25_pct_of_medicare=None, median_pct_of_medicare=None, p75_pct_of_medicare=None)
+    result["small_sample"] = int(data.size) < config.SMALL_SAMPLE_N
+    return {k: (round(float(v), 2) if isinstance(v, (float, np.floating)) else v) for k, v in result.items()}
+
+
+def distribution_table(rows: pd.DataFrame, by: Sequence[str] = DEFAULT_GROUPS) -> pd.DataFrame:
+    """One validated row of statistics per group of ``by`` over ``amount_usd`` (and ``pct_of_medicare``)."""
+    by = list(by)
+    records = []
+    if len(rows):
+        for key, group in rows.groupby(by, sort=True, dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            pct = group["pct_of_medicare"] if "pct_of_medicare" in group else None
+            records.append({**dict(zip(by, key)), **distribution(group["amount_usd"], pct)})
+    frame = pd.DataFrame.from_records(records, columns=[*by, *STAT_COLUMNS])
+    for column in by:
+        frame[column] = frame[column].astype("str")
+    return DistributionSchema.validate(frame, lazy=True)
