@@ -1,0 +1,55 @@
+"""payer-benchmark: per-billing-code benchmark reports from public health-insurance price data.
+
+The analyst API, three lines from import to a table and a chart::
+
+    import benchmark as bm
+    table = bm.benchmark_table("44320")
+    bm.plot_pct_of_medicare("44320")
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from benchmark.medicare import medicare_amounts, national_amount, pfs_indicators
+
+__all__ = ["benchmark_table", "compared_rates", "plot_pct_of_medicare", "plot_rate_distribution",
+           "medicare_amounts", "national_amount", "pfs_indicators"]
+
+
+def compared_rates(code: str, year: int = 2025, source: str = "sample") -> pd.DataFrame:
+    """Every rate for ``code`` in ``source`` with its locality-matched Medicare amount and percent of Medicare."""
+    from benchmark import rates
+
+    loaded = rates.load_rates(source, codes=[code])
+    return rates.compare_to_medicare(loaded.rates, year)
+
+
+def benchmark_table(code: str, year: int = 2025, source: str = "sample",
+                    by: Sequence[str] = ("payer_family", "pos_setting"),
+                    product_lines: Sequence[str] | None = ("commercial",)) -> pd.DataFrame:
+    """n, min, p10, p25, median, p75, p90, max, mean and % of Medicare per group of ``by``."""
+    from benchmark import stats
+
+    rows = stats.benchmark_rows(compared_rates(code, year, source), product_lines)
+    return stats.distribution_table(rows, by)
+
+
+def plot_pct_of_medicare(code: str, year: int = 2025, source: str = "sample"):
+    """Bar chart of the median percent of Medicare by payer."""
+    from benchmark import charts
+
+    table = benchmark_table(code, year, source, by=("payer_family",))
+    return charts.pct_of_medicare_chart(table, code, year, synthetic=source == "sample")
+
+
+def plot_rate_distribution(code: str, year: int = 2025, source: str = "sample", setting: str = "facility"):
+    """Box-and-dots chart of the rates by payer in one setting."""
+    from benchmark import charts, stats
+
+    rows = stats.benchmark_rows(compared_rates(code, year, source))
+    rows = rows[rows["pos_setting"] == setting]
+    return charts.rate_distribution_chart(rows, code, national_amount(code, year, setting),
+                                          synthetic=source == "sample", setting_label=setting)
