@@ -137,7 +137,7 @@ def load_provider_directory(path: str | Path) -> pd.DataFrame:
 
 
 def attach_geography(rates: pd.DataFrame, directory: pd.DataFrame | None) -> pd.DataFrame:
-    """Fill ``state`` and ``medicare_locality`` from the provider directory (by NPI, then by TIN).
+    """Fill ``state`` and ``medicare_locality`` from the provider directory (by NPI, then TIN, then exact name).
 
     Values already in the rate (a hospital file states its own state) are kept; the directory fills the gaps.
     A state with exactly one Medicare locality gets that locality.
@@ -149,13 +149,27 @@ def attach_geography(rates: pd.DataFrame, directory: pd.DataFrame | None) -> pd.
         by_npi = directory.drop_duplicates("npi").set_index("npi")
         by_tin = directory.drop_duplicates("tin").set_index("tin")
         first_npi = out["provider_npis"].fillna("").str.split("|").str[0]
+        name_key = out["provider_name"].map(_name_key)
+        by_name = None
+        if "provider_name" in directory:
+            named = directory.assign(key=directory["provider_name"].map(_name_key))
+            by_name = named.drop_duplicates("key", keep=False).set_index("key")  # ambiguous names never match
         for column in ("state", "medicare_locality"):
             from_npi = first_npi.map(by_npi[column]).replace("", None)
             from_tin = out["provider_tin"].map(by_tin[column]).replace("", None)
             out[column] = out[column].fillna(from_npi).fillna(from_tin)
+            if by_name is not None:
+                from_name = name_key.map(by_name[column]).replace("", None)
+                # a name match is trusted only within the state the file itself gives
+                same_state = out["state"].isna() | out["state"].eq(name_key.map(by_name["state"]))
+                out[column] = out[column].fillna(from_name.where(same_state))
     single = _single_locality_states()
     out["medicare_locality"] = out["medicare_locality"].fillna(out["state"].map(single))
     return validate_rates(out)
+
+
+def _name_key(name: object) -> str | None:
+    return " ".join(str(name).upper().split()) if isinstance(name, str) and name.strip() else None
 
 
 def _single_locality_states() -> pd.Series:
