@@ -220,6 +220,7 @@ class CodeReport:
             "counts": {
                 "rates_loaded": int(len(self.compared)),
                 "rates_in_benchmark": int(len(self.benchmark_rows)),
+                "duplicate_rates_collapsed": self._duplicates_collapsed(),
                 "rates_compared_with_medicare": int(self.compared["pct_of_medicare"].notna().sum()),
                 "rows_quarantined": int(len(self.quarantine)),
                 "files": int(len(self.accounts)),
@@ -268,6 +269,10 @@ class CodeReport:
         return gaps
 
     # ----------------------------------------------------------------------------------------------- helpers
+    def _duplicates_collapsed(self) -> int:
+        every = stats.benchmark_rows(self.compared, self.params.product_lines, unique=False)
+        return int(len(every) - len(self.benchmark_rows))
+
     def _main_setting(self) -> str:
         counts = self.benchmark_rows["pos_setting"].value_counts()
         return str(counts.index[0]) if len(counts) else "facility"
@@ -287,8 +292,12 @@ class CodeReport:
         if section not in renderers:
             raise KeyError(f"Unknown section {section!r}; sections: {[s for s, _ in SECTIONS]}")
         title = dict(SECTIONS)[section]
-        banner = _banner() if self.synthetic else ""
-        return (f'<section class="pb-section" id="{section}">{_STYLE}{banner}<h2>{_e(title)}</h2>'
+        heading = ""
+        if section == SECTIONS[0][0]:
+            heading = (f"<h1>CPT {_e(self.params.code)} — payer benchmark report, {self.params.year}</h1>"
+                       + (_banner() if self.synthetic else ""))
+        label = (f"<p class='pb-label'>{_e(config.SYNTHETIC_LABEL)}</p>" if self.synthetic else "")
+        return (f'<section class="pb-section" id="{section}">{_STYLE}{heading}<h2>{_e(title)}</h2>{label}'
                 f"{renderers[section]()}</section>")
 
     def _html_summary(self) -> str:
@@ -402,7 +411,7 @@ class CodeReport:
                                                   ("pos_setting", "Setting", "setting"), *stat_cols],
                             "other_product_lines", "product_line", "payer_family", "pos_setting")
                      if len(self.other_products) else f"<p>{NA}</p>")
-        parts.append("<h3>Rates that are not per-service dollars</h3>")
+        parts.append("<h3>Facility fees and rates that are not per-service dollars</h3>")
         parts.append(_table(self.other_rate_types, [("rate_type", "Rate type", "setting"),
                                                     ("billing_class", "Billing class", None),
                                                     ("payer_family", "Payer", None), ("unit", "Unit", None),
@@ -461,6 +470,9 @@ class CodeReport:
             "charges with a known base) billed as professional services, without modifiers, in the selected product "
             "lines. Facility fees, rates of unknown billing class, per diem, case rate and percent-of-charges rates "
             "are reported separately in their own units.</li>",
+            "<li>Each distinct price counts once: the same amount for the same payer, product line, provider (TIN), "
+            "code, modifiers, setting and billing class, repeated per plan or per NPI, is one rate "
+            f"({self._duplicates_collapsed():,} repeated rows collapsed).</li>"
             "<li>Percentiles: linear interpolation between order statistics (numpy default). Groups with fewer "
             f"than {config.SMALL_SAMPLE_N} rates are flagged as small samples.</li>",
             f"<li>% of Medicare: each rate divided by the {self.params.year} Medicare PFS amount of the same code, "
@@ -551,8 +563,9 @@ def _modifier_table(code: str, year: int, compared: pd.DataFrame) -> pd.DataFram
     national = medicare.national_amount(code, year, "facility") if effects else None
     base = stats.benchmark_rows(compared)
     base_median = base.groupby("payer_family")["amount_usd"].median()
-    commercial = compared[compared["product_line"].eq("commercial") & compared["amount_usd"].notna()
-                          & compared["billing_class"].eq("professional")]
+    commercial = stats.deduplicate(compared[compared["product_line"].eq("commercial")
+                                            & compared["amount_usd"].notna()
+                                            & compared["billing_class"].eq("professional")])
     records = []
     for ref in reference.itertuples():
         effect = effects.get(ref.modifier)
@@ -623,7 +636,7 @@ _STYLE = """<style>
 .pb-table td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pb-table thead th{background:#f2f5f9}
 .pb-banner{background:#fff4f4;border:2px solid #B00020;color:#B00020;padding:6px 10px;font-weight:bold;margin:8px 0}
-.pb-note{color:#555;font-size:12px}.pb-na{color:#888;font-style:italic}
+.pb-note{color:#555;font-size:12px}.pb-label{color:#B00020;font-size:12px;font-weight:bold;margin:-6px 0 8px}.pb-na{color:#888;font-style:italic}
 </style>"""
 
 
@@ -690,7 +703,8 @@ def _table(frame: pd.DataFrame, columns: list[tuple[str, str, str | None]], root
             css = " class='num'" if kind in ("money", "pct", "int", "number", "factor") else ""
             text = format_value(value, kind)
             shown = f"<span class='pb-na'>{NA}</span>" if text == NA else _e(text)
-            cells.append(f"<td{css} data-key='{_e(key)}'>{shown}</td>")
+            key_attr = "" if column in keys else f" data-key='{_e(key)}'"  # key columns name the row
+            cells.append(f"<td{css}{key_attr}>{shown}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f"<table class='pb-table'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

@@ -21,6 +21,7 @@ from benchmark.report import ReportParams
 
 KERNEL_NAME = "payer-benchmark"
 EXECUTED_NOTEBOOK = "code_report.ipynb"
+REMOVE_TAG = "remove-in-report"  # notebook cells for notebook readers only (e.g. the how-to-run note)
 
 
 class ReportRunError(RuntimeError):
@@ -112,8 +113,10 @@ def export_html(notebook: Path, html_path: Path, title: str) -> Path:
     """Export an executed notebook to HTML without code cells or prompts."""
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}, enabled=True), enabled=True)
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})

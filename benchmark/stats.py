@@ -19,8 +19,25 @@ DEFAULT_GROUPS: tuple[str, ...] = ("payer_family", "pos_setting")
 STAT_COLUMNS: list[str] = list(DistributionSchema.to_schema().columns)
 
 
-def benchmark_rows(compared: pd.DataFrame, product_lines: Sequence[str] | None = ("commercial",)) -> pd.DataFrame:
-    """The rates that enter the benchmark distributions.
+# A price counts once per payer, product line, provider (TIN, else NPIs, else name), code, modifiers, setting,
+# billing class, rate type, amount and locality: the same contract repeated per plan or per NPI is one price.
+DEDUP_KEY: list[str] = ["payer_family", "payer_raw", "product_line", "provider_key", "billing_code", "modifiers",
+                        "pos_setting", "billing_class", "rate_type", "amount", "amount_unit", "medicare_locality"]
+
+
+def deduplicate(rates: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first row of each ``DEDUP_KEY`` group; a row with no provider identity is never merged."""
+    if rates.empty:
+        return rates
+    provider = rates["provider_tin"].fillna(rates["provider_npis"]).fillna(rates["provider_name"])
+    provider = provider.fillna("row:" + rates["source_file"] + ":" + rates["source_locator"])
+    keyed = rates.assign(provider_key=provider)
+    return rates[~keyed.duplicated(subset=DEDUP_KEY, keep="first")]
+
+
+def benchmark_rows(compared: pd.DataFrame, product_lines: Sequence[str] | None = ("commercial",),
+                   unique: bool = True) -> pd.DataFrame:
+    """The rates that enter the benchmark distributions, each distinct price once (see ``DEDUP_KEY``).
 
     Per-service dollar rates without modifiers, billed as professional services, in the requested product lines
     (commercial by default: Medicare Advantage and Medicaid plans are benchmarked separately). Facility fees and
@@ -33,7 +50,7 @@ def benchmark_rows(compared: pd.DataFrame, product_lines: Sequence[str] | None =
     )
     if product_lines is not None:
         keep &= compared["product_line"].isin(list(product_lines))
-    return compared[keep]
+    return deduplicate(compared[keep]) if unique else compared[keep]
 
 
 def distribution(values: pd.Series | np.ndarray | Sequence[float], pct_of_medicare: pd.Series | None = None) -> dict:

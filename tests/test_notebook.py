@@ -67,3 +67,12 @@ def test_output_folder_slug_is_safe_and_parameter_based():
     assert slug == "44310__year-2024__payers-Aetna+BCBS__geography-04412-18"
     weird = report_slug(ReportParams(data_source="../../etc/<script>x"))
     assert weird.startswith("44320__data_source-script_x-") and "/" not in weird and "." not in weird
+
+
+def test_papermill_documents_every_parameter():
+    import papermill
+
+    inferred = papermill.inspect_notebook(str(config.CODE_REPORT_NOTEBOOK))
+    assert set(inferred) == set(ReportParams().as_notebook_parameters())
+    assert inferred["code"]["inferred_type_name"] == "str" and inferred["code"]["default"] == '"44320"'
+    assert all(p["help"] for p in inferred.values())

@@ -60,3 +60,19 @@ def test_benchmark_rows_keep_only_comparable_base_rates(make_rates):
 def test_empty_table_is_valid():
     table = stats.distribution_table(pd.DataFrame(columns=["payer_family", "pos_setting", "amount_usd"]))
     assert table.empty and "median" in table.columns
+
+
+def test_same_price_repeated_per_plan_or_npi_counts_once(make_rates):
+    rows = make_rates(
+        {"provider_tin": "11-1111111", "plan_raw": "PPO"},
+        {"provider_tin": "11-1111111", "plan_raw": "HMO"},  # same contract, other plan: duplicate
+        {"provider_tin": "22-2222222"},  # another provider: kept
+        {"provider_tin": "11-1111111", "amount": 1200.0, "amount_usd": 1200.0},  # another price: kept
+        {"provider_npis": "1234567893"},
+        {"provider_npis": "1234567893", "source_locator": "in_network[1]"},  # same NPI group: duplicate
+        {},  # no provider identity at all: never merged
+        {"source_locator": "in_network[9]"},
+    )
+    kept = stats.benchmark_rows(rows)
+    assert len(kept) == 6
+    assert kept.index.tolist() == [0, 2, 3, 4, 6, 7]

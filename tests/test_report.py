@@ -1,0 +1,138 @@
+"""End to end: `paybench report` runs the notebook and writes a report whose numbers agree with summary.json."""
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import nbformat
+import pytest
+from PIL import Image
+
+from benchmark import cli, config
+from benchmark.report import SECTIONS, ReportParams
+from benchmark.runner import ReportRunError, run_report
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports") / "44320"
+    assert cli.main(["report", "44320", "--out", str(out)]) == 0
+    return out
+
+
+class _Cells(HTMLParser):
+    """Collects (data-key, text) of every element that carries a data-key."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self._stack = [], []
+
+    def handle_starttag(self, tag, attrs):
+        key = dict(attrs).get("data-key")
+        self._stack.append([key, ""])
+
+    def handle_endtag(self, tag):
+        if self._stack:
+            key, text = self._stack.pop()
+            if key:
+                self.cells.append((key, text.strip()))
+            if self._stack:
+                self._stack[-1][1] += text
+
+    def handle_data(self, data):
+        if self._stack:
+            self._stack[-1][1] += data
+
+
+def _lookup(summary, key):
+    node = summary
+    for part in key.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def test_outputs_exist(report_dir):
+    for name in ("report.html", "summary.json", "code_report.ipynb"):
+        assert (report_dir / name).stat().st_size > 0
+    charts = sorted(p.name for p in (report_dir / "charts").iterdir())
+    assert charts == sorted(f"{n}.{ext}" for n in ("medicare_by_year", "medicare_localities", "pct_of_medicare",
+                                                    "pct_of_medicare_by_state", "rate_distribution")
+                            for ext in ("png", "svg"))
+    assert not list(report_dir.parent.glob(".44320*")), "no staging folder left behind"
+
+
+def test_html_has_every_section_the_label_and_no_code(report_dir):
+    html = (report_dir / "report.html").read_text()
+    for _, title in SECTIONS:
+        assert title.replace("&", "&amp;") in html
+    assert html.count(config.SYNTHETIC_LABEL) >= len(SECTIONS)
+    assert "report.show(" not in html and "CodeReport.build" not in html
+    assert "This notebook only shows" not in html  # the notebook-only note is removed from the report
+    images = re.findall(r"<img [^>]*src=\"([^\"]{0,30})", html)
+    assert len(images) == 5 and all(src.startswith("data:image/png;base64,") for src in images)  # embedded
+    assert "Data not available" in html  # e.g. non-facility Medicare amount of 44320, commercial policies
+
+
+def test_every_number_in_the_report_is_in_summary_json(report_dir):
+    summary = json.loads((report_dir / "summary.json").read_text())
+    parser = _Cells()
+    parser.feed((report_dir / "report.html").read_text())
+    assert len(parser.cells) > 300
+    for key, text in parser.cells:
+        value = _lookup(summary, key)
+        if text == config.NOT_AVAILABLE:
+            assert value is None, key
+        elif re.fullmatch(r"\$?-?[\d,]+(\.\d+)?%?", text):
+            number = float(text.replace("$", "").replace(",", "").replace("%", ""))
+            assert value == pytest.approx(number, abs=0.051), key
+        else:
+            expected = {True: "yes", False: "no"}.get(value, value)
+            assert text.rstrip("…") in str(expected).replace("_", "-") or text == str(expected), key
+
+
+def test_summary_agrees_with_the_cms_files(report_dir):
+    summary = json.loads((report_dir / "summary.json").read_text())
+    assert summary["code"] == "44320" and summary["synthetic"] is True
+    assert summary["data_label"] == "synthetic sample data — not actual payer rates"
+    medicare = summary["medicare"]
+    # FORMATS.md 3.6 / hand calculations in test_medicare.py
+    assert medicare["national"] == {"facility": 1168.68, "non_facility": None}
+    assert {y: v["facility"] for y, v in medicare["by_year"].items()} == {
+        "2022": 1234.40, "2023": 1210.45, "2024": 1196.69, "2025": 1168.68}
+    assert medicare["localities"]["04412-18"]["facility"] == 1237.05
+    assert len(medicare["localities"]) == 109
+    assert set(summary["payers"]) == {"Aetna", "BCBS", "Cigna", "UnitedHealthcare"}
+    for family, settings in summary["payers"].items():
+        stats = settings["facility"]
+        assert stats["min"] <= stats["p10"] <= stats["p25"] <= stats["median"] <= stats["p75"] <= stats["p90"] <= \
+            stats["max"], family
+        assert 80 < stats["median_pct_of_medicare"] < 350, family
+    assert set(summary["other_product_lines"]) == {"medicare_advantage"}
+    assert summary["counts"]["rows_quarantined"] == 0 and summary["counts"]["files"] == 14
+
+
+def test_charts_are_presentation_resolution(report_dir):
+    for png in (report_dir / "charts").glob("*.png"):
+        dpi = Image.open(png).info["dpi"]
+        assert min(dpi) >= 199.9, png.name
+    for svg in (report_dir / "charts").glob("*.svg"):
+        assert ET.parse(svg).getroot().tag.endswith("svg")
+
+
+def test_executed_notebook_records_string_parameters(report_dir):
+    nb = nbformat.read(report_dir / "code_report.ipynb", as_version=4)
+    parameters = nb.metadata["papermill"]["parameters"]
+    assert parameters["code"] == "44320" and isinstance(parameters["code"], str)
+    assert parameters["payers"] == [] and parameters["year"] == 2025
+
+
+def test_a_failed_run_leaves_no_half_report(tmp_path):
+    target = tmp_path / "broken"
+    with pytest.raises(ReportRunError, match="FileNotFoundError"):
+        run_report(ReportParams(data_source=str(tmp_path / "missing-folder")), target)
+    assert not target.exists()
+    assert (tmp_path / "broken.failed.ipynb").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["broken.failed.ipynb"]
