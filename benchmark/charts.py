@@ -11,17 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
-
-from benchmark import config  # noqa: E402
+from benchmark import config
 
 # Okabe-Ito colours (safe for the common colour-vision deficiencies); each payer family keeps its colour everywhere.
 PAYER_PALETTE: dict[str, str] = {

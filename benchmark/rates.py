@@ -92,17 +92,18 @@ def load_rates(source: str | Path | Sequence[str | Path] = SAMPLE, codes: Iterab
     """
     data = resolve_source(source, provider_directory)
     code_list = None if codes is None else [str(c) for c in codes]
-    result = IngestResult()
+    parts: list[IngestResult] = []
     for path in data.paths:
         reader = _reader_for(path)
         try:
             if reader is None:
                 raise ValueError(f"{path.name}: not a TiC in-network (.json, .json.gz) or hospital (.csv) file")
-            result = result.extend(reader(path, code_list, is_synthetic=data.is_synthetic))
+            parts.append(reader(path, code_list, is_synthetic=data.is_synthetic))
         except ValueError as error:  # TicFileError, HospitalFileError: the file is rejected whole
             if strict:
                 raise
-            result.rejected.append(RejectedFile(str(path), str(error)))
+            parts.append(IngestResult(rejected=[RejectedFile(str(path), str(error))]))
+    result = IngestResult.combine(parts)
     directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
     result.rates = attach_geography(result.rates, directory)
     return result

@@ -76,3 +76,21 @@ def test_papermill_documents_every_parameter():
     assert set(inferred) == set(ReportParams().as_notebook_parameters())
     assert inferred["code"]["inferred_type_name"] == "str" and inferred["code"]["default"] == '"44320"'
     assert all(p["help"] for p in inferred.values())
+
+
+@pytest.mark.slow
+def test_explore_notebook_runs_the_three_line_api(tmp_path):
+    import papermill
+
+    from benchmark.runner import ensure_kernel
+
+    out = tmp_path / "explore.ipynb"
+    papermill.execute_notebook(str(config.NOTEBOOKS_DIR / "explore.ipynb"), str(out), kernel_name=ensure_kernel(),
+                               cwd=str(tmp_path), progress_bar=False)
+    cells = [c for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"]
+    first = cells[0]
+    assert len([line for line in first.source.splitlines() if line.strip()]) == 3
+    assert any("image/png" in o.get("data", {}) for o in first.outputs), "the chart is displayed"
+    table_html = cells[1].outputs[0]["data"]["text/html"]
+    for column in ("payer_family", "median", "median_pct_of_medicare", "small_sample"):
+        assert column in table_html

@@ -61,22 +61,24 @@ class IngestResult:
         return FileAccountSchema.validate(frame, lazy=True)
 
     def extend(self, other: "IngestResult") -> "IngestResult":
-        """Combine two results (the rate and quarantine tables are re-validated)."""
-        for account in other.accounts:
-            account.check()
-        return IngestResult(
-            rates=_concat(self.rates, other.rates, validate_rates),
-            quarantine=_concat(self.quarantine, other.quarantine, QuarantineSchema.validate),
-            accounts=[*self.accounts, *other.accounts],
-            rejected=[*self.rejected, *other.rejected],
+        """Combine two results (see :meth:`combine`)."""
+        return IngestResult.combine([self, other])
+
+    @classmethod
+    def combine(cls, results: list["IngestResult"]) -> "IngestResult":
+        """One result from many: accounts re-checked, tables concatenated and validated once."""
+        for result in results:
+            for account in result.accounts:
+                account.check()
+        rates = [r.rates for r in results if len(r.rates)]
+        quarantine = [r.quarantine for r in results if len(r.quarantine)]
+        return cls(
+            rates=validate_rates(pd.concat(rates, ignore_index=True)) if rates else empty_rates(),
+            quarantine=(QuarantineSchema.validate(pd.concat(quarantine, ignore_index=True)) if quarantine
+                        else empty_quarantine()),
+            accounts=[a for r in results for a in r.accounts],
+            rejected=[f for r in results for f in r.rejected],
         )
-
-
-def _concat(a: pd.DataFrame, b: pd.DataFrame, validate) -> pd.DataFrame:
-    frames = [f for f in (a, b) if len(f)]
-    if not frames:
-        return a
-    return validate(pd.concat(frames, ignore_index=True))
 
 
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
