@@ -57,6 +57,11 @@ def _footnote(fig: Figure, source: str, synthetic: bool) -> None:
     fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8.5, color="#B00020" if synthetic else "#444444")
 
 
+def _no_data(ax) -> None:
+    ax.text(0.5, 0.5, config.NOT_AVAILABLE, ha="center", va="center", transform=ax.transAxes, fontsize=14)
+    ax.set_axis_off()
+
+
 def _ordered(families: pd.Series) -> list[str]:
     present = set(families)
     return [p for p in PAYER_ORDER if p in present] + sorted(present - set(PAYER_ORDER))
@@ -68,8 +73,7 @@ def rate_distribution_chart(rows: pd.DataFrame, code: str, medicare_amount: floa
     with chart_style():
         fig, ax = plt.subplots()
         if rows.empty:
-            ax.text(0.5, 0.5, config.NOT_AVAILABLE, ha="center", va="center", transform=ax.transAxes, fontsize=14)
-            ax.set_axis_off()
+            _no_data(ax)
         else:
             order = _ordered(rows["payer_family"])
             palette = {p: PAYER_PALETTE.get(p, "#999999") for p in order}
@@ -96,8 +100,7 @@ def pct_of_medicare_chart(table: pd.DataFrame, code: str, year: int, *, syntheti
         fig, ax = plt.subplots()
         data = table.dropna(subset=["median_pct_of_medicare"])
         if data.empty:
-            ax.text(0.5, 0.5, config.NOT_AVAILABLE, ha="center", va="center", transform=ax.transAxes, fontsize=14)
-            ax.set_axis_off()
+            _no_data(ax)
         else:
             data = data.set_index("payer_family").loc[_ordered(data["payer_family"])].reset_index()
             colors = [PAYER_PALETTE.get(p, "#999999") for p in data["payer_family"]]
@@ -126,8 +129,7 @@ def medicare_localities_chart(amounts: pd.DataFrame, code: str, year: int, highl
         local = amounts[amounts["locality_id"] != "national"].dropna(subset=["amount"]).sort_values("amount")
         national = amounts[amounts["locality_id"] == "national"]["amount"].dropna()
         if local.empty:
-            ax.text(0.5, 0.5, config.NOT_AVAILABLE, ha="center", va="center", transform=ax.transAxes, fontsize=14)
-            ax.set_axis_off()
+            _no_data(ax)
         else:
             x = range(len(local))
             marked = local["locality_id"].isin(highlight).to_numpy()
@@ -161,8 +163,7 @@ def medicare_trend_chart(by_year: pd.DataFrame, code: str) -> Figure:
         fig, ax = plt.subplots()
         data = by_year.dropna(subset=["amount"])
         if data.empty:
-            ax.text(0.5, 0.5, config.NOT_AVAILABLE, ha="center", va="center", transform=ax.transAxes, fontsize=14)
-            ax.set_axis_off()
+            _no_data(ax)
         else:
             for setting, group in data.groupby("setting"):
                 ax.plot(group["year"], group["amount"], marker="o", linewidth=2, label=setting.replace("_", "-"),
@@ -189,8 +190,7 @@ def market_heatmap(table: pd.DataFrame, code: str, *, synthetic: bool) -> Figure
         fig, ax = plt.subplots()
         data = table.dropna(subset=["median_pct_of_medicare"])
         if data.empty:
-            ax.text(0.5, 0.5, config.NOT_AVAILABLE, ha="center", va="center", transform=ax.transAxes, fontsize=14)
-            ax.set_axis_off()
+            _no_data(ax)
         else:
             grid = data.pivot_table(index="payer_family", columns="state", values="median_pct_of_medicare")
             grid = grid.loc[[p for p in _ordered(data["payer_family"]) if p in grid.index]]
