@@ -136,3 +136,27 @@ def test_a_failed_run_leaves_no_half_report(tmp_path):
     assert not target.exists()
     assert (tmp_path / "broken.failed.ipynb").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["broken.failed.ipynb"]
+
+
+def test_a_code_without_rates_or_catalog_entry_reads_data_not_available():
+    from benchmark.report import CodeReport
+
+    report = CodeReport.build(ReportParams(code="99213"))
+    summary = report.summary()
+    assert summary["payers"] == {}
+    # PPRRVU2025_Oct: 99213 totals 2.75 (non-facility) / 1.97 (facility) RVU x 32.3465 = 88.95 / 63.72
+    assert summary["medicare"]["national"] == {"facility": 63.72, "non_facility": 88.95}
+    gaps = report.data_gaps()
+    assert "Aetna: no commercial rates for 99213 in the data" in gaps
+    assert any("No catalog entry" in g for g in gaps)
+    overview = report.section_html("code_overview")
+    assert overview.count(config.NOT_AVAILABLE) >= 4  # description, family, service type, site of service
+    assert config.NOT_AVAILABLE in report.section_html("payment")
+
+
+def test_payer_supplied_text_is_escaped(make_rates):
+    from benchmark.report import _table
+
+    table = make_rates({"payer_raw": "<script>alert(1)</script>"})
+    html = _table(table, [("payer_raw", "Payer", None)], "x", "@index")
+    assert "<script>" not in html and "&lt;script&gt;" in html
