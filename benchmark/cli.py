@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="product lines in the benchmark (default: commercial)")
     report.set_defaults(handler=_report)
 
+    ingest = sub.add_parser("ingest", help="read TiC / hospital files into normalized Parquet tables")
+    ingest.add_argument("sources", nargs="+", help="files or folders")
+    ingest.add_argument("--codes", nargs="*", default=None,
+                        help="billing codes to keep (default: all), e.g. 44320 44310")
+    ingest.add_argument("--out", type=Path, default=Path("ingested"), help="output folder (default ./ingested)")
+    ingest.set_defaults(handler=_ingest)
+
     sample = sub.add_parser("sample-data", help="regenerate the synthetic sample files (deterministic)")
     sample.add_argument("--out", type=Path, default=None, help=f"output folder (default {config.SAMPLE_DIR})")
     sample.set_defaults(handler=_sample_data)
@@ -64,6 +71,29 @@ def _report(args: argparse.Namespace) -> int:
         print(f"  {path.relative_to(outputs.out_dir)}")
     print(f"  charts/: {len(outputs.charts)} files (PNG + SVG)")
     return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from benchmark.ingest.pipeline import expand_sources, ingest
+
+    files = expand_sources(args.sources)
+    with tqdm(total=len(files), unit="file", desc="ingest", disable=None) as bar:
+        def advance(path: Path, part) -> None:
+            bar.set_postfix_str(f"{path.name[:40]}: {len(part.rates):,} rates")
+            bar.update(1)
+
+        run = ingest(files, args.codes, args.out, progress=advance)
+    accounts = run.result.accounts_frame()
+    totals = accounts[["rows_seen", "rows_loaded", "rows_quarantined", "rows_filtered_out",
+                       "rows_deduplicated"]].sum()
+    print(f"{len(files)} files: {len(accounts)} read, {len(run.rejected)} rejected")
+    print("rows: " + ", ".join(f"{name.removeprefix('rows_')} {int(value):,}" for name, value in totals.items()))
+    for rejected in run.rejected:
+        print(f"  REJECTED {rejected.source_file}: {rejected.reason}", file=sys.stderr)
+    print(f"written to {args.out}/: " + ", ".join(p.name for p in run.written.values()))
+    return 0 if run.ok else 1
 
 
 def _sample_data(args: argparse.Namespace) -> int:

@@ -26,7 +26,8 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from benchmark import config, medicare
-from benchmark.ingest.result import IngestResult, RejectedFile
+from benchmark.ingest.pipeline import expand_sources, read_file
+from benchmark.ingest.result import IngestResult
 from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, validate_rates
 
 SAMPLE = "sample"
@@ -56,7 +57,6 @@ class DataSource:
     is_synthetic: bool
     provider_directory: Path | None
     label: str
-    skipped: tuple[Path, ...] = ()  # files found in folders that are not in-network rate files
 
 
 def resolve_source(source: str | Path | Sequence[str | Path] = SAMPLE,
@@ -68,63 +68,26 @@ def resolve_source(source: str | Path | Sequence[str | Path] = SAMPLE,
             raise FileNotFoundError(f"No sample files under {config.SAMPLE_DIR}; run `paybench sample-data`")
         return DataSource(tuple(paths), True, config.SAMPLE_PROVIDER_DIRECTORY, config.SYNTHETIC_LABEL)
     items = [source] if isinstance(source, (str, Path)) else list(source)
-    paths: list[Path] = []
-    skipped: list[Path] = []
-    for item in map(Path, items):
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file())
-            paths += [p for p in found if _reader_for(p) is not None]
-            skipped += [p for p in found if _reader_for(p) is None]
-        elif item.exists():
-            paths.append(item)
-        else:
-            raise FileNotFoundError(f"Rate source {item} does not exist")
     directory = Path(provider_directory) if provider_directory else None
-    return DataSource(tuple(paths), False, directory, "user-supplied files", tuple(skipped))
+    return DataSource(tuple(expand_sources(items)), False, directory, "user-supplied files")
 
 
 def load_rates(source: str | Path | Sequence[str | Path] = SAMPLE, codes: Iterable[str] | None = None,
                provider_directory: str | Path | None = None, *, strict: bool = False) -> IngestResult:
     """Read every file of ``source`` (filtered to ``codes``) into one validated rate table with geography.
 
-    A file that cannot be read at all (wrong format, corrupt, not a rate file) is listed in ``result.rejected``
-    with the reader's reason and nothing from it is loaded; with ``strict=True`` the first such file raises.
+    Each file goes to the reader of its kind (detected from its content). A file that cannot be read at all (wrong
+    format, corrupt, not a rate file) is listed in ``result.rejected`` with the reason and nothing from it is
+    loaded; with ``strict=True`` a rejected file raises instead.
     """
     data = resolve_source(source, provider_directory)
     code_list = None if codes is None else [str(c) for c in codes]
-    parts: list[IngestResult] = []
-    for path in data.paths:
-        reader = _reader_for(path)
-        try:
-            if reader is None:
-                raise ValueError(f"{path.name}: not a TiC in-network (.json, .json.gz) or hospital (.csv) file")
-            parts.append(reader(path, code_list, is_synthetic=data.is_synthetic))
-        except ValueError as error:  # TicFileError, HospitalFileError: the file is rejected whole
-            if strict:
-                raise
-            parts.append(IngestResult(rejected=[RejectedFile(str(path), str(error))]))
-    result = IngestResult.combine(parts)
+    result = IngestResult.combine([read_file(path, code_list, is_synthetic=data.is_synthetic) for path in data.paths])
+    if strict and result.rejected:
+        raise ValueError("; ".join(f"{r.source_file}: {r.reason}" for r in result.rejected))
     directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
     result.rates = attach_geography(result.rates, directory)
     return result
-
-
-# TiC files of other kinds, recognised by the CMS naming convention; in a folder they are skipped (and listed).
-_NOT_IN_NETWORK = ("allowed-amounts", "table-of-contents", "_index", "provider-reference")
-
-
-def _reader_for(path: Path):
-    """The reader of a rate file, or None for files that are not rate files (by name, CMS naming convention)."""
-    name = path.name.lower()
-    if name.endswith((".json", ".json.gz")) and not any(marker in name for marker in _NOT_IN_NETWORK):
-        from benchmark.ingest.tic import read_in_network
-
-        return read_in_network
-    if name.endswith(".csv"):
-        from benchmark.ingest.hospital import read_standard_charges
-
-        return read_standard_charges
-    return None
 
 
 # --------------------------------------------------------------------------------------------------- geography

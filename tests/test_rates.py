@@ -80,16 +80,14 @@ def test_load_cms_examples_through_one_entry_point(shared_reference):
         account.check()
 
 
-def test_folder_skips_other_tic_files_and_lists_rejected_ones(shared_reference):
-    source = rates.resolve_source([shared_reference / "tic" / "v2", shared_reference / "hpt" / "v3.0.0"])
-    skipped = {p.name for p in source.skipped}
-    assert {"allowed-amounts-single-plan-sample.json", "table-of-contents-sample.json"} <= skipped
+def test_folder_reads_rate_files_and_lists_rejected_ones(shared_reference):
     result = rates.load_rates([shared_reference / "tic" / "v2", shared_reference / "hpt" / "v3.0.0"])
     rejected = {r.source_file.rsplit("/", 1)[-1]: r.reason for r in result.rejected}
-    # the blank CMS templates still hold placeholders, and a hospital JSON is not a TiC in-network file
-    assert "V3.0.0_Tall_CSV_Format_Template.csv" in rejected and "code|1" in rejected[
-        "V3.0.0_Tall_CSV_Format_Template.csv"]
-    assert "v3_json_format_example.json" in rejected
+    assert "not an in-network rate file" in rejected["allowed-amounts-single-plan-sample.json"]
+    assert "not an in-network rate file" in rejected["table-of-contents-sample.json"]
+    # the blank CMS templates still hold placeholders; hospital JSON is not read yet
+    assert "code|1" in rejected["V3.0.0_Tall_CSV_Format_Template.csv"]
+    assert "hospital standard-charge JSON" in rejected["v3_json_format_example.json"]
     assert len(result.accounts) == 6 + 2  # six TiC in-network examples, two hospital CSV examples
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="V3.0.0_Wide_CSV_Format_Template.csv"):
         rates.load_rates([shared_reference / "hpt" / "v3.0.0"], strict=True)
