@@ -106,9 +106,10 @@ def test_v2_wide_example(shared_reference: Path) -> None:
                                            for n in (4, 5, 6)]
     assert set(region.rate_type) == {"percentage"} and set(region.amount) == {50.0}
     assert region.amount_usd.isna().all()  # no gross charge on the row: no dollar base
-    obs = rates[rates.billing_code == "762"]  # line 12 has a cp1252 dash in the description
+    obs = rates[rates.billing_code == "0762"]  # line 12 has a cp1252 dash in the description
     assert sorted(obs.amount) == [8000.0, 9000.0, 10000.0]
     assert set(obs.plan_raw) == {"PPO", "HMO"}
+    assert set(obs.billing_code_raw) == {"762"} and set(obs.billing_code_type) == {"RC"}  # Excel dropped the 0
 
 
 def test_v3_tall_example(shared_reference: Path) -> None:
@@ -131,8 +132,9 @@ def test_v3_tall_example(shared_reference: Path) -> None:
     assert er.dollar_basis == "percent of gross charge (80% x 4000)"
     assert _one(rates, billing_code="99283", payer_raw="Region Health Insurance").amount_usd == 3000.0
 
-    bed = _one(rates, billing_code="120", payer_raw="Region Health Insurance")
-    assert (bed.rate_type, bed.amount, bed.amount_unit) == ("per_diem", 1400.0, "USD_per_day")
+    bed = _one(rates, billing_code="0120", payer_raw="Region Health Insurance")  # revenue code 120 -> 0120
+    assert (bed.rate_type, bed.amount, bed.amount_unit, bed.billing_code_raw) == (
+        "per_diem", 1400.0, "USD_per_day", "120")
     assert pd.isna(bed.amount_usd)
     assert set(rates.provider_npis) == {"0000000001|0000000002|0000000003"}
     assert set(rates.state) == {"CA"}
@@ -154,7 +156,7 @@ def test_v3_wide_example(shared_reference: Path) -> None:
     assert len(transplant) == 2 and transplant.detail.str.startswith("code 001:").all()
 
 
-def test_code_filter_compares_strings_exactly(shared_reference: Path) -> None:
+def test_code_filter_compares_normalized_codes_exactly(shared_reference: Path) -> None:
     path = shared_reference / V3_TALL
     result = read_standard_charges(path, codes=["70551", "99283"])
     assert _account(result) == _counts(loaded=4, filtered=55)
@@ -162,8 +164,10 @@ def test_code_filter_compares_strings_exactly(shared_reference: Path) -> None:
 
     drugs = read_standard_charges(path, codes={"0093-8739-01"})
     assert sorted(drugs.rates.amount) == [3.0, 350.0]
-    assert read_standard_charges(path, codes=["0450"]).rates.empty  # the file writes revenue code 450
-    assert len(read_standard_charges(path, codes=["450"]).rates) == 2
+    # the file writes revenue code 450, which is read as 0450 (a 4-digit revenue code whose 0 a spreadsheet dropped)
+    assert read_standard_charges(path, codes=["450"]).rates.empty
+    emergency = read_standard_charges(path, codes=["0450"]).rates
+    assert len(emergency) == 2 and set(emergency.billing_code_raw) == {"450"}
     algorithm = read_standard_charges(path, codes=["001"])  # only algorithm rows for DRG 001
     assert _account(algorithm) == _counts(loaded=0, quarantined=2, filtered=57)
 
@@ -385,18 +389,12 @@ def test_unbalanced_quote_raises(tmp_path: Path) -> None:
         read_standard_charges(_tall(tmp_path, *rows))
 
 
-def test_json_and_non_csv_files_raise(tmp_path: Path, shared_reference: Path) -> None:
-    with pytest.raises(HospitalFileError, match="JSON hospital files are not supported yet"):
-        read_standard_charges(shared_reference / "hpt/v3.0.0/v3_json_format_example.json")
+def test_html_and_other_non_csv_files_raise(tmp_path: Path) -> None:
     html = tmp_path / "expired.csv"
     html.write_text("<html><body>AccessDenied</body></html>")
     with pytest.raises(HospitalFileError, match=r"expired\.csv: line 1: looks like HTML"):
         read_standard_charges(html)
-
-
-def test_pre_template_chargemaster_raises(shared_reference: Path) -> None:
-    path = shared_reference / "hpt/real/ECMC_Charge_Master_2022.csv"
-    if not path.exists():
-        pytest.skip(f"{path} not present")
-    with pytest.raises(HospitalFileError, match=r"ECMC_Charge_Master_2022\.csv: line 3: .*'File Disclaimer'"):
-        read_standard_charges(path)
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes((GENERAL + TALL_HEADER).encode("utf-16"))
+    with pytest.raises(HospitalFileError, match=r"utf16\.csv: line 1: binary or UTF-16"):
+        read_standard_charges(utf16)

@@ -1,0 +1,238 @@
+"""Speed benchmark of the hospital standard-charge CSV reader against pandas' default ``read_csv``, same run.
+
+Run: ``.venv/bin/python benchmarks/bench_hospital.py [--size-mb 300] [--keep]``.
+
+It generates two synthetic CMS v3.0 files into ``benchmarks/_work/`` (git-ignored; deleted afterwards unless
+``--keep``): a *tall* file of about ``--size-mb`` MB (24 columns, one payer/plan per row, quoted descriptions with
+commas, free-text notes on some rows) and a *wide* file of about the same size with 401 columns (43 payer/plan
+groups x 9 columns). Then, each in its own fresh process so that peak RSS is that task's alone:
+
+- ours: :func:`benchmark.ingest.hospital.read_standard_charges` with a 25-code set -- parse, filter to the codes,
+  normalize and validate, i.e. end to end;
+- baseline: ``pandas.read_csv(path, skiprows=2)`` with default options -- parse only, no filtering, no rows.
+
+Each is run ``--repeat`` times, alternating. It prints the best and median MB/s (file bytes / wall time), CPU
+seconds (all threads; steadier than wall time on a shared machine), peak RSS and the ratio ours / baseline. The
+generated data are synthetic (random amounts, invented payer names): synthetic sample data -- not actual payer
+rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WORK_DIR = Path(__file__).resolve().parent / "_work"
+CODES = ["44320", "44310", "44312", "44314", "44316", "44322", "44340", "44345", "44346", "44620", "44626", "44141",
+         "44143", "44188", "99213", "99214", "99283", "99284", "70551", "27447", "47562", "45378", "43239", "66984",
+         "J1450"]
+_GENERAL = (
+    "hospital_name,last_updated_on,version,location_name,hospital_address,license_number|NY,type_2_npi,"
+    '"To the best of its knowledge and belief, this hospital has included all applicable standard charge '
+    'information in accordance with the requirements of 45 CFR 180.50.",attester_name\n'
+    'Benchmark General Hospital (synthetic),2026-01-01,3.0.0,Benchmark General Hospital,"1 Example Way, Buffalo, '
+    'NY 14215",123456,1234567893,true,Synthetic Attester\n'
+)
+_TALL_HEADER = (
+    "description,code|1,code|1|type,code|2,code|2|type,modifiers,setting,drug_unit_of_measurement,"
+    "drug_type_of_measurement,standard_charge|gross,standard_charge|discounted_cash,payer_name,plan_name,"
+    "standard_charge|negotiated_dollar,standard_charge|negotiated_percentage,standard_charge|negotiated_algorithm,"
+    "median_amount,10th_percentile,90th_percentile,count,standard_charge|min,standard_charge|max,"
+    "standard_charge|methodology,additional_generic_notes\n"
+)
+_PAYERS = ["Aetna", "Blue Cross Blue Shield of Western New York", "Cigna Healthcare", "UnitedHealthcare",
+           "Humana", "Fidelis Care", "Independent Health", "Univera Healthcare", "Highmark", "Excellus BlueCross",
+           "MVP Health Care", "Wellcare", "Oscar Health"]
+_PLANS = ["PPO", "HMO", "Choice Plus", "Open Access Managed Choice", "Medicare Advantage HMO", "Medicaid Managed Care",
+          "Exchange Silver", "POS II", "EPO", "Commercial"]
+_WORDS = ("colostomy repair injection catheter needle vein blood drainage imaging contrast without with tissue "
+          "bone replacement knee hip lumbar cervical office visit established patient emergency level moderate "
+          "complexity single view bilateral unilateral anesthesia laparoscopic open removal").split()
+_NOTES = ["Rate subject to outlier provisions of the agreement.", "Paid at 140% of the OPPS APC rate.",
+          '"Includes all implants and supplies, excludes professional fees."', ""]
+_CODE_POOL_SIZE = 8000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mb", type=float, default=300.0, help="approximate size of each file (default 300)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files in benchmarks/_work/")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each reader (default 3)")
+    parser.add_argument("--child", nargs=2, metavar=("TASK", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return _child(*args.child)
+
+    WORK_DIR.mkdir(exist_ok=True)
+    files = {"tall": WORK_DIR / "bench_tall_v3.csv", "wide": WORK_DIR / "bench_wide_v3.csv"}
+    target = int(args.size_mb * 1e6)
+    for kind, path in files.items():
+        if not path.exists() or abs(path.stat().st_size - target) > 0.05 * target:
+            start = time.perf_counter()
+            (write_tall if kind == "tall" else write_wide)(path, target)
+            print(f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - start:.0f} s")
+    try:
+        print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores; "
+              f"{args.repeat} runs of each, alternating; best (median) shown")
+        for kind, path in files.items():
+            size = path.stat().st_size
+            runs: dict[str, list[dict]] = {"ours": [], "pandas": []}
+            for _ in range(args.repeat):
+                for task in runs:
+                    runs[task].append(_run(task, path))
+            best = {task: min(r, key=lambda run: run["seconds"]) for task, r in runs.items()}
+            median = {task: statistics.median(run["seconds"] for run in r) for task, r in runs.items()}
+            for task, name in (("ours", f"ours (parse + filter to {len(CODES)} codes + normalize)"),
+                               ("pandas", "pandas read_csv (parse only)")):
+                run = best[task]
+                print(f"{kind:<5} {size / 1e6:5.0f} MB | {name:<52} {size / run['seconds'] / 1e6:6.1f} "
+                      f"({size / median[task] / 1e6:6.1f}) MB/s wall, {run['cpu_seconds']:5.2f} CPU s "
+                      f"({size / run['cpu_seconds'] / 1e6:5.1f} MB per CPU-s), peak RSS "
+                      f"{max(r['max_rss_mb'] for r in runs[task]):5.0f} MB")
+            ours, baseline = best["ours"], best["pandas"]
+            print(f"{kind:<5} ours: {ours['rates']:,} rates of {ours['rows_seen']:,} candidate rates | ours/baseline "
+                  f"time x{ours['seconds'] / baseline['seconds']:.2f} (median x{median['ours'] / median['pandas']:.2f})"
+                  f", CPU x{ours['cpu_seconds'] / baseline['cpu_seconds']:.2f}")
+        print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    finally:
+        if not args.keep:
+            for path in files.values():
+                path.unlink(missing_ok=True)
+    return 0
+
+
+def _run(task: str, path: Path) -> dict:
+    """One task in a fresh interpreter (imports done before the clock starts); its JSON report."""
+    output = subprocess.run([sys.executable, __file__, "--child", task, str(path)], check=True,
+                            capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _child(task: str, path_text: str) -> int:
+    path = Path(path_text)
+    if task == "ours":
+        from benchmark.ingest.hospital import read_standard_charges
+
+        cpu, start = _cpu(), time.perf_counter()
+        result = read_standard_charges(path, CODES, is_synthetic=True)
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+        report = {"rates": len(result.rates), "rows_seen": result.accounts[0].rows_seen}
+    else:
+        import pandas as pd
+
+        cpu, start = _cpu(), time.perf_counter()
+        frame = pd.read_csv(path, skiprows=2)
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+        report = {"rates": 0, "rows_seen": len(frame)}
+    report.update(seconds=seconds, cpu_seconds=cpu,
+                  max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(report))
+    return 0
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Synthetic files (deterministic)
+
+
+def _code_pool(rng: random.Random) -> list[str]:
+    pool = [str(rng.randint(10000, 99999)) for _ in range(_CODE_POOL_SIZE - len(CODES))] + CODES
+    rng.shuffle(pool)
+    return pool
+
+
+def _description(rng: random.Random) -> str:
+    text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 11))).upper()
+    if rng.random() < 0.3:
+        return f'"{text}, {rng.choice(_WORDS).upper()} {rng.randint(1, 99)} MG"'
+    return text
+
+
+def _money(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def write_tall(path: Path, target_bytes: int, seed: int = 2026) -> None:
+    """A CMS v3.0 tall file of about ``target_bytes``: items of 4-12 payer/plan rows each."""
+    rng = random.Random(seed)
+    pool = _code_pool(rng)
+    pairs = [(p, q) for p in _PAYERS for q in rng.sample(_PLANS, 3)]
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        written = out.write(_GENERAL + _TALL_HEADER)
+        while written < target_bytes:
+            description, code = _description(rng), rng.choice(pool)
+            revenue = f"0{rng.randint(250, 999)}"
+            gross = rng.uniform(40, 40000)
+            setting = rng.choice(("outpatient", "inpatient", "both"))
+            lines = []
+            for payer, plan in rng.sample(pairs, rng.randint(4, 12)):
+                roll = rng.random()
+                dollar = percentage = algorithm = median = p10 = p90 = count = ""
+                if roll < 0.72:
+                    dollar, methodology = _money(gross * rng.uniform(0.2, 0.9)), "fee schedule"
+                elif roll < 0.86:
+                    percentage, methodology = str(rng.randint(30, 95)), "percent of total billed charges"
+                    median, p10, p90 = (_money(gross * f) for f in (0.5, 0.3, 0.7))
+                    count = str(rng.randint(11, 400))
+                elif roll < 0.96:
+                    dollar, methodology = _money(gross * 1.4), "case rate"
+                else:
+                    algorithm = "Paid per the payer's APR-DRG grouper times the hospital base rate"
+                    methodology = "other"
+                    count = "1 through 10"
+                notes = rng.choice(_NOTES) if rng.random() < 0.1 else ""
+                lines.append(",".join((description, code, "CPT", revenue, "RC", "", setting, "", "", _money(gross),
+                                       _money(gross * 0.6), payer, plan, dollar, percentage, algorithm, median, p10,
+                                       p90, count, _money(gross * 0.2), _money(gross * 0.9), methodology, notes)))
+            written += out.write("\n".join(lines) + "\n")
+
+
+def write_wide(path: Path, target_bytes: int, seed: int = 2027) -> None:
+    """A CMS v3.0 wide file of about ``target_bytes``: 14 item columns + 43 payer/plan groups x 9 = 401 columns."""
+    rng = random.Random(seed)
+    pool = _code_pool(rng)
+    pairs = [(p, q) for p in _PAYERS for q in _PLANS][:43]
+    header = ["description", "code|1", "code|1|type", "code|2", "code|2|type", "modifiers", "setting",
+              "drug_unit_of_measurement", "drug_type_of_measurement", "standard_charge|gross",
+              "standard_charge|discounted_cash"]
+    for payer, plan in pairs:
+        header += [f"standard_charge|{payer}|{plan}|{s}" for s in
+                   ("negotiated_dollar", "negotiated_percentage", "negotiated_algorithm")]
+        header += [f"{m}|{payer}|{plan}" for m in ("median_amount", "10th_percentile", "90th_percentile", "count")]
+        header += [f"standard_charge|{payer}|{plan}|methodology", f"additional_payer_notes|{payer}|{plan}"]
+    header += ["standard_charge|min", "standard_charge|max", "additional_generic_notes"]
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        written = out.write(_GENERAL + ",".join(header) + "\n")
+        while written < target_bytes:
+            gross = rng.uniform(40, 40000)
+            cells = [_description(rng), rng.choice(pool), "CPT", f"0{rng.randint(250, 999)}", "RC", "",
+                     rng.choice(("outpatient", "inpatient", "both")), "", "", _money(gross), _money(gross * 0.6)]
+            for _ in pairs:
+                roll = rng.random()
+                if roll < 0.55:
+                    cells += [_money(gross * rng.uniform(0.2, 0.9)), "", "", "", "", "", "", "fee schedule", ""]
+                elif roll < 0.65:
+                    cells += ["", str(rng.randint(30, 95)), "", _money(gross * 0.5), _money(gross * 0.3),
+                              _money(gross * 0.7), str(rng.randint(11, 400)), "percent of total billed charges", ""]
+                elif roll < 0.7:
+                    cells += [_money(gross * 1.4), "", "", "", "", "", "", "case rate", rng.choice(_NOTES)]
+                else:
+                    cells += [""] * 9
+            cells += [_money(gross * 0.2), _money(gross * 0.9), rng.choice(_NOTES) if rng.random() < 0.1 else ""]
+            written += out.write(",".join(cells) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
