@@ -64,6 +64,43 @@ class RateSchema(pa.DataFrameModel):
     source_locator: Series[str] = pa.Field(description="JSON path or line number inside source_file")
     source_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
     is_synthetic: Series[bool]
+    # Transparency-in-Coverage details (empty where a source does not publish them, e.g. hospital files).
+    severity_of_illness: Series[str] = pa.Field(nullable=True, description="TiC 2.x, for DRG-type codes")
+    bundled_codes: Series[str] = pa.Field(nullable=True, description="bundle: contained codes, TYPE:code pipe-joined")
+    covered_services: Series[str] = pa.Field(
+        nullable=True, description="capitation: covered codes, TYPE:code pipe-joined"
+    )
+    additional_information: Series[str] = pa.Field(nullable=True, description="negotiated price's free-text note")
+    plan_id_type: Series[str] = pa.Field(nullable=True, description="ein / hios, lower-cased")
+    plan_market_type: Series[str] = pa.Field(nullable=True, description="group / individual")
+    issuer_name: Series[str] = pa.Field(nullable=True)
+    plan_sponsor_name: Series[str] = pa.Field(nullable=True)
+    plan_count: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=1, description="plans the rate applies to, when known (single-plan file or table of contents)"
+    )
+    dedup_count: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=1, description="identical source rows this row stands for (1 = unique); empty if not deduplicated"
+    )
+    # Hospital standard-charge details (45 CFR 180; empty where a source does not publish them, e.g. TiC files).
+    billing_code_raw: Series[str] = pa.Field(nullable=True, description="code as published (44320.0, 450, 44320-80)")
+    billing_code_type_raw: Series[str] = pa.Field(nullable=True, description="code type as published (CPT4, REV)")
+    amount_raw: Series[str] = pa.Field(nullable=True, description="the published text amount was read from")
+    methodology_raw: Series[str] = pa.Field(nullable=True, description="standard_charge|methodology as published")
+    negotiated_algorithm: Series[str] = pa.Field(nullable=True, description="standard_charge|negotiated_algorithm")
+    gross_charge: Series[float] = pa.Field(nullable=True, gt=0, description="the item's gross charge, USD")
+    discounted_cash: Series[float] = pa.Field(nullable=True, gt=0, description="the item's discounted cash price")
+    min_charge: Series[float] = pa.Field(nullable=True, gt=0, description="de-identified minimum negotiated charge")
+    max_charge: Series[float] = pa.Field(nullable=True, gt=0, description="de-identified maximum negotiated charge")
+    estimated_amount: Series[float] = pa.Field(nullable=True, gt=0, description="v2.x estimated allowed amount")
+    median_amount: Series[float] = pa.Field(nullable=True, gt=0, description="v3 median allowed amount")
+    p10_amount: Series[float] = pa.Field(nullable=True, gt=0, description="v3 10th percentile allowed amount")
+    p90_amount: Series[float] = pa.Field(nullable=True, gt=0, description="v3 90th percentile allowed amount")
+    allowed_count: Series[str] = pa.Field(nullable=True, description='v3 count of allowed amounts ("1 through 10")')
+    drug_unit: Series[float] = pa.Field(nullable=True, gt=0, description="drug_unit_of_measurement: units priced")
+    drug_unit_type: Series[str] = pa.Field(nullable=True, description="drug_type_of_measurement (GR, ME, ML, UN...)")
+    hospital_location: Series[str] = pa.Field(nullable=True, description="location names, pipe-joined")
+    hospital_address: Series[str] = pa.Field(nullable=True, description="addresses, pipe-joined")
+    hospital_license: Series[str] = pa.Field(nullable=True, description="state license number as published")
 
     class Config:
         strict = True
@@ -229,6 +266,13 @@ class DistributionSchema(pa.DataFrameModel):
 
 
 RATE_COLUMNS: list[str] = list(RateSchema.to_schema().columns)
+# Rate columns only hospital standard-charge files fill (every other source leaves them empty).
+HOSPITAL_DETAIL_COLUMNS: list[str] = [
+    "billing_code_raw", "billing_code_type_raw", "amount_raw", "methodology_raw", "negotiated_algorithm",
+    "gross_charge", "discounted_cash", "min_charge", "max_charge", "estimated_amount", "median_amount", "p10_amount",
+    "p90_amount", "allowed_count", "drug_unit", "drug_unit_type", "hospital_location", "hospital_address",
+    "hospital_license",
+]
 
 
 def empty_rates() -> pd.DataFrame:

@@ -37,6 +37,14 @@ def rate_row(**overrides) -> dict:
         "provider_npis": None, "provider_tin": None, "provider_name": None, "state": None,
         "medicare_locality": None, "source_file": "test.json", "source_locator": "in_network[0]",
         "source_sha256": "0" * 64, "is_synthetic": True,
+        "severity_of_illness": None, "bundled_codes": None, "covered_services": None, "additional_information": None,
+        "plan_id_type": None, "plan_market_type": None, "issuer_name": None, "plan_sponsor_name": None,
+        "plan_count": None, "dedup_count": None,
+        "billing_code_raw": None, "billing_code_type_raw": None, "amount_raw": None, "methodology_raw": None,
+        "negotiated_algorithm": None, "gross_charge": None, "discounted_cash": None, "min_charge": None,
+        "max_charge": None, "estimated_amount": None, "median_amount": None, "p10_amount": None, "p90_amount": None,
+        "allowed_count": None, "drug_unit": None, "drug_unit_type": None, "hospital_location": None,
+        "hospital_address": None, "hospital_license": None,
     }
     row.update(overrides)
     return row

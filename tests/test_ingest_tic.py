@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -505,3 +506,306 @@ def test_utf8_bom_is_accepted(tmp_path: Path, good_bytes: bytes) -> None:
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf" + good_bytes)
     assert len(read_in_network(path).rates) == 15
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Streaming: filtered rows counted without building items, any layout, any chunking
+
+import random  # noqa: E402
+import zlib  # noqa: E402
+
+from benchmark.ingest.tic import CodeFilter, ReadProgress  # noqa: E402
+from benchmark.ingest.tic_scan import Limits  # noqa: E402
+
+SMALL_CHUNKS = Limits(chunk_bytes=997, queue_chunks=2)  # odd size: items, keys and numbers cut at every place
+
+
+def synthetic_file(seed: int, items: int = 40, references_first: bool = True, shuffle_keys: bool = False) -> dict:
+    """A 2.x-style file with numbered codes, shared and unique reference lists, 1-3 prices per rate."""
+    rnd = random.Random(seed)
+    references = [
+        {"provider_group_id": group_id, "network_name": [f"Net {group_id % 3}"],
+         "provider_groups": [{"npi": [1000000000 + group_id * 10 + g], "tin": {"type": "ein", "value": f"{g:02d}-1"}}
+                             for g in range(rnd.randint(1, 4))]}
+        for group_id in range(1, 30)
+    ]
+    in_network = []
+    for index in range(items):
+        rates = []
+        for _ in range(rnd.randint(1, 6)):
+            rate = {"provider_references": rnd.sample(range(1, 33), rnd.randint(0, 4)),  # ids 30-32 do not exist
+                    "negotiated_prices": [price(round(rnd.uniform(10, 900), 2)) for _ in range(rnd.randint(0, 3))]}
+            if rnd.random() < .2:
+                rate["provider_groups"] = [{"npi": [1999999990 + rnd.randint(0, 9)], "tin": {"type": "ein",
+                                                                                          "value": "77-1"}}]
+            rates.append(rate)
+        item = {"negotiation_arrangement": "ffs", "name": "n", "billing_code_type": "CPT",
+                "billing_code_type_version": "2024", "billing_code": f"{10000 + index % 17:05d}", "description": "d",
+                "negotiated_rates": rates if index % 11 else []}
+        if shuffle_keys:
+            keys = list(item)
+            rnd.shuffle(keys)
+            item = {key: item[key] for key in keys}
+        in_network.append(item)
+    head = {"reporting_entity_name": "Synthetic Insurer", "reporting_entity_type": "health insurance issuer",
+            "last_updated_on": "2024-01-01", "version": "2.0.0"}
+    if references_first:
+        return {**head, "provider_references": references, "in_network": in_network}
+    return {**head, "in_network": in_network, "provider_references": references}
+
+
+def expected_rows(document: dict, wanted: set[str]) -> tuple[int, int]:
+    """(rows of wanted items, rows of the others), counted from the parsed document by the row rule."""
+    groups = {r["provider_group_id"]: len(r["provider_groups"]) for r in document["provider_references"]}
+    counts = {True: 0, False: 0}
+    for item in document["in_network"]:
+        rows = 0
+        for rate in item["negotiated_rates"] or [None]:
+            if rate is None or not rate["negotiated_prices"]:
+                rows += 1
+                continue
+            slots = len(rate.get("provider_groups", [])) + sum(groups.get(r, 1) for r in rate["provider_references"])
+            rows += len(rate["negotiated_prices"]) * max(slots, 1)
+        counts[item["billing_code"] in wanted] += rows
+    return counts[True], counts[False]
+
+
+@pytest.mark.parametrize("layout", ["references_first", "references_last", "shuffled_keys", "indented"])
+def test_filtered_rows_match_a_full_parse(tmp_path: Path, layout: str) -> None:
+    document = synthetic_file(7, references_first=layout != "references_last", shuffle_keys=layout == "shuffled_keys")
+    path = tmp_path / "synthetic.json"
+    path.write_text(json.dumps(document, indent=2 if layout == "indented" else None))
+    wanted = {"10003", "10011"}
+    kept, filtered = expected_rows(document, wanted)
+    assert kept and filtered
+    for limits in (None, SMALL_CHUNKS):
+        result = read_in_network(path, sorted(wanted), limits=limits, deduplicate=False)
+        account = result.accounts[0]
+        assert account.rows_filtered_out == filtered
+        assert account.rows_loaded + account.rows_quarantined == kept
+        assert set(result.quarantine["reason_code"]) <= {"provider_reference_missing", "negotiated_prices_missing",
+                                                         "provider_groups_missing",
+                                                         "negotiated_rates_missing"}
+    everything = read_in_network(path, deduplicate=False)
+    assert everything.accounts[0].rows_seen == kept + filtered and everything.accounts[0].rows_filtered_out == 0
+    subset = everything.rates[everything.rates["billing_code"].isin(wanted)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(read_in_network(path, sorted(wanted), deduplicate=False).rates, subset)
+
+
+def test_chunk_size_does_not_change_the_result(tic: Path, tmp_path: Path) -> None:
+    for name in ("v2/in-network-rates-all-negotiated-types-sample.json",
+                 "v1.6.2/in-network-rates-fee-for-service-single-plan-sample.json"):
+        packed = tmp_path / "packed.json.gz"
+        packed.write_bytes(gzip.compress((tic / name).read_bytes()))
+        whole = read_in_network(tic / name)
+        small = read_in_network(packed, limits=SMALL_CHUNKS)
+        columns = [c for c in whole.rates.columns if c not in ("source_file", "source_sha256")]
+        pd.testing.assert_frame_equal(small.rates[columns], whole.rates[columns])
+    messy = write_json(tmp_path / "messy.json", messy_file())
+    assert counts(read_in_network(messy, ["00100"], limits=SMALL_CHUNKS).accounts[0]) == (16, 2, 4, 10)
+
+
+def test_code_filter_lists_and_ranges(tmp_path: Path) -> None:
+    spec = CodeFilter.parse(["44300-44346", "j0100-J0200", "99213", "44320-80"])
+    assert spec.matches("44320") and spec.matches("44300") and spec.matches("44346") and not spec.matches("44347")
+    assert spec.matches("J0150") and spec.matches("j0150") and not spec.matches("J01500")
+    assert spec.matches("99213") and spec.matches("44320-80") and not spec.matches("99214") and not spec.matches(None)
+    assert CodeFilter.parse(None) is None and CodeFilter.parse(["all"]) is None
+    document = synthetic_file(3)
+    path = write_json(tmp_path / "ranges.json", document)
+    ranged = read_in_network(path, ["10002-10004"], deduplicate=False)
+    assert set(ranged.rates["billing_code"]) == {"10002", "10003", "10004"}
+    kept, filtered = expected_rows(document, {"10002", "10003", "10004"})
+    assert ranged.accounts[0].rows_filtered_out == filtered
+
+
+def test_progress_reports_bytes_and_prices(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "progress.json", synthetic_file(5))
+    seen: list[ReadProgress] = []
+    read_in_network(path, ["10003"], progress=seen.append, limits=Limits(chunk_bytes=4096))
+    assert len(seen) > 3 and seen[-1].finished
+    assert seen[-1].raw_bytes == seen[-1].json_bytes == path.stat().st_size == seen[-1].stored_bytes
+    assert [p.raw_bytes for p in seen] == sorted(p.raw_bytes for p in seen)
+    document = synthetic_file(5)
+    prices = sum(len(r["negotiated_prices"]) for i in document["in_network"] if i["billing_code"] == "10003"
+                 for r in i["negotiated_rates"])
+    assert seen[-1].prices_found == prices > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Semantics: bundles, capitation, plans, percentages, deduplication, misspelled keys
+
+
+@pytest.mark.parametrize("version", ["v1.6.2", "v2"])
+def test_bundles_keep_bundled_codes_and_capitation_covered_services(tic: Path, version: str) -> None:
+    bundle = read_in_network(tic / version / "in-network-rates-bundle-single-plan-sample.json").rates
+    assert (bundle["bundled_codes"] == "CPT:27447|CPT:27446").all() and bundle["covered_services"].isna().all()
+    capitation = read_in_network(tic / version / "in-network-rates-capitation-single-plan-sample.json").rates
+    assert (capitation["covered_services"] == "CPT:27447|CPT:27446").all() and capitation["bundled_codes"].isna().all()
+    assert (capitation["plan_id_type"] == "hios").all() and (capitation["plan_market_type"] == "individual").all()
+    assert (capitation["plan_count"] == 1).all()
+
+
+def test_v2_plan_columns_and_price_notes(tic: Path) -> None:
+    rates = read_in_network(tic / "v2/in-network-rates-all-negotiated-types-sample.json").rates
+    assert (rates["plan_id_type"] == "ein").all() and (rates["plan_market_type"] == "group").all()
+    assert (rates["issuer_name"] == "Comprehensive Health Issuer").all()
+    assert (rates["plan_sponsor_name"] == "Comprehensive Employee Group").all()
+    percent = rates[rates["rate_type"] == "percentage"].set_index("billing_code")
+    assert (percent.loc["97110", "additional_information"] == "65% of billed charges arrangement").all()
+    assert percent.loc["99285", "additional_information"] is None or pd.isna(percent.loc["99285",
+                                                                                       "additional_information"])
+    assert list(percent["amount"]) == [65.0, 65.0, 75.5] and (percent["amount_unit"] == "percent").all()
+    assert percent["amount_usd"].isna().all() and percent["dollar_basis"].isna().all()
+    assert set(rates["rate_type"]) == {"negotiated", "fee_schedule", "derived", "percentage", "per_diem"}
+    assert (rates["dedup_count"] == 1).all()
+    multi = read_in_network(tic / "v1.6.2/in-network-rates-multiple-plans-sample.json").rates
+    assert multi["plan_count"].isna().all() and multi["plan_id_type"].isna().all()
+
+
+def test_severity_of_illness_is_kept(tmp_path: Path) -> None:
+    document = messy_file()
+    document["in_network"] = [{**document["in_network"][2], "billing_code_type": "MS-DRG", "billing_code": "470",
+                               "severity_of_illness": "Major"}]
+    rates = read_in_network(write_json(tmp_path / "drg.json", document)).rates
+    assert (rates["severity_of_illness"] == "Major").all() and (rates["billing_code"] == "470").all()
+
+
+def test_duplicate_rates_are_merged_and_counted(tmp_path: Path) -> None:
+    document = messy_file()
+    same_groups = {**document["provider_references"][0], "provider_group_id": 9}  # groups of 7 again
+    document["provider_references"].append(same_groups)
+    knee = document["in_network"][2]
+    knee["negotiated_rates"].append({"provider_references": [9], "negotiated_prices": [price(1500)]})
+    knee["negotiated_rates"].append({"provider_references": [7, 9], "negotiated_prices": [price(1500)]})
+    result = read_in_network(write_json(tmp_path / "dupes.json", document))
+    account = result.accounts[0]
+    # knee: 4 rows as before + 2 (ref 9) + 4 (refs 7 and 9), all 1500 rows identical per group: 2 groups survive
+    assert account.rows_seen == 16 + 6 and account.rows_deduplicated == 6
+    assert account.rows_loaded == 7 and len(result.rates) == 7
+    knee_rows = result.rates[(result.rates["billing_code"] == "27447") & (result.rates["amount"] == 1500)]
+    assert sorted(knee_rows["dedup_count"]) == [4, 4]
+    first = row_at(result.rates, loc(2, 0, 0, "provider_references[0]->provider_group_id=7.provider_groups[0]"))
+    assert first["dedup_count"] == 4  # the first occurrence is kept, with its locator
+    unmerged = read_in_network(write_json(tmp_path / "dupes.json", document), deduplicate=False)
+    assert len(unmerged.rates) == 13 and unmerged.rates["dedup_count"].isna().all()
+
+
+def test_misspelled_keys_are_quarantined(tmp_path: Path) -> None:
+    document = messy_file()
+    typo = price(123)
+    typo["billing_code_modifer"] = ["26"]  # a typo that would silently drop the modifier
+    extension = price(124, payer_extension="kept")  # an unknown key unlike any TiC key is allowed
+    document["in_network"][2]["negotiated_rates"] = [{"provider_references": [7], "negotiated_prices": [typo,
+                                                                                                      extension]}]
+    result = read_in_network(write_json(tmp_path / "typo.json", document), ["27447"])
+    assert list(result.quarantine["reason_code"].unique()) == ["key_misspelled"]
+    assert "billing_code_modifier" in result.quarantine["detail"].iloc[0] and len(result.quarantine) == 2
+    assert (result.rates["amount"] == 124).all() and len(result.rates) == 2
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Bad files: rejected whole, with a position
+
+
+def test_syntax_error_reports_byte_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(b'{"reporting_entity_name": "x",\n "in_network": [\n  {"billing_code": "1" "negotiated_rates": []}'
+                     b"\n ]\n}")
+    with pytest.raises(TicFileError, match=r"bad\.json: invalid JSON .* at byte 71 \(line 3, column 24\)"):
+        read_in_network(path)
+    packed = tmp_path / "bad.json.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    with pytest.raises(TicFileError, match=r"at byte 71 \(line 3, column 24\)"):
+        read_in_network(packed, limits=Limits(chunk_bytes=16))
+
+
+def test_syntax_error_deep_in_a_large_file_is_found_in_a_skipped_item(tmp_path: Path) -> None:
+    text = json.dumps(synthetic_file(11, items=300))
+    marker = '"negotiated_rate": '
+    cut = text.index(marker, len(text) * 3 // 4) + len(marker)
+    end = min(text.index(",", cut), text.index("}", cut))
+    path = tmp_path / "deep.json"
+    path.write_text(text[:cut] + "1.2.3" + text[end:])  # the item's code is not wanted: it is still checked
+    where = f"at byte {cut + 3:,} (line 1, column {cut + 4:,})"
+    with pytest.raises(TicFileError, match=re.escape(where)):
+        read_in_network(path, ["99999"], limits=Limits(chunk_bytes=8192))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"reporting_entity_name": "x", "reporting_entity_name": "y", "in_network": []}',
+         "duplicate root key 'reporting_entity_name'"),
+        (b'{"reporting_entity_name": "x", "in_network": [{"billing_code": "1", "billing_code": "2"}]}',
+         r"duplicate key 'billing_code' in in_network\[0\]"),
+        (b'{"reporting_entity_name": "x", "in_network": [' + b"[" * 3000 + b"]" * 3000 + b"]}", "excessive nesting"),
+        (b'{"reporting_entity_name": "x", "in_network": [{"negotiated_rate": Infinity}]}', "invalid JSON"),
+        (b'{"reporting_entity_name": "x", "in_network": [{"a": 1}, ]}', "invalid JSON"),
+        (b'{"reporting_entity_name": "x \\"y" z", "in_network": []}', "invalid JSON"),
+        (b'{"reporting_entity_name": "x", "in_network": []}\n{"in_network": []}', "a second root document"),
+    ],
+)
+def test_more_broken_json_raises(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "broken.json"
+    path.write_bytes(content)
+    with pytest.raises(TicFileError, match=message):
+        read_in_network(path)
+
+
+def test_gzip_bombs_and_damaged_gzip_are_rejected(tmp_path: Path, good_bytes: bytes) -> None:
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b'{"reporting_entity_name": "x", "in_network": [' + b" " * (80 << 20) + b"]}"))
+    with pytest.raises(TicFileError, match=r"bomb\.json\.gz: compression ratio above 200:1"):
+        read_in_network(bomb)
+    with pytest.raises(TicFileError, match="decompressed size exceeds the cap of 4,096 bytes"):
+        read_in_network(bomb, limits=Limits(max_decompressed_bytes=4096))
+    packed = bytearray(gzip.compress(good_bytes))
+    packed[-6] ^= 0xFF  # the CRC no longer matches
+    crc = tmp_path / "crc.json.gz"
+    crc.write_bytes(bytes(packed))
+    with pytest.raises(TicFileError, match="corrupt or truncated gzip"):
+        read_in_network(crc)
+    garbage = tmp_path / "garbage.json.gz"
+    garbage.write_bytes(gzip.compress(good_bytes) + b"<html>oops</html>")
+    with pytest.raises(TicFileError, match="after the end of the gzip stream"):
+        read_in_network(garbage)
+    members = tmp_path / "members.json.gz"  # concatenated gzip members are one valid stream
+    members.write_bytes(gzip.compress(good_bytes[:1000]) + gzip.compress(good_bytes[1000:]) + b"\0" * 8)
+    assert len(read_in_network(members).rates) == 15
+
+
+def test_an_item_larger_than_the_cap_is_rejected(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "big.json", synthetic_file(2, items=3))
+    with pytest.raises(TicFileError, match=r"in_network\[1\] is larger than 2,000 bytes"):  # [0] has no rates
+        read_in_network(path, limits=Limits(max_item_bytes=2000, chunk_bytes=1024))
+
+
+def test_a_table_of_contents_is_not_an_in_network_file(tic: Path) -> None:
+    with pytest.raises(TicFileError, match="table of contents"):
+        read_in_network(tic / "v2/table-of-contents-sample.json")
+
+
+def test_zlib_is_used_when_isal_is_missing(monkeypatch, tmp_path: Path, good_bytes: bytes) -> None:
+    from benchmark.ingest import tic_scan
+
+    monkeypatch.setattr(tic_scan, "_inflate", zlib)
+    monkeypatch.setattr(tic_scan, "_INFLATE_ERRORS", (zlib.error,))
+    packed = tmp_path / "z.json.gz"
+    packed.write_bytes(gzip.compress(good_bytes))
+    assert len(read_in_network(packed).rates) == 15
+
+
+@pytest.mark.parametrize("references_first", [True, False])
+def test_duplicated_provider_group_ids_are_quarantined_in_either_layout(tmp_path: Path, references_first: bool) -> None:
+    document = messy_file()
+    document["provider_references"].append({"provider_group_id": 7, "provider_groups": [{"npi": [1], "tin": "1"}]})
+    if references_first:
+        document = {"provider_references": document.pop("provider_references"), **document}
+    result = read_in_network(write_json(tmp_path / "dup-ids.json", document), ["00100", "27447"],
+                             limits=Limits(chunk_bytes=512))
+    assert_consistent(result)
+    duplicated = result.quarantine[result.quarantine["reason_code"] == "provider_reference_duplicate"]
+    # id 7 is duplicated: each valid price pointing at it is one quarantined row (00100: 1 of 3 prices is valid)
+    assert len(duplicated) == 1 + 2 and result.rates.empty
+    assert result.accounts[0].rows_filtered_out == 1 + 1 + 4  # 99213: missing ref, remote ref, 4 prices x 1 group

@@ -1,0 +1,230 @@
+"""TiC in-network reader throughput: the project's reader vs a plain ijson baseline, each in its own process.
+
+Run: ``.venv/bin/python benchmarks/bench_tic.py [--size-mb 1000] [--codes 44320 99213] [--skip-baseline]``.
+
+It generates (once; cached under ``benchmarks/_work/tic/``, which git ignores) a realistic synthetic schema-2.x
+in-network file of about ``--size-mb`` MB of JSON — ~20,000 CPT/HCPCS items of 20-200 negotiated rates, each rate
+with 1-30 provider-reference ids and 1-3 prices, and a root ``provider_references`` section of 60,000 provider groups
+— in two layouts, ``provider_references`` *before* ``in_network`` and *after* it, each also gzipped. Then, in a fresh
+process per measurement, it reads each file for a few codes and prints MB/s of uncompressed JSON, wall seconds and
+peak RSS (``ru_maxrss`` of that process), and the ratio to the baseline measured in the same run on the same file.
+
+The baseline is ``ijson.items(stream, "in_network.item")`` with its C backend, keeping the items of the same codes:
+the usual way to stream these files in Python (it neither resolves provider references nor builds rows, so it does
+less work than the project's reader). The numbers are synthetic sample data — not actual payer rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WORK = Path(__file__).resolve().parent / "_work" / "tic"
+GENERATOR_VERSION = 3
+REFERENCE_GROUPS = 60_000
+DEFAULT_CODES = ["44320", "99213", "27447"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=1000, help="approximate JSON size of each file (default 1000)")
+    parser.add_argument("--codes", nargs="+", default=DEFAULT_CODES, help="codes to read (default 44320 99213 27447)")
+    parser.add_argument("--skip-baseline", action="store_true", help="measure only the project's reader")
+    parser.add_argument("--worker", choices=["ours", "ijson"], help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return _worker(args.worker, args.file, args.codes)
+
+    files = generate(args.size_mb)
+    print(f"TiC in-network reader, codes {' '.join(args.codes)}; {os.cpu_count()} cores; synthetic sample data — "
+          "not actual payer rates")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)")
+    print(f"{'file':<44} {'reader':<7} {'MB/s':>7} {'seconds':>8} {'CPU s':>6} {'MB/CPU-s':>9} {'peak RSS MB':>12} "
+          f"{'rows':>8} {'scan MB/s':>10}")
+    for layout in ("refs-first", "refs-last"):
+        for path in (files[layout].with_suffix(".json.gz"), files[layout]):
+            ours = _measure("ours", path, args.codes)
+            _print(path, "ours", ours)
+            if not args.skip_baseline and layout == "refs-first":
+                baseline = _measure("ijson", path, args.codes)
+                _print(path, "ijson", baseline)
+                print(f"{'':<44} {'ratio':<7} ours/ijson: {ours['mb_per_s'] / baseline['mb_per_s']:.1f}x MB/s, "
+                      f"{ours['mb_per_cpu_s'] / baseline['mb_per_cpu_s']:.1f}x MB per CPU-second, "
+                      f"peak RSS {ours['peak_rss_mb']:.0f} vs {baseline['peak_rss_mb']:.0f} MB")
+    return 0
+
+
+def _print(path: Path, reader: str, result: dict) -> None:
+    print(f"{path.name:<44} {reader:<7} {result['mb_per_s']:>7.1f} {result['seconds']:>8.2f} "
+          f"{result['cpu_seconds']:>6.1f} {result['mb_per_cpu_s']:>9.1f} {result['peak_rss_mb']:>12.0f} "
+          f"{result['rows']:>8} {result['scan_mb_per_s'] or 0:>10.1f}")
+
+
+def _measure(reader: str, path: Path, codes: list[str]) -> dict:
+    command = [sys.executable, __file__, "--worker", reader, "--file", str(path), "--codes", *codes]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{reader} on {path.name} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _worker(reader: str, path: Path, codes: list[str]) -> int:
+    json_bytes = int(path.with_suffix("").with_suffix(".json").stat().st_size) if path.suffix == ".gz" else \
+        path.stat().st_size
+    if reader == "ours":
+        from benchmark.ingest.tic import read_in_network
+        from benchmark.payers import resolve_payer
+
+        resolve_payer("warm-up", None)  # payer rules load once per process; not part of reading a file
+    else:
+        import ijson
+
+        backend = ijson.get_backend("yajl2_c")
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
+    start = time.perf_counter()
+    scanned = []  # when the last chunk was scanned (rows are built after the whole file is checked)
+    if reader == "ours":
+        result = read_in_network(path, codes, is_synthetic=True,
+                                 progress=lambda p: None if p.finished else scanned.append(time.perf_counter()))
+        rows = len(result.rates)
+    else:
+        wanted = set(codes)
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as stream:
+            rows = sum(1 for item in backend.items(stream, "in_network.item") if item.get("billing_code") in wanted)
+    seconds = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    print(json.dumps({"seconds": seconds, "mb_per_s": json_bytes / 1e6 / seconds, "peak_rss_mb": _peak_rss_mb(usage),
+                      "rows": rows, "cpu_seconds": cpu, "mb_per_cpu_s": json_bytes / 1e6 / cpu,
+                      "scan_mb_per_s": json_bytes / 1e6 / (scanned[-1] - start) if scanned else None}))
+    return 0
+
+
+def _peak_rss_mb(usage) -> float:
+    """This process's peak RSS: VmHWM (ru_maxrss can carry the parent's peak over fork + exec on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return usage.ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The synthetic file
+
+
+def generate(size_mb: int) -> dict[str, Path]:
+    """Both layouts (and their .gz) of a ~size_mb MB file, generated once and cached."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    paths = {layout: WORK / f"in-network-v{GENERATOR_VERSION}-{size_mb}MB-{layout}.json"
+             for layout in ("refs-first", "refs-last")}
+    if all(p.exists() and p.with_suffix(".json.gz").exists() for p in paths.values()):
+        return paths
+    started = time.perf_counter()
+    rnd = random.Random(44320)
+    references = _references(rnd)
+    items = WORK / "items.tmp"
+    with open(items, "wb") as out:
+        written, index = 0, 0
+        while written < size_mb * 1_000_000 - len(references):
+            chunk = (b"," if index else b"") + json.dumps(_item(rnd, index), separators=(",", ":")).encode()
+            out.write(chunk)
+            written += len(chunk)
+            index += 1
+    head = json.dumps({
+        "reporting_entity_name": "Synthetic Health Plan (synthetic sample data — not actual payer rates)",
+        "reporting_entity_type": "health insurance issuer", "plan_name": "Synthetic PPO", "plan_id_type": "ein",
+        "plan_id": "12-3456789", "plan_sponsor_name": "Synthetic Employer", "issuer_name": "Synthetic Health Plan",
+        "plan_market_type": "group", "last_updated_on": "2026-01-01", "version": "2.0.0",
+    }, separators=(",", ":")).encode()[:-1]
+    for layout, path in paths.items():
+        with open(path, "wb") as out, open(items, "rb") as body:
+            out.write(head)
+            if layout == "refs-first":
+                out.write(b',"provider_references":' + references)
+            out.write(b',"in_network":[')
+            while block := body.read(1 << 24):
+                out.write(block)
+            out.write(b"]")
+            if layout == "refs-last":
+                out.write(b',"provider_references":' + references)
+            out.write(b"}")
+        _gzip(path)
+    items.unlink()
+    print(f"generated {', '.join(p.name for p in paths.values())} (+ .gz) in {time.perf_counter() - started:.0f} s",
+          file=sys.stderr)
+    return paths
+
+
+def _gzip(path: Path) -> None:
+    try:
+        from isal import igzip as packer  # fast; the output is ordinary gzip
+    except ImportError:  # pragma: no cover
+        packer = gzip
+    with open(path, "rb") as source, packer.open(path.with_suffix(".json.gz"), "wb", compresslevel=2) as target:
+        while block := source.read(1 << 24):
+            target.write(block)
+
+
+def _references(rnd: random.Random) -> bytes:
+    entries = []
+    for group_id in range(1, REFERENCE_GROUPS + 1):
+        groups = [{"npi": [rnd.randrange(1_000_000_000, 9_999_999_999) for _ in range(rnd.randint(1, 12))],
+                   "tin": {"type": "ein", "value": f"{rnd.randrange(10, 99)}-{rnd.randrange(1_000_000, 9_999_999)}",
+                           "business_name": f"Synthetic Medical Group {rnd.randrange(100_000)}"}}
+                  for _ in range(rnd.randint(1, 4))]
+        entries.append({"provider_group_id": group_id, "network_name": ["Synthetic Choice", "Synthetic Open Access"],
+                        "provider_groups": groups})
+    return json.dumps(entries, separators=(",", ":")).encode()
+
+
+_POS = ["11", "19", "21", "22", "23", "24", "02", "10"]
+# Real files repeat the same provider-reference lists (one per contract / fee schedule) across codes.
+_CONTRACTS = [random.Random(n).sample(range(1, REFERENCE_GROUPS + 1), random.Random(-n).randint(1, 10))
+              for n in range(3000)]
+
+
+def _item(rnd: random.Random, index: int) -> dict:
+    code = ["44320", "99213", "27447"][index % 3] if index % 1000 < 3 else _code(rnd, index)
+    rates = []
+    for _ in range(rnd.randint(20, 200)):
+        prices = []
+        for _ in range(rnd.randint(1, 3)):
+            kind = rnd.random()
+            price = {"negotiated_type": "negotiated" if kind < .8 else "fee schedule" if kind < .9 else "percentage",
+                     "negotiated_rate": round(rnd.uniform(40, 4000), 2) if kind < .9 else rnd.choice([55, 65, 70.5]),
+                     "expiration_date": "9999-12-31", "service_code": sorted(rnd.sample(_POS, rnd.randint(1, 4))),
+                     "billing_class": rnd.choice(["professional", "institutional"]),
+                     "setting": rnd.choice(["outpatient", "inpatient", "both"])}
+            if rnd.random() < .2:
+                price["billing_code_modifier"] = [rnd.choice(["26", "TC", "80", "59"])]
+            prices.append(price)
+        references = rnd.choice(_CONTRACTS) if rnd.random() < .8 else \
+            rnd.sample(range(1, REFERENCE_GROUPS + 1), rnd.randint(1, 10))
+        rates.append({"provider_references": references, "negotiated_prices": prices})
+    return {"negotiation_arrangement": "ffs", "name": f"Synthetic service {index}", "billing_code_type": "CPT",
+            "billing_code_type_version": "2026", "billing_code": code,
+            "description": "Synthetic service description (not an AMA descriptor)", "negotiated_rates": rates}
+
+
+def _code(rnd: random.Random, index: int) -> str:
+    if index % 7 == 0:
+        return f"{rnd.choice('ABCEGHJ')}{rnd.randrange(10_000):04d}"
+    return f"{10_000 + (index * 37) % 89_999:05d}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
