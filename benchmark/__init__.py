@@ -30,9 +30,14 @@ def compared_rates(code: str, year: int = 2025, source: str = "sample") -> pd.Da
 def benchmark_table(code: str, year: int = 2025, source: str = "sample",
                     by: Sequence[str] = ("payer_family", "pos_setting"),
                     product_lines: Sequence[str] | None = ("commercial",)) -> pd.DataFrame:
-    """n, min, p10, p25, median, p75, p90, max, mean and % of Medicare per group of ``by``."""
-    from benchmark import stats
+    """n, min, p10, p25, median, p75, p90, max, mean and % of Medicare per group of ``by``.
 
+    ``source`` may be a rate store folder (``paybench ingest --out``): the query then runs in DuckDB over the store.
+    """
+    from benchmark import stats, store
+
+    if store.is_store(source):
+        return store.open_store(source).benchmark_table(code, year, by, product_lines)
     rows = stats.benchmark_rows(compared_rates(code, year, source), product_lines)
     return stats.distribution_table(rows, by)
 

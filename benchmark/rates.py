@@ -27,8 +27,9 @@ from pandera.typing import Series
 
 from benchmark import config, medicare
 from benchmark.ingest.pipeline import expand_sources, read_file
-from benchmark.ingest.result import IngestResult
+from benchmark.ingest.result import FileAccount, IngestResult
 from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, validate_rates
+from benchmark.store import LOADED, is_store, open_store
 
 SAMPLE = "sample"
 MATCH_LOCALITY = "locality"
@@ -57,6 +58,7 @@ class DataSource:
     is_synthetic: bool
     provider_directory: Path | None
     label: str
+    store: Path | None = None  # a rate store folder (benchmark.store), read instead of files
 
 
 def resolve_source(source: str | Path | Sequence[str | Path] = SAMPLE,
@@ -69,6 +71,11 @@ def resolve_source(source: str | Path | Sequence[str | Path] = SAMPLE,
         return DataSource(tuple(paths), True, config.SAMPLE_PROVIDER_DIRECTORY, config.SYNTHETIC_LABEL)
     items = [source] if isinstance(source, (str, Path)) else list(source)
     directory = Path(provider_directory) if provider_directory else None
+    if len(items) == 1 and is_store(items[0]):
+        store = open_store(items[0])
+        files = int(store.manifest()["status"].eq(LOADED).sum())
+        label = f"rate store {Path(items[0]).name} ({files} files)"
+        return DataSource((), store.is_synthetic, directory, label, store=Path(items[0]))
     return DataSource(tuple(expand_sources(items)), False, directory, "user-supplied files")
 
 
@@ -79,15 +86,32 @@ def load_rates(source: str | Path | Sequence[str | Path] = SAMPLE, codes: Iterab
     Each file goes to the reader of its kind (detected from its content). A file that cannot be read at all (wrong
     format, corrupt, not a rate file) is listed in ``result.rejected`` with the reason and nothing from it is
     loaded; with ``strict=True`` a rejected file raises instead.
+
+    ``source`` may be a rate store folder (:mod:`benchmark.store`, recognised by its manifest): the rates of
+    ``codes`` are then read from it with DuckDB, in ingest order; ``result.accounts`` and ``result.quarantine`` are
+    those of the ingest, and ``result.rejected`` lists the files the store rejected or failed and the files ingested
+    with a code filter that left out some of ``codes``.
     """
     data = resolve_source(source, provider_directory)
     code_list = None if codes is None else [str(c) for c in codes]
-    result = IngestResult.combine([read_file(path, code_list, is_synthetic=data.is_synthetic) for path in data.paths])
+    if data.store is not None:
+        result = _load_from_store(data.store, code_list)
+    else:
+        result = IngestResult.combine([read_file(path, code_list, is_synthetic=data.is_synthetic)
+                                       for path in data.paths])
     if strict and result.rejected:
         raise ValueError("; ".join(f"{r.source_file}: {r.reason}" for r in result.rejected))
     directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
     result.rates = attach_geography(result.rates, directory)
     return result
+
+
+def _load_from_store(root: Path, codes: list[str] | None) -> IngestResult:
+    store = open_store(root)
+    accounts = [FileAccount(**record) for record in store.accounts().to_dict(orient="records")]
+    rejected = store.rejected() + (store.coverage_gaps(codes) if codes else [])
+    return IngestResult(rates=store.read_rates(codes), quarantine=store.read_quarantine(), accounts=accounts,
+                        rejected=rejected)
 
 
 # --------------------------------------------------------------------------------------------------- geography

@@ -1,4 +1,4 @@
-"""The ingest pipeline: content-based routing, Parquet output that round-trips, rejected files and exit status."""
+"""The ingest pipeline: content-based routing, a Parquet store that round-trips, rejected files and exit status."""
 
 import gzip
 import json
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from benchmark import cli, config
-from benchmark.ingest import output, pipeline
+from benchmark import store as st
+from benchmark.ingest import pipeline
 
 
 @pytest.mark.parametrize("relative,kind", [
@@ -35,17 +36,20 @@ def test_detect_format_ignores_names(tmp_path):
     assert pipeline.detect_format(html) == pipeline.UNKNOWN
 
 
-def test_ingest_writes_parquet_that_round_trips(tmp_path):
-    run = pipeline.ingest([config.SAMPLE_TIC_DIR, config.SAMPLE_HOSPITAL_DIR], ["44320"], tmp_path / "out",
-                          is_synthetic=True)
-    assert run.ok and len(run.files) == 14
-    back = output.read_rates(tmp_path / "out")
-    pd.testing.assert_frame_equal(back, run.result.rates)
+def test_ingest_writes_a_store_that_round_trips(tmp_path):
+    sources = [config.SAMPLE_TIC_DIR, config.SAMPLE_HOSPITAL_DIR]
+    run = pipeline.ingest(sources, ["44320"], tmp_path / "out", is_synthetic=True)
+    assert run.ok and len(run.files) == 14 and run.count("loaded") == 14
+    in_memory = pipeline.ingest(sources, ["44320"], None, is_synthetic=True)
+    store = st.open_store(tmp_path / "out")
+    back = store.read_rates()
+    pd.testing.assert_frame_equal(back, in_memory.result.rates)
     assert back["billing_code"].eq("44320").all() and back["is_synthetic"].all()
-    accounts = pd.read_parquet(tmp_path / "out" / "accounts.parquet")
+    pd.testing.assert_frame_equal(store.accounts(), run.result.accounts_frame())
+    accounts = pd.read_parquet(tmp_path / "out" / "manifest.parquet")
     assert (accounts["rows_seen"] == accounts[["rows_loaded", "rows_quarantined", "rows_filtered_out",
                                                "rows_deduplicated"]].sum(axis=1)).all()
-    assert json.loads((tmp_path / "out" / "rejected.json").read_text()) == []
+    assert accounts["rows_loaded"].sum() == len(back) and store.rejected() == []
 
 
 def test_cli_ingest_exit_status_names_rejected_files(tmp_path, shared_reference, capsys):
@@ -56,10 +60,11 @@ def test_cli_ingest_exit_status_names_rejected_files(tmp_path, shared_reference,
     assert cli.main(["ingest", str(good), str(bad), "--out", str(tmp_path / "b")]) == 1
     err = capsys.readouterr().err
     assert "REJECTED" in err and "expired.json.gz" in err
-    rejected = json.loads((tmp_path / "b" / "rejected.json").read_text())
-    assert [r["source_file"] for r in rejected] == [str(bad)]
-    assert len(pd.read_parquet(tmp_path / "b" / "rates.parquet")) == len(pd.read_parquet(tmp_path / "a" /
-                                                                                          "rates.parquet"))
+    rejected = st.open_store(tmp_path / "b").rejected()
+    assert [r.source_file for r in rejected] == [str(bad)]
+    assert rejected[0].reason.startswith("rejected: ")
+    rates_a, rates_b = st.open_store(tmp_path / "a").read_rates(), st.open_store(tmp_path / "b").read_rates()
+    assert len(rates_b) == len(rates_a) > 0
 
 
 def test_a_folder_with_other_files_lists_them_as_rejected(tmp_path):

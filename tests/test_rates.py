@@ -85,9 +85,9 @@ def test_folder_reads_rate_files_and_lists_rejected_ones(shared_reference):
     rejected = {r.source_file.rsplit("/", 1)[-1]: r.reason for r in result.rejected}
     assert "not an in-network rate file" in rejected["allowed-amounts-single-plan-sample.json"]
     assert "not an in-network rate file" in rejected["table-of-contents-sample.json"]
-    # the blank CMS templates still hold placeholders; hospital JSON is not read yet
+    # the blank CMS templates still hold placeholders
     assert "code|1" in rejected["V3.0.0_Tall_CSV_Format_Template.csv"]
-    assert "hospital standard-charge JSON" in rejected["v3_json_format_example.json"]
-    assert len(result.accounts) == 6 + 2  # six TiC in-network examples, two hospital CSV examples
+    assert "v3_json_format_example.json" not in rejected
+    assert len(result.accounts) == 6 + 3  # six TiC in-network examples, two hospital CSV examples, one JSON
     with pytest.raises(ValueError, match="V3.0.0_Wide_CSV_Format_Template.csv"):
         rates.load_rates([shared_reference / "hpt" / "v3.0.0"], strict=True)

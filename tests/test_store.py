@@ -1,0 +1,294 @@
+"""The rate store: round trip, layout, manifest, idempotent and incremental ingest, crash safety, DuckDB queries.
+
+The oracle everywhere is the in-memory path on the same files (``pipeline.ingest(..., out_dir=None)``,
+``benchmark_table`` on the files): the store must give back exactly what reading the files gives.
+"""
+
+import hashlib
+import shutil
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import benchmark as bm
+from benchmark import cli, config, rates, stats
+from benchmark import store as st
+from benchmark.ingest import output, pipeline
+from benchmark.ingest.result import FileAccount, IngestResult
+from benchmark.report import CodeReport, ReportParams
+
+SAMPLE = [config.SAMPLE_TIC_DIR, config.SAMPLE_HOSPITAL_DIR]
+RUN_COLUMNS = ["part_id", "ingested_at", "run_id", "engine"]
+
+
+@pytest.fixture(scope="module")
+def sample_files():
+    return pipeline.expand_sources(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory):
+    """The whole sample, all codes, in one store (built once for the read-only tests)."""
+    root = tmp_path_factory.mktemp("store") / "s"
+    run = pipeline.ingest(SAMPLE, None, root)
+    assert run.ok and run.count("loaded") == 14
+    return root
+
+
+@pytest.fixture(scope="module")
+def in_memory():
+    return pipeline.ingest(SAMPLE, None, None)
+
+
+def _part_files(root):
+    return sorted(p.relative_to(root) for p in root.rglob("*.parquet") if p.name != st.MANIFEST)
+
+
+def _manifest_without_run_columns(root):
+    return st.open_store(root).manifest().drop(columns=RUN_COLUMNS).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------- round trip
+def test_store_gives_back_exactly_what_the_files_give(sample_store, in_memory):
+    store = st.open_store(sample_store)
+    pd.testing.assert_frame_equal(store.read_rates(), in_memory.result.rates)  # same rows, same order, same types
+    pd.testing.assert_frame_equal(store.read_quarantine(), in_memory.result.quarantine)
+    pd.testing.assert_frame_equal(store.accounts(), in_memory.result.accounts_frame())
+    one_code = in_memory.result.rates[in_memory.result.rates["billing_code"].eq("44320")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(store.read_rates(["44320"]), one_code)
+    assert store.is_synthetic and store.read_rates()["is_synthetic"].all()  # sample files are always synthetic
+
+
+def test_manifest_records_each_file_checked_independently(sample_store, sample_files):
+    manifest = st.open_store(sample_store).manifest()
+    assert list(manifest["source_path"]) == [str(p.resolve()) for p in sample_files]
+    assert list(manifest["seq"]) == list(range(14))
+    con = duckdb.connect()
+    for row, path in zip(manifest.itertuples(), sample_files):
+        assert row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert row.size_bytes == path.stat().st_size
+        assert (row.status, row.codes, row.schema_version) == ("loaded", "*", st.schema_version())
+        # rows of this file counted straight from the Parquet parts with DuckDB, not through the store's reader
+        stored = con.execute("SELECT count(*) FROM read_parquet(?) WHERE _part = ?",
+                             [str(sample_store / "rates" / "**" / "*.parquet"), row.part_id]).fetchone()[0]
+        assert stored == row.rows_loaded > 0
+        assert row.rows_seen == (row.rows_loaded + row.rows_quarantined + row.rows_filtered_out
+                                 + row.rows_deduplicated)
+
+
+def test_parts_are_partitioned_by_source_payer_and_code_prefix_and_sorted(sample_store):
+    parts = list((sample_store / "rates").rglob("*.parquet"))
+    assert {p.parts[-4] for p in parts} == {"source_type=tic", "source_type=hospital"}
+    every = st.open_store(sample_store).read_rates()
+    seen = set()
+    for path in parts:
+        table = pq.read_table(path).to_pandas()  # a part file alone: partition values are in its path only
+        assert "source_type" not in table and "payer_family" not in table
+        source_type, family, prefix = (path.parts[-4 + i].split("=", 1)[1] for i in range(3))
+        assert table["billing_code"].str[:3].eq(prefix).all()
+        assert table["billing_code"].is_monotonic_increasing
+        assert st.PART_FILE.match(path.name)
+        seen.add((source_type, family, prefix))
+    expected = set(zip(every["source_type"], every["payer_family"], every["billing_code"].str[:3]))
+    assert seen == expected and len(expected) > 8
+    assert sum(len(pq.read_metadata(p).schema.names) and pq.read_metadata(p).num_rows for p in parts) == len(every)
+    # standard Hive layout: pyarrow reads the whole folder as a dataset
+    assert pq.read_table(sample_store / "rates").num_rows == len(every)
+    pruned = st.open_store(sample_store).part_files(["44320"])
+    assert pruned and all("/code_prefix=443/" in f for f in pruned)
+    assert len(pruned) < len(parts)
+
+
+# --------------------------------------------------------------------------------------------------- idempotent
+def test_the_same_file_twice_adds_nothing(tmp_path, sample_files):
+    root = tmp_path / "s"
+    pipeline.ingest(sample_files[:3], ["44320"], root)
+    before_manifest, before_parts = st.open_store(root).manifest(), _part_files(root)
+    again = pipeline.ingest(sample_files[:3], ["44320"], root)
+    assert again.count("skipped") == 3 and again.count("loaded") == 0 and again.ok
+    copy = tmp_path / "renamed-copy.json.gz"  # the same bytes under another name and path
+    shutil.copy(sample_files[0], copy)
+    assert pipeline.ingest([copy], ["44320"], root).count("skipped") == 1
+    pd.testing.assert_frame_equal(st.open_store(root).manifest(), before_manifest)
+    assert _part_files(root) == before_parts
+
+
+def test_incremental_ingest_reads_only_new_files_and_ends_where_one_run_ends(tmp_path, sample_files, in_memory):
+    root = tmp_path / "s"
+    first = pipeline.ingest(sample_files[:5], None, root)
+    second = pipeline.ingest(sample_files, None, root)
+    assert first.count("loaded") == 5 and second.count("loaded") == 9 and second.count("skipped") == 5
+    assert [len(o.accounts) for o in second.outcomes if o.status == "skipped"] == [0] * 5  # not read again
+    pd.testing.assert_frame_equal(st.open_store(root).read_rates(), in_memory.result.rates)
+
+
+def test_a_wider_code_filter_rereads_and_replaces_the_file(tmp_path, sample_files):
+    root = tmp_path / "s"
+    pipeline.ingest(sample_files[:2], ["44320"], root)
+    old_parts = set(st.open_store(root).manifest()["part_id"])
+    wider = pipeline.ingest(sample_files[:2], ["44310"], root)
+    assert wider.commit.replaced == 2
+    store = st.open_store(root)
+    assert list(store.manifest()["codes"]) == ["44310|44320"] * 2
+    assert not old_parts & {p.name.rsplit("-", 1)[0] for p in (root / "rates").rglob("*.parquet")}  # old deleted
+    both = pipeline.ingest(sample_files[:2], ["44310", "44320"], None).result.rates
+    pd.testing.assert_frame_equal(store.read_rates(), both)  # each row once
+    assert pipeline.ingest(sample_files[:2], ["44310"], root).count("skipped") == 2  # now covered
+    assert store.coverage_gaps(["44320"]) == []
+    gap = store.coverage_gaps(["44320", "99213"])
+    assert len(gap) == 2 and "99213 not read" in gap[0].reason
+
+
+# --------------------------------------------------------------------------------------------------- bad files
+def test_rejected_files_are_recorded_and_retried(tmp_path, sample_files, capsys):
+    root = tmp_path / "s"
+    bad = tmp_path / "expired.json.gz"
+    bad.write_bytes(b"<html>Request has expired</html>")
+    assert cli.main(["ingest", str(sample_files[0]), str(bad), "--codes", "44320", "--out", str(root)]) == 1
+    captured = capsys.readouterr()
+    assert "REJECTED" in captured.err and "expired.json.gz" in captured.err
+    assert "1 read into the store, 0 already in it, 1 rejected, 0 failed" in captured.out
+    manifest = st.open_store(root).manifest().set_index("source_file")
+    assert manifest.loc["expired.json.gz", "status"] == "rejected"
+    assert "neither a TiC in-network JSON nor a hospital" in manifest.loc["expired.json.gz", "reason"]
+    assert pd.isna(manifest.loc["expired.json.gz", "part_id"])
+    # the publisher fixes the file at the same path: the next run loads it and the rejection is gone
+    shutil.copy(sample_files[1], bad)
+    assert cli.main(["ingest", str(sample_files[0]), str(bad), "--codes", "44320", "--out", str(root)]) == 0
+    assert "1 read into the store, 1 already in it, 0 rejected" in capsys.readouterr().out
+    manifest = st.open_store(root).manifest()
+    assert list(manifest["status"]) == ["loaded", "loaded"] and st.open_store(root).rejected() == []
+
+
+def test_a_file_whose_reader_raises_is_marked_failed_and_the_rest_completes(tmp_path, sample_files):
+    def flaky(path, codes, *, is_synthetic=False):
+        if path.name == sample_files[1].name:
+            raise OSError("disk read error")
+        return pipeline.read_file(path, codes, is_synthetic=is_synthetic)
+
+    root = tmp_path / "s"
+    run = pipeline.ingest(sample_files[:3], ["44320"], root, reader=flaky, retries=1)
+    assert [o.status for o in run.outcomes] == ["loaded", "failed", "loaded"] and not run.ok
+    manifest = st.open_store(root).manifest()
+    assert manifest.loc[1, "reason"] == "OSError: disk read error (after 2 attempts)"
+    rerun = pipeline.ingest(sample_files[:3], ["44320"], root)
+    assert [o.status for o in rerun.outcomes] == ["skipped", "loaded", "skipped"]
+    expected = pipeline.ingest(sample_files[:3], ["44320"], None).result.rates
+    order = [0, 2, 1]  # the failed file was committed last, so its rows come last
+    expected = pd.concat([expected[expected["source_file"].eq(sample_files[i].name)] for i in order],
+                         ignore_index=True)
+    pd.testing.assert_frame_equal(st.open_store(root).read_rates(), expected)
+
+
+def test_uncommitted_parts_are_invisible_and_vacuumed(tmp_path, sample_files):
+    root = tmp_path / "s"
+    pipeline.ingest(sample_files[:1], ["44320"], root)
+    store = st.open_store(root)
+    before = store.read_rates()
+    # a run that staged a file and died before its commit, and a part moved in by a commit that never finished
+    dead_run = root / st.STAGING_DIR / "dead-run"
+    dead_run.mkdir(parents=True)
+    staged = output.stage_file(output.FileTask(str(sample_files[1]), ("44320",), str(dead_run)), {})
+    assert staged.status == "loaded" and staged.rates_written > 0
+    orphan = next(iter((root / "rates").rglob("*.parquet")))
+    orphan_copy = orphan.with_name("0123456789abcdef-00000000-00000-0.parquet")
+    table = pq.read_table(orphan)
+    fake_part = pa.array(["0123456789abcdef-00000000"] * table.num_rows)
+    pq.write_table(table.set_column(table.schema.get_field_index("_part"), "_part", fake_part), orphan_copy)
+    pd.testing.assert_frame_equal(store.read_rates(), before)
+    removed = store.vacuum()
+    assert dead_run in removed and orphan_copy in removed and not dead_run.exists() and orphan.exists()
+    pd.testing.assert_frame_equal(store.read_rates(), before)
+
+
+def test_an_existing_folder_that_is_not_a_store_is_refused(tmp_path, capsys):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "rates.parquet").write_bytes(b"x")
+    with pytest.raises(st.StoreError, match="not an empty folder or a rate store"):
+        st.open_store(tmp_path / "old", create=True)
+    with pytest.raises(st.StoreError, match="not a rate store"):
+        st.open_store(tmp_path / "nothing")
+    assert not st.is_store(tmp_path / "old")
+
+
+def test_parts_written_before_a_column_was_added_read_back_empty(tmp_path, sample_files):
+    root = tmp_path / "s"
+    pipeline.ingest(sample_files[:1], ["44320"], root)
+    expected = st.open_store(root).read_rates()
+    for path in (root / "rates").rglob("*.parquet"):  # as if network_name had been added to the schema later
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns(["network_name"]), path)
+    back = st.open_store(root).read_rates()
+    assert back["network_name"].isna().all()
+    pd.testing.assert_frame_equal(back.drop(columns="network_name"), expected.drop(columns="network_name"))
+
+
+# --------------------------------------------------------------------------------------------------- analysis
+@pytest.mark.parametrize("by,product_lines", [
+    (("payer_family", "pos_setting"), ("commercial",)),
+    (("payer_family", "state", "pos_setting"), ("commercial",)),
+    (("product_line", "payer_family", "pos_setting"), None),
+])
+def test_benchmark_table_over_the_store_equals_the_files(sample_store, sample_files, by, product_lines):
+    for code in ("44320", "44310"):
+        from_files = bm.benchmark_table(code, source=[str(p) for p in sample_files], by=by,
+                                        product_lines=product_lines)
+        from_store = bm.benchmark_table(code, source=str(sample_store), by=by, product_lines=product_lines)
+        assert len(from_store) > 0
+        pd.testing.assert_frame_equal(from_store, from_files)
+
+
+def test_the_store_query_deduplicates_and_places_rates_like_the_in_memory_path(tmp_path, make_rates):
+    # duplicates whose kept row matters (first in ingest order wins the state), an AZ rate whose locality comes
+    # from its state (AZ has one locality, 03102-00), rates with no provider identity (never merged), one with a
+    # modifier (excluded), one valid in both settings
+    rows = make_rates(
+        dict(provider_tin="111", state="GA", amount=900.0, amount_usd=900.0, source_locator="a"),
+        dict(provider_tin="111", state="FL", amount=900.0, amount_usd=900.0, source_locator="b"),
+        dict(provider_tin="222", state="AZ", amount=1500.0, amount_usd=1500.0, source_locator="c"),
+        dict(provider_tin=None, amount=1200.0, amount_usd=1200.0, source_locator="d"),
+        dict(provider_tin=None, amount=1200.0, amount_usd=1200.0, source_locator="e"),
+        dict(provider_tin="333", modifiers="26", amount=400.0, amount_usd=400.0, source_locator="f"),
+        dict(provider_tin="444", payer_family="Cigna", payer_raw="Cigna", pos_setting="both", amount=1100.0,
+             amount_usd=1100.0, medicare_locality="04412-18", state="TX", source_locator="g"),
+    )
+    source = tmp_path / "rows.json"
+    source.write_text("{}")
+
+    def hand_made(path, codes, *, is_synthetic=False):
+        account = FileAccount(path.name, "0" * 64, rows_seen=len(rows), rows_loaded=len(rows))
+        return IngestResult(rates=rows, accounts=[account])
+
+    root = tmp_path / "s"
+    pipeline.ingest([source], ["44320"], root, reader=hand_made)
+    compared = rates.compare_to_medicare(rates.attach_geography(rows, None), 2025)
+    expected_rows = stats.benchmark_rows(compared)
+    got_rows = st.open_store(root).benchmark_rows("44320")
+    assert list(got_rows["source_locator"]) == list(expected_rows["source_locator"]) == ["a", "c", "d", "e", "g"]
+    for column in ("state", "medicare_locality", "medicare_setting", "medicare_locality_used", "medicare_amount",
+                   "pct_of_medicare"):
+        pd.testing.assert_series_equal(got_rows[column].reset_index(drop=True),
+                                       expected_rows[column].reset_index(drop=True), check_dtype=False)
+    assert got_rows["medicare_locality"].tolist()[1] == "03102-00"
+    assert got_rows["medicare_amount"].notna().all()
+    by = ("payer_family", "state", "pos_setting")
+    pd.testing.assert_frame_equal(st.open_store(root).benchmark_table("44320", by=by),
+                                  stats.distribution_table(expected_rows, by))
+    # 44320 is paid only in the facility setting: the "both" rate is compared with the facility amount
+    assert got_rows.set_index("source_locator").loc["g", "medicare_setting"] == "facility"
+
+
+def test_report_from_a_store_matches_the_files(sample_store, sample_files):
+    report = CodeReport.build(ReportParams(data_source=str(sample_store)))
+    direct = rates.load_rates([str(p) for p in sample_files], codes=["44320"])
+    expected = rates.compare_to_medicare(direct.rates, 2025)
+    # the only difference: the store knows files from the shipped sample folder are synthetic
+    assert report.compared["is_synthetic"].all() and not expected["is_synthetic"].any()
+    pd.testing.assert_frame_equal(report.compared.drop(columns="is_synthetic"), expected.drop(columns="is_synthetic"))
+    summary = report.summary()
+    assert summary["synthetic"] is True and summary["data_label"] == config.SYNTHETIC_LABEL
+    assert summary["counts"]["files"] == 14 and summary["counts"]["files_rejected"] == 0
+    assert set(summary["payers"]) == {"Aetna", "BCBS", "Cigna", "UnitedHealthcare"}
