@@ -202,3 +202,96 @@ def market_heatmap(table: pd.DataFrame, code: str, *, synthetic: bool) -> Figure
         ax.set_title(f"CPT {code}: median % of Medicare by payer and state")
         _footnote(fig, "Sources: payer price files; CMS PFS, locality-matched. Blank: no rates.", synthetic)
     return fig
+
+
+def batch_overview_chart(table: pd.DataFrame, *, synthetic: bool) -> Figure:
+    """Median % of Medicare by payer (one dot each, payer colours) for every report of a batch (one row each).
+
+    ``table`` has ``report`` (the row label, in display order), ``payer_family`` and ``median_pct_of_medicare``.
+    """
+    with chart_style():
+        fig, ax = plt.subplots()
+        data = table.dropna(subset=["median_pct_of_medicare"])
+        if data.empty:
+            _no_data(ax)
+        else:
+            reports = list(dict.fromkeys(table["report"]))
+            fig.set_size_inches(fig.get_size_inches()[0], max(fig.get_size_inches()[1], 1.6 + 0.42 * len(reports)))
+            families = _ordered(data["payer_family"])
+            offsets = {p: (i - (len(families) - 1) / 2) * 0.12 for i, p in enumerate(families)}
+            for family in families:
+                rows = data[data["payer_family"] == family]
+                y = [reports.index(r) + offsets[family] for r in rows["report"]]
+                ax.scatter(rows["median_pct_of_medicare"], y, s=46, color=PAYER_PALETTE.get(family, "#999999"),
+                           label=family, zorder=3, edgecolors="white", linewidths=0.6)
+            ax.axvline(100, color="black", linestyle="--", linewidth=1.2)
+            ax.text(100, -0.6, " Medicare = 100%", fontsize=9, va="bottom")
+            ax.set_yticks(range(len(reports)), reports)
+            ax.set_ylim(len(reports) - 0.4, -0.8)
+            ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
+            ax.set_xlabel("Median rate as % of the Medicare PFS amount of the same locality")
+            ax.grid(axis="x")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title="Payer")
+        ax.set_title("Median % of Medicare by payer, every report of the batch")
+        _footnote(fig, "Sources: payer price files; CMS PFS, locality-matched. Each report's main setting.", synthetic)
+    return fig
+
+
+# Cell colours of the policy matrix by what a cell rests on (light tints: the text on them must stay readable).
+POLICY_BASIS_COLORS: dict[str, str] = {
+    "published": "#C7EBDD",  # a payer's public policy, cited
+    "derived": "#CFE6F5",  # computed from CMS data (Medicare)
+    "illustrative": "#FBE3BF",  # invented for the synthetic sample
+    "unknown": "#EEEEEE",  # Data not available
+}
+_POLICY_BASIS_LABELS = {"published": "Published payer policy (cited)", "derived": "Derived from CMS PFS data",
+                        "illustrative": "Illustrative (synthetic sample, not real)",
+                        "unknown": config.NOT_AVAILABLE}
+
+
+def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, synthetic: bool) -> Figure:
+    """Payers (rows) x policy types (columns): each cell's value in words, coloured by what it rests on."""
+    import textwrap
+
+    from matplotlib.patches import Patch, Rectangle
+
+    with chart_style():
+        payers = list(dict.fromkeys(matrix["payer_key"])) if len(matrix) else []
+        types = list(dict.fromkeys(matrix["policy_type"])) if len(matrix) else []
+        width = max(8.0, 1.35 * len(types) + 2.4)
+        fig, ax = plt.subplots(figsize=(width, max(3.0, 0.78 * len(payers) + 1.9)))
+        if matrix.empty:
+            _no_data(ax)
+        else:
+            for row, payer in enumerate(payers):
+                cells = matrix[matrix["payer_key"] == payer].set_index("policy_type")
+                for col, policy_type in enumerate(types):
+                    cell = cells.loc[policy_type]
+                    known = cell["status"] == "known"
+                    basis = cell["basis"] if known and isinstance(cell["basis"], str) else "unknown"
+                    ax.add_patch(Rectangle((col, row), 1, 1, facecolor=POLICY_BASIS_COLORS[basis],
+                                           edgecolor="white", linewidth=2))
+                    text = str(cell["value"]) if known else config.NOT_AVAILABLE
+                    wrapped = textwrap.wrap(text, 17)[:4]
+                    if len(textwrap.wrap(text, 17)) > 4:
+                        wrapped[-1] = wrapped[-1][:15] + "…"
+                    ax.text(col + 0.5, row + 0.5, "\n".join(wrapped), ha="center", va="center", fontsize=6.5,
+                            color="#222222" if known else "#777777")
+            ax.set_xlim(0, len(types))
+            ax.set_ylim(len(payers), 0)
+            ax.set_xticks([i + 0.5 for i in range(len(types))], labels[: len(types)] if len(labels) >= len(types)
+                          else types, rotation=30, ha="right", fontsize=8.5)
+            ax.set_yticks([i + 0.5 for i in range(len(payers))], payers, fontsize=9)
+            ax.tick_params(length=0)
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            present = ["published", "derived", "illustrative", "unknown"]
+            ax.legend(handles=[Patch(facecolor=POLICY_BASIS_COLORS[b], label=_POLICY_BASIS_LABELS[b])
+                               for b in present], loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4,
+                      fontsize=8, frameon=False)
+        ax.set_title(f"CPT {code}: what each payer requires, by policy type", pad=26)
+        has_illustrative = bool(len(matrix)) and matrix["basis"].eq("illustrative").any()
+        _footnote(fig, "Sources: CMS PFS indicators (Medicare); payer policy tables in data/policy/"
+                  + (" (commercial entries illustrative)" if has_illustrative else ""), synthetic)
+    return fig

@@ -20,8 +20,8 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from benchmark import catalog, charts, config, medicare, rates, stats
-from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES
+from benchmark import catalog, charts, config, medicare, policy, rates, stats
+from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary & Overview"),
@@ -33,8 +33,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 NA = config.NOT_AVAILABLE
 COMMERCIAL_FAMILIES = [p for p in PAYER_FAMILIES if p not in ("Medicare", "Other")]
-POLICY_TYPES = ["Prior authorization", "Site of service", "Global days", "Multiple procedure reduction",
-                "Assistant at surgery", "Co-surgery", "Team surgery", "Bilateral surgery"]
+POLICY_TYPES = list(policy.POLICY_TYPES.values())  # the policy matrix's columns (labels)
 
 
 # --------------------------------------------------------------------------------------------------- parameters
@@ -103,6 +102,9 @@ class CodeReport:
     quarantine: pd.DataFrame
     rejected: list = field(default_factory=list)
     chart_paths: dict[str, dict[str, Path]] = field(default_factory=dict)
+    policies: pd.DataFrame = field(default_factory=pd.DataFrame)  # policy rows used (payers' + Medicare's)
+    policy_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)  # payers x policy types (policy module)
+    modifier_payments: pd.DataFrame = field(default_factory=pd.DataFrame)  # modifier x payer: % and dollars
 
     # ----------------------------------------------------------------------------------------------- build
     @classmethod
@@ -135,6 +137,7 @@ class CodeReport:
             quarantine=loaded.quarantine,
             rejected=list(loaded.rejected),
         )
+        report.policies, report.policy_matrix, report.modifier_payments = _policy_tables(report)
         if params.output_dir:
             report.write_outputs(Path(params.output_dir))
         return report
@@ -160,6 +163,8 @@ class CodeReport:
                 self.medicare_localities[self.medicare_localities["setting"] == locality_setting], code, year,
                 in_data),
             "medicare_by_year": lambda: charts.medicare_trend_chart(self.medicare_by_year, code),
+            "policy_matrix": lambda: charts.policy_matrix_chart(self.policy_matrix, code, POLICY_TYPES,
+                                                                synthetic=self.synthetic),
         }
 
     def write_charts(self, out_dir: Path) -> dict[str, dict[str, Path]]:
@@ -217,6 +222,13 @@ class CodeReport:
             "other_product_lines": _nested(self.other_products, ["product_line", "payer_family", "pos_setting"]),
             "other_rate_types": _records(self.other_rate_types),
             "modifiers": _nested(self.modifier_table, ["modifier"]),
+            "modifier_payments": _nested(self.modifier_payments, ["modifier", "payer_key"]),
+            "policy": {
+                "matrix": _nested(self.policy_matrix, ["payer_key", "policy_type"]),
+                "gaps": policy.policy_gaps(self.policy_matrix),
+                "illustrative_entries": bool(self.policy_matrix["basis"].eq("illustrative").any())
+                if len(self.policy_matrix) else False,
+            },
             "counts": {
                 "rates_loaded": int(len(self.compared)),
                 "rates_in_benchmark": int(len(self.benchmark_rows)),
@@ -257,8 +269,7 @@ class CodeReport:
         if (self.compared["billing_class"] == "institutional").any():
             gaps.append("Facility (institutional) rates are not compared with Medicare: no IPPS/OPPS payment "
                         "data is loaded")
-        gaps.append("Commercial payers' coverage policies (prior authorization, site of service, modifier rules) "
-                    "are not loaded: no policy source is shipped yet")
+        gaps.extend(f"Policy: {gap}" for gap in policy.policy_gaps(self.policy_matrix))
         gaps.append("Medicare OPPS status (e.g. inpatient-only) is not verified from an OPPS Addendum B file")
         small = self.by_setting[self.by_setting["small_sample"]]
         for r in small.itertuples():
@@ -384,7 +395,46 @@ class CodeReport:
             parts.append(_table(self.modifier_table, columns, "modifiers", "modifier"))
             parts.append("<p class='pb-note'>Medicare effect from the code's PFS indicators and the Medicare Claims "
                          "Processing Manual, ch. 12; commercial columns are what the rate files contain.</p>")
+        parts.append("<h3>What each modifier pays, by payer</h3>")
+        parts.append(self._html_modifier_payments())
         return "".join(parts)
+
+    def _html_modifier_payments(self) -> str:
+        table = self.modifier_payments
+        if table.empty:
+            return f"<p>{NA}</p>"
+        keys = list(dict.fromkeys(table["payer_key"]))
+        head = "".join(f"<th>{_e(k)}</th>" for k in keys)
+        first = table["modifier"].iloc[0]
+        base_cells = "".join(
+            _money(r.base_amount, f"modifier_payments.{first}.{r.payer_key}.base_amount", cell=True)
+            for r in table[table["modifier"] == first].itertuples())
+        rows = [f"<tr><th>Allowed amount without modifier</th>{base_cells}</tr>"]
+        for modifier, group in table.groupby("modifier", sort=False):
+            cells = []
+            for r in group.itertuples():
+                key = f"modifier_payments.{modifier}.{r.payer_key}"
+                rule = optional(r.rule)
+                title = _e(f"{rule or ''}. {optional(r.source_title) or ''} {optional(r.effective_date) or ''}"
+                           .strip(". "))
+                if r.payment_pct is not None and not pd.isna(r.payment_pct):
+                    change = _pct(r.change_pct, key + ".change_pct")
+                    cells.append(f"<td class='num' title='{title}'>{_pct(r.payment_pct, key + '.payment_pct')} of "
+                                 f"base<br>{_money(r.amount, key + '.amount')} ({change})"
+                                 f"{_basis_tag(r.basis)}</td>")
+                elif rule:
+                    cells.append(f"<td title='{title}'><span data-key='{_e(key)}.rule'>{_e(rule)}</span>"
+                                 f"{_basis_tag(r.basis)}</td>")
+                else:
+                    cells.append(f"<td><span class='pb-na'>{NA}</span></td>")
+            rows.append(f"<tr><th>{_e(modifier)}</th>{''.join(cells)}</tr>")
+        return (f"<table class='pb-table'><thead><tr><th>Modifier</th>{head}</tr></thead><tbody>{''.join(rows)}"
+                "</tbody></table><p class='pb-note'>Percent of the code's allowed amount paid on the line with the "
+                "modifier, the dollars it comes to and the change against the base (change = percent − 100). Base: "
+                "Medicare's national fee-schedule amount; each commercial payer's median benchmark rate in the main "
+                "setting (none for a brand without rates in the data). Medicare from the PFS indicators (Claims "
+                "Processing Manual, ch. 12); commercial payers from their modifier-rule policy rows. By-report "
+                "rules (22, 52, 53, team surgery) have no fixed percent.</p>")
 
     def _html_payment(self) -> str:
         p = self.params
@@ -434,24 +484,49 @@ class CodeReport:
         return "".join(parts)
 
     def _html_policy(self) -> str:
-        ind = self.indicators
-        families = ["Medicare", *(list(self.params.payers) or COMMERCIAL_FAMILIES)]
-        medicare_values = _medicare_policy(ind) if ind else {}
-        head = "".join(f"<th>{_e(t)}</th>" for t in POLICY_TYPES)
+        matrix, p = self.policy_matrix, self.params
+        parts = [f"<p>What each payer requires for CPT {_e(p.code)}, by policy type, for the product lines "
+                 f"{_e(', '.join(p.product_lines))}. Medicare's entries are derived from the {p.year} PFS indicators "
+                 "(CMS data). Commercial entries come from the policy tables in data/policy/: <b>published</b> ones "
+                 "cite a payer's public policy (source and effective date below); <b>illustrative</b> ones are "
+                 "invented for the synthetic sample and are not real payer policies (they are used only with the "
+                 "sample data). Rows for a single licensee or brand show its own published policies. Anything not "
+                 f"known reads “{NA}”.</p>"]
+        if matrix.empty:
+            parts.append(f"<p>{NA}</p>")
+            return "".join(parts)
+        head = "".join(f"<th>{_e(label)}</th>" for label in POLICY_TYPES)
         body = []
-        for family in families:
-            cells = []
-            for policy in POLICY_TYPES:
-                value = medicare_values.get(policy) if family == "Medicare" else None
-                cells.append(f"<td>{_e(value) if value else f'<span class=pb-na>{NA}</span>'}</td>")
-            body.append(f"<tr><th>{_e(family)}</th>{''.join(cells)}</tr>")
-        source = (f"CMS PFS relative value file {ind.source_file} (payment year {ind.year})" if ind else NA)
-        return (f"<p>What the loaded data says about each payer's requirements for CPT {_e(self.params.code)}. "
-                "Medicare's entries are derived from the PFS indicators; commercial policies are not part of the "
-                "price files and no policy source is loaded, so they read “Data not available”.</p>"
-                f"<table class='pb-table pb-matrix'><thead><tr><th>Payer</th>{head}</tr></thead>"
-                f"<tbody>{''.join(body)}</tbody></table><p class='pb-note'>Medicare source: {_e(source)}. "
-                "Prior authorization is not a Part B PFS concept; no Medicare source for it is loaded.</p>")
+        for key, cells in matrix.groupby("payer_key", sort=False):
+            row = []
+            for cell in cells.itertuples():
+                data_key = f"policy.matrix.{key}.{cell.policy_type}.value"
+                if cell.status == "known":
+                    title = _e(f"{optional(cell.source_title) or ''} {optional(cell.effective_date) or ''}".strip())
+                    row.append(f"<td title='{title}'><span data-key='{_e(data_key)}'>{_e(cell.value)}</span>"
+                               f"{_basis_tag(cell.basis)}</td>")
+                else:
+                    row.append(f"<td><span class='pb-na' data-key='{_e(data_key)}'>{NA}</span></td>")
+            body.append(f"<tr><th>{_e(key)}</th>{''.join(row)}</tr>")
+        parts.append(f"<table class='pb-table pb-matrix'><thead><tr><th>Payer</th>{head}</tr></thead>"
+                     f"<tbody>{''.join(body)}</tbody></table>")
+        parts.append(self._chart_html("policy_matrix"))
+        sources = matrix[matrix["status"].eq("known") & matrix["source_title"].notna()]
+        sources = sources.drop_duplicates(["source_title", "source_url"])
+        items = []
+        for cell in sources.itertuples():
+            url, effective = optional(cell.source_url), optional(cell.effective_date)
+            link = f" <a href='{_e(url)}'>{_e(url)}</a>" if url else ""
+            items.append(f"<li>{_e(cell.payer_key)}: {_e(cell.source_title)}"
+                         f"{'; effective ' + _e(effective) if effective else ''}.{link}</li>")
+        parts.append("<h3>Policy sources</h3>" + (f"<ul>{''.join(items)}</ul>" if items else f"<p>{NA}</p>"))
+        gaps = policy.policy_gaps(matrix)
+        parts.append("<h3>Policy gaps</h3><ul>" + "".join(f"<li>{_e(g)}</li>" for g in gaps) + "</ul>"
+                     if gaps else "<h3>Policy gaps</h3><p>None.</p>")
+        parts.append("<p class='pb-note'>A policy applies when its code or code range covers the code, its product "
+                     "line is in the report's product lines (or all), its PFS-indicator condition holds and it is in "
+                     "effect; the most specific one wins (exact code, then range, then all codes).</p>")
+        return "".join(parts)
 
     def _html_methodology(self) -> str:
         account_cols = [("source_file", "File", None), ("rows_seen", "Seen", "int"), ("rows_loaded", "Loaded", "int"),
@@ -555,10 +630,8 @@ def _other_rate_types(compared: pd.DataFrame) -> pd.DataFrame:
 
 def _modifier_table(code: str, year: int, compared: pd.DataFrame) -> pd.DataFrame:
     """Modifier reference + Medicare effect from PFS indicators + what commercial rate files hold."""
-    try:
-        effects = {e.modifier: e for e in medicare.modifier_effects(code, year)}
-    except KeyError:
-        effects = {}
+    ind = _indicators(code, year)
+    effects = policy.medicare_modifier_rules(ind) if ind else {}  # modifier -> (percent, rule)
     reference = catalog.load_modifiers()
     national = medicare.national_amount(code, year, "facility") if effects else None
     base = stats.benchmark_rows(compared)
@@ -574,14 +647,14 @@ def _modifier_table(code: str, year: int, compared: pd.DataFrame) -> pd.DataFram
                        if row.payer_family in base_median.index]
         if effect is None and with_mod.empty:
             continue
-        factor = effect.factor if effect and effect.allowed else None
+        factor = effect[0] / 100 if effect and effect[0] is not None else None
         records.append({
             "modifier": ref.modifier,
             "name": ref.name,
             "when_to_use": ref.when_to_use,
-            "medicare_rule": effect.rule if effect else ref.medicare_payment_rule,
+            "medicare_rule": effect[1] if effect else ref.medicare_payment_rule,
             "medicare_factor": factor,
-            "medicare_amount": round(national * factor, 2) if national and factor else None,
+            "medicare_amount": policy.round_half_up(national * factor) if national and factor is not None else None,
             "commercial_n": int(len(with_mod)),
             "commercial_median_pct_of_base": round(float(pd.Series(pct_of_base).median()), 1) if pct_of_base else None,
         })
@@ -590,17 +663,41 @@ def _modifier_table(code: str, year: int, compared: pd.DataFrame) -> pd.DataFram
                                                        "commercial_median_pct_of_base"])
 
 
-def _medicare_policy(ind: medicare.PfsIndicators) -> dict[str, str]:
-    m = ind.meanings()
-    return {
-        "Site of service": m["site_of_service"],
-        "Global days": f"{ind.global_days} ({m['global_shares']})",
-        "Multiple procedure reduction": m["multiple_procedure"],
-        "Assistant at surgery": m["assistant_at_surgery"],
-        "Co-surgery": m["co_surgeons"],
-        "Team surgery": m["team_surgery"],
-        "Bilateral surgery": m["bilateral"],
-    }
+def _policy_tables(report: "CodeReport") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Policy rows (payers' + Medicare's), the payers x policy types matrix and the modifier payments of a report.
+
+    Illustrative policy rows are used only with the synthetic sample; the base of each payer's modifier dollars is
+    Medicare's national amount (main setting) and each commercial payer's median benchmark rate.
+    """
+    p = report.params
+    payers = policy.load_policies(include_illustrative=report.synthetic)
+    policies = pd.concat([payers, policy.medicare_policies(p.code, p.year)], ignore_index=True)
+    families = [f for f in (list(p.payers) or COMMERCIAL_FAMILIES) if f != "Medicare"]
+    matrix = policy.policy_matrix(p.code, policies, families=families, product_lines=p.product_lines, year=p.year)
+    main = report._main_setting()
+    other = "non_facility" if main == "facility" else "facility"
+    bases: dict[str, float | None] = {
+        policy.payer_key("Medicare"): report._medicare_national(main) or report._medicare_national(other)}
+    in_main = report.by_setting[report.by_setting["pos_setting"] == main]
+    for r in in_main.itertuples():
+        bases[policy.payer_key(r.payer_family)] = None if pd.isna(r.median) else float(r.median)
+    rows = report.benchmark_rows[report.benchmark_rows["pos_setting"] == main]
+    payer_rows = list(dict.fromkeys(zip(matrix["payer_key"], matrix["payer_family"], matrix["payer_brand"])))
+    for key, family, brand in payer_rows:
+        if brand and not pd.isna(brand):
+            amounts = rows.loc[rows["payer_brand"].eq(brand) & rows["payer_family"].eq(family), "amount_usd"]
+            bases[key] = round(float(amounts.median()), 2) if len(amounts) else None
+    payments = policy.modifier_payments(
+        p.code, policies, payers=[(k, f, None if b is None or pd.isna(b) else b) for k, f, b in payer_rows],
+        base_amounts=bases, product_lines=p.product_lines, year=p.year)
+    return policies, matrix, payments
+
+
+def _basis_tag(basis: Any) -> str:
+    labels = {"illustrative": "illustrative", "published": "published", "derived": "CMS"}
+    if basis is None or (isinstance(basis, float) and pd.isna(basis)) or basis not in labels:
+        return ""
+    return f" <span class='pb-tag pb-{_e(basis)}'>{labels[basis]}</span>"
 
 
 def _nested(table: pd.DataFrame, keys: Sequence[str]) -> dict:
@@ -636,7 +733,7 @@ _STYLE = """<style>
 .pb-table td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pb-table thead th{background:#f2f5f9}
 .pb-banner{background:#fff4f4;border:2px solid #B00020;color:#B00020;padding:6px 10px;font-weight:bold;margin:8px 0}
-.pb-note{color:#555;font-size:12px}.pb-label{color:#B00020;font-size:12px;font-weight:bold;margin:-6px 0 8px}.pb-na{color:#888;font-style:italic}
+.pb-note{color:#555;font-size:12px}.pb-tag{font-size:10px;border-radius:3px;padding:0 3px;white-space:nowrap}.pb-illustrative{background:#fde8c8;color:#8a4b00}.pb-published{background:#d6f0e5;color:#00573b}.pb-derived{background:#dcecf7;color:#004a7c}.pb-label{color:#B00020;font-size:12px;font-weight:bold;margin:-6px 0 8px}.pb-na{color:#888;font-style:italic}
 </style>"""
 
 

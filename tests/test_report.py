@@ -59,7 +59,7 @@ def test_outputs_exist(report_dir):
         assert (report_dir / name).stat().st_size > 0
     charts = sorted(p.name for p in (report_dir / "charts").iterdir())
     assert charts == sorted(f"{n}.{ext}" for n in ("medicare_by_year", "medicare_localities", "pct_of_medicare",
-                                                    "pct_of_medicare_by_state", "rate_distribution")
+                                                    "pct_of_medicare_by_state", "policy_matrix", "rate_distribution")
                             for ext in ("png", "svg"))
     assert not list(report_dir.parent.glob(".44320*")), "no staging folder left behind"
 
@@ -72,7 +72,7 @@ def test_html_has_every_section_the_label_and_no_code(report_dir):
     assert "report.show(" not in html and "CodeReport.build" not in html
     assert "This notebook only shows" not in html  # the notebook-only note is removed from the report
     images = re.findall(r"<img [^>]*src=\"([^\"]{0,30})", html)
-    assert len(images) == 5 and all(src.startswith("data:image/png;base64,") for src in images)  # embedded
+    assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)  # embedded
     assert "Data not available" in html  # e.g. non-facility Medicare amount of 44320, commercial policies
 
 
