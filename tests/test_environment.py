@@ -10,6 +10,8 @@ import yaml
 from benchmark import config
 
 ROOT = config.PROJECT_ROOT
+# PyPI name -> conda-forge name, where they differ.
+CONDA_NAMES = {"isal": "python-isal"}
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:
@@ -21,6 +23,7 @@ def _name_and_spec(requirement: str) -> tuple[str, str]:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pip_deps = dict(map(_name_and_spec, project["dependencies"] + project["optional-dependencies"]["test"]))
+    pip_deps = {CONDA_NAMES.get(name, name): spec for name, spec in pip_deps.items()}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     conda_deps = dict(map(_name_and_spec, conda))
