@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
+
+from run import best_of  # benchmarks/run.py (the script's folder is on sys.path)
 
 PAYERS = ["EMPIRE HEALTHCHOICE ASSURANCE", "United Healthcare", "UHC", "Aetna Life Insurance Company",
           "Cigna Health and Life Insurance Company", "Blue Cross and Blue Shield of Texas", "Highmark Inc.",
@@ -43,13 +44,6 @@ def baseline(payer: str, plan: str) -> tuple[str, str]:
     return family, product
 
 
-def best_of(function, repeat: int = 3) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
 
 
 def main() -> None:

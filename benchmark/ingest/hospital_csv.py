@@ -490,6 +490,29 @@ def _record_lines(chunk: memoryview, first_line: int) -> np.ndarray:
     return first_line + np.flatnonzero(even & (content_end > starts)).astype(np.int64)
 
 
+def fit_to_header(record: Record, width: int, sink, *, warn_short: bool = True) -> list[str] | None:
+    """The cells of ``record`` aligned to ``width`` column headers.
+
+    Short rows are padded with blanks (a ``short_row`` warning when ``warn_short``); extra cells are dropped when
+    blank; a row whose extra cells hold data cannot be aligned: it is quarantined (``malformed_row``) and None
+    returned.
+    """
+    cells = record.cells
+    if len(cells) > width:
+        if any(c.strip() for c in cells[width:]):
+            sink.quarantine(f"line {record.first_line}", "malformed_row",
+                            f"{len(cells)} cells but {width} column headers; columns cannot be aligned",
+                            ",".join(cells)[:500])
+            return None
+        return cells[:width]
+    if len(cells) < width:
+        if warn_short:
+            sink.problem(f"line {record.first_line}", SEVERITY_WARNING, "short_row",
+                         f"{len(cells)} cells but {width} column headers; the missing cells are read as blank")
+        return cells + [""] * (width - len(cells))
+    return cells
+
+
 def _slow_table(source: ByteSource, layout: Layout, sink: Sink, stop: int, *, resync: bool
                 ) -> tuple[pa.Table, np.ndarray]:
     """Records up to ``stop`` read one by one: short rows padded, long rows quarantined, blank records skipped."""
@@ -506,18 +529,9 @@ def _slow_table(source: ByteSource, layout: Layout, sink: Sink, stop: int, *, re
                               on_unbalanced=unbalanced if resync else None):
             if record.is_blank():
                 continue
-            cells = record.cells
-            if len(cells) > width:
-                if any(c.strip() for c in cells[width:]):
-                    sink.quarantine(f"line {record.first_line}", "malformed_row",
-                                    f"{len(cells)} cells but {width} column headers; columns cannot be aligned",
-                                    ",".join(cells)[:500])
-                    continue
-                cells = cells[:width]
-            elif len(cells) < width:
-                sink.problem(f"line {record.first_line}", SEVERITY_WARNING, "short_row",
-                             f"{len(cells)} cells but {width} column headers; the missing cells are read as blank")
-                cells = cells + [""] * (width - len(cells))
+            cells = fit_to_header(record, width, sink)
+            if cells is None:
+                continue
             rows.append(cells)
             lines.append(record.first_line)
     except UnbalancedQuoteError as error:

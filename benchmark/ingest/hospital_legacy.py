@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from benchmark.ingest.csvtext import ByteSource, Record, UnbalancedQuoteError, records
 from benchmark.ingest.hospital_csv import (
+    fit_to_header,
     US_STATES,
     Layout,
     PayerColumns,
@@ -323,16 +324,9 @@ class _Section:
         width = len(self.header.cells)
         rows, lines = [], []
         for record in batch:
-            cells = record.cells
-            if len(cells) > width:
-                if any(c.strip() for c in cells[width:]):
-                    sink.quarantine(f"line {record.first_line}", "malformed_row",
-                                    f"{len(cells)} cells but {width} column headers; columns cannot be aligned",
-                                    ",".join(cells)[:500])
-                    continue
-                cells = cells[:width]
-            elif len(cells) < width:
-                cells = cells + [""] * (width - len(cells))
+            cells = fit_to_header(record, width, sink, warn_short=False)
+            if cells is None:
+                continue
             rows.append(["" if c.strip().lower() in _NA_TOKENS else c for c in cells] + self.constants)
             lines.append(record.first_line)
         self.rows += len(batch)
