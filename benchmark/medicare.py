@@ -386,63 +386,82 @@ def _plain(value: object) -> object:
 
 
 # --------------------------------------------------------------------------------------------------- modifiers
+PAYMENT_MODIFIERS: tuple[str, ...] = ("51", "50", "62", "66", "80", "81", "82", "AS", "54", "55", "56", "22", "52",
+                                      "53")
+PAID, NOT_PAID, BY_REPORT, NOT_APPLICABLE = "paid", "not_paid", "by_report", "not_applicable"
+
+
 @dataclass(frozen=True)
 class ModifierEffect:
+    """What Medicare pays for a code billed with a modifier, as a share of the code's fee schedule amount."""
+
     modifier: str
-    allowed: bool | None  # None: paid by report / at carrier discretion
-    factor: float | None
+    status: str  # paid, not_paid, by_report (priced by report / at the contractor's discretion), not_applicable
+    factor: float | None  # share of the fee schedule amount when paid
     rule: str
+
+    @property
+    def allowed(self) -> bool | None:
+        """True when paid, False when not paid or not applicable, None when priced by report."""
+        return {PAID: True, NOT_PAID: False, NOT_APPLICABLE: False}.get(self.status)
+
+    @property
+    def payment_pct(self) -> float | None:
+        """Percent of the fee schedule amount: 0 when not paid, None when by report or not applicable."""
+        if self.status == PAID and self.factor is not None:
+            return round(self.factor * 100, 2)
+        return 0.0 if self.status == NOT_PAID else None
 
 
 def modifier_effects(code: str, year: int = 2025) -> list[ModifierEffect]:
-    """What Medicare's rules do to the allowed amount of ``code`` for common surgical modifiers.
+    """Medicare's effect of each of :data:`PAYMENT_MODIFIERS` on ``code`` (see :func:`modifier_rules`)."""
+    return list(modifier_rules(pfs_indicators(code, year)).values())
 
-    Factors multiply the fee schedule amount of the code; they follow the PFS indicators of the release
-    (Medicare Claims Processing Manual, chapter 12).
+
+def modifier_rules(ind: PfsIndicators) -> dict[str, ModifierEffect]:
+    """Modifier -> Medicare's payment rule for a code with these PFS indicators (Claims Processing Manual, ch. 12).
+
+    The single implementation of these rules: the report's modifier tables, the policy matrix and the sample
+    generator all read it.
     """
-    ind = pfs_indicators(code, year)
-    effects = [
-        _by_indicator("51", ind.mult_proc, {"2": (True, 0.5, "Second and later procedures paid at 50% "
-                                                               "(highest-valued at 100%)")},
-                      "No standard multiple-procedure reduction for this code"),
-        _by_indicator("50", ind.bilat_surg, {"1": (True, 1.5, "Bilateral procedure paid at 150%"),
-                                              "2": (True, 1.0, "Already bilateral: paid at 100%"),
-                                              "3": (True, 2.0, "Each side paid at 100% (200% in total)")},
-                      "Bilateral adjustment does not apply to this code"),
-        _by_indicator("62", ind.co_surg, {"1": (True, 0.625, "Each co-surgeon paid 62.5%, with documentation"),
-                                          "2": (True, 0.625, "Each co-surgeon paid 62.5%")},
-                      "Co-surgeons not paid for this code"),
-        _by_indicator("66", ind.team_surg, {"1": (None, None, "Team surgery priced by report, with documentation"),
-                                            "2": (None, None, "Team surgery priced by report")},
-                      "Team surgeons not paid for this code"),
-    ]
-    for mod, label, share in (("80", "Assistant at surgery (physician)", 0.16),
-                              ("82", "Assistant at surgery when no qualified resident is available", 0.16),
-                              ("AS", "Non-physician assistant at surgery (85% of 16%)", 0.136)):
-        effects.append(_by_indicator(mod, ind.asst_surg,
-                                     {"2": (True, share, f"{label}: {share:.1%} of the fee schedule amount"),
-                                      "0": (True, share, f"{label}: {share:.1%}, only with documentation of "
-                                                         "medical necessity")},
-                                     "Assistant at surgery not paid for this code"))
-    if ind.global_days in {"010", "090"}:
-        for mod, share, part in (("54", ind.intra_op + ind.pre_op, "surgical care only (pre-op + intra-op)"),
-                                 ("55", ind.post_op, "post-operative management only"),
-                                 ("56", ind.pre_op, "pre-operative management only")):
-            effects.append(ModifierEffect(mod, True, round(share, 4), f"{part.capitalize()}: {share:.0%} of the "
-                                                                      "global package"))
+    def rule(modifier: str, value: str, table: dict[str, tuple[str, float | None, str]], name: str,
+             otherwise: str = NOT_APPLICABLE) -> ModifierEffect:
+        status, factor, text = table.get(value, (otherwise, None, f"Concept does not apply ({name} {value})"))
+        return ModifierEffect(modifier, status, factor, text)
+
+    assistant = {"2": (PAID, 0.16, "Paid 16% (ASST SURG 2)"),
+                 "0": (PAID, 0.16, "Paid 16% with documentation of medical necessity (ASST SURG 0)"),
+                 "1": (NOT_PAID, None, "Not paid (ASST SURG 1)")}
+    non_physician = {"2": (PAID, 0.136, "Paid 13.6%: 85% of 16% (ASST SURG 2)"),
+                     "0": (PAID, 0.136, "Paid 13.6% with documentation (ASST SURG 0)"),
+                     "1": (NOT_PAID, None, "Not paid (ASST SURG 1)")}
+    rules = {
+        "51": rule("51", ind.mult_proc, {"2": (PAID, 0.5, "Paid 50% as a secondary procedure (MULT PROC 2)"),
+                                         "0": (PAID, 1.0, "No reduction (MULT PROC 0)")}, "MULT PROC", BY_REPORT),
+        "50": rule("50", ind.bilat_surg, {"0": (PAID, 1.0, "No 150% adjustment: both sides 100% (BILAT SURG 0)"),
+                                          "1": (PAID, 1.5, "Paid 150% for both sides (BILAT SURG 1)"),
+                                          "2": (PAID, 1.0, "Already bilateral: 100% (BILAT SURG 2)"),
+                                          "3": (PAID, 2.0, "Each side 100% (BILAT SURG 3)")}, "BILAT SURG"),
+        "62": rule("62", ind.co_surg, {"1": (PAID, 0.625, "Paid 62.5% each, with documentation (CO-SURG 1)"),
+                                       "2": (PAID, 0.625, "Paid 62.5% each (CO-SURG 2)"),
+                                       "0": (NOT_PAID, None, "Not paid (CO-SURG 0)")}, "CO-SURG"),
+        "66": rule("66", ind.team_surg, {"1": (BY_REPORT, None, "By report, with documentation (TEAM SURG 1)"),
+                                         "2": (BY_REPORT, None, "By report (TEAM SURG 2)"),
+                                         "0": (NOT_PAID, None, "Not paid (TEAM SURG 0)")}, "TEAM SURG"),
+    }
+    for modifier in ("80", "81", "82"):
+        rules[modifier] = rule(modifier, ind.asst_surg, assistant, "ASST SURG")
+    rules["AS"] = rule("AS", ind.asst_surg, non_physician, "ASST SURG")
+    if ind.global_days in ("010", "090"):
+        for modifier, share, text in (("54", ind.pre_op + ind.intra_op, "Surgical care only: pre-op + intra-op share"),
+                                      ("55", ind.post_op, "Post-operative care only: post-op share"),
+                                      ("56", ind.pre_op, "Pre-operative care only: pre-op share")):
+            rules[modifier] = ModifierEffect(modifier, PAID, round(share, 4), text)
     else:
-        for mod in ("54", "55", "56"):
-            effects.append(ModifierEffect(mod, False, None, "Split global care does not apply (no 10/90-day global)"))
-    for mod, rule in (("22", "Increased procedural services: no automatic increase, paid by report"),
-                      ("52", "Reduced services: reduced at the contractor's discretion"),
-                      ("53", "Discontinued procedure: paid by report")):
-        effects.append(ModifierEffect(mod, None, None, rule))
-    return effects
-
-
-def _by_indicator(modifier: str, value: str, rules: dict[str, tuple[bool | None, float | None, str]],
-                  otherwise: str) -> ModifierEffect:
-    if value in rules:
-        allowed, factor, rule = rules[value]
-        return ModifierEffect(modifier, allowed, factor, rule)
-    return ModifierEffect(modifier, False, None, otherwise)
+        for modifier in ("54", "55", "56"):
+            rules[modifier] = ModifierEffect(modifier, NOT_APPLICABLE, None,
+                                             f"Split care does not apply (global {ind.global_days})")
+    rules["22"] = ModifierEffect("22", BY_REPORT, None, "By report: no automatic increase")
+    rules["52"] = ModifierEffect("52", BY_REPORT, None, "Reduced at the contractor's discretion")
+    rules["53"] = ModifierEffect("53", BY_REPORT, None, "By report (discontinued procedure)")
+    return {modifier: rules[modifier] for modifier in PAYMENT_MODIFIERS}

@@ -57,7 +57,7 @@ STATUSES = ["known", "unknown"]
 ALL_PRODUCTS = "all"
 ALL_CODES = "ALL"
 # The modifiers whose payment effect the report computes, in table order.
-PAYMENT_MODIFIERS: tuple[str, ...] = ("51", "50", "62", "66", "80", "81", "82", "AS", "54", "55", "56", "22", "52", "53")
+PAYMENT_MODIFIERS = medicare.PAYMENT_MODIFIERS
 # PFS indicators a policy row may condition on (``applies_if``: "co_surg in 1|2").
 CONDITION_FIELDS = ("status_code", "global_days", "mult_proc", "bilat_surg", "asst_surg", "co_surg", "team_surg",
                     "pctc_ind")
@@ -328,42 +328,10 @@ def medicare_modifier_rules(ind: medicare.PfsIndicators) -> dict[str, tuple[floa
     """Modifier -> (percent of the fee-schedule amount, rule in words) under Medicare's rules for these indicators.
 
     Percent is None when Medicare prices the line by report or at the contractor's discretion, and when the concept
-    does not apply to the code (indicator 9); 0 when Medicare does not pay the modifier for the code.
+    does not apply to the code; 0 when Medicare does not pay the modifier for the code. The rules themselves live in
+    :func:`benchmark.medicare.modifier_rules`.
     """
-    assistant = {"2": (16.0, "Paid 16% (ASST SURG 2)"), "0": (16.0, "Paid 16% with documentation (ASST SURG 0)"),
-                 "1": (0.0, "Not paid (ASST SURG 1)")}
-    assistant_np = {"2": (13.6, "Paid 13.6%: 85% of 16% (ASST SURG 2)"),
-                    "0": (13.6, "Paid 13.6% with documentation (ASST SURG 0)"), "1": (0.0, "Not paid (ASST SURG 1)")}
-    rules: dict[str, tuple[float | None, str]] = {
-        "51": {"2": (50.0, "Paid 50% as a secondary procedure (MULT PROC 2)"),
-               "0": (100.0, "No reduction (MULT PROC 0)")}.get(
-            ind.mult_proc, (None, f"Special rule (MULT PROC {ind.mult_proc})")),
-        "50": {"0": (100.0, "No 150% adjustment: both sides 100% (BILAT SURG 0)"),
-               "1": (150.0, "Paid 150% for both sides (BILAT SURG 1)"),
-               "2": (100.0, "Already bilateral: 100% (BILAT SURG 2)"),
-               "3": (200.0, "Each side 100% (BILAT SURG 3)")}.get(
-            ind.bilat_surg, (None, f"Concept does not apply (BILAT SURG {ind.bilat_surg})")),
-        "62": {"1": (62.5, "Paid 62.5% each, with documentation (CO-SURG 1)"),
-               "2": (62.5, "Paid 62.5% each (CO-SURG 2)"), "0": (0.0, "Not paid (CO-SURG 0)")}.get(
-            ind.co_surg, (None, f"Concept does not apply (CO-SURG {ind.co_surg})")),
-        "66": {"1": (None, "By report, with documentation (TEAM SURG 1)"), "2": (None, "By report (TEAM SURG 2)"),
-               "0": (0.0, "Not paid (TEAM SURG 0)")}.get(
-            ind.team_surg, (None, f"Concept does not apply (TEAM SURG {ind.team_surg})")),
-    }
-    for modifier in ("80", "81", "82"):
-        rules[modifier] = assistant.get(ind.asst_surg, (None, f"Concept does not apply (ASST SURG {ind.asst_surg})"))
-    rules["AS"] = assistant_np.get(ind.asst_surg, (None, f"Concept does not apply (ASST SURG {ind.asst_surg})"))
-    if ind.global_days in ("010", "090"):
-        rules["54"] = (round((ind.pre_op + ind.intra_op) * 100, 2), "Surgical care only: pre-op + intra-op share")
-        rules["55"] = (round(ind.post_op * 100, 2), "Post-operative care only: post-op share")
-        rules["56"] = (round(ind.pre_op * 100, 2), "Pre-operative care only: pre-op share")
-    else:
-        for modifier in ("54", "55", "56"):
-            rules[modifier] = (None, f"Split care does not apply (global {ind.global_days})")
-    rules["22"] = (None, "By report: no automatic increase")
-    rules["52"] = (None, "Reduced at the contractor's discretion")
-    rules["53"] = (None, "By report (discontinued procedure)")
-    return {modifier: rules[modifier] for modifier in PAYMENT_MODIFIERS}
+    return {m: (effect.payment_pct, effect.rule) for m, effect in medicare.modifier_rules(ind).items()}
 
 
 # --------------------------------------------------------------------------------------------------- matrix

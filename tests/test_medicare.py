@@ -106,9 +106,13 @@ def test_modifier_effects_follow_indicators():
     effects = {e.modifier: e for e in medicare.modifier_effects("44320", 2025)}
     assert effects["51"].factor == 0.5 and effects["62"].factor == 0.625 and effects["80"].factor == 0.16
     assert effects["AS"].factor == pytest.approx(0.136)
-    assert effects["50"].allowed is False and effects["66"].allowed is False
+    # BILAT SURG 0: no 150% adjustment, the line is paid at 100%; TEAM SURG 0: team surgeons not paid
+    assert effects["50"].factor == 1.0 and effects["50"].payment_pct == 100.0
+    assert effects["66"].allowed is False and effects["66"].payment_pct == 0.0
+    assert effects["81"].factor == 0.16 and [e.modifier for e in medicare.modifier_effects("44320", 2025)] == list(
+        medicare.PAYMENT_MODIFIERS)
     assert effects["54"].factor == pytest.approx(0.90) and effects["55"].factor == pytest.approx(0.10)
-    assert effects["22"].allowed is None  # by report
+    assert effects["22"].allowed is None and effects["22"].payment_pct is None  # by report
     no_assist = {e.modifier: e for e in medicare.modifier_effects("44340", 2025)}
     assert no_assist["80"].allowed is False and no_assist["80"].factor is None
 
