@@ -190,7 +190,7 @@ def _ingest(args: argparse.Namespace) -> int:
     print("rows: " + ", ".join(f"{name.removeprefix('rows_')} {int(value):,}" for name, value in totals.items()))
     if seen["json_bytes"]:
         print(f"TiC JSON read: {seen['json_bytes'] / 1e6:,.1f} MB in {elapsed:,.1f} s "
-              f"({seen['json_bytes'] / 1e6 / max(elapsed, 1e-9):,.0f} MB/s overall)")
+              f"({seen['json_bytes'] / 1e6 / max(elapsed, 1e-9):,.1f} MB/s overall, all files and start-up included)")
     for rejected in run.rejected:
         print(f"  REJECTED {rejected.source_file}: {rejected.reason}", file=sys.stderr)
     manifest = run.store.manifest()
