@@ -729,9 +729,10 @@ _STYLE = """<style>
 .pb-section{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;max-width:1100px;line-height:1.45}
 .pb-section h2{border-bottom:2px solid #0072B2;padding-bottom:4px;margin-top:28px}
 .pb-table{border-collapse:collapse;font-size:13px;margin:8px 0 14px}
-.pb-table th,.pb-table td{border:1px solid #d0d0d0;padding:4px 8px;text-align:left;vertical-align:top}
-.pb-table td.num{text-align:right;font-variant-numeric:tabular-nums}
-.pb-table thead th{background:#f2f5f9}
+.pb-section .pb-table th,.pb-section .pb-table td{border:1px solid #d0d0d0;padding:4px 8px;text-align:left;
+vertical-align:top}
+.pb-section .pb-table td.num{text-align:right;font-variant-numeric:tabular-nums}
+.pb-section .pb-table thead th{background:#f2f5f9}
 .pb-banner{background:#fff4f4;border:2px solid #B00020;color:#B00020;padding:6px 10px;font-weight:bold;margin:8px 0}
 .pb-note{color:#555;font-size:12px}.pb-tag{font-size:10px;border-radius:3px;padding:0 3px;white-space:nowrap}.pb-illustrative{background:#fde8c8;color:#8a4b00}.pb-published{background:#d6f0e5;color:#00573b}.pb-derived{background:#dcecf7;color:#004a7c}.pb-label{color:#B00020;font-size:12px;font-weight:bold;margin:-6px 0 8px}.pb-na{color:#888;font-style:italic}
 </style>"""
