@@ -26,7 +26,8 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from benchmark import config, medicare
-from benchmark.ingest.pipeline import expand_sources, read_file
+from benchmark.ingest.output import local_path
+from benchmark.ingest.pipeline import expand_sources, is_sample_file, read_file
 from benchmark.ingest.result import FileAccount, IngestResult
 from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, validate_rates
 from benchmark.store import LOADED, is_store, open_store
@@ -76,7 +77,13 @@ def resolve_source(source: str | Path | Sequence[str | Path] = SAMPLE,
         files = int(store.manifest()["status"].eq(LOADED).sum())
         label = f"rate store {Path(items[0]).name} ({files} files)"
         return DataSource((), store.is_synthetic, directory, label, store=Path(items[0]))
-    return DataSource(tuple(expand_sources(items)), False, directory, "user-supplied files")
+    files = tuple(expand_sources(items))
+    samples = sum(is_sample_file(local_path(f)) for f in files)
+    if not samples:
+        return DataSource(files, False, directory, "user-supplied files")
+    # sample files named by path are still the synthetic sample: label them so (as a store built from them is)
+    label = config.SYNTHETIC_LABEL if samples == len(files) else f"user-supplied files and {config.SYNTHETIC_LABEL}"
+    return DataSource(files, True, directory, label)
 
 
 def load_rates(source: str | Path | Sequence[str | Path] = SAMPLE, codes: Iterable[str] | None = None,
@@ -97,7 +104,7 @@ def load_rates(source: str | Path | Sequence[str | Path] = SAMPLE, codes: Iterab
     if data.store is not None:
         result = _load_from_store(data.store, code_list)
     else:
-        result = IngestResult.combine([read_file(path, code_list, is_synthetic=data.is_synthetic)
+        result = IngestResult.combine([read_file(path, code_list, is_synthetic=is_sample_file(local_path(path)))
                                        for path in data.paths])
     if strict and result.rejected:
         raise ValueError("; ".join(f"{r.source_file}: {r.reason}" for r in result.rejected))

@@ -91,3 +91,20 @@ def test_folder_reads_rate_files_and_lists_rejected_ones(shared_reference):
     assert len(result.accounts) == 6 + 3  # six TiC in-network examples, two hospital CSV examples, one JSON
     with pytest.raises(ValueError, match="V3.0.0_Wide_CSV_Format_Template.csv"):
         rates.load_rates([shared_reference / "hpt" / "v3.0.0"], strict=True)
+
+
+def test_sample_files_named_by_path_are_still_labelled_synthetic(shared_reference):
+    from benchmark import config
+    from benchmark.report import CodeReport, ReportParams
+
+    by_path = rates.resolve_source([config.SAMPLE_TIC_DIR])
+    assert by_path.is_synthetic and by_path.label == config.SYNTHETIC_LABEL
+    loaded = rates.load_rates([config.SAMPLE_TIC_DIR], codes=["44320"])
+    assert loaded.rates["is_synthetic"].all()
+    mixed = rates.resolve_source([config.SAMPLE_TIC_DIR, shared_reference / "tic" / "v2"])
+    assert mixed.is_synthetic and mixed.label == f"user-supplied files and {config.SYNTHETIC_LABEL}"
+    flags = rates.load_rates([config.SAMPLE_TIC_DIR, shared_reference / "tic" / "v2"]).rates
+    assert flags.groupby("source_file")["is_synthetic"].all().sum() == 10  # the 10 sample files, not the CMS ones
+    assert not flags.loc[flags["source_file"].str.startswith("in-network"), "is_synthetic"].any()
+    report = CodeReport.build(ReportParams(data_source=str(config.SAMPLE_TIC_DIR)))
+    assert report.synthetic and config.SYNTHETIC_LABEL in report.section_html("summary")

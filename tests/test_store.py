@@ -285,9 +285,9 @@ def test_report_from_a_store_matches_the_files(sample_store, sample_files):
     report = CodeReport.build(ReportParams(data_source=str(sample_store)))
     direct = rates.load_rates([str(p) for p in sample_files], codes=["44320"])
     expected = rates.compare_to_medicare(direct.rates, 2025)
-    # the only difference: the store knows files from the shipped sample folder are synthetic
-    assert report.compared["is_synthetic"].all() and not expected["is_synthetic"].any()
-    pd.testing.assert_frame_equal(report.compared.drop(columns="is_synthetic"), expected.drop(columns="is_synthetic"))
+    # both paths know that files from the shipped sample folder are synthetic
+    assert report.compared["is_synthetic"].all() and expected["is_synthetic"].all()
+    pd.testing.assert_frame_equal(report.compared, expected)
     summary = report.summary()
     assert summary["synthetic"] is True and summary["data_label"] == config.SYNTHETIC_LABEL
     assert summary["counts"]["files"] == 14 and summary["counts"]["files_rejected"] == 0

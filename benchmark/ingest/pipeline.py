@@ -177,7 +177,7 @@ def ingest(sources: Iterable[str | Path], codes: Sequence[str] | None = None, ou
             raise ValueError("the dask engine writes into a store: give an output folder")
         parts = []
         for path in files:
-            sample = isinstance(path, (str, Path)) and _is_sample(path)
+            sample = isinstance(path, (str, Path)) and is_sample_file(path)
             part = (reader or read_file)(path, codes, is_synthetic=is_synthetic or sample)
             parts.append(part)
             if progress:
@@ -200,7 +200,7 @@ def _ingest_into_store(files: list[Path], codes: Sequence[str] | None, out_dir: 
     code_filter = None if codes is None else tuple(str(c).strip() for c in codes)
     with store.staging(run_id) as staging:
         tasks = [FileTask(source=f, codes=code_filter,
-                          staging=str(staging), is_synthetic=is_synthetic or _is_sample(local_path(f)),
+                          staging=str(staging), is_synthetic=is_synthetic or is_sample_file(local_path(f)),
                           reader=reader, prefix_length=store.prefix_length) for f in files]
         loaded = store.loaded_codes()
         if engine == "dask":
@@ -223,8 +223,8 @@ def _ingest_into_store(files: list[Path], codes: Sequence[str] | None, out_dir: 
     return IngestRun(out_dir, files, result, written, outcomes=outcomes, store=store, commit=summary)
 
 
-def _is_sample(path: str | Path | None) -> bool:
-    """Whether a file lies under the shipped synthetic sample folder."""
+def is_sample_file(path: str | Path | None) -> bool:
+    """Whether a file lies under the shipped synthetic sample folder (its rows are then labelled synthetic)."""
     from benchmark import config
 
     if path is None:
