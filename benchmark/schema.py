@@ -141,9 +141,14 @@ class FileAccountSchema(pa.DataFrameModel):
 
     @pa.dataframe_check
     def rows_balance(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["rows_seen"] == (
-            df["rows_loaded"] + df["rows_quarantined"] + df["rows_filtered_out"] + df["rows_deduplicated"]
-        )
+        return rows_balance(df)
+
+
+def rows_balance(df: pd.DataFrame) -> pd.Series:
+    """Per row of an account table: rows seen = loaded + quarantined + filtered out + deduplicated."""
+    return df["rows_seen"] == (
+        df["rows_loaded"] + df["rows_quarantined"] + df["rows_filtered_out"] + df["rows_deduplicated"]
+    )
 
 
 class PfsRvuSchema(pa.DataFrameModel):

@@ -50,7 +50,7 @@ from pandera.typing import Series
 
 from benchmark.ingest.result import FileAccount, RejectedFile
 from benchmark.schema import (FileAccountSchema, QuarantineSchema, RATE_COLUMNS, RateSchema, empty_quarantine,
-                              empty_rates, validate_rates)
+                              empty_rates, rows_balance, validate_rates)
 
 MANIFEST = "manifest.parquet"
 STORE_INFO = "store.json"
@@ -111,9 +111,7 @@ class ManifestSchema(pa.DataFrameModel):
 
     @pa.dataframe_check
     def rows_balance(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["rows_seen"] == (
-            df["rows_loaded"] + df["rows_quarantined"] + df["rows_filtered_out"] + df["rows_deduplicated"]
-        )
+        return rows_balance(df)
 
 
 MANIFEST_COLUMNS: list[str] = list(ManifestSchema.to_schema().columns)
