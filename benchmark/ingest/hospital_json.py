@@ -28,7 +28,7 @@ import ijson
 import numpy as np
 
 from benchmark.ingest.csvtext import UTF8_BOM
-from benchmark.ingest.hospital_csv import US_STATES
+from benchmark.ingest.hospital_csv import US_STATES, WIDE_PREFIX_FIELDS
 from benchmark.ingest.hospital_units import (
     PAYER_FIELDS,
     SEVERITY_WARNING,
@@ -39,17 +39,14 @@ from benchmark.ingest.hospital_units import (
 )
 
 _BATCH_UNITS = 50_000
+# payers_information keys -> unit fields; the estimate / percentile / count / notes keys are named as in the CSV
+# template's wide headers.
 _PAYER_KEYS = {
     "methodology": "methodology",
     "standard_charge_dollar": "dollar",
     "standard_charge_percentage": "percentage",
     "standard_charge_algorithm": "algorithm",
-    "estimated_amount": "estimated",
-    "median_amount": "median",
-    "10th_percentile": "p10",
-    "90th_percentile": "p90",
-    "count": "count",
-    "additional_payer_notes": "notes",
+    **WIDE_PREFIX_FIELDS,
 }
 _ITEMS = "standard_charge_information.item"
 _MODIFIER_PAYERS = "modifier_information.item.modifier_payer_information.item"
