@@ -101,6 +101,7 @@ class CodeReport:
     accounts: pd.DataFrame
     quarantine: pd.DataFrame
     rejected: list = field(default_factory=list)
+    duplicates_collapsed: int = 0  # benchmark rows that repeated a price already counted (stats.DEDUP_KEY)
     chart_paths: dict[str, dict[str, Path]] = field(default_factory=dict)
     policies: pd.DataFrame = field(default_factory=pd.DataFrame)  # policy rows used (payers' + Medicare's)
     policy_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)  # payers x policy types (policy module)
@@ -114,7 +115,8 @@ class CodeReport:
         source = rates.resolve_source(params.data_source)
         loaded = rates.load_rates(params.data_source, codes=[params.code])
         compared = rates.compare_to_medicare(_filter(loaded.rates, params), params.year)
-        bench = stats.benchmark_rows(compared, params.product_lines)
+        eligible = stats.benchmark_rows(compared, params.product_lines, unique=False)
+        bench = stats.deduplicate(eligible)
         other_products = stats.distribution_table(
             stats.benchmark_rows(compared, [p for p in PRODUCT_LINES if p not in params.product_lines]),
             ["product_line", "payer_family", "pos_setting"])
@@ -128,6 +130,7 @@ class CodeReport:
             medicare_localities=medicare.medicare_amounts(params.code, params.year, localities="all"),
             compared=compared,
             benchmark_rows=bench,
+            duplicates_collapsed=len(eligible) - len(bench),
             by_setting=stats.distribution_table(bench, ["payer_family", "pos_setting"]),
             by_state=stats.distribution_table(bench, ["payer_family", "state", "pos_setting"]),
             other_products=other_products,
@@ -232,7 +235,7 @@ class CodeReport:
             "counts": {
                 "rates_loaded": int(len(self.compared)),
                 "rates_in_benchmark": int(len(self.benchmark_rows)),
-                "duplicate_rates_collapsed": self._duplicates_collapsed(),
+                "duplicate_rates_collapsed": self.duplicates_collapsed,
                 "rates_compared_with_medicare": int(self.compared["pct_of_medicare"].notna().sum()),
                 "rows_quarantined": int(len(self.quarantine)),
                 "files": int(len(self.accounts)),
@@ -280,10 +283,6 @@ class CodeReport:
         return gaps
 
     # ----------------------------------------------------------------------------------------------- helpers
-    def _duplicates_collapsed(self) -> int:
-        every = stats.benchmark_rows(self.compared, self.params.product_lines, unique=False)
-        return int(len(every) - len(self.benchmark_rows))
-
     def _main_setting(self) -> str:
         counts = self.benchmark_rows["pos_setting"].value_counts()
         return str(counts.index[0]) if len(counts) else "facility"
@@ -547,7 +546,7 @@ class CodeReport:
             "are reported separately in their own units.</li>",
             "<li>Each distinct price counts once: the same amount for the same payer, product line, provider (TIN), "
             "code, modifiers, setting and billing class, repeated per plan or per NPI, is one rate "
-            f"({self._duplicates_collapsed():,} repeated rows collapsed).</li>"
+            f"({self.duplicates_collapsed:,} repeated rows collapsed).</li>"
             "<li>Percentiles: linear interpolation between order statistics (numpy default). Groups with fewer "
             f"than {config.SMALL_SAMPLE_N} rates are flagged as small samples.</li>",
             f"<li>% of Medicare: each rate divided by the {self.params.year} Medicare PFS amount of the same code, "
