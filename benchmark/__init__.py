@@ -9,14 +9,23 @@ The analyst API, three lines from import to a table and a chart::
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import pandas as pd
-
-from benchmark.medicare import medicare_amounts, national_amount, pfs_indicators
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["benchmark_table", "compared_rates", "plot_pct_of_medicare", "plot_rate_distribution",
            "medicare_amounts", "national_amount", "pfs_indicators"]
+
+
+def __getattr__(name: str) -> Any:
+    """The Medicare functions load on first use, so that importing a light submodule (the TiC reader's helper
+    process imports ``benchmark.ingest.tic_items``) does not import pandas."""
+    if name in ("medicare_amounts", "national_amount", "pfs_indicators"):
+        from benchmark import medicare
+
+        return getattr(medicare, name)
+    raise AttributeError(f"module 'benchmark' has no attribute {name!r}")
 
 
 def compared_rates(code: str, year: int = 2025, source: str = "sample") -> pd.DataFrame:
@@ -56,5 +65,7 @@ def plot_rate_distribution(code: str, year: int = 2025, source: str = "sample", 
 
     rows = stats.benchmark_rows(compared_rates(code, year, source))
     rows = rows[rows["pos_setting"] == setting]
+    from benchmark.medicare import national_amount
+
     return charts.rate_distribution_chart(rows, code, national_amount(code, year, setting),
                                           synthetic=source == "sample", setting_label=setting)
