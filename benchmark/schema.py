@@ -26,6 +26,7 @@ RATE_TYPES = ["negotiated", "fee_schedule", "derived", "percentage", "per_diem",
 AMOUNT_UNITS = ["USD", "percent", "USD_per_day", "USD_per_case", "other"]
 # Rate types whose dollar amount is a price for one unit of the billed service, so they can share a distribution.
 PER_SERVICE_RATE_TYPES = ["negotiated", "fee_schedule", "derived"]
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class RateSchema(pa.DataFrameModel):
@@ -62,7 +63,7 @@ class RateSchema(pa.DataFrameModel):
     medicare_locality: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{5}-\d{2}$")
     source_file: Series[str]
     source_locator: Series[str] = pa.Field(description="JSON path or line number inside source_file")
-    source_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    source_sha256: Series[str] = pa.Field(description="the file's hash (checked by source_sha256_is_a_hash)")
     is_synthetic: Series[bool]
     # Transparency-in-Coverage details (empty where a source does not publish them, e.g. hospital files).
     severity_of_illness: Series[str] = pa.Field(nullable=True, description="TiC 2.x, for DRG-type codes")
@@ -107,6 +108,12 @@ class RateSchema(pa.DataFrameModel):
         coerce = True
         ordered = True
 
+    @pa.check("source_sha256", name=f"str_matches('{SHA256_PATTERN}')", error=f"str_matches('{SHA256_PATTERN}')")
+    def source_sha256_is_a_hash(cls, series: Series[str]) -> Series[bool]:
+        """The str_matches check, testing each distinct hash once (a file's rows share one): ~3 ms instead of ~45 ms
+        for 183,000 rows, where the built-in check scans every row twice."""
+        return matches_per_distinct_value(series, SHA256_PATTERN)
+
 
 class QuarantineSchema(pa.DataFrameModel):
     """A row or item that could not be loaded, with the reason; nothing is dropped without one."""
@@ -142,6 +149,15 @@ class FileAccountSchema(pa.DataFrameModel):
     @pa.dataframe_check
     def rows_balance(cls, df: pd.DataFrame) -> Series[bool]:
         return rows_balance(df)
+
+
+def matches_per_distinct_value(series: pd.Series, pattern: str) -> pd.Series:
+    """``series.str.match(pattern, na=False)`` (pandera's str_matches), testing each distinct value once."""
+    distinct = series.dropna().unique()
+    matching = distinct[pd.Series(distinct, dtype=series.dtype).str.match(pattern, na=False).to_numpy(bool)]
+    if len(matching) == 1:  # the usual case: one file, one hash
+        return (series == matching[0]).fillna(False).astype(bool)
+    return series.isin(matching)
 
 
 def rows_balance(df: pd.DataFrame) -> pd.Series:

@@ -7,7 +7,8 @@ in-network file of about ``--size-mb`` MB of JSON — ~20,000 CPT/HCPCS items of
 with 1-30 provider-reference ids and 1-3 prices, and a root ``provider_references`` section of 60,000 provider groups
 — in two layouts, ``provider_references`` *before* ``in_network`` and *after* it, each also gzipped. Then, in a fresh
 process per measurement, it reads each file for a few codes and prints MB/s of uncompressed JSON, wall seconds and
-peak RSS (``ru_maxrss`` of that process), and the ratio to the baseline measured in the same run on the same file.
+peak RSS (VmHWM of that process plus its helper processes; CPU seconds include theirs), and the ratio to the
+baseline measured in the same run on the same file.
 
 The baseline is ``ijson.items(stream, "in_network.item")`` with its C backend, keeping the items of the same codes:
 the usual way to stream these files in Python (it neither resolves provider references nor builds rows, so it does
@@ -105,16 +106,27 @@ def _worker(reader: str, path: Path, codes: list[str]) -> int:
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
-    print(json.dumps({"seconds": seconds, "mb_per_s": json_bytes / 1e6 / seconds, "peak_rss_mb": _peak_rss_mb(usage),
+    helpers_mb = 0.0
+    if reader == "ours":  # the inflater and batch-scanner helper processes (benchmark.ingest.tic_workers)
+        from benchmark.ingest import tic_workers
+
+        for role in ("inflater", "scanner"):
+            helper = tic_workers._STATE.get(role)
+            if helper is not None:
+                helpers_mb += _peak_rss_mb(None, f"/proc/{helper.process.pid}/status")
+                fields = Path(f"/proc/{helper.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    print(json.dumps({"seconds": seconds, "mb_per_s": json_bytes / 1e6 / seconds,
+                      "peak_rss_mb": _peak_rss_mb(usage) + helpers_mb, "helpers_rss_mb": helpers_mb,
                       "rows": rows, "cpu_seconds": cpu, "mb_per_cpu_s": json_bytes / 1e6 / cpu,
                       "scan_mb_per_s": json_bytes / 1e6 / (scanned[-1] - start) if scanned else None}))
     return 0
 
 
-def _peak_rss_mb(usage) -> float:
-    """This process's peak RSS: VmHWM (ru_maxrss can carry the parent's peak over fork + exec on Linux)."""
+def _peak_rss_mb(usage, status: str = "/proc/self/status") -> float:
+    """A process's peak RSS: VmHWM (ru_maxrss can carry the parent's peak over fork + exec on Linux)."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(status).read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     except OSError:

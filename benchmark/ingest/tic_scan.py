@@ -6,9 +6,11 @@ object's keys one at a time: a root array (``in_network``, ``provider_references
 elements, any other root value as its raw JSON text.
 
 How it is fast (pure Python over C-level wheels; the numbers are in README.md)
-    * A reader thread reads the raw bytes, hashes them (sha256), gunzips them (``isal`` when installed, else zlib;
-      both release the GIL) and counts newlines (numpy, GIL released) while the main thread parses the previous
-      chunk: decompression overlaps parsing on two cores.
+    * An :class:`Inflater` reads the raw bytes, hashes them (sha256), gunzips them (``isal`` when installed, else
+      zlib) and counts newlines while the main thread parses the previous chunk: in a thread of this process, or,
+      for large local files, in a helper process (``tic_workers``), where it does not wait for the GIL.
+    * Batches of a root array whose handler scans without side effects (``ScanningArrayHandler``: the in_network
+      items) are scanned here or in a helper process, whichever is free, and applied strictly in file order.
     * Elements of a root array are not found one by one. After the first element the scanner learns the bytes that
       separate two elements (``,`` + whitespace + ``{`` + the first key, e.g. ``,{"negotiation_arrangement"``) and
       cuts a chunk-sized region at the last separator with one ``bytes.rfind``. The handler decodes the whole region
@@ -29,9 +31,11 @@ What is checked (a failure raises :class:`ScanError`; the caller commits nothing
 
 Memory bound
     About ``queue_chunks + 3`` chunks (``chunk_bytes`` each, 8 MiB by default) plus the largest single element
-    (at most ``max_item_bytes``) twice while it is assembled, plus what the handler keeps. With the defaults and
-    ordinary elements (< 10 MB) a whole read that keeps no rows peaks ~150 MB above the libraries, whatever the
-    file size (measured on 1 GB: README.md).
+    (at most ``max_item_bytes``) twice while it is assembled, plus what the handler keeps; with helper processes
+    also up to ``_MAX_PENDING`` batches not yet applied (~chunk-sized each) and the helpers' shared-memory slots
+    (2 x chunk_bytes each: 4 for the inflater, ``tic_workers.SCAN_SLOTS`` for the scanner). With the defaults and
+    ordinary elements (< 10 MB) a whole read that keeps no rows stays a few hundred MB above the libraries,
+    whatever the file size (measured on 1 GB: README.md).
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ import queue
 import re
 import threading
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Protocol
+from typing import Any, BinaryIO, Callable, Protocol, runtime_checkable
 
 import msgspec
 import numpy as np
@@ -104,6 +109,11 @@ class Batch:
         self.first_index = first_index
         self._separator = separator
 
+    @property
+    def separator(self) -> bytes | None:
+        """The learned bytes between two elements (None when not known)."""
+        return self._separator
+
     def spans(self, count: int) -> list[tuple[int, int]]:
         """(start, end) of each of the ``count`` elements inside ``data`` (the batch is known to be valid)."""
         data, separator = self.data, self._separator
@@ -130,6 +140,45 @@ class ArrayHandler(Protocol):
         """The array ended after ``count`` elements."""
 
 
+@runtime_checkable
+class ScanningArrayHandler(ArrayHandler, Protocol):
+    """An array handler whose batches are scanned without side effects (possibly in a helper process, ``pool``)
+    and then applied in file order."""
+
+    pool: Any  # a batch pool (tic_workers.BatchScanner) or None
+
+    def scan(self, data: bytes | memoryview, separator: bytes | None) -> Any:
+        """Scan a batch text (``[`` + elements + ``]``); raise when it is not a list of ordinary elements."""
+
+    def apply(self, scan: Any, first_index: int, offset: int, text: Callable[[slice], bytes]) -> int:
+        """Use a scan (in file order); return the number of elements."""
+
+
+@dataclass
+class _Pending:
+    """A batch cut from the buffer whose scan is not applied yet (absolute offsets of its region)."""
+
+    start: int
+    cut: int
+    buf: bytes  # the buffer object the batch was cut from, and its absolute offset
+    buf_base: int
+    seq: int | None = None  # the helper's batch number while it is being scanned there
+    scan: Any = None  # the scan result (None: failed, read exactly)
+
+
+_MAX_PENDING = 10
+
+
+@dataclass
+class _Piece:
+    """An earlier buffer object kept while a batch cut from it is pending, with the line count at its start."""
+
+    base: int
+    data: bytes
+    lines_before: int
+    last_newline: int
+
+
 class DocumentHandler(Protocol):
     def root_value(self, key: str, data: bytes, offset: int) -> None:
         """A root value that is not an array (raw JSON text, complete and syntactically valid)."""
@@ -146,16 +195,22 @@ def scan_document(
     limits: Limits | None = None,
     expect_gzip: bool = False,
     progress: Callable[[StreamStats], None] | None = None,
+    reader: Callable[[StreamStats], Any] | None = None,
 ) -> StreamStats:
     """Read, check and stream the JSON document in ``raw`` through ``handler``; the stats say what was read.
 
     ``name`` prefixes every error message. ``expect_gzip`` (the name ends in ``.gz``) turns non-gzip content into
-    an error instead of reading it as plain JSON. ``progress`` is called after every chunk.
+    an error instead of reading it as plain JSON. ``progress`` is called after every chunk. ``reader`` makes the
+    object that delivers the JSON chunks (``get``/``close``, e.g. the inflater helper process of ``tic_workers``)
+    instead of a reader thread over ``raw``.
     """
     limits = limits or Limits()
     stats = StreamStats()
-    reader = _ReaderThread(raw, name=name, limits=limits, expect_gzip=expect_gzip, stats=stats)
-    reader.start()
+    if reader is not None:
+        reader = reader(stats)
+    else:
+        reader = _ReaderThread(raw, name=name, limits=limits, expect_gzip=expect_gzip, stats=stats)
+        reader.start()
     try:
         _Scanner(reader, handler, name=name, limits=limits, stats=stats, progress=progress).document()
     finally:
@@ -167,44 +222,34 @@ def scan_document(
 # Reader thread: raw bytes -> sha256, gunzip, caps, newline counts -> queue of chunks
 
 
-class _ReaderThread(threading.Thread):
+class Inflater:
+    """Raw bytes -> sha256, gunzip, caps, newline counts -> chunks handed to :meth:`put` (a subclass's transport).
+
+    ``put`` receives ``(chunk, newlines)`` for every chunk of JSON text and ``None`` at the end; errors propagate
+    to the caller of :meth:`run_stream`. Used by the reader thread here and by the inflater helper process
+    (:mod:`benchmark.ingest.tic_workers`).
+    """
+
     def __init__(self, raw: BinaryIO, *, name: str, limits: Limits, expect_gzip: bool, stats: StreamStats) -> None:
-        super().__init__(daemon=True, name=f"tic-reader {name[:40]}")
         self.raw, self.label, self.limits, self.expect_gzip, self.stats = raw, name, limits, expect_gzip, stats
-        self.queue: queue.Queue = queue.Queue(maxsize=max(1, limits.queue_chunks))
-        self._stop_event = threading.Event()
         self._hasher = hashlib.sha256()
         self._pending: list[bytes] = []
         self._pending_size = 0
 
-    def close(self) -> None:
-        self._stop_event.set()
-        while True:  # unblock a producer waiting on a full queue
-            try:
-                self.queue.get_nowait()
-            except queue.Empty:
-                break
-        self.join(timeout=5)
+    def put(self, item: tuple[bytes, int] | None) -> None:
+        raise NotImplementedError
 
-    def run(self) -> None:
-        try:
-            self._read()
-            self._flush()
-            self.stats.sha256 = self._hasher.hexdigest()
-            self._put(None)
-        except BaseException as error:  # handed to the main thread, which raises it
-            self._put(error)
+    def stopped(self) -> bool:
+        return False
 
-    def _put(self, item: Any) -> None:
-        while not self._stop_event.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+    def run_stream(self) -> None:
+        self._read()
+        self._flush()
+        self.stats.sha256 = self._hasher.hexdigest()
+        self.put(None)
 
     def _raw_read(self, size: int) -> bytes:
-        if self._stop_event.is_set():
+        if self.stopped():
             raise ScanError(f"{self.label}: reading stopped")
         data = self.raw.read(size)
         if data:
@@ -234,7 +279,7 @@ class _ReaderThread(threading.Thread):
             )
         self._pending.append(data)
         self._pending_size += len(data)
-        if self._pending_size >= limits.chunk_bytes:
+        if self._pending_size >= limits.chunk_bytes // 2:  # gunzip output is ~chunk_bytes: no join, no extra copy
             self._flush()
 
     def _flush(self) -> None:
@@ -242,8 +287,7 @@ class _ReaderThread(threading.Thread):
             return
         chunk = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending, self._pending_size = [], 0
-        newlines = int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))
-        self._put((chunk, newlines))
+        self.put((chunk, int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))))
 
     def _read(self) -> None:
         first = self._raw_read(self.limits.chunk_bytes)
@@ -301,6 +345,46 @@ class _ReaderThread(threading.Thread):
         raise ScanError(f"{self.label}: corrupt or truncated gzip data: {data[:16]!r}... after the end of the gzip stream")
 
 
+class _ReaderThread(Inflater, threading.Thread):
+    """The inflater in a thread of this process (a queue of chunks for the scanner)."""
+
+    def __init__(self, raw: BinaryIO, *, name: str, limits: Limits, expect_gzip: bool, stats: StreamStats) -> None:
+        Inflater.__init__(self, raw, name=name, limits=limits, expect_gzip=expect_gzip, stats=stats)
+        threading.Thread.__init__(self, daemon=True, name=f"tic-reader {name[:40]}")
+        self.queue: queue.Queue = queue.Queue(maxsize=max(1, limits.queue_chunks))
+        self._stop_event = threading.Event()
+
+    def get(self) -> Any:
+        """The next ``(chunk, newlines)``, None at the end, or the exception that stopped the reading."""
+        return self.queue.get()
+
+    def close(self) -> None:
+        self._stop_event.set()
+        while True:  # unblock a producer waiting on a full queue
+            try:
+                self.queue.get_nowait()
+            except queue.Empty:
+                break
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        try:
+            self.run_stream()
+        except BaseException as error:  # handed to the main thread, which raises it
+            self.put(error)
+
+    def stopped(self) -> bool:
+        return self._stop_event.is_set()
+
+    def put(self, item: Any) -> None:
+        while not self._stop_event.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+
 class _EndOfStream:
     """Stands for a finished gzip stream followed only by zero padding."""
 
@@ -339,7 +423,7 @@ class _Position:
 
 @dataclass
 class _Scanner:
-    reader: _ReaderThread
+    reader: Any  # _ReaderThread or tic_workers.InflaterClient: get() and close()
     handler: DocumentHandler
     name: str
     limits: Limits
@@ -350,6 +434,8 @@ class _Scanner:
     base: int = 0  # absolute offset of buf[0]
     eof: bool = False
     where_: _Position = field(default_factory=_Position)
+    hold: int | None = None  # absolute offset of the oldest pending batch (its text stays available)
+    retained: list = field(default_factory=list)  # _Piece: earlier buffers that hold pending batches' text
 
     # -- the document ------------------------------------------------------------------------------------------------
 
@@ -430,6 +516,9 @@ class _Scanner:
     # -- arrays ------------------------------------------------------------------------------------------------------
 
     def _array(self, key: str, handler: ArrayHandler) -> None:
+        if isinstance(handler, ScanningArrayHandler):
+            self._scanned_array(key, handler)
+            return
         self.pos += 1  # '['
         index = 0
         separator: bytes | None = None
@@ -468,6 +557,131 @@ class _Scanner:
             if following is None:
                 raise self._truncated(f"premature EOF: the file ends inside {key} (after element {index - 1})")
             raise self._syntax(self.base + self.pos, f"expected ',' or ']' after {key}[{index - 1}]")
+
+    def _scanned_array(self, key: str, handler: "ScanningArrayHandler") -> None:
+        """A root array whose handler scans batches without side effects: each batch goes to the handler's helper
+        process when it has a free slot, else is scanned here; results are applied strictly in file order, so a
+        batch that proves its cut wrong is read exactly from its start and the batches after it are discarded."""
+        pool = handler.pool
+        self.pos += 1  # '['
+        index, seq, separator, batch_after = 0, 0, None, 0
+        pending: deque[_Pending] = deque()
+        if self._peek() == b"]":
+            self.pos += 1
+            handler.close(0)
+            return
+        at_element = True
+        while True:
+            failure = None
+            if at_element:
+                start = self.pos
+                cut = self._batch_cut(separator, batch_after)
+                if cut is not None:
+                    start = self.pos  # reading more may have moved the buffer
+                    entry = _Pending(self.base + start, self.base + cut, self.buf, self.base)
+                    with memoryview(self.buf) as view, view[start:cut] as region:
+                        if pool is not None and pool.submit(seq, region, separator):
+                            entry.seq = seq
+                        else:
+                            entry.scan = self._scan_here(handler, region, separator)
+                    seq += 1
+                    pending.append(entry)
+                    self.hold = pending[0].start
+                    self.pos = cut
+                    index, failure = self._settle(pending, handler, index, wait_all=False)
+                else:
+                    index, failure = self._settle(pending, handler, index, wait_all=True)
+                    if failure is None:
+                        end = self._value_end(f"{key}[{index}]")
+                        handler.element(index, self.buf[self.pos : end], self.base + self.pos)
+                        index += 1
+                        self.pos = end
+                        separator = self._learn_separator(end) or separator
+                if failure is not None:
+                    index, at_element, batch_after = self._recover(key, handler, index, failure, pending, batch_after)
+                    continue
+            following = self._peek()
+            if following == b",":
+                self.pos += 1
+                if self._peek() == b"]":
+                    raise self._syntax(self.base + self.pos, f"trailing comma in {key}")
+                at_element = True
+                continue
+            index, failure = self._settle(pending, handler, index, wait_all=True)
+            if failure is not None:
+                index, at_element, batch_after = self._recover(key, handler, index, failure, pending, batch_after)
+                continue
+            if following == b"]":
+                self.pos += 1
+                handler.close(index)
+                return
+            if following is None:
+                raise self._truncated(f"premature EOF: the file ends inside {key} (after element {index - 1})")
+            raise self._syntax(self.base + self.pos, f"expected ',' or ']' after {key}[{index - 1}]")
+
+    def _batch_cut(self, separator: bytes | None, batch_after: int) -> int | None:
+        """Where a batch starting at pos can end (the last separator buffered), reading up to two more chunks to
+        find one; None when the next element must be read exactly (no separator known or near, the array's end)."""
+        if not separator:
+            return None
+        while True:
+            cut = self.buf.rfind(separator, self.pos)
+            if cut > self.pos and self.base + cut > batch_after:
+                return cut
+            if self.eof or len(self.buf) - self.pos > 2 * self.limits.chunk_bytes or not self._more():
+                return None
+
+    def _scan_here(self, handler: "ScanningArrayHandler", region: memoryview, separator: bytes) -> Any:
+        try:
+            return handler.scan(b"".join((b"[", region, b"]")), separator)
+        except (msgspec.MsgspecError, ValueError, RecursionError, TypeError):
+            return None  # the exact path decides what is wrong
+
+    def _settle(self, pending: "deque[_Pending]", handler: "ScanningArrayHandler", index: int,
+                wait_all: bool) -> "tuple[int, _Pending | None]":
+        """Apply finished batches in order; wait when asked (or when too many are pending). Returns the index after
+        them and the first batch whose scan failed (the batches after it are dropped)."""
+        pool = handler.pool
+        while pending:
+            head = pending[0]
+            if head.seq is not None:
+                if head.seq not in pool.finished:
+                    wait = wait_all or len(pending) > _MAX_PENDING
+                    pool.collect(wait_for=head.seq if wait else None)
+                    if head.seq not in pool.finished:
+                        break
+                head.scan, head.seq = pool.take(head.seq), None
+            pending.popleft()
+            if head.scan is None:
+                if pool is not None:
+                    pool.discard([entry.seq for entry in pending if entry.seq is not None])
+                pending.clear()
+                self.hold = None
+                return index, head
+            base = head.start - head.buf_base - 1  # index in head.buf of the batch text's "[" (one before the region)
+
+            def text(part: slice, data: bytes = head.buf, base: int = base) -> bytes:
+                return data[base + part.start : base + part.stop]
+
+            index += handler.apply(head.scan, index, head.start, text)
+        self.hold = pending[0].start if pending else None
+        if self.hold is None:
+            self.retained.clear()
+        elif self.retained:
+            self.retained = [piece for piece in self.retained if piece.base + len(piece.data) > self.hold]
+        return index, None
+
+    def _recover(self, key: str, handler: ArrayHandler, index: int, failed: "_Pending", pending: "deque[_Pending]",
+                 batch_after: int) -> tuple[int, bool, int]:
+        """Read a batch whose scan failed exactly; (index after it, whether pos is at an element, batch_after)."""
+        self._rewind(failed.start)
+        start, cut = failed.start - self.base, failed.cut - self.base
+        count, stopped = self._exact_region(key, handler, index, start, cut)
+        if stopped is not None:  # the cut was inside an element: read on from that element
+            self.pos = stopped
+            return index + count, True, failed.cut
+        self.pos = cut
+        return index + count, False, batch_after
 
     def _batch(
         self, key: str, handler: ArrayHandler, index: int, start: int, cut: int, separator: bytes
@@ -569,37 +783,60 @@ class _Scanner:
         """Append the next chunk (dropping bytes before pos); False at the end of the stream."""
         if self.eof:
             return False
-        item = self.reader.queue.get()
+        item = self.reader.get()
         if isinstance(item, BaseException):
             raise item
         if item is None:
             self.eof = True
             self._report()
             return False
-        chunk, newlines = item
-        if self.base == 0 and not self.buf and chunk.startswith(UTF8_BOM):
+        chunk, newlines = item  # bytes, or a memoryview valid until the next get()
+        if self.base == 0 and not self.buf and bytes(chunk[:3]) == UTF8_BOM:
             self.pos = len(UTF8_BOM)
-            self.buf = chunk
+            self.buf = bytes(chunk)
             self.where_.buffer_newlines = newlines
             return True
-        self._drop()
-        self.buf = self.buf + chunk if self.buf else chunk
+        self._append(chunk)
         self.where_.buffer_newlines += newlines
         self._report()
         return True
 
-    def _drop(self) -> None:
-        pos, where = self.pos, self.where_
-        if not pos:
-            return
-        tail_newlines = self.buf.count(b"\n", pos)
-        if where.buffer_newlines - tail_newlines:
-            where.lines_before += where.buffer_newlines - tail_newlines
-            where.last_newline = self.base + self.buf.rfind(b"\n", 0, pos)
-        where.buffer_newlines = tail_newlines
-        self.buf = self.buf[pos:]
-        self.base += pos
-        self.pos = 0
+    def _append(self, chunk: bytes | memoryview) -> None:
+        """buf = buf[pos:] + chunk in one copy. While batches are pending, the old buffer object is kept (not
+        copied) so that a batch that proves wrong can be read again from its start (:meth:`_rewind`)."""
+        drop, where = self.pos, self.where_
+        if self.hold is not None and self.base + len(self.buf) > self.hold:
+            self.retained.append(_Piece(self.base, self.buf, where.lines_before, where.last_newline))
+        if drop:
+            tail_newlines = self.buf.count(b"\n", drop)
+            if where.buffer_newlines - tail_newlines:
+                where.lines_before += where.buffer_newlines - tail_newlines
+                where.last_newline = self.base + self.buf.rfind(b"\n", 0, drop)
+            where.buffer_newlines = tail_newlines
+        if drop < len(self.buf):
+            with memoryview(self.buf) as view:
+                self.buf = b"".join((view[drop:], chunk))
+        else:
+            self.buf = bytes(chunk)  # the same object when chunk is bytes; a copy of a shared-memory view
+        self.base += drop
+        self.pos -= drop
+
+    def _rewind(self, offset: int) -> None:
+        """Make the buffer hold the text from ``offset`` (the start of a pending batch) again; pos = offset."""
+        first = next((i for i, piece in enumerate(self.retained) if piece.base + len(piece.data) > offset), None)
+        if first is not None:
+            pieces, parts, at = self.retained[first:], [], self.retained[first].base
+            for piece in pieces:
+                parts.append(memoryview(piece.data)[at - piece.base :])
+                at = piece.base + len(piece.data)
+            parts.append(memoryview(self.buf)[at - self.base :])
+            head = pieces[0]
+            self.buf, self.base = b"".join(parts), head.base
+            self.where_ = _Position(head.lines_before, head.last_newline, self.buf.count(b"\n"))
+            for part in parts:
+                part.release()
+        self.retained.clear()
+        self.pos = offset - self.base
 
     def _report(self) -> None:
         if self.progress:

@@ -1,0 +1,114 @@
+"""The TiC reader's helper processes (inflater + batch scanner) give exactly the single-process result.
+
+Small chunks make even small files produce many batches, so the scanner helper takes some of them while the main
+process scans others; results must be applied in file order, and a batch cut at a false separator must be read
+again exactly. Expected row counts come from a full ``json`` parse of the same document (``expected_rows``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_ingest_tic import expected_rows, synthetic_file
+
+from benchmark.ingest import tic_workers
+from benchmark.ingest.tic import TicFileError, read_in_network
+from benchmark.ingest.tic_scan import Limits
+
+HELPER_CHUNKS = Limits(chunk_bytes=3001, queue_chunks=2)  # ~100 batches for a 300 KB file
+WANTED = ["10003", "10011"]
+
+
+@pytest.fixture()
+def submitted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Sequence numbers of the batches the scanner helper accepted during the test."""
+    accepted: list[int] = []
+    original = tic_workers.BatchScanner.submit
+
+    def submit(self, seq, region, separator):  # noqa: ANN001
+        ok = original(self, seq, region, separator)
+        if ok:
+            accepted.append(seq)
+        return ok
+
+    monkeypatch.setattr(tic_workers.BatchScanner, "submit", submit)
+    yield accepted
+    tic_workers.shutdown()
+
+
+def write_gz(path: Path, document: dict) -> Path:
+    path.write_bytes(gzip.compress(json.dumps(document).encode()))
+    return path
+
+
+def assert_same(helped, alone) -> None:  # noqa: ANN001
+    pd.testing.assert_frame_equal(helped.rates, alone.rates)
+    pd.testing.assert_frame_equal(helped.quarantine, alone.quarantine)
+    assert helped.accounts == alone.accounts
+
+
+@pytest.mark.parametrize("references_first", [True, False])
+def test_helpers_give_the_single_process_result(tmp_path: Path, submitted: list[int], references_first: bool) -> None:
+    document = synthetic_file(11, items=400, references_first=references_first)
+    path = write_gz(tmp_path / "synthetic.json.gz", document)
+    kept, filtered = expected_rows(document, set(WANTED))
+    alone = read_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=False, deduplicate=False)
+    assert not submitted
+    helped = read_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=True, deduplicate=False)
+    assert len(submitted) > 10  # the scanner helper really scanned batches
+    assert_same(helped, alone)
+    account = helped.accounts[0]
+    assert account.rows_filtered_out == filtered and account.rows_loaded + account.rows_quarantined == kept
+    assert account.source_sha256 == alone.accounts[0].source_sha256  # hashed by the inflater helper
+
+
+def test_false_separators_inside_items_are_read_exactly(tmp_path: Path, submitted: list[int]) -> None:
+    document = synthetic_file(5, items=300)
+    for index, item in enumerate(document["in_network"]):  # nested objects that start like an item: false cuts
+        item["history"] = [{"negotiation_arrangement": "ffs", "note": f"version {n}"} for n in range(index % 4 + 2)]
+    path = write_gz(tmp_path / "nested.json.gz", document)
+    kept, filtered = expected_rows(document, set(WANTED))
+    alone = read_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=False)
+    helped = read_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=True)
+    assert submitted
+    assert_same(helped, alone)
+    assert helped.accounts[0].rows_filtered_out == filtered
+    everything = read_in_network(path, limits=HELPER_CHUNKS, helpers=True, deduplicate=False)
+    assert everything.accounts[0].rows_seen == kept + filtered
+
+
+def test_bad_files_fail_the_same_way_and_the_helpers_recover(tmp_path: Path, submitted: list[int]) -> None:
+    document = synthetic_file(3, items=300)
+    text = json.dumps(document).encode()
+    key = b'"negotiated_rates"'
+    middle = len(text) // 2 + text[len(text) // 2 :].index(key)  # an error deep in the file: "key";
+    broken = text[:middle] + key + b";" + text[middle + len(key) :]
+    broken_path = tmp_path / "syntax.json.gz"
+    broken_path.write_bytes(gzip.compress(broken))
+    messages = []
+    for helpers in (False, True):
+        with pytest.raises(TicFileError) as raised:
+            read_in_network(broken_path, WANTED, limits=HELPER_CHUNKS, helpers=helpers)
+        messages.append(re.sub(r"\([\d,]+ bytes read so far; ", "(", str(raised.value)))  # read-ahead differs
+    assert messages[0] == messages[1] and f"at byte {middle + len(key):,} (line 1, column" in messages[0]
+    truncated = tmp_path / "truncated.json.gz"
+    truncated.write_bytes(gzip.compress(text)[: len(gzip.compress(text)) // 2])
+    with pytest.raises(TicFileError, match="truncated"):
+        read_in_network(truncated, WANTED, limits=HELPER_CHUNKS, helpers=True)
+    good = write_gz(tmp_path / "good.json.gz", document)  # the helpers serve the next read normally
+    assert_same(read_in_network(good, WANTED, limits=HELPER_CHUNKS, helpers=True),
+                read_in_network(good, WANTED, limits=HELPER_CHUNKS, helpers=False))
+
+
+def test_helpers_are_used_only_for_large_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAYBENCH_TIC_HELPERS", raising=False)
+    assert not tic_workers.helpers_wanted(1 << 20, None)
+    assert not tic_workers.helpers_wanted(None, None)  # unknown size (a URL)
+    assert tic_workers.helpers_wanted(1 << 30, True) and not tic_workers.helpers_wanted(1 << 30, False)
+    monkeypatch.setenv("PAYBENCH_TIC_HELPERS", "0")
+    assert not tic_workers.helpers_wanted(1 << 30, None)
