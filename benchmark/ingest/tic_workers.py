@@ -13,8 +13,8 @@ Python thread). Helper processes share nothing but memory segments, so they run 
   that the main process copied into its slots; the main process scans other batches itself meanwhile and applies
   every result in file order (``tic_scan``), so a result that proves a batch cut wrong is simply discarded.
 
-The helpers start on first use (~0.1 s: they import only msgspec, numpy and isal), serve one read at a time
-and stay up for the next read of the same process; :func:`shutdown` (also run at exit) stops them. A read that finds
+The helpers start on first use (~0.1 s: they import msgspec and isal; the scanner loads numpy when a read starts),
+serve one read at a time and stay up for the next read of the same process; :func:`shutdown` (also run at exit) stops them. A read that finds
 them busy (another thread is reading) or cannot start them reads with the thread alone. Files smaller than
 :data:`MIN_PARALLEL_BYTES` are read without helpers: starting them would cost more than it saves.
 """
@@ -31,10 +31,12 @@ import threading
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from benchmark.ingest.tic_items import CodeFilter, scan_item_batch
 from benchmark.ingest.tic_scan import Inflater, Limits, ScanError, StreamStats
+
+if TYPE_CHECKING:
+    from benchmark.ingest.tic_items import CodeFilter
 
 MIN_PARALLEL_BYTES = 48 << 20  # stored bytes; below this a read uses the reader thread only
 INFLATE_SLOTS = 4
@@ -250,6 +252,8 @@ class BatchScanner:
 
     def submit(self, seq: int, region: memoryview, separator: bytes | None) -> bool:
         """Copy ``[`` + region + ``]`` into a free slot and start scanning it; False when no slot can take it."""
+        if not self.free:
+            self.collect()  # results read now free their slots (they are applied later, in order)
         if not self.free or len(region) + 2 > self.helper.slot_bytes:
             return False
         slot = self.free.pop()
@@ -321,9 +325,13 @@ def _serve(conn: Connection, memory_name: str, slots: int, slot_bytes: int) -> N
             kind = message[0]
             if kind == "stop":
                 return
-            if kind == "filter":
+            if kind == "filter":  # a read starts: load the scanning code (numpy) while the first chunk is read
+                from benchmark.ingest.tic_items import scan_item_batch
+
                 wanted = message[1]
             elif kind == "scan":
+                from benchmark.ingest.tic_items import scan_item_batch  # noqa: F811 - loaded at "filter" already
+
                 _, seq, slot, length, separator = message
                 start = slot * slot_bytes
                 with memory.buf[start : start + length] as view:
