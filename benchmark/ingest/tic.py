@@ -7,10 +7,12 @@ pass :func:`benchmark.schema.validate_rates`, whose ``quarantine`` passes ``Quar
 :class:`FileAccount` balances. A file-level problem raises :class:`TicFileError` and returns nothing of the file.
 
 How a file is read (one pass, bounded memory; see :mod:`benchmark.ingest.tic_scan` for the scanner)
-    The document streams once through :func:`~benchmark.ingest.tic_scan.scan_document` (gunzip in a thread, every
-    byte checked). Root keys may come in any order (``provider_references`` before or after ``in_network``,
-    ``version`` last). ``in_network`` items arrive in batches decoded into small shapes (billing code, and per
-    negotiated rate: the number of prices, the number of inline groups, the raw reference-id list):
+    The document streams once through :func:`~benchmark.ingest.tic_scan.scan_document` (gunzip in a thread, or for
+    large local files in a helper process; every byte checked). Root keys may come in any order
+    (``provider_references`` before or after ``in_network``, ``version`` last). ``in_network`` items arrive in batches
+    decoded into small shapes (billing code, and per negotiated rate: the number of prices, the number of inline
+    groups, the raw reference-id list), here or in the scanner helper process (:mod:`benchmark.ingest.tic_workers`),
+    and are used in file order:
 
     * an item for a wanted code (or any item when ``codes`` is None) is copied as raw bytes to a spill file
       (memory up to 64 MB, then a temporary file);
@@ -140,6 +142,7 @@ from benchmark.ingest.tic_items import (
     ItemBatchScan,
     ReferenceShape,
     id_text,
+    reference_id,
     scan_item_batch,
     shape_usage,
     text_of,
@@ -626,16 +629,6 @@ class _SkipArray:
         pass
 
 
-def _reference_id(value: Any) -> Any:
-    """A hashable id: ints stay ints (``5``, ``5.0`` and ``"5"`` are the same id); other text as text."""
-    if type(value) is int:
-        return value
-    key = _ref_key(value)
-    if key is not None and key.isascii() and key.isdigit() and (len(key) == 1 or key[0] != "0"):
-        return int(key)
-    return key
-
-
 class _DuplicateKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
@@ -673,7 +666,8 @@ def _fetch_reference(reference: Reference, policy: RemotePolicy, fetched: dict[s
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Text helpers of the scan (the same as tic_items')
+# Text and id helpers of the scan (tic_items')
 
 _text = text_of
 _ref_key = id_text
+_reference_id = reference_id
