@@ -112,3 +112,21 @@ def test_helpers_are_used_only_for_large_files(monkeypatch: pytest.MonkeyPatch) 
     assert tic_workers.helpers_wanted(1 << 30, True) and not tic_workers.helpers_wanted(1 << 30, False)
     monkeypatch.setenv("PAYBENCH_TIC_HELPERS", "0")
     assert not tic_workers.helpers_wanted(1 << 30, None)
+
+
+@pytest.mark.parametrize("helpers", [False, True])
+def test_text_that_is_not_utf8_is_rejected_even_in_skipped_items(tmp_path: Path, submitted: list[int],
+                                                                   helpers: bool) -> None:
+    document = synthetic_file(9, items=200)
+    text = json.dumps(document, ensure_ascii=False).encode()
+    at = text.index(b'"name": "n"', len(text) // 2) + len(b'"name": "')  # an item far from the start...
+    code = re.search(rb'"billing_code": "(\d+)"', text[at:]).group(1).decode()
+    assert code not in WANTED  # ...that the code filter skips
+    latin1 = text[:at] + "Clínica".encode("latin-1") + text[at + 1 :]  # é as one Latin-1 byte: not UTF-8
+    path = tmp_path / "latin1.json.gz"
+    path.write_bytes(gzip.compress(latin1))
+    with pytest.raises(TicFileError, match=rf"not UTF-8 .*at byte {at + 2:,} \(line 1, column {at + 3:,}\)"):
+        read_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=helpers)
+    accented = tmp_path / "utf8.json.gz"  # the same text in UTF-8 reads fine
+    accented.write_bytes(gzip.compress(text[:at] + "Clínica".encode() + text[at + 1 :]))
+    assert read_in_network(accented, WANTED, limits=HELPER_CHUNKS, helpers=helpers).accounts[0].rows_loaded > 0

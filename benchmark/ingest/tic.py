@@ -111,8 +111,8 @@ File-level problems (:class:`TicFileError`, nothing of the file is returned)
     bomb (decompressed size or ratio cap), empty file, invalid JSON with byte offset and line:column (trailing
     commas, NaN/Infinity, unescaped quotes, several root documents), nesting deeper than ~1,000 levels, an item
     larger than ``Limits.max_item_bytes``, duplicate keys (at the root, or inside an item or provider reference that
-    is decoded — items skipped by the code filter are checked for syntax only), text that is not UTF-8 in a decoded
-    item, a root that is not an object, no ``in_network`` array (the message lists the keys found, e.g. a misspelled
+    is decoded — items skipped by the code filter are checked for syntax only), text that is not UTF-8 (anywhere,
+    with byte offset and line:column), a root that is not an object, no ``in_network`` array (the message lists the keys found, e.g. a misspelled
     ``in_networks``), no reporting entity name.
 """
 

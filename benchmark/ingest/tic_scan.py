@@ -26,8 +26,8 @@ What is checked (a failure raises :class:`ScanError`; the caller commits nothing
     document); the gzip CRC and length; gzip trailing garbage; the decompressed size and compression ratio caps
     (gzip bombs); an element larger than ``max_item_bytes``; nesting deeper than the parser's recursion limit
     (about 1,000 levels); duplicate root keys. Error messages give the byte offset in the decompressed JSON and the
-    line and column. Strings inside skipped elements are checked for JSON syntax, not for valid UTF-8 (the
-    elements a handler decodes are fully checked).
+    line and column. Every byte is also checked to be UTF-8 by the inflater (an ASCII chunk at memory speed,
+    others with the incremental decoder), skipped elements included.
 
 Memory bound
     About ``queue_chunks + 3`` chunks (``chunk_bytes`` each, 8 MiB by default) plus the largest single element
@@ -40,6 +40,7 @@ Memory bound
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import queue
 import re
@@ -234,6 +235,10 @@ class Inflater:
         self._hasher = hashlib.sha256()
         self._pending: list[bytes] = []
         self._pending_size = 0
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()  # every byte must be UTF-8, skipped items included
+        self._text_bytes = 0  # JSON bytes handed on so far
+        self._lines = 0  # newlines in them
+        self._last_newline = -1  # absolute offset of the last one
 
     def put(self, item: tuple[bytes, int] | None) -> None:
         raise NotImplementedError
@@ -244,6 +249,11 @@ class Inflater:
     def run_stream(self) -> None:
         self._read()
         self._flush()
+        try:
+            self._utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ScanError(f"{self.label}: text is not UTF-8: the file ends inside a multi-byte character "
+                            f"(byte {self._text_bytes:,})") from None
         self.stats.sha256 = self._hasher.hexdigest()
         self.put(None)
 
@@ -286,7 +296,28 @@ class Inflater:
             return
         chunk = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending, self._pending_size = [], 0
-        self.put((chunk, _newlines(chunk)))
+        newlines = _newlines(chunk)
+        self._check_utf8(chunk)
+        if newlines:
+            self._lines += newlines
+            self._last_newline = self._text_bytes + chunk.rfind(b"\n")
+        self._text_bytes += len(chunk)
+        self.put((chunk, newlines))
+
+    def _check_utf8(self, chunk: bytes) -> None:
+        """Reject text that is not UTF-8 (an ASCII chunk, the usual case, is known valid at memory speed)."""
+        if chunk.isascii() and not self._utf8.getstate()[0]:
+            return
+        try:
+            self._utf8.decode(chunk)
+        except UnicodeDecodeError as error:
+            at = max(error.start - len(self._utf8.getstate()[0]), 0)
+            offset = self._text_bytes + at
+            line = self._lines + chunk.count(b"\n", 0, at) + 1
+            last = chunk.rfind(b"\n", 0, at)
+            column = at - last if last >= 0 else offset - self._last_newline
+            raise ScanError(f"{self.label}: text is not UTF-8 ({error.reason}) at byte {offset:,} "
+                            f"(line {line:,}, column {column:,}) near {chunk[max(at - 20, 0) : at + 20]!r}") from None
 
     def _read(self) -> None:
         first = self._raw_read(min(self.limits.chunk_bytes, 1 << 20))  # small: the first chunk comes sooner
