@@ -43,7 +43,7 @@ INFLATE_SLOTS = 4
 SCAN_SLOTS = 3
 # glibc returns freed 8 MB buffers to the system and page-faults them back in on the next chunk (measured: the
 # inflater's CPU time 2.1 s -> 0.9 s per GB with these). The helpers get them as environment variables; the reading
-# process gets the same settings through mallopt (keep_freed_buffers) while helpers are in use.
+# process gets the same settings through mallopt (keep_freed_buffers) from its first read with helpers on.
 _MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(512 << 20)}
 _LOCK = threading.Lock()  # one read at a time uses the helpers
 _STATE: dict[str, Any] = {}  # {"pid": ..., "inflater": _Helper, "scanner": _Helper} of this process
