@@ -121,6 +121,18 @@ class Escaped:
 ESCAPED = Escaped()
 
 
+def _decode_once_per_key(decoder: msgspec.json.Decoder, text: bytes) -> Any | None:
+    """``decoder.decode(text)`` for text without a backslash, or None when msgspec cannot decode it or a repeated key
+    was collapsed: every ``:`` of such text is a key's separator or a character of a string, and re-encoding the
+    value writes each kept key and string once, so it holds fewer ``:`` exactly when a repeated key was dropped."""
+    try:
+        value = decoder.decode(text)
+        again = msgspec.json.encode(value)
+    except (msgspec.MsgspecError, ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    return value if text.count(b":") == again.count(b":") else None
+
+
 def decode_elements(raws: list[bytes] | list[msgspec.Raw]) -> list[Any] | None:
     """JSON elements decoded in one msgspec call, exactly as ``json.loads`` would give them.
 
@@ -135,14 +147,8 @@ def decode_elements(raws: list[bytes] | list[msgspec.Raw]) -> list[Any] | None:
     if b"\\" in text:
         escaped = [b"\\" in bytes(raw) for raw in raws]
         text = b"[" + b",".join([raw for raw, skip in zip(raws, escaped) if not skip]) + b"]"
-    try:
-        values = _ANY.decode(text)
-        again = msgspec.json.encode(values)
-    except (msgspec.MsgspecError, ValueError, TypeError, OverflowError, RecursionError):
-        return None
-    if text.count(b":") != again.count(b":"):
-        return None  # a repeated key was collapsed somewhere
-    if escaped is None:
+    values = _decode_once_per_key(_ANY, text)
+    if values is None or escaped is None:
         return values
     found = iter(values)
     return [ESCAPED if skip else next(found) for skip in escaped]
@@ -254,13 +260,9 @@ class Root:
         text = b"[" + b",".join(raws) + b"]"
         if b"\\" in text:
             return False
-        try:
-            entries = _REFERENCE_ENTRIES.decode(text)
-            again = msgspec.json.encode(entries)
-        except (msgspec.MsgspecError, ValueError, TypeError, OverflowError, RecursionError):
+        entries = _decode_once_per_key(_REFERENCE_ENTRIES, text)
+        if entries is None:
             return False
-        if text.count(b":") != again.count(b":"):
-            return False  # a repeated key was collapsed somewhere
         added: dict[str, _ReferenceEntry] = {}
         duplicates = []
         references = self.references
