@@ -112,8 +112,8 @@ File-level problems (:class:`TicFileError`, nothing of the file is returned)
     commas, NaN/Infinity, unescaped quotes, several root documents), nesting deeper than ~1,000 levels, an item
     larger than ``Limits.max_item_bytes``, duplicate keys (at the root, or inside an item or provider reference that
     is decoded — items skipped by the code filter are checked for syntax only), text that is not UTF-8 (anywhere,
-    with byte offset and line:column), a root that is not an object, no ``in_network`` array (the message lists the keys found, e.g. a misspelled
-    ``in_networks``), no reporting entity name.
+    with byte offset and line:column), a root that is not an object, no ``in_network`` array (the message lists
+    the keys found, e.g. a misspelled ``in_networks``), no reporting entity name.
 """
 
 from __future__ import annotations
@@ -518,10 +518,6 @@ class _ItemArray:
     def __init__(self, collector: _Collector) -> None:
         self.c = collector
         self.pool = collector.pool
-
-    def batch(self, batch: Batch) -> int:
-        scan = self.scan(batch.data, batch.separator)
-        return self.apply(scan, batch.first_index, batch.offset, batch.data.__getitem__)
 
     def scan(self, data: bytes | memoryview, separator: bytes | None) -> ItemBatchScan:
         return scan_item_batch(data, self.c.wanted, separator)

@@ -141,11 +141,17 @@ class ArrayHandler(Protocol):
 
 
 @runtime_checkable
-class ScanningArrayHandler(ArrayHandler, Protocol):
+class ScanningArrayHandler(Protocol):
     """An array handler whose batches are scanned without side effects (possibly in a helper process, ``pool``)
-    and then applied in file order."""
+    and then applied in file order (instead of :meth:`ArrayHandler.batch`)."""
 
     pool: Any  # a batch pool (tic_workers.BatchScanner) or None
+
+    def element(self, index: int, data: bytes, offset: int) -> None:
+        """One element, exactly delimited (as :meth:`ArrayHandler.element`)."""
+
+    def close(self, count: int) -> None:
+        """The array ended after ``count`` elements."""
 
     def scan(self, data: bytes | memoryview, separator: bytes | None) -> Any:
         """Scan a batch text (``[`` + elements + ``]``); raise when it is not a list of ordinary elements."""
@@ -551,7 +557,7 @@ class _Scanner:
 
     # -- arrays ------------------------------------------------------------------------------------------------------
 
-    def _array(self, key: str, handler: ArrayHandler) -> None:
+    def _array(self, key: str, handler: "ArrayHandler | ScanningArrayHandler") -> None:
         if isinstance(handler, ScanningArrayHandler):
             self._scanned_array(key, handler)
             return
@@ -634,7 +640,7 @@ class _Scanner:
                         self.pos = end
                         separator = self._learn_separator(end) or separator
                 if failure is not None:
-                    index, at_element, batch_after = self._recover(key, handler, index, failure, pending, batch_after)
+                    index, at_element, batch_after = self._recover(key, handler, index, failure, batch_after)
                     continue
             following = self._peek()
             if following == b",":
@@ -645,7 +651,7 @@ class _Scanner:
                 continue
             index, failure = self._settle(pending, handler, index, wait_all=True)
             if failure is not None:
-                index, at_element, batch_after = self._recover(key, handler, index, failure, pending, batch_after)
+                index, at_element, batch_after = self._recover(key, handler, index, failure, batch_after)
                 continue
             if following == b"]":
                 self.pos += 1
@@ -707,7 +713,7 @@ class _Scanner:
             self.retained = [piece for piece in self.retained if piece.base + len(piece.data) > self.hold]
         return index, None
 
-    def _recover(self, key: str, handler: ArrayHandler, index: int, failed: "_Pending", pending: "deque[_Pending]",
+    def _recover(self, key: str, handler: "ScanningArrayHandler", index: int, failed: "_Pending",
                  batch_after: int) -> tuple[int, bool, int]:
         """Read a batch whose scan failed exactly; (index after it, whether pos is at an element, batch_after)."""
         self._rewind(failed.start)

@@ -14,9 +14,10 @@ Python thread). Helper processes share nothing but memory segments, so they run 
   every result in file order (``tic_scan``), so a result that proves a batch cut wrong is simply discarded.
 
 The helpers start on first use (~0.1 s: they import msgspec and isal; the scanner loads numpy when a read starts),
-serve one read at a time and stay up for the next read of the same process; :func:`shutdown` (also run at exit) stops them. A read that finds
-them busy (another thread is reading) or cannot start them reads with the thread alone. Files smaller than
-:data:`MIN_PARALLEL_BYTES` are read without helpers: starting them would cost more than it saves.
+serve one read at a time and stay up for the next read of the same process; :func:`shutdown` (also run at exit)
+stops them. A read that finds them busy (another thread is reading) or cannot start them reads with the thread
+alone. Files smaller than :data:`MIN_PARALLEL_BYTES` are read without helpers: starting them would cost more than
+it saves.
 """
 
 from __future__ import annotations
