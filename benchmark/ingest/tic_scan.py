@@ -586,19 +586,10 @@ class _Scanner:
                 index += 1
                 self.pos = end
                 separator = self._learn_separator(end) or separator
-            following = self._peek()
-            if following == b",":
-                self.pos += 1
-                if self._peek() == b"]":
-                    raise self._syntax(self.base + self.pos, f"trailing comma in {key}")
+            if self._next_element(key):
                 continue
-            if following == b"]":
-                self.pos += 1
-                handler.close(index)
-                return
-            if following is None:
-                raise self._truncated(f"premature EOF: the file ends inside {key} (after element {index - 1})")
-            raise self._syntax(self.base + self.pos, f"expected ',' or ']' after {key}[{index - 1}]")
+            self._close_array(key, handler, index)
+            return
 
     def _scanned_array(self, key: str, handler: "ScanningArrayHandler") -> None:
         """A root array whose handler scans batches without side effects: each batch goes to the handler's helper
@@ -642,24 +633,35 @@ class _Scanner:
                 if failure is not None:
                     index, at_element, batch_after = self._recover(key, handler, index, failure, batch_after)
                     continue
-            following = self._peek()
-            if following == b",":
-                self.pos += 1
-                if self._peek() == b"]":
-                    raise self._syntax(self.base + self.pos, f"trailing comma in {key}")
+            if self._next_element(key):
                 at_element = True
                 continue
-            index, failure = self._settle(pending, handler, index, wait_all=True)
+            index, failure = self._settle(pending, handler, index, wait_all=True)  # the end, or an error: all in
             if failure is not None:
                 index, at_element, batch_after = self._recover(key, handler, index, failure, batch_after)
                 continue
-            if following == b"]":
-                self.pos += 1
-                handler.close(index)
-                return
-            if following is None:
-                raise self._truncated(f"premature EOF: the file ends inside {key} (after element {index - 1})")
-            raise self._syntax(self.base + self.pos, f"expected ',' or ']' after {key}[{index - 1}]")
+            self._close_array(key, handler, index)
+            return
+
+    def _next_element(self, key: str) -> bool:
+        """After an element: True past a ',' (another element follows); False before anything else."""
+        if self._peek() != b",":
+            return False
+        self.pos += 1
+        if self._peek() == b"]":
+            raise self._syntax(self.base + self.pos, f"trailing comma in {key}")
+        return True
+
+    def _close_array(self, key: str, handler: "ArrayHandler | ScanningArrayHandler", count: int) -> None:
+        """At the array's ']' (after ``count`` elements): close it; anything else is an error."""
+        following = self._peek()
+        if following == b"]":
+            self.pos += 1
+            handler.close(count)
+            return
+        if following is None:
+            raise self._truncated(f"premature EOF: the file ends inside {key} (after element {count - 1})")
+        raise self._syntax(self.base + self.pos, f"expected ',' or ']' after {key}[{count - 1}]")
 
     def _batch_cut(self, separator: bytes | None, batch_after: int) -> int | None:
         """Where a batch starting at pos can end (the last separator buffered), reading up to two more chunks to
