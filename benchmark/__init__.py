@@ -9,20 +9,32 @@ The analyst API, three lines from import to a table and a chart::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["benchmark_table", "compared_rates", "plot_pct_of_medicare", "plot_rate_distribution",
-           "medicare_amounts", "national_amount", "pfs_indicators"]
+__all__ = [
+    "benchmark_table",
+    "compared_rates",
+    "plot_pct_of_medicare",
+    "plot_rate_distribution",
+    "medicare_amounts",
+    "national_amount",
+    "pfs_indicators",
+]
+
+
+# The analyst API imports the analysis and reporting layers on first use, for start-up time only (pandas, pandera,
+# matplotlib): the TiC reader's helper processes import light submodules such as ``benchmark.ingest.tic.items``,
+# and importing a submodule imports this package first. No import cycle is involved.
 
 
 def __getattr__(name: str) -> Any:
-    """The Medicare functions load on first use, so that importing a light submodule (the TiC reader's helper
-    process imports ``benchmark.ingest.tic_items``) does not import pandas."""
+    """The Medicare functions load on first use (see above)."""
     if name in ("medicare_amounts", "national_amount", "pfs_indicators"):
-        from benchmark import medicare
+        from benchmark.reference import medicare
 
         return getattr(medicare, name)
     raise AttributeError(f"module 'benchmark' has no attribute {name!r}")
@@ -30,30 +42,35 @@ def __getattr__(name: str) -> Any:
 
 def compared_rates(code: str, year: int = 2025, source: str = "sample") -> pd.DataFrame:
     """Every rate for ``code`` in ``source`` with its locality-matched Medicare amount and percent of Medicare."""
-    from benchmark import rates
+    from benchmark.analysis import rates
 
     loaded = rates.load_rates(source, codes=[code])
     return rates.compare_to_medicare(loaded.rates, year)
 
 
-def benchmark_table(code: str, year: int = 2025, source: str = "sample",
-                    by: Sequence[str] = ("payer_family", "pos_setting"),
-                    product_lines: Sequence[str] | None = ("commercial",)) -> pd.DataFrame:
+def benchmark_table(
+    code: str,
+    year: int = 2025,
+    source: str = "sample",
+    by: Sequence[str] = ("payer_family", "pos_setting"),
+    product_lines: Sequence[str] | None = ("commercial",),
+) -> pd.DataFrame:
     """n, min, p10, p25, median, p75, p90, max, mean and % of Medicare per group of ``by``.
 
     ``source`` may be a rate store folder (``paybench ingest --out``): the query then runs in DuckDB over the store.
     """
-    from benchmark import stats, store
+    from benchmark.analysis import benchmark_sql, stats
+    from benchmark.store import rate_store
 
-    if store.is_store(source):
-        return store.open_store(source).benchmark_table(code, year, by, product_lines)
+    if rate_store.is_store(source):
+        return benchmark_sql.benchmark_table(rate_store.open_store(source), code, year, by, product_lines)
     rows = stats.benchmark_rows(compared_rates(code, year, source), product_lines)
     return stats.distribution_table(rows, by)
 
 
 def plot_pct_of_medicare(code: str, year: int = 2025, source: str = "sample"):
     """Bar chart of the median percent of Medicare by payer."""
-    from benchmark import charts
+    from benchmark.reporting import charts
 
     table = benchmark_table(code, year, source, by=("payer_family",))
     return charts.pct_of_medicare_chart(table, code, year, synthetic=source == "sample")
@@ -61,11 +78,12 @@ def plot_pct_of_medicare(code: str, year: int = 2025, source: str = "sample"):
 
 def plot_rate_distribution(code: str, year: int = 2025, source: str = "sample", setting: str = "facility"):
     """Box-and-dots chart of the rates by payer in one setting."""
-    from benchmark import charts, stats
+    from benchmark.analysis import stats
+    from benchmark.reference.medicare import national_amount
+    from benchmark.reporting import charts
 
     rows = stats.benchmark_rows(compared_rates(code, year, source))
     rows = rows[rows["pos_setting"] == setting]
-    from benchmark.medicare import national_amount
-
-    return charts.rate_distribution_chart(rows, code, national_amount(code, year, setting),
-                                          synthetic=source == "sample", setting_label=setting)
+    return charts.rate_distribution_chart(
+        rows, code, national_amount(code, year, setting), synthetic=source == "sample", setting_label=setting
+    )

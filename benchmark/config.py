@@ -25,7 +25,8 @@ NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
 CODE_REPORT_NOTEBOOK: Path = NOTEBOOKS_DIR / "code_report.ipynb"
 REPORTS_DIR: Path = PROJECT_ROOT / "reports"
 
-STYLE_FILE: Path = PACKAGE_DIR / "styles" / "benchmark.mplstyle"
+STYLE_FILE: Path = PACKAGE_DIR / "reporting" / "styles" / "benchmark.mplstyle"
+TEMPLATES_DIR: Path = PACKAGE_DIR / "reporting" / "templates"
 
 # PFS releases shipped in data/reference/medicare, one per payment year (see data/reference/medicare/PROVENANCE.md).
 PPRRVU_FILES: dict[int, Path] = {

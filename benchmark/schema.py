@@ -10,8 +10,6 @@ billing code (+ modifiers) under one payer/plan, for one provider group, with it
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -50,7 +48,9 @@ class RateSchema(pa.DataFrameModel):
     amount: Series[float] = pa.Field(gt=0, description="the rate as published, in amount_unit")
     amount_unit: Series[str] = pa.Field(isin=AMOUNT_UNITS)
     amount_usd: Series[float] = pa.Field(
-        nullable=True, gt=0, description="per-service dollars; empty for per diem, case rate and percentages without a base"
+        nullable=True,
+        gt=0,
+        description="per-service dollars; empty for per diem, case rate and percentages without a base",
     )
     dollar_basis: Series[str] = pa.Field(nullable=True, description="how amount_usd was obtained when not published")
     service_codes: Series[str] = pa.Field(nullable=True, description="pipe-joined CMS place-of-service codes")
@@ -80,7 +80,9 @@ class RateSchema(pa.DataFrameModel):
         nullable=True, ge=1, description="plans the rate applies to, when known (single-plan file or table of contents)"
     )
     dedup_count: Series[pd.Int64Dtype] = pa.Field(
-        nullable=True, ge=1, description="identical source rows this row stands for (1 = unique); empty if not deduplicated"
+        nullable=True,
+        ge=1,
+        description="identical source rows this row stands for (1 = unique); empty if not deduplicated",
     )
     # Hospital standard-charge details (45 CFR 180; empty where a source does not publish them, e.g. TiC files).
     billing_code_raw: Series[str] = pa.Field(nullable=True, description="code as published (44320.0, 450, 44320-80)")
@@ -289,9 +291,24 @@ class DistributionSchema(pa.DataFrameModel):
 RATE_COLUMNS: list[str] = list(RateSchema.to_schema().columns)
 # Rate columns only hospital standard-charge files fill (every other source leaves them empty).
 HOSPITAL_DETAIL_COLUMNS: list[str] = [
-    "billing_code_raw", "billing_code_type_raw", "amount_raw", "methodology_raw", "negotiated_algorithm",
-    "gross_charge", "discounted_cash", "min_charge", "max_charge", "estimated_amount", "median_amount", "p10_amount",
-    "p90_amount", "allowed_count", "drug_unit", "drug_unit_type", "hospital_location", "hospital_address",
+    "billing_code_raw",
+    "billing_code_type_raw",
+    "amount_raw",
+    "methodology_raw",
+    "negotiated_algorithm",
+    "gross_charge",
+    "discounted_cash",
+    "min_charge",
+    "max_charge",
+    "estimated_amount",
+    "median_amount",
+    "p10_amount",
+    "p90_amount",
+    "allowed_count",
+    "drug_unit",
+    "drug_unit_type",
+    "hospital_location",
+    "hospital_address",
     "hospital_license",
 ]
 
@@ -311,7 +328,7 @@ def empty_quarantine() -> pd.DataFrame:
     return QuarantineSchema.validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in cols}))
 
 
-def optional(value: object) -> Optional[str]:
+def optional(value: object) -> str | None:
     """Text of a value, or None for missing/blank."""
     if value is None:
         return None

@@ -33,10 +33,10 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=4, help=f"reports in the batch (at most {len(CODES)})")
     args = parser.parse_args()
 
-    from benchmark import exports
-    from benchmark.batch import Batch, run_batch
-    from benchmark.report import ReportParams
-    from benchmark.runner import run_report
+    from benchmark.reporting import exports
+    from benchmark.reporting.batch import Batch, run_batch
+    from benchmark.reporting.report import ReportParams
+    from benchmark.reporting.runner import run_report
 
     batch = Batch(tuple(ReportParams(code=code) for code in CODES[: args.reports]))
     with tempfile.TemporaryDirectory(prefix="paybench-bench-") as folder:
@@ -44,18 +44,24 @@ def main() -> None:
         one = _timed(lambda: run_batch(batch, work / "one", workers=1, force=True, progress=False))
         two = _timed(lambda: run_batch(batch, work / "two", workers=2, force=True, progress=False))
         skip = _timed(lambda: run_batch(batch, work / "two", workers=2, progress=False))
-        print(f"{f'batch of {args.reports} reports, 2 workers vs 1 worker':<58} ours {two:7.1f} s | 1 worker "
-              f"{one:7.1f} s | ours/baseline time x{two / one:5.2f}")
-        print(f"{'the same batch, all up to date (skipped) vs 2 workers':<58} ours {skip:7.1f} s | full run "
-              f"{two:7.1f} s | ours/baseline time x{skip / two:5.2f}")
+        print(
+            f"{f'batch of {args.reports} reports, 2 workers vs 1 worker':<58} ours {two:7.1f} s | 1 worker "
+            f"{one:7.1f} s | ours/baseline time x{two / one:5.2f}"
+        )
+        print(
+            f"{'the same batch, all up to date (skipped) vs 2 workers':<58} ours {skip:7.1f} s | full run "
+            f"{two:7.1f} s | ours/baseline time x{skip / two:5.2f}"
+        )
 
         single = _timed(lambda: run_report(ReportParams(), work / "single"))
         copy = work / "copy"
         shutil.copytree(work / "single", copy)
         export = _timed(lambda: exports.write_exports(copy))
         pdf = "with PDF" if exports.find_chromium() else "no Chromium: without PDF"
-        print(f"{f'exports of one report ({pdf}) vs its whole run':<58} ours {export:7.1f} s | run_report "
-              f"{single:7.1f} s | ours/baseline time x{export / single:5.2f}")
+        print(
+            f"{f'exports of one report ({pdf}) vs its whole run':<58} ours {export:7.1f} s | run_report "
+            f"{single:7.1f} s | ours/baseline time x{export / single:5.2f}"
+        )
 
 
 if __name__ == "__main__":

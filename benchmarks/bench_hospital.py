@@ -7,7 +7,7 @@ It generates two synthetic CMS v3.0 files into ``benchmarks/_work/`` (git-ignore
 commas, free-text notes on some rows) and a *wide* file of about the same size with 401 columns (43 payer/plan
 groups x 9 columns). Then, each in its own fresh process so that peak RSS is that task's alone:
 
-- ours: :func:`benchmark.ingest.hospital.read_standard_charges` with a 25-code set -- parse, filter to the codes,
+- ours: :func:`benchmark.ingest.hospital.reader.read_standard_charges` with a 25-code set -- parse, filter to the codes,
   normalize and validate, i.e. end to end;
 - baseline: ``pandas.read_csv(path, skiprows=2)`` with default options -- parse only, no filtering, no rows.
 
@@ -31,9 +31,33 @@ import time
 from pathlib import Path
 
 WORK_DIR = Path(__file__).resolve().parent / "_work"
-CODES = ["44320", "44310", "44312", "44314", "44316", "44322", "44340", "44345", "44346", "44620", "44626", "44141",
-         "44143", "44188", "99213", "99214", "99283", "99284", "70551", "27447", "47562", "45378", "43239", "66984",
-         "J1450"]
+CODES = [
+    "44320",
+    "44310",
+    "44312",
+    "44314",
+    "44316",
+    "44322",
+    "44340",
+    "44345",
+    "44346",
+    "44620",
+    "44626",
+    "44141",
+    "44143",
+    "44188",
+    "99213",
+    "99214",
+    "99283",
+    "99284",
+    "70551",
+    "27447",
+    "47562",
+    "45378",
+    "43239",
+    "66984",
+    "J1450",
+]
 _GENERAL = (
     "hospital_name,last_updated_on,version,location_name,hospital_address,license_number|NY,type_2_npi,"
     '"To the best of its knowledge and belief, this hospital has included all applicable standard charge '
@@ -48,16 +72,76 @@ _TALL_HEADER = (
     "median_amount,10th_percentile,90th_percentile,count,standard_charge|min,standard_charge|max,"
     "standard_charge|methodology,additional_generic_notes\n"
 )
-_PAYERS = ["Aetna", "Blue Cross Blue Shield of Western New York", "Cigna Healthcare", "UnitedHealthcare",
-           "Humana", "Fidelis Care", "Independent Health", "Univera Healthcare", "Highmark", "Excellus BlueCross",
-           "MVP Health Care", "Wellcare", "Oscar Health"]
-_PLANS = ["PPO", "HMO", "Choice Plus", "Open Access Managed Choice", "Medicare Advantage HMO", "Medicaid Managed Care",
-          "Exchange Silver", "POS II", "EPO", "Commercial"]
-_WORDS = ("colostomy repair injection catheter needle vein blood drainage imaging contrast without with tissue "
-          "bone replacement knee hip lumbar cervical office visit established patient emergency level moderate "
-          "complexity single view bilateral unilateral anesthesia laparoscopic open removal").split()
-_NOTES = ["Rate subject to outlier provisions of the agreement.", "Paid at 140% of the OPPS APC rate.",
-          '"Includes all implants and supplies, excludes professional fees."', ""]
+_PAYERS = [
+    "Aetna",
+    "Blue Cross Blue Shield of Western New York",
+    "Cigna Healthcare",
+    "UnitedHealthcare",
+    "Humana",
+    "Fidelis Care",
+    "Independent Health",
+    "Univera Healthcare",
+    "Highmark",
+    "Excellus BlueCross",
+    "MVP Health Care",
+    "Wellcare",
+    "Oscar Health",
+]
+_PLANS = [
+    "PPO",
+    "HMO",
+    "Choice Plus",
+    "Open Access Managed Choice",
+    "Medicare Advantage HMO",
+    "Medicaid Managed Care",
+    "Exchange Silver",
+    "POS II",
+    "EPO",
+    "Commercial",
+]
+_WORDS = [
+    "colostomy",
+    "repair",
+    "injection",
+    "catheter",
+    "needle",
+    "vein",
+    "blood",
+    "drainage",
+    "imaging",
+    "contrast",
+    "without",
+    "with",
+    "tissue",
+    "bone",
+    "replacement",
+    "knee",
+    "hip",
+    "lumbar",
+    "cervical",
+    "office",
+    "visit",
+    "established",
+    "patient",
+    "emergency",
+    "level",
+    "moderate",
+    "complexity",
+    "single",
+    "view",
+    "bilateral",
+    "unilateral",
+    "anesthesia",
+    "laparoscopic",
+    "open",
+    "removal",
+]
+_NOTES = [
+    "Rate subject to outlier provisions of the agreement.",
+    "Paid at 140% of the OPPS APC rate.",
+    '"Includes all implants and supplies, excludes professional fees."',
+    "",
+]
 _CODE_POOL_SIZE = 8000
 
 
@@ -80,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
             (write_tall if kind == "tall" else write_wide)(path, target)
             print(f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - start:.0f} s")
     try:
-        print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores; "
-              f"{args.repeat} runs of each, alternating; best (median) shown")
+        print(
+            f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores; "
+            f"{args.repeat} runs of each, alternating; best (median) shown"
+        )
         for kind, path in files.items():
             size = path.stat().st_size
             runs: dict[str, list[dict]] = {"ours": [], "pandas": []}
@@ -90,17 +176,23 @@ def main(argv: list[str] | None = None) -> int:
                     runs[task].append(_run(task, path))
             best = {task: min(r, key=lambda run: run["seconds"]) for task, r in runs.items()}
             median = {task: statistics.median(run["seconds"] for run in r) for task, r in runs.items()}
-            for task, name in (("ours", f"ours (parse + filter to {len(CODES)} codes + normalize)"),
-                               ("pandas", "pandas read_csv (parse only)")):
+            for task, name in (
+                ("ours", f"ours (parse + filter to {len(CODES)} codes + normalize)"),
+                ("pandas", "pandas read_csv (parse only)"),
+            ):
                 run = best[task]
-                print(f"{kind:<5} {size / 1e6:5.0f} MB | {name:<52} {size / run['seconds'] / 1e6:6.1f} "
-                      f"({size / median[task] / 1e6:6.1f}) MB/s wall, {run['cpu_seconds']:5.2f} CPU s "
-                      f"({size / run['cpu_seconds'] / 1e6:5.1f} MB per CPU-s), peak RSS "
-                      f"{max(r['max_rss_mb'] for r in runs[task]):5.0f} MB")
+                print(
+                    f"{kind:<5} {size / 1e6:5.0f} MB | {name:<52} {size / run['seconds'] / 1e6:6.1f} "
+                    f"({size / median[task] / 1e6:6.1f}) MB/s wall, {run['cpu_seconds']:5.2f} CPU s "
+                    f"({size / run['cpu_seconds'] / 1e6:5.1f} MB per CPU-s), peak RSS "
+                    f"{max(r['max_rss_mb'] for r in runs[task]):5.0f} MB"
+                )
             ours, baseline = best["ours"], best["pandas"]
-            print(f"{kind:<5} ours: {ours['rates']:,} rates of {ours['rows_seen']:,} candidate rates | ours/baseline "
-                  f"time x{ours['seconds'] / baseline['seconds']:.2f} (median x{median['ours'] / median['pandas']:.2f})"
-                  f", CPU x{ours['cpu_seconds'] / baseline['cpu_seconds']:.2f}")
+            print(
+                f"{kind:<5} ours: {ours['rates']:,} rates of {ours['rows_seen']:,} candidate rates | ours/baseline "
+                f"time x{ours['seconds'] / baseline['seconds']:.2f} (median x{median['ours'] / median['pandas']:.2f})"
+                f", CPU x{ours['cpu_seconds'] / baseline['cpu_seconds']:.2f}"
+            )
         print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         if not args.keep:
@@ -111,15 +203,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(task: str, path: Path) -> dict:
     """One task in a fresh interpreter (imports done before the clock starts); its JSON report."""
-    output = subprocess.run([sys.executable, __file__, "--child", task, str(path)], check=True,
-                            capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", task, str(path)], check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
 def _child(task: str, path_text: str) -> int:
     path = Path(path_text)
     if task == "ours":
-        from benchmark.ingest.hospital import read_standard_charges
+        from benchmark.ingest.hospital.reader import read_standard_charges
 
         cpu, start = _cpu(), time.perf_counter()
         result = read_standard_charges(path, CODES, is_synthetic=True)
@@ -132,8 +225,9 @@ def _child(task: str, path_text: str) -> int:
         frame = pd.read_csv(path, skiprows=2)
         seconds, cpu = time.perf_counter() - start, _cpu() - cpu
         report = {"rates": 0, "rows_seen": len(frame)}
-    report.update(seconds=seconds, cpu_seconds=cpu,
-                  max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report.update(
+        seconds=seconds, cpu_seconds=cpu, max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     print(json.dumps(report))
     return 0
 
@@ -193,9 +287,36 @@ def write_tall(path: Path, target_bytes: int, seed: int = 2026) -> None:
                     methodology = "other"
                     count = "1 through 10"
                 notes = rng.choice(_NOTES) if rng.random() < 0.1 else ""
-                lines.append(",".join((description, code, "CPT", revenue, "RC", "", setting, "", "", _money(gross),
-                                       _money(gross * 0.6), payer, plan, dollar, percentage, algorithm, median, p10,
-                                       p90, count, _money(gross * 0.2), _money(gross * 0.9), methodology, notes)))
+                lines.append(
+                    ",".join(
+                        (
+                            description,
+                            code,
+                            "CPT",
+                            revenue,
+                            "RC",
+                            "",
+                            setting,
+                            "",
+                            "",
+                            _money(gross),
+                            _money(gross * 0.6),
+                            payer,
+                            plan,
+                            dollar,
+                            percentage,
+                            algorithm,
+                            median,
+                            p10,
+                            p90,
+                            count,
+                            _money(gross * 0.2),
+                            _money(gross * 0.9),
+                            methodology,
+                            notes,
+                        )
+                    )
+                )
             written += out.write("\n".join(lines) + "\n")
 
 
@@ -204,12 +325,24 @@ def write_wide(path: Path, target_bytes: int, seed: int = 2027) -> None:
     rng = random.Random(seed)
     pool = _code_pool(rng)
     pairs = [(p, q) for p in _PAYERS for q in _PLANS][:43]
-    header = ["description", "code|1", "code|1|type", "code|2", "code|2|type", "modifiers", "setting",
-              "drug_unit_of_measurement", "drug_type_of_measurement", "standard_charge|gross",
-              "standard_charge|discounted_cash"]
+    header = [
+        "description",
+        "code|1",
+        "code|1|type",
+        "code|2",
+        "code|2|type",
+        "modifiers",
+        "setting",
+        "drug_unit_of_measurement",
+        "drug_type_of_measurement",
+        "standard_charge|gross",
+        "standard_charge|discounted_cash",
+    ]
     for payer, plan in pairs:
-        header += [f"standard_charge|{payer}|{plan}|{s}" for s in
-                   ("negotiated_dollar", "negotiated_percentage", "negotiated_algorithm")]
+        header += [
+            f"standard_charge|{payer}|{plan}|{s}"
+            for s in ("negotiated_dollar", "negotiated_percentage", "negotiated_algorithm")
+        ]
         header += [f"{m}|{payer}|{plan}" for m in ("median_amount", "10th_percentile", "90th_percentile", "count")]
         header += [f"standard_charge|{payer}|{plan}|methodology", f"additional_payer_notes|{payer}|{plan}"]
     header += ["standard_charge|min", "standard_charge|max", "additional_generic_notes"]
@@ -217,15 +350,35 @@ def write_wide(path: Path, target_bytes: int, seed: int = 2027) -> None:
         written = out.write(_GENERAL + ",".join(header) + "\n")
         while written < target_bytes:
             gross = rng.uniform(40, 40000)
-            cells = [_description(rng), rng.choice(pool), "CPT", f"0{rng.randint(250, 999)}", "RC", "",
-                     rng.choice(("outpatient", "inpatient", "both")), "", "", _money(gross), _money(gross * 0.6)]
+            cells = [
+                _description(rng),
+                rng.choice(pool),
+                "CPT",
+                f"0{rng.randint(250, 999)}",
+                "RC",
+                "",
+                rng.choice(("outpatient", "inpatient", "both")),
+                "",
+                "",
+                _money(gross),
+                _money(gross * 0.6),
+            ]
             for _ in pairs:
                 roll = rng.random()
                 if roll < 0.55:
                     cells += [_money(gross * rng.uniform(0.2, 0.9)), "", "", "", "", "", "", "fee schedule", ""]
                 elif roll < 0.65:
-                    cells += ["", str(rng.randint(30, 95)), "", _money(gross * 0.5), _money(gross * 0.3),
-                              _money(gross * 0.7), str(rng.randint(11, 400)), "percent of total billed charges", ""]
+                    cells += [
+                        "",
+                        str(rng.randint(30, 95)),
+                        "",
+                        _money(gross * 0.5),
+                        _money(gross * 0.3),
+                        _money(gross * 0.7),
+                        str(rng.randint(11, 400)),
+                        "percent of total billed charges",
+                        "",
+                    ]
                 elif roll < 0.7:
                     cells += [_money(gross * 1.4), "", "", "", "", "", "", "case rate", rng.choice(_NOTES)]
                 else:

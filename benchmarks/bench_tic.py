@@ -46,11 +46,15 @@ def main(argv: list[str] | None = None) -> int:
         return _worker(args.worker, args.file, args.codes)
 
     files = generate(args.size_mb)
-    print(f"TiC in-network reader, codes {' '.join(args.codes)}; {os.cpu_count()} cores; synthetic sample data — "
-          "not actual payer rates")
+    print(
+        f"TiC in-network reader, codes {' '.join(args.codes)}; {os.cpu_count()} cores; synthetic sample data — "
+        "not actual payer rates"
+    )
     print(f"load average before: {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)")
-    print(f"{'file':<44} {'reader':<7} {'MB/s':>7} {'seconds':>8} {'CPU s':>6} {'MB/CPU-s':>9} {'peak RSS MB':>12} "
-          f"{'rows':>8} {'scan MB/s':>10}")
+    print(
+        f"{'file':<44} {'reader':<7} {'MB/s':>7} {'seconds':>8} {'CPU s':>6} {'MB/CPU-s':>9} {'peak RSS MB':>12} "
+        f"{'rows':>8} {'scan MB/s':>10}"
+    )
     for layout in ("refs-first", "refs-last"):
         for path in (files[layout].with_suffix(".json.gz"), files[layout]):
             ours = _measure("ours", path, args.codes)
@@ -58,16 +62,20 @@ def main(argv: list[str] | None = None) -> int:
             if not args.skip_baseline and layout == "refs-first":
                 baseline = _measure("ijson", path, args.codes)
                 _print(path, "ijson", baseline)
-                print(f"{'':<44} {'ratio':<7} ours/ijson: {ours['mb_per_s'] / baseline['mb_per_s']:.1f}x MB/s, "
-                      f"{ours['mb_per_cpu_s'] / baseline['mb_per_cpu_s']:.1f}x MB per CPU-second, "
-                      f"peak RSS {ours['peak_rss_mb']:.0f} vs {baseline['peak_rss_mb']:.0f} MB")
+                print(
+                    f"{'':<44} {'ratio':<7} ours/ijson: {ours['mb_per_s'] / baseline['mb_per_s']:.1f}x MB/s, "
+                    f"{ours['mb_per_cpu_s'] / baseline['mb_per_cpu_s']:.1f}x MB per CPU-second, "
+                    f"peak RSS {ours['peak_rss_mb']:.0f} vs {baseline['peak_rss_mb']:.0f} MB"
+                )
     return 0
 
 
 def _print(path: Path, reader: str, result: dict) -> None:
-    print(f"{path.name:<44} {reader:<7} {result['mb_per_s']:>7.1f} {result['seconds']:>8.2f} "
-          f"{result['cpu_seconds']:>6.1f} {result['mb_per_cpu_s']:>9.1f} {result['peak_rss_mb']:>12.0f} "
-          f"{result['rows']:>8} {result['scan_mb_per_s'] or 0:>10.1f}")
+    print(
+        f"{path.name:<44} {reader:<7} {result['mb_per_s']:>7.1f} {result['seconds']:>8.2f} "
+        f"{result['cpu_seconds']:>6.1f} {result['mb_per_cpu_s']:>9.1f} {result['peak_rss_mb']:>12.0f} "
+        f"{result['rows']:>8} {result['scan_mb_per_s'] or 0:>10.1f}"
+    )
 
 
 def _measure(reader: str, path: Path, codes: list[str]) -> dict:
@@ -79,11 +87,12 @@ def _measure(reader: str, path: Path, codes: list[str]) -> dict:
 
 
 def _worker(reader: str, path: Path, codes: list[str]) -> int:
-    json_bytes = int(path.with_suffix("").with_suffix(".json").stat().st_size) if path.suffix == ".gz" else \
-        path.stat().st_size
+    json_bytes = (
+        int(path.with_suffix("").with_suffix(".json").stat().st_size) if path.suffix == ".gz" else path.stat().st_size
+    )
     if reader == "ours":
-        from benchmark.ingest.tic import read_in_network
-        from benchmark.payers import resolve_payer
+        from benchmark.ingest.tic.reader import read_in_network
+        from benchmark.normalize.payers import resolve_payer
 
         resolve_payer("warm-up", None)  # payer rules load once per process; not part of reading a file
     else:
@@ -95,8 +104,12 @@ def _worker(reader: str, path: Path, codes: list[str]) -> int:
     start = time.perf_counter()
     scanned = []  # when the last chunk was scanned (rows are built after the whole file is checked)
     if reader == "ours":
-        result = read_in_network(path, codes, is_synthetic=True,
-                                 progress=lambda p: None if p.finished else scanned.append(time.perf_counter()))
+        result = read_in_network(
+            path,
+            codes,
+            is_synthetic=True,
+            progress=lambda p: None if p.finished else scanned.append(time.perf_counter()),
+        )
         rows = len(result.rates)
     else:
         wanted = set(codes)
@@ -107,8 +120,8 @@ def _worker(reader: str, path: Path, codes: list[str]) -> int:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
     helpers_mb = 0.0
-    if reader == "ours":  # the inflater and batch-scanner helper processes (benchmark.ingest.tic_workers)
-        from benchmark.ingest import tic_workers
+    if reader == "ours":  # the inflater and batch-scanner helper processes (benchmark.ingest.tic.workers)
+        from benchmark.ingest.tic import workers as tic_workers
 
         for role in ("inflater", "scanner"):
             helper = tic_workers._STATE.get(role)
@@ -116,10 +129,20 @@ def _worker(reader: str, path: Path, codes: list[str]) -> int:
                 helpers_mb += _peak_rss_mb(None, f"/proc/{helper.process.pid}/status")
                 fields = Path(f"/proc/{helper.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
                 cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    print(json.dumps({"seconds": seconds, "mb_per_s": json_bytes / 1e6 / seconds,
-                      "peak_rss_mb": _peak_rss_mb(usage) + helpers_mb, "helpers_rss_mb": helpers_mb,
-                      "rows": rows, "cpu_seconds": cpu, "mb_per_cpu_s": json_bytes / 1e6 / cpu,
-                      "scan_mb_per_s": json_bytes / 1e6 / (scanned[-1] - start) if scanned else None}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "mb_per_s": json_bytes / 1e6 / seconds,
+                "peak_rss_mb": _peak_rss_mb(usage) + helpers_mb,
+                "helpers_rss_mb": helpers_mb,
+                "rows": rows,
+                "cpu_seconds": cpu,
+                "mb_per_cpu_s": json_bytes / 1e6 / cpu,
+                "scan_mb_per_s": json_bytes / 1e6 / (scanned[-1] - start) if scanned else None,
+            }
+        )
+    )
     return 0
 
 
@@ -141,8 +164,10 @@ def _peak_rss_mb(usage, status: str = "/proc/self/status") -> float:
 def generate(size_mb: int) -> dict[str, Path]:
     """Both layouts (and their .gz) of a ~size_mb MB file, generated once and cached."""
     WORK.mkdir(parents=True, exist_ok=True)
-    paths = {layout: WORK / f"in-network-v{GENERATOR_VERSION}-{size_mb}MB-{layout}.json"
-             for layout in ("refs-first", "refs-last")}
+    paths = {
+        layout: WORK / f"in-network-v{GENERATOR_VERSION}-{size_mb}MB-{layout}.json"
+        for layout in ("refs-first", "refs-last")
+    }
     if all(p.exists() and p.with_suffix(".json.gz").exists() for p in paths.values()):
         return paths
     started = time.perf_counter()
@@ -156,12 +181,21 @@ def generate(size_mb: int) -> dict[str, Path]:
             out.write(chunk)
             written += len(chunk)
             index += 1
-    head = json.dumps({
-        "reporting_entity_name": "Synthetic Health Plan (synthetic sample data — not actual payer rates)",
-        "reporting_entity_type": "health insurance issuer", "plan_name": "Synthetic PPO", "plan_id_type": "ein",
-        "plan_id": "12-3456789", "plan_sponsor_name": "Synthetic Employer", "issuer_name": "Synthetic Health Plan",
-        "plan_market_type": "group", "last_updated_on": "2026-01-01", "version": "2.0.0",
-    }, separators=(",", ":")).encode()[:-1]
+    head = json.dumps(
+        {
+            "reporting_entity_name": "Synthetic Health Plan (synthetic sample data — not actual payer rates)",
+            "reporting_entity_type": "health insurance issuer",
+            "plan_name": "Synthetic PPO",
+            "plan_id_type": "ein",
+            "plan_id": "12-3456789",
+            "plan_sponsor_name": "Synthetic Employer",
+            "issuer_name": "Synthetic Health Plan",
+            "plan_market_type": "group",
+            "last_updated_on": "2026-01-01",
+            "version": "2.0.0",
+        },
+        separators=(",", ":"),
+    ).encode()[:-1]
     for layout, path in paths.items():
         with open(path, "wb") as out, open(items, "rb") as body:
             out.write(head)
@@ -176,8 +210,10 @@ def generate(size_mb: int) -> dict[str, Path]:
             out.write(b"}")
         _gzip(path)
     items.unlink()
-    print(f"generated {', '.join(p.name for p in paths.values())} (+ .gz) in {time.perf_counter() - started:.0f} s",
-          file=sys.stderr)
+    print(
+        f"generated {', '.join(p.name for p in paths.values())} (+ .gz) in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
     return paths
 
 
@@ -194,19 +230,32 @@ def _gzip(path: Path) -> None:
 def _references(rnd: random.Random) -> bytes:
     entries = []
     for group_id in range(1, REFERENCE_GROUPS + 1):
-        groups = [{"npi": [rnd.randrange(1_000_000_000, 9_999_999_999) for _ in range(rnd.randint(1, 12))],
-                   "tin": {"type": "ein", "value": f"{rnd.randrange(10, 99)}-{rnd.randrange(1_000_000, 9_999_999)}",
-                           "business_name": f"Synthetic Medical Group {rnd.randrange(100_000)}"}}
-                  for _ in range(rnd.randint(1, 4))]
-        entries.append({"provider_group_id": group_id, "network_name": ["Synthetic Choice", "Synthetic Open Access"],
-                        "provider_groups": groups})
+        groups = [
+            {
+                "npi": [rnd.randrange(1_000_000_000, 9_999_999_999) for _ in range(rnd.randint(1, 12))],
+                "tin": {
+                    "type": "ein",
+                    "value": f"{rnd.randrange(10, 99)}-{rnd.randrange(1_000_000, 9_999_999)}",
+                    "business_name": f"Synthetic Medical Group {rnd.randrange(100_000)}",
+                },
+            }
+            for _ in range(rnd.randint(1, 4))
+        ]
+        entries.append(
+            {
+                "provider_group_id": group_id,
+                "network_name": ["Synthetic Choice", "Synthetic Open Access"],
+                "provider_groups": groups,
+            }
+        )
     return json.dumps(entries, separators=(",", ":")).encode()
 
 
 _POS = ["11", "19", "21", "22", "23", "24", "02", "10"]
 # Real files repeat the same provider-reference lists (one per contract / fee schedule) across codes.
-_CONTRACTS = [random.Random(n).sample(range(1, REFERENCE_GROUPS + 1), random.Random(-n).randint(1, 10))
-              for n in range(3000)]
+_CONTRACTS = [
+    random.Random(n).sample(range(1, REFERENCE_GROUPS + 1), random.Random(-n).randint(1, 10)) for n in range(3000)
+]
 
 
 def _item(rnd: random.Random, index: int) -> dict:
@@ -216,20 +265,32 @@ def _item(rnd: random.Random, index: int) -> dict:
         prices = []
         for _ in range(rnd.randint(1, 3)):
             kind = rnd.random()
-            price = {"negotiated_type": "negotiated" if kind < .8 else "fee schedule" if kind < .9 else "percentage",
-                     "negotiated_rate": round(rnd.uniform(40, 4000), 2) if kind < .9 else rnd.choice([55, 65, 70.5]),
-                     "expiration_date": "9999-12-31", "service_code": sorted(rnd.sample(_POS, rnd.randint(1, 4))),
-                     "billing_class": rnd.choice(["professional", "institutional"]),
-                     "setting": rnd.choice(["outpatient", "inpatient", "both"])}
-            if rnd.random() < .2:
+            price = {
+                "negotiated_type": "negotiated" if kind < 0.8 else "fee schedule" if kind < 0.9 else "percentage",
+                "negotiated_rate": round(rnd.uniform(40, 4000), 2) if kind < 0.9 else rnd.choice([55, 65, 70.5]),
+                "expiration_date": "9999-12-31",
+                "service_code": sorted(rnd.sample(_POS, rnd.randint(1, 4))),
+                "billing_class": rnd.choice(["professional", "institutional"]),
+                "setting": rnd.choice(["outpatient", "inpatient", "both"]),
+            }
+            if rnd.random() < 0.2:
                 price["billing_code_modifier"] = [rnd.choice(["26", "TC", "80", "59"])]
             prices.append(price)
-        references = rnd.choice(_CONTRACTS) if rnd.random() < .8 else \
-            rnd.sample(range(1, REFERENCE_GROUPS + 1), rnd.randint(1, 10))
+        references = (
+            rnd.choice(_CONTRACTS)
+            if rnd.random() < 0.8
+            else rnd.sample(range(1, REFERENCE_GROUPS + 1), rnd.randint(1, 10))
+        )
         rates.append({"provider_references": references, "negotiated_prices": prices})
-    return {"negotiation_arrangement": "ffs", "name": f"Synthetic service {index}", "billing_code_type": "CPT",
-            "billing_code_type_version": "2026", "billing_code": code,
-            "description": "Synthetic service description (not an AMA descriptor)", "negotiated_rates": rates}
+    return {
+        "negotiation_arrangement": "ffs",
+        "name": f"Synthetic service {index}",
+        "billing_code_type": "CPT",
+        "billing_code_type_version": "2026",
+        "billing_code": code,
+        "description": "Synthetic service description (not an AMA descriptor)",
+        "negotiated_rates": rates,
+    }
 
 
 def _code(rnd: random.Random, index: int) -> str:

@@ -11,7 +11,7 @@ import csv
 import gzip
 import json
 import time
-from typing import Callable
+from collections.abc import Callable
 
 REPEAT = 3
 
@@ -26,19 +26,37 @@ def best_of(function: Callable[[], object], repeat: int = REPEAT) -> float:
 
 
 def report(name: str, ours: float, baseline: float, baseline_name: str) -> None:
-    print(f"{name:<58} ours {ours * 1000:9.1f} ms | {baseline_name} {baseline * 1000:9.1f} ms | "
-          f"ours/baseline time x{ours / baseline:6.2f}")
+    print(
+        f"{name:<58} ours {ours * 1000:9.1f} ms | {baseline_name} {baseline * 1000:9.1f} ms | "
+        f"ours/baseline time x{ours / baseline:6.2f}"
+    )
 
 
 def bench_pfs_all_localities() -> None:
     """Medicare amounts for the 14 colostomy-family codes x 110 areas x 2 settings x 4 years."""
-    from benchmark import config, medicare
+    from benchmark import config
+    from benchmark.reference import medicare
 
-    codes = ["44141", "44143", "44188", "44310", "44312", "44314", "44316", "44320", "44322", "44340", "44345",
-             "44346", "44620", "44626"]
+    codes = [
+        "44141",
+        "44143",
+        "44188",
+        "44310",
+        "44312",
+        "44314",
+        "44316",
+        "44320",
+        "44322",
+        "44340",
+        "44345",
+        "44346",
+        "44620",
+        "44626",
+    ]
     for year in medicare.available_years():  # warm the file caches for both sides
         medicare.load_pprrvu(year)
-    gpci_rows = list(csv.reader(open(config.GPCI_FILES[2025], encoding="latin-1")))[3:112]
+    with open(config.GPCI_FILES[2025], encoding="latin-1") as handle:
+        gpci_rows = list(csv.reader(handle))[3:112]
 
     def ours() -> None:
         for year in medicare.available_years():
@@ -50,17 +68,19 @@ def bench_pfs_all_localities() -> None:
             for row in rvu[rvu["hcpcs"].isin(codes)].itertuples():
                 for g in gpci_rows:
                     for pe in (row.facility_pe_rvu, row.non_facility_pe_rvu):
-                        round((row.work_rvu * float(g[4]) + pe * float(g[5]) + row.mp_rvu * float(g[6]))
-                              * row.conversion_factor, 2)
+                        round(
+                            (row.work_rvu * float(g[4]) + pe * float(g[5]) + row.mp_rvu * float(g[6]))
+                            * row.conversion_factor,
+                            2,
+                        )
 
-    report("PFS amounts, 14 codes x 109 localities x 2 settings x 4 years", best_of(ours), best_of(loop),
-           "row loop")
+    report("PFS amounts, 14 codes x 109 localities x 2 settings x 4 years", best_of(ours), best_of(loop), "row loop")
 
 
 def bench_sample_tic_read() -> None:
     """Read every shipped TiC sample file for one code: streaming reader vs json.load of the whole document."""
     from benchmark import config
-    from benchmark.ingest.tic import read_in_network
+    from benchmark.ingest.tic.reader import read_in_network
 
     files = sorted(config.SAMPLE_TIC_DIR.glob("*.json.gz"))
 
@@ -74,14 +94,18 @@ def bench_sample_tic_read() -> None:
                 document = json.load(handle)
             [item for item in document["in_network"] if item["billing_code"] == "44320"]
 
-    report(f"TiC sample, {len(files)} files, code 44320 to validated rows", best_of(ours), best_of(whole_document),
-           "json.load (no rows)")
+    report(
+        f"TiC sample, {len(files)} files, code 44320 to validated rows",
+        best_of(ours),
+        best_of(whole_document),
+        "json.load (no rows)",
+    )
 
 
 def bench_report_build() -> None:
     """Build every table of the 44320 report (no charts) vs only loading the rates."""
-    from benchmark import rates
-    from benchmark.report import CodeReport, ReportParams
+    from benchmark.analysis import rates
+    from benchmark.reporting.report import CodeReport, ReportParams
 
     def ours() -> None:
         CodeReport.build(ReportParams())
@@ -90,8 +114,10 @@ def bench_report_build() -> None:
         rates.load_rates("sample", codes=["44320"])
 
     ours_time, load_time = best_of(ours), best_of(load_only)
-    print(f"{'44320 report tables (no charts) vs loading its rates alone':<58} ours {ours_time * 1000:9.1f} ms | "
-          f"load only {load_time * 1000:9.1f} ms | ours/baseline time x{ours_time / load_time:6.2f}")
+    print(
+        f"{'44320 report tables (no charts) vs loading its rates alone':<58} ours {ours_time * 1000:9.1f} ms | "
+        f"load only {load_time * 1000:9.1f} ms | ours/baseline time x{ours_time / load_time:6.2f}"
+    )
 
 
 if __name__ == "__main__":

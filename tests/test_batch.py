@@ -10,9 +10,10 @@ import textwrap
 
 import pytest
 
-from benchmark import batch, cli, config, exports, provenance
-from benchmark.report import ReportParams
-from benchmark.runner import KernelStartError, ReportRunError, report_slug, run_report
+from benchmark import cli, config
+from benchmark.reporting import batch, exports, provenance
+from benchmark.reporting.report import ReportParams
+from benchmark.reporting.runner import KernelStartError, ReportRunError, report_slug, run_report
 
 HOUSTON = "284160435_sample-general-hospital-of-houston-synthetic_standardcharges.csv"
 
@@ -24,19 +25,26 @@ def _write(path, text):
 
 # --------------------------------------------------------------------------------------------------- validation
 def test_codes_stay_strings_and_values_are_typed_by_the_parameter_fields(tmp_path):
-    spec = _write(tmp_path / "b.yaml", """
+    spec = _write(
+        tmp_path / "b.yaml",
+        """
         reports:
           - code: 00100        # unquoted: YAML 1.1 would read the octal number 64
           - {code: "44320", year: 2024, payers: [Aetna, BCBS], geography: TX}
-    """)
+    """,
+    )
     loaded = batch.load_batch(spec)
-    assert loaded.reports == (ReportParams(code="00100"),
-                              ReportParams(code="44320", year=2024, payers=("Aetna", "BCBS"), geography="TX"))
+    assert loaded.reports == (
+        ReportParams(code="00100"),
+        ReportParams(code="44320", year=2024, payers=("Aetna", "BCBS"), geography="TX"),
+    )
     assert isinstance(loaded.reports[1].year, int)
 
 
 def test_grid_expands_to_every_combination_with_defaults(tmp_path):
-    spec = _write(tmp_path / "b.yaml", """
+    spec = _write(
+        tmp_path / "b.yaml",
+        """
         title: Grid
         defaults: {product_lines: [commercial, medicare_advantage]}
         reports:
@@ -46,18 +54,22 @@ def test_grid_expands_to_every_combination_with_defaults(tmp_path):
           years: [2024, 2025]
           geographies: [all, TX]
           payer_sets: [[], [Aetna, BCBS]]
-    """)
+    """,
+    )
     loaded = batch.load_batch(spec)
     assert loaded.title == "Grid" and len(loaded.reports) == 1 + 2 * 2 * 2 * 2
-    expected = [ReportParams(code=c, year=y, geography=g, payers=p, product_lines=("commercial", "medicare_advantage"))
-                for c, y, g, p in itertools.product(["44310", "44312"], [2024, 2025], ["all", "TX"],
-                                                    [(), ("Aetna", "BCBS")])]
+    expected = [
+        ReportParams(code=c, year=y, geography=g, payers=p, product_lines=("commercial", "medicare_advantage"))
+        for c, y, g, p in itertools.product(["44310", "44312"], [2024, 2025], ["all", "TX"], [(), ("Aetna", "BCBS")])
+    ]
     assert list(loaded.reports[1:]) == expected
     assert loaded.reports[0].product_lines == ("commercial", "medicare_advantage")
 
 
 def test_every_problem_is_reported_with_its_location_before_anything_runs(tmp_path):
-    spec = _write(tmp_path / "b.yaml", """
+    spec = _write(
+        tmp_path / "b.yaml",
+        """
         colour: blue
         reports:
           - code: 44320
@@ -72,35 +84,50 @@ def test_every_problem_is_reported_with_its_location_before_anything_runs(tmp_pa
         grid:
           codes: ["44320"]
           states: [TX]
-    """)
+    """,
+    )
     with pytest.raises(batch.BatchSpecError) as caught:
         batch.load_batch(spec)
     message = str(caught.value)
-    for expected in (f"{spec}: unknown key 'colour'", "reports[0]: year: expected a whole number, got 'twenty'",
-                     "reports[1]: code must be a 5-character CPT/HCPCS string, got '4432'",
-                     "reports[2]: payers: expected a list of names", "reports[2]: unknown parameter 'output_dir'",
-                     "reports[3]: unknown parameter 'bogus'", "reports[4]: code: missing",
-                     "grid: unknown key 'states'"):
+    for expected in (
+        f"{spec}: unknown key 'colour'",
+        "reports[0]: year: expected a whole number, got 'twenty'",
+        "reports[1]: code must be a 5-character CPT/HCPCS string, got '4432'",
+        "reports[2]: payers: expected a list of names",
+        "reports[2]: unknown parameter 'output_dir'",
+        "reports[3]: unknown parameter 'bogus'",
+        "reports[4]: code: missing",
+        "grid: unknown key 'states'",
+    ):
         assert expected in message, expected
     assert "reports[0]: code" not in message  # an unquoted 44320 reads as the string "44320"
 
 
 def test_two_sets_writing_the_same_folder_are_an_error(tmp_path):
-    spec = _write(tmp_path / "b.yaml", """
+    spec = _write(
+        tmp_path / "b.yaml",
+        """
         reports:
           - code: "44320"
           - {code: "44320", year: 2025}
-    """)
-    with pytest.raises(batch.BatchSpecError, match=r"reports\[1\]: same parameters as reports\[0\] \(both would write "
-                                                   r"44320/\)"):
+    """,
+    )
+    with pytest.raises(
+        batch.BatchSpecError,
+        match=r"reports\[1\]: same parameters as reports\[0\] \(both would write "
+        r"44320/\)",
+    ):
         batch.load_batch(spec)
 
 
 def test_relative_data_sources_are_read_from_the_batch_files_folder(tmp_path):
     (tmp_path / "sub" / "data").mkdir(parents=True)
-    spec = _write(tmp_path / "sub" / "b.yaml", """
+    spec = _write(
+        tmp_path / "sub" / "b.yaml",
+        """
         reports: [{code: "44320", data_source: data}, {code: "44320"}]
-    """)
+    """,
+    )
     loaded = batch.load_batch(spec)
     assert loaded.reports[0].data_source == str((tmp_path / "sub" / "data").resolve())
     assert loaded.reports[1].data_source == "sample"
@@ -109,7 +136,7 @@ def test_relative_data_sources_are_read_from_the_batch_files_folder(tmp_path):
 
 
 def test_cli_exits_2_on_an_invalid_batch_and_writes_nothing(tmp_path, capsys):
-    spec = _write(tmp_path / "b.yaml", "reports:\n  - {code: \"44320\", year: 1999}\n")
+    spec = _write(tmp_path / "b.yaml", 'reports:\n  - {code: "44320", year: 1999}\n')
     assert cli.main(["batch", str(spec), "--out", str(tmp_path / "out")]) == batch.EXIT_INVALID
     assert "year must be one of" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -130,8 +157,10 @@ def test_a_report_is_up_to_date_only_while_parameters_inputs_and_code_are_unchan
     inputs = provenance.run_inputs(params)
     folder = tmp_path / "out" / report_slug(params)
     _written_report(folder, inputs)
-    assert inputs.input_checksums[str((data / HOUSTON).resolve())] == \
-        hashlib.sha256((data / HOUSTON).read_bytes()).hexdigest()
+    assert (
+        inputs.input_checksums[str((data / HOUSTON).resolve())]
+        == hashlib.sha256((data / HOUSTON).read_bytes()).hexdigest()
+    )
     assert "data/reference/medicare/PPRRVU2025_Oct_nodesc.csv" in inputs.input_checksums
 
     assert batch.is_up_to_date(folder, provenance.run_inputs(params))
@@ -181,9 +210,15 @@ def test_kernel_start_failures_are_retried_and_other_failures_are_not():
 def test_a_kernel_that_dies_at_start_is_a_kernel_start_error(tmp_path, monkeypatch):
     spec = tmp_path / "jupyter" / "kernels" / "dies-at-start"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "-f", "{connection_file}"],
-        "display_name": "dies at start", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "-f", "{connection_file}"],
+                "display_name": "dies at start",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     target = tmp_path / "out" / "44320"
     with pytest.raises(KernelStartError, match="did not start"):
@@ -199,14 +234,17 @@ def three_runs(tmp_path_factory):
     (root / "data").mkdir()
     shutil.copy(config.SAMPLE_HOSPITAL_DIR / HOUSTON, root / "data" / HOUSTON)
     original_sha256 = hashlib.sha256((root / "data" / HOUSTON).read_bytes()).hexdigest()
-    spec = _write(root / "reports.yaml", """
+    spec = _write(
+        root / "reports.yaml",
+        """
         title: Test batch <b>
         reports:
           - code: "44320"
             data_source: data             # relative to this file
           - code: "44320"
             data_source: missing-folder   # fails inside the notebook: FileNotFoundError
-    """)
+    """,
+    )
     out = root / "out"
     runs = []
     for step in ("first", "unchanged", "input changed"):
@@ -216,8 +254,7 @@ def three_runs(tmp_path_factory):
         status = cli.main(["batch", str(spec), "--out", str(out), "--workers", "2"])
         manifest = json.loads((out / "manifest.json").read_text())
         ok_slug = manifest["reports"][0]["slug"]
-        runs.append({"status": status, "manifest": manifest,
-                     "run_json": (out / ok_slug / "run.json").read_text()})
+        runs.append({"status": status, "manifest": manifest, "run_json": (out / ok_slug / "run.json").read_text()})
     runs[0]["data_sha256"] = original_sha256
     return root, out, runs
 
@@ -232,17 +269,31 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
     assert first["manifest"]["counts"] == {"ok": 1, "skipped": 0, "failed": 1}
     assert bad["error"]["name"] == "FileNotFoundError" and "missing-folder" in bad["error"]["message"]
     assert (out / bad["error"]["failed_notebook"]).is_file() and not (out / bad["slug"]).exists()
-    assert good["error"] is None and good["attempts"] == 1 and 0 < good["seconds"]
+    assert good["error"] is None and good["attempts"] == 1 and good["seconds"] > 0
     assert max(good["started"], bad["started"]) <= min(good["finished"], bad["finished"])  # ran side by side
     folder = out / good["slug"]
-    for name in ("report.html", "summary.json", "deck.pptx", "tables.xlsx", "tables/benchmark_by_payer.csv",
-                 "run.json", "code_report.ipynb", "charts/pct_of_medicare.png"):
+    for name in (
+        "report.html",
+        "summary.json",
+        "deck.pptx",
+        "tables.xlsx",
+        "tables/benchmark_by_payer.csv",
+        "run.json",
+        "code_report.ipynb",
+        "charts/pct_of_medicare.png",
+    ):
         assert (folder / name).is_file(), name
         assert f"{good['slug']}/{name}" in good["outputs"]
     assert (folder / "report.pdf").is_file() == (exports.find_chromium() is not None)
     assert good["input_checksums"][str((root / "data" / HOUSTON).resolve())] == first["data_sha256"]
-    assert good["parameters"] == {"code": "44320", "year": 2025, "payers": [], "geography": "all",
-                                  "data_source": str((root / "data").resolve()), "product_lines": ["commercial"]}
+    assert good["parameters"] == {
+        "code": "44320",
+        "year": 2025,
+        "payers": [],
+        "geography": "all",
+        "data_source": str((root / "data").resolve()),
+        "product_lines": ["commercial"],
+    }
     versions = first["manifest"]["package_versions"]
     assert versions["payer-benchmark"] and versions["papermill"] and "chromium" in versions
     assert not [p for p in out.iterdir() if ".staging-" in p.name or ".old-" in p.name]

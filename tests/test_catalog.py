@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark import catalog, config
-from benchmark.catalog import (
+from benchmark import config
+from benchmark.reference.catalog import (
     AUTHORSHIP_NOTE,
     MODIFIER_AUTHORSHIP_NOTE,
     CatalogError,
@@ -244,7 +244,9 @@ def test_modifier_payment_factors(modifiers, modifier, factor):
 
 
 def test_as_factor_is_85_percent_of_assistant_rate():
-    assert get_modifier("AS").medicare_payment_factor == pytest.approx(0.85 * get_modifier("80").medicare_payment_factor)
+    assert get_modifier("AS").medicare_payment_factor == pytest.approx(
+        0.85 * get_modifier("80").medicare_payment_factor
+    )
 
 
 def test_modifiers_without_fixed_factor_are_null(modifiers):
@@ -395,7 +397,9 @@ def test_code_must_have_five_characters(tmp_path, good_entries, bad_code):
 
 def test_duplicate_yaml_key_rejected(tmp_path, good_entries):
     text = yaml.safe_dump({"codes": good_entries}, allow_unicode=True, sort_keys=False)
-    text = text.replace("  description: A test description.\n", "  description: A test description.\n  description: Other.\n", 1)
+    text = text.replace(
+        "  description: A test description.\n", "  description: A test description.\n  description: Other.\n", 1
+    )
     path = tmp_path / "codes.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CatalogError, match="duplicate key 'description'"):

@@ -11,8 +11,8 @@ from pptx import Presentation
 from pptx.util import Inches
 
 from benchmark import config
-from benchmark.deck import CHART_SLIDES, TABLE_ROWS_PER_SLIDE, build_deck
-from benchmark.report import CodeReport, ReportParams
+from benchmark.reporting.deck import CHART_SLIDES, TABLE_ROWS_PER_SLIDE, build_deck
+from benchmark.reporting.report import CodeReport, ReportParams
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
@@ -63,8 +63,13 @@ def test_title_then_one_slide_per_chart_then_the_table(deck, report_dir):
         expected_label = CHART_SLIDES[stem].payer_data if stem in CHART_SLIDES else True
         assert (config.SYNTHETIC_LABEL.upper() in footnote) == expected_label, stem
     assert sorted(shown) == charts  # every chart once
-    assert shown[:5] == ["rate_distribution", "pct_of_medicare", "pct_of_medicare_by_state", "medicare_localities",
-                         "medicare_by_year"]
+    assert shown[:5] == [
+        "rate_distribution",
+        "pct_of_medicare",
+        "pct_of_medicare_by_state",
+        "medicare_localities",
+        "medicare_by_year",
+    ]
 
 
 def test_benchmark_table_is_a_native_table_with_the_summary_numbers(deck, report_dir):
@@ -87,8 +92,14 @@ def test_benchmark_table_is_a_native_table_with_the_summary_numbers(deck, report
 
 def test_a_long_table_continues_on_more_slides_and_no_charts_means_no_chart_slides(tmp_path):
     payers = {f"Payer {i:02d}": {"facility": {"n": i, "median": 100.0 + i, "small_sample": True}} for i in range(23)}
-    summary = {"code": "99213", "year": 2025, "data_label": "user-supplied files", "synthetic": False,
-               "parameters": {"product_lines": ["commercial"]}, "payers": payers}
+    summary = {
+        "code": "99213",
+        "year": 2025,
+        "data_label": "user-supplied files",
+        "synthetic": False,
+        "parameters": {"product_lines": ["commercial"]},
+        "payers": payers,
+    }
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     deck = Presentation(str(build_deck(tmp_path)))
     slides = list(deck.slides)
@@ -101,9 +112,21 @@ def test_a_long_table_continues_on_more_slides_and_no_charts_means_no_chart_slid
 
 @pytest.mark.skipif(SOFFICE is None, reason="LibreOffice not installed (Debian package libreoffice-impress)")
 def test_libreoffice_renders_every_slide(deck, report_dir, tmp_path):
-    done = subprocess.run([SOFFICE, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
-                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(report_dir / "deck.pptx")],
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [
+            SOFFICE,
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(report_dir / "deck.pptx"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     pdf = tmp_path / "deck.pdf"
     assert pdf.is_file(), done.stderr
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))

@@ -17,9 +17,11 @@ import psutil
 import pytest
 
 from benchmark import cli, config
-from benchmark import store as st
-from benchmark.ingest import distributed, pipeline
-from benchmark.ingest.result import IngestResult
+from benchmark.accounts import IngestResult
+from benchmark.ingest import routing as pipeline
+from benchmark.store import distributed
+from benchmark.store import pipeline as store_pipeline
+from benchmark.store import rate_store as st
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -45,15 +47,18 @@ def sample_files():
 @pytest.fixture(scope="module")
 def local_store(tmp_path_factory, sample_files):
     root = tmp_path_factory.mktemp("local") / "s"
-    assert pipeline.ingest(sample_files, None, root).ok
+    assert store_pipeline.ingest(sample_files, None, root).ok
     return st.open_store(root)
 
 
 def _new_processes(before: set[int]) -> list:
     """Child processes started since ``before`` that are still alive (multiprocessing's resource tracker, one per
     parent process for its lifetime, is not a worker)."""
-    new = [p for p in psutil.Process().children(recursive=True) if p.pid not in before
-           and "resource_tracker" not in " ".join(p.cmdline())]
+    new = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())
+    ]
     _, alive = psutil.wait_procs(new, timeout=10)
     return [(p.pid, p.cmdline()) for p in alive]
 
@@ -61,8 +66,9 @@ def _new_processes(before: set[int]) -> list:
 def _same_store(got: st.Store, expected: st.Store) -> None:
     pd.testing.assert_frame_equal(got.read_rates(), expected.read_rates())
     pd.testing.assert_frame_equal(got.read_quarantine(), expected.read_quarantine())
-    pd.testing.assert_frame_equal(got.manifest().drop(columns=RUN_COLUMNS),
-                                  expected.manifest().drop(columns=RUN_COLUMNS))
+    pd.testing.assert_frame_equal(
+        got.manifest().drop(columns=RUN_COLUMNS), expected.manifest().drop(columns=RUN_COLUMNS)
+    )
 
 
 def _no_leftovers(root: Path) -> None:
@@ -82,8 +88,9 @@ def _dies_mid_file(path, codes, *, is_synthetic=False, target, marker):
         staged = sorted(str(p) for p in Path(marker).parent.glob("s/_staging/*/*/rates/**/*.parquet"))
         Path(marker).write_text("\n".join([str(os.getpid()), *staged]))
         os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-file, after writing its first parts
-    yield IngestResult(rates=result.rates.iloc[half:].reset_index(drop=True), quarantine=result.quarantine,
-                       accounts=result.accounts)
+    yield IngestResult(
+        rates=result.rates.iloc[half:].reset_index(drop=True), quarantine=result.quarantine, accounts=result.accounts
+    )
 
 
 def _always_fails(path, codes, *, is_synthetic=False, target):
@@ -94,13 +101,13 @@ def _always_fails(path, codes, *, is_synthetic=False, target):
 
 # --------------------------------------------------------------------------------------------------- tests
 def test_dask_engine_builds_the_same_store_as_the_local_engine(tmp_path, scheduler, sample_files, local_store):
-    run = pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler)
+    run = store_pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler)
     assert run.ok and run.count("loaded") == 6
     got = st.open_store(tmp_path / "s")
     _same_store(got, local_store)
     assert set(got.manifest()["engine"]) == {"dask"}
     _no_leftovers(tmp_path / "s")
-    again = pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler)
+    again = store_pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler)
     assert again.count("skipped") == 6 and again.commit.loaded == 0  # idempotent on Dask too
 
 
@@ -108,7 +115,7 @@ def test_a_worker_killed_mid_file_leaves_no_partial_parts(tmp_path, scheduler, s
     target = sample_files[3].name
     marker = tmp_path / "killed.txt"
     reader = functools.partial(_dies_mid_file, target=target, marker=str(marker))
-    run = pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler, reader=reader)
+    run = store_pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler, reader=reader)
     pid, *staged = marker.read_text().splitlines()
     own = hashlib.sha256(sample_files[3].read_bytes()).hexdigest()[:16]
     partial = [p for p in staged if Path(p).parent.parent.parent.parent.parent.name.startswith(own)]
@@ -122,19 +129,19 @@ def test_a_worker_killed_mid_file_leaves_no_partial_parts(tmp_path, scheduler, s
     _no_leftovers(tmp_path / "s")
 
 
-def test_a_failing_file_is_marked_failed_and_a_rerun_finishes_only_it(tmp_path, scheduler, sample_files,
-                                                                      local_store):
+def test_a_failing_file_is_marked_failed_and_a_rerun_finishes_only_it(tmp_path, scheduler, sample_files, local_store):
     target = sample_files[5].name
     reader = functools.partial(_always_fails, target=target)
-    run = pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler, reader=reader,
-                          retries=1)
+    run = store_pipeline.ingest(
+        sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler, reader=reader, retries=1
+    )
     assert not run.ok and run.count("failed") == 1 and run.count("loaded") == 5
     manifest = st.open_store(tmp_path / "s").manifest().set_index("source_file")
     assert manifest.loc[target, "status"] == "failed"
     assert manifest.loc[target, "reason"].startswith("RuntimeError: injected failure")
     assert (manifest.drop(index=target)["status"] == "loaded").all()
     parts_before = set(manifest["part_id"].dropna())
-    rerun = pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler)
+    rerun = store_pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler)
     assert rerun.ok and rerun.count("loaded") == 1 and rerun.count("skipped") == 5
     store = st.open_store(tmp_path / "s")
     assert parts_before < set(store.manifest()["part_id"])  # the 5 stored parts were kept, one was added
@@ -149,12 +156,25 @@ def test_cli_dask_engine_with_its_own_local_cluster(tmp_path, sample_files, caps
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     bad = tmp_path / "expired.json.gz"
     bad.write_bytes(b"<html>Request has expired</html>")
-    code = cli.main(["ingest", *map(str, sample_files[:2]), str(bad), "--codes", "44320", "--out",
-                     str(tmp_path / "s"), "--engine", "dask", "--workers", "1"])
+    code = cli.main(
+        [
+            "ingest",
+            *map(str, sample_files[:2]),
+            str(bad),
+            "--codes",
+            "44320",
+            "--out",
+            str(tmp_path / "s"),
+            "--engine",
+            "dask",
+            "--workers",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "2 read into the store, 0 already in it, 1 rejected, 0 failed" in out and "dask engine" in out
-    local = pipeline.ingest(sample_files[:2], ["44320"], None).result.rates
+    local = store_pipeline.ingest(sample_files[:2], ["44320"], None).result.rates
     pd.testing.assert_frame_equal(st.open_store(tmp_path / "s").read_rates(), local)
     assert not _new_processes(before), "worker processes left running"
 
@@ -167,14 +187,20 @@ def test_members_of_an_archive_fan_out_as_their_own_tasks(tmp_path, scheduler, s
         for path in sample_files[:2]:
             bundle.write(path, path.name)
     tasks_seen = []
-    run = pipeline.ingest([archive], ["44320"], tmp_path / "dask", engine="dask", scheduler=scheduler,
-                          progress=lambda source, outcome: tasks_seen.append(source))
-    local = pipeline.ingest([archive], ["44320"], tmp_path / "local")
+    run = store_pipeline.ingest(
+        [archive],
+        ["44320"],
+        tmp_path / "dask",
+        engine="dask",
+        scheduler=scheduler,
+        progress=lambda source, outcome: tasks_seen.append(source),
+    )
+    local = store_pipeline.ingest([archive], ["44320"], tmp_path / "local")
     assert run.ok and run.count("loaded") == 2 and len(tasks_seen) == 2
     _same_store(st.open_store(tmp_path / "dask"), st.open_store(tmp_path / "local"))
     manifest = st.open_store(tmp_path / "dask").manifest()
     assert list(manifest["source_file"]) == [f"bundle.zip!{p.name}" for p in sample_files[:2]]
     assert manifest["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()  # identified by the reader's hash
     assert local.ok
-    again = pipeline.ingest([archive], ["44320"], tmp_path / "dask", engine="dask", scheduler=scheduler)
+    again = store_pipeline.ingest([archive], ["44320"], tmp_path / "dask", engine="dask", scheduler=scheduler)
     assert again.count("skipped") == 2

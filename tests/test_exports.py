@@ -10,43 +10,54 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark import exports
-from benchmark.report import ReportParams
-from benchmark.runner import run_report
+from benchmark.reporting import exports
+from benchmark.reporting.report import ReportParams
+from benchmark.reporting.runner import run_report
 
 CHROMIUM = exports.find_chromium()
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package "
-                                    "`chromium`; .ci/run installs it)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium not installed (Debian package `chromium`; .ci/run installs it)"
+)
 
 IMG_FILE = "<img src=x onerror=document.title='pwned-file'>_standardcharges.csv"
 FORMULA_FILE = "=HYPERLINK(1)+cmd_standardcharges.csv"
-PAYERS = ["Aetna <script>document.title='pwned'</script>", "Cigna <img src=x onerror=document.title='pwned-img'>",
-          "@SUM(1+1) Health Plan"]
-HEADER = ("hospital_name,last_updated_on,version,hospital_location,hospital_address,license_number|TX,\"To the best "
-          "of its knowledge and belief, the hospital has included all applicable standard charge information in "
-          "accordance with the requirements of 45 CFR 180.50, and the information encoded is true, accurate, and "
-          "complete as of the date indicated.\"")
-COLUMNS = ("description,code|1,code|1|type,modifiers,setting,standard_charge|gross,standard_charge|discounted_cash,"
-           "payer_name,plan_name,standard_charge|negotiated_dollar,standard_charge|negotiated_percentage,"
-           "standard_charge|negotiated_algorithm,estimated_amount,standard_charge|methodology,standard_charge|min,"
-           "standard_charge|max,additional_generic_notes,billing_class")
+PAYERS = [
+    "Aetna <script>document.title='pwned'</script>",
+    "Cigna <img src=x onerror=document.title='pwned-img'>",
+    "@SUM(1+1) Health Plan",
+]
+HEADER = (
+    'hospital_name,last_updated_on,version,hospital_location,hospital_address,license_number|TX,"To the best '
+    "of its knowledge and belief, the hospital has included all applicable standard charge information in "
+    "accordance with the requirements of 45 CFR 180.50, and the information encoded is true, accurate, and "
+    'complete as of the date indicated."'
+)
+COLUMNS = (
+    "description,code|1,code|1|type,modifiers,setting,standard_charge|gross,standard_charge|discounted_cash,"
+    "payer_name,plan_name,standard_charge|negotiated_dollar,standard_charge|negotiated_percentage,"
+    "standard_charge|negotiated_algorithm,estimated_amount,standard_charge|methodology,standard_charge|min,"
+    "standard_charge|max,additional_generic_notes,billing_class"
+)
 
 
 def _hospital_csv(hospital: str, amounts: list[float]) -> str:
     """A CMS v2 tall standard-charge file (one 44320 professional rate per payer), hostile text in names."""
     quoted = hospital.replace('"', '""')
-    lines = [HEADER, f"\"{quoted}\",2025-07-01,2.0.0,Test Hospital,\"1 Main St, Houston, TX 77090\",1,TRUE", COLUMNS]
+    lines = [HEADER, f'"{quoted}",2025-07-01,2.0.0,Test Hospital,"1 Main St, Houston, TX 77090",1,TRUE', COLUMNS]
     for payer, amount in zip(PAYERS, amounts):
-        lines.append(f"Loop colostomy,44320,CPT,,inpatient,4000,3000,\"{payer}\",\"PPO <b>bold</b>\",{amount:.2f},,,,"
-                     "fee schedule,1000,2000,\"=1+1 note\",professional")
+        lines.append(
+            f'Loop colostomy,44320,CPT,,inpatient,4000,3000,"{payer}","PPO <b>bold</b>",{amount:.2f},,,,'
+            'fee schedule,1000,2000,"=1+1 note",professional'
+        )
     return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="module")
 def hostile_report(tmp_path_factory):
     source = tmp_path_factory.mktemp("hostile-source")
-    (source / IMG_FILE).write_text(_hospital_csv("<script>document.title='pwned-hospital'</script>",
-                                                 [1500.0, 1700.0, 1600.0]))
+    (source / IMG_FILE).write_text(
+        _hospital_csv("<script>document.title='pwned-hospital'</script>", [1500.0, 1700.0, 1600.0])
+    )
     (source / FORMULA_FILE).write_text(_hospital_csv("=cmd|' /C calc'!A0", [1550.0, 1650.0, 1625.0]))
     outputs = run_report(ReportParams(data_source=str(source)), tmp_path_factory.mktemp("out") / "report")
     return outputs
@@ -74,13 +85,19 @@ window.addEventListener('load', function () {{
 def test_report_in_chromium_runs_no_payer_script_and_every_image_loads(hostile_report, tmp_path):
     wrapper = tmp_path / "wrapper.html"
     wrapper.write_text(_WRAPPER.format(src=hostile_report.html.as_uri()))
-    done = exports.headless_chromium(["--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
-                                      wrapper.as_uri()])
+    done = exports.headless_chromium(
+        ["--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom", wrapper.as_uri()]
+    )
     result = json.loads(re.search(r'<pre id="result">(.*?)</pre>', done.stdout).group(1))
     charts = len(list((hostile_report.out_dir / "charts").glob("*.png")))  # each chart shown once, embedded
     assert charts >= 5
-    assert result == {"title": "CPT 44320 payer benchmark (2025)", "images": charts, "scripts": 0, "broken": 0,
-                      "injected": 0}, result
+    assert result == {
+        "title": "CPT 44320 payer benchmark (2025)",
+        "images": charts,
+        "scripts": 0,
+        "broken": 0,
+        "injected": 0,
+    }, result
 
 
 @needs_chromium
@@ -96,8 +113,9 @@ def test_report_dom_shows_payer_supplied_text_as_text(hostile_report):
 @needs_chromium
 def test_screenshot_of_the_report(hostile_report, tmp_path):
     shot = tmp_path / "report.png"
-    exports.headless_chromium(["--window-size=1280,2400", "--hide-scrollbars", f"--screenshot={shot}",
-                               hostile_report.html.as_uri()])
+    exports.headless_chromium(
+        ["--window-size=1280,2400", "--hide-scrollbars", f"--screenshot={shot}", hostile_report.html.as_uri()]
+    )
     with Image.open(shot) as image:
         assert image.size == (1280, 2400)
         colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
@@ -123,8 +141,7 @@ def test_a_failing_chromium_is_an_error(tmp_path, monkeypatch):
 
 def test_without_chromium_the_pdf_step_says_so_and_the_rest_is_written(hostile_report, tmp_path, monkeypatch):
     folder = tmp_path / "report"
-    shutil.copytree(hostile_report.out_dir, folder, ignore=shutil.ignore_patterns("report.pdf", "deck.pptx",
-                                                                                  "tables*"))
+    shutil.copytree(hostile_report.out_dir, folder, ignore=shutil.ignore_patterns("report.pdf", "deck.pptx", "tables*"))
     monkeypatch.setenv(exports.CHROMIUM_ENV, "")
     made = exports.write_exports(folder)
     assert made.pdf is None and not (folder / "report.pdf").exists()
@@ -165,7 +182,7 @@ def test_tables_agree_with_summary_and_neutralize_formulas(hostile_report):
     assert medians == {(p, s): v["median"] for p, settings in summary["payers"].items() for s, v in settings.items()}
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=HYPERLINK(\"x\")"])
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("x")'])
 def test_formula_like_text_is_neutralized(text):
     assert exports.neutralize_formula(text) == "'" + text
 
@@ -185,17 +202,25 @@ def test_neutralized_tables_keep_numbers_numeric():
 
 def test_summary_tables_flatten_nested_keys():
     summary = {
-        "code": "44320", "year": 2025, "data_label": "LABEL", "parameters": {"payers": ["Aetna", "BCBS"]},
+        "code": "44320",
+        "year": 2025,
+        "data_label": "LABEL",
+        "parameters": {"payers": ["Aetna", "BCBS"]},
         "payers": {"Aetna": {"facility": {"n": 3, "median": 10.0}, "non_facility": {"n": 1, "median": 5.0}}},
         "medicare": {"by_year": {"2024": {"facility": 1.0, "non_facility": None}}},
-        "quarantine_by_reason": {"bad_amount": 2, "no_code": 1}, "files": [], "data_gaps": ["gap one", "gap two"],
+        "quarantine_by_reason": {"bad_amount": 2, "no_code": 1},
+        "files": [],
+        "data_gaps": ["gap one", "gap two"],
     }
     tables = exports.summary_tables(summary)
     assert tables["benchmark_by_payer"].to_dict(orient="records") == [
         {"payer_family": "Aetna", "pos_setting": "facility", "n": 3, "median": 10.0, "data_label": "LABEL"},
-        {"payer_family": "Aetna", "pos_setting": "non_facility", "n": 1, "median": 5.0, "data_label": "LABEL"}]
-    assert tables["quarantine_by_reason"][["reason_code", "rows"]].values.tolist() == [["bad_amount", 2],
-                                                                                        ["no_code", 1]]
+        {"payer_family": "Aetna", "pos_setting": "non_facility", "n": 1, "median": 5.0, "data_label": "LABEL"},
+    ]
+    assert tables["quarantine_by_reason"][["reason_code", "rows"]].values.tolist() == [
+        ["bad_amount", 2],
+        ["no_code", 1],
+    ]
     assert tables["medicare_by_year"]["year"].tolist() == ["2024"]
     assert tables["data_gaps"]["data_gap"].tolist() == ["gap one", "gap two"]
     assert list(tables["files"].columns) == ["data_label"] and tables["files"].empty

@@ -1,4 +1,4 @@
-"""Tests of the hospital standard-charge CSV reader (benchmark.ingest.hospital).
+"""Tests of the hospital standard-charge CSV reader (benchmark.ingest.hospital.reader).
 
 Expected counts were worked out by hand from the CMS example files in shared/reference/hpt (see the comments).
 """
@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.ingest.hospital import HospitalFileError, read_standard_charges
-from benchmark.payers import resolve_payer
+from benchmark.ingest.hospital.reader import HospitalFileError, read_standard_charges
+from benchmark.normalize.payers import resolve_payer
 from benchmark.schema import QuarantineSchema, validate_rates
 
 V2_TALL = "hpt/v2.0.0/V2.0.0_Tall_CSV_Format_Example.csv"
@@ -102,8 +102,9 @@ def test_v2_wide_example(shared_reference: Path) -> None:
     assert _account(result) == _counts(loaded=37, filtered=6)
 
     region = rates[(rates.billing_code == "470") & (rates.payer_raw == "Region_Health_Insurance")]
-    assert list(region.source_locator) == [f"line {n} column standard_charge|Region_Health_Insurance|HMO"
-                                           for n in (4, 5, 6)]
+    assert list(region.source_locator) == [
+        f"line {n} column standard_charge|Region_Health_Insurance|HMO" for n in (4, 5, 6)
+    ]
     assert set(region.rate_type) == {"percentage"} and set(region.amount) == {50.0}
     assert region.amount_usd.isna().all()  # no gross charge on the row: no dollar base
     obs = rates[rates.billing_code == "0762"]  # line 12 has a cp1252 dash in the description
@@ -134,7 +135,11 @@ def test_v3_tall_example(shared_reference: Path) -> None:
 
     bed = _one(rates, billing_code="0120", payer_raw="Region Health Insurance")  # revenue code 120 -> 0120
     assert (bed.rate_type, bed.amount, bed.amount_unit, bed.billing_code_raw) == (
-        "per_diem", 1400.0, "USD_per_day", "120")
+        "per_diem",
+        1400.0,
+        "USD_per_day",
+        "120",
+    )
     assert pd.isna(bed.amount_usd)
     assert set(rates.provider_npis) == {"0000000001|0000000002|0000000003"}
     assert set(rates.state) == {"CA"}
@@ -213,10 +218,12 @@ def test_bom_spaces_around_pipes_and_case(tmp_path: Path) -> None:
 
 
 def test_currency_text_is_parsed(tmp_path: Path) -> None:
-    path = _tall(tmp_path,
-                 'Visit,99213,CPT,outpatient,,Aetna,PPO,,"$1,234.50",,,fee schedule',
-                 'Visit,99214,CPT,outpatient,,Aetna,PPO,," $1,231.21 ",,,fee schedule',
-                 "Visit,99215,CPT,outpatient,,Aetna,PPO,,1234.5,,,fee schedule")
+    path = _tall(
+        tmp_path,
+        'Visit,99213,CPT,outpatient,,Aetna,PPO,,"$1,234.50",,,fee schedule',
+        'Visit,99214,CPT,outpatient,,Aetna,PPO,," $1,231.21 ",,,fee schedule',
+        "Visit,99215,CPT,outpatient,,Aetna,PPO,,1234.5,,,fee schedule",
+    )
     result = read_standard_charges(path)
     assert _account(result) == _counts(loaded=3)
     assert list(result.rates.amount) == [1234.5, 1231.21, 1234.5]
@@ -225,14 +232,16 @@ def test_currency_text_is_parsed(tmp_path: Path) -> None:
 
 
 def test_na_zero_negative_and_placeholders_are_quarantined(tmp_path: Path) -> None:
-    path = _tall(tmp_path,
-                 "Visit,99211,CPT,outpatient,,Aetna,PPO,,N/A,,,fee schedule",
-                 "Visit,99212,CPT,outpatient,,Aetna,PPO,,NA,40,,fee schedule",  # N/A beside a percentage: blank
-                 "Visit,99213,CPT,outpatient,,Aetna,PPO,,0,,,fee schedule",
-                 "Visit,99214,CPT,outpatient,,Aetna,PPO,,-5.00,,,fee schedule",
-                 "Visit,99215,CPT,outpatient,,Aetna,PPO,,999999999,,,fee schedule",
-                 "Visit,99216,CPT,outpatient,,Aetna,PPO,,99999999.99,,,fee schedule",
-                 "Visit,99217,CPT,outpatient,,Aetna,PPO,,see contract,,,fee schedule")
+    path = _tall(
+        tmp_path,
+        "Visit,99211,CPT,outpatient,,Aetna,PPO,,N/A,,,fee schedule",
+        "Visit,99212,CPT,outpatient,,Aetna,PPO,,NA,40,,fee schedule",  # N/A beside a percentage: blank
+        "Visit,99213,CPT,outpatient,,Aetna,PPO,,0,,,fee schedule",
+        "Visit,99214,CPT,outpatient,,Aetna,PPO,,-5.00,,,fee schedule",
+        "Visit,99215,CPT,outpatient,,Aetna,PPO,,999999999,,,fee schedule",
+        "Visit,99216,CPT,outpatient,,Aetna,PPO,,99999999.99,,,fee schedule",
+        "Visit,99217,CPT,outpatient,,Aetna,PPO,,see contract,,,fee schedule",
+    )
     result = read_standard_charges(path)
     assert _account(result) == _counts(loaded=1, quarantined=6)
     kept = result.rates.iloc[0]
@@ -248,10 +257,12 @@ def test_na_zero_negative_and_placeholders_are_quarantined(tmp_path: Path) -> No
 
 
 def test_percent_of_charges_uses_gross_or_published_dollar(tmp_path: Path) -> None:
-    path = _tall(tmp_path,
-                 'ER,99283,CPT,outpatient,"$1,250.00",Aetna,PPO,,,40,,percent of total billed charges',
-                 "ER,99284,CPT,outpatient,1000,Aetna,PPO,,420,40,,percent of total billed charges",
-                 "ER,99285,CPT,outpatient,,Aetna,PPO,,,40,,percent of total billed charges")
+    path = _tall(
+        tmp_path,
+        'ER,99283,CPT,outpatient,"$1,250.00",Aetna,PPO,,,40,,percent of total billed charges',
+        "ER,99284,CPT,outpatient,1000,Aetna,PPO,,420,40,,percent of total billed charges",
+        "ER,99285,CPT,outpatient,,Aetna,PPO,,,40,,percent of total billed charges",
+    )
     rates = read_standard_charges(path).rates
     gross = _one(rates, billing_code="99283")
     assert (gross.amount, gross.amount_unit, gross.rate_type) == (40.0, "percent", "percentage")
@@ -265,14 +276,20 @@ def test_percent_of_charges_uses_gross_or_published_dollar(tmp_path: Path) -> No
 
 
 def test_per_diem_case_rate_and_other_get_no_per_service_dollars(tmp_path: Path) -> None:
-    path = _tall(tmp_path,
-                 "Bed,0120,RC,inpatient,5000,Cigna,OAP,,1400,,,per diem",
-                 "Hip,470,MS-DRG,inpatient,,Cigna,OAP,,20000,,,case rate",
-                 "Implant,C1785,HCPCS,outpatient,,Cigna,OAP,,900,,,other")
+    path = _tall(
+        tmp_path,
+        "Bed,0120,RC,inpatient,5000,Cigna,OAP,,1400,,,per diem",
+        "Hip,470,MS-DRG,inpatient,,Cigna,OAP,,20000,,,case rate",
+        "Implant,C1785,HCPCS,outpatient,,Cigna,OAP,,900,,,other",
+    )
     rates = read_standard_charges(path).rates
     bed = _one(rates, billing_code="0120")
     assert (bed.rate_type, bed.amount, bed.amount_unit, bed.billing_code_type) == (
-        "per_diem", 1400.0, "USD_per_day", "RC")
+        "per_diem",
+        1400.0,
+        "USD_per_day",
+        "RC",
+    )
     assert pd.isna(bed.amount_usd)
     hip = _one(rates, billing_code="470")
     assert (hip.rate_type, hip.amount_unit) == ("case_rate", "USD_per_case") and pd.isna(hip.amount_usd)
@@ -281,18 +298,20 @@ def test_per_diem_case_rate_and_other_get_no_per_service_dollars(tmp_path: Path)
 
 
 def test_row_outcomes_are_all_accounted(tmp_path: Path) -> None:
-    path = _tall(tmp_path,
-                 "Gross only,99213,CPT,outpatient,150,,,,,,,",                      # no payer value: filtered
-                 "Bilateral,,,both,,Aetna,PPO,50,,150,,",                             # modifier-only: filtered
-                 "Algorithm,786,MS-DRG,inpatient,,Aetna,PPO,,,,See contract formula,case rate",
-                 "No type,99214,,outpatient,,Aetna,PPO,,100,,,fee schedule",
-                 "No payer,99215,CPT,outpatient,,,PPO,,100,,,fee schedule",
-                 "Odd method,99216,CPT,outpatient,,Aetna,PPO,,100,,,capitation",
-                 "No code,,,outpatient,,Aetna,PPO,,100,,,fee schedule",
-                 "Too long,99217,CPT,outpatient,,Aetna,PPO,,100,,,fee schedule,extra,cells",
-                 "Methodology only,99218,CPT,outpatient,,Aetna,PPO,,,,,fee schedule",
-                 "",                                                                   # blank line: not a row
-                 "Fine,99219,CPT,outpatient,,Aetna,PPO,,100,,,fee schedule")
+    path = _tall(
+        tmp_path,
+        "Gross only,99213,CPT,outpatient,150,,,,,,,",  # no payer value: filtered
+        "Bilateral,,,both,,Aetna,PPO,50,,150,,",  # modifier-only: filtered
+        "Algorithm,786,MS-DRG,inpatient,,Aetna,PPO,,,,See contract formula,case rate",
+        "No type,99214,,outpatient,,Aetna,PPO,,100,,,fee schedule",
+        "No payer,99215,CPT,outpatient,,,PPO,,100,,,fee schedule",
+        "Odd method,99216,CPT,outpatient,,Aetna,PPO,,100,,,capitation",
+        "No code,,,outpatient,,Aetna,PPO,,100,,,fee schedule",
+        "Too long,99217,CPT,outpatient,,Aetna,PPO,,100,,,fee schedule,extra,cells",
+        "Methodology only,99218,CPT,outpatient,,Aetna,PPO,,,,,fee schedule",
+        "",  # blank line: not a row
+        "Fine,99219,CPT,outpatient,,Aetna,PPO,,100,,,fee schedule",
+    )
     result = read_standard_charges(path)
     assert _account(result) == _counts(loaded=1, quarantined=7, filtered=2)
     reasons = dict(zip(result.quarantine.source_locator, result.quarantine.reason_code))
@@ -309,24 +328,34 @@ def test_row_outcomes_are_all_accounted(tmp_path: Path) -> None:
 
 
 def test_duplicate_code_on_one_row_is_deduplicated(tmp_path: Path) -> None:
-    header = ("description,code|1,code|1|type,code|2,code|2|type,setting,payer_name,plan_name,"
-              "standard_charge|negotiated_dollar,standard_charge|methodology\n")
+    header = (
+        "description,code|1,code|1|type,code|2,code|2|type,setting,payer_name,plan_name,"
+        "standard_charge|negotiated_dollar,standard_charge|methodology\n"
+    )
     path = _tall(tmp_path, "MRI,70551,CPT,70551,cpt,outpatient,Aetna,PPO,400,fee schedule", header=header)
     result = read_standard_charges(path)
     assert _account(result) == _counts(loaded=1, deduplicated=1)
 
 
 def test_wide_file_with_pipe_spaces_and_state_from_address(tmp_path: Path) -> None:
-    general = ("hospital_name,last_updated_on,version,hospital_location,hospital_address,license_number|[state]\n"
-               'Wide Hospital,2025-01-01,2.0.0,x,"5 Oak Rd, Tampa, FL 33601|7 Bay St, Miami, FL 33101",1\n')
-    header = ("description,code | 1,code | 1 | type,setting,standard_charge | gross,"
-              "standard_charge | Cigna | OAP | negotiated_dollar,standard_charge | Cigna | OAP | negotiated_percentage,"
-              "standard_charge | Cigna | OAP | methodology,additional_payer_notes | Cigna | OAP,"
-              "standard_charge|UHC|Choice Plus|negotiated_dollar,standard_charge|UHC|Choice Plus|methodology\n")
-    path = _tall(tmp_path, "Visit,99213,CPT,outpatient,200,95,,fee schedule,,,",
-                 "Labs,80048,CPT,outpatient,300,,,,note only,,",
-                 "Gross only,80053,CPT,outpatient,300,,,,,,",
-                 general=general, header=header)
+    general = (
+        "hospital_name,last_updated_on,version,hospital_location,hospital_address,license_number|[state]\n"
+        'Wide Hospital,2025-01-01,2.0.0,x,"5 Oak Rd, Tampa, FL 33601|7 Bay St, Miami, FL 33101",1\n'
+    )
+    header = (
+        "description,code | 1,code | 1 | type,setting,standard_charge | gross,"
+        "standard_charge | Cigna | OAP | negotiated_dollar,standard_charge | Cigna | OAP | negotiated_percentage,"
+        "standard_charge | Cigna | OAP | methodology,additional_payer_notes | Cigna | OAP,"
+        "standard_charge|UHC|Choice Plus|negotiated_dollar,standard_charge|UHC|Choice Plus|methodology\n"
+    )
+    path = _tall(
+        tmp_path,
+        "Visit,99213,CPT,outpatient,200,95,,fee schedule,,,",
+        "Labs,80048,CPT,outpatient,300,,,,note only,,",
+        "Gross only,80053,CPT,outpatient,300,,,,,,",
+        general=general,
+        header=header,
+    )
     result = read_standard_charges(path)
     # line 4: Cigna loaded (UHC empty); line 5: Cigna has a note but no charge -> no_negotiated_charge;
     # line 6: no payer value at all -> filtered out.
@@ -338,10 +367,13 @@ def test_wide_file_with_pipe_spaces_and_state_from_address(tmp_path: Path) -> No
 
 
 def test_physical_lines_count_multiline_fields_and_cr_endings(tmp_path: Path) -> None:
-    body = (GENERAL + TALL_HEADER
-            + '"Visit,\nlong description",99213,CPT,outpatient,,Aetna,PPO,,100,,,fee schedule\r\n'
-            + "Visit,99214,CPT,outpatient,,Aetna,PPO,,110,,,fee schedule\r"
-            + "Visit,99215,CPT,outpatient,,Aetna,PPO,,120,,,fee schedule\n")
+    body = (
+        GENERAL
+        + TALL_HEADER
+        + '"Visit,\nlong description",99213,CPT,outpatient,,Aetna,PPO,,100,,,fee schedule\r\n'
+        + "Visit,99214,CPT,outpatient,,Aetna,PPO,,110,,,fee schedule\r"
+        + "Visit,99215,CPT,outpatient,,Aetna,PPO,,120,,,fee schedule\n"
+    )
     path = tmp_path / "lines.csv"
     path.write_bytes(body.encode("utf-8"))
     rates = read_standard_charges(path).rates
@@ -350,7 +382,8 @@ def test_physical_lines_count_multiline_fields_and_cr_endings(tmp_path: Path) ->
 
 def test_cp1252_bytes_are_decoded(tmp_path: Path) -> None:
     body = (GENERAL + TALL_HEADER).encode() + "Obs \u2014 room,0762,RC,outpatient,,Aetna,PPO,,90,,,case rate\n".encode(
-        "cp1252")
+        "cp1252"
+    )
     path = tmp_path / "cp.csv"
     path.write_bytes(body)
     rates = read_standard_charges(path).rates
@@ -376,15 +409,19 @@ def test_file_of_data_only_raises_naming_line_3(tmp_path: Path) -> None:
 
 
 def test_neither_tall_nor_wide_raises(tmp_path: Path) -> None:
-    path = _tall(tmp_path, "Visit,99213,CPT,outpatient,100",
-                 header="description,code|1,code|1|type,setting,standard_charge|gross\n")
+    path = _tall(
+        tmp_path,
+        "Visit,99213,CPT,outpatient,100",
+        header="description,code|1,code|1|type,setting,standard_charge|gross\n",
+    )
     with pytest.raises(HospitalFileError, match="neither tall"):
         read_standard_charges(path)
 
 
 def test_unbalanced_quote_raises(tmp_path: Path) -> None:
     rows = ['"Visit,99213,CPT,outpatient,,Aetna,PPO,,100,,,fee schedule'] + [
-        f"Visit,9921{i},CPT,outpatient,,Aetna,PPO,,100,,,fee schedule" for i in range(4, 8)]
+        f"Visit,9921{i},CPT,outpatient,,Aetna,PPO,,100,,,fee schedule" for i in range(4, 8)
+    ]
     with pytest.raises(HospitalFileError, match="line 4: .*unbalanced quote"):
         read_standard_charges(_tall(tmp_path, *rows))
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.ingest import pipeline
-from benchmark.ingest.hospital import HospitalFileError, read_standard_charges
+from benchmark.ingest import routing as pipeline
+from benchmark.ingest.hospital.reader import HospitalFileError, read_standard_charges
 from benchmark.schema import QuarantineSchema, validate_rates
 
 V2_TALL = "hpt/v2.0.0/V2.0.0_Tall_CSV_Format_Example.csv"
@@ -23,9 +23,27 @@ V3_TALL = "hpt/v3.0.0/V3.0.0_Tall_CSV_Format_Example.csv"
 V3_WIDE = "hpt/v3.0.0/V3.0.0_Wide_CSV_Format_Example.csv"
 V3_JSON = "hpt/v3.0.0/v3_json_format_example.json"
 # What defines a rate; identical between the JSON and CSV examples of one version.
-RATE_KEY = ["payer_raw", "plan_raw", "billing_code", "billing_code_type", "modifiers", "care_setting", "rate_type",
-            "amount", "amount_unit", "amount_usd", "dollar_basis", "gross_charge", "discounted_cash",
-            "methodology_raw", "drug_unit", "drug_unit_type", "provider_name", "state", "hospital_license"]
+RATE_KEY = [
+    "payer_raw",
+    "plan_raw",
+    "billing_code",
+    "billing_code_type",
+    "modifiers",
+    "care_setting",
+    "rate_type",
+    "amount",
+    "amount_unit",
+    "amount_usd",
+    "dollar_basis",
+    "gross_charge",
+    "discounted_cash",
+    "methodology_raw",
+    "drug_unit",
+    "drug_unit_type",
+    "provider_name",
+    "state",
+    "hospital_license",
+]
 
 
 def _accounts(result) -> dict:
@@ -39,9 +57,18 @@ def _accounts(result) -> dict:
 def _expected_json_counts(document: dict) -> dict:
     """Units of a CMS JSON document, counted from the raw JSON (independently of the reader)."""
     seen = loaded = quarantined = filtered = 0
-    payer_keys = {"standard_charge_dollar", "standard_charge_percentage", "standard_charge_algorithm",
-                  "methodology", "estimated_amount", "median_amount", "10th_percentile", "90th_percentile", "count",
-                  "additional_payer_notes"}
+    payer_keys = {
+        "standard_charge_dollar",
+        "standard_charge_percentage",
+        "standard_charge_algorithm",
+        "methodology",
+        "estimated_amount",
+        "median_amount",
+        "10th_percentile",
+        "90th_percentile",
+        "count",
+        "additional_payer_notes",
+    }
     for item in document["standard_charge_information"]:
         codes = max(1, len(item["code_information"]))
         for charge in item["standard_charges"]:
@@ -58,8 +85,13 @@ def _expected_json_counts(document: dict) -> dict:
     for modifier in document.get("modifier_information", []):
         n = len(modifier["modifier_payer_information"])
         seen, filtered = seen + n, filtered + n
-    return {"rows_seen": seen, "rows_loaded": loaded, "rows_quarantined": quarantined, "rows_filtered_out": filtered,
-            "rows_deduplicated": 0}
+    return {
+        "rows_seen": seen,
+        "rows_loaded": loaded,
+        "rows_quarantined": quarantined,
+        "rows_filtered_out": filtered,
+        "rows_deduplicated": 0,
+    }
 
 
 def _rate_table(rates: pd.DataFrame) -> pd.DataFrame:
@@ -94,7 +126,10 @@ def test_v3_json_values_and_locators(shared_reference: Path) -> None:
     assert (er.gross_charge, er.discounted_cash) == (4000.0, 3600.0)
     assert er.source_locator == "standard_charge_information[9].standard_charges[0].payers_information[0]"
     assert (er.hospital_location, er.hospital_license, er.state) == (
-        "West Mercy Hospital|West Mercy Surgical Center", "50056", "CA")
+        "West Mercy Hospital|West Mercy Surgical Center",
+        "50056",
+        "CA",
+    )
     assert er.hospital_address == "12 Main Street, Fullerton, CA  92832|23 Ocean Ave, San Jose, CA 94088"
     assert er.provider_npis == "0000000001|0000000002|0000000003"
     algorithm = result.quarantine[result.quarantine.reason_code == "algorithm_only"]
@@ -114,16 +149,28 @@ def test_v2_and_v3_detail_columns_from_csv(shared_reference: Path) -> None:
     v3 = read_standard_charges(shared_reference / V3_TALL).rates
     drug = v3[(v3.billing_code == "J1450") & (v3.payer_raw == "Region Health Insurance")].iloc[0]
     assert (drug.amount, drug.gross_charge, drug.discounted_cash, drug.min_charge, drug.max_charge) == (
-        37.0, 75.0, 45.0, 35.0, 37.0)
+        37.0,
+        75.0,
+        45.0,
+        35.0,
+        37.0,
+    )
     assert (drug.drug_unit, drug.drug_unit_type) == (100.0, "ML")  # 100 ML of fluconazole 2 mg/ml
     assert v3.estimated_amount.isna().all()
     assert set(v3.hospital_license) == {"50056"} and set(v3.billing_code_type_raw.dropna()) <= {
-        "RC", "CPT", "MS-DRG", "HCPCS", "NDC"}
+        "RC",
+        "CPT",
+        "MS-DRG",
+        "HCPCS",
+        "NDC",
+    }
 
 
 def test_blank_templates_are_refused_naming_the_placeholders(shared_reference: Path) -> None:
-    for template in ("hpt/v3.0.0/V3.0.0_Tall_CSV_Format_Template.csv",
-                     "hpt/v2.0.0/V2.0.0_Wide_CSV_Format_Template.csv"):
+    for template in (
+        "hpt/v3.0.0/V3.0.0_Tall_CSV_Format_Template.csv",
+        "hpt/v2.0.0/V2.0.0_Wide_CSV_Format_Template.csv",
+    ):
         with pytest.raises(HospitalFileError, match=r"line 3: .*template placeholders like code\|\[i\]"):
             read_standard_charges(shared_reference / template)
 
@@ -155,33 +202,73 @@ def test_bad_json_is_a_file_level_error(tmp_path: Path) -> None:
 
 def test_json_values_published_as_text_are_normalized(tmp_path: Path) -> None:
     document = {
-        "hospital_name": "Text Hospital", "version": "3.0.0", "last_updated_on": "2026-01-01",
+        "hospital_name": "Text Hospital",
+        "version": "3.0.0",
+        "last_updated_on": "2026-01-01",
         "license_information": {"state": "TX", "license_number": "77"},
         "standard_charge_information": [
-            {"description": "visit", "code_information": [{"code": "99213.0", "type": "CPT4"}],
-             "standard_charges": [{"setting": "Outpatient", "gross_charge": "$1,200.00", "payers_information": [
-                 {"payer_name": "Aetna", "plan_name": "PPO", "methodology": "percent of total billed charges",
-                  "standard_charge_percentage": "50%"},
-                 {"payer_name": "Cigna", "plan_name": "OAP", "methodology": "fee schedule",
-                  "standard_charge_dollar": "N/A"},
-                 {"payer_name": "UHC", "plan_name": "Choice", "methodology": "fee schedule",
-                  "standard_charge_dollar": 0},
-                 {}]}]},
-            {"description": "gross only", "code_information": [{"code": "99214", "type": "CPT"}],
-             "standard_charges": [{"setting": "outpatient", "gross_charge": 100}]},
+            {
+                "description": "visit",
+                "code_information": [{"code": "99213.0", "type": "CPT4"}],
+                "standard_charges": [
+                    {
+                        "setting": "Outpatient",
+                        "gross_charge": "$1,200.00",
+                        "payers_information": [
+                            {
+                                "payer_name": "Aetna",
+                                "plan_name": "PPO",
+                                "methodology": "percent of total billed charges",
+                                "standard_charge_percentage": "50%",
+                            },
+                            {
+                                "payer_name": "Cigna",
+                                "plan_name": "OAP",
+                                "methodology": "fee schedule",
+                                "standard_charge_dollar": "N/A",
+                            },
+                            {
+                                "payer_name": "UHC",
+                                "plan_name": "Choice",
+                                "methodology": "fee schedule",
+                                "standard_charge_dollar": 0,
+                            },
+                            {},
+                        ],
+                    }
+                ],
+            },
+            {
+                "description": "gross only",
+                "code_information": [{"code": "99214", "type": "CPT"}],
+                "standard_charges": [{"setting": "outpatient", "gross_charge": 100}],
+            },
         ],
     }
     path = tmp_path / "text.json"
     path.write_text(json.dumps(document))
     result = read_standard_charges(path)
     # 3 payer entries with values (1 code each) + the empty payer entry (filtered) + the gross-only charge (filtered)
-    assert _accounts(result) == {"rows_seen": 5, "rows_loaded": 1, "rows_quarantined": 2, "rows_filtered_out": 2,
-                                 "rows_deduplicated": 0}
+    assert _accounts(result) == {
+        "rows_seen": 5,
+        "rows_loaded": 1,
+        "rows_quarantined": 2,
+        "rows_filtered_out": 2,
+        "rows_deduplicated": 0,
+    }
     rate = result.rates.iloc[0]
     assert (rate.billing_code, rate.billing_code_raw, rate.billing_code_type, rate.billing_code_type_raw) == (
-        "99213", "99213.0", "CPT", "CPT4")
+        "99213",
+        "99213.0",
+        "CPT",
+        "CPT4",
+    )
     assert (rate.amount, rate.amount_usd, rate.dollar_basis, rate.care_setting) == (
-        50.0, 600.0, "percent of gross charge (50% x 1200)", "outpatient")
+        50.0,
+        600.0,
+        "percent of gross charge (50% x 1200)",
+        "outpatient",
+    )
     assert (rate.state, rate.hospital_license, rate.provider_name) == ("TX", "77", "Text Hospital")
     reasons = dict(zip(result.quarantine.source_locator, result.quarantine.reason_code))
     assert reasons == {
@@ -190,10 +277,15 @@ def test_json_values_published_as_text_are_normalized(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("relative,kind", [
-    (V3_JSON, pipeline.HOSPITAL_JSON), (V2_JSON, pipeline.HOSPITAL_JSON), (V3_TALL, pipeline.HOSPITAL_CSV),
-    ("hpt/real/ECMC_Charge_Master_2022.csv", pipeline.HOSPITAL_CSV),
-])
+@pytest.mark.parametrize(
+    "relative,kind",
+    [
+        (V3_JSON, pipeline.HOSPITAL_JSON),
+        (V2_JSON, pipeline.HOSPITAL_JSON),
+        (V3_TALL, pipeline.HOSPITAL_CSV),
+        ("hpt/real/ECMC_Charge_Master_2022.csv", pipeline.HOSPITAL_CSV),
+    ],
+)
 def test_pipeline_routes_hospital_json_and_legacy_csv(shared_reference: Path, relative: str, kind: str) -> None:
     path = shared_reference / relative
     assert pipeline.detect_format(path) == kind

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.ingest.hospital import HospitalFileError, check_standard_charges, read_standard_charges
+from benchmark.ingest.hospital.reader import HospitalFileError, check_standard_charges, read_standard_charges
 from benchmark.schema import QuarantineSchema, validate_rates
 
 ECMC = "hpt/real/ECMC_Charge_Master_2022.csv"
@@ -59,17 +59,34 @@ def test_legacy_sections_payer_columns_and_money_text(tmp_path: Path) -> None:
     # outpatient line 12: Aetna x (2001, 44320) = 2 loaded; line 13: every payer NA -> 1 filtered;
     # line 14: Aetna 70% x (2003, J1450) = 2 loaded (Cigna N/A is blank); line 15: Aetna x 2004 loaded, 99213 has
     # no code type -> quarantined; line 16: 11 cells under 10 headers -> 1 quarantined (malformed).
-    assert _account(result) == {"rows_seen": 12, "rows_loaded": 9, "rows_quarantined": 2, "rows_filtered_out": 1,
-                                "rows_deduplicated": 0}
+    assert _account(result) == {
+        "rows_seen": 12,
+        "rows_loaded": 9,
+        "rows_quarantined": 2,
+        "rows_filtered_out": 1,
+        "rows_deduplicated": 0,
+    }
     rates = result.rates.set_index(["source_locator", "billing_code"])
     drg = rates.loc[("line 8 column EMPIRE HEALTHCHOICE ASSURANCE-PPO", "470")]
     assert (drg.payer_raw, drg.plan_raw, drg.billing_code_type, drg.care_setting) == (
-        "EMPIRE HEALTHCHOICE ASSURANCE", "PPO", "DRG", "inpatient")
+        "EMPIRE HEALTHCHOICE ASSURANCE",
+        "PPO",
+        "DRG",
+        "inpatient",
+    )
     assert (drg.rate_type, drg.amount, drg.amount_unit, drg.amount_raw) == (
-        "case_rate", 25000.0, "USD_per_case", "$25,000.00")
+        "case_rate",
+        25000.0,
+        "USD_per_case",
+        "$25,000.00",
+    )
     assert pd.isna(drg.amount_usd)  # a DRG payment is per case: never a per-service dollar
-    assert (drg.gross_charge, drg.discounted_cash, drg.min_charge, drg.max_charge) == (40000.0, 30000.0, 18000.0,
-                                                                                       25000.0)
+    assert (drg.gross_charge, drg.discounted_cash, drg.min_charge, drg.max_charge) == (
+        40000.0,
+        30000.0,
+        18000.0,
+        25000.0,
+    )
     cdm = rates.loc[("line 8 column Aetna-Commercial", "1001")]
     assert (cdm.billing_code_type, cdm.rate_type, cdm.amount) == ("CDM", "negotiated", 18000.0)
     assert pd.isna(cdm.amount_usd)
@@ -81,12 +98,17 @@ def test_legacy_sections_payer_columns_and_money_text(tmp_path: Path) -> None:
     assert pd.isna(colostomy.min_charge)  # NA
     drug = rates.loc[("line 14 column Aetna-Commercial", "J1450")]
     assert (drug.billing_code_type, drug.rate_type, drug.amount, drug.amount_unit) == (
-        "HCPCS", "other", 70.0, "percent")  # a percentage of an unstated base: no dollars
+        "HCPCS",
+        "other",
+        70.0,
+        "percent",
+    )  # a percentage of an unstated base: no dollars
     assert pd.isna(drug.amount_usd)
 
     assert set(result.rates.provider_name) == {"Sample Legacy Hospital (synthetic)"}
     assert set(result.rates.state) == {"NY"} and set(result.rates.hospital_address) == {
-        "100 Test Road, Albany, NY 12208"}
+        "100 Test Road, Albany, NY 12208"
+    }
     reasons = dict(zip(result.quarantine.source_locator, result.quarantine.reason_code))
     assert reasons == {"line 15 column Aetna-Commercial": "missing_code_type", "line 16": "malformed_row"}
 
@@ -110,8 +132,13 @@ def test_real_ecmc_chargemaster_is_read(shared_reference: Path) -> None:
         rows = list(csv.reader(handle))
     items = sum(1 for row in rows[14:] if any(cell.strip() for cell in row))
     assert items > 12_000
-    assert _account(result) == {"rows_seen": items, "rows_loaded": 0, "rows_quarantined": 0,
-                                "rows_filtered_out": items, "rows_deduplicated": 0}
+    assert _account(result) == {
+        "rows_seen": items,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "rows_filtered_out": items,
+        "rows_deduplicated": 0,
+    }
     check = check_standard_charges(path)
     assert "'Gross Charges': header on line 14" in check.layout and "Erie County Medical Center" in check.layout
     assert [p.reason_code for p in check.problems] == ["no_payer_columns"]
@@ -143,14 +170,19 @@ def test_real_ecmc_rows_with_a_payer_column_added(shared_reference: Path, tmp_pa
 def test_unknown_layout_is_refused_naming_what_was_seen(tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
     path.write_text("id,name,amount\n1,alpha,3\n2,beta,4\n3,gamma,5\n")
-    with pytest.raises(HospitalFileError, match=r"export\.csv: line 3: expected the CMS column-header row .*saw '2', "
-                                                r"'beta', '4'; nor is it a pre-template chargemaster"):
+    with pytest.raises(
+        HospitalFileError,
+        match=r"export\.csv: line 3: expected the CMS column-header row .*saw '2', "
+        r"'beta', '4'; nor is it a pre-template chargemaster",
+    ):
         read_standard_charges(path)
 
 
 def test_a_payer_column_that_holds_words_is_refused(tmp_path: Path) -> None:
-    text = ("Charge Code,Description,CPT Code,Price,Department\n"  # Department is known: ignored
-            "1,Visit,99213,$100,Clinic\n")
+    text = (
+        "Charge Code,Description,CPT Code,Price,Department\n"  # Department is known: ignored
+        "1,Visit,99213,$100,Clinic\n"
+    )
     assert len(read_standard_charges(_legacy(tmp_path, text, "ok.csv")).rates) == 0
     text = "Charge Code,Description,CPT Code,Price,Patient Category\n1,Visit,99213,$100,Adult\n2,X,99214,$5,Child\n"
     with pytest.raises(HospitalFileError, match=r"line 1 column 5: header 'Patient Category' .*saw 'Adult', 'Child'"):

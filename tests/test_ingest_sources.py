@@ -20,10 +20,14 @@ import pandas as pd
 import pytest
 
 from benchmark import cli
-from benchmark.ingest import pipeline, sources
-from benchmark.ingest.sources import RemotePolicy, Source, SourceError, check_url, read_source
-from benchmark.ingest.tic import TicFileError, read_in_network
-from benchmark.ingest.tic_scan import Limits
+from benchmark.ingest import routing as pipeline
+from benchmark.ingest.routing import read_source
+from benchmark.ingest.tic import toc as toc_reader
+from benchmark.ingest.tic.reader import TicFileError, read_in_network
+from benchmark.sources.http import RemotePolicy, SourceError, check_url
+from benchmark.sources.limits import Limits
+from benchmark.sources.source import Source
+from benchmark.store import pipeline as store_pipeline
 
 LOCAL = RemotePolicy(allow_private_hosts=True, allow_http_links=True, timeout=5, backoff=0.01, retries=3)
 
@@ -36,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
     ignore_range: set[str] = set()
     requests: list[tuple[str, str | None]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         self.requests.append((self.path, self.headers.get("Range")))
         if path in self.status_always or path in self.status_once:
@@ -117,8 +121,16 @@ def test_private_addresses_need_an_explicit_allowance(server, tic: Path) -> None
     assert len(read_in_network(f"{base}/a.json", remote=LOCAL).rates) == 1
 
 
-@pytest.mark.parametrize("url", ["https://10.1.2.3/f.json", "https://169.254.169.254/latest/meta-data",
-                                 "https://[::1]/f.json", "https://192.168.0.10/f.json", "https://[fe80::1]/f.json"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.1.2.3/f.json",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/f.json",
+        "https://192.168.0.10/f.json",
+        "https://[fe80::1]/f.json",
+    ],
+)
 def test_link_checks_refuse_private_and_link_local_addresses(url: str) -> None:
     with pytest.raises(SourceError, match="non-public address"):
         check_url(url, RemotePolicy(), is_link=True)
@@ -180,18 +192,37 @@ def test_an_html_error_page_from_a_url_is_rejected(server) -> None:
 
 def _toc(base: str, locations: list[list[str]]) -> dict:
     plans = [
-        [{"plan_name": "Gold PPO", "plan_id_type": "EIN", "plan_id": "11-1111111", "plan_market_type": "group",
-          "issuer_name": "Acme Issuer", "plan_sponsor_name": "Acme Corp"}],
-        [{"plan_name": "Silver HMO", "plan_id_type": "hios", "plan_id": "22222TX0010001", "plan_market_type":
-          "individual", "issuer_name": "Acme Issuer"}],
+        [
+            {
+                "plan_name": "Gold PPO",
+                "plan_id_type": "EIN",
+                "plan_id": "11-1111111",
+                "plan_market_type": "group",
+                "issuer_name": "Acme Issuer",
+                "plan_sponsor_name": "Acme Corp",
+            }
+        ],
+        [
+            {
+                "plan_name": "Silver HMO",
+                "plan_id_type": "hios",
+                "plan_id": "22222TX0010001",
+                "plan_market_type": "individual",
+                "issuer_name": "Acme Issuer",
+            }
+        ],
     ]
     return {
-        "reporting_entity_name": "Acme Health", "reporting_entity_type": "health insurance issuer",
-        "last_updated_on": "2024-01-01", "version": "2.0.0",
+        "reporting_entity_name": "Acme Health",
+        "reporting_entity_type": "health insurance issuer",
+        "last_updated_on": "2024-01-01",
+        "version": "2.0.0",
         "reporting_structure": [
-            {"reporting_plans": plans[i], "in_network_files": [{"description": "rates", "location": f"{base}{path}"}
-                                                               for path in paths],
-             "allowed_amount_file": {"description": "oon", "location": f"{base}/oon.json"}}
+            {
+                "reporting_plans": plans[i],
+                "in_network_files": [{"description": "rates", "location": f"{base}{path}"} for path in paths],
+                "allowed_amount_file": {"description": "oon", "location": f"{base}/oon.json"},
+            }
             for i, paths in enumerate(locations)
         ],
     }
@@ -205,7 +236,7 @@ def test_table_of_contents_expands_with_plan_metadata_on_every_row(server, tic: 
     toc = tmp_path / "2024-01-01_acme_index.json"
     toc.write_text(json.dumps(_toc(base, [["/shared.json.gz"], ["/shared.json.gz", "/own.json"]])))
 
-    listed = sources.read_table_of_contents(toc)
+    listed = toc_reader.read_table_of_contents(toc)
     assert list(listed.files) == [f"{base}/shared.json.gz", f"{base}/own.json"]
     assert [p.plan_name for p in listed.files[f"{base}/shared.json.gz"].plans] == ["Gold PPO", "Silver HMO"]
     assert len(listed.skipped) == 2 and "allowed amounts" in listed.skipped[0]
@@ -216,13 +247,15 @@ def test_table_of_contents_expands_with_plan_metadata_on_every_row(server, tic: 
     assert "only followed over https" in refused.rejected[0].reason  # links inside files: https only
 
     files = pipeline.expand_sources([toc], policy=LOCAL)
-    result = pipeline.ingest(files, None)
+    result = store_pipeline.ingest(files, None)
     assert not result.rejected
     shared = result.result.rates[result.result.rates["source_file"] == f"{base}/shared.json.gz"]
     assert len(shared) == 12 and (shared["plan_count"] == 2).all()
     assert (shared["plan_raw"] == "Gold PPO|Silver HMO").all() and (shared["plan_id_type"] == "ein|hios").all()
     assert (shared["plan_id"] == "11-1111111|22222TX0010001").all() and (shared["issuer_name"] == "Acme Issuer").all()
-    assert (shared["plan_market_type"] == "group|individual").all() and (shared["plan_sponsor_name"] == "Acme Corp").all()
+    assert (shared["plan_market_type"] == "group|individual").all() and (
+        shared["plan_sponsor_name"] == "Acme Corp"
+    ).all()
     own = result.result.rates[result.result.rates["source_file"] == f"{base}/own.json"]
     assert list(own["plan_raw"]) == ["medicaid"] and list(own["plan_count"]) == [1]  # the file's own plan wins
 
@@ -236,31 +269,63 @@ def test_a_table_of_contents_url_is_expanded_when_read(server, tic: Path) -> Non
 
 
 def test_cms_table_of_contents_example(tic: Path) -> None:
-    listed = sources.read_table_of_contents(tic / "v2" / "table-of-contents-sample.json")
-    assert list(listed.files) == ["https://www.some_site.com/files/in-network-file-123456.json",
-                                  "https://www.some_site.com/files/behavioral-health-0000.json",
-                                  "https://www.some_site.com/files/chip-in-network-file.json"]
+    listed = toc_reader.read_table_of_contents(tic / "v2" / "table-of-contents-sample.json")
+    assert list(listed.files) == [
+        "https://www.some_site.com/files/in-network-file-123456.json",
+        "https://www.some_site.com/files/behavioral-health-0000.json",
+        "https://www.some_site.com/files/chip-in-network-file.json",
+    ]
     first = listed.files["https://www.some_site.com/files/in-network-file-123456.json"]
     assert [(p.plan_name, p.plan_id, p.plan_id_type) for p in first.plans] == [
-        ("medicaid", "1111111111", "hios"), ("medicare", "000000000", "hios")]
+        ("medicaid", "1111111111", "hios"),
+        ("medicare", "000000000", "hios"),
+    ]
 
 
 def test_remote_provider_references_are_fetched_when_allowed(server, tmp_path: Path) -> None:
     httpd, base = server
-    _Handler.files["/pr/8.json"] = json.dumps({"version": "1.0.0", "provider_groups": [
-        {"npi": [1234567893], "tin": {"type": "ein", "value": "12-3456789"}},
-        {"npi": [1111111112], "tin": {"type": "ein", "value": "98-7654321"}}]}).encode()
+    _Handler.files["/pr/8.json"] = json.dumps(
+        {
+            "version": "1.0.0",
+            "provider_groups": [
+                {"npi": [1234567893], "tin": {"type": "ein", "value": "12-3456789"}},
+                {"npi": [1111111112], "tin": {"type": "ein", "value": "98-7654321"}},
+            ],
+        }
+    ).encode()
     document = {
-        "reporting_entity_name": "Aetna Life Insurance Company", "reporting_entity_type": "issuer",
-        "last_updated_on": "2024-01-01", "version": "1.3.1",
-        "provider_references": [{"provider_group_id": 8, "location": f"{base}/pr/8.json"},
-                                {"provider_group_id": 9, "location": f"{base}/pr/missing.json"}],
-        "in_network": [{"negotiation_arrangement": "ffs", "name": "n", "billing_code_type": "CPT",
-                        "billing_code_type_version": "2024", "billing_code": "44320", "description": "d",
-                        "negotiated_rates": [{"provider_references": [8, 9], "negotiated_prices": [
-                            {"negotiated_type": "negotiated", "negotiated_rate": 1200.0,
-                             "expiration_date": "9999-12-31", "billing_class": "professional",
-                             "service_code": ["21"]}]}]}],
+        "reporting_entity_name": "Aetna Life Insurance Company",
+        "reporting_entity_type": "issuer",
+        "last_updated_on": "2024-01-01",
+        "version": "1.3.1",
+        "provider_references": [
+            {"provider_group_id": 8, "location": f"{base}/pr/8.json"},
+            {"provider_group_id": 9, "location": f"{base}/pr/missing.json"},
+        ],
+        "in_network": [
+            {
+                "negotiation_arrangement": "ffs",
+                "name": "n",
+                "billing_code_type": "CPT",
+                "billing_code_type_version": "2024",
+                "billing_code": "44320",
+                "description": "d",
+                "negotiated_rates": [
+                    {
+                        "provider_references": [8, 9],
+                        "negotiated_prices": [
+                            {
+                                "negotiated_type": "negotiated",
+                                "negotiated_rate": 1200.0,
+                                "expiration_date": "9999-12-31",
+                                "billing_class": "professional",
+                                "service_code": ["21"],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
     }
     path = tmp_path / "v1.json"
     path.write_text(json.dumps(document))
@@ -289,11 +354,12 @@ def test_zip_members_and_nested_zips_are_read(tic: Path, tmp_path: Path) -> None
     plain = (tic / "v2" / "in-network-rates-all-negotiated-types-sample.json").read_bytes()
     other = (tic / "v1.6.2" / "in-network-rates-no-npi.json").read_bytes()
     archive = tmp_path / "mrf.zip"
-    archive.write_bytes(_zip({"a/rates.json.gz": gzip.compress(plain), "notes.txt": b"hi",
-                              "inner.zip": _zip({"no-npi.json": other})}))
+    archive.write_bytes(
+        _zip({"a/rates.json.gz": gzip.compress(plain), "notes.txt": b"hi", "inner.zip": _zip({"no-npi.json": other})})
+    )
     files = pipeline.expand_sources([tmp_path])
     assert [f.name for f in files] == ["mrf.zip!a/rates.json.gz", "mrf.zip!inner.zip!no-npi.json"]
-    run = pipeline.ingest(files, None)
+    run = store_pipeline.ingest(files, None)
     assert not run.rejected and len(run.result.rates) == 16
     assert set(run.result.rates["source_file"]) == {"mrf.zip!a/rates.json.gz", "mrf.zip!inner.zip!no-npi.json"}
     member = run.result.rates[run.result.rates["source_file"] == "mrf.zip!a/rates.json.gz"]
@@ -312,7 +378,7 @@ def test_zip_bomb_members_are_rejected(tmp_path: Path) -> None:
     assert archive.stat().st_size < 1 << 20
     (rejected,) = pipeline.read_file(archive).rejected
     assert "compression ratio above 200:1" in rejected.reason and "zip bomb" in rejected.reason
-    (capped,) = sources.expand([archive], limits=Limits(max_decompressed_bytes=1 << 20))
+    (capped,) = pipeline.expand([archive], limits=Limits(max_decompressed_bytes=1 << 20))
     assert "above the cap of 1,048,576" in capped.problem  # rejected when read, with this reason
 
 
@@ -330,12 +396,22 @@ def test_a_broken_zip_is_rejected_with_its_reason(tmp_path: Path) -> None:
 
 def test_cli_ingests_a_url_and_prints_a_summary(server, tic: Path, tmp_path: Path, capsys) -> None:
     httpd, base = server
-    _Handler.files["/plan.json.gz"] = gzip.compress((tic / "v2" / "in-network-rates-multiple-plans-sample.json")
-                                                    .read_bytes())
+    _Handler.files["/plan.json.gz"] = gzip.compress(
+        (tic / "v2" / "in-network-rates-multiple-plans-sample.json").read_bytes()
+    )
     assert cli.main(["ingest", f"{base}/plan.json.gz", "--out", str(tmp_path / "denied")]) == 1
     assert "non-public address" in capsys.readouterr().err
-    status = cli.main(["ingest", f"{base}/plan.json.gz", "--codes", "99201-99215", "--allow-private-hosts",
-                       "--out", str(tmp_path / "out")])
+    status = cli.main(
+        [
+            "ingest",
+            f"{base}/plan.json.gz",
+            "--codes",
+            "99201-99215",
+            "--allow-private-hosts",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0, out
     assert "TiC JSON read:" in out and "rows:" in out

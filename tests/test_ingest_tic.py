@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.ingest.result import file_sha256
-from benchmark.ingest.tic import TicFileError, read_in_network
+from benchmark.files import sha256_file
+from benchmark.ingest.tic.reader import TicFileError, read_in_network
 from benchmark.schema import QuarantineSchema, validate_rates
 
 NPIS_1_TO_5 = "1111111111|2222222222|3333333333|4444444444|5555555555"
@@ -86,7 +86,7 @@ def test_example_row_counts(tic: Path, name: str, rows: int) -> None:
     assert result.quarantine.empty
     assert (result.rates["source_type"] == "tic").all()
     assert (result.rates["source_file"] == Path(name).name).all()
-    assert (result.rates["source_sha256"] == file_sha256(tic / name)).all()
+    assert (result.rates["source_sha256"] == sha256_file(tic / name)).all()
     assert not result.rates["is_synthetic"].any()
     assert result.rates["state"].isna().all() and result.rates["medicare_locality"].isna().all()
 
@@ -239,7 +239,7 @@ def test_gzip_input_and_source_name(tic: Path, tmp_path: Path) -> None:
     assert_consistent(result)
     assert len(result.rates) == 12
     assert (result.rates["source_file"] == "cms/multi.json.gz").all()
-    assert (result.rates["source_sha256"] == file_sha256(packed)).all()  # hash of the stored (compressed) bytes
+    assert (result.rates["source_sha256"] == sha256_file(packed)).all()  # hash of the stored (compressed) bytes
     assert result.rates["is_synthetic"].all()
     expected = read_in_network(plain).rates.drop(columns=["source_file", "source_sha256", "is_synthetic"])
     pd.testing.assert_frame_equal(result.rates.drop(columns=["source_file", "source_sha256", "is_synthetic"]), expected)
@@ -430,8 +430,11 @@ def test_item_level_problems_are_quarantined(tmp_path: Path) -> None:
         {"billing_code": "99214", "billing_code_type": "CPT", "negotiated_rates": []},
         {"billing_code": "99215", "billing_code_type": "CPT", "negotiated_rates": [{"negotiated_prices": [price(10)]}]},
         "not an object",
-        {"billing_code": "99212", "billing_code_type": "CPT",
-         "negotiated_rates": [{"provider_references": [7], "negotiated_prices": [price(10, setting="ambulatory")]}]},
+        {
+            "billing_code": "99212",
+            "billing_code_type": "CPT",
+            "negotiated_rates": [{"provider_references": [7], "negotiated_prices": [price(10, setting="ambulatory")]}],
+        },
     ]
     result = read_in_network(write_json(tmp_path / "items.json", document))
     assert_consistent(result)
@@ -514,8 +517,8 @@ def test_utf8_bom_is_accepted(tmp_path: Path, good_bytes: bytes) -> None:
 import random  # noqa: E402
 import zlib  # noqa: E402
 
-from benchmark.ingest.tic import CodeFilter, ReadProgress  # noqa: E402
-from benchmark.ingest.tic_scan import Limits  # noqa: E402
+from benchmark.ingest.tic.reader import CodeFilter, ReadProgress  # noqa: E402
+from benchmark.ingest.tic.scan import Limits  # noqa: E402
 
 SMALL_CHUNKS = Limits(chunk_bytes=997, queue_chunks=2)  # odd size: items, keys and numbers cut at every place
 
@@ -524,31 +527,49 @@ def synthetic_file(seed: int, items: int = 40, references_first: bool = True, sh
     """A 2.x-style file with numbered codes, shared and unique reference lists, 1-3 prices per rate."""
     rnd = random.Random(seed)
     references = [
-        {"provider_group_id": group_id, "network_name": [f"Net {group_id % 3}"],
-         "provider_groups": [{"npi": [1000000000 + group_id * 10 + g], "tin": {"type": "ein", "value": f"{g:02d}-1"}}
-                             for g in range(rnd.randint(1, 4))]}
+        {
+            "provider_group_id": group_id,
+            "network_name": [f"Net {group_id % 3}"],
+            "provider_groups": [
+                {"npi": [1000000000 + group_id * 10 + g], "tin": {"type": "ein", "value": f"{g:02d}-1"}}
+                for g in range(rnd.randint(1, 4))
+            ],
+        }
         for group_id in range(1, 30)
     ]
     in_network = []
     for index in range(items):
         rates = []
         for _ in range(rnd.randint(1, 6)):
-            rate = {"provider_references": rnd.sample(range(1, 33), rnd.randint(0, 4)),  # ids 30-32 do not exist
-                    "negotiated_prices": [price(round(rnd.uniform(10, 900), 2)) for _ in range(rnd.randint(0, 3))]}
-            if rnd.random() < .2:
-                rate["provider_groups"] = [{"npi": [1999999990 + rnd.randint(0, 9)], "tin": {"type": "ein",
-                                                                                          "value": "77-1"}}]
+            rate = {
+                "provider_references": rnd.sample(range(1, 33), rnd.randint(0, 4)),  # ids 30-32 do not exist
+                "negotiated_prices": [price(round(rnd.uniform(10, 900), 2)) for _ in range(rnd.randint(0, 3))],
+            }
+            if rnd.random() < 0.2:
+                rate["provider_groups"] = [
+                    {"npi": [1999999990 + rnd.randint(0, 9)], "tin": {"type": "ein", "value": "77-1"}}
+                ]
             rates.append(rate)
-        item = {"negotiation_arrangement": "ffs", "name": "n", "billing_code_type": "CPT",
-                "billing_code_type_version": "2024", "billing_code": f"{10000 + index % 17:05d}", "description": "d",
-                "negotiated_rates": rates if index % 11 else []}
+        item = {
+            "negotiation_arrangement": "ffs",
+            "name": "n",
+            "billing_code_type": "CPT",
+            "billing_code_type_version": "2024",
+            "billing_code": f"{10000 + index % 17:05d}",
+            "description": "d",
+            "negotiated_rates": rates if index % 11 else [],
+        }
         if shuffle_keys:
             keys = list(item)
             rnd.shuffle(keys)
             item = {key: item[key] for key in keys}
         in_network.append(item)
-    head = {"reporting_entity_name": "Synthetic Insurer", "reporting_entity_type": "health insurance issuer",
-            "last_updated_on": "2024-01-01", "version": "2.0.0"}
+    head = {
+        "reporting_entity_name": "Synthetic Insurer",
+        "reporting_entity_type": "health insurance issuer",
+        "last_updated_on": "2024-01-01",
+        "version": "2.0.0",
+    }
     if references_first:
         return {**head, "provider_references": references, "in_network": in_network}
     return {**head, "in_network": in_network, "provider_references": references}
@@ -583,9 +604,12 @@ def test_filtered_rows_match_a_full_parse(tmp_path: Path, layout: str) -> None:
         account = result.accounts[0]
         assert account.rows_filtered_out == filtered
         assert account.rows_loaded + account.rows_quarantined == kept
-        assert set(result.quarantine["reason_code"]) <= {"provider_reference_missing", "negotiated_prices_missing",
-                                                         "provider_groups_missing",
-                                                         "negotiated_rates_missing"}
+        assert set(result.quarantine["reason_code"]) <= {
+            "provider_reference_missing",
+            "negotiated_prices_missing",
+            "provider_groups_missing",
+            "negotiated_rates_missing",
+        }
     everything = read_in_network(path, deduplicate=False)
     assert everything.accounts[0].rows_seen == kept + filtered and everything.accounts[0].rows_filtered_out == 0
     subset = everything.rates[everything.rates["billing_code"].isin(wanted)].reset_index(drop=True)
@@ -593,8 +617,10 @@ def test_filtered_rows_match_a_full_parse(tmp_path: Path, layout: str) -> None:
 
 
 def test_chunk_size_does_not_change_the_result(tic: Path, tmp_path: Path) -> None:
-    for name in ("v2/in-network-rates-all-negotiated-types-sample.json",
-                 "v1.6.2/in-network-rates-fee-for-service-single-plan-sample.json"):
+    for name in (
+        "v2/in-network-rates-all-negotiated-types-sample.json",
+        "v1.6.2/in-network-rates-fee-for-service-single-plan-sample.json",
+    ):
         packed = tmp_path / "packed.json.gz"
         packed.write_bytes(gzip.compress((tic / name).read_bytes()))
         whole = read_in_network(tic / name)
@@ -627,8 +653,12 @@ def test_progress_reports_bytes_and_prices(tmp_path: Path) -> None:
     assert seen[-1].raw_bytes == seen[-1].json_bytes == path.stat().st_size == seen[-1].stored_bytes
     assert [p.raw_bytes for p in seen] == sorted(p.raw_bytes for p in seen)
     document = synthetic_file(5)
-    prices = sum(len(r["negotiated_prices"]) for i in document["in_network"] if i["billing_code"] == "10003"
-                 for r in i["negotiated_rates"])
+    prices = sum(
+        len(r["negotiated_prices"])
+        for i in document["in_network"]
+        if i["billing_code"] == "10003"
+        for r in i["negotiated_rates"]
+    )
     assert seen[-1].prices_found == prices > 0
 
 
@@ -653,8 +683,9 @@ def test_v2_plan_columns_and_price_notes(tic: Path) -> None:
     assert (rates["plan_sponsor_name"] == "Comprehensive Employee Group").all()
     percent = rates[rates["rate_type"] == "percentage"].set_index("billing_code")
     assert (percent.loc["97110", "additional_information"] == "65% of billed charges arrangement").all()
-    assert percent.loc["99285", "additional_information"] is None or pd.isna(percent.loc["99285",
-                                                                                       "additional_information"])
+    assert percent.loc["99285", "additional_information"] is None or pd.isna(
+        percent.loc["99285", "additional_information"]
+    )
     assert list(percent["amount"]) == [65.0, 65.0, 75.5] and (percent["amount_unit"] == "percent").all()
     assert percent["amount_usd"].isna().all() and percent["dollar_basis"].isna().all()
     assert set(rates["rate_type"]) == {"negotiated", "fee_schedule", "derived", "percentage", "per_diem"}
@@ -665,8 +696,14 @@ def test_v2_plan_columns_and_price_notes(tic: Path) -> None:
 
 def test_severity_of_illness_is_kept(tmp_path: Path) -> None:
     document = messy_file()
-    document["in_network"] = [{**document["in_network"][2], "billing_code_type": "MS-DRG", "billing_code": "470",
-                               "severity_of_illness": "Major"}]
+    document["in_network"] = [
+        {
+            **document["in_network"][2],
+            "billing_code_type": "MS-DRG",
+            "billing_code": "470",
+            "severity_of_illness": "Major",
+        }
+    ]
     rates = read_in_network(write_json(tmp_path / "drg.json", document)).rates
     assert (rates["severity_of_illness"] == "Major").all() and (rates["billing_code"] == "470").all()
 
@@ -696,8 +733,9 @@ def test_misspelled_keys_are_quarantined(tmp_path: Path) -> None:
     typo = price(123)
     typo["billing_code_modifer"] = ["26"]  # a typo that would silently drop the modifier
     extension = price(124, payer_extension="kept")  # an unknown key unlike any TiC key is allowed
-    document["in_network"][2]["negotiated_rates"] = [{"provider_references": [7], "negotiated_prices": [typo,
-                                                                                                      extension]}]
+    document["in_network"][2]["negotiated_rates"] = [
+        {"provider_references": [7], "negotiated_prices": [typo, extension]}
+    ]
     result = read_in_network(write_json(tmp_path / "typo.json", document), ["27447"])
     assert list(result.quarantine["reason_code"].unique()) == ["key_misspelled"]
     assert "billing_code_modifier" in result.quarantine["detail"].iloc[0] and len(result.quarantine) == 2
@@ -710,8 +748,9 @@ def test_misspelled_keys_are_quarantined(tmp_path: Path) -> None:
 
 def test_syntax_error_reports_byte_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_bytes(b'{"reporting_entity_name": "x",\n "in_network": [\n  {"billing_code": "1" "negotiated_rates": []}'
-                     b"\n ]\n}")
+    path.write_bytes(
+        b'{"reporting_entity_name": "x",\n "in_network": [\n  {"billing_code": "1" "negotiated_rates": []}\n ]\n}'
+    )
     with pytest.raises(TicFileError, match=r"bad\.json: invalid JSON .* at byte 71 \(line 3, column 24\)"):
         read_in_network(path)
     packed = tmp_path / "bad.json.gz"
@@ -735,10 +774,14 @@ def test_syntax_error_deep_in_a_large_file_is_found_in_a_skipped_item(tmp_path: 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"reporting_entity_name": "x", "reporting_entity_name": "y", "in_network": []}',
-         "duplicate root key 'reporting_entity_name'"),
-        (b'{"reporting_entity_name": "x", "in_network": [{"billing_code": "1", "billing_code": "2"}]}',
-         r"duplicate key 'billing_code' in in_network\[0\]"),
+        (
+            b'{"reporting_entity_name": "x", "reporting_entity_name": "y", "in_network": []}',
+            "duplicate root key 'reporting_entity_name'",
+        ),
+        (
+            b'{"reporting_entity_name": "x", "in_network": [{"billing_code": "1", "billing_code": "2"}]}',
+            r"duplicate key 'billing_code' in in_network\[0\]",
+        ),
         (b'{"reporting_entity_name": "x", "in_network": [' + b"[" * 3000 + b"]" * 3000 + b"]}", "excessive nesting"),
         (b'{"reporting_entity_name": "x", "in_network": [{"negotiated_rate": Infinity}]}', "invalid JSON"),
         (b'{"reporting_entity_name": "x", "in_network": [{"a": 1}, ]}', "invalid JSON"),
@@ -787,7 +830,7 @@ def test_a_table_of_contents_is_not_an_in_network_file(tic: Path) -> None:
 
 
 def test_zlib_is_used_when_isal_is_missing(monkeypatch, tmp_path: Path, good_bytes: bytes) -> None:
-    from benchmark.ingest import tic_scan
+    from benchmark.ingest.tic import scan as tic_scan
 
     monkeypatch.setattr(tic_scan, "_inflate", zlib)
     monkeypatch.setattr(tic_scan, "_INFLATE_ERRORS", (zlib.error,))
@@ -802,8 +845,9 @@ def test_duplicated_provider_group_ids_are_quarantined_in_either_layout(tmp_path
     document["provider_references"].append({"provider_group_id": 7, "provider_groups": [{"npi": [1], "tin": "1"}]})
     if references_first:
         document = {"provider_references": document.pop("provider_references"), **document}
-    result = read_in_network(write_json(tmp_path / "dup-ids.json", document), ["00100", "27447"],
-                             limits=Limits(chunk_bytes=512))
+    result = read_in_network(
+        write_json(tmp_path / "dup-ids.json", document), ["00100", "27447"], limits=Limits(chunk_bytes=512)
+    )
     assert_consistent(result)
     duplicated = result.quarantine[result.quarantine["reason_code"] == "provider_reference_duplicate"]
     # id 7 is duplicated: each valid price pointing at it is one quarantined row (00100: 1 of 3 prices is valid)

@@ -9,11 +9,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 import pytest
 
-from benchmark import config, medicare
+from benchmark import config
+from benchmark.reference import medicare
 
 
 def by_hand(work: str, pe: str, mp: str, gpci: tuple[str, str, str], cf: str) -> float:
-    total = (Decimal(work) * Decimal(gpci[0]) + Decimal(pe) * Decimal(gpci[1]) + Decimal(mp) * Decimal(gpci[2]))
+    total = Decimal(work) * Decimal(gpci[0]) + Decimal(pe) * Decimal(gpci[1]) + Decimal(mp) * Decimal(gpci[2])
     return float((total * Decimal(cf)).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
@@ -53,8 +54,18 @@ def test_issue_example_and_published_family_values():
     # FORMATS.md 3.6 lists the national facility amounts of the family for 2025 and 44320 for 2022-2025.
     assert medicare.national_amount("44320", 2025) == 1168.68
     assert [medicare.national_amount("44320", y) for y in (2022, 2023, 2024)] == [1234.40, 1210.45, 1196.69]
-    published = {"44310": 1011.15, "44312": 583.85, "44314": 975.89, "44316": 1380.55, "44322": 979.45,
-                 "44340": 614.91, "44345": 1024.41, "44346": 1151.86, "44141": 1755.44, "44626": 1539.05}
+    published = {
+        "44310": 1011.15,
+        "44312": 583.85,
+        "44314": 975.89,
+        "44316": 1380.55,
+        "44322": 979.45,
+        "44340": 614.91,
+        "44345": 1024.41,
+        "44346": 1151.86,
+        "44141": 1755.44,
+        "44626": 1539.05,
+    }
     assert {c: medicare.national_amount(c, 2025) for c in published} == published
 
 
@@ -66,8 +77,9 @@ def test_na_indicator_means_not_payable():
     # 71046 has a facility NA indicator (diagnostic test), so the facility side is the unpayable one.
     chest = medicare.medicare_amounts("71046", 2025, localities=None)
     assert chest.set_index("setting").loc["facility", "payable"] == False  # noqa: E712
-    assert chest.set_index("setting").loc["non_facility", "amount"] == by_hand("0.22", "0.77", "0.02", NATIONAL,
-                                                                               "32.3465")
+    assert chest.set_index("setting").loc["non_facility", "amount"] == by_hand(
+        "0.22", "0.77", "0.02", NATIONAL, "32.3465"
+    )
 
 
 def test_every_locality_and_year_present():
@@ -91,8 +103,16 @@ def test_pprrvu_layout_and_conversion_factors():
 
 def test_indicators_of_44320_and_family():
     ind = medicare.pfs_indicators("44320", 2025)
-    assert (ind.status_code, ind.global_days, ind.mult_proc, ind.bilat_surg, ind.asst_surg, ind.co_surg,
-            ind.team_surg, ind.pctc_ind) == ("A", "090", "2", "0", "2", "1", "0", "0")
+    assert (
+        ind.status_code,
+        ind.global_days,
+        ind.mult_proc,
+        ind.bilat_surg,
+        ind.asst_surg,
+        ind.co_surg,
+        ind.team_surg,
+        ind.pctc_ind,
+    ) == ("A", "090", "2", "0", "2", "1", "0", "0")
     assert (ind.pre_op, ind.intra_op, ind.post_op) == (0.09, 0.81, 0.10)
     assert ind.non_facility_na and not ind.facility_na
     assert "facility" in ind.meanings()["site_of_service"]
@@ -110,7 +130,8 @@ def test_modifier_effects_follow_indicators():
     assert effects["50"].factor == 1.0 and effects["50"].payment_pct == 100.0
     assert effects["66"].allowed is False and effects["66"].payment_pct == 0.0
     assert effects["81"].factor == 0.16 and [e.modifier for e in medicare.modifier_effects("44320", 2025)] == list(
-        medicare.PAYMENT_MODIFIERS)
+        medicare.PAYMENT_MODIFIERS
+    )
     assert effects["54"].factor == pytest.approx(0.90) and effects["55"].factor == pytest.approx(0.10)
     assert effects["22"].allowed is None and effects["22"].payment_pct is None  # by report
     no_assist = {e.modifier: e for e in medicare.modifier_effects("44340", 2025)}
@@ -124,7 +145,11 @@ def test_respread_file_and_bad_header(tmp_path):
     path = tmp_path / "PPRRVU25_resaved.csv"
     path.write_text("\n".join(resaved), encoding="latin-1")
     assert medicare.load_pprrvu(path).set_index("hcpcs").loc["44320", "global_days"] == "090"
-    broken = source[:9] + [source[9].replace("HCPCS,MOD,DESCRIPTION,CODE,PAYMENT,RVU", "HCPCS,MOD,DESCRIPTION,CODE,PAYMENT,XXX")] + source[10:20]
+    broken = (
+        source[:9]
+        + [source[9].replace("HCPCS,MOD,DESCRIPTION,CODE,PAYMENT,RVU", "HCPCS,MOD,DESCRIPTION,CODE,PAYMENT,XXX")]
+        + source[10:20]
+    )
     bad = tmp_path / "PPRRVU_bad.csv"
     bad.write_text("\n".join(broken), encoding="latin-1")
     with pytest.raises(medicare.PfsFileError, match="line 10, column 6"):

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 
 from benchmark import config
-from benchmark.report import ReportParams, SECTIONS
-from benchmark.runner import report_slug
+from benchmark.reporting.report import SECTIONS, ReportParams
+from benchmark.reporting.runner import report_slug
 
 
 def _cells():
@@ -30,7 +30,9 @@ def test_exactly_one_tagged_parameters_cell_with_typed_defaults():
 
 
 def test_notebook_has_no_logic_of_its_own_and_shows_every_section():
-    code_cells = [c.source for c in _cells() if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    code_cells = [
+        c.source for c in _cells() if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+    ]
     for source in code_cells:
         tree = ast.parse(source)
         forbidden = (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.If, ast.With, ast.Lambda)
@@ -46,10 +48,19 @@ def test_committed_notebooks_are_clean():
                 assert cell.outputs == [] and cell.execution_count is None, path.name
 
 
-@pytest.mark.parametrize("bad", [
-    {"code": 44320}, {"code": "4432"}, {"year": 2019}, {"year": "2025"}, {"payers": ["Humana"]},
-    {"geography": "Texas"}, {"product_lines": ["gold"]}, {"unknown": 1},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"code": 44320},
+        {"code": "4432"},
+        {"year": 2019},
+        {"year": "2025"},
+        {"payers": ["Humana"]},
+        {"geography": "Texas"},
+        {"product_lines": ["gold"]},
+        {"unknown": 1},
+    ],
+)
 def test_parameters_are_validated_before_anything_runs(bad):
     with pytest.raises(ValueError):
         ReportParams.from_mapping({"code": "44320", **bad})
@@ -82,11 +93,16 @@ def test_papermill_documents_every_parameter():
 def test_explore_notebook_runs_the_three_line_api(tmp_path):
     import papermill
 
-    from benchmark.runner import ensure_kernel
+    from benchmark.reporting.runner import ensure_kernel
 
     out = tmp_path / "explore.ipynb"
-    papermill.execute_notebook(str(config.NOTEBOOKS_DIR / "explore.ipynb"), str(out), kernel_name=ensure_kernel(),
-                               cwd=str(tmp_path), progress_bar=False)
+    papermill.execute_notebook(
+        str(config.NOTEBOOKS_DIR / "explore.ipynb"),
+        str(out),
+        kernel_name=ensure_kernel(),
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
     cells = [c for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"]
     first = cells[0]
     assert len([line for line in first.source.splitlines() if line.strip()]) == 3

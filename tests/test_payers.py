@@ -9,76 +9,111 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark import cli, payers, stats
-from benchmark.payers import PayerRuleError, normalize, resolve_payer
+from benchmark import cli
+from benchmark.analysis import stats
+from benchmark.normalize import payers
+from benchmark.normalize.payers import PayerRuleError, normalize, resolve_payer
 
 ELEVANCE = "Anthem (Elevance Health)"
 
 
 # --------------------------------------------------------------------------------------------------- real spellings
-@pytest.mark.parametrize(("payer", "plan", "family", "brand", "product"), [
-    # hospital payer columns (wide-format headers, tall payer_name / plan_name)
-    ("EMPIRE HEALTHCHOICE ASSURANCE-PPO", None, "BCBS", "Empire (Elevance Health)", "commercial"),
-    ("United Healthcare-Medicare Advantage", None, "UnitedHealthcare", "UnitedHealthcare", "medicare_advantage"),
-    ("i150180_VIVA_MEDICARE_2025", None, "Other", "VIVA Health", "medicare_advantage"),
-    ("UHC", None, "UnitedHealthcare", "UnitedHealthcare", "commercial"),
-    ("UnitedHealthcare Community Plan", None, "UnitedHealthcare", "UnitedHealthcare Community Plan", "medicaid"),
-    ("UnitedHealthcare Community Plan", "Dual Complete HMO D-SNP", "UnitedHealthcare",
-     "UnitedHealthcare Community Plan", "medicare_advantage"),
-    ("UMR", None, "UnitedHealthcare", "UMR", "tpa"),
-    ("UMR", "UnitedHealthcare Choice Plus", "UnitedHealthcare", "UMR", "tpa"),  # network name is not the product
-    ("Oxford Health Insurance", None, "UnitedHealthcare", "Oxford (UnitedHealthcare)", "commercial"),
-    ("Anthem Blue Cross", None, "BCBS", ELEVANCE, "commercial"),
-    ("Highmark", None, "BCBS", "Highmark", "commercial"),
-    ("BCBS of TX", None, "BCBS", "BCBS of Texas (HCSC)", "commercial"),
-    ("Aetna Better Health", None, "Aetna", "Aetna Better Health", "medicaid"),
-    ("Cigna Healthcare of Texas", None, "Cigna", "Cigna", "commercial"),
-    ("AETNA MEDICARE", None, "Aetna", "Aetna", "medicare_advantage"),
-    ("BLUE CROSS BLUE SHIELD-MEDICARE ADVANTAGE", None, "BCBS", None, "medicare_advantage"),
-    ("HUMANA GOLD PLUS HMO", None, "Other", "Humana", "medicare_advantage"),
-    ("Medicare", "Humana Medicare Advantage", "Other", "Humana", "medicare_advantage"),
-    ("MEDICARE", None, "Medicare", "Medicare", "unknown"),
-    ("Medicare Part B", None, "Medicare", "Medicare", "unknown"),
-    ("Novitas Solutions - Medicare Part B", None, "Medicare", "Medicare", "unknown"),
-    ("MEDICAID", None, "Other", None, "medicaid"),
-    ("MOLINA HEALTHCARE-MEDICAID", None, "Other", "Molina Healthcare", "medicaid"),
-    ("AMBETTER", None, "Other", "Ambetter (Centene)", "exchange"),
-    ("Anthem Blue Cross", "Individual Silver 3000 Exchange", "BCBS", ELEVANCE, "exchange"),
-    ("BCBS", "Anthem PPO", "BCBS", ELEVANCE, "commercial"),  # generic Blue payer, licensee named by the plan
-    ("Managed Care", "Aetna Choice POS II", "Aetna", "Aetna", "commercial"),
-    ("The Empire Plan", None, "Other", "The Empire Plan (NYSHIP)", "tpa"),  # not Empire BlueCross
-    ("AARP Medicare Supplement Plan G", None, "UnitedHealthcare", "AARP (UnitedHealthcare)", "unknown"),
-    ("TRICARE", "Tricare Select PPO", "Other", "TRICARE / VA (federal military and veterans programs)", "unknown"),
-    ("Cigna-HealthSpring", None, "Cigna", "Cigna-HealthSpring", "medicare_advantage"),
-    ("HealthSpring", None, "Other", "HealthSpring (HCSC since 2025; formerly Cigna)", "medicare_advantage"),
-    ("Rocky Mountain Hospital and Medical Service, Inc.", None, "BCBS", ELEVANCE, "commercial"),
-    ("Rocky Mountain Health Plans", None, "UnitedHealthcare", "Rocky Mountain Health Plans (UnitedHealthcare)",
-     "commercial"),
-    ("Noridian Healthcare Solutions", None, "Medicare", "Medicare", "unknown"),  # the MAC, not BCBS of ND
-    ("Florida Blue Medicare", None, "BCBS", "Florida Blue", "medicare_advantage"),
-    ("Healthy Blue Louisiana", None, "BCBS", "Healthy Blue (Medicaid)", "medicaid"),
-    ("Platform Health Insurance", "PPO", "Other", None, "commercial"),  # CMS example payer: unmatched, kept
-    ("SELF PAY", None, "Other", None, "unknown"),
-    # TiC reporting entities (+ plan names)
-    ("UnitedHealthcare Insurance Company", "UnitedHealthcare Choice Plus", "UnitedHealthcare", "UnitedHealthcare",
-     "commercial"),
-    ("UnitedHealthcare Insurance Company", "UnitedHealthcare Insurance Company", "UnitedHealthcare",
-     "UnitedHealthcare", "commercial"),  # plan_raw fell back to issuer_name: says nothing
-    ("United HealthCare Services, Inc.", "UnitedHealthcare Medicare Advantage PPO", "UnitedHealthcare",
-     "UnitedHealthcare", "medicare_advantage"),
-    ("Aetna Life Insurance Company", "Aetna Open Access Managed Choice", "Aetna", "Aetna", "commercial"),
-    ("Aetna Signature Administrators", None, "Aetna", "Aetna Signature Administrators", "tpa"),
-    ("Cigna Health and Life Insurance Company", "Cigna Open Access Plus", "Cigna", "Cigna", "commercial"),
-    ("Connecticut General Life Insurance Company", None, "Cigna", "Cigna", "commercial"),
-    ("Empire HealthChoice Assurance, Inc.", "Empire BlueCross BlueShield EPO", "BCBS", "Empire (Elevance Health)",
-     "commercial"),
-    ("Health Care Service Corporation, a Mutual Legal Reserve Company", None, "BCBS", "HCSC", "commercial"),
-    ("Blue Cross Blue Shield of Michigan Mutual Insurance Company", None, "BCBS", "BCBS of Michigan", "commercial"),
-    ("Horizon Healthcare Services, Inc.", None, "BCBS", "Horizon BCBSNJ", "commercial"),
-    ("Louisiana Health Service & Indemnity Company", None, "BCBS", "Louisiana Blue", "commercial"),
-    ("Hawaii Medical Service Association", None, "BCBS", "HMSA (Hawaii)", "commercial"),
-    ("Meritain Health", None, "Aetna", "Meritain Health (Aetna)", "tpa"),
-])
+@pytest.mark.parametrize(
+    ("payer", "plan", "family", "brand", "product"),
+    [
+        # hospital payer columns (wide-format headers, tall payer_name / plan_name)
+        ("EMPIRE HEALTHCHOICE ASSURANCE-PPO", None, "BCBS", "Empire (Elevance Health)", "commercial"),
+        ("United Healthcare-Medicare Advantage", None, "UnitedHealthcare", "UnitedHealthcare", "medicare_advantage"),
+        ("i150180_VIVA_MEDICARE_2025", None, "Other", "VIVA Health", "medicare_advantage"),
+        ("UHC", None, "UnitedHealthcare", "UnitedHealthcare", "commercial"),
+        ("UnitedHealthcare Community Plan", None, "UnitedHealthcare", "UnitedHealthcare Community Plan", "medicaid"),
+        (
+            "UnitedHealthcare Community Plan",
+            "Dual Complete HMO D-SNP",
+            "UnitedHealthcare",
+            "UnitedHealthcare Community Plan",
+            "medicare_advantage",
+        ),
+        ("UMR", None, "UnitedHealthcare", "UMR", "tpa"),
+        ("UMR", "UnitedHealthcare Choice Plus", "UnitedHealthcare", "UMR", "tpa"),  # network name is not the product
+        ("Oxford Health Insurance", None, "UnitedHealthcare", "Oxford (UnitedHealthcare)", "commercial"),
+        ("Anthem Blue Cross", None, "BCBS", ELEVANCE, "commercial"),
+        ("Highmark", None, "BCBS", "Highmark", "commercial"),
+        ("BCBS of TX", None, "BCBS", "BCBS of Texas (HCSC)", "commercial"),
+        ("Aetna Better Health", None, "Aetna", "Aetna Better Health", "medicaid"),
+        ("Cigna Healthcare of Texas", None, "Cigna", "Cigna", "commercial"),
+        ("AETNA MEDICARE", None, "Aetna", "Aetna", "medicare_advantage"),
+        ("BLUE CROSS BLUE SHIELD-MEDICARE ADVANTAGE", None, "BCBS", None, "medicare_advantage"),
+        ("HUMANA GOLD PLUS HMO", None, "Other", "Humana", "medicare_advantage"),
+        ("Medicare", "Humana Medicare Advantage", "Other", "Humana", "medicare_advantage"),
+        ("MEDICARE", None, "Medicare", "Medicare", "unknown"),
+        ("Medicare Part B", None, "Medicare", "Medicare", "unknown"),
+        ("Novitas Solutions - Medicare Part B", None, "Medicare", "Medicare", "unknown"),
+        ("MEDICAID", None, "Other", None, "medicaid"),
+        ("MOLINA HEALTHCARE-MEDICAID", None, "Other", "Molina Healthcare", "medicaid"),
+        ("AMBETTER", None, "Other", "Ambetter (Centene)", "exchange"),
+        ("Anthem Blue Cross", "Individual Silver 3000 Exchange", "BCBS", ELEVANCE, "exchange"),
+        ("BCBS", "Anthem PPO", "BCBS", ELEVANCE, "commercial"),  # generic Blue payer, licensee named by the plan
+        ("Managed Care", "Aetna Choice POS II", "Aetna", "Aetna", "commercial"),
+        ("The Empire Plan", None, "Other", "The Empire Plan (NYSHIP)", "tpa"),  # not Empire BlueCross
+        ("AARP Medicare Supplement Plan G", None, "UnitedHealthcare", "AARP (UnitedHealthcare)", "unknown"),
+        ("TRICARE", "Tricare Select PPO", "Other", "TRICARE / VA (federal military and veterans programs)", "unknown"),
+        ("Cigna-HealthSpring", None, "Cigna", "Cigna-HealthSpring", "medicare_advantage"),
+        ("HealthSpring", None, "Other", "HealthSpring (HCSC since 2025; formerly Cigna)", "medicare_advantage"),
+        ("Rocky Mountain Hospital and Medical Service, Inc.", None, "BCBS", ELEVANCE, "commercial"),
+        (
+            "Rocky Mountain Health Plans",
+            None,
+            "UnitedHealthcare",
+            "Rocky Mountain Health Plans (UnitedHealthcare)",
+            "commercial",
+        ),
+        ("Noridian Healthcare Solutions", None, "Medicare", "Medicare", "unknown"),  # the MAC, not BCBS of ND
+        ("Florida Blue Medicare", None, "BCBS", "Florida Blue", "medicare_advantage"),
+        ("Healthy Blue Louisiana", None, "BCBS", "Healthy Blue (Medicaid)", "medicaid"),
+        ("Platform Health Insurance", "PPO", "Other", None, "commercial"),  # CMS example payer: unmatched, kept
+        ("SELF PAY", None, "Other", None, "unknown"),
+        # TiC reporting entities (+ plan names)
+        (
+            "UnitedHealthcare Insurance Company",
+            "UnitedHealthcare Choice Plus",
+            "UnitedHealthcare",
+            "UnitedHealthcare",
+            "commercial",
+        ),
+        (
+            "UnitedHealthcare Insurance Company",
+            "UnitedHealthcare Insurance Company",
+            "UnitedHealthcare",
+            "UnitedHealthcare",
+            "commercial",
+        ),  # plan_raw fell back to issuer_name: says nothing
+        (
+            "United HealthCare Services, Inc.",
+            "UnitedHealthcare Medicare Advantage PPO",
+            "UnitedHealthcare",
+            "UnitedHealthcare",
+            "medicare_advantage",
+        ),
+        ("Aetna Life Insurance Company", "Aetna Open Access Managed Choice", "Aetna", "Aetna", "commercial"),
+        ("Aetna Signature Administrators", None, "Aetna", "Aetna Signature Administrators", "tpa"),
+        ("Cigna Health and Life Insurance Company", "Cigna Open Access Plus", "Cigna", "Cigna", "commercial"),
+        ("Connecticut General Life Insurance Company", None, "Cigna", "Cigna", "commercial"),
+        (
+            "Empire HealthChoice Assurance, Inc.",
+            "Empire BlueCross BlueShield EPO",
+            "BCBS",
+            "Empire (Elevance Health)",
+            "commercial",
+        ),
+        ("Health Care Service Corporation, a Mutual Legal Reserve Company", None, "BCBS", "HCSC", "commercial"),
+        ("Blue Cross Blue Shield of Michigan Mutual Insurance Company", None, "BCBS", "BCBS of Michigan", "commercial"),
+        ("Horizon Healthcare Services, Inc.", None, "BCBS", "Horizon BCBSNJ", "commercial"),
+        ("Louisiana Health Service & Indemnity Company", None, "BCBS", "Louisiana Blue", "commercial"),
+        ("Hawaii Medical Service Association", None, "BCBS", "HMSA (Hawaii)", "commercial"),
+        ("Meritain Health", None, "Aetna", "Meritain Health (Aetna)", "tpa"),
+    ],
+)
 def test_real_world_spellings(payer, plan, family, brand, product):
     identity = resolve_payer(payer, plan)
     assert (identity.payer_family, identity.payer_brand, identity.product_line) == (family, brand, product)
@@ -189,21 +224,37 @@ def test_licensee_list_covers_every_licensee_rule():
     rules = payers.load_alias_rules()
     bcbs = rules[(rules["payer_family"] == "BCBS") & rules["payer_brand"].notna()]
     hit = {resolve_payer(name).rule_id for name, _ in BCBS_LICENSEES}
-    programs = {"bcbs-fep", "bcbs-bluecard", "bcbs-healthy-blue", "bcbs-hcsc-community", "bcbs-highmark-wholecare",
-                "bcbs-highmark-health-options", "bcbs-horizon-nj-health", "bcbs-blue-shield-ca-promise",
-                "bcbs-bluecare-tennessee", "bcbs-hcsc", "bcbs-florida-hmo", "bcbs-horizon-exact",
-                "bcbs-independence-exact", "bcbs-anthem-states", "bcbs-regence-states"}
+    programs = {
+        "bcbs-fep",
+        "bcbs-bluecard",
+        "bcbs-healthy-blue",
+        "bcbs-hcsc-community",
+        "bcbs-highmark-wholecare",
+        "bcbs-highmark-health-options",
+        "bcbs-horizon-nj-health",
+        "bcbs-blue-shield-ca-promise",
+        "bcbs-bluecare-tennessee",
+        "bcbs-hcsc",
+        "bcbs-florida-hmo",
+        "bcbs-horizon-exact",
+        "bcbs-independence-exact",
+        "bcbs-anthem-states",
+        "bcbs-regence-states",
+    }
     assert set(bcbs["rule_id"]) - hit - programs == set()
 
 
-@pytest.mark.parametrize(("name", "brand"), [
-    ("Blue Cross Blue Shield of Kansas City", "Blue KC (BCBS of Kansas City)"),  # not BCBS of Kansas
-    ("Blue Cross of California", ELEVANCE),  # Anthem's legal name; not Blue Shield of California
-    ("Blue Shield of California", "Blue Shield of California"),
-    ("Regence BlueShield of Idaho", "Regence (Cambia)"),  # not Blue Cross of Idaho
-    ("HORIZON", "Horizon BCBSNJ"),
-    ("IBC", "Independence Blue Cross"),
-])
+@pytest.mark.parametrize(
+    ("name", "brand"),
+    [
+        ("Blue Cross Blue Shield of Kansas City", "Blue KC (BCBS of Kansas City)"),  # not BCBS of Kansas
+        ("Blue Cross of California", ELEVANCE),  # Anthem's legal name; not Blue Shield of California
+        ("Blue Shield of California", "Blue Shield of California"),
+        ("Regence BlueShield of Idaho", "Regence (Cambia)"),  # not Blue Cross of Idaho
+        ("HORIZON", "Horizon BCBSNJ"),
+        ("IBC", "Independence Blue Cross"),
+    ],
+)
 def test_neighbouring_licensees_are_told_apart(name, brand):
     assert resolve_payer(name).payer_brand == brand
 
@@ -239,8 +290,9 @@ def test_rule_table_has_notes_sources_and_a_version():
 def _write_rules(path: Path, rows: list[list[str]]) -> Path:
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["rule_id", "match", "value", "payer_family", "payer_brand", "product_line", "note", "source",
-                         "example"])
+        writer.writerow(
+            ["rule_id", "match", "value", "payer_family", "payer_brand", "product_line", "note", "source", "example"]
+        )
         writer.writerows(rows)
     return path
 
@@ -264,24 +316,42 @@ def test_bad_rule_files_are_rejected_with_file_line_and_column(tmp_path):
 
 # --------------------------------------------------------------------------------------------------- product lines
 def test_commercial_benchmark_excludes_other_product_lines(make_rates):
-    strings = [("Aetna Life Insurance Company", "Aetna Choice POS II"), ("AETNA MEDICARE", None),
-               ("Aetna Better Health", None), ("Anthem Blue Cross", "Silver 3000 Exchange"), ("UMR", None),
-               ("Cigna", "Open Access Plus")]
+    strings = [
+        ("Aetna Life Insurance Company", "Aetna Choice POS II"),
+        ("AETNA MEDICARE", None),
+        ("Aetna Better Health", None),
+        ("Anthem Blue Cross", "Silver 3000 Exchange"),
+        ("UMR", None),
+        ("Cigna", "Open Access Plus"),
+    ]
     rows = []
     for index, (payer, plan) in enumerate(strings):
         identity = resolve_payer(payer, plan)
-        rows.append({"payer_raw": payer, "plan_raw": plan, "payer_family": identity.payer_family,
-                     "payer_brand": identity.payer_brand, "product_line": identity.product_line,
-                     "provider_tin": f"11-000000{index}"})
+        rows.append(
+            {
+                "payer_raw": payer,
+                "plan_raw": plan,
+                "payer_family": identity.payer_family,
+                "payer_brand": identity.payer_brand,
+                "product_line": identity.product_line,
+                "provider_tin": f"11-000000{index}",
+            }
+        )
     table = make_rates(*rows)
-    assert table["product_line"].tolist() == ["commercial", "medicare_advantage", "medicaid", "exchange", "tpa",
-                                              "commercial"]
+    assert table["product_line"].tolist() == [
+        "commercial",
+        "medicare_advantage",
+        "medicaid",
+        "exchange",
+        "tpa",
+        "commercial",
+    ]
     bench = stats.benchmark_rows(table)  # default: commercial only
     assert bench["payer_raw"].tolist() == ["Aetna Life Insurance Company", "Cigna"]
 
 
 def test_sample_data_keeps_medicare_advantage_out_of_the_commercial_benchmark():
-    from benchmark.rates import load_rates
+    from benchmark.analysis.rates import load_rates
 
     rates = load_rates("sample", codes=["44320"]).rates
     ma = rates[rates["plan_raw"].fillna("").str.contains("Medicare Advantage")]
@@ -295,8 +365,7 @@ def test_sample_data_keeps_medicare_advantage_out_of_the_commercial_benchmark():
 # --------------------------------------------------------------------------------------------------- review list
 def test_review_list_counts_unmatched_strings(make_rates):
     table = make_rates(
-        *({"payer_raw": "Acme Health Plan", "plan_raw": "Gold PPO", "source_file": f"f{i % 2}.json"}
-          for i in range(5)),
+        *({"payer_raw": "Acme Health Plan", "plan_raw": "Gold PPO", "source_file": f"f{i % 2}.json"} for i in range(5)),
         {"payer_raw": "Zeta Mutual", "plan_raw": None, "source_file": "f0.json"},
         {"payer_raw": "Aetna Life Insurance Company", "plan_raw": "Open Access Managed Choice"},  # resolved
         {"payer_raw": "Aetna", "plan_raw": "Special Arrangement 7"},  # family known, product unknown
@@ -317,7 +386,7 @@ def test_review_command_lists_the_cms_example_payers(shared_reference, tmp_path,
     printed = capsys.readouterr().out
     assert "payer rules version" in printed and "Platform Health Insurance" in printed
     written = pd.read_csv(out)
-    from benchmark.rates import load_rates
+    from benchmark.analysis.rates import load_rates
 
     rates = load_rates([shared_reference / "hpt" / "v3.0.0"]).rates
     pairs = rates.assign(plan_raw=rates["plan_raw"].fillna("")).groupby(["payer_raw", "plan_raw"]).size()

@@ -14,22 +14,52 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark import medicare, policy
-from benchmark.policy import PolicyFileError
+from benchmark.reference import medicare, policy
+from benchmark.reference.policy import PolicyFileError
 
 NATIONAL_44320 = 1168.68
-COLUMNS = ["policy_id", "payer_family", "payer_brand", "product_line", "codes", "applies_if", "policy_type",
-           "modifier", "value", "payment_pct", "status", "basis", "effective_date", "source_title", "source_url",
-           "last_reviewed", "note"]
+COLUMNS = [
+    "policy_id",
+    "payer_family",
+    "payer_brand",
+    "product_line",
+    "codes",
+    "applies_if",
+    "policy_type",
+    "modifier",
+    "value",
+    "payment_pct",
+    "status",
+    "basis",
+    "effective_date",
+    "source_title",
+    "source_url",
+    "last_reviewed",
+    "note",
+]
 
 
 def row(**overrides) -> dict:
     """A valid published policy row (fictional payer document at example.org); override any column."""
-    base = {"policy_id": "acme-1", "payer_family": "Aetna", "payer_brand": "", "product_line": "commercial",
-            "codes": "44320", "applies_if": "", "policy_type": "assistant_at_surgery", "modifier": "",
-            "value": "Allowed: 20%", "payment_pct": "", "status": "known", "basis": "published",
-            "effective_date": "2024-01-01", "source_title": "Test payment policy", "source_url": "https://example.org/p",
-            "last_reviewed": "2026-01-15", "note": ""}
+    base = {
+        "policy_id": "acme-1",
+        "payer_family": "Aetna",
+        "payer_brand": "",
+        "product_line": "commercial",
+        "codes": "44320",
+        "applies_if": "",
+        "policy_type": "assistant_at_surgery",
+        "modifier": "",
+        "value": "Allowed: 20%",
+        "payment_pct": "",
+        "status": "known",
+        "basis": "published",
+        "effective_date": "2024-01-01",
+        "source_title": "Test payment policy",
+        "source_url": "https://example.org/p",
+        "last_reviewed": "2026-01-15",
+        "note": "",
+    }
     base.update(overrides)
     return base
 
@@ -121,8 +151,19 @@ def test_medicare_rows_come_from_the_pfs_indicators():
     known = rows[rows["status"] == "known"]
     assert known["source_title"].str.contains("PPRRVU2025_Oct_nodesc.csv, line 5228").all()
     pct = rows[rows["policy_type"] == "modifier_rule"].set_index("modifier")["payment_pct"]
-    assert pct.dropna().to_dict() == {"51": 50.0, "50": 100.0, "62": 62.5, "66": 0.0, "80": 16.0, "81": 16.0,
-                                      "82": 16.0, "AS": 13.6, "54": 90.0, "55": 10.0, "56": 9.0}
+    assert pct.dropna().to_dict() == {
+        "51": 50.0,
+        "50": 100.0,
+        "62": 62.5,
+        "66": 0.0,
+        "80": 16.0,
+        "81": 16.0,
+        "82": 16.0,
+        "AS": 13.6,
+        "54": 90.0,
+        "55": 10.0,
+        "56": 9.0,
+    }
     assert pct[["22", "52", "53"]].isna().all()  # by report
 
 
@@ -148,11 +189,18 @@ def test_a_code_outside_the_pfs_is_explicitly_unknown():
 
 
 # --------------------------------------------------------------------------------------------------- matching
-@pytest.mark.parametrize(("code", "codes", "expected"), [
-    ("44320", "44320", True), ("44320", "44310-44346", True), ("44347", "44310-44346", False),
-    ("4432", "44310-44346", False), ("J0120", "44310-44346", False), ("0002T", "0001T-0999T", True),
-    ("99213", "ALL", True),
-])
+@pytest.mark.parametrize(
+    ("code", "codes", "expected"),
+    [
+        ("44320", "44320", True),
+        ("44320", "44310-44346", True),
+        ("44347", "44310-44346", False),
+        ("4432", "44310-44346", False),
+        ("J0120", "44310-44346", False),
+        ("0002T", "0001T-0999T", True),
+        ("99213", "ALL", True),
+    ],
+)
 def test_code_ranges(code, codes, expected):
     assert policy.code_matches(code, codes) is expected
 
@@ -178,9 +226,19 @@ def test_most_specific_applicable_policy_wins(tmp_path):
 
 
 def test_pfs_conditions_and_brand_rows(tmp_path):
-    rows = [row(policy_id="bcbs-x-80", payer_family="BCBS", payer_brand="Horizon BCBSNJ", codes="ALL",
-                applies_if="asst_surg in 2", policy_type="modifier_rule", modifier="80", payment_pct="20",
-                value="Assistant: 20%")]
+    rows = [
+        row(
+            policy_id="bcbs-x-80",
+            payer_family="BCBS",
+            payer_brand="Horizon BCBSNJ",
+            codes="ALL",
+            applies_if="asst_surg in 2",
+            policy_type="modifier_rule",
+            modifier="80",
+            payment_pct="20",
+            value="Assistant: 20%",
+        )
+    ]
     table = policy.load_policies([write(tmp_path / "p.csv", rows)])
     matrix = policy.policy_matrix("44320", table, families=["BCBS"])  # 44320: ASST SURG 2
     assert list(dict.fromkeys(matrix["payer_key"])) == ["Medicare", "BCBS", "BCBS / Horizon BCBSNJ"]
@@ -206,13 +264,24 @@ def test_gaps_name_missing_and_illustrative_entries():
 # --------------------------------------------------------------------------------------------------- modifier math
 def test_medicare_modifier_dollars_by_hand():
     policies = policy.medicare_policies("44320", 2025)
-    table = policy.modifier_payments("44320", policies, payers=[("Medicare", "Medicare", None)],
-                                     base_amounts={"Medicare": NATIONAL_44320}).set_index("modifier")
+    table = policy.modifier_payments(
+        "44320", policies, payers=[("Medicare", "Medicare", None)], base_amounts={"Medicare": NATIONAL_44320}
+    ).set_index("modifier")
     # 1168.68 x 0.50 = 584.34; x 0.625 = 730.425 -> 730.43 (half up); x 0.16 = 186.9888; x 0.136 = 158.94048;
     # x 0.90 = 1051.812; x 0.10 = 116.868; x 0.09 = 105.1812; x 1.00 (BILAT 0: no 150%) = 1168.68; x 0 = 0
     assert table["amount"].dropna().to_dict() == {
-        "51": 584.34, "50": 1168.68, "62": 730.43, "66": 0.0, "80": 186.99, "81": 186.99, "82": 186.99,
-        "AS": 158.94, "54": 1051.81, "55": 116.87, "56": 105.18}
+        "51": 584.34,
+        "50": 1168.68,
+        "62": 730.43,
+        "66": 0.0,
+        "80": 186.99,
+        "81": 186.99,
+        "82": 186.99,
+        "AS": 158.94,
+        "54": 1051.81,
+        "55": 116.87,
+        "56": 105.18,
+    }
     assert table.loc["51", "change_usd"] == -584.34 and table.loc["62", "change_usd"] == -438.25
     assert table.loc["51", "change_pct"] == -50.0 and table.loc["AS", "change_pct"] == -86.4
     assert pd.isna(table.loc["22", "amount"]) and table.loc["22", "rule"] == "By report: no automatic increase"
@@ -220,12 +289,18 @@ def test_medicare_modifier_dollars_by_hand():
 
 
 def test_commercial_modifier_dollars_by_hand(tmp_path):
-    rows = [row(policy_id=f"m-{m.lower()}", policy_type="modifier_rule", modifier=m, payment_pct=p, value=f"Pays {p}%")
-            for m, p in (("80", "20"), ("AS", "13.6"), ("22", "125"), ("51", "50"))]
+    rows = [
+        row(policy_id=f"m-{m.lower()}", policy_type="modifier_rule", modifier=m, payment_pct=p, value=f"Pays {p}%")
+        for m, p in (("80", "20"), ("AS", "13.6"), ("22", "125"), ("51", "50"))
+    ]
     rows.append(row(policy_id="m-66", policy_type="modifier_rule", modifier="66", value="Team surgery by report"))
     table = policy.load_policies([write(tmp_path / "p.csv", rows)])
-    result = policy.modifier_payments("44320", table, payers=[("Aetna", "Aetna", None), ("Cigna", "Cigna", None)],
-                                      base_amounts={"Aetna": 1234.56, "Cigna": None})
+    result = policy.modifier_payments(
+        "44320",
+        table,
+        payers=[("Aetna", "Aetna", None), ("Cigna", "Cigna", None)],
+        base_amounts={"Aetna": 1234.56, "Cigna": None},
+    )
     aetna = result[result["payer_key"] == "Aetna"].set_index("modifier")
     # 1234.56 x 0.20 = 246.912 -> 246.91; x 0.136 = 167.90016 -> 167.90; x 1.25 = 1543.20; x 0.5 = 617.28
     assert aetna["amount"].dropna().to_dict() == {"51": 617.28, "80": 246.91, "AS": 167.90, "22": 1543.2}
@@ -245,7 +320,7 @@ def test_round_half_up_matches_the_medicare_engine():
 # --------------------------------------------------------------------------------------------------- report
 @pytest.fixture(scope="module")
 def sample_report():
-    from benchmark.report import CodeReport, ReportParams
+    from benchmark.reporting.report import CodeReport, ReportParams
 
     return CodeReport.build(ReportParams())
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from benchmark import rates
+from benchmark.analysis import rates
 
 # 2025 44320 facility: national 36.13 x 32.3465 = 1,168.68; Houston (04412-18) by hand in test_medicare: 1,237.05;
 # Alabama (10112-00, one statewide locality): (19.91*1 + 11.82*0.869 + 4.40*0.575) * 32.3465 = 1,058.11
@@ -53,8 +53,10 @@ def test_rates_that_are_not_compared_say_why(make_rates):
 
 def test_provider_directory_fills_geography_by_npi_then_tin(make_rates, tmp_path):
     directory = tmp_path / "dir.csv"
-    directory.write_text("npi,tin,provider_name,state,medicare_locality\n"
-                         "1234567893,11-1111111,A,TX,04412-18\n9999999999,22-2222222,B,NY,13202-01\n")
+    directory.write_text(
+        "npi,tin,provider_name,state,medicare_locality\n"
+        "1234567893,11-1111111,A,TX,04412-18\n9999999999,22-2222222,B,NY,13202-01\n"
+    )
     table = make_rates({"provider_npis": "1234567893|1111111112"}, {"provider_tin": "22-2222222"}, {})
     placed = rates.attach_geography(table, rates.load_provider_directory(directory))
     assert placed["state"].tolist()[:2] == ["TX", "NY"] and pd.isna(placed["state"].iloc[2])
@@ -71,8 +73,10 @@ def test_bad_provider_directory_and_missing_source(tmp_path):
 
 
 def test_load_cms_examples_through_one_entry_point(shared_reference):
-    files = [shared_reference / "tic" / "v2" / "in-network-rates-fee-for-service-single-plan-sample.json",
-             shared_reference / "hpt" / "v3.0.0" / "V3.0.0_Tall_CSV_Format_Example.csv"]
+    files = [
+        shared_reference / "tic" / "v2" / "in-network-rates-fee-for-service-single-plan-sample.json",
+        shared_reference / "hpt" / "v3.0.0" / "V3.0.0_Tall_CSV_Format_Example.csv",
+    ]
     result = rates.load_rates(files, codes=["99283", "27447"])
     assert set(result.rates["source_type"]) == {"tic", "hospital"} and not result.rejected
     assert set(result.rates["billing_code"]) <= {"99283", "27447"}
@@ -95,7 +99,7 @@ def test_folder_reads_rate_files_and_lists_rejected_ones(shared_reference):
 
 def test_sample_files_named_by_path_are_still_labelled_synthetic(shared_reference):
     from benchmark import config
-    from benchmark.report import CodeReport, ReportParams
+    from benchmark.reporting.report import CodeReport, ReportParams
 
     by_path = rates.resolve_source([config.SAMPLE_TIC_DIR])
     assert by_path.is_synthetic and by_path.label == config.SYNTHETIC_LABEL

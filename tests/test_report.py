@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from benchmark import cli, config
-from benchmark.report import SECTIONS, ReportParams
-from benchmark.runner import ReportRunError, run_report
+from benchmark.reporting.report import SECTIONS, ReportParams
+from benchmark.reporting.runner import ReportRunError, run_report
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +58,18 @@ def test_outputs_exist(report_dir):
     for name in ("report.html", "summary.json", "code_report.ipynb"):
         assert (report_dir / name).stat().st_size > 0
     charts = sorted(p.name for p in (report_dir / "charts").iterdir())
-    assert charts == sorted(f"{n}.{ext}" for n in ("medicare_by_year", "medicare_localities", "pct_of_medicare",
-                                                    "pct_of_medicare_by_state", "policy_matrix", "rate_distribution")
-                            for ext in ("png", "svg"))
+    assert charts == sorted(
+        f"{n}.{ext}"
+        for n in (
+            "medicare_by_year",
+            "medicare_localities",
+            "pct_of_medicare",
+            "pct_of_medicare_by_state",
+            "policy_matrix",
+            "rate_distribution",
+        )
+        for ext in ("png", "svg")
+    )
     assert not list(report_dir.parent.glob(".44320*")), "no staging folder left behind"
 
 
@@ -101,14 +110,25 @@ def test_summary_agrees_with_the_cms_files(report_dir):
     # FORMATS.md 3.6 / hand calculations in test_medicare.py
     assert medicare["national"] == {"facility": 1168.68, "non_facility": None}
     assert {y: v["facility"] for y, v in medicare["by_year"].items()} == {
-        "2022": 1234.40, "2023": 1210.45, "2024": 1196.69, "2025": 1168.68}
+        "2022": 1234.40,
+        "2023": 1210.45,
+        "2024": 1196.69,
+        "2025": 1168.68,
+    }
     assert medicare["localities"]["04412-18"]["facility"] == 1237.05
     assert len(medicare["localities"]) == 109
     assert set(summary["payers"]) == {"Aetna", "BCBS", "Cigna", "UnitedHealthcare"}
     for family, settings in summary["payers"].items():
         stats = settings["facility"]
-        assert stats["min"] <= stats["p10"] <= stats["p25"] <= stats["median"] <= stats["p75"] <= stats["p90"] <= \
-            stats["max"], family
+        assert (
+            stats["min"]
+            <= stats["p10"]
+            <= stats["p25"]
+            <= stats["median"]
+            <= stats["p75"]
+            <= stats["p90"]
+            <= stats["max"]
+        ), family
         assert 80 < stats["median_pct_of_medicare"] < 350, family
     assert set(summary["other_product_lines"]) == {"medicare_advantage"}
     assert summary["counts"]["rows_quarantined"] == 0 and summary["counts"]["files"] == 14
@@ -139,7 +159,7 @@ def test_a_failed_run_leaves_no_half_report(tmp_path):
 
 
 def test_a_code_without_rates_or_catalog_entry_reads_data_not_available():
-    from benchmark.report import CodeReport
+    from benchmark.reporting.report import CodeReport
 
     report = CodeReport.build(ReportParams(code="99213"))
     summary = report.summary()
@@ -155,7 +175,7 @@ def test_a_code_without_rates_or_catalog_entry_reads_data_not_available():
 
 
 def test_payer_supplied_text_is_escaped(make_rates):
-    from benchmark.report import _table
+    from benchmark.reporting.report import _table
 
     table = make_rates({"payer_raw": "<script>alert(1)</script>"})
     html = _table(table, [("payer_raw", "Payer", None)], "x", "@index")

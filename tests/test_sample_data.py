@@ -17,21 +17,35 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import config, medicare
-from benchmark.sample_data import generate_sample_data
+from benchmark import config
+from benchmark.reference import medicare
+from benchmark.synthetic import generate_sample_data
 
 LABEL = config.SYNTHETIC_LABEL
 # Phrases of the AMA CPT descriptors of the sample codes (and close variants): none may appear in any file.
 AMA_PHRASES = (
-    "skin level cecostomy", "colostomy or skin level", "release of superficial scar", "reconstruction in-depth",
-    "paracolostomy hernia", "ileostomy or jejunostomy", "kock procedure", "separate procedure",
-    "congenital megacolon", "with multiple biopsies", "revision of colostomy", "revision of ileostomy",
+    "skin level cecostomy",
+    "colostomy or skin level",
+    "release of superficial scar",
+    "reconstruction in-depth",
+    "paracolostomy hernia",
+    "ileostomy or jejunostomy",
+    "kock procedure",
+    "separate procedure",
+    "congenital megacolon",
+    "with multiple biopsies",
+    "revision of colostomy",
+    "revision of ileostomy",
     "continent ileostomy",
 )
 DOLLAR_TYPES = {"negotiated", "fee schedule", "derived"}
-BCBS_LICENSEES = {"Anthem Blue Cross": "CA", "Empire HealthChoice Assurance, Inc.": "NY",
-                  "Blue Cross and Blue Shield of Texas": "TX", "Blue Cross and Blue Shield of Illinois": "IL",
-                  "Florida Blue": "FL"}
+BCBS_LICENSEES = {
+    "Anthem Blue Cross": "CA",
+    "Empire HealthChoice Assurance, Inc.": "NY",
+    "Blue Cross and Blue Shield of Texas": "TX",
+    "Blue Cross and Blue Shield of Illinois": "IL",
+    "Florida Blue": "FL",
+}
 
 
 # --------------------------------------------------------------------------------------------------- fixtures
@@ -222,8 +236,17 @@ def test_tic_npis_and_tins_are_in_the_directory(directory, tic_docs):
 
 
 def test_provider_directory_shape(directory):
-    assert list(directory[0]) == ["npi", "tin", "provider_name", "entity_type", "state", "county", "zip",
-                                  "medicare_locality", "data_label"]
+    assert list(directory[0]) == [
+        "npi",
+        "tin",
+        "provider_name",
+        "entity_type",
+        "state",
+        "county",
+        "zip",
+        "medicare_locality",
+        "data_label",
+    ]
     localities = set(medicare.load_gpci()["locality_id"])
     assert {r["medicare_locality"] for r in directory} <= localities
     assert len({r["state"] for r in directory}) == 6
@@ -249,20 +272,28 @@ def test_provider_directory_shape(directory):
 # --------------------------------------------------------------------------------------------------- TiC files
 def test_tic_files_validate_against_the_cms_json_schemas(tic_docs, shared_reference):
     jsonschema = pytest.importorskip("jsonschema")
-    schemas = {major: json.loads((shared_reference / "tic" / "schemas" / folder / "in-network-rates.json")
-                                 .read_text(encoding="utf-8"))
-               for major, folder in (("1", "v1.6.2"), ("2", "v2.2.0"))}
+    schemas = {
+        major: json.loads(
+            (shared_reference / "tic" / "schemas" / folder / "in-network-rates.json").read_text(encoding="utf-8")
+        )
+        for major, folder in (("1", "v1.6.2"), ("2", "v2.2.0"))
+    }
     for name, doc in tic_docs.items():
-        validator = jsonschema.Draft7Validator(schemas[doc["version"][0]],
-                                               format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+        validator = jsonschema.Draft7Validator(
+            schemas[doc["version"][0]], format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+        )
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
         assert not errors, f"{name}: {errors[:3]}"
 
 
 def test_tic_entities_plans_and_schema_versions(tic_docs):
     by_entity = Counter(doc["reporting_entity_name"] for doc in tic_docs.values())
-    assert by_entity == {"Aetna Life Insurance Company": 1, "Cigna Health and Life Insurance Company": 2,
-                         "UnitedHealthcare Insurance Company": 2, **{name: 1 for name in BCBS_LICENSEES}}
+    assert by_entity == {
+        "Aetna Life Insurance Company": 1,
+        "Cigna Health and Life Insurance Company": 2,
+        "UnitedHealthcare Insurance Company": 2,
+        **dict.fromkeys(BCBS_LICENSEES, 1),
+    }
     for doc in tic_docs.values():
         if doc["reporting_entity_name"].startswith("Aetna"):
             assert doc["version"] == "1.3.1" and doc["plan_id_type"] == "EIN" and "provider_references" not in doc
@@ -294,8 +325,12 @@ def test_tic_quirks_are_present(tic_docs):
                 modifiers[modifier] += 1
             if price["negotiated_type"] == "percentage":
                 assert 45 <= price["negotiated_rate"] <= 70
-            if (item["billing_code"] == "44320" and price["negotiated_type"] == "per diem"
-                    and price["billing_class"] == "institutional" and price.get("setting") == "inpatient"):
+            if (
+                item["billing_code"] == "44320"
+                and price["negotiated_type"] == "per diem"
+                and price["billing_class"] == "institutional"
+                and price.get("setting") == "inpatient"
+            ):
                 per_diem_inpatient += 1
             if doc["version"].startswith("1"):
                 tin_only += sum(g["npi"] == [0] for g in rate["provider_groups"])
@@ -304,8 +339,11 @@ def test_tic_quirks_are_present(tic_docs):
     assert "9999-12-31" in expirations and len(expirations) >= 3
     assert tin_only >= 1 and per_diem_inpatient >= 1
     # provider_references after in_network in at least one 2.x file
-    assert any(list(d).index("provider_references") > list(d).index("in_network")
-               for d in tic_docs.values() if d["version"].startswith("2"))
+    assert any(
+        list(d).index("provider_references") > list(d).index("in_network")
+        for d in tic_docs.values()
+        if d["version"].startswith("2")
+    )
 
 
 def test_same_rates_across_two_plans_and_across_npis(tic_docs):
@@ -316,8 +354,11 @@ def test_same_rates_across_two_plans_and_across_npis(tic_docs):
     repeated = Counter()
     for item, rate, _ in iter_prices(aetna):
         if len(rate["provider_groups"]) == 1 and len(rate["provider_groups"][0]["npi"]) == 1:
-            key = (item["billing_code"], rate["provider_groups"][0]["tin"]["value"],
-                   json.dumps(rate["negotiated_prices"]))
+            key = (
+                item["billing_code"],
+                rate["provider_groups"][0]["tin"]["value"],
+                json.dumps(rate["negotiated_prices"]),
+            )
             repeated[key] += 1
     assert max(repeated.values()) >= 3  # one TIN's identical prices repeated once per NPI
 
@@ -328,8 +369,14 @@ def test_modifier_rates_relative_to_the_base_rate(tic_docs):
         for item in doc["in_network"]:
             for rate in item["negotiated_rates"]:
                 prices = rate["negotiated_prices"]
-                base = [p for p in prices if p["billing_class"] == "professional" and not p.get("billing_code_modifier")
-                        and p["negotiated_type"] in {"negotiated", "derived"} and p["service_code"] != ["11"]]
+                base = [
+                    p
+                    for p in prices
+                    if p["billing_class"] == "professional"
+                    and not p.get("billing_code_modifier")
+                    and p["negotiated_type"] in {"negotiated", "derived"}
+                    and p["service_code"] != ["11"]
+                ]
                 for price in prices:
                     modifier = price.get("billing_code_modifier")
                     if not modifier or not base:
@@ -353,8 +400,12 @@ def test_professional_44320_rates_are_spread_around_the_locality_medicare_amount
     ratios: dict[str, list[float]] = {}
     for name, doc in tic_docs.items():
         for item, rate, price in iter_prices(doc):
-            if (item["billing_code"] != "44320" or price["billing_class"] != "professional"
-                    or price["negotiated_type"] not in DOLLAR_TYPES or price.get("billing_code_modifier")):
+            if (
+                item["billing_code"] != "44320"
+                or price["billing_class"] != "professional"
+                or price["negotiated_type"] not in DOLLAR_TYPES
+                or price.get("billing_code_modifier")
+            ):
                 continue
             for group in tic_providers(doc, rate):
                 first = str(group["npi"][0])
@@ -394,24 +445,57 @@ def test_hospital_templates_and_general_data(hospital_files, directory):
         state = next(h.split("|")[1] for h in header if h.startswith("license_number|"))
         assert hospitals[values[0]]["state"] == state
         if version == "3.0.0":
-            assert header[:10] == ["hospital_name", "last_updated_on", "version", "location_name", "hospital_address",
-                                   f"license_number|{state}", "type_2_npi", header[7], "attester_name",
-                                   "general_contract_provisions"]
+            assert header[:10] == [
+                "hospital_name",
+                "last_updated_on",
+                "version",
+                "location_name",
+                "hospital_address",
+                f"license_number|{state}",
+                "type_2_npi",
+                header[7],
+                "attester_name",
+                "general_contract_provisions",
+            ]
             assert header[7].startswith("To the best of its knowledge and belief, this hospital")
             assert values[header.index("type_2_npi")] == hospitals[values[0]]["npi"]
         else:
-            assert header[:8] == ["hospital_name", "last_updated_on", "version", "hospital_location",
-                                  "hospital_address", f"license_number|{state}", header[6],
-                                  "general_contract_provisions"]
+            assert header[:8] == [
+                "hospital_name",
+                "last_updated_on",
+                "version",
+                "hospital_location",
+                "hospital_address",
+                f"license_number|{state}",
+                header[6],
+                "general_contract_provisions",
+            ]
             assert header[6].startswith("To the best of its knowledge and belief, the hospital")
         assert values[header.index("version")] == version
 
 
 def test_wide_headers_have_every_column_for_each_payer_plan(hospital_files):
-    suffixes = {"2.0.0": {"negotiated_dollar", "negotiated_percentage", "negotiated_algorithm", "estimated_amount",
-                          "methodology", "additional_payer_notes"},
-                "3.0.0": {"negotiated_dollar", "negotiated_percentage", "negotiated_algorithm", "median_amount",
-                          "10th_percentile", "90th_percentile", "count", "methodology", "additional_payer_notes"}}
+    suffixes = {
+        "2.0.0": {
+            "negotiated_dollar",
+            "negotiated_percentage",
+            "negotiated_algorithm",
+            "estimated_amount",
+            "methodology",
+            "additional_payer_notes",
+        },
+        "3.0.0": {
+            "negotiated_dollar",
+            "negotiated_percentage",
+            "negotiated_algorithm",
+            "median_amount",
+            "10th_percentile",
+            "90th_percentile",
+            "count",
+            "methodology",
+            "additional_payer_notes",
+        },
+    }
     checked = 0
     for name, rows in hospital_files.items():
         version, layout = _hospital_kind(rows)
@@ -447,8 +531,9 @@ def _tall_charges(rows: list[list[str]]) -> list[dict[str, str]]:
         return records
     out = []
     for record in records:
-        pairs = sorted({tuple(k.split("|")[1:3]) for k in record if k.startswith("standard_charge|") and
-                        k.count("|") == 3})
+        pairs = sorted(
+            {tuple(k.split("|")[1:3]) for k in record if k.startswith("standard_charge|") and k.count("|") == 3}
+        )
         for payer, plan in pairs:
             entry = {k: v for k, v in record.items() if k.count("|") < 2 or k.startswith("code|")}
             entry.update(payer_name=payer, plan_name=plan)
@@ -474,8 +559,11 @@ def test_hospital_rows_follow_the_conditional_rules(hospital_files):
             methods[(c["standard_charge|methodology"], c["billing_class"])] += 1
             if c["standard_charge|negotiated_dollar"]:
                 assert re.fullmatch(r"\d+\.\d{2}", c["standard_charge|negotiated_dollar"])
-                assert float(c["standard_charge|min"]) <= float(c["standard_charge|negotiated_dollar"]) \
+                assert (
+                    float(c["standard_charge|min"])
+                    <= float(c["standard_charge|negotiated_dollar"])
                     <= float(c["standard_charge|max"])
+                )
             if c["standard_charge|negotiated_percentage"]:
                 assert 45 <= float(c["standard_charge|negotiated_percentage"]) <= 70
                 assert c["standard_charge|methodology"] == "percent of total billed charges"
@@ -486,8 +574,12 @@ def test_hospital_rows_follow_the_conditional_rules(hospital_files):
                     assert float(c["estimated_amount"]) > 0
             assert c["setting"] in {"inpatient", "outpatient"}
             assert c["code|1"] and c["code|1|type"] in {"CPT", "RC"}
-    assert {("fee schedule", "professional"), ("per diem", "facility"), ("case rate", "facility"),
-            ("percent of total billed charges", "facility")} <= set(methods)
+    assert {
+        ("fee schedule", "professional"),
+        ("per diem", "facility"),
+        ("case rate", "facility"),
+        ("percent of total billed charges", "facility"),
+    } <= set(methods)
 
 
 def test_hospital_modifier_rows_and_medicare_spread(hospital_files, directory):
@@ -499,8 +591,12 @@ def test_hospital_modifier_rows_and_medicare_spread(hospital_files, directory):
         assert {c["modifiers"] for c in charges} >= {"", "80", "62"}
         for c in charges:
             codes = {c["code|1"], c.get("code|2", "")}
-            if ("44320" in codes and c["billing_class"] == "professional" and not c["modifiers"]
-                    and c["standard_charge|negotiated_dollar"]):
+            if (
+                "44320" in codes
+                and c["billing_class"] == "professional"
+                and not c["modifiers"]
+                and c["standard_charge|negotiated_dollar"]
+            ):
                 ratio = float(c["standard_charge|negotiated_dollar"]) / amounts[locality]
                 assert 0.8 <= ratio <= 3.5, (name, c["payer_name"], ratio)
 
@@ -511,6 +607,15 @@ def test_readme_describes_the_files(generated):
     for path in all_files(generated):
         if path != "MANIFEST.json":
             assert f"`{path}`" in readme, path
-    for needle in ("paybench sample-data", "generate_sample_data", "20250101", "9999-12-31", "npi: [0]",
-                   "per diem", "1.3.1", "2.0.0", "3.0.0"):
+    for needle in (
+        "paybench sample-data",
+        "generate_sample_data",
+        "20250101",
+        "9999-12-31",
+        "npi: [0]",
+        "per diem",
+        "1.3.1",
+        "2.0.0",
+        "3.0.0",
+    ):
         assert needle in readme, needle

@@ -3,16 +3,25 @@
 import math
 
 import pandas as pd
-import pytest
 
-from benchmark import config, stats
+from benchmark import config
+from benchmark.analysis import stats
 
 
 def test_five_values_by_hand():
     # sorted 100..500; position h = (n - 1) * q: p10 -> 0.4 -> 100 + 0.4 * 100 = 140; p90 -> 3.6 -> 460
     d = stats.distribution([300, 100, 500, 200, 400], [150, 250, 200])
-    assert (d["n"], d["min"], d["p10"], d["p25"], d["median"], d["p75"], d["p90"], d["max"], d["mean"]) == \
-        (5, 100, 140, 200, 300, 400, 460, 500, 300)
+    assert (d["n"], d["min"], d["p10"], d["p25"], d["median"], d["p75"], d["p90"], d["max"], d["mean"]) == (
+        5,
+        100,
+        140,
+        200,
+        300,
+        400,
+        460,
+        500,
+        300,
+    )
     assert (d["p25_pct_of_medicare"], d["median_pct_of_medicare"], d["p75_pct_of_medicare"]) == (175, 200, 225)
     assert d["n_with_medicare"] == 3 and d["small_sample"] is True
 
@@ -38,7 +47,9 @@ def test_distribution_table_groups(make_rates):
     rows = rows.assign(pct_of_medicare=[100.0, 200.0, math.nan, 80.0])
     table = stats.distribution_table(rows, ["payer_family", "pos_setting"])
     assert table[["payer_family", "pos_setting", "n", "median"]].values.tolist() == [
-        ["Aetna", "facility", 3, 200.0], ["Cigna", "non_facility", 1, 50.0]]
+        ["Aetna", "facility", 3, 200.0],
+        ["Cigna", "non_facility", 1, 50.0],
+    ]
     aetna = table.iloc[0]
     assert aetna["median_pct_of_medicare"] == 150.0 and aetna["n_with_medicare"] == 2
 

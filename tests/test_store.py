@@ -1,6 +1,6 @@
 """The rate store: round trip, layout, manifest, idempotent and incremental ingest, crash safety, DuckDB queries.
 
-The oracle everywhere is the in-memory path on the same files (``pipeline.ingest(..., out_dir=None)``,
+The oracle everywhere is the in-memory path on the same files (``store_pipeline.ingest(..., out_dir=None)``,
 ``benchmark_table`` on the files): the store must give back exactly what reading the files gives.
 """
 
@@ -14,11 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import benchmark as bm
-from benchmark import cli, config, rates, stats
-from benchmark import store as st
-from benchmark.ingest import output, pipeline
-from benchmark.ingest.result import FileAccount, IngestResult
-from benchmark.report import CodeReport, ReportParams
+from benchmark import cli, config
+from benchmark.accounts import FileAccount, IngestResult
+from benchmark.analysis import benchmark_sql, rates, stats
+from benchmark.ingest import routing as pipeline
+from benchmark.reporting.report import CodeReport, ReportParams
+from benchmark.store import pipeline as store_pipeline
+from benchmark.store import rate_store as st
+from benchmark.store import staging as output
 
 SAMPLE = [config.SAMPLE_TIC_DIR, config.SAMPLE_HOSPITAL_DIR]
 RUN_COLUMNS = ["part_id", "ingested_at", "run_id", "engine"]
@@ -33,14 +36,14 @@ def sample_files():
 def sample_store(tmp_path_factory):
     """The whole sample, all codes, in one store (built once for the read-only tests)."""
     root = tmp_path_factory.mktemp("store") / "s"
-    run = pipeline.ingest(SAMPLE, None, root)
+    run = store_pipeline.ingest(SAMPLE, None, root)
     assert run.ok and run.count("loaded") == 14
     return root
 
 
 @pytest.fixture(scope="module")
 def in_memory():
-    return pipeline.ingest(SAMPLE, None, None)
+    return store_pipeline.ingest(SAMPLE, None, None)
 
 
 def _part_files(root):
@@ -72,11 +75,12 @@ def test_manifest_records_each_file_checked_independently(sample_store, sample_f
         assert row.size_bytes == path.stat().st_size
         assert (row.status, row.codes, row.schema_version) == ("loaded", "*", st.schema_version())
         # rows of this file counted straight from the Parquet parts with DuckDB, not through the store's reader
-        stored = con.execute("SELECT count(*) FROM read_parquet(?) WHERE _part = ?",
-                             [str(sample_store / "rates" / "**" / "*.parquet"), row.part_id]).fetchone()[0]
+        stored = con.execute(
+            "SELECT count(*) FROM read_parquet(?) WHERE _part = ?",
+            [str(sample_store / "rates" / "**" / "*.parquet"), row.part_id],
+        ).fetchone()[0]
         assert stored == row.rows_loaded > 0
-        assert row.rows_seen == (row.rows_loaded + row.rows_quarantined + row.rows_filtered_out
-                                 + row.rows_deduplicated)
+        assert row.rows_seen == (row.rows_loaded + row.rows_quarantined + row.rows_filtered_out + row.rows_deduplicated)
 
 
 def test_parts_are_partitioned_by_source_payer_and_code_prefix_and_sorted(sample_store):
@@ -105,21 +109,21 @@ def test_parts_are_partitioned_by_source_payer_and_code_prefix_and_sorted(sample
 # --------------------------------------------------------------------------------------------------- idempotent
 def test_the_same_file_twice_adds_nothing(tmp_path, sample_files):
     root = tmp_path / "s"
-    pipeline.ingest(sample_files[:3], ["44320"], root)
+    store_pipeline.ingest(sample_files[:3], ["44320"], root)
     before_manifest, before_parts = st.open_store(root).manifest(), _part_files(root)
-    again = pipeline.ingest(sample_files[:3], ["44320"], root)
+    again = store_pipeline.ingest(sample_files[:3], ["44320"], root)
     assert again.count("skipped") == 3 and again.count("loaded") == 0 and again.ok
     copy = tmp_path / "renamed-copy.json.gz"  # the same bytes under another name and path
     shutil.copy(sample_files[0], copy)
-    assert pipeline.ingest([copy], ["44320"], root).count("skipped") == 1
+    assert store_pipeline.ingest([copy], ["44320"], root).count("skipped") == 1
     pd.testing.assert_frame_equal(st.open_store(root).manifest(), before_manifest)
     assert _part_files(root) == before_parts
 
 
 def test_incremental_ingest_reads_only_new_files_and_ends_where_one_run_ends(tmp_path, sample_files, in_memory):
     root = tmp_path / "s"
-    first = pipeline.ingest(sample_files[:5], None, root)
-    second = pipeline.ingest(sample_files, None, root)
+    first = store_pipeline.ingest(sample_files[:5], None, root)
+    second = store_pipeline.ingest(sample_files, None, root)
     assert first.count("loaded") == 5 and second.count("loaded") == 9 and second.count("skipped") == 5
     assert [len(o.accounts) for o in second.outcomes if o.status == "skipped"] == [0] * 5  # not read again
     pd.testing.assert_frame_equal(st.open_store(root).read_rates(), in_memory.result.rates)
@@ -127,16 +131,16 @@ def test_incremental_ingest_reads_only_new_files_and_ends_where_one_run_ends(tmp
 
 def test_a_wider_code_filter_rereads_and_replaces_the_file(tmp_path, sample_files):
     root = tmp_path / "s"
-    pipeline.ingest(sample_files[:2], ["44320"], root)
+    store_pipeline.ingest(sample_files[:2], ["44320"], root)
     old_parts = set(st.open_store(root).manifest()["part_id"])
-    wider = pipeline.ingest(sample_files[:2], ["44310"], root)
+    wider = store_pipeline.ingest(sample_files[:2], ["44310"], root)
     assert wider.commit.replaced == 2
     store = st.open_store(root)
     assert list(store.manifest()["codes"]) == ["44310|44320"] * 2
     assert not old_parts & {p.name.rsplit("-", 1)[0] for p in (root / "rates").rglob("*.parquet")}  # old deleted
-    both = pipeline.ingest(sample_files[:2], ["44310", "44320"], None).result.rates
+    both = store_pipeline.ingest(sample_files[:2], ["44310", "44320"], None).result.rates
     pd.testing.assert_frame_equal(store.read_rates(), both)  # each row once
-    assert pipeline.ingest(sample_files[:2], ["44310"], root).count("skipped") == 2  # now covered
+    assert store_pipeline.ingest(sample_files[:2], ["44310"], root).count("skipped") == 2  # now covered
     assert store.coverage_gaps(["44320"]) == []
     gap = store.coverage_gaps(["44320", "99213"])
     assert len(gap) == 2 and "99213 not read" in gap[0].reason
@@ -170,22 +174,21 @@ def test_a_file_whose_reader_raises_is_marked_failed_and_the_rest_completes(tmp_
         return pipeline.read_file(path, codes, is_synthetic=is_synthetic)
 
     root = tmp_path / "s"
-    run = pipeline.ingest(sample_files[:3], ["44320"], root, reader=flaky, retries=1)
+    run = store_pipeline.ingest(sample_files[:3], ["44320"], root, reader=flaky, retries=1)
     assert [o.status for o in run.outcomes] == ["loaded", "failed", "loaded"] and not run.ok
     manifest = st.open_store(root).manifest()
     assert manifest.loc[1, "reason"] == "OSError: disk read error (after 2 attempts)"
-    rerun = pipeline.ingest(sample_files[:3], ["44320"], root)
+    rerun = store_pipeline.ingest(sample_files[:3], ["44320"], root)
     assert [o.status for o in rerun.outcomes] == ["skipped", "loaded", "skipped"]
-    expected = pipeline.ingest(sample_files[:3], ["44320"], None).result.rates
+    expected = store_pipeline.ingest(sample_files[:3], ["44320"], None).result.rates
     order = [0, 2, 1]  # the failed file was committed last, so its rows come last
-    expected = pd.concat([expected[expected["source_file"].eq(sample_files[i].name)] for i in order],
-                         ignore_index=True)
+    expected = pd.concat([expected[expected["source_file"].eq(sample_files[i].name)] for i in order], ignore_index=True)
     pd.testing.assert_frame_equal(st.open_store(root).read_rates(), expected)
 
 
 def test_uncommitted_parts_are_invisible_and_vacuumed(tmp_path, sample_files):
     root = tmp_path / "s"
-    pipeline.ingest(sample_files[:1], ["44320"], root)
+    store_pipeline.ingest(sample_files[:1], ["44320"], root)
     store = st.open_store(root)
     before = store.read_rates()
     # a run that staged a file and died before its commit, and a part moved in by a commit that never finished
@@ -216,7 +219,7 @@ def test_an_existing_folder_that_is_not_a_store_is_refused(tmp_path, capsys):
 
 def test_parts_written_before_a_column_was_added_read_back_empty(tmp_path, sample_files):
     root = tmp_path / "s"
-    pipeline.ingest(sample_files[:1], ["44320"], root)
+    store_pipeline.ingest(sample_files[:1], ["44320"], root)
     expected = st.open_store(root).read_rates()
     for path in (root / "rates").rglob("*.parquet"):  # as if network_name had been added to the schema later
         table = pq.read_table(path)
@@ -227,15 +230,17 @@ def test_parts_written_before_a_column_was_added_read_back_empty(tmp_path, sampl
 
 
 # --------------------------------------------------------------------------------------------------- analysis
-@pytest.mark.parametrize("by,product_lines", [
-    (("payer_family", "pos_setting"), ("commercial",)),
-    (("payer_family", "state", "pos_setting"), ("commercial",)),
-    (("product_line", "payer_family", "pos_setting"), None),
-])
+@pytest.mark.parametrize(
+    "by,product_lines",
+    [
+        (("payer_family", "pos_setting"), ("commercial",)),
+        (("payer_family", "state", "pos_setting"), ("commercial",)),
+        (("product_line", "payer_family", "pos_setting"), None),
+    ],
+)
 def test_benchmark_table_over_the_store_equals_the_files(sample_store, sample_files, by, product_lines):
     for code in ("44320", "44310"):
-        from_files = bm.benchmark_table(code, source=[str(p) for p in sample_files], by=by,
-                                        product_lines=product_lines)
+        from_files = bm.benchmark_table(code, source=[str(p) for p in sample_files], by=by, product_lines=product_lines)
         from_store = bm.benchmark_table(code, source=str(sample_store), by=by, product_lines=product_lines)
         assert len(from_store) > 0
         pd.testing.assert_frame_equal(from_store, from_files)
@@ -252,8 +257,17 @@ def test_the_store_query_deduplicates_and_places_rates_like_the_in_memory_path(t
         dict(provider_tin=None, amount=1200.0, amount_usd=1200.0, source_locator="d"),
         dict(provider_tin=None, amount=1200.0, amount_usd=1200.0, source_locator="e"),
         dict(provider_tin="333", modifiers="26", amount=400.0, amount_usd=400.0, source_locator="f"),
-        dict(provider_tin="444", payer_family="Cigna", payer_raw="Cigna", pos_setting="both", amount=1100.0,
-             amount_usd=1100.0, medicare_locality="04412-18", state="TX", source_locator="g"),
+        dict(
+            provider_tin="444",
+            payer_family="Cigna",
+            payer_raw="Cigna",
+            pos_setting="both",
+            amount=1100.0,
+            amount_usd=1100.0,
+            medicare_locality="04412-18",
+            state="TX",
+            source_locator="g",
+        ),
     )
     source = tmp_path / "rows.json"
     source.write_text("{}")
@@ -263,20 +277,28 @@ def test_the_store_query_deduplicates_and_places_rates_like_the_in_memory_path(t
         return IngestResult(rates=rows, accounts=[account])
 
     root = tmp_path / "s"
-    pipeline.ingest([source], ["44320"], root, reader=hand_made)
+    store_pipeline.ingest([source], ["44320"], root, reader=hand_made)
     compared = rates.compare_to_medicare(rates.attach_geography(rows, None), 2025)
     expected_rows = stats.benchmark_rows(compared)
-    got_rows = st.open_store(root).benchmark_rows("44320")
+    got_rows = benchmark_sql.benchmark_rows(st.open_store(root), "44320")
     assert list(got_rows["source_locator"]) == list(expected_rows["source_locator"]) == ["a", "c", "d", "e", "g"]
-    for column in ("state", "medicare_locality", "medicare_setting", "medicare_locality_used", "medicare_amount",
-                   "pct_of_medicare"):
-        pd.testing.assert_series_equal(got_rows[column].reset_index(drop=True),
-                                       expected_rows[column].reset_index(drop=True), check_dtype=False)
+    for column in (
+        "state",
+        "medicare_locality",
+        "medicare_setting",
+        "medicare_locality_used",
+        "medicare_amount",
+        "pct_of_medicare",
+    ):
+        pd.testing.assert_series_equal(
+            got_rows[column].reset_index(drop=True), expected_rows[column].reset_index(drop=True), check_dtype=False
+        )
     assert got_rows["medicare_locality"].tolist()[1] == "03102-00"
     assert got_rows["medicare_amount"].notna().all()
     by = ("payer_family", "state", "pos_setting")
-    pd.testing.assert_frame_equal(st.open_store(root).benchmark_table("44320", by=by),
-                                  stats.distribution_table(expected_rows, by))
+    pd.testing.assert_frame_equal(
+        benchmark_sql.benchmark_table(st.open_store(root), "44320", by=by), stats.distribution_table(expected_rows, by)
+    )
     # 44320 is paid only in the facility setting: the "both" rate is compared with the facility amount
     assert got_rows.set_index("source_locator").loc["g", "medicare_setting"] == "facility"
 

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from test_ingest_tic import expected_rows, synthetic_file
 
-from benchmark.ingest import tic_workers
-from benchmark.ingest.tic import TicFileError, read_in_network
-from benchmark.ingest.tic_scan import Limits
+from benchmark.ingest.tic import workers as tic_workers
+from benchmark.ingest.tic.reader import TicFileError, read_in_network
+from benchmark.sources.limits import Limits
 
 HELPER_CHUNKS = Limits(chunk_bytes=3001, queue_chunks=2)  # ~100 batches for a 300 KB file
 WANTED = ["10003", "10011"]
@@ -30,7 +30,7 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     accepted: list[int] = []
     original = tic_workers.BatchScanner.submit
 
-    def submit(self, seq, region, separator):  # noqa: ANN001
+    def submit(self, seq, region, separator):
         ok = original(self, seq, region, separator)
         if ok:
             accepted.append(seq)
@@ -46,7 +46,7 @@ def write_gz(path: Path, document: dict) -> Path:
     return path
 
 
-def assert_same(helped, alone) -> None:  # noqa: ANN001
+def assert_same(helped, alone) -> None:
     pd.testing.assert_frame_equal(helped.rates, alone.rates)
     pd.testing.assert_frame_equal(helped.quarantine, alone.quarantine)
     assert helped.accounts == alone.accounts
@@ -101,8 +101,10 @@ def test_bad_files_fail_the_same_way_and_the_helpers_recover(tmp_path: Path, sub
     with pytest.raises(TicFileError, match="truncated"):
         read_in_network(truncated, WANTED, limits=HELPER_CHUNKS, helpers=True)
     good = write_gz(tmp_path / "good.json.gz", document)  # the helpers serve the next read normally
-    assert_same(read_in_network(good, WANTED, limits=HELPER_CHUNKS, helpers=True),
-                read_in_network(good, WANTED, limits=HELPER_CHUNKS, helpers=False))
+    assert_same(
+        read_in_network(good, WANTED, limits=HELPER_CHUNKS, helpers=True),
+        read_in_network(good, WANTED, limits=HELPER_CHUNKS, helpers=False),
+    )
 
 
 def test_helpers_are_used_only_for_large_files(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,8 +117,9 @@ def test_helpers_are_used_only_for_large_files(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize("helpers", [False, True])
-def test_text_that_is_not_utf8_is_rejected_even_in_skipped_items(tmp_path: Path, submitted: list[int],
-                                                                   helpers: bool) -> None:
+def test_text_that_is_not_utf8_is_rejected_even_in_skipped_items(
+    tmp_path: Path, submitted: list[int], helpers: bool
+) -> None:
     document = synthetic_file(9, items=200)
     text = json.dumps(document, ensure_ascii=False).encode()
     at = text.index(b'"name": "n"', len(text) // 2) + len(b'"name": "')  # an item far from the start...

@@ -50,7 +50,8 @@ def test_every_row_problem_is_listed_without_a_cap(tmp_path: Path) -> None:
 
 def test_all_header_problems_are_listed_not_only_the_first(tmp_path: Path) -> None:
     header = HEADER.replace("payer_name", "[payer_name]").replace(
-        "standard_charge|min", "standard_charge|negotiated_dollar")
+        "standard_charge|min", "standard_charge|negotiated_dollar"
+    )
     general = GENERAL.replace("2026-01-01", "2025-02-31")
     report = validate_file(_write(tmp_path, GOOD + "\n", general=general, header=header))
     assert not report.readable
@@ -62,10 +63,13 @@ def test_all_header_problems_are_listed_not_only_the_first(tmp_path: Path) -> No
 
 
 def test_row_warnings_and_errors_in_one_file(tmp_path: Path) -> None:
-    rows = (GOOD + "\n"
-            + "Lab,450,REV,outpatient,50,Aetna,PPO,,40,,,fee schedule,,\n"       # code fixed; no min/max
-            + "Visit,99214,CPT,outpatient,200,Aetna,PPO,,100\n"                    # short row
-            + "Visit,99215,CPT,outpatient,200,,PPO,,100,,,fee schedule,90,110\n")  # no payer
+    rows = (
+        GOOD
+        + "\n"
+        + "Lab,450,REV,outpatient,50,Aetna,PPO,,40,,,fee schedule,,\n"  # code fixed; no min/max
+        + "Visit,99214,CPT,outpatient,200,Aetna,PPO,,100\n"  # short row
+        + "Visit,99215,CPT,outpatient,200,,PPO,,100,,,fee schedule,90,110\n"
+    )  # no payer
     cp1252_row = "Caf\u00e9,99216,CPT,outpatient,1,Aetna,PPO,,5,,,fee schedule,5,5\n".encode("cp1252")
     body = (GENERAL + HEADER + rows).encode("utf-8") + cp1252_row
     report = validate_file(_write(tmp_path, body))
@@ -82,8 +86,12 @@ def test_row_warnings_and_errors_in_one_file(tmp_path: Path) -> None:
 
 
 def test_an_unbalanced_quote_is_reported_and_the_rows_after_it_are_still_checked(tmp_path: Path) -> None:
-    rows = [GOOD, '"Broken,99214,CPT,outpatient,200,Aetna,PPO,,100,,,fee schedule,90,110',
-            GOOD.replace("99213", "99215"), "Visit,99216,CPT,outpatient,200,Aetna,PPO,,see contract,,,fee schedule,1,1"]
+    rows = [
+        GOOD,
+        '"Broken,99214,CPT,outpatient,200,Aetna,PPO,,100,,,fee schedule,90,110',
+        GOOD.replace("99213", "99215"),
+        "Visit,99216,CPT,outpatient,200,Aetna,PPO,,see contract,,,fee schedule,1,1",
+    ]
     report = validate_file(_write(tmp_path, "\n".join(rows) + "\n"))
     found = _problems(report)
     assert ("line 5", "error", "unbalanced_quote") in found
@@ -107,8 +115,11 @@ def test_unreadable_and_foreign_files(tmp_path: Path, shared_reference: Path) ->
 def test_cli_prints_every_problem_writes_csv_and_sets_the_exit_status(tmp_path: Path, capsys) -> None:
     clean = _write(tmp_path, GOOD + "\n", name="clean.csv")
     assert cli.main(["validate", str(clean)]) == 0
-    bad = _write(tmp_path, "".join(f"Visit,9{i:04d},CPT,outpatient,200,Aetna,PPO,,0,,,fee schedule,1,1\n"
-                                   for i in range(300)), name="bad.csv")
+    bad = _write(
+        tmp_path,
+        "".join(f"Visit,9{i:04d},CPT,outpatient,200,Aetna,PPO,,0,,,fee schedule,1,1\n" for i in range(300)),
+        name="bad.csv",
+    )
     out_csv = tmp_path / "problems.csv"
     assert cli.main(["validate", str(clean), str(bad), "--csv", str(out_csv)]) == 1
     printed = capsys.readouterr().out
@@ -118,8 +129,9 @@ def test_cli_prints_every_problem_writes_csv_and_sets_the_exit_status(tmp_path: 
     assert len(written) == 300 and set(written.source_file) == {"bad.csv"}
 
 
-@pytest.mark.parametrize("relative", ["hpt/v3.0.0/V3.0.0_Tall_CSV_Format_Example.csv",
-                                      "hpt/v3.0.0/v3_json_format_example.json"])
+@pytest.mark.parametrize(
+    "relative", ["hpt/v3.0.0/V3.0.0_Tall_CSV_Format_Example.csv", "hpt/v3.0.0/v3_json_format_example.json"]
+)
 def test_cms_examples_list_only_their_unloadable_rows_as_errors(shared_reference: Path, relative: str) -> None:
     report = validate_file(shared_reference / relative)
     errors = report.problems[report.problems.severity == "error"]

@@ -26,8 +26,11 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from benchmark.ingest.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
-from benchmark.ingest.result import FileAccount
+from benchmark.accounts import FileAccount
+from benchmark.ingest import routing as pipeline
+from benchmark.ingest.hospital.reader import check_standard_charges
+from benchmark.ingest.tic.reader import read_in_network
+from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
 
 SEVERITIES = [SEVERITY_ERROR, SEVERITY_WARNING]
 
@@ -78,30 +81,26 @@ class ValidationReport:
         rows = ""
         if self.account:
             a = self.account
-            rows = (f"; candidate rates: {a.rows_seen:,} seen, {a.rows_loaded:,} loadable, {a.rows_quarantined:,} "
-                    f"quarantined, {a.rows_filtered_out:,} without a rate, {a.rows_deduplicated:,} duplicates")
+            rows = (
+                f"; candidate rates: {a.rows_seen:,} seen, {a.rows_loaded:,} loadable, {a.rows_quarantined:,} "
+                f"quarantined, {a.rows_filtered_out:,} without a rate, {a.rows_deduplicated:,} duplicates"
+            )
         state = "readable" if self.readable else "NOT readable"
         return f"{self.errors:,} error(s), {self.warnings:,} warning(s); file {state}{rows}"
 
 
 def validate_file(path: str | Path) -> ValidationReport:
     """Every problem of one file (see the module docstring); never raises for a bad file."""
-    from benchmark.ingest import pipeline
-
     path = Path(path)
     kind = pipeline.detect_format(path)
     problems: list[Problem] = []
     layout = None
     account = None
     if kind in (pipeline.HOSPITAL_CSV, pipeline.HOSPITAL_JSON):
-        from benchmark.ingest.hospital import check_standard_charges
-
         check = check_standard_charges(path)
         problems, layout = check.problems, check.layout
         account = check.result.accounts[0] if check.result else None
     elif kind == pipeline.TIC_IN_NETWORK:
-        from benchmark.ingest.tic import read_in_network
-
         layout = "TiC in-network rate file"
         try:
             result = read_in_network(path)
@@ -109,8 +108,10 @@ def validate_file(path: str | Path) -> ValidationReport:
             problems.append(Problem("file", SEVERITY_ERROR, "unreadable_file", _without_name(str(error), path)))
         else:
             account = result.accounts[0]
-            problems += [Problem(q.source_locator, SEVERITY_ERROR, q.reason_code, q.detail, q.raw_value)
-                         for q in result.quarantine.itertuples(index=False)]
+            problems += [
+                Problem(q.source_locator, SEVERITY_ERROR, q.reason_code, q.detail, q.raw_value)
+                for q in result.quarantine.itertuples(index=False)
+            ]
     else:
         try:
             pipeline.reader_for(kind)
@@ -121,9 +122,20 @@ def validate_file(path: str | Path) -> ValidationReport:
             with open(path, "rb") as handle:
                 message += f"; it starts with {handle.read(80)!r}"
         problems.append(Problem("file", SEVERITY_ERROR, "unsupported_file", message))
-    frame = pd.DataFrame([{"source_file": path.name, "location": p.location, "severity": p.severity,
-                           "reason_code": p.reason_code, "detail": p.detail, "raw_value": p.raw_value}
-                          for p in problems], columns=PROBLEM_COLUMNS)
+    frame = pd.DataFrame(
+        [
+            {
+                "source_file": path.name,
+                "location": p.location,
+                "severity": p.severity,
+                "reason_code": p.reason_code,
+                "detail": p.detail,
+                "raw_value": p.raw_value,
+            }
+            for p in problems
+        ],
+        columns=PROBLEM_COLUMNS,
+    )
     frame = frame.iloc[_file_order(frame["location"])].reset_index(drop=True) if len(frame) else frame
     return ValidationReport(path, kind, layout, ProblemSchema.validate(frame), account)
 
@@ -137,6 +149,7 @@ def format_problem(row: pd.Series | object) -> str:
 
 def _file_order(locations: pd.Series) -> list[int]:
     """Positions sorting problems by line number (file-level ones first, JSON paths in document order)."""
+
     def key(item: tuple[int, str]) -> tuple:
         position, location = item
         if m := re.match(r"line (\d+)", location):

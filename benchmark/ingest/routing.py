@@ -1,0 +1,233 @@
+"""Routing: find the files of what a user names, tell each file's kind from its bytes, read it with its reader.
+
+- :func:`expand_sources` turns paths, folders, URLs, zips and TiC tables of contents into readable files (plain
+  local files stay paths; URLs, zip members and the files a table of contents lists are
+  :class:`~benchmark.sources.source.Source` objects).
+- :func:`detect_format` tells a file's kind from its first bytes (not its name): a TiC in-network file, another TiC
+  file (table of contents, allowed amounts, provider reference), a hospital standard-charge CSV or JSON.
+- :func:`read_file` reads one file with the reader of its kind into an :class:`IngestResult`; a file that cannot be
+  read comes back as rejected, whole, with its reason.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmark import config
+from benchmark.accounts import IngestResult, RejectedFile
+from benchmark.errors import InputFileError
+from benchmark.ingest.hospital.reader import read_standard_charges, sniff_csv
+from benchmark.ingest.tic.reader import TableOfContentsFound, TicFileError, read_in_network
+from benchmark.ingest.tic.scan import ScanError
+from benchmark.ingest.tic.toc import read_table_of_contents
+from benchmark.sources.http import RemotePolicy, SourceError, is_url
+from benchmark.sources.limits import GZIP_MAGIC, ZIP_MAGIC, Limits
+from benchmark.sources.source import (
+    SNIFF_BYTES,
+    ZIP_SCHEME,
+    Source,
+    as_source,
+    head_bytes,
+    is_remembered,
+    remember,
+    routes_here,
+    zip_sources,
+)
+
+TIC_IN_NETWORK = "tic_in_network"
+TIC_OTHER = "tic_other"
+HOSPITAL_CSV = "hospital_csv"
+HOSPITAL_JSON = "hospital_json"
+UNKNOWN = "unknown"
+
+
+class UnsupportedFileError(InputFileError):
+    """A file whose kind the project cannot read (the message says what was seen)."""
+
+
+# In a folder, only files with these endings are read (notes, manifests and directories beside the data are not).
+DATA_SUFFIXES = (".json", ".json.gz", ".gz", ".csv", ".csv.gz", ".zip")
+
+
+def expand_sources(sources: Iterable[str | Path], policy=None) -> list[Path]:
+    """Files of the given paths; folders are walked (sorted) for data files, hidden files skipped.
+
+    URLs, members of zip archives and the in-network files a TiC table of contents lists come back as
+    :class:`benchmark.sources.source.Source` objects (``policy``: a ``RemotePolicy`` for network access); see
+    :func:`benchmark.sources.source.expand`. Plain local files stay paths.
+    """
+    return expand(sources, policy, suffixes=DATA_SUFFIXES)
+
+
+def detect_format(path: str | Path) -> str:
+    """The kind of file at ``path``, from its (decompressed) first bytes."""
+    head = _head(Path(path))
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith((b"{", b"[")):
+        if b'"in_network"' in head:
+            return TIC_IN_NETWORK
+        if any(key in head for key in (b'"reporting_structure"', b'"out_of_network"', b'"provider_groups"')):
+            return TIC_OTHER
+        if any(key in head for key in (b'"standard_charge_information"', b'"hospital_name"')):
+            return HOSPITAL_JSON
+        if b'"reporting_entity_name"' in head:  # in_network may come after a long provider_references block
+            return TIC_IN_NETWORK
+        return UNKNOWN
+    first_line = text.split(b"\n", 1)[0].lower()
+    if b"," in first_line and b"hospital_name" in first_line:
+        return HOSPITAL_CSV
+    # CMS rows 1-3, or a chargemaster header after a preamble
+    return HOSPITAL_CSV if b"," in head and sniff_csv(head) else UNKNOWN
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        raw = handle.read(SNIFF_BYTES)
+    if raw.startswith(GZIP_MAGIC):
+        try:
+            with gzip.open(path, "rb") as handle:
+                return handle.read(SNIFF_BYTES)
+        except (OSError, EOFError):
+            return raw  # the reader reports the broken gzip with its own message
+    if raw.startswith(ZIP_MAGIC):
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            if len(names) == 1:
+                with archive.open(names[0]) as handle:
+                    return handle.read(SNIFF_BYTES)
+    return raw
+
+
+def reader_for(kind: str) -> Callable[..., IngestResult]:
+    """The reader function of a file kind."""
+    if kind == TIC_IN_NETWORK:
+        return read_in_network
+    if kind in (HOSPITAL_CSV, HOSPITAL_JSON):
+        return read_standard_charges
+    raise UnsupportedFileError(_unsupported(kind))
+
+
+def _unsupported(kind: str) -> str:
+    return {
+        TIC_OTHER: "a TiC table-of-contents, allowed-amounts or provider-reference file, not an in-network rate file",
+        UNKNOWN: "neither a TiC in-network JSON nor a hospital standard-charge CSV or JSON (first bytes not "
+        "recognised)",
+    }.get(kind, kind)
+
+
+def read_file(path: str | Path, codes: Sequence[str] | None = None, *, is_synthetic: bool = False) -> IngestResult:
+    """Read one file with the reader of its kind; a file that cannot be read comes back as rejected, whole."""
+    if routes_here(path):  # a URL, a zip member or archive
+        return read_source(path, codes, is_synthetic=is_synthetic)
+    path = Path(path)
+    try:
+        kind = detect_format(path)
+        return reader_for(kind)(path, codes, is_synthetic=is_synthetic)
+    except ValueError as error:  # TicFileError, HospitalFileError, UnsupportedFileError
+        return IngestResult(rejected=[RejectedFile(str(path), str(error))])
+
+
+def is_sample_file(path: str | Path | None) -> bool:
+    """Whether a file lies under the shipped synthetic sample folder (its rows are then labelled synthetic)."""
+    if path is None:
+        return False
+    try:
+        return Path(path).resolve().is_relative_to(config.SAMPLE_DIR.resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def expand(
+    sources: Iterable[str | Path | Source],
+    policy: RemotePolicy | None = None,
+    limits: Limits | None = None,
+    suffixes: tuple[str, ...] = DATA_SUFFIXES,
+) -> list[Path | Source]:
+    """Files to read: folders walked (sorted; names ending in ``suffixes``, hidden files skipped), zips opened,
+    local tables of contents replaced by the files they list. Plain local files stay paths."""
+    policy, limits = policy or RemotePolicy(), limits or Limits()
+    files: list[Path | Source] = []
+    for source in sources:
+        if isinstance(source, Source):
+            files.append(source)
+        elif is_url(source) or (isinstance(source, str) and (is_remembered(source) or source.startswith(ZIP_SCHEME))):
+            files.append(as_source(str(source), policy))
+        else:
+            path = Path(source)
+            if path.is_dir():
+                for child in sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(suffixes)
+                ):
+                    files += _expand_local(child, policy, limits, named=False)
+            elif path.is_file():
+                files += _expand_local(path, policy, limits, named=True)
+            else:
+                raise FileNotFoundError(f"{source}: no such file or folder")
+    for file in files:
+        if isinstance(file, Source):
+            remember(file)
+    return files
+
+
+def _expand_local(path: Path, policy: RemotePolicy, limits: Limits, *, named: bool) -> list[Path | Source]:
+    """A local file as sources: a zip's members; a table of contents' files when the user named it (inside a folder
+    it stays a file, rejected on reading: the folder usually holds the files it lists, and following its links
+    would download them again)."""
+    head = head_bytes(path)
+    if head.startswith(ZIP_MAGIC):
+        try:
+            return list(zip_sources(Source(str(path), policy=policy), limits))
+        except (SourceError, zipfile.BadZipFile, OSError) as error:
+            return [Source(str(path), policy=policy, problem=str(error))]
+    if named and _is_table_of_contents(_json_head(path, head)):
+        try:
+            return list(read_table_of_contents(Source(str(path), policy=policy), limits=limits).sources())
+        except (SourceError, ScanError) as error:
+            return [Source(str(path), policy=policy, problem=str(error))]
+    return [path]
+
+
+def _json_head(path: Path, head: bytes) -> bytes:
+    if head.startswith(GZIP_MAGIC):
+        try:
+            with gzip.open(path, "rb") as handle:
+                return handle.read(SNIFF_BYTES)
+        except (OSError, EOFError):
+            return b""
+    return head
+
+
+def _is_table_of_contents(head: bytes) -> bool:
+    return b'"reporting_structure"' in head
+
+
+def read_source(
+    value: str | Path | Source,
+    codes: Any = None,
+    *,
+    is_synthetic: bool = False,
+    policy: RemotePolicy | None = None,
+    limits: Limits | None = None,
+) -> IngestResult:
+    """Rates of one source: an in-network file, or every in-network file of a table of contents (combined)."""
+    name = value.name if isinstance(value, Source) else str(value)
+    try:
+        source = as_source(value, policy)
+        name = source.name
+        if source.problem:
+            raise SourceError(source.problem)
+        try:
+            return read_in_network(source, codes, is_synthetic=is_synthetic, limits=limits)
+        except TableOfContentsFound:
+            toc = read_table_of_contents(source, limits=limits)
+            parts = [read_source(s, codes, is_synthetic=is_synthetic, limits=limits) for s in toc.sources()]
+            return IngestResult.combine(parts) if parts else IngestResult()
+    except (TicFileError, SourceError, ScanError, OSError) as error:
+        message = str(error)
+        return IngestResult(rejected=[RejectedFile(name, message if name in message else f"{name}: {message}")])

@@ -1,0 +1,704 @@
+"""Read a payer's Transparency-in-Coverage (TiC) in-network rate file into normalized rate rows.
+
+Entry point: :func:`read_in_network`. It accepts schema 1.x and 2.x files — a path, a ``.json``/``.json.gz`` file, a
+single-file ``.zip``, an http(s) URL or a :class:`~benchmark.sources.source.Source` (a zip member, a file listed by a
+table of contents, with its plans) — and returns an :class:`~benchmark.accounts.IngestResult` whose ``rates``
+pass :func:`benchmark.schema.validate_rates`, whose ``quarantine`` passes ``QuarantineSchema`` and whose single
+:class:`FileAccount` balances. A file-level problem raises :class:`TicFileError` and returns nothing of the file.
+
+How a file is read (one pass, bounded memory; see :mod:`benchmark.ingest.tic.scan` for the scanner)
+    The document streams once through :func:`~benchmark.ingest.tic.scan.scan_document` (gunzip in a thread, or for
+    large local files in a helper process; every byte checked). Root keys may come in any order
+    (``provider_references`` before or after ``in_network``, ``version`` last). ``in_network`` items arrive in batches
+    decoded into small shapes (billing code, and per negotiated rate: the number of prices, the number of inline
+    groups, the raw reference-id list), here or in the scanner helper process (:mod:`benchmark.ingest.tic.workers`),
+    and are used in file order:
+
+    * an item for a wanted code (or any item when ``codes`` is None) is copied as raw bytes to a spill file
+      (memory up to 64 MB, then a temporary file);
+    * any other item is counted (its rows, see below) and forgotten: it is never built as Python objects;
+    * root ``provider_references`` entries are reduced to ``id -> (group count, where its bytes are)``; their bytes
+      go to the spill file, and only the entries a kept item refers to are ever decoded.
+
+    When the whole file has been read and checked, the kept items and the references they use are decoded (msgspec,
+    with the standard library's duplicate-key check kept exact) and turned into rows, column by column
+    (:mod:`benchmark.ingest.tic.rows`). Nothing is returned for a file that fails at any point.
+
+Memory bound
+    Scanner (~100-150 MB with the defaults, see tic_scan) + ~100 bytes per distinct root ``provider_group_id`` + 8 bytes
+    per integer reference id up to the largest one used (a dense count array) + the rows returned. The spill file
+    holds the kept items and the root ``provider_references`` section (on disk beyond 64 MB). Measured peak RSS is
+    in README.md (benchmarks/bench_tic.py).
+
+What one row is ("a row seen")
+    One row is one ``negotiated_price`` x one provider group: the unit every count in the :class:`FileAccount` uses,
+    whether the row is loaded, quarantined, filtered out or deduplicated (filtered items are counted with the same
+    rule from their shapes, without building them). Where a dimension cannot be expanded it counts as ONE row:
+
+    * a provider reference that cannot be resolved (id not found, remote ``location``, empty or duplicated entry)
+      counts as one provider group (we cannot know how many groups it would hold);
+    * a negotiated rate with no provider groups and no references counts as one provider group;
+    * a negotiated rate with no ``negotiated_prices`` counts as one row (not multiplied by its groups);
+    * an ``in_network`` item that is not an object or has no ``negotiated_rates`` counts as one row;
+    * a ``negotiated_rates`` entry that is not an object counts as one row.
+
+    Every quarantined row gets its own quarantine record, so ``len(quarantine) == rows_quarantined``.
+
+Deduplication (``deduplicate=True``)
+    Two loaded rows of the same file are duplicates when every normalized column is equal except ``source_locator``
+    (where it was found) — same code, type, modifiers, POS codes, setting, class, rate type, amount, expiration,
+    arrangement, bundled/covered codes, provider NPIs, TIN, network and plan. The first is kept with
+    ``dedup_count`` = how many identical rows it stands for; the others are counted in ``rows_deduplicated``. This
+    collapses a rate repeated for the same provider group under several provider references, negotiated-rate
+    entries or items; rates for different NPIs/TINs stay distinct rows (they are different contracts).
+
+Values
+    * ``billing_code`` is kept as text exactly as published (stripped; never cast to a number). ``codes`` (a list
+      of codes and ranges, see :class:`CodeFilter`) are compared after stripping and upper-casing.
+      ``billing_code_type`` is upper-cased.
+    * ``modifiers``: ``billing_code_modifier`` stripped, upper-cased, sorted, unique, joined with ``|`` ("" if none).
+    * ``service_codes``: stripped, one-digit codes zero-padded (``5`` -> ``05``), sorted, unique, joined with ``|``.
+      ``pos_setting``: all codes in the CMS facility POS set -> ``facility``; none -> ``non_facility``; a mix or
+      ``CSTM-00`` -> ``both``; no codes -> ``facility`` for institutional billing, else ``unknown``.
+    * ``negotiated_rate`` must be a finite number > 0. A JSON number is used as is; a string holding a plain decimal
+      number (``"123.45"``, ``"4.432E+04"``) is accepted too; anything else (``"$1,234.50"``, ``"N/A"``) is
+      quarantined.
+    * Rate types keep their meaning: ``negotiated``, ``fee schedule`` and ``derived`` (labelled in ``rate_type``)
+      are per-service dollars, so ``amount_usd == amount``. A ``percentage`` stays a percentage (``amount_unit``
+      ``percent``, e.g. 65 = 65 %): TiC defines it as a percent of billed charges, which the file does not contain,
+      so ``amount_usd`` stays empty (the base is unknown; nothing is guessed) and ``dollar_basis`` is empty. A
+      ``per diem`` stays a daily rate (``USD_per_day``, ``amount_usd`` empty).
+    * Bundles keep their ``bundled_codes`` and capitation its ``covered_services`` (``TYPE:code``, ``|``-joined, in
+      published order); ``severity_of_illness`` (2.x) and the price's ``additional_information`` are kept.
+    * Provider identity: ``provider_npis`` are the group's NPIs as text, sorted, unique, ``|``-joined. The TIN-only
+      placeholder NPI ``0`` is dropped, so ``npi: [0]`` (and ``npi: []``) gives ``provider_npis = None`` while
+      ``provider_tin`` keeps the contract's TIN. A TIN value of ``"0"`` is likewise stored as None.
+      ``provider_name`` is ``tin.business_name`` (2.x) when present. 2.x root references carry ``network_name[]``
+      (joined with ``|``); inline 1.x groups have no network name.
+    * ``payer_raw`` is ``reporting_entity_name`` (``issuer_name`` only if the former is missing). Plan columns come
+      from the file's root (``plan_name``, or ``issuer_name`` when there is no plan name; ``plan_count`` 1), else
+      from the plans a table of contents lists for the file (values joined with ``|``, at most 25 shown then
+      ``(+N more)``; ``plan_count`` = number of plans), else they are empty (a multi-plan file read alone).
+    * ``setting`` (2.x) becomes ``care_setting``; without it ``care_setting`` is ``"unknown"``.
+    * 1.x root references that only hold a remote ``location`` are fetched when the source came from a URL or a
+      table of contents, or when ``remote=`` is given (https only, public hosts only, see
+      :class:`~benchmark.sources.source.RemotePolicy`); otherwise (and when fetching fails) their rows are
+      quarantined.
+
+``source_locator``
+    The path of the price, then the provider group it is crossed with::
+
+      in_network[0].negotiated_rates[1].negotiated_prices[0].provider_groups[2]
+      in_network[0].negotiated_rates[1].negotiated_prices[0].provider_references[0]->provider_group_id=5.provider_groups[1]
+
+    the second form reads: reference number 0 of that negotiated rate, which points at root provider group id 5, whose
+    ``provider_groups[1]`` is the group. Unresolvable references end at ``->provider_group_id=5``. Rows that could not
+    be expanded (see above) use the path of the deepest element that exists, e.g. ``in_network[4].negotiated_rates[0]``.
+
+Quarantine reason codes (item level; the file is still read)
+    ``in_network_item_invalid``, ``negotiated_rates_missing``, ``negotiated_rate_invalid``,
+    ``negotiated_prices_missing``, ``negotiated_price_invalid``, ``billing_code_missing``,
+    ``billing_code_type_missing``, ``rate_missing``, ``rate_not_numeric``, ``rate_not_finite``, ``rate_not_positive``,
+    ``negotiated_type_unknown``, ``billing_class_unknown``, ``setting_unknown``, ``key_misspelled`` (a key one or two
+    letters away from a key that carries meaning, e.g. ``billing_code_modifer``: the rate would silently lose it),
+    ``provider_groups_missing``, ``provider_group_invalid``, ``provider_reference_missing``,
+    ``provider_reference_remote``, ``provider_reference_fetch_failed``, ``provider_reference_empty``,
+    ``provider_reference_duplicate``. A missing ``billing_class`` becomes ``"unknown"``; a present but unrecognised
+    one is quarantined (same for ``setting``).
+
+File-level problems (:class:`TicFileError`, nothing of the file is returned)
+    Not gzip although named ``.gz`` (e.g. an HTML error page), truncated or corrupt gzip, trailing garbage, a gzip
+    bomb (decompressed size or ratio cap), empty file, invalid JSON with byte offset and line:column (trailing
+    commas, NaN/Infinity, unescaped quotes, several root documents), nesting deeper than ~1,000 levels, an item
+    larger than ``Limits.max_item_bytes``, duplicate keys (at the root, or inside an item or provider reference that
+    is decoded — items skipped by the code filter are checked for syntax only), text that is not UTF-8 (anywhere,
+    with byte offset and line:column), a root that is not an object, no ``in_network`` array (the message lists
+    the keys found, e.g. a misspelled ``in_networks``), no reporting entity name.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from benchmark.accounts import IngestResult
+from benchmark.errors import InputFileError
+from benchmark.ingest.tic import workers as tic_workers
+from benchmark.ingest.tic.items import (
+    ITEM,
+    CodeFilter,
+    FilteredRowCounter,
+    ItemBatchScan,
+    ReferenceShape,
+    id_text,
+    reference_id,
+    scan_item_batch,
+    shape_usage,
+    text_of,
+)
+from benchmark.ingest.tic.rows import ESCAPED, Reference, Root, RowBuilder, decode_elements, provider_of
+from benchmark.ingest.tic.scan import Batch, ScanError, StreamStats, scan_document
+from benchmark.sources.http import RemotePolicy, SourceError, fetch_json
+from benchmark.sources.limits import Limits
+from benchmark.sources.source import PlanInfo, Source, as_source
+
+_ROOT_FIELDS = frozenset(
+    {
+        "reporting_entity_name",
+        "reporting_entity_type",
+        "issuer_name",
+        "plan_name",
+        "plan_id_type",
+        "plan_id",
+        "plan_sponsor_name",
+        "plan_market_type",
+        "last_updated_on",
+        "version",
+    }
+)
+_SPILL_IN_MEMORY = 64 << 20
+_DECODE_CHUNK_BYTES = 16 << 20  # kept elements decoded together (bounds their Python objects)
+
+
+class TicFileError(InputFileError):
+    """A TiC file that cannot be read at all (not JSON, truncated, wrong structure); nothing of it is returned."""
+
+
+class TableOfContentsFound(TicFileError):
+    """The document is a table of contents, not an in-network file (read it with sources.read_source)."""
+
+
+@dataclass
+class ReadProgress:
+    """Where a read is (passed to progress callbacks after every chunk and at the end)."""
+
+    source_name: str
+    stored_bytes: int | None  # the stored (compressed) size when known
+    raw_bytes: int  # stored bytes read so far
+    json_bytes: int  # JSON text bytes so far
+    prices_found: int  # negotiated prices in the items kept so far
+    finished: bool = False
+
+
+_PROGRESS: ContextVar[Callable[[ReadProgress], None] | None] = ContextVar("tic_progress", default=None)
+
+
+@contextmanager
+def reporting_progress(callback: Callable[[ReadProgress], None]) -> Iterator[None]:
+    """Send the progress of every :func:`read_in_network` call inside the block to ``callback`` (e.g. a CLI bar)."""
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def read_in_network(
+    path: str | Path | Source,
+    codes: Iterable[str] | str | CodeFilter | None = None,
+    *,
+    is_synthetic: bool = False,
+    source_name: str | None = None,
+    plans: Iterable[PlanInfo] | None = None,
+    remote: RemotePolicy | None = None,
+    limits: Limits | None = None,
+    deduplicate: bool = True,
+    progress: Callable[[ReadProgress], None] | None = None,
+    helpers: bool | None = None,
+) -> IngestResult:
+    """Normalized rate rows (one per negotiated price x provider group) from one TiC in-network file.
+
+    ``codes``: billing codes and ranges to keep (see :class:`CodeFilter`; None keeps all); items for other codes
+    are counted as ``rows_filtered_out`` without being built. ``source_name`` replaces the file name in
+    ``source_file``. ``plans`` (from a table of contents) describe the plans a multi-plan file serves. ``remote``
+    allows fetching 1.x remote provider-reference files. ``helpers``: use the helper processes of
+    :mod:`~benchmark.ingest.tic.workers` (a second core for gunzip and scanning); None decides by file size and
+    cores. Item-level problems are quarantined; file-level problems raise :class:`TicFileError`.
+    """
+    try:
+        source = as_source(path, remote)
+    except SourceError as error:
+        raise TicFileError(str(error)) from None
+    name = source_name or source.name
+    policy = remote if remote is not None else (source.policy if source.is_url or source.found_in else None)
+    collector = _Collector(name=name, wanted=CodeFilter.parse(codes))
+    listener = progress or _PROGRESS.get()
+    stored = source.size
+
+    def report(stats: StreamStats, finished: bool = False) -> None:
+        if listener:
+            listener(ReadProgress(name, stored, stats.raw_bytes, stats.json_bytes, collector.prices_found, finished))
+
+    expect_gzip = source.file_name.lower().endswith(".gz")
+    lease = tic_workers.acquire(limits or Limits()) if tic_workers.helpers_wanted(stored, helpers) else None
+    try:
+        reader = _use_helpers(lease, collector, source, name, limits or Limits(), expect_gzip) if lease else None
+        with _gc_paused(), source.open(limits) as stream, collector.spill:
+            stats = scan_document(
+                stream, collector, name=name, limits=limits, progress=report, expect_gzip=expect_gzip, reader=reader
+            )
+            collector.check_root()
+            result = collector.finish(
+                sha256=stats.sha256 or "",
+                is_synthetic=is_synthetic,
+                plans=tuple(plans) if plans is not None else source.plans,
+                policy=policy,
+                deduplicate=deduplicate,
+            )
+        report(stats, finished=True)
+        return result
+    except ScanError as error:
+        raise TicFileError(str(error)) from None
+    except SourceError as error:
+        raise TicFileError(f"{name}: {error}" if name not in str(error) else str(error)) from None
+    except OSError as error:
+        raise TicFileError(f"{name}: cannot read ({error})") from None
+    finally:
+        if lease is not None:
+            with lease:
+                try:
+                    if collector.pool is not None:
+                        collector.pool.close()
+                except ScanError:  # the helper died; the error that stopped the read (if any) is what matters
+                    tic_workers.shutdown_after_failure()
+
+
+def _use_helpers(
+    lease: tic_workers.HelperLease, collector: _Collector, source: Source, name: str, limits: Limits, expect_gzip: bool
+) -> Callable[[StreamStats], tic_workers.InflaterClient] | None:
+    """Give in_network batches to the scanner helper; for a local file, also the reading and gunzip (the
+    inflater helper opens the file itself). Returns the reader factory for scan_document (None: a reader thread)."""
+    collector.pool = tic_workers.BatchScanner(lease.scanner, collector.wanted)
+    if source.is_url or source.members:  # a download or a zip member is read by this process's reader thread
+        return None
+
+    def reader(stats: StreamStats) -> tic_workers.InflaterClient:
+        return tic_workers.InflaterClient(
+            lease.inflater, source.location, name=name, limits=limits, expect_gzip=expect_gzip, stats=stats
+        )
+
+    return reader
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while reading: the reader makes millions of short-lived tuples and no cycles,
+    and generation-2 passes over them cost more than the parsing (refcounting still frees everything at once)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The scan: shapes of items and references (what msgspec builds for every element)
+
+
+_REFERENCES = msgspec.json.Decoder(list[ReferenceShape])
+_REFERENCE = msgspec.json.Decoder(ReferenceShape)
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_RAW_LISTS = msgspec.json.Decoder(list[list[msgspec.Raw]])
+_ANY = msgspec.json.Decoder()
+_GROUP_ID_OF = attrgetter("provider_group_id")
+_GROUPS_OF = attrgetter("provider_groups")
+
+
+@dataclass
+class _Kept:
+    index: int
+    offset: int  # absolute offset of the item in the JSON text
+    spill_at: int
+    size: int
+
+
+class _Collector:
+    """The document handler: root fields, kept items, reference table, counts of filtered rows."""
+
+    def __init__(self, *, name: str, wanted: CodeFilter | None) -> None:
+        self.name, self.wanted = name, wanted
+        self.root_keys: list[str] = []
+        self.fields: dict[str, Any] = {}
+        self.in_network_is_array = False
+        self.items_closed = False
+        self.spill = tempfile.SpooledTemporaryFile(max_size=_SPILL_IN_MEMORY)  # noqa: SIM115 - closed by close()
+        self.kept: list[_Kept] = []
+        self.needed: set[Any] = set()  # reference ids the kept items use
+        self.prices_found = 0
+        self.filtered = FilteredRowCounter()
+        self.table: dict[Any, tuple[int, int, int]] = {}  # reference id -> (groups, spilled batch, position)
+        self.duplicates: set[Any] = set()
+        self.batches: list[tuple[int, int]] = []  # spilled reference batches: (offset, size)
+        self.pool: tic_workers.BatchScanner | None = None  # scans in_network batches in a helper process
+
+    # -- DocumentHandler ---------------------------------------------------------------------------------------------
+
+    def root_value(self, key: str, data: bytes, offset: int) -> None:
+        self.root_keys.append(key)
+        if key in _ROOT_FIELDS:
+            value = self._loads(data, f"root value {key!r}", offset)
+            if not isinstance(value, (dict, list)):
+                self.fields[key] = value
+
+    def root_array(self, key: str):
+        self.root_keys.append(key)
+        if key == "in_network":
+            self.in_network_is_array = True
+            return _ItemArray(self)
+        if key == "provider_references":
+            return _ReferenceArray(self)
+        if key == "reporting_structure":
+            raise TableOfContentsFound(
+                f"{self.name}: a table of contents (reporting_structure), not an in-network file"
+            )
+        return _SkipArray()
+
+    # -- used by the array handlers ----------------------------------------------------------------------------------
+
+    def keep(self, index: int, data: bytes, offset: int, prices: int, reference_ids: Iterable[Any]) -> None:
+        """Spill a wanted item; note its prices (progress) and the reference ids it uses."""
+        at = self.spill.tell()
+        self.spill.write(data)
+        self.kept.append(_Kept(index, offset, at, len(data)))
+        self.prices_found += prices
+        self.needed.update(reference_ids)
+
+    def store_batch(self, data: bytes) -> int:
+        at = self.spill.tell()
+        self.spill.write(data)
+        self.batches.append((at, len(data)))
+        return len(self.batches) - 1
+
+    def register_many(self, keys: list[Any], groups: list[int], places: list[tuple[int, int]]) -> None:
+        """:meth:`register` for a whole batch (dict operations in C)."""
+        entries = {key: (count or 1, batch, position) for key, count, (batch, position) in zip(keys, groups, places)}
+        entries.pop(None, None)
+        if len(entries) != len(keys) - keys.count(None):
+            self.duplicates.update(key for key, seen in Counter(keys).items() if seen > 1 and key is not None)
+        clash = entries.keys() & self.table.keys()
+        if clash:
+            self.duplicates |= clash
+            for key in clash:
+                del entries[key]
+        self.table.update(entries)
+
+    def register(self, key: Any, groups: int, batch: int, position: int) -> None:
+        if key is None:
+            return  # cannot be referenced; rates pointing at it are quarantined as provider_reference_missing
+        if key in self.table:
+            self.duplicates.add(key)
+            return
+        self.table[key] = (groups or 1, batch, position)
+
+    def check_root(self) -> None:
+        if "in_network" not in self.root_keys:
+            found = ", ".join(self.root_keys[:20]) or "none"
+            raise TicFileError(f"{self.name}: no 'in_network' key at the root (root keys found: {found})")
+        if not self.in_network_is_array:
+            raise TicFileError(f"{self.name}: root 'in_network' is not an array")
+        if _text(self.fields.get("reporting_entity_name")) is None and _text(self.fields.get("issuer_name")) is None:
+            raise TicFileError(f"{self.name}: no reporting_entity_name (nor issuer_name) at the root")
+
+    # -- after the scan ----------------------------------------------------------------------------------------------
+
+    def finish(
+        self,
+        *,
+        sha256: str,
+        is_synthetic: bool,
+        plans: tuple[PlanInfo, ...],
+        policy: RemotePolicy | None,
+        deduplicate: bool,
+    ) -> IngestResult:
+        """The rows of the kept items (decoded 16 MB at a time), built by tic_rows, and the file's account."""
+        root = Root(fields=self.fields)
+        self._load_references(root, policy)
+        rows = RowBuilder(
+            root=root,
+            source_file=self.name,
+            sha256=sha256,
+            is_synthetic=is_synthetic,
+            wanted=self.wanted,
+            plans=plans,
+            deduplicate=deduplicate,
+        )
+        for chunk in _chunks(self.kept, attrgetter("size")):
+            raws = []
+            for kept in chunk:
+                self.spill.seek(kept.spill_at)
+                raws.append(self.spill.read(kept.size))
+            places = [(f"in_network[{kept.index}]", kept.offset) for kept in chunk]
+            for kept, item in zip(chunk, self._decode_many(raws, places)):
+                rows.read_item(kept.index, item)
+        filtered = self.filtered.total(self.table, self.duplicates)
+        rows.account.rows_seen += filtered
+        rows.account.rows_filtered_out += filtered
+        return rows.result()
+
+    def _load_references(self, root: Root, policy: RemotePolicy | None) -> None:
+        """Decode the root provider references the kept items use (in file order), then fetch remote ones."""
+        by_batch: dict[int, list[int]] = {}
+        for key in self.needed:
+            if key in self.duplicates:
+                root.duplicate_ids.add(str(key))
+                root.references[str(key)] = Reference([], None, None)
+            elif key in self.table:
+                _, batch, position = self.table[key]
+                by_batch.setdefault(batch, []).append(position)
+        for chunk in _chunks(sorted(by_batch.items()), lambda item: self.batches[item[0]][1]):
+            texts = self._read_batches([batch for batch, _ in chunk])
+            if len(texts) > 64:  # many small batches (one entry each after in_network): one call for all
+                found = _RAW_LISTS.decode(b"[" + b",".join(texts) + b"]")
+            else:
+                found = list(map(_RAW_LIST.decode, texts))
+            raws = [
+                entries[position] for (_, positions), entries in zip(chunk, found) for position in sorted(positions)
+            ]
+            if not root.add_encoded_references(raws):  # not the usual shape: decode with every check
+                for entry in self._decode_many(raws, [("a provider_references entry", None)] * len(raws)):
+                    root.add_reference(entry)
+        remote = [ref for ref in root.references.values() if ref.location and not ref.groups]
+        if remote and policy is not None and policy.follow_provider_references:
+            fetched: dict[str, Any] = {}
+            for reference in remote:
+                _fetch_reference(reference, policy, fetched)
+
+    def _read_batches(self, numbers: list[int]) -> list[memoryview]:
+        """The spilled bytes of reference batches (in spill order), adjacent ones read in one call."""
+        spans: list[list] = []  # [offset, end, batch numbers]
+        for number in numbers:
+            offset, size = self.batches[number]
+            if spans and spans[-1][1] == offset:
+                spans[-1][1] = offset + size
+                spans[-1][2].append(number)
+            else:
+                spans.append([offset, offset + size, [number]])
+        parts = []
+        for start, end, members in spans:
+            self.spill.seek(start)
+            data = memoryview(self.spill.read(end - start))
+            for number in members:
+                offset, size = self.batches[number]
+                parts.append(data[offset - start : offset - start + size])
+        return parts
+
+    def _decode_many(self, raws: list, places: list[tuple[str, int | None]]) -> list[Any]:
+        """Decode elements in one msgspec call when that is exact (see tic_rows.decode_elements), else like _loads."""
+        values = decode_elements(raws)
+        if values is None:
+            return [self._loads(bytes(raw), where, offset) for raw, (where, offset) in zip(raws, places)]
+        return [
+            self._loads(bytes(raw), where, offset) if value is ESCAPED else value
+            for raw, (where, offset), value in zip(raws, places, values)
+        ]
+
+    def _loads(self, data: bytes, where: str, offset: int | None) -> Any:
+        """Decode one element with the standard library (it reports duplicate keys, msgspec keeps the last one)."""
+        at = f" (starting at byte {offset:,})" if offset is not None else ""
+        try:
+            return json.loads(data, object_pairs_hook=_no_duplicate_keys)
+        except _DuplicateKey as error:
+            raise TicFileError(
+                f"{self.name}: duplicate key {error.key!r} in {where}{at}; the file is ambiguous"
+            ) from None
+        except UnicodeDecodeError as error:
+            raise TicFileError(f"{self.name}: text is not UTF-8 in {where}{at} ({error})") from None
+        except (ValueError, RecursionError) as error:
+            raise TicFileError(f"{self.name}: cannot decode {where}{at} ({error})") from None
+
+
+def _chunks(elements: list, size_of: Callable[[Any], int], limit: int = _DECODE_CHUNK_BYTES) -> Iterator[list]:
+    """Consecutive runs of elements of at most ``limit`` bytes together (an element larger than that alone)."""
+    chunk: list = []
+    total = 0
+    for element in elements:
+        size = size_of(element)
+        if chunk and total + size > limit:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(element)
+        total += size
+    if chunk:
+        yield chunk
+
+
+class _ItemArray:
+    """``in_network``: keep wanted items, count the rows of the others.
+
+    A batch is scanned (:func:`~benchmark.ingest.tic.items.scan_item_batch`: pure, here or in a helper process)
+    and then applied in file order (:meth:`apply`); single elements take the exact path (:meth:`element`).
+    """
+
+    def __init__(self, collector: _Collector) -> None:
+        self.c = collector
+        self.pool = collector.pool
+
+    def scan(self, data: bytes | memoryview, separator: bytes | None) -> ItemBatchScan:
+        return scan_item_batch(data, self.c.wanted, separator)
+
+    def apply(self, scan: ItemBatchScan, first_index: int, offset: int, text: Callable[[slice], bytes]) -> int:
+        """Use a batch's scan: ``offset`` is the absolute offset of the batch's first byte after ``[``;
+        ``text(slice)`` returns bytes of the batch text (``[`` + elements + ``]``)."""
+        self.c.filtered.absorb(scan.filtered)
+        for kept in scan.kept:
+            self.c.keep(
+                first_index + kept.position,
+                text(slice(kept.start, kept.end)),
+                offset + kept.start - 1,
+                kept.prices,
+                kept.reference_ids,
+            )
+        return scan.count
+
+    def element(self, index: int, data: bytes, offset: int) -> None:
+        try:
+            shape = ITEM.decode(data)
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            shape = None
+        if shape is not None:
+            if self.c.wanted is None or self.c.wanted.matches(_text(shape.billing_code)):
+                self.c.keep(index, data, offset, *shape_usage(shape))
+            else:
+                self.c.filtered.add_shapes([shape])
+            return
+        try:  # an odd shape (a string item, provider_groups as an object...): decode it as plain Python values
+            item = _ANY.decode(data)
+        except (msgspec.MsgspecError, ValueError) as error:
+            raise ScanError(
+                f"{self.c.name}: in_network[{index}] cannot be decoded ({error}) at byte {offset:,}"
+            ) from None
+        if not isinstance(item, dict):
+            self.c.keep(index, data, offset, 0, ())
+        elif self.c.wanted is None or self.c.wanted.matches(_text(item.get("billing_code"))):
+            rates = item.get("negotiated_rates")
+            rates = [rate for rate in rates if isinstance(rate, dict)] if isinstance(rates, list) else []
+            prices = sum(len(r.get("negotiated_prices") or ()) for r in rates)
+            ids = [_reference_id(ref) for rate in rates for ref in _references_in(rate.get("provider_references"))]
+            self.c.keep(index, data, offset, prices, ids)
+        else:
+            self.c.filtered.add_item(item)
+
+    def close(self, count: int) -> None:
+        self.c.items_closed = True
+
+
+def _references_in(value: Any) -> list:
+    """A ``provider_references`` value as a list of ids (a scalar is one id; null none)."""
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+class _ReferenceArray:
+    """Root ``provider_references``: an id table; entries spilled (or, after in_network, only the needed ones)."""
+
+    def __init__(self, collector: _Collector) -> None:
+        self.c = collector
+
+    def batch(self, batch: Batch) -> int:
+        shapes = _REFERENCES.decode(batch.data)
+        c = self.c
+        keys = list(map(_reference_id, map(_GROUP_ID_OF, shapes)))
+        groups = list(map(len, map(_GROUPS_OF, shapes)))
+        if not c.items_closed:  # kept items may need any of them later: spill the batch
+            number = c.store_batch(batch.data)
+            c.register_many(keys, groups, [(number, position) for position in range(len(keys))])
+            return len(shapes)
+        places = [(-1, 0)] * len(keys)  # after in_network: only the entries the kept items use are stored
+        needed = [position for position, key in enumerate(keys) if key in c.needed and key not in c.table]
+        if needed:
+            spans = batch.spans(len(shapes))
+            for position in needed:
+                start, end = spans[position]
+                places[position] = (c.store_batch(b"[" + batch.data[start:end] + b"]"), 0)
+        c.register_many(keys, groups, places)
+        return len(shapes)
+
+    def element(self, index: int, data: bytes, offset: int) -> None:
+        try:
+            shape = _REFERENCE.decode(data)
+            key, groups = _reference_id(shape.provider_group_id), len(shape.provider_groups or ())
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            try:
+                entry = _ANY.decode(data)
+            except (msgspec.MsgspecError, ValueError) as error:
+                raise ScanError(
+                    f"{self.c.name}: provider_references[{index}] cannot be decoded ({error}) at byte {offset:,}"
+                ) from None
+            if not isinstance(entry, dict):
+                return  # cannot be referenced
+            found = entry.get("provider_groups")
+            key, groups = _reference_id(entry.get("provider_group_id")), len(found) if isinstance(found, list) else 0
+        number = self.c.store_batch(b"[" + data + b"]")
+        self.c.register(key, groups, number, 0)
+
+    def close(self, count: int) -> None:
+        pass
+
+
+class _SkipArray:
+    """Any other root array: checked for syntax, not kept."""
+
+    def batch(self, batch: Batch) -> int:
+        return len(_RAW_LIST.decode(batch.data))
+
+    def element(self, index: int, data: bytes, offset: int) -> None:
+        pass
+
+    def close(self, count: int) -> None:
+        pass
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def _fetch_reference(reference: Reference, policy: RemotePolicy, fetched: dict[str, Any]) -> None:
+    """Fill a 1.x remote provider reference from its ``location`` (a provider-reference file)."""
+    location = reference.location
+    if location not in fetched:
+        try:
+            fetched[location] = fetch_json(location, policy, max_bytes=policy.max_reference_file_bytes)
+        except (SourceError, OSError, ValueError) as error:
+            fetched[location] = error
+    document = fetched[location]
+    if isinstance(document, Exception):
+        reference.fetch_error = str(document)
+        return
+    groups = document.get("provider_groups") if isinstance(document, dict) else None
+    if not isinstance(groups, list):
+        reference.fetch_error = "the provider-reference file has no provider_groups array"
+        return
+    reference.groups = [provider_of(g) if isinstance(g, dict) else None for g in groups]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Text and id helpers of the scan (tic_items')
+
+_text = text_of
+_ref_key = id_text
+_reference_id = reference_id

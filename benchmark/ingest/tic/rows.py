@@ -1,0 +1,1269 @@
+"""Rows of a TiC in-network file: the items the scan kept -> rate rows, quarantine records and the row account.
+
+:func:`benchmark.ingest.tic.reader.read_in_network` scans a file once, keeping the wanted ``in_network`` items and the root
+``provider_references`` entries they use as raw bytes. This module is the second phase: it decodes them and builds
+the :class:`~benchmark.accounts.IngestResult`. What every column, count, locator and reason code means is
+described in the :mod:`benchmark.ingest.tic.reader` docstring; this module implements it.
+
+How the work is organised (columnar: no Python object per row)
+    * :func:`decode_elements` decodes many JSON elements in one msgspec call and keeps the duplicate-key rejection
+      of the standard library exact: text without a backslash has no escapes, so every ``:`` in it is either a
+      key's separator or a character of a string; re-encoding the decoded value gives the same strings once each,
+      so it holds fewer ``:`` exactly when a repeated key was collapsed. Anything else (escapes, a decode error, a
+      count that differs) goes back to ``json.loads`` with the duplicate-key hook, which reports it as before.
+    * :meth:`Root.add_encoded_references` reads the provider references of the usual shape (schema keys only,
+      integer NPIs) into small msgspec structs the same way, turns all their NPI lists into text at once with Arrow
+      and puts every group in a *group table* (network name, NPIs, TIN, name, where it is). Any other entry goes
+      through :func:`decode_elements` and :meth:`Root.add_reference`; the results are the same.
+    * :class:`RowBuilder` gives every valid negotiated price a row in a *price table* (item and price values,
+      locator) and turns each negotiated rate into a *block*: its valid prices x its valid provider slots (spans of
+      the group table; inline groups are added to it). A block's rows are never built one by one; problems are
+      quarantined row by row, in the documented order.
+    * :meth:`RowBuilder.result` expands the blocks into per-row (price, group) index arrays with numpy, deduplicates
+      on integer classes of price values and group values (the first occurrence kept, in order, with its count),
+      and builds every column with Arrow ``take`` from the small tables; a column holding one value in the whole
+      file (the per-file constants, often the rate type or the network name) is one small chunk repeated. The frame
+      has the dtypes :func:`benchmark.schema.validate_rates` produces, so its coercion changes nothing, and it is
+      validated before it is returned.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import chain, repeat
+from operator import itemgetter
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from msgspec import UNSET, UnsetType
+
+from benchmark.accounts import FileAccount, IngestResult
+from benchmark.ingest.tic.items import CodeFilter, id_text, reference_id, text_of
+from benchmark.normalize.payers import resolve_payer
+from benchmark.schema import (
+    HOSPITAL_DETAIL_COLUMNS,
+    RATE_COLUMNS,
+    QuarantineSchema,
+    RateSchema,
+    empty_quarantine,
+    empty_rates,
+    validate_rates,
+)
+from benchmark.sources.source import PlanInfo
+
+# CMS place-of-service codes billed at the Medicare PFS facility rate.
+FACILITY_POS_CODES = frozenset(
+    {"19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53", "56", "61"}
+)
+ALL_POS_CODE = "CSTM-00"
+
+# negotiated_type -> (rate_type, amount_unit, amount is per-service dollars)
+RATE_TYPES: dict[str, tuple[str, str, bool]] = {
+    "negotiated": ("negotiated", "USD", True),
+    "fee schedule": ("fee_schedule", "USD", True),
+    "derived": ("derived", "USD", True),
+    "percentage": ("percentage", "percent", False),
+    "per diem": ("per_diem", "USD_per_day", False),
+}
+BILLING_CLASSES = frozenset({"professional", "institutional", "both"})
+CARE_SETTINGS = frozenset({"inpatient", "outpatient", "both"})
+MAX_PLANS_SHOWN = 25
+
+# Keys whose loss changes a row's meaning; an unknown key this close to one of them is a misspelling.
+_ITEM_KEYS = frozenset(
+    {
+        "negotiation_arrangement",
+        "billing_code_type",
+        "billing_code_type_version",
+        "billing_code",
+        "negotiated_rates",
+        "bundled_codes",
+        "covered_services",
+        "severity_of_illness",
+    }
+)
+_ITEM_OTHER_KEYS = frozenset({"name", "description"})
+_RATE_KEYS = frozenset({"negotiated_prices", "provider_references", "provider_groups"})
+_PRICE_KEYS = frozenset(
+    {
+        "negotiated_type",
+        "negotiated_rate",
+        "expiration_date",
+        "service_code",
+        "billing_class",
+        "setting",
+        "billing_code_modifier",
+        "additional_information",
+    }
+)
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NON_FINITE_TEXT = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+_QUARANTINE_COLUMNS = list(QuarantineSchema.to_schema().columns)
+
+# The columns of the price table (item values, then the price's) and of the group table, in their tuples' order.
+_PRICE_FIELDS = (
+    "billing_code",
+    "billing_code_type",
+    "negotiation_arrangement",
+    "severity_of_illness",
+    "bundled_codes",
+    "covered_services",
+    "modifiers",
+    "pos_setting",
+    "care_setting",
+    "billing_class",
+    "rate_type",
+    "amount",
+    "amount_unit",
+    "amount_usd",
+    "service_codes",
+    "expiration_date",
+    "additional_information",
+)
+_GROUP_FIELDS = ("network_name", "provider_npis", "provider_tin", "provider_name")
+_FLOAT_FIELDS = frozenset({"amount", "amount_usd"})
+_STRING = pd.StringDtype("pyarrow", na_value=np.nan)  # the "str" dtype validate_rates gives text columns
+_ANY = msgspec.json.Decoder()
+_INT_ONLY = frozenset({int})
+_STR_ONLY = frozenset({str})
+
+# Arrow data built here (the rate table, NPI texts) comes from the C allocator, which reuses the memory the reader
+# has just freed; the default pool (mimalloc) maps fresh huge pages for it, whose first touch cost 15-250 ms per
+# 100 MB on the benchmark machine (measured; the C allocator: ~5-60 ms).
+_TABLE_MEMORY = pa.system_memory_pool()
+# A provider group's values: (NPIs joined, TIN, business name).
+Provider = tuple  # tuple[str | None, str | None, str | None]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Decoding kept elements
+
+
+class Escaped:
+    """Placeholder of :func:`decode_elements` for an element to decode with the standard library."""
+
+
+ESCAPED = Escaped()
+
+
+def _decode_once_per_key(decoder: msgspec.json.Decoder, text: bytes) -> Any | None:
+    """``decoder.decode(text)`` for text without a backslash, or None when msgspec cannot decode it or a repeated key
+    was collapsed: every ``:`` of such text is a key's separator or a character of a string, and re-encoding the
+    value writes each kept key and string once, so it holds fewer ``:`` exactly when a repeated key was dropped."""
+    try:
+        value = decoder.decode(text)
+        again = msgspec.json.encode(value)
+    except (msgspec.MsgspecError, ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    return value if text.count(b":") == again.count(b":") else None
+
+
+def decode_elements(raws: list[bytes] | list[msgspec.Raw]) -> list[Any] | None:
+    """JSON elements decoded in one msgspec call, exactly as ``json.loads`` would give them.
+
+    Returns None when any element may hold a repeated key or msgspec cannot decode one (the caller then decodes all
+    of them, in order, with the standard library and its duplicate-key hook, which reports the problem); an element
+    whose text holds a backslash comes back as :data:`ESCAPED` (decode that one with the standard library).
+    """
+    if not raws:
+        return []
+    text = b"[" + b",".join(raws) + b"]"
+    escaped = None
+    if b"\\" in text:
+        escaped = [b"\\" in bytes(raw) for raw in raws]
+        text = b"[" + b",".join([raw for raw, skip in zip(raws, escaped) if not skip]) + b"]"
+    values = _decode_once_per_key(_ANY, text)
+    if values is None or escaped is None:
+        return values
+    found = iter(values)
+    return [ESCAPED if skip else next(found) for skip in escaped]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Root: fields and the provider references the kept items use
+
+
+class InTable:
+    """A provider group whose values are rows of the group table already (from Reference.first_row on)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<group in the group table>"
+
+
+IN_TABLE = InTable()
+
+
+@dataclass(slots=True)
+class Reference:
+    """A root provider_references entry: its groups (None for a group that is not an object), or where they are."""
+
+    groups: list[Provider | InTable | None]
+    network_name: str | None
+    location: str | None
+    fetch_error: str | None = None
+    first_row: int | None = None  # row of its first group in the group table, once its groups are there
+
+
+class GroupTable:
+    """Provider groups column by column: the values a rate row takes from its group, and where the group is."""
+
+    __slots__ = ("networks", "npis", "tins", "names", "ids", "positions")
+
+    def __init__(self) -> None:
+        self.networks: list[str | None] = []
+        self.npis: list[str | None] = []
+        self.tins: list[str | None] = []
+        self.names: list[str | None] = []
+        self.ids: list[str | None] = []  # the provider_group_id text of a root reference's group; None inline
+        self.positions: list[int] = []  # index in its provider_groups array
+
+    def __len__(self) -> int:
+        return len(self.npis)
+
+    def add(self, network: str | None, provider: Provider, reference: str | None, position: int) -> int:
+        self.networks.append(network)
+        self.npis.append(provider[0])
+        self.tins.append(provider[1])
+        self.names.append(provider[2])
+        self.ids.append(reference)
+        self.positions.append(position)
+        return len(self.npis) - 1
+
+    def add_reference(self, key: str, reference: Reference) -> int:
+        """Rows for every group of a reference (a group that is not an object gets an empty row, never loaded)."""
+        first, size = len(self.npis), len(reference.groups)
+        npis, tins, names = zip(*(group or _NO_PROVIDER for group in reference.groups)) if size else ((), (), ())
+        self.npis.extend(npis)
+        self.tins.extend(tins)
+        self.names.extend(names)
+        self.networks.extend([reference.network_name] * size)
+        self.ids.extend([key] * size)
+        self.positions.extend(range(size))
+        reference.first_row = first
+        return first
+
+
+class Root:
+    """The file's root fields, the provider references (by id text) the kept items use, and the group table."""
+
+    def __init__(self, fields: dict[str, Any] | None = None) -> None:
+        self.fields: dict[str, Any] = fields if fields is not None else {}
+        self.references: dict[str, Reference] = {}
+        self.duplicate_ids: set[str] = set()
+        self.groups = GroupTable()
+        # (integer id, id text, first group row, count) of references added in bulk, for RowBuilder.span_of_id
+        self.integer_spans: list[tuple[int, str, int, int]] = []
+
+    def add_reference(self, entry: Any) -> None:
+        """Add one decoded provider_references entry (ignored without an id; a repeated id is marked duplicate)."""
+        if not isinstance(entry, dict):
+            return
+        key = _reference_key(entry.get("provider_group_id"))
+        if key is None:
+            return
+        if key in self.references:
+            self.duplicate_ids.add(key)
+            return
+        groups = entry.get("provider_groups")
+        self.references[key] = Reference(
+            [provider_of(g) if type(g) is dict else None for g in groups] if isinstance(groups, list) else [],
+            _network_name(entry.get("network_name")),
+            _text(entry.get("location")),
+        )
+
+    def add_encoded_references(self, raws: list[bytes]) -> bool:
+        """Add provider_references entries from their JSON text, if every one has the usual shape; else add
+        nothing and return False (then decode them with duplicate-key checks and use :meth:`add_reference`).
+
+        The usual shape: only the keys of the TiC schema, ids and names as integers or text, NPIs as flat arrays of
+        integers, and no backslash (no escapes) anywhere. Such entries are decoded into small structs in one
+        msgspec call; a repeated key is found as in :func:`decode_elements`; every NPI array is turned into text at
+        once with Arrow (:func:`_npi_texts`). The results are those of :meth:`add_reference`.
+        """
+        text = b"[" + b",".join(raws) + b"]"
+        if b"\\" in text:
+            return False
+        entries = _decode_once_per_key(_REFERENCE_ENTRIES, text)
+        if entries is None:
+            return False
+        added: dict[str, _ReferenceEntry] = {}
+        duplicates = []
+        references = self.references
+        for entry in entries:
+            group_id = entry.provider_group_id
+            key = str(group_id) if type(group_id) is int else _reference_key(None if group_id is UNSET else group_id)
+            if key is None:
+                continue
+            if key in references or key in added:
+                duplicates.append(key)
+            else:
+                added[key] = entry
+        keys, kept = list(added), list(added.values())
+        group_lists = [[] if entry.provider_groups is UNSET else entry.provider_groups for entry in kept]
+        sizes = list(map(len, group_lists))
+        groups = list(chain.from_iterable(group_lists))
+        digits = _npi_digits([group.npi for group in groups])
+        if digits is None:
+            return False  # an NPI value that is not a flat array of integers: the general rules apply
+        tins, names = _tins_and_names([group.tin for group in groups])
+        networks = [None if entry.network_name is UNSET else _network_name_of(entry.network_name) for entry in kept]
+        table = self.groups
+        first = len(table)
+        table.npis.extend(_npi_texts(digits, len(groups)))
+        table.tins.extend(tins)
+        table.names.extend(names)
+        table.networks.extend(chain.from_iterable(map(repeat, networks, sizes)))
+        table.ids.extend(chain.from_iterable(map(repeat, keys, sizes)))
+        table.positions.extend(chain.from_iterable(map(range, sizes)))
+        self.duplicate_ids.update(duplicates)
+        start = 0
+        for key, entry, size, network in zip(keys, kept, sizes, networks):
+            location = None if entry.location is UNSET else _text(entry.location)
+            references[key] = Reference([IN_TABLE] * size, network, location, None, first + start if size else None)
+            if size and type(entry.provider_group_id) is int:
+                self.integer_spans.append((entry.provider_group_id, key, first + start, size))
+            start += size
+        return True
+
+
+def provider_of(group: dict) -> Provider:
+    """NPIs (placeholder 0 dropped), TIN (placeholder "0" dropped) and business name of a provider group."""
+    npi = group.get("npi")
+    if type(npi) is list and set(map(type, npi)) <= _INT_ONLY:  # the usual list of integers: their text is str()
+        texts = set(map(str, npi))
+    else:
+        texts = {t for t in map(id_text, _as_list(npi)) if t}
+    texts.discard("0")
+    tin = group.get("tin")
+    if type(tin) is dict:
+        tin_value, name = _id_text(tin.get("value")), _text(tin.get("business_name"))
+    else:
+        tin_value, name = _id_text(tin), None
+    return "|".join(sorted(texts)) or None, None if tin_value == "0" else tin_value, name
+
+
+def _reference_key(value: Any) -> str | None:
+    """The text a provider reference id is known by (``5``, ``5.0`` and ``"5"`` all give "5"); None if blank."""
+    if type(value) is int:
+        return str(value)
+    if id_text(value) is None:
+        return None
+    return str(reference_id(value))
+
+
+def _network_name(names: Any) -> str | None:
+    names = [names] if isinstance(names, str) else names if isinstance(names, list) else []
+    return "|".join(t for t in map(_text, names) if t) or None
+
+
+def _network_name_of(names: str | list[str]) -> str | None:
+    """_network_name of a text or a list of texts, remembered (files repeat a few network lists)."""
+    key = names if type(names) is str else tuple(names)
+    network = _NETWORK_NAMES.get(key, False)
+    if network is False:
+        network = _network_name(names)
+        _remember(_NETWORK_NAMES, key, network)
+    return network
+
+
+# The usual shape of a root provider_references entry (anything else takes the general path, see
+# Root.add_encoded_references): omitted keys stay UNSET, so encoding the struct again gives back exactly its keys.
+class _Tin(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    type: str | UnsetType = UNSET
+    value: str | UnsetType = UNSET
+    business_name: str | UnsetType = UNSET
+
+
+_NO_NPI = msgspec.Raw(b"")
+
+
+class _Group(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    npi: msgspec.Raw = _NO_NPI
+    tin: _Tin | str | UnsetType = UNSET
+
+
+class _ReferenceEntry(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    provider_group_id: int | str | UnsetType = UNSET
+    network_name: list[str] | str | UnsetType = UNSET
+    provider_groups: list[_Group] | UnsetType = UNSET
+    location: str | UnsetType = UNSET
+
+
+_REFERENCE_ENTRIES = msgspec.json.Decoder(list[_ReferenceEntry])
+_NPI_CHARACTERS = b"0123456789,;[] \t\r\n"  # digits, commas, brackets, white space (";" joins values)
+
+
+def _npi_digits(raws: list[msgspec.Raw]) -> str | None:
+    """The integers of every raw ``npi`` value (empty: no key) as ``"123,456;;789"`` (one value per ``;``), or None
+    unless every value is a flat array of non-negative integer literals (whose text is their digits)."""
+    joined = b";".join(raws)
+    if joined.translate(None, _NPI_CHARACTERS):
+        return None  # text, fractions, signs, null or objects: not plain integers
+    present = len(raws) - list(map(len, raws)).count(0)
+    if joined.count(b"[") != present or (b";" + joined).count(b";[") != present:
+        return None  # a bare number or a nested array: every value must be one "[...]"
+    return joined.translate(None, b"[] \t\r\n").decode("ascii")
+
+
+def _npi_texts(digits: str, count: int) -> list[str | None]:
+    """provider_of's NPI text for each of the ``count`` values of :func:`_npi_digits`, all at once with Arrow."""
+    if not count:
+        return []
+    text, pool = pa.large_string(), _TABLE_MEMORY
+    values = pc.list_flatten(pc.split_pattern(pa.array([digits], text, memory_pool=pool), ";", memory_pool=pool))
+    lists = pc.split_pattern(values, ",", memory_pool=pool)  # per raw value: its integers as text
+    tokens = pc.list_flatten(lists, memory_pool=pool)
+    wanted = pc.and_(
+        pc.not_equal(tokens, pa.scalar("", text), memory_pool=pool),
+        pc.not_equal(tokens, pa.scalar("0", text), memory_pool=pool),
+        memory_pool=pool,
+    )
+    owner = pc.filter(pc.list_parent_indices(lists, memory_pool=pool), wanted, memory_pool=pool)
+    npi = pc.filter(tokens, wanted, memory_pool=pool)
+    order = pc.sort_indices(
+        pa.table({"owner": owner, "npi": npi}), [("owner", "ascending"), ("npi", "ascending")], memory_pool=pool
+    )
+    owner = pc.take(owner, order, memory_pool=pool).to_numpy().astype(np.int64)
+    npi = pc.take(npi, order, memory_pool=pool)
+    distinct = np.ones(len(owner), bool)
+    if len(owner) > 1:  # the same NPI twice in a group counts once
+        same = pc.equal(npi.slice(1), npi.slice(0, len(owner) - 1), memory_pool=pool).to_numpy(zero_copy_only=False)
+        distinct[1:] = ~(same & (owner[1:] == owner[:-1]))
+    owner, npi = owner[distinct], pc.filter(npi, pa.array(distinct), memory_pool=pool)
+    offsets = pa.array(
+        np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=count)))), pa.int64(), memory_pool=pool
+    )
+    joined_npis = pc.binary_join(pa.LargeListArray.from_arrays(offsets, npi), pa.scalar("|", text), memory_pool=pool)
+    return [value or None for value in joined_npis.to_pylist()]
+
+
+def _tins_and_names(values: list[Any]) -> tuple[list[str | None], list[str | None]]:
+    """provider_of's TIN and business name for each decoded ``tin`` (a _Tin, text, or UNSET)."""
+    tins: list[str | None] = []
+    names: list[str | None] = []
+    for tin in values:
+        if type(tin) is _Tin:
+            value = None if tin.value is UNSET else tin.value.strip() or None
+            names.append(None if tin.business_name is UNSET else tin.business_name.strip() or None)
+        else:
+            value = None if tin is UNSET else tin.strip() or None
+            names.append(None)
+        tins.append(None if value == "0" else value)
+    return tins, names
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Kept items -> rows, quarantine records and the account
+
+
+@dataclass(frozen=True)
+class _Problem:
+    reason_code: str
+    detail: str
+    raw_value: str | None = None
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One provider group a price is crossed with: its locator and group-table row, or why it cannot be."""
+
+    locator: str
+    prefix: int  # index into RowBuilder.prefixes ("." or ".provider_references[j]")
+    group: int | None  # row of the group table
+    problem: _Problem | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Plan columns of every row of a file."""
+
+    plan_raw: str | None
+    plan_id: str | None
+    plan_id_type: str | None
+    plan_market_type: str | None
+    issuer_name: str | None
+    plan_sponsor_name: str | None
+    plan_count: int | None
+
+
+class RowBuilder:
+    """Turns in_network items into rate rows and quarantine records, keeping the file's row account."""
+
+    def __init__(
+        self,
+        *,
+        root: Root,
+        source_file: str,
+        sha256: str,
+        is_synthetic: bool,
+        wanted: CodeFilter | None,
+        plans: tuple[PlanInfo, ...] = (),
+        deduplicate: bool = True,
+    ) -> None:
+        self.root = root
+        self.source_file = source_file
+        self.wanted = wanted
+        self.deduplicate = deduplicate
+        self.account = FileAccount(source_file=source_file, source_sha256=sha256)
+        self.quarantined: list[dict[str, Any]] = []
+        fields = root.fields
+        payer_raw = _text(fields.get("reporting_entity_name")) or _text(fields.get("issuer_name"))
+        plan = _plan_columns(fields, plans)
+        identity = resolve_payer(payer_raw, plan.plan_raw)
+        self.constants: dict[str, Any] = {  # columns equal on every row of the file
+            **dict.fromkeys(RATE_COLUMNS),
+            "source_type": "tic",
+            "payer_raw": payer_raw,
+            "payer_family": identity.payer_family,
+            "payer_brand": identity.payer_brand,
+            "plan_raw": plan.plan_raw,
+            "plan_id": plan.plan_id,
+            "product_line": identity.product_line,
+            "source_file": source_file,
+            "source_sha256": sha256,
+            "is_synthetic": is_synthetic,
+            "plan_id_type": plan.plan_id_type,
+            "plan_market_type": plan.plan_market_type,
+            "issuer_name": plan.issuer_name,
+            "plan_sponsor_name": plan.plan_sponsor_name,
+            "plan_count": plan.plan_count,
+            **dict.fromkeys(HOSPITAL_DETAIL_COLUMNS),  # hospital standard-charge details: none in TiC
+        }
+        # The price table: one row per valid negotiated price (the item's values + the price's, and its locator).
+        self.prices: list[tuple] = []
+        self.price_locators: list[str] = []
+        self.groups = root.groups  # the references' groups, and inline groups added as rates use them
+        # integer reference id -> (first group row, count), None if a slot of that id is a problem
+        duplicates = root.duplicate_ids
+        self.span_of_id: dict[int, tuple[int, int] | None] = {
+            ref_id: (first, size) for ref_id, key, first, size in root.integer_spans if key not in duplicates
+        }
+        # Locator parts between a price and a group: 0 = inline group, j + 1 = provider_references[j].
+        self.prefixes: list[str] = ["."]
+        # Blocks: the valid prices (consecutive rows of the price table) x the valid slots of one negotiated rate;
+        # slots are spans (first group row, count), each block's spans consecutive in `spans`. The prefix of a
+        # block's k-th span is block_prefix[block] + k (0: inline groups first, then references 1, 2, ...), or,
+        # where block_prefix is -1 (a rate read row by row), explicit_prefixes[span].
+        self.block_first_price: list[int] = []
+        self.block_prices: list[int] = []
+        self.block_spans: list[int] = []
+        self.block_prefix: list[int] = []
+        self.spans: list[tuple[int, int]] = []
+        self.explicit_prefixes: dict[int, int] = {}
+
+    # -- public to the package ---------------------------------------------------------------------------------------
+
+    def read_item(self, index: int, item: Any) -> None:
+        """Read one kept in_network item (``index`` is its position in the file's array)."""
+        base = f"in_network[{index}]"
+        if not isinstance(item, dict):
+            self._quarantine(base, _Problem("in_network_item_invalid", "in_network item is not an object", _raw(item)))
+            return
+        code = _text(item.get("billing_code"))
+        if self.wanted is not None and not self.wanted.matches(code):
+            self._filter_out(item)
+            return
+        rates = item.get("negotiated_rates")
+        if not isinstance(rates, list) or not rates:
+            problem = _Problem("negotiated_rates_missing", "item has no negotiated_rates array", _raw(rates))
+            self._quarantine(f"{base}.negotiated_rates", problem)
+            return
+        item_problem = _item_problem(item, code)
+        values = (
+            code,
+            (_text(item.get("billing_code_type")) or "").upper(),
+            (_text(item.get("negotiation_arrangement")) or "").lower() or None,
+            _text(item.get("severity_of_illness")),
+            _contained_codes(item.get("bundled_codes")),
+            _contained_codes(item.get("covered_services")),
+        )
+        for rate_index, rate in enumerate(rates):
+            self._read_rate(f"{base}.negotiated_rates[{rate_index}]", values, rate, item_problem)
+
+    def result(self) -> IngestResult:
+        """The validated rates and quarantine tables and the balanced account of everything read."""
+        rows = self._rows()
+        if rows is None:
+            self.account.check()
+            rates = empty_rates()
+        else:
+            prices, groups = self._price_columns(), self._group_columns()
+            counts = None
+            if self.deduplicate:
+                rows, counts = _first_occurrences(rows, _tuple_classes(self.prices), _classes(groups.values()))
+                self.account.rows_deduplicated += self.account.rows_loaded - len(counts)
+                self.account.rows_loaded = len(counts)
+            self.account.check()
+            rates = validate_rates(self._frame(rows, prices, groups, counts))
+        if self.quarantined:
+            quarantine = QuarantineSchema.validate(pd.DataFrame(self.quarantined, columns=_QUARANTINE_COLUMNS))
+        else:
+            quarantine = _empty_quarantine()
+        return IngestResult(rates=rates, quarantine=quarantine, accounts=[self.account])
+
+    # -- one negotiated_rates entry --------------------------------------------------------------------------------
+
+    def _read_rate(self, locator: str, item_values: tuple, rate: Any, item_problem: _Problem | None) -> None:
+        if not isinstance(rate, dict):
+            self._quarantine(locator, _Problem("negotiated_rate_invalid", "negotiated_rates entry is not an object"))
+            return
+        prices = rate.get("negotiated_prices")
+        if not isinstance(prices, list) or not prices:
+            problem = _Problem("negotiated_prices_missing", "negotiated rate has no negotiated_prices", _raw(prices))
+            self._quarantine(locator, problem)
+            return
+        rate_problem = item_problem
+        if rate_problem is None and not rate.keys() <= _RATE_KEYS:
+            rate_problem = _misspelled(rate, _RATE_KEYS, _RATE_KEYS)
+        if rate_problem is None:
+            parsed = list(map(_parse_price, prices))
+            if _Problem not in map(type, parsed):
+                slots = self._add_clean_spans(rate)
+                if slots:  # every price is valid and every slot a provider group: all rows are loaded
+                    first = len(self.prices)
+                    self.prices.extend([item_values + p for p in parsed])
+                    self.price_locators.extend([f"{locator}.negotiated_prices[{i}]" for i in range(len(prices))])
+                    self.block_first_price.append(first)
+                    self.block_prices.append(len(prices))
+                    self.account.rows_seen += len(prices) * slots
+                    self.account.rows_loaded += len(prices) * slots
+                    return
+        self._read_rate_row_by_row(locator, item_values, prices, self._slots(rate), rate_problem)
+
+    def _read_rate_row_by_row(
+        self, locator: str, item_values: tuple, prices: list, slots: list[_Slot], rate_problem: _Problem | None
+    ) -> None:
+        """A rate with a problem somewhere: each price x slot is quarantined or loaded, in order."""
+        good_slots = [slot for slot in slots if slot.problem is None]
+        first, count = len(self.prices), 0
+        for price_index, price in enumerate(prices):
+            price_locator = f"{locator}.negotiated_prices[{price_index}]"
+            parsed = _parse_price(price) if rate_problem is None else rate_problem
+            if isinstance(parsed, _Problem):
+                for slot in slots:
+                    self._quarantine(f"{price_locator}.{slot.locator}", parsed)
+                continue
+            self.prices.append(item_values + parsed)
+            self.price_locators.append(price_locator)
+            count += 1
+            for slot in slots:
+                if slot.problem is not None:
+                    self._quarantine(f"{price_locator}.{slot.locator}", slot.problem)
+        if count and good_slots:
+            self.account.rows_seen += count * len(good_slots)
+            self.account.rows_loaded += count * len(good_slots)
+            self.block_first_price.append(first)
+            self.block_prices.append(count)
+            self.block_spans.append(len(good_slots))
+            self.block_prefix.append(-1)
+            for slot in good_slots:
+                self.explicit_prefixes[len(self.spans)] = slot.prefix
+                self.spans.append((slot.group, 1))
+
+    def _add_clean_spans(self, rate: dict) -> int:
+        """Add the rate's slots as spans of a new block if every one is a provider group; the number of slots, or
+        0 (nothing added) if any slot is a problem or there is none."""
+        groups = rate.get("provider_groups")
+        if type(groups) is dict:
+            groups = [groups]
+        if type(groups) is not list or not groups:
+            groups = None
+        elif not all(type(group) is dict for group in groups):
+            return 0
+        references = rate.get("provider_references")
+        found: list = []
+        if references is not None:
+            if type(references) is not list:
+                references = [references]
+            known = self.span_of_id
+            if set(map(type, references)) <= _INT_ONLY:  # the usual integer ids (bool is not int here)
+                try:
+                    found = list(map(known.__getitem__, references))
+                except KeyError:
+                    found = [
+                        known[ref_id] if ref_id in known else self._reference_span(ref_id) for ref_id in references
+                    ]
+            else:
+                found = list(map(self._reference_span, references))
+            if None in found:
+                return 0
+            while len(self.prefixes) <= len(references):
+                self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
+        slots = sum(map(_COUNT_OF, found))
+        if groups is not None:
+            self.spans.append((len(self.groups), len(groups)))
+            for position, group in enumerate(groups):
+                self.groups.add(None, provider_of(group), None, position)
+            slots += len(groups)
+        elif not slots:
+            return 0
+        self.spans.extend(found)
+        self.block_spans.append(len(found) + (groups is not None))
+        self.block_prefix.append(0 if groups is not None else 1)
+        return slots
+
+    def _reference_span(self, ref_id: Any) -> tuple[int, int] | None:
+        """(first group row, count) of a reference id whose groups are all objects; None otherwise."""
+        span = None
+        lookup = _reference_key(ref_id)
+        entry = self.root.references.get(lookup) if lookup is not None else None
+        if entry is not None and lookup not in self.root.duplicate_ids and entry.groups and None not in entry.groups:
+            first = entry.first_row if entry.first_row is not None else self.groups.add_reference(lookup, entry)
+            span = (first, len(entry.groups))
+        if type(ref_id) is int:
+            self.span_of_id[ref_id] = span
+        return span
+
+    def _slots(self, rate: dict) -> list[_Slot]:
+        """The provider groups of one negotiated rate: inline groups, then resolved references."""
+        slots: list[_Slot] = []
+        groups = rate.get("provider_groups")
+        if isinstance(groups, dict):
+            groups = [groups]
+        for group_index, group in enumerate(groups if isinstance(groups, list) else []):
+            locator = f"provider_groups[{group_index}]"
+            if isinstance(group, dict):
+                slots.append(_Slot(locator, 0, self.groups.add(None, provider_of(group), None, group_index), None))
+            else:
+                problem = _Problem("provider_group_invalid", "provider group is not an object", _raw(group))
+                slots.append(_Slot(locator, 0, None, problem))
+        references = rate.get("provider_references")
+        if references is not None and not isinstance(references, list):
+            references = [references]
+        for ref_index, ref_id in enumerate(references or []):
+            slots.extend(self._reference_slots(ref_index, ref_id))
+        if not slots:
+            problem = _Problem("provider_groups_missing", "negotiated rate has neither provider_groups nor references")
+            slots.append(_Slot("provider_groups", 0, None, problem))
+        return slots
+
+    def _reference_slots(self, ref_index: int, ref_id: Any) -> list[_Slot]:
+        key = id_text(ref_id)
+        locator = f"provider_references[{ref_index}]->provider_group_id={key if key is not None else _raw(ref_id)}"
+        lookup = str(reference_id(ref_id)) if key is not None else None
+        entry = self.root.references.get(lookup) if lookup is not None else None
+        if entry is None:
+            problem = _Problem("provider_reference_missing", "no root provider reference has this id", _raw(ref_id))
+        elif lookup in self.root.duplicate_ids:
+            problem = _Problem("provider_reference_duplicate", "several root provider_references share this id", key)
+        elif entry.groups:
+            invalid = _Problem("provider_group_invalid", "a group of this provider reference is not an object", key)
+            while len(self.prefixes) <= ref_index + 1:
+                self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
+            first = entry.first_row if entry.first_row is not None else self.groups.add_reference(lookup, entry)
+            return [
+                _Slot(f"{locator}.provider_groups[{i}]", ref_index + 1, first + i, None if group else invalid)
+                for i, group in enumerate(entry.groups)
+            ]
+        elif entry.fetch_error is not None:
+            problem = _Problem(
+                "provider_reference_fetch_failed",
+                f"provider group id {key}: remote provider-reference file {entry.location} could not be read: "
+                f"{entry.fetch_error}",
+                key,
+            )
+        elif entry.location is not None:
+            problem = _Problem(
+                "provider_reference_remote",
+                f"provider group id {key} is a remote provider-reference file (not fetched): {entry.location}",
+                key,
+            )
+        else:
+            problem = _Problem("provider_reference_empty", "root provider_references entry has no provider groups", key)
+        return [_Slot(locator, 0, None, problem)]
+
+    # -- accounting --------------------------------------------------------------------------------------------------
+
+    def _quarantine(self, locator: str, problem: _Problem) -> None:
+        self.quarantined.append(
+            {
+                "source_file": self.source_file,
+                "source_locator": locator,
+                "reason_code": problem.reason_code,
+                "detail": problem.detail,
+                "raw_value": problem.raw_value,
+            }
+        )
+        self.account.rows_seen += 1
+        self.account.rows_quarantined += 1
+
+    def _filter_out(self, item: dict) -> None:
+        """Count an unwanted item's rows with the same rule as loaded ones (see the tic module docstring)."""
+        rates = item.get("negotiated_rates")
+        count = 0
+        if isinstance(rates, list) and rates:
+            for rate in rates:
+                prices = rate.get("negotiated_prices") if isinstance(rate, dict) else None
+                if isinstance(prices, list) and prices:
+                    count += len(prices) * len(self._slots(rate))
+                else:
+                    count += 1
+        else:
+            count = 1
+        self.account.rows_seen += count
+        self.account.rows_filtered_out += count
+
+    # -- the table ---------------------------------------------------------------------------------------------------
+
+    def _rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Every loaded row, in order, as (price row, group row, prefix) index arrays; None if there is none."""
+        if not self.block_prices:
+            return None
+        spans = np.array(self.spans, np.int64).reshape(-1, 2)
+        span_count = spans[:, 1]
+        span_start = np.cumsum(span_count) - span_count
+        block_spans = np.array(self.block_spans, np.int64)
+        block_span_start = np.cumsum(block_spans) - block_spans
+        span_prefix = (
+            np.repeat(np.array(self.block_prefix, np.int64), block_spans)
+            + np.arange(len(spans))
+            - np.repeat(block_span_start, block_spans)
+        )
+        if self.explicit_prefixes:
+            span_prefix[np.fromiter(self.explicit_prefixes, np.int64)] = list(self.explicit_prefixes.values())
+        # Expand the spans: slot -> group row and prefix.
+        slot_group = np.repeat(spans[:, 0] - span_start, span_count) + np.arange(int(span_count.sum()))
+        slot_prefix = np.repeat(span_prefix, span_count)
+        block_slots = np.add.reduceat(span_count, block_span_start)
+        block_slot_start = np.cumsum(block_slots) - block_slots
+        # Expand the blocks: row -> block, then its price (outer loop) and slot (inner loop).
+        prices = np.array(self.block_prices, np.int64)
+        block_rows = prices * block_slots
+        total = int(block_rows.sum())
+        block = np.repeat(np.arange(len(prices)), block_rows)
+        local = np.arange(total) - np.repeat(np.cumsum(block_rows) - block_rows, block_rows)
+        width = block_slots[block]
+        price = np.array(self.block_first_price, np.int64)[block] + local // width
+        slot = block_slot_start[block] + local % width
+        if total != self.account.rows_loaded:
+            raise AssertionError(f"{self.source_file}: {total} rows built for {self.account.rows_loaded} loaded")
+        return price, slot_group[slot], slot_prefix[slot]
+
+    def _price_columns(self) -> dict[str, Any]:
+        """The price table's value columns (Arrow text, numpy floats)."""
+        columns: dict[str, Any] = {}
+        for name, values in zip(_PRICE_FIELDS, zip(*self.prices)):
+            if name in _FLOAT_FIELDS:
+                columns[name] = np.array(values, dtype=np.float64)
+            else:
+                columns[name] = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
+        return columns
+
+    def _group_columns(self) -> dict[str, pa.Array]:
+        """The group table's value columns (Arrow text)."""
+        table = self.groups
+        return {
+            name: pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
+            for name, values in zip(_GROUP_FIELDS, (table.networks, table.npis, table.tins, table.names))
+        }
+
+    def _locators(self, price: np.ndarray, group: np.ndarray, prefix: np.ndarray) -> pa.ChunkedArray:
+        """``<price locator>[.provider_references[j]]<group suffix>`` for every row (joined by Arrow, a slice of
+        rows at a time so that the pieces stay small)."""
+        text, pool = pa.large_string(), _TABLE_MEMORY
+        positions = pc.cast(pa.array(self.groups.positions, pa.int64(), memory_pool=pool), text, memory_pool=pool)
+        ids = pa.array(self.groups.ids, text, memory_pool=pool)
+        inline = pc.binary_join_element_wise(
+            pa.scalar("provider_groups[", text), positions, pa.scalar("]", text), pa.scalar("", text), memory_pool=pool
+        )
+        referenced = pc.binary_join_element_wise(
+            pa.scalar("->provider_group_id=", text),
+            ids,
+            pa.scalar(".provider_groups[", text),
+            positions,
+            pa.scalar("]", text),
+            pa.scalar("", text),
+            memory_pool=pool,
+        )
+        suffixes = pc.if_else(pc.is_null(ids), inline, referenced, memory_pool=pool)
+        price_locators = pa.array(self.price_locators, text, memory_pool=pool)
+        prefixes = pa.array(self.prefixes, text, memory_pool=pool)
+        chunks = [
+            pc.binary_join_element_wise(
+                pc.take(price_locators, price[start : start + _LOCATOR_ROWS], memory_pool=_TABLE_MEMORY),
+                pc.take(prefixes, prefix[start : start + _LOCATOR_ROWS], memory_pool=_TABLE_MEMORY),
+                pc.take(suffixes, group[start : start + _LOCATOR_ROWS], memory_pool=_TABLE_MEMORY),
+                pa.scalar("", text),
+                memory_pool=_TABLE_MEMORY,
+            )
+            for start in range(0, len(price), _LOCATOR_ROWS)
+        ]
+        return pa.chunked_array(chunks, text)
+
+    def _frame(
+        self,
+        rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+        prices: dict[str, Any],
+        groups: dict[str, pa.Array],
+        counts: np.ndarray | None,
+    ) -> pd.DataFrame:
+        """The rate table from the row index arrays (column by column; dtypes as validate_rates makes them)."""
+        price, group, prefix = rows
+        size = len(price)
+        price_take, group_take = pa.array(price), pa.array(group)
+        repeated: dict[str | None, pa.ChunkedArray] = {}
+        columns: dict[str, Any] = {}
+        for table, take in ((prices, price_take), (groups, group_take)):
+            for name, values in table.items():
+                if isinstance(values, np.ndarray):
+                    columns[name] = values[price]
+                elif pc.count_distinct(values, mode="all").as_py() == 1:  # one value in the whole file
+                    columns[name] = _strings(_repeated_text(values[0].as_py(), size, repeated))
+                else:
+                    columns[name] = _strings(pc.take(values, take, memory_pool=_TABLE_MEMORY))
+        columns["source_locator"] = _strings(self._locators(price, group, prefix))
+        if counts is not None:
+            columns["dedup_count"] = pd.arrays.IntegerArray(counts.astype(np.int64), np.zeros(size, bool))
+        constants = {name: value for name, value in self.constants.items() if name not in columns}
+        columns.update(_constants(constants, size, repeated))
+        return pd.DataFrame({name: columns[name] for name in RATE_COLUMNS}, columns=RATE_COLUMNS, copy=False)
+
+
+_NO_PROVIDER: Provider = (None, None, None)
+_COUNT_OF = itemgetter(1)
+
+
+def _first_occurrences(
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray], price_classes: np.ndarray, group_classes: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """The rows that are first of their values (in order) and how many rows each stands for.
+
+    Two rows are duplicates when their price values and group values are equal (every column but the locator):
+    price and group rows are numbered by their distinct values, so a row's values are one integer.
+    """
+    price, group, prefix = rows
+    keys = price_classes[price] * (int(group_classes.max()) + 1) + group_classes[group]
+    codes, _ = pd.factorize(keys)  # numbered in order of first occurrence
+    earlier = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
+    first = np.flatnonzero(codes > earlier)
+    return (price[first], group[first], prefix[first]), np.bincount(codes)
+
+
+_EMPTY_QUARANTINE: list[pd.DataFrame] = []
+
+
+def _empty_quarantine() -> pd.DataFrame:
+    """empty_quarantine(), validated once per process (a copy each time: the caller may change its own)."""
+    if not _EMPTY_QUARANTINE:
+        _EMPTY_QUARANTINE.append(empty_quarantine())
+    return _EMPTY_QUARANTINE[0].copy()
+
+
+def _tuple_classes(rows: list[tuple]) -> np.ndarray:
+    """Per row: a number shared exactly by the rows whose tuples are equal."""
+    classes: dict[tuple, int] = {}
+    return np.fromiter((classes.setdefault(row, len(classes)) for row in rows), np.int64, len(rows))
+
+
+def _classes(columns: Iterable[pa.Array]) -> np.ndarray:
+    """Per row of a table of text columns: a number shared exactly by the rows whose values are all equal (a
+    missing value equals only a missing value)."""
+    classes = None
+    for values in columns:
+        indices = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY).indices
+        codes = pc.fill_null(indices, -1).to_numpy().astype(np.int64)
+        if classes is None:
+            classes = codes + 1
+        else:
+            classes = pd.factorize(classes * (int(codes.max()) + 2) + codes + 1)[0]
+    return classes
+
+
+def _strings(values: pa.Array | pa.ChunkedArray) -> pd.arrays.ArrowStringArray:
+    return pd.arrays.ArrowStringArray(values, dtype=_STRING)
+
+
+# The dtype validate_rates gives each rate column: "string[pyarrow]" (the str dtype), float64, Int64 or bool.
+_KINDS = {name: str(column.dtype) for name, column in RateSchema.to_schema().columns.items()}
+_REPEAT_ROWS = 8192  # a constant text column repeats one chunk of this many rows
+_LOCATOR_ROWS = 32768  # source locators are joined this many rows at a time
+
+
+def _constants(constants: dict[str, Any], size: int, repeated: dict[str | None, pa.ChunkedArray]) -> dict[str, Any]:
+    """Columns holding one value (or nothing) on every row, in the dtypes validate_rates gives them (text columns
+    from :func:`_repeated_text`; float columns share one array: pandas copies on write)."""
+    columns: dict[str, Any] = {}
+    floats: dict[Any, np.ndarray] = {}
+    for name, value in constants.items():
+        kind = _KINDS[name]
+        if kind == "string[pyarrow]":
+            columns[name] = _strings(_repeated_text(None if value is None else str(value), size, repeated))
+        elif kind == "Int64":
+            columns[name] = pd.arrays.IntegerArray(
+                np.full(size, 0 if value is None else value, np.int64), np.full(size, value is None)
+            )
+        elif kind == "bool":
+            columns[name] = np.full(size, value, dtype=bool)
+        else:  # float64
+            if value not in floats:
+                floats[value] = np.full(size, np.nan if value is None else value, dtype=np.float64)
+            columns[name] = floats[value]
+    return columns
+
+
+def _repeated_text(text: str | None, size: int, repeated: dict[str | None, pa.ChunkedArray]) -> pa.ChunkedArray:
+    """``size`` times ``text`` (or missing): one Arrow chunk of it, referenced as many times as needed (Arrow data
+    is immutable, so columns share it): 183,000 rows of an 80-character text cost 0.7 MB instead of 15 MB. Chunks
+    made for one table are remembered in ``repeated``."""
+    if text not in repeated:
+        rows = min(size, _REPEAT_ROWS)
+        text_type = pa.large_string()
+        chunk = (
+            pa.nulls(rows, text_type, memory_pool=_TABLE_MEMORY)
+            if text is None
+            else pa.repeat(pa.scalar(text, text_type), rows, memory_pool=_TABLE_MEMORY)
+        )
+        whole, rest = divmod(size, rows) if rows else (0, 0)
+        repeated[text] = pa.chunked_array([chunk] * whole + ([chunk.slice(0, rest)] if rest else []), text_type)
+    return repeated[text]
+
+
+def _plan_columns(fields: dict[str, Any], plans: tuple[PlanInfo, ...]) -> _Plan:
+    """The file's own plan (single-plan file), else the table of contents' plans, else nothing."""
+    plan_id_type = _text(fields.get("plan_id_type"))
+    own = _Plan(
+        plan_raw=_text(fields.get("plan_name")) or _text(fields.get("issuer_name")),
+        plan_id=_text(fields.get("plan_id")),
+        plan_id_type=plan_id_type.lower() if plan_id_type else None,
+        plan_market_type=(_text(fields.get("plan_market_type")) or "").lower() or None,
+        issuer_name=_text(fields.get("issuer_name")),
+        plan_sponsor_name=_text(fields.get("plan_sponsor_name")),
+        plan_count=1 if _text(fields.get("plan_name")) or _text(fields.get("plan_id")) else None,
+    )
+    if own.plan_count or not plans:
+        return own
+    return _Plan(
+        plan_raw=_joined(p.plan_name for p in plans),
+        plan_id=_joined(p.plan_id for p in plans),
+        plan_id_type=_joined(p.plan_id_type for p in plans),
+        plan_market_type=_joined(p.plan_market_type for p in plans),
+        issuer_name=_joined(p.issuer_name for p in plans) or own.issuer_name,
+        plan_sponsor_name=_joined(p.plan_sponsor_name for p in plans),
+        plan_count=len(plans),
+    )
+
+
+def _joined(values: Iterable[str | None]) -> str | None:
+    distinct = list(dict.fromkeys(v for v in values if v))
+    if len(distinct) > MAX_PLANS_SHOWN:
+        return "|".join(distinct[:MAX_PLANS_SHOWN]) + f"|(+{len(distinct) - MAX_PLANS_SHOWN} more)"
+    return "|".join(distinct) or None
+
+
+def _contained_codes(value: Any) -> str | None:
+    """``bundled_codes`` / ``covered_services`` as ``TYPE:code`` joined with ``|`` (published order, unique)."""
+    codes = []
+    for entry in _as_list(value):
+        if not isinstance(entry, dict):
+            continue
+        code = _text(entry.get("billing_code"))
+        if code:
+            kind = (_text(entry.get("billing_code_type")) or "").upper()
+            codes.append(f"{kind}:{code}" if kind else code)
+    return "|".join(dict.fromkeys(codes)) or None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Value parsing
+
+
+def _item_problem(item: dict, code: str | None) -> _Problem | None:
+    """A problem that spoils every row of an in_network item."""
+    if code is None:
+        return _Problem("billing_code_missing", "in_network item has no billing_code", _raw(item.get("billing_code")))
+    if _text(item.get("billing_code_type")) is None:
+        return _Problem("billing_code_type_missing", "in_network item has no billing_code_type", code)
+    return _misspelled(item, _ITEM_KEYS, _ITEM_KEYS | _ITEM_OTHER_KEYS)
+
+
+def _parse_price(price: Any) -> tuple | _Problem:
+    """A negotiated_price object, checked and normalized (or the first problem found in it).
+
+    The values, in _PRICE_FIELDS order after the item's: modifiers, pos_setting, care_setting, billing_class,
+    rate_type, amount, amount_unit, amount_usd, service_codes, expiration_date, additional_information. Texts that
+    repeat from price to price (types, code lists) are normalized once and remembered (see _remember).
+    """
+    if not isinstance(price, dict):
+        return _Problem("negotiated_price_invalid", "negotiated price is not an object", _raw(price))
+    amount = price.get("negotiated_rate")
+    if not (type(amount) is float and 0.0 < amount < math.inf):  # else: a finite positive float, used as is
+        amount = _parse_rate(amount)
+        if isinstance(amount, _Problem):
+            return amount
+    if not price.keys() <= _PRICE_KEYS:
+        misspelled = _misspelled(price, _PRICE_KEYS, _PRICE_KEYS)
+        if misspelled is not None:
+            return misspelled
+    raw_type = price.get("negotiated_type")
+    known = _RATE_TYPE_OF.get(raw_type) if type(raw_type) is str else None
+    if known is None:
+        type_key = " ".join((_text(raw_type) or "").lower().replace("_", " ").split())
+        if type_key not in RATE_TYPES:
+            return _Problem("negotiated_type_unknown", "negotiated_type is not one of the TiC values", _raw(raw_type))
+        known = RATE_TYPES[type_key]
+        if type(raw_type) is str:
+            _remember(_RATE_TYPE_OF, raw_type, known)
+    rate_type, unit, per_service = known
+    raw_class = _text(price.get("billing_class"))
+    billing_class = raw_class.lower() if raw_class else "unknown"
+    if raw_class and billing_class not in BILLING_CLASSES:
+        return _Problem("billing_class_unknown", "billing_class is not professional/institutional/both", raw_class)
+    raw_setting = _text(price.get("setting"))
+    care_setting = raw_setting.lower() if raw_setting else "unknown"
+    if raw_setting and care_setting not in CARE_SETTINGS:
+        return _Problem("setting_unknown", "setting is not inpatient/outpatient/both", raw_setting)
+    raw_codes = price.get("service_code")
+    key = (
+        (tuple(raw_codes), billing_class)
+        if type(raw_codes) is list and set(map(type, raw_codes)) <= _STR_ONLY
+        else None
+    )
+    service = _SERVICE_CODES_OF.get(key) if key is not None else None
+    if service is None:
+        service_codes = _service_codes(raw_codes)
+        service = _pos_setting(service_codes, billing_class), "|".join(service_codes) or None
+        if key is not None:
+            _remember(_SERVICE_CODES_OF, key, service)
+    raw_modifiers = price.get("billing_code_modifier")
+    if raw_modifiers is None:
+        modifiers = ""
+    else:
+        key = (
+            tuple(raw_modifiers) if type(raw_modifiers) is list and set(map(type, raw_modifiers)) <= _STR_ONLY else None
+        )
+        modifiers = _MODIFIERS_OF.get(key) if key is not None else None
+        if modifiers is None:
+            modifiers = "|".join(sorted({m.upper() for m in _texts(raw_modifiers)}))
+            if key is not None:
+                _remember(_MODIFIERS_OF, key, modifiers)
+    return (
+        modifiers,
+        service[0],
+        care_setting,
+        billing_class,
+        rate_type,
+        amount,
+        unit,
+        amount if per_service else None,
+        service[1],
+        _text(price.get("expiration_date")),
+        _text(price.get("additional_information")),
+    )
+
+
+# Normalized forms of texts that repeat from price to price (keys: str values only, so 1 and "1" never meet).
+_RATE_TYPE_OF: dict[str, tuple[str, str, bool]] = {}  # negotiated_type as published -> RATE_TYPES entry
+_SERVICE_CODES_OF: dict[tuple, tuple[str, str | None]] = {}  # (service codes, billing class) -> (pos, joined)
+_MODIFIERS_OF: dict[tuple, str] = {}  # billing_code_modifier list -> joined
+_REMEMBERED = 10_000  # entries per table at most
+_NETWORK_NAMES: dict[Any, str | None] = {}  # network_name text or list -> joined
+
+
+def _remember(table: dict, key: Any, value: Any) -> None:
+    if len(table) < _REMEMBERED:
+        table[key] = value
+
+
+_MISSPELLINGS: dict[tuple[str, frozenset[str]], str | None] = {}
+
+
+def _misspelled(obj: dict, meaningful: frozenset[str], known: frozenset[str]) -> _Problem | None:
+    """A key that is not a known key but nearly is one that carries meaning (a typo that would lose data)."""
+    for key in obj:
+        if key in known:
+            continue
+        cache_key = (key, meaningful)
+        if cache_key not in _MISSPELLINGS:
+            close = difflib.get_close_matches(key, meaningful, n=1, cutoff=0.85) if len(_MISSPELLINGS) < 10_000 else []
+            _MISSPELLINGS[cache_key] = close[0] if close else None
+        meant = _MISSPELLINGS[cache_key]
+        if meant is not None and meant not in obj:
+            return _Problem("key_misspelled", f"unknown key {key!r} looks like a misspelled {meant!r}", key)
+    return None
+
+
+def _parse_rate(raw: Any) -> float | _Problem:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return _Problem("rate_missing", "negotiated_rate is missing or blank", _raw(raw))
+    if isinstance(raw, bool):
+        return _Problem("rate_not_numeric", "negotiated_rate is not a number", _raw(raw))
+    if isinstance(raw, (int, float, Decimal)):
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf
+    elif isinstance(raw, str) and (_NUMBER_TEXT.fullmatch(raw.strip()) or _NON_FINITE_TEXT.fullmatch(raw.strip())):
+        value = float(raw.strip())
+    else:
+        return _Problem("rate_not_numeric", "negotiated_rate is not a number", _raw(raw))
+    if not math.isfinite(value):
+        return _Problem("rate_not_finite", "negotiated_rate is NaN or infinite", _raw(raw))
+    if value <= 0:
+        return _Problem("rate_not_positive", "negotiated_rate is zero or negative", _raw(raw))
+    return value
+
+
+def _service_codes(raw: Any) -> list[str]:
+    codes = set()
+    for text in _texts(raw):
+        text = text.upper()
+        codes.add(text.zfill(2) if text.isdigit() and len(text) == 1 else text)
+    return sorted(codes)
+
+
+def _pos_setting(service_codes: list[str], billing_class: str) -> str:
+    if not service_codes:
+        return "facility" if billing_class == "institutional" else "unknown"
+    if ALL_POS_CODE in service_codes:
+        return "both"
+    facility = sum(code in FACILITY_POS_CODES for code in service_codes)
+    if facility == len(service_codes):
+        return "facility"
+    return "non_facility" if facility == 0 else "both"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Small text helpers (the same results as benchmark.ingest.tic.items.text_of / id_text, with a fast path for text)
+
+
+def _text(value: Any) -> str | None:
+    """Stripped text of a scalar, None for missing/blank/containers."""
+    if type(value) is str:
+        return value.strip() or None
+    return text_of(value)
+
+
+def _id_text(value: Any) -> str | None:
+    """Text of an identifier that may have been published as a number (5 and 5.0 both give "5")."""
+    if type(value) is str:
+        return value.strip() or None
+    return id_text(value)
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _texts(value: Any) -> list[str]:
+    return [t for t in map(_text, _as_list(value)) if t]
+
+
+def _raw(value: Any, limit: int = 200) -> str | None:
+    """A short text form of an offending value for the quarantine table."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,1 @@
+"""Normalizing published values: payer identities, billing codes, amounts and units."""

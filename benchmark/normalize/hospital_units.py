@@ -1,0 +1,818 @@
+"""Candidate rates of a hospital standard-charge file ("units") and their vectorized normalization into rates.
+
+Every hospital layout reader (CMS CSV tall and wide, CMS JSON, pre-template chargemasters) turns what it reads into
+one table of *units*: one row per (item, payer/plan, billing code), with every value still the text the hospital
+published (``UNIT_COLUMNS``). :class:`Sink` gathers those tables and turns them, many thousands at a time, into
+validated rate rows and quarantine rows with whole-column operations; readers only count, locate and gather.
+
+Normalization rules (the original text is kept next to every normalized value)
+    - Codes (``normalize_code``): spaces trimmed; Excel damage undone where no digit was lost (``44320.0`` ->
+      ``44320``; leading zeros restored from the code type's length: revenue code ``450`` -> ``0450``, CPT ``100`` ->
+      ``00100``, DRG ``1`` -> ``001``, DRG ``0470`` -> ``470``); a modifier glued to a CPT/HCPCS code (``44320-80``,
+      ``99213 25``) moved to the modifiers; a type word written before the code (``CPT 44320``) dropped. Code types
+      are mapped to the CMS enum (``CPT4``/``CPT-4`` -> CPT, ``HCPC`` -> HCPCS, ``REV``/``Revenue Code`` -> RC,
+      ``MSDRG`` -> MS-DRG) and CPT vs HCPCS follows the code's shape (``99213`` is CPT, ``J1450`` is HCPCS), also for
+      the legacy combined type ``CPT/HCPCS``. Quarantined instead: a code in scientific notation (``2.14338E+06``:
+      digits lost, ``code_mangled``), a CPT/HCPCS/revenue code of impossible shape (``invalid_code``) and a code
+      without a type (``missing_code_type``).
+    - Amounts (``parse_amounts``): ``$1,234.50``, `` $1,231.21 ``, ``(5.00)``, ``4.432E+04`` and ``70%`` (percentage
+      fields) are read; ``N/A``, ``NA``, ``-`` and similar count as blank when another value is given. Quarantined:
+      text (``not_a_number``), zero or negative (``rate_not_positive``), seven or more 9s (``placeholder_value``),
+      a percentage below 1 (``.705`` for 70.5%: ``percentage_fraction``; CMS requires whole-number percentages),
+      a ``%`` in a dollar field (``percent_in_dollar_field``).
+    - Methodology -> ``rate_type``: case rate, fee schedule, per diem, percent of total billed charges, other
+      (case, spaces, ``_`` and ``-`` tolerated); anything else is quarantined (``unknown_methodology``), not guessed.
+      Pre-template files state no methodology: a dollar there is ``negotiated`` (``case_rate`` for a DRG).
+    - Dollars: ``amount`` is the published value in its unit (USD, ``USD_per_day`` for per diem, ``USD_per_case``
+      for a case rate, ``percent``). ``amount_usd`` holds per-service dollars only: a fee-schedule (or pre-template
+      CPT/HCPCS) dollar; for percent of total billed charges the published dollar, else gross charge x percent / 100
+      with ``dollar_basis`` recording the base. Per diem, case rate, "other" and percentages of anything else never
+      get ``amount_usd``, so they cannot enter a per-service distribution.
+    - Setting inpatient / outpatient / both (``IP``/``OP`` tolerated) -> ``care_setting``; billing class
+      professional / facility (-> institutional) / both. ``pos_setting`` is ``facility`` for every hospital row.
+
+Outcomes of a unit, in this order: filtered out (code not wanted; a modifier-only row), deduplicated (the same code
+and type twice for one payer on one row), quarantined (code problems, then ``missing_payer``, then the price
+problems above, then ``unknown_methodology``) or loaded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from benchmark.accounts import FileAccount, IngestResult
+from benchmark.errors import InputFileError
+from benchmark.normalize.payers import resolve_payer
+from benchmark.schema import (
+    RATE_COLUMNS,
+    QuarantineSchema,
+    empty_quarantine,
+    empty_rates,
+    validate_rates,
+)
+
+
+class HospitalFileError(InputFileError):
+    """The file as a whole cannot be read as a hospital standard-charge file (the message says where and why)."""
+
+
+# Payer-specific value fields of a unit, in the order used to pick a raw value for a quarantine row.
+PAYER_FIELDS = [
+    "methodology",
+    "dollar",
+    "percentage",
+    "algorithm",
+    "estimated",
+    "median",
+    "p10",
+    "p90",
+    "count",
+    "notes",
+]
+ITEM_FIELDS = [
+    "code_raw",
+    "code_type_raw",
+    "modifiers_raw",
+    "setting_raw",
+    "billing_class_raw",
+    "gross_raw",
+    "cash_raw",
+    "min_raw",
+    "max_raw",
+    "drug_unit_raw",
+    "drug_type_raw",
+]
+UNIT_COLUMNS = ["row_key", "group", "locator", *ITEM_FIELDS, "payer", "plan", *PAYER_FIELDS]
+
+SEVERITY_ERROR = "error"
+SEVERITY_WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong in a file: where, how bad, which rule, what was seen."""
+
+    location: str
+    severity: str
+    reason_code: str
+    detail: str
+    raw_value: str | None = None
+
+
+@dataclass
+class HospitalMeta:
+    """The hospital a file speaks for (general data elements)."""
+
+    name: str | None = None
+    state: str | None = None
+    npis: str | None = None
+    location: str | None = None
+    address: str | None = None
+    license: str | None = None
+    last_updated_on: str | None = None
+    version: str | None = None
+
+
+def wanted_codes(codes: Iterable[str] | None) -> frozenset[str] | None:
+    return None if codes is None else frozenset(str(code).strip() for code in codes)
+
+
+def code_variants(wanted: frozenset[str]) -> list[str]:
+    """Raw spellings whose normalized code can be one of ``wanted`` without punctuation: upper case, with leading
+    zeros dropped (Excel) or one added (DRG ``0470``). Codes with punctuation or spaces are checked one by one."""
+    variants: set[str] = set()
+    for code in wanted:
+        upper = code.upper()
+        variants |= {upper, "0" + upper}
+        stripped = upper
+        while stripped.startswith("0") and len(stripped) > 1:
+            stripped = stripped[1:]
+            variants.add(stripped)
+    return sorted(variants)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The sink: units in, rates out
+
+
+@dataclass
+class Sink:
+    """Collects units, quarantine rows, counts and (when asked) problems of one file; normalizes in bulk."""
+
+    source_file: str
+    sha256: str
+    is_synthetic: bool
+    wanted: frozenset[str] | None
+    collect_problems: bool = False
+    flush_units: int = 200_000
+    meta: HospitalMeta = field(default_factory=HospitalMeta)
+    account: FileAccount = field(init=False)
+    problems: list[Problem] = field(default_factory=list)
+    _pending: list[tuple[dict[str, np.ndarray], bool, frozenset[str]]] = field(default_factory=list)
+    _pending_rows: int = 0
+    _rates: list[pd.DataFrame] = field(default_factory=list)
+    _quarantine: list[pd.DataFrame] = field(default_factory=list)
+    _quarantine_rows: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.account = FileAccount(source_file=self.source_file, source_sha256=self.sha256)
+
+    def set_sha256(self, sha256: str) -> None:
+        """The file's sha256, when it was computed while reading."""
+        self.sha256 = self.account.source_sha256 = sha256
+
+    # -- what readers call ---------------------------------------------------------------------------------------
+
+    def filtered(self, count: int) -> None:
+        """``count`` units seen and filtered out before becoming units (no payer value, code not wanted...)."""
+        self.account.rows_seen += int(count)
+        self.account.rows_filtered_out += int(count)
+
+    def quarantine(self, locator: str, reason: str, detail: str, raw: str | None) -> None:
+        """One unit seen and quarantined by the reader itself (a malformed row)."""
+        self.account.rows_seen += 1
+        self.account.rows_quarantined += 1
+        self._quarantine_rows.append(
+            {
+                "source_file": self.source_file,
+                "source_locator": locator,
+                "reason_code": reason,
+                "detail": detail,
+                "raw_value": raw,
+            }
+        )
+
+    def problem(self, location: str, severity: str, reason: str, detail: str, raw: str | None = None) -> None:
+        if self.collect_problems:
+            self.problems.append(Problem(location, severity, reason, detail, raw))
+
+    def units(
+        self, columns: dict[str, np.ndarray], *, legacy: bool = False, file_columns: frozenset[str] = frozenset()
+    ) -> None:
+        """Units to normalize: ``UNIT_COLUMNS`` as arrays of text (``row_key`` and ``group`` integers); each unit
+        is one row seen. ``file_columns`` names the optional CMS columns the file has (``count``, ``estimated``,
+        ``min``, ``max``) for the conditional-rule warnings."""
+        size = len(columns["locator"])
+        if not size:
+            return
+        self.account.rows_seen += size
+        self._pending.append((columns, legacy, file_columns))
+        self._pending_rows += size
+        if self._pending_rows >= self.flush_units:
+            self.flush()
+
+    def flush(self) -> None:
+        batches: dict[tuple[bool, frozenset[str]], list[dict[str, np.ndarray]]] = {}
+        for columns, legacy, file_columns in self._pending:
+            batches.setdefault((legacy, file_columns), []).append(columns)
+        for (legacy, file_columns), parts in batches.items():
+            frame = pd.DataFrame(
+                {name: np.concatenate([np.asarray(part[name]) for part in parts]) for name in UNIT_COLUMNS}
+            )
+            rates, quarantine, counts, problems = normalize_units(
+                frame,
+                self.wanted,
+                legacy=legacy,
+                source_file=self.source_file,
+                file_columns=file_columns,
+                collect_problems=self.collect_problems,
+            )
+            self.account.rows_loaded += counts["loaded"]
+            self.account.rows_quarantined += counts["quarantined"]
+            self.account.rows_filtered_out += counts["filtered"]
+            self.account.rows_deduplicated += counts["deduplicated"]
+            if len(rates):
+                self._rates.append(rates)
+            if len(quarantine):
+                self._quarantine.append(quarantine)
+            self.problems += problems
+        self._pending, self._pending_rows = [], 0
+
+    def result(self) -> IngestResult:
+        """Validated rates (with the hospital's details), quarantine and the balanced account."""
+        self.flush()
+        self.account.check()
+        if self._rates:
+            rates = pd.concat(self._rates, ignore_index=True)
+            meta = self.meta
+            for column, value in (
+                ("provider_name", meta.name),
+                ("state", meta.state),
+                ("provider_npis", meta.npis),
+                ("hospital_location", meta.location),
+                ("hospital_address", meta.address),
+                ("hospital_license", meta.license),
+                ("source_file", self.source_file),
+                ("source_sha256", self.sha256),
+            ):
+                rates[column] = value
+            rates["is_synthetic"] = self.is_synthetic
+            rates = validate_rates(rates.reindex(columns=RATE_COLUMNS))
+        else:
+            rates = empty_rates()
+        parts = self._quarantine + ([pd.DataFrame(self._quarantine_rows)] if self._quarantine_rows else [])
+        quarantine = QuarantineSchema.validate(pd.concat(parts, ignore_index=True)) if parts else empty_quarantine()
+        for row in self._quarantine_rows:
+            self.problem(row["source_locator"], SEVERITY_ERROR, row["reason_code"], row["detail"], row["raw_value"])
+        return IngestResult(rates=rates, quarantine=quarantine, accounts=[self.account])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Normalization of a unit table
+
+
+_NA_TOKENS = {"n/a", "na", "n.a.", "#n/a", "none", "null", "nan", "-", "--", "not applicable"}
+_CARE_SETTINGS = {
+    "inpatient": "inpatient",
+    "outpatient": "outpatient",
+    "both": "both",
+    "ip": "inpatient",
+    "op": "outpatient",
+    "inpatient/outpatient": "both",
+    "ip/op": "both",
+    "in patient": "inpatient",
+    "out patient": "outpatient",
+}
+_BILLING_CLASSES = {
+    "professional": "professional",
+    "prof": "professional",
+    "facility": "institutional",
+    "institutional": "institutional",
+    "fac": "institutional",
+    "both": "both",
+}
+_METHODOLOGIES = {
+    "case rate": "case_rate",
+    "fee schedule": "fee_schedule",
+    "per diem": "per_diem",
+    "percent of total billed charges": "percentage",
+    "percentage of total billed charges": "percentage",
+    "percent of billed charges": "percentage",
+    "percentage of billed charges": "percentage",
+    "percent of charges": "percentage",
+    "% of total billed charges": "percentage",
+    "% of billed charges": "percentage",
+    "% of charges": "percentage",
+    "other": "other",
+}
+_DOLLAR_UNITS = {"per_diem": "USD_per_day", "case_rate": "USD_per_case"}
+_PLAIN_NUMBER = r"^(?:\d+(?:\.\d*)?|\.\d+)$"
+_NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+|\d+(?:\.\d*)?[eE][+-]?\d+|\d*\.\d+[eE][+-]?\d+")
+_PLACEHOLDER = r"^9{7,}(?:\.(?:9*|0*))?$"
+
+
+def normalize_units(
+    units: pd.DataFrame,
+    wanted: frozenset[str] | None,
+    *,
+    legacy: bool,
+    source_file: str,
+    file_columns: frozenset[str] = frozenset(),
+    collect_problems: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], list[Problem]]:
+    """(rates without the file-level columns, quarantine, outcome counts, problems) of a unit table."""
+    u = units.reset_index(drop=True)
+    n = len(u)
+    codes = normalize_codes(u["code_raw"], u["code_type_raw"])
+    code, ctype = codes["code"], codes["code_type"]
+    outcome = np.zeros(n, dtype=np.int8)  # 0 pending, 1 filtered, 2 deduplicated, 3 quarantined, 4 loaded
+    reason = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
+    raw = np.full(n, None, dtype=object)
+    problems: list[Problem] = []
+
+    def quarantine(mask: np.ndarray, why, text, value) -> None:
+        """Quarantine the pending units of ``mask``; ``why``, ``text`` and ``value`` are scalars or per-unit."""
+        mask = mask & (outcome == 0)
+        if not mask.any():
+            return
+        outcome[mask] = 3
+        for target, source in ((reason, why), (detail, text), (raw, value)):
+            target[mask] = (
+                np.asarray(source, dtype=object)[mask] if isinstance(source, (pd.Series, np.ndarray)) else source
+            )
+
+    # a payer/plan group whose payer cells hold only spaces has no value after all: filtered out, like a row
+    # without any payer value
+    outcome[np.logical_and.reduce([(u[name].str.strip() == "").to_numpy() for name in PAYER_FIELDS])] = 1
+    no_code = (code == "").to_numpy() & (codes["code_problem"] == "").to_numpy()
+    modifiers_text = u["modifiers_raw"].str.strip()
+    outcome[no_code & ((modifiers_text != "").to_numpy() | (wanted is not None))] = 1
+    quarantine(no_code, "missing_billing_code", "payer-specific charge on a row with no code and no modifier", None)
+    if wanted is not None:
+        outcome[(outcome == 0) & ~code.isin(wanted).to_numpy()] = 1
+    dup_key = pd.DataFrame({"r": u["row_key"], "g": u["group"], "c": code, "t": ctype})
+    duplicated = dup_key.duplicated().to_numpy() & (outcome == 0)
+    outcome[duplicated] = 2
+
+    code_label = "code " + code.where(code != "", u["code_raw"].str.strip()) + ": "
+    quarantine(
+        (codes["code_problem"] != "").to_numpy(),
+        codes["code_problem"],
+        code_label + codes["code_detail"],
+        u["code_raw"],
+    )
+    payer = u["payer"].str.strip()
+    plan = u["plan"].str.strip()
+    quarantine(
+        (payer == "").to_numpy(),
+        "missing_payer",
+        code_label + "payer-specific charge without a payer name",
+        plan.replace("", None),
+    )
+
+    # -- price -------------------------------------------------------------------------------------------------
+    text = {name: u[name].str.strip() for name in PAYER_FIELDS}
+    if legacy:  # one value per payer column: "70%" is a percentage
+        moved = text["dollar"].str.endswith("%") & (text["percentage"] == "")
+        text["percentage"] = text["percentage"].where(~moved, text["dollar"])
+        text["dollar"] = text["dollar"].where(~moved, "")
+    present = {name: (text[name] != "").to_numpy() for name in ("dollar", "percentage", "algorithm")}
+    na = {name: present[name] & text[name].str.lower().isin(_NA_TOKENS).to_numpy() for name in present}
+    real = {name: present[name] & ~na[name] for name in present}
+    no_number = ~(real["dollar"] | real["percentage"])
+    quarantine(
+        no_number & real["algorithm"],
+        "algorithm_only",
+        code_label + "negotiated_algorithm only; no dollar or percentage to load",
+        text["algorithm"],
+    )
+    first_present = text["dollar"].where(
+        present["dollar"], text["percentage"].where(present["percentage"], text["algorithm"])
+    )
+    quarantine(
+        no_number & (present["dollar"] | present["percentage"] | present["algorithm"]),
+        "not_a_number",
+        code_label + "negotiated charge is N/A and no other value is given",
+        first_present,
+    )
+    first_value = pd.Series("", index=u.index)
+    for name in reversed(PAYER_FIELDS):
+        first_value = text[name].where(text[name] != "", first_value)
+    quarantine(
+        no_number,
+        "no_negotiated_charge",
+        code_label + "no negotiated dollar, percentage or algorithm",
+        first_value.replace("", None),
+    )
+
+    dollar, dollar_problem = parse_amounts(text["dollar"].where(real["dollar"], ""))
+    percent, percent_problem = parse_amounts(text["percentage"].where(real["percentage"], ""), percent=True)
+    for name, problem_codes in (("dollar", dollar_problem), ("percentage", percent_problem)):
+        bad = (problem_codes != "").to_numpy()
+        if bad.any():
+            why = code_label + f"negotiated_{name} " + text[name].map(repr) + " is not a usable rate"
+            quarantine(bad, problem_codes, why, text[name])
+
+    methodology_key = text["methodology"].str.lower().str.replace(r"[\s_\-]+", " ", regex=True).str.strip()
+    rate_type = methodology_key.map(_METHODOLOGIES)
+    if legacy:
+        drg = ctype.str.contains("DRG", regex=False)
+        legacy_type = pd.Series(np.where(drg, "case_rate", "negotiated"), index=u.index)
+        legacy_type = legacy_type.where(~np.isnan(dollar), "other")
+        rate_type = rate_type.fillna(legacy_type.where(methodology_key == ""))
+    unknown = rate_type.isna().to_numpy()
+    method_detail = pd.Series(
+        np.where(
+            methodology_key == "",
+            "no methodology",
+            "methodology " + text["methodology"].map(repr) + " is not a CMS methodology",
+        ),
+        index=u.index,
+    )
+    quarantine(unknown, "unknown_methodology", code_label + method_detail, text["methodology"].replace("", None))
+
+    loaded = outcome == 0
+    outcome[loaded] = 4
+    counts = {
+        "loaded": int(loaded.sum()),
+        "quarantined": int((outcome == 3).sum()),
+        "filtered": int((outcome == 1).sum()),
+        "deduplicated": int((outcome == 2).sum()),
+    }
+
+    quarantine_frame = pd.DataFrame(
+        {
+            "source_file": source_file,
+            "source_locator": u["locator"].to_numpy()[outcome == 3],
+            "reason_code": reason[outcome == 3],
+            "detail": detail[outcome == 3],
+            "raw_value": raw[outcome == 3],
+        }
+    )
+    if collect_problems:
+        problems += [
+            Problem(loc, SEVERITY_ERROR, why, text_, value)
+            for loc, why, text_, value in quarantine_frame[
+                ["source_locator", "reason_code", "detail", "raw_value"]
+            ].itertuples(index=False)
+        ]
+        problems += _unit_warnings(u[loaded], codes[loaded], text, loaded, file_columns)
+    if not loaded.any():
+        return pd.DataFrame(columns=RATE_COLUMNS), quarantine_frame, counts, problems
+
+    ul = u[loaded]
+    rt = rate_type[loaded]
+    d = dollar[loaded]
+    p = percent[loaded]
+    gross = _aux_amounts(ul["gross_raw"])
+    has_d, has_p = ~np.isnan(d), ~np.isnan(p)
+    is_pct = (rt == "percentage").to_numpy()
+    is_fee = (rt == "fee_schedule").to_numpy()
+    is_negotiated = (rt == "negotiated").to_numpy()
+    per_service_code = ctype[loaded].isin(["CPT", "HCPCS"]).to_numpy()
+
+    amount = np.where(is_pct & has_p, p, np.where(has_d, d, p))
+    unit = np.where(
+        is_pct & has_p, "percent", np.where(has_d, rt.map(_DOLLAR_UNITS).fillna("USD").to_numpy(), "percent")
+    )
+    derived = np.round(gross * p / 100, 2)
+    use_gross = is_pct & has_p & ~has_d & ~np.isnan(gross) & (derived > 0)
+    amount_usd = np.where(is_pct & has_d, d, np.nan)
+    amount_usd = np.where(use_gross, derived, amount_usd)
+    amount_usd = np.where(is_fee & has_d, d, amount_usd)
+    amount_usd = np.where(is_negotiated & has_d & per_service_code, d, amount_usd)
+    basis = np.full(len(ul), None, dtype=object)
+    basis[is_pct & has_d] = "published negotiated_dollar"
+    if use_gross.any():
+        basis[use_gross] = [
+            f"percent of gross charge ({_fmt(pv)}% x {_fmt(gv)})" for pv, gv in zip(p[use_gross], gross[use_gross])
+        ]
+    amount_raw = np.where(
+        is_pct & has_p, text["percentage"][loaded], np.where(has_d, text["dollar"][loaded], text["percentage"][loaded])
+    )
+
+    pairs = pd.DataFrame({"payer": payer[loaded], "plan": plan[loaded]})
+    identities = {
+        key: resolve_payer(key[0], key[1] or None) for key in pairs.drop_duplicates().itertuples(index=False, name=None)
+    }
+    keys = list(zip(pairs["payer"], pairs["plan"]))
+    modifiers = _join_modifiers(modifiers_text[loaded], codes["code_modifier"][loaded])
+
+    rates = pd.DataFrame(
+        {
+            "source_type": "hospital",
+            "payer_raw": payer[loaded],
+            "payer_family": [identities[k].payer_family for k in keys],
+            "payer_brand": [identities[k].payer_brand for k in keys],
+            "plan_raw": plan[loaded].replace("", None),
+            "product_line": [identities[k].product_line for k in keys],
+            "billing_code": code[loaded],
+            "billing_code_type": ctype[loaded],
+            "modifiers": modifiers,
+            "pos_setting": "facility",
+            "care_setting": ul["setting_raw"].str.strip().str.lower().map(_CARE_SETTINGS).fillna("unknown"),
+            "billing_class": ul["billing_class_raw"].str.strip().str.lower().map(_BILLING_CLASSES).fillna("unknown"),
+            "rate_type": rt,
+            "amount": amount,
+            "amount_unit": unit,
+            "amount_usd": amount_usd,
+            "dollar_basis": basis,
+            "source_locator": ul["locator"],
+            "billing_code_raw": ul["code_raw"],
+            "billing_code_type_raw": ul["code_type_raw"].replace("", None),
+            "amount_raw": amount_raw,
+            "methodology_raw": text["methodology"][loaded].replace("", None),
+            "negotiated_algorithm": text["algorithm"][loaded].where(~na["algorithm"][loaded], "").replace("", None),
+            "gross_charge": gross,
+            "discounted_cash": _aux_amounts(ul["cash_raw"]),
+            "min_charge": _aux_amounts(ul["min_raw"]),
+            "max_charge": _aux_amounts(ul["max_raw"]),
+            "estimated_amount": _aux_amounts(text["estimated"][loaded]),
+            "median_amount": _aux_amounts(text["median"][loaded]),
+            "p10_amount": _aux_amounts(text["p10"][loaded]),
+            "p90_amount": _aux_amounts(text["p90"][loaded]),
+            "allowed_count": text["count"][loaded].replace("", None),
+            "drug_unit": _aux_amounts(ul["drug_unit_raw"]),
+            "drug_unit_type": ul["drug_type_raw"].str.strip().str.upper().replace("", None),
+        }
+    )
+    return rates, quarantine_frame, counts, problems
+
+
+def _join_modifiers(published: pd.Series, split_off: pd.Series) -> list[str]:
+    out = []
+    for text, extra in zip(published, split_off):
+        if not text and not extra:
+            out.append("")
+            continue
+        found = {m.strip().upper() for m in text.split("|") if m.strip()}
+        if extra:
+            found.add(extra)
+        out.append("|".join(sorted(found)))
+    return out
+
+
+def _aux_amounts(text: pd.Series) -> np.ndarray:
+    """A secondary dollar column (gross, cash, min, max, estimates): the number, or NaN when blank or unusable."""
+    values, problems = parse_amounts(text.str.strip())
+    values[(problems != "").to_numpy()] = np.nan
+    return values
+
+
+def _unit_warnings(
+    units: pd.DataFrame,
+    codes: pd.DataFrame,
+    text: dict[str, pd.Series],
+    loaded: np.ndarray,
+    file_columns: frozenset[str],
+) -> list[Problem]:
+    """What was fixed or is missing on loaded units (validation report only)."""
+    out: list[Problem] = []
+    code_raw = units["code_raw"].str.strip()
+    changed = (codes["code"] != code_raw) | (codes["code_modifier"] != "")
+    for locator, raw_code, new_code, modifier, note in zip(
+        units["locator"][changed],
+        code_raw[changed],
+        codes["code"][changed],
+        codes["code_modifier"][changed],
+        codes["code_note"][changed],
+    ):
+        what = f"code {raw_code!r} read as {new_code!r}" + (f" with modifier {modifier}" if modifier else "")
+        out.append(Problem(locator, SEVERITY_WARNING, "code_normalized", f"{what} ({note})", raw_code))
+    type_raw = units["code_type_raw"].str.strip().str.upper()
+    retyped = (codes["code_type"] != type_raw) & (type_raw != "")
+    for locator, raw_type, new_type, code in zip(
+        units["locator"][retyped], units["code_type_raw"][retyped], codes["code_type"][retyped], codes["code"][retyped]
+    ):
+        out.append(
+            Problem(
+                locator,
+                SEVERITY_WARNING,
+                "code_type_normalized",
+                f"code {code}: code type {raw_type.strip()!r} read as {new_type}",
+                raw_type,
+            )
+        )
+    dollar = text["dollar"][loaded]
+    if {"min", "max"} <= file_columns:
+        missing = (dollar != "") & ((units["min_raw"].str.strip() == "") | (units["max_raw"].str.strip() == ""))
+        for locator in units["locator"][missing]:
+            out.append(
+                Problem(
+                    locator,
+                    SEVERITY_WARNING,
+                    "missing_min_max",
+                    "a negotiated dollar without standard_charge|min and |max (CMS conditional rule)",
+                )
+            )
+    needs_estimate = (text["percentage"][loaded] != "") | (text["algorithm"][loaded] != "")
+    for column, rule in (("count", "count"), ("estimated", "estimated_amount")):
+        if column in file_columns:
+            missing = needs_estimate & (text[column][loaded] == "")
+            for locator in units["locator"][missing]:
+                out.append(
+                    Problem(
+                        locator,
+                        SEVERITY_WARNING,
+                        f"missing_{rule}",
+                        f"a negotiated percentage or algorithm without {rule} (CMS conditional rule)",
+                    )
+                )
+    other = text["methodology"][loaded].str.lower().eq("other") & (text["notes"][loaded] == "")
+    for locator in units["locator"][other]:
+        out.append(
+            Problem(
+                locator,
+                SEVERITY_WARNING,
+                "other_without_note",
+                "methodology 'other' without an explanation in the payer notes (CMS conditional rule)",
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Amounts
+
+
+def parse_amounts(text: pd.Series, *, percent: bool = False) -> tuple[np.ndarray, pd.Series]:
+    """(values, problem codes) of a column of stripped amount texts; blank gives NaN and no problem.
+
+    Plain decimals are converted in one vectorized pass; anything else (currency signs, commas, parentheses,
+    exponents, ``%``) goes through :func:`parse_amount` once per distinct text.
+    """
+    text = text.astype("str")
+    values = np.full(len(text), np.nan)
+    problems = pd.Series("", index=text.index, dtype=object)
+    filled = (text != "").to_numpy()
+    if not filled.any():
+        return values, problems
+    plain = text.str.match(_PLAIN_NUMBER).to_numpy() & filled
+    if plain.any():
+        values[plain] = pd.to_numeric(text[plain]).to_numpy(dtype=float)
+        placeholder = plain & text.str.match(_PLACEHOLDER).to_numpy()
+        problems[placeholder] = "placeholder_value"
+        problems[plain & (values <= 0)] = "rate_not_positive"
+    other = filled & ~plain
+    if other.any():
+        parsed = {t: parse_amount(t, percent=percent) for t in text[other].unique()}
+        values[other] = [parsed[t][0] if parsed[t][0] is not None else np.nan for t in text[other]]
+        problems[other] = [parsed[t][1] or "" for t in text[other]]
+    if percent:
+        fraction = (problems == "").to_numpy() & (values < 1)
+        problems[fraction] = "percentage_fraction"
+    return values, problems
+
+
+def parse_amount(text: str, *, percent: bool = False) -> tuple[float | None, str | None]:
+    """(value, None) or (value or None, problem code) for one amount text.
+
+    Accepts "$1,234.50", " $1,231.21 ", "(5.00)", "-$5", "4.4E+04" and, for percentages, "70%".
+    """
+    t = text.strip()
+    negative = False
+    if t.startswith("(") and t.endswith(")"):
+        negative, t = True, t[1:-1].strip()
+    for _ in range(2):  # "-$5" and "$-5"
+        if t.startswith("-"):
+            negative, t = True, t[1:].strip()
+        t = t.removeprefix("$").strip()
+    if t.endswith("%"):
+        if not percent:
+            return None, "percent_in_dollar_field"
+        t = t[:-1].strip()
+    if not _NUMBER.fullmatch(t):
+        return None, "not_a_number"
+    plain = t.replace(",", "")
+    value = -float(plain) if negative else float(plain)
+    if not math.isfinite(value):
+        return None, "not_a_number"
+    if value <= 0:
+        return value, "rate_not_positive"
+    whole, _, fraction = plain.lower().partition("e")[0].partition(".")
+    if len(whole) >= 7 and set(whole) == {"9"} and (set(fraction) <= {"9"} or set(fraction) <= {"0"}):
+        return value, "placeholder_value"
+    return value, None
+
+
+def _fmt(value: float) -> str:
+    """70.5 -> "70.5", 4000.0 -> "4000"."""
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Codes
+
+
+_CPT_SHAPE = re.compile(r"\d{4}[0-9AFMTU]")
+_HCPCS_SHAPE = re.compile(r"[A-V]\d{4}")
+_GLUED_MODIFIER = re.compile(r"([0-9A-Z]{5})(?:\s*-\s*|\s+)([0-9A-Z]{2})")
+_EXCEL_DECIMAL = re.compile(r"(\d+)\.0+")
+_SCIENTIFIC = re.compile(r"\d+(?:\.\d+)?E\+?\d+")
+_TYPE_PREFIX = re.compile(r"(?:CPT4?|HCPCS?|CPT4?/HCPCS?|HCPCS?/CPT4?|REV|RC|DRG|MS-DRG|NDC)[\s:#/-]+(\S+)")
+_CPT_OR_HCPCS = "CPT/HCPCS"  # a combined type: which one follows from the code's shape
+_DRG_TYPES = {"DRG", "MS-DRG", "R-DRG", "S-DRG", "APS-DRG", "AP-DRG", "APR-DRG", "TRIS-DRG", "MS-LTC-DRG"}
+_TYPE_SYNONYMS = {
+    "CPT4": "CPT",
+    "CPT-4": "CPT",
+    "CPT 4": "CPT",
+    "CPT CODE": "CPT",
+    "CPT®": "CPT",
+    "AMA CPT": "CPT",
+    "HCPC": "HCPCS",
+    "HCPCS II": "HCPCS",
+    "HCPCS LEVEL II": "HCPCS",
+    "HCPCS CODE": "HCPCS",
+    "CPT/HCPCS": _CPT_OR_HCPCS,
+    "HCPCS/CPT": _CPT_OR_HCPCS,
+    "CPT/HCPC": _CPT_OR_HCPCS,
+    "HCPC/CPT": _CPT_OR_HCPCS,
+    "CPT HCPCS": _CPT_OR_HCPCS,
+    "CPT-HCPCS": _CPT_OR_HCPCS,
+    "CPT4/HCPCS": _CPT_OR_HCPCS,
+    "HCPCS/CPT4": _CPT_OR_HCPCS,
+    "REV": "RC",
+    "REV CODE": "RC",
+    "REVENUE": "RC",
+    "REVENUE CODE": "RC",
+    "UB04": "RC",
+    "UB-04": "RC",
+    "MSDRG": "MS-DRG",
+    "MS DRG": "MS-DRG",
+    "APRDRG": "APR-DRG",
+    "APR DRG": "APR-DRG",
+    "NDC CODE": "NDC",
+    "CHARGE CODE": "CDM",
+    "CHARGEMASTER": "CDM",
+    "LOCAL CODE": "LOCAL",
+    "ICD-10": "ICD",
+    "ICD10": "ICD",
+}
+
+
+def normalize_codes(code_raw: pd.Series, type_raw: pd.Series) -> pd.DataFrame:
+    """``code``, ``code_type``, ``code_modifier``, ``code_problem``, ``code_detail``, ``code_note`` per unit
+    (see :func:`normalize_code`), computed once per distinct (code, type) pair."""
+    pairs = pd.DataFrame({"code": code_raw.astype("str").str.strip(), "type": type_raw.astype("str")})
+    distinct = pairs.drop_duplicates()
+    table = {(c, t): normalize_code(c, t) for c, t in distinct.itertuples(index=False, name=None)}
+    rows = [table[key] for key in zip(pairs["code"], pairs["type"])]
+    columns = ["code", "code_type", "code_modifier", "code_problem", "code_detail", "code_note"]
+    frame = (
+        pd.DataFrame(rows, columns=columns, index=code_raw.index)
+        if rows
+        else pd.DataFrame({c: pd.Series([], dtype="str") for c in columns}, index=code_raw.index)
+    )
+    return frame.astype("str")
+
+
+def normalize_code(code_raw: str, type_raw: str) -> tuple[str, str, str, str, str, str]:
+    """(code, type, split-off modifier, problem code, problem detail, what was changed) of one published code."""
+    code = code_raw.strip().upper()
+    kind = re.sub(r"[\s_]+", " ", type_raw.strip().upper())
+    kind = _TYPE_SYNONYMS.get(kind, kind)
+    if not code:
+        return "", kind, "", "", "", ""
+    notes = []
+    if _SCIENTIFIC.fullmatch(code):
+        return (
+            code,
+            kind,
+            "",
+            "code_mangled",
+            (f"{code_raw.strip()!r} is in scientific notation (a spreadsheet rounded it; digits are lost)"),
+            "",
+        )
+    if not kind:
+        return code, "", "", "missing_code_type", "billing code without a code type", ""
+    if m := _EXCEL_DECIMAL.fullmatch(code):
+        code = m.group(1)
+        notes.append("spreadsheet decimal dropped")
+    if (m := _TYPE_PREFIX.fullmatch(code)) and m.group(1):
+        code = m.group(1)
+        notes.append("type word before the code dropped")
+    modifier = ""
+    if kind in ("CPT", "HCPCS", _CPT_OR_HCPCS):
+        if m := _GLUED_MODIFIER.fullmatch(code):
+            code, modifier = m.group(1), m.group(2)
+            notes.append("modifier split off")
+        if code.isdigit() and len(code) < 5:
+            code = code.zfill(5)
+            notes.append("leading zeros restored")
+        if _CPT_SHAPE.fullmatch(code):
+            kind = "CPT"
+        elif _HCPCS_SHAPE.fullmatch(code):
+            kind = "HCPCS"
+        else:
+            return code, kind, "", "invalid_code", f"{code_raw.strip()!r} is not a CPT or HCPCS code", ""
+    elif kind == "RC":
+        if code.isdigit() and len(code) < 4:
+            code = code.zfill(4)
+            notes.append("leading zeros restored")
+        if not (code.isdigit() and len(code) == 4):
+            return code, kind, "", "invalid_code", f"{code_raw.strip()!r} is not a 4-digit revenue code", ""
+    elif kind in _DRG_TYPES and code.isdigit():
+        if len(code) < 3:
+            code = code.zfill(3)
+            notes.append("leading zeros restored")
+        elif len(code) == 4 and code.startswith("0"):
+            code = code[1:]
+            notes.append("extra leading zero dropped")
+    return code, kind, modifier, "", "", "; ".join(notes)

@@ -1,0 +1,1 @@
+"""Reference data: Medicare fee schedules, the plain-language code catalog and payer policies."""

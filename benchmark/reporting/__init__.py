@@ -1,0 +1,1 @@
+"""Reporting: charts, the report model and its HTML, the papermill runner, exports, decks and batches."""

@@ -1,0 +1,402 @@
+"""Charts of a code benchmark, in one style and one payer palette.
+
+Every chart is drawn by a function that takes validated tables and returns a matplotlib Figure; :func:`save_figure`
+writes it as PNG (``PNG_DPI``, >= 200) and SVG. Charts built from synthetic data carry the
+synthetic-data label in their footnote, so a chart pasted alone into a deck still says what it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from benchmark import config
+
+# Okabe-Ito colours (safe for the common colour-vision deficiencies); each payer family keeps its colour everywhere.
+PAYER_PALETTE: dict[str, str] = {
+    "Aetna": "#CC79A7",
+    "BCBS": "#0072B2",
+    "Cigna": "#009E73",
+    "UnitedHealthcare": "#E69F00",
+    "Medicare": "#000000",
+    "Other": "#999999",
+}
+PAYER_ORDER: list[str] = list(PAYER_PALETTE)
+PNG_DPI = 220  # presentation resolution (>= 200 dpi)
+_dollars = FuncFormatter(lambda v, _: f"${v:,.0f}")
+
+
+@contextmanager
+def chart_style() -> Iterator[None]:
+    """Apply the project's style file for the charts drawn inside the block."""
+    with plt.style.context(str(config.STYLE_FILE)):
+        yield
+
+
+def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, Path]:
+    """Write ``stem.png`` (>= 200 dpi) and ``stem.svg`` into ``out_dir`` and close the figure."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"png": out / f"{stem}.png", "svg": out / f"{stem}.svg"}
+    with chart_style():
+        fig.savefig(paths["png"], dpi=PNG_DPI, metadata={"Software": None})
+        fig.savefig(paths["svg"], metadata={"Date": None})
+    plt.close(fig)
+    return paths
+
+
+def _footnote(fig: Figure, source: str, synthetic: bool) -> None:
+    text = source + (f"  |  {config.SYNTHETIC_LABEL.upper()}" if synthetic else "")
+    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8.5, color="#B00020" if synthetic else "#444444")
+
+
+def _no_data(ax) -> None:
+    ax.text(0.5, 0.5, config.NOT_AVAILABLE, ha="center", va="center", transform=ax.transAxes, fontsize=14)
+    ax.set_axis_off()
+
+
+def _ordered(families: pd.Series) -> list[str]:
+    present = set(families)
+    return [p for p in PAYER_ORDER if p in present] + sorted(present - set(PAYER_ORDER))
+
+
+def rate_distribution_chart(
+    rows: pd.DataFrame, code: str, medicare_amount: float | None, *, synthetic: bool, setting_label: str
+) -> Figure:
+    """Box plot with every rate as a dot, one row per payer family; Medicare national amount as a reference line."""
+    with chart_style():
+        fig, ax = plt.subplots()
+        if rows.empty:
+            _no_data(ax)
+        else:
+            order = _ordered(rows["payer_family"])
+            palette = {p: PAYER_PALETTE.get(p, "#999999") for p in order}
+            sns.boxplot(
+                data=rows,
+                x="amount_usd",
+                y="payer_family",
+                hue="payer_family",
+                order=order,
+                palette=palette,
+                showfliers=False,
+                width=0.55,
+                boxprops={"alpha": 0.35},
+                ax=ax,
+                legend=False,
+            )
+            sns.stripplot(
+                data=rows,
+                x="amount_usd",
+                y="payer_family",
+                hue="payer_family",
+                order=order,
+                palette=palette,
+                size=4,
+                alpha=0.8,
+                jitter=0.18,
+                ax=ax,
+                legend=False,
+            )
+            if medicare_amount:
+                ax.axvline(medicare_amount, color="black", linestyle="--", linewidth=1.2)
+                ax.annotate(
+                    f"Medicare national ${medicare_amount:,.2f}",
+                    (medicare_amount, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(4, -2),
+                    textcoords="offset points",
+                    va="top",
+                    fontsize=9,
+                )
+            ax.xaxis.set_major_formatter(_dollars)
+            ax.set_xlabel(f"Negotiated rate per service ({setting_label})")
+            ax.set_ylabel("")
+        ax.set_title(f"CPT {code}: negotiated rates by payer")
+        _footnote(fig, "Sources: payer TiC in-network files and hospital standard-charge files; CMS PFS.", synthetic)
+    return fig
+
+
+def pct_of_medicare_chart(table: pd.DataFrame, code: str, year: int, *, synthetic: bool) -> Figure:
+    """Median percent of the locality-matched Medicare amount by payer, interquartile range as whiskers."""
+    with chart_style():
+        fig, ax = plt.subplots()
+        data = table.dropna(subset=["median_pct_of_medicare"])
+        if data.empty:
+            _no_data(ax)
+        else:
+            data = data.set_index("payer_family").loc[_ordered(data["payer_family"])].reset_index()
+            colors = [PAYER_PALETTE.get(p, "#999999") for p in data["payer_family"]]
+            y = range(len(data))
+            low = data["median_pct_of_medicare"] - data["p25_pct_of_medicare"]
+            high = data["p75_pct_of_medicare"] - data["median_pct_of_medicare"]
+            ax.barh(
+                list(y),
+                data["median_pct_of_medicare"],
+                color=colors,
+                alpha=0.85,
+                xerr=[low, high],
+                error_kw={"ecolor": "#333333", "capsize": 4, "linewidth": 1},
+            )
+            for i, value in zip(y, data["median_pct_of_medicare"]):
+                ax.text(value + 2, i + 0.28, f"{value:.0f}%", va="center", fontsize=10)
+            ax.axvline(100, color="black", linestyle="--", linewidth=1.2)
+            ax.text(100, len(data) - 0.45, " Medicare = 100%", fontsize=9, va="bottom")
+            ax.set_yticks(list(y), data["payer_family"])
+            ax.invert_yaxis()
+            ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
+            ax.set_xlabel(f"Median rate as % of the {year} Medicare PFS amount of the same locality (bars: IQR)")
+        ax.set_title(f"CPT {code}: median % of Medicare by payer")
+        _footnote(fig, f"Sources: payer price files; CMS PFS {year}, locality-matched.", synthetic)
+    return fig
+
+
+def medicare_localities_chart(amounts: pd.DataFrame, code: str, year: int, highlight: list[str]) -> Figure:
+    """The facility (or payable) Medicare amount in every locality, sorted; markets in the data highlighted."""
+    with chart_style():
+        fig, ax = plt.subplots()
+        local = amounts[amounts["locality_id"] != "national"].dropna(subset=["amount"]).sort_values("amount")
+        national = amounts[amounts["locality_id"] == "national"]["amount"].dropna()
+        if local.empty:
+            _no_data(ax)
+        else:
+            x = range(len(local))
+            marked = local["locality_id"].isin(highlight).to_numpy()
+            ax.scatter(
+                [i for i, m in zip(x, marked) if not m],
+                local.loc[~marked, "amount"],
+                s=12,
+                color="#999999",
+                label="Other localities",
+            )
+            ax.scatter(
+                [i for i, m in zip(x, marked) if m],
+                local.loc[marked, "amount"],
+                s=40,
+                color="#0072B2",
+                label="Localities in the rate data",
+                zorder=3,
+            )
+            for i, (_, row) in zip(x, local.iterrows()):
+                if row["locality_id"] in highlight:
+                    ax.annotate(
+                        f"{row['state']} {row['locality_name'].title()}",
+                        (i, row["amount"]),
+                        xytext=(-6, 6),
+                        textcoords="offset points",
+                        fontsize=8,
+                        ha="right",
+                    )
+            if len(national):
+                ax.axhline(national.iloc[0], color="black", linestyle="--", linewidth=1)
+                ax.text(0, national.iloc[0], f" National ${national.iloc[0]:,.2f}", va="bottom", fontsize=9)
+            ax.yaxis.set_major_formatter(_dollars)
+            ax.set_xticks([])
+            ax.grid(axis="y")
+            ax.set_xlabel(f"{len(local)} Medicare payment localities, lowest to highest")
+            ax.set_ylabel(f"{local['setting'].iloc[0].replace('_', '-')} amount")
+            ax.legend(loc="upper left")
+        ax.set_title(f"CPT {code}: Medicare PFS amount across localities, {year}")
+        gpci_years = sorted({int(v) for v in local["gpci_year"].dropna()}) if not local.empty else []
+        gpci_note = f" with {gpci_years[0]} GPCIs" if gpci_years and gpci_years[0] != year else ""
+        _footnote(fig, f"Source: CMS PFS relative value file {year}{gpci_note}; CMS GPCI table.", False)
+    return fig
+
+
+def medicare_trend_chart(by_year: pd.DataFrame, code: str) -> Figure:
+    """National Medicare amount per payment year, per payable setting, with the conversion factor of each year."""
+    with chart_style():
+        fig, ax = plt.subplots()
+        data = by_year.dropna(subset=["amount"])
+        if data.empty:
+            _no_data(ax)
+        else:
+            for setting, group in data.groupby("setting"):
+                ax.plot(
+                    group["year"],
+                    group["amount"],
+                    marker="o",
+                    linewidth=2,
+                    label=setting.replace("_", "-"),
+                    color="#000000" if setting == "facility" else "#56B4E9",
+                )
+                for _, row in group.iterrows():
+                    ax.annotate(
+                        f"${row['amount']:,.2f}\nCF {row['conversion_factor']:.4f}",
+                        (row["year"], row["amount"]),
+                        xytext=(0, 8),
+                        textcoords="offset points",
+                        ha="center",
+                        fontsize=8.5,
+                    )
+            ax.set_xticks(sorted(data["year"].unique()))
+            ax.yaxis.set_major_formatter(_dollars)
+            ax.grid(axis="y")
+            low, high = data["amount"].min(), data["amount"].max()
+            ax.set_ylim(low * 0.9, high * 1.08)
+            ax.set_ylabel("National amount")
+            ax.legend(loc="lower left")
+        ax.set_title(f"CPT {code}: Medicare national amount by year")
+        _footnote(fig, "Source: CMS PFS relative value files (PPRRVU) of each year.", False)
+    return fig
+
+
+def market_heatmap(table: pd.DataFrame, code: str, *, synthetic: bool) -> Figure:
+    """Median % of Medicare by payer (rows) and state (columns); empty cells read 'n/a'."""
+    with chart_style():
+        fig, ax = plt.subplots()
+        data = table.dropna(subset=["median_pct_of_medicare"])
+        if data.empty:
+            _no_data(ax)
+        else:
+            grid = data.pivot_table(index="payer_family", columns="state", values="median_pct_of_medicare")
+            grid = grid.loc[[p for p in _ordered(data["payer_family"]) if p in grid.index]]
+            sns.heatmap(
+                grid,
+                annot=True,
+                fmt=".0f",
+                cmap="cividis",
+                cbar_kws={"label": "median % of Medicare"},
+                linewidths=0.5,
+                ax=ax,
+            )
+            ax.set_xlabel("State")
+            ax.set_ylabel("")
+            ax.grid(False)
+        ax.set_title(f"CPT {code}: median % of Medicare by payer and state")
+        _footnote(fig, "Sources: payer price files; CMS PFS, locality-matched. Blank: no rates.", synthetic)
+    return fig
+
+
+def batch_overview_chart(table: pd.DataFrame, *, synthetic: bool) -> Figure:
+    """Median % of Medicare by payer (one dot each, payer colours) for every report of a batch (one row each).
+
+    ``table`` has ``report`` (the row label, in display order), ``payer_family`` and ``median_pct_of_medicare``.
+    """
+    with chart_style():
+        fig, ax = plt.subplots()
+        data = table.dropna(subset=["median_pct_of_medicare"])
+        if data.empty:
+            _no_data(ax)
+        else:
+            reports = list(dict.fromkeys(table["report"]))
+            fig.set_size_inches(fig.get_size_inches()[0], max(fig.get_size_inches()[1], 1.6 + 0.42 * len(reports)))
+            families = _ordered(data["payer_family"])
+            offsets = {p: (i - (len(families) - 1) / 2) * 0.12 for i, p in enumerate(families)}
+            for family in families:
+                rows = data[data["payer_family"] == family]
+                y = [reports.index(r) + offsets[family] for r in rows["report"]]
+                ax.scatter(
+                    rows["median_pct_of_medicare"],
+                    y,
+                    s=46,
+                    color=PAYER_PALETTE.get(family, "#999999"),
+                    label=family,
+                    zorder=3,
+                    edgecolors="white",
+                    linewidths=0.6,
+                )
+            ax.axvline(100, color="black", linestyle="--", linewidth=1.2)
+            ax.text(100, -0.6, " Medicare = 100%", fontsize=9, va="bottom")
+            ax.set_yticks(range(len(reports)), reports)
+            ax.set_ylim(len(reports) - 0.4, -0.8)
+            ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
+            ax.set_xlabel("Median rate as % of the Medicare PFS amount of the same locality")
+            ax.grid(axis="x")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, title="Payer")
+        ax.set_title("Median % of Medicare by payer, every report of the batch")
+        _footnote(fig, "Sources: payer price files; CMS PFS, locality-matched. Each report's main setting.", synthetic)
+    return fig
+
+
+# Cell colours of the policy matrix by what a cell rests on (light tints: the text on them must stay readable).
+POLICY_BASIS_COLORS: dict[str, str] = {
+    "published": "#C7EBDD",  # a payer's public policy, cited
+    "derived": "#CFE6F5",  # computed from CMS data (Medicare)
+    "illustrative": "#FBE3BF",  # invented for the synthetic sample
+    "unknown": "#EEEEEE",  # Data not available
+}
+_POLICY_BASIS_LABELS = {
+    "published": "Published payer policy (cited)",
+    "derived": "Derived from CMS PFS data",
+    "illustrative": "Illustrative (synthetic sample, not real)",
+    "unknown": config.NOT_AVAILABLE,
+}
+
+
+def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, synthetic: bool) -> Figure:
+    """Payers (rows) x policy types (columns): each cell's value in words, coloured by what it rests on."""
+    import textwrap
+
+    from matplotlib.patches import Patch, Rectangle
+
+    with chart_style():
+        payers = list(dict.fromkeys(matrix["payer_key"])) if len(matrix) else []
+        types = list(dict.fromkeys(matrix["policy_type"])) if len(matrix) else []
+        width = max(8.0, 1.35 * len(types) + 2.4)
+        fig, ax = plt.subplots(figsize=(width, max(3.0, 0.78 * len(payers) + 1.9)))
+        if matrix.empty:
+            _no_data(ax)
+        else:
+            for row, payer in enumerate(payers):
+                cells = matrix[matrix["payer_key"] == payer].set_index("policy_type")
+                for col, policy_type in enumerate(types):
+                    cell = cells.loc[policy_type]
+                    known = cell["status"] == "known"
+                    basis = cell["basis"] if known and isinstance(cell["basis"], str) else "unknown"
+                    ax.add_patch(
+                        Rectangle(
+                            (col, row), 1, 1, facecolor=POLICY_BASIS_COLORS[basis], edgecolor="white", linewidth=2
+                        )
+                    )
+                    text = str(cell["value"]) if known else config.NOT_AVAILABLE
+                    wrapped = textwrap.wrap(text, 17)[:4]
+                    if len(textwrap.wrap(text, 17)) > 4:
+                        wrapped[-1] = wrapped[-1][:15] + "…"
+                    ax.text(
+                        col + 0.5,
+                        row + 0.5,
+                        "\n".join(wrapped),
+                        ha="center",
+                        va="center",
+                        fontsize=6.5,
+                        color="#222222" if known else "#777777",
+                    )
+            ax.set_xlim(0, len(types))
+            ax.set_ylim(len(payers), 0)
+            ax.set_xticks(
+                [i + 0.5 for i in range(len(types))],
+                labels[: len(types)] if len(labels) >= len(types) else types,
+                rotation=30,
+                ha="right",
+                fontsize=8.5,
+            )
+            ax.set_yticks([i + 0.5 for i in range(len(payers))], payers, fontsize=9)
+            ax.tick_params(length=0)
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            present = ["published", "derived", "illustrative", "unknown"]
+            ax.legend(
+                handles=[Patch(facecolor=POLICY_BASIS_COLORS[b], label=_POLICY_BASIS_LABELS[b]) for b in present],
+                loc="lower center",
+                bbox_to_anchor=(0.5, 1.0),
+                ncol=4,
+                fontsize=8,
+                frameon=False,
+            )
+        ax.set_title(f"CPT {code}: what each payer requires, by policy type", pad=26)
+        has_illustrative = bool(len(matrix)) and matrix["basis"].eq("illustrative").any()
+        _footnote(
+            fig,
+            "Sources: CMS PFS indicators (Medicare); payer policy tables in data/policy/"
+            + (" (commercial entries illustrative)" if has_illustrative else ""),
+            synthetic,
+        )
+    return fig

@@ -1,0 +1,980 @@
+"""The per-code benchmark report: every number, table and chart of one report, built once.
+
+:meth:`CodeReport.build` loads the rates, compares them with Medicare and computes every table; the notebook only
+shows its sections (:meth:`CodeReport.show`), and :meth:`CodeReport.summary` holds every number the report shows
+(``summary.json``). Section HTML is built here with every payer-supplied string escaped. Each number cell carries
+``data-key``, the path of the same number in ``summary.json``, so the two can be checked against each other.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark import config
+from benchmark.analysis import rates, stats
+from benchmark.errors import ParameterError
+from benchmark.reference import catalog, medicare, policy
+from benchmark.reporting import charts
+from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "Summary & Overview"),
+    ("code_overview", "Billing Code Overview"),
+    ("clinical", "Clinical & Coding Specifications"),
+    ("payment", "Payment Benchmarking"),
+    ("policy", "Coverage & Policy"),
+    ("methodology", "Methodology, Sources and Data Gaps"),
+)
+NA = config.NOT_AVAILABLE
+COMMERCIAL_FAMILIES = [p for p in PAYER_FAMILIES if p not in ("Medicare", "Other")]
+POLICY_TYPES = list(policy.POLICY_TYPES.values())  # the policy matrix's columns (labels)
+
+
+# --------------------------------------------------------------------------------------------------- parameters
+@dataclass(frozen=True)
+class ReportParams:
+    """The parameters of one report; the notebook's parameters cell mirrors these names and types."""
+
+    code: str = "44320"
+    year: int = 2025
+    payers: tuple[str, ...] = ()
+    geography: str = "all"
+    data_source: str = "sample"
+    product_lines: tuple[str, ...] = ("commercial",)
+    output_dir: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not isinstance(self.code, str) or not re.fullmatch(r"[0-9A-Z]{4}[0-9A-Z]", self.code):
+            problems.append(f"code must be a 5-character CPT/HCPCS string, got {self.code!r}")
+        if not isinstance(self.year, int) or self.year not in medicare.available_years():
+            problems.append(f"year must be one of {medicare.available_years()}, got {self.year!r}")
+        unknown = [p for p in self.payers if p not in PAYER_FAMILIES]
+        if unknown:
+            problems.append(f"payers must be payer families {PAYER_FAMILIES}, got {unknown}")
+        if not (self.geography == "all" or re.fullmatch(r"[A-Z]{2}|\d{5}-\d{2}", str(self.geography))):
+            problems.append(
+                f"geography must be 'all', a state like 'TX' or a locality like '04412-18', got {self.geography!r}"
+            )
+        bad_lines = [p for p in self.product_lines if p not in PRODUCT_LINES]
+        if bad_lines:
+            problems.append(f"product_lines must be among {PRODUCT_LINES}, got {bad_lines}")
+        if problems:
+            raise ParameterError("Invalid report parameters: " + "; ".join(problems))
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> ReportParams:
+        """Parameters from a notebook / YAML mapping (lists become tuples; unknown names are an error)."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(values) - known
+        if unknown:
+            raise ParameterError(f"Unknown report parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**clean)
+
+    def as_notebook_parameters(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+
+
+# --------------------------------------------------------------------------------------------------- the report
+@dataclass
+class CodeReport:
+    params: ReportParams
+    synthetic: bool
+    source_label: str
+    code_info: Any
+    indicators: medicare.PfsIndicators | None
+    medicare_by_year: pd.DataFrame
+    medicare_localities: pd.DataFrame
+    compared: pd.DataFrame
+    benchmark_rows: pd.DataFrame
+    by_setting: pd.DataFrame
+    by_state: pd.DataFrame
+    other_products: pd.DataFrame
+    other_rate_types: pd.DataFrame
+    modifier_table: pd.DataFrame
+    accounts: pd.DataFrame
+    quarantine: pd.DataFrame
+    rejected: list = field(default_factory=list)
+    duplicates_collapsed: int = 0  # benchmark rows that repeated a price already counted (stats.DEDUP_KEY)
+    chart_paths: dict[str, dict[str, Path]] = field(default_factory=dict)
+    policies: pd.DataFrame = field(default_factory=pd.DataFrame)  # policy rows used (payers' + Medicare's)
+    policy_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)  # payers x policy types (policy module)
+    modifier_payments: pd.DataFrame = field(default_factory=pd.DataFrame)  # modifier x payer: % and dollars
+
+    # ----------------------------------------------------------------------------------------------- build
+    @classmethod
+    def build(cls, params: ReportParams | None = None, **overrides: Any) -> CodeReport:
+        """Load, compare and summarize everything the report for ``params.code`` shows."""
+        params = params or ReportParams.from_mapping(overrides)
+        source = rates.resolve_source(params.data_source)
+        loaded = rates.load_rates(params.data_source, codes=[params.code])
+        compared = rates.compare_to_medicare(_filter(loaded.rates, params), params.year)
+        eligible = stats.benchmark_rows(compared, params.product_lines, unique=False)
+        bench = stats.deduplicate(eligible)
+        other_products = stats.distribution_table(
+            stats.benchmark_rows(compared, [p for p in PRODUCT_LINES if p not in params.product_lines]),
+            ["product_line", "payer_family", "pos_setting"],
+        )
+        report = cls(
+            params=params,
+            synthetic=source.is_synthetic,
+            source_label=source.label,
+            code_info=_catalog_entry(params.code),
+            indicators=_indicators(params.code, params.year),
+            medicare_by_year=_medicare_by_year(params.code),
+            medicare_localities=medicare.medicare_amounts(params.code, params.year, localities="all"),
+            compared=compared,
+            benchmark_rows=bench,
+            duplicates_collapsed=len(eligible) - len(bench),
+            by_setting=stats.distribution_table(bench, ["payer_family", "pos_setting"]),
+            by_state=stats.distribution_table(bench, ["payer_family", "state", "pos_setting"]),
+            other_products=other_products,
+            other_rate_types=_other_rate_types(compared),
+            modifier_table=_modifier_table(params.code, params.year, compared),
+            accounts=loaded.accounts_frame(),
+            quarantine=loaded.quarantine,
+            rejected=list(loaded.rejected),
+        )
+        report.policies, report.policy_matrix, report.modifier_payments = _policy_tables(report)
+        if params.output_dir:
+            report.write_outputs(Path(params.output_dir))
+        return report
+
+    # ----------------------------------------------------------------------------------------------- outputs
+    def figures(self) -> dict[str, Callable[[], Any]]:
+        """Chart name -> function drawing it (so a notebook can draw one without writing files)."""
+        code, year = self.params.code, self.params.year
+        main_setting = self._main_setting()
+        rows = self.benchmark_rows[self.benchmark_rows["pos_setting"] == main_setting]
+        by_payer = stats.distribution_table(rows, ["payer_family"])
+        state_rows = self.by_state[self.by_state["pos_setting"] == main_setting]
+        payable = self.medicare_localities.dropna(subset=["amount"])
+        locality_setting = "facility" if (payable["setting"] == "facility").any() else "non_facility"
+        in_data = sorted(set(self.benchmark_rows["medicare_locality_used"].dropna()) - {medicare.NATIONAL})
+        national = self._medicare_national(main_setting)
+        return {
+            "rate_distribution": lambda: charts.rate_distribution_chart(
+                rows, code, national, synthetic=self.synthetic, setting_label=main_setting.replace("_", "-")
+            ),
+            "pct_of_medicare": lambda: charts.pct_of_medicare_chart(by_payer, code, year, synthetic=self.synthetic),
+            "pct_of_medicare_by_state": lambda: charts.market_heatmap(state_rows, code, synthetic=self.synthetic),
+            "medicare_localities": lambda: charts.medicare_localities_chart(
+                self.medicare_localities[self.medicare_localities["setting"] == locality_setting], code, year, in_data
+            ),
+            "medicare_by_year": lambda: charts.medicare_trend_chart(self.medicare_by_year, code),
+            "policy_matrix": lambda: charts.policy_matrix_chart(
+                self.policy_matrix, code, POLICY_TYPES, synthetic=self.synthetic
+            ),
+        }
+
+    def write_charts(self, out_dir: Path) -> dict[str, dict[str, Path]]:
+        """Draw and save every chart as PNG and SVG under ``out_dir``."""
+        self.chart_paths = {name: charts.save_figure(draw(), out_dir, name) for name, draw in self.figures().items()}
+        return self.chart_paths
+
+    def write_outputs(self, out_dir: Path) -> None:
+        """Charts (PNG + SVG) under ``out_dir/charts`` and ``out_dir/summary.json``."""
+        self.write_charts(out_dir / "charts")
+        self.write_summary(out_dir / "summary.json")
+
+    def write_summary(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.summary(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        return path
+
+    def show(self, section: str) -> None:
+        """Display one section in a notebook."""
+        from IPython.display import HTML, display
+
+        display(HTML(self.section_html(section)))
+
+    # ----------------------------------------------------------------------------------------------- summary
+    def summary(self) -> dict[str, Any]:
+        """Every number the report shows, keyed by payer and metric (``summary.json``)."""
+        p = self.params
+        nat = {s: _none(self._medicare_national(s)) for s in ("facility", "non_facility")}
+        by_year = {
+            str(int(r.year)): {"setting": r.setting, "amount": _none(r.amount), "cf": r.conversion_factor}
+            for r in self.medicare_by_year.itertuples()
+            if r.setting == "facility"
+        }
+        by_year_all = {}
+        for r in self.medicare_by_year.itertuples():
+            by_year_all.setdefault(str(int(r.year)), {})[r.setting] = _none(r.amount)
+        localities = {}
+        for r in self.medicare_localities[self.medicare_localities["locality_id"] != medicare.NATIONAL].itertuples():
+            localities.setdefault(r.locality_id, {"name": r.locality_name, "state": r.state})[r.setting] = _none(
+                r.amount
+            )
+        return {
+            "code": p.code,
+            "year": p.year,
+            "parameters": {k: v for k, v in p.as_notebook_parameters().items() if k != "output_dir"},
+            "synthetic": self.synthetic,
+            "data_label": config.SYNTHETIC_LABEL if self.synthetic else self.source_label,
+            "generated_on": date.today().isoformat(),
+            "package_version": package_version("payer-benchmark"),
+            "medicare": {
+                "national": nat,
+                "by_year": by_year_all,
+                "localities": localities,
+                "conversion_factor": by_year.get(str(p.year), {}).get("cf"),
+            },
+            "payers": _nested(self.by_setting, ["payer_family", "pos_setting"]),
+            "payers_by_state": _nested(self.by_state, ["payer_family", "state", "pos_setting"]),
+            "other_product_lines": _nested(self.other_products, ["product_line", "payer_family", "pos_setting"]),
+            "other_rate_types": _records(self.other_rate_types),
+            "modifiers": _nested(self.modifier_table, ["modifier"]),
+            "modifier_payments": _nested(self.modifier_payments, ["modifier", "payer_key"]),
+            "policy": {
+                "matrix": _nested(self.policy_matrix, ["payer_key", "policy_type"]),
+                "gaps": policy.policy_gaps(self.policy_matrix),
+                "illustrative_entries": bool(self.policy_matrix["basis"].eq("illustrative").any())
+                if len(self.policy_matrix)
+                else False,
+            },
+            "counts": {
+                "rates_loaded": int(len(self.compared)),
+                "rates_in_benchmark": int(len(self.benchmark_rows)),
+                "duplicate_rates_collapsed": self.duplicates_collapsed,
+                "rates_compared_with_medicare": int(self.compared["pct_of_medicare"].notna().sum()),
+                "rows_quarantined": int(len(self.quarantine)),
+                "files": int(len(self.accounts)),
+                "files_rejected": len(self.rejected),
+            },
+            "files": _records(self.accounts),
+            "quarantine_by_reason": {
+                str(k): int(v) for k, v in self.quarantine["reason_code"].value_counts().sort_index().items()
+            },
+            "data_gaps": self.data_gaps(),
+        }
+
+    def data_gaps(self) -> list[str]:
+        """What the inputs do not contain, in words (shown in the report and kept in summary.json)."""
+        p = self.params
+        gaps = [f"File not loaded: {Path(r.source_file).name}: {r.reason}" for r in self.rejected]
+        present = set(self.by_setting["payer_family"])
+        wanted = list(p.payers) or COMMERCIAL_FAMILIES
+        for family in wanted:
+            if family not in present:
+                gaps.append(f"{family}: no {', '.join(p.product_lines)} rates for {p.code} in the data")
+        if self.code_info is None:
+            gaps.append(f"No catalog entry (plain-language description, clinical context) for {p.code}")
+        if self.indicators is None:
+            gaps.append(f"{p.code} is not in the {p.year} Medicare PFS release")
+        else:
+            for setting in ("facility", "non_facility"):
+                if self._medicare_national(setting) is None:
+                    gaps.append(
+                        f"Medicare does not pay {p.code} in the {setting.replace('_', '-')} setting "
+                        "(PFS NA indicator); rates in that setting have no % of Medicare"
+                    )
+        gpci_years = set(self.medicare_localities["gpci_year"].dropna().astype(int))
+        if gpci_years and gpci_years != {p.year}:
+            gaps.append(
+                f"No {p.year} GPCI table is shipped: locality amounts use the "
+                f"{', '.join(map(str, sorted(gpci_years)))} GPCIs"
+            )
+        if (self.compared["billing_class"] == "institutional").any():
+            gaps.append(
+                "Facility (institutional) rates are not compared with Medicare: no IPPS/OPPS payment data is loaded"
+            )
+        gaps.extend(f"Policy: {gap}" for gap in policy.policy_gaps(self.policy_matrix))
+        gaps.append("Medicare OPPS status (e.g. inpatient-only) is not verified from an OPPS Addendum B file")
+        small = self.by_setting[self.by_setting["small_sample"]]
+        for r in small.itertuples():
+            gaps.append(f"{r.payer_family} ({r.pos_setting.replace('_', '-')}): only {r.n} rates, a small sample")
+        national = self.benchmark_rows["medicare_match"].eq(rates.MATCH_NATIONAL).sum()
+        if national:
+            gaps.append(f"{national} rates have no known locality and are compared with the national amount")
+        return gaps
+
+    # ----------------------------------------------------------------------------------------------- helpers
+    def _main_setting(self) -> str:
+        counts = self.benchmark_rows["pos_setting"].value_counts()
+        return str(counts.index[0]) if len(counts) else "facility"
+
+    def _medicare_national(self, setting: str) -> float | None:
+        table = self.medicare_localities
+        row = table[(table["locality_id"] == medicare.NATIONAL) & (table["setting"] == setting)]
+        return None if row.empty or pd.isna(row["amount"].iloc[0]) else float(row["amount"].iloc[0])
+
+    # ----------------------------------------------------------------------------------------------- HTML
+    def section_html(self, section: str) -> str:
+        renderers = {
+            "summary": self._html_summary,
+            "code_overview": self._html_code_overview,
+            "clinical": self._html_clinical,
+            "payment": self._html_payment,
+            "policy": self._html_policy,
+            "methodology": self._html_methodology,
+        }
+        if section not in renderers:
+            raise KeyError(f"Unknown section {section!r}; sections: {[s for s, _ in SECTIONS]}")
+        title = dict(SECTIONS)[section]
+        heading = ""
+        if section == SECTIONS[0][0]:
+            heading = f"<h1>CPT {_e(self.params.code)} — payer benchmark report, {self.params.year}</h1>" + (
+                _banner() if self.synthetic else ""
+            )
+        label = f"<p class='pb-label'>{_e(config.SYNTHETIC_LABEL)}</p>" if self.synthetic else ""
+        return (
+            f'<section class="pb-section" id="{section}">{_STYLE}{heading}<h2>{_e(title)}</h2>{label}'
+            f"{renderers[section]()}</section>"
+        )
+
+    def _html_summary(self) -> str:
+        p = self.params
+        nat = self._medicare_national("facility")
+        nat_non = self._medicare_national("non_facility")
+        label = self.code_info.short_label if self.code_info else NA
+        lines = [
+            f"<p><b>Code:</b> CPT {_e(p.code)} — {_e(label)}. <b>Payment year:</b> {p.year}. "
+            f"<b>Data:</b> {_e(config.SYNTHETIC_LABEL if self.synthetic else self.source_label)}. "
+            f"<b>Product lines in the benchmark:</b> {_e(', '.join(p.product_lines))}"
+            f"{'' if 'medicare_advantage' in p.product_lines else ' (Medicare Advantage and Medicaid plans are excluded and shown separately)'}.</p>",
+            "<ul>",
+            f"<li>Medicare national amount, facility: {_money(nat, 'medicare.national.facility')}; "
+            f"non-facility: {_money(nat_non, 'medicare.national.non_facility')}.</li>",
+        ]
+        table = self.by_setting[self.by_setting["pos_setting"] == self._main_setting()]
+        for r in table.itertuples():
+            key = f"payers.{r.payer_family}.{r.pos_setting}"
+            lines.append(
+                f"<li>{_e(r.payer_family)} ({_e(r.pos_setting.replace('_', '-'))}): median "
+                f"{_money(r.median, key + '.median')} across {_num(r.n, key + '.n')} rates, "
+                f"{_pct(r.median_pct_of_medicare, key + '.median_pct_of_medicare')} of Medicare"
+                f"{' — small sample' if r.small_sample else ''}.</li>"
+            )
+        if table.empty:
+            lines.append(f"<li>Commercial rates: {NA}.</li>")
+        lines.append("</ul>")
+        if len(table.dropna(subset=["median_pct_of_medicare"])):
+            lo = table.loc[table["median_pct_of_medicare"].idxmin()]
+            hi = table.loc[table["median_pct_of_medicare"].idxmax()]
+            lines.append(
+                f"<p>Median commercial rates range from {lo['median_pct_of_medicare']:.1f}% of Medicare "
+                f"({_e(lo['payer_family'])}) to {hi['median_pct_of_medicare']:.1f}% "
+                f"({_e(hi['payer_family'])}).</p>"
+            )
+        return "".join(lines)
+
+    def _html_code_overview(self) -> str:
+        info, ind = self.code_info, self.indicators
+        meanings = ind.meanings() if ind else {}
+        rows = [
+            ("Code", f"CPT {self.params.code}"),
+            ("Plain-language description", info.description if info else NA),
+            ("Code family", info.family if info else NA),
+            ("Service type", info.service_type if info else NA),
+            ("Typical site of service", info.typical_site_of_service if info else NA),
+            ("Medicare status", f"{ind.status_code}: {meanings['status']}" if ind else NA),
+            ("Global period", f"{ind.global_days}: {meanings['global_days']}" if ind else NA),
+            ("Medicare site-of-service rule", meanings.get("site_of_service", NA)),
+            ("Related codes", ", ".join(info.related_codes) if info and info.related_codes else NA),
+        ]
+        note = (
+            "<p class='pb-note'>Descriptions are written by payer-benchmark contributors in plain language; "
+            "they are not the AMA CPT descriptors.</p>"
+        )
+        return _kv_table(rows) + note
+
+    def _html_clinical(self) -> str:
+        info, ind = self.code_info, self.indicators
+        parts = [
+            f"<h3>Clinical context</h3><p>{_e(info.clinical_context) if info else NA}</p>",
+            "<h3>Medicare PFS indicators</h3>",
+        ]
+        if ind:
+            m = ind.meanings()
+            parts.append(
+                _kv_table(
+                    [
+                        ("Global days", f"{ind.global_days} — {m['global_days']}"),
+                        ("Pre / intra / post-operative shares", m["global_shares"]),
+                        ("Multiple procedure (MULT PROC)", f"{ind.mult_proc} — {m['multiple_procedure']}"),
+                        ("Bilateral surgery (BILAT SURG)", f"{ind.bilat_surg} — {m['bilateral']}"),
+                        ("Assistant at surgery (ASST SURG)", f"{ind.asst_surg} — {m['assistant_at_surgery']}"),
+                        ("Co-surgeons (CO-SURG)", f"{ind.co_surg} — {m['co_surgeons']}"),
+                        ("Team surgery (TEAM SURG)", f"{ind.team_surg} — {m['team_surgery']}"),
+                        ("Professional / technical (PCTC IND)", f"{ind.pctc_ind} — {m['pc_tc']}"),
+                    ]
+                )
+            )
+            parts.append(
+                f"<p class='pb-note'>Source: CMS PFS relative value file {ind.source_file}, "
+                f"line {ind.source_line}; payment year {ind.year}.</p>"
+            )
+        else:
+            parts.append(f"<p>{NA}</p>")
+        parts.append("<h3>Modifiers</h3>")
+        if self.modifier_table.empty:
+            parts.append(f"<p>{NA}</p>")
+        else:
+            columns = [
+                ("modifier", "Modifier", None),
+                ("name", "Name", None),
+                ("when_to_use", "When to use", None),
+                ("medicare_rule", "Medicare payment effect", None),
+                ("medicare_factor", "Medicare factor", "factor"),
+                ("medicare_amount", "Medicare national amount with modifier", "money"),
+                ("commercial_n", "Commercial rates with modifier", "int"),
+                ("commercial_median_pct_of_base", "Commercial median, % of same payer's base median", "pct"),
+            ]
+            parts.append(_table(self.modifier_table, columns, "modifiers", "modifier"))
+            parts.append(
+                "<p class='pb-note'>Medicare effect from the code's PFS indicators and the Medicare Claims "
+                "Processing Manual, ch. 12; commercial columns are what the rate files contain.</p>"
+            )
+        parts.append("<h3>What each modifier pays, by payer</h3>")
+        parts.append(self._html_modifier_payments())
+        return "".join(parts)
+
+    def _html_modifier_payments(self) -> str:
+        table = self.modifier_payments
+        if table.empty:
+            return f"<p>{NA}</p>"
+        keys = list(dict.fromkeys(table["payer_key"]))
+        head = "".join(f"<th>{_e(k)}</th>" for k in keys)
+        first = table["modifier"].iloc[0]
+        base_cells = "".join(
+            _money(r.base_amount, f"modifier_payments.{first}.{r.payer_key}.base_amount", cell=True)
+            for r in table[table["modifier"] == first].itertuples()
+        )
+        rows = [f"<tr><th>Allowed amount without modifier</th>{base_cells}</tr>"]
+        for modifier, group in table.groupby("modifier", sort=False):
+            cells = []
+            for r in group.itertuples():
+                key = f"modifier_payments.{modifier}.{r.payer_key}"
+                rule = optional(r.rule)
+                title = _e(
+                    f"{rule or ''}. {optional(r.source_title) or ''} {optional(r.effective_date) or ''}".strip(". ")
+                )
+                if r.payment_pct is not None and not pd.isna(r.payment_pct):
+                    change = _pct(r.change_pct, key + ".change_pct")
+                    cells.append(
+                        f"<td class='num' title='{title}'>{_pct(r.payment_pct, key + '.payment_pct')} of "
+                        f"base<br>{_money(r.amount, key + '.amount')} ({change})"
+                        f"{_basis_tag(r.basis)}</td>"
+                    )
+                elif rule:
+                    cells.append(
+                        f"<td title='{title}'><span data-key='{_e(key)}.rule'>{_e(rule)}</span>"
+                        f"{_basis_tag(r.basis)}</td>"
+                    )
+                else:
+                    cells.append(f"<td><span class='pb-na'>{NA}</span></td>")
+            rows.append(f"<tr><th>{_e(modifier)}</th>{''.join(cells)}</tr>")
+        return (
+            f"<table class='pb-table'><thead><tr><th>Modifier</th>{head}</tr></thead><tbody>{''.join(rows)}"
+            "</tbody></table><p class='pb-note'>Percent of the code's allowed amount paid on the line with the "
+            "modifier, the dollars it comes to and the change against the base (change = percent − 100). Base: "
+            "Medicare's national fee-schedule amount; each commercial payer's median benchmark rate in the main "
+            "setting (none for a brand without rates in the data). Medicare from the PFS indicators (Claims "
+            "Processing Manual, ch. 12); commercial payers from their modifier-rule policy rows. By-report "
+            "rules (22, 52, 53, team surgery) have no fixed percent.</p>"
+        )
+
+    def _html_payment(self) -> str:
+        p = self.params
+        stat_cols = [
+            ("n", "n", "int"),
+            ("min", "Min", "money"),
+            ("p10", "P10", "money"),
+            ("p25", "P25", "money"),
+            ("median", "Median", "money"),
+            ("p75", "P75", "money"),
+            ("p90", "P90", "money"),
+            ("max", "Max", "money"),
+            ("mean", "Mean", "money"),
+            ("median_pct_of_medicare", "Median % of Medicare", "pct"),
+            ("small_sample", "Small sample", "flag"),
+        ]
+        parts = [
+            f"<h3>Commercial rates by payer and setting ({_e(', '.join(p.product_lines))})</h3>",
+            _table(
+                self.by_setting,
+                [("payer_family", "Payer", None), ("pos_setting", "Setting", "setting"), *stat_cols],
+                "payers",
+                "payer_family",
+                "pos_setting",
+            )
+            if len(self.by_setting)
+            else f"<p>{NA}</p>",
+        ]
+        for name in ("rate_distribution", "pct_of_medicare"):
+            parts.append(self._chart_html(name))
+        parts.append("<h3>By geography</h3>")
+        parts.append(
+            _table(
+                self.by_state,
+                [
+                    ("payer_family", "Payer", None),
+                    ("state", "State", None),
+                    ("pos_setting", "Setting", "setting"),
+                    *stat_cols,
+                ],
+                "payers_by_state",
+                "payer_family",
+                "state",
+                "pos_setting",
+            )
+            if len(self.by_state)
+            else f"<p>{NA}</p>"
+        )
+        parts.append(self._chart_html("pct_of_medicare_by_state"))
+        parts.append("<h3>Other product lines (not in the commercial benchmark)</h3>")
+        parts.append(
+            _table(
+                self.other_products,
+                [
+                    ("product_line", "Product line", "setting"),
+                    ("payer_family", "Payer", None),
+                    ("pos_setting", "Setting", "setting"),
+                    *stat_cols,
+                ],
+                "other_product_lines",
+                "product_line",
+                "payer_family",
+                "pos_setting",
+            )
+            if len(self.other_products)
+            else f"<p>{NA}</p>"
+        )
+        parts.append("<h3>Facility fees and rates that are not per-service dollars</h3>")
+        parts.append(
+            _table(
+                self.other_rate_types,
+                [
+                    ("rate_type", "Rate type", "setting"),
+                    ("billing_class", "Billing class", None),
+                    ("payer_family", "Payer", None),
+                    ("unit", "Unit", None),
+                    ("n", "n", "int"),
+                    ("median", "Median", "number"),
+                ],
+                "other_rate_types",
+                "@index",
+            )
+            if len(self.other_rate_types)
+            else f"<p>{NA}</p>"
+        )
+        parts.append(
+            "<p class='pb-note'>Per diem, case rates and percent-of-charges rates are kept in their own "
+            "units and never mixed into the per-service distributions.</p>"
+        )
+        parts.append("<h3>Medicare across localities and years</h3>")
+        parts.append(self._chart_html("medicare_localities"))
+        parts.append(self._chart_html("medicare_by_year"))
+        years = self.medicare_by_year.pivot_table(index="year", columns="setting", values="amount", aggfunc="first")
+        rows = []
+        for year_value, row in years.iterrows():
+            cells = "".join(
+                _money(row.get(s), f"medicare.by_year.{int(year_value)}.{s}", cell=True)
+                for s in ("facility", "non_facility")
+            )
+            rows.append(f"<tr><td>{int(year_value)}</td>{cells}</tr>")
+        parts.append(
+            "<table class='pb-table'><thead><tr><th>Year</th><th>Facility</th><th>Non-facility</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+        return "".join(parts)
+
+    def _html_policy(self) -> str:
+        matrix, p = self.policy_matrix, self.params
+        parts = [
+            f"<p>What each payer requires for CPT {_e(p.code)}, by policy type, for the product lines "
+            f"{_e(', '.join(p.product_lines))}. Medicare's entries are derived from the {p.year} PFS indicators "
+            "(CMS data). Commercial entries come from the policy tables in data/policy/: <b>published</b> ones "
+            "cite a payer's public policy (source and effective date below); <b>illustrative</b> ones are "
+            "invented for the synthetic sample and are not real payer policies (they are used only with the "
+            "sample data). Rows for a single licensee or brand show its own published policies. Anything not "
+            f"known reads “{NA}”.</p>"
+        ]
+        if matrix.empty:
+            parts.append(f"<p>{NA}</p>")
+            return "".join(parts)
+        head = "".join(f"<th>{_e(label)}</th>" for label in POLICY_TYPES)
+        body = []
+        for key, cells in matrix.groupby("payer_key", sort=False):
+            row = []
+            for cell in cells.itertuples():
+                data_key = f"policy.matrix.{key}.{cell.policy_type}.value"
+                if cell.status == "known":
+                    title = _e(f"{optional(cell.source_title) or ''} {optional(cell.effective_date) or ''}".strip())
+                    row.append(
+                        f"<td title='{title}'><span data-key='{_e(data_key)}'>{_e(cell.value)}</span>"
+                        f"{_basis_tag(cell.basis)}</td>"
+                    )
+                else:
+                    row.append(f"<td><span class='pb-na' data-key='{_e(data_key)}'>{NA}</span></td>")
+            body.append(f"<tr><th>{_e(key)}</th>{''.join(row)}</tr>")
+        parts.append(
+            f"<table class='pb-table pb-matrix'><thead><tr><th>Payer</th>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+        parts.append(self._chart_html("policy_matrix"))
+        sources = matrix[matrix["status"].eq("known") & matrix["source_title"].notna()]
+        sources = sources.drop_duplicates(["source_title", "source_url"])
+        items = []
+        for cell in sources.itertuples():
+            url, effective = optional(cell.source_url), optional(cell.effective_date)
+            link = f" <a href='{_e(url)}'>{_e(url)}</a>" if url else ""
+            items.append(
+                f"<li>{_e(cell.payer_key)}: {_e(cell.source_title)}"
+                f"{'; effective ' + _e(effective) if effective else ''}.{link}</li>"
+            )
+        parts.append("<h3>Policy sources</h3>" + (f"<ul>{''.join(items)}</ul>" if items else f"<p>{NA}</p>"))
+        gaps = policy.policy_gaps(matrix)
+        parts.append(
+            "<h3>Policy gaps</h3><ul>" + "".join(f"<li>{_e(g)}</li>" for g in gaps) + "</ul>"
+            if gaps
+            else "<h3>Policy gaps</h3><p>None.</p>"
+        )
+        parts.append(
+            "<p class='pb-note'>A policy applies when its code or code range covers the code, its product "
+            "line is in the report's product lines (or all), its PFS-indicator condition holds and it is in "
+            "effect; the most specific one wins (exact code, then range, then all codes).</p>"
+        )
+        return "".join(parts)
+
+    def _html_methodology(self) -> str:
+        account_cols = [
+            ("source_file", "File", None),
+            ("rows_seen", "Seen", "int"),
+            ("rows_loaded", "Loaded", "int"),
+            ("rows_quarantined", "Quarantined", "int"),
+            ("rows_filtered_out", "Filtered out", "int"),
+            ("rows_deduplicated", "Deduplicated", "int"),
+            ("source_sha256", "sha256", "sha"),
+        ]
+        quarantine = self.quarantine["reason_code"].value_counts().sort_index()
+        q_rows = "".join(
+            f"<tr><td>{_e(k)}</td><td data-key='quarantine_by_reason.{_e(k)}'>{int(v):,}</td></tr>"
+            for k, v in quarantine.items()
+        )
+        gpci = sorted(set(self.medicare_localities["gpci_year"].dropna().astype(int)))
+        return "".join(
+            [
+                "<h3>Methodology</h3><ul>",
+                f"<li>Rates: read from the source files for CPT {_e(self.params.code)} into one normalized schema "
+                "(payer, plan, product line, code, modifiers, setting, billing class, rate type, amount, geography, "
+                "provenance: file, row or JSON path, sha256).</li>",
+                "<li>Benchmark rows: per-service dollar rates (negotiated, fee schedule, derived, or a percent of "
+                "charges with a known base) billed as professional services, without modifiers, in the selected product "
+                "lines. Facility fees, rates of unknown billing class, per diem, case rate and percent-of-charges rates "
+                "are reported separately in their own units.</li>",
+                "<li>Each distinct price counts once: the same amount for the same payer, product line, provider (TIN), "
+                "code, modifiers, setting and billing class, repeated per plan or per NPI, is one rate "
+                f"({self.duplicates_collapsed:,} repeated rows collapsed).</li>"
+                "<li>Percentiles: linear interpolation between order statistics (numpy default). Groups with fewer "
+                f"than {config.SMALL_SAMPLE_N} rates are flagged as small samples.</li>",
+                f"<li>% of Medicare: each rate divided by the {self.params.year} Medicare PFS amount of the same code, "
+                "setting (facility for facility places of service) and Medicare locality of the provider; national "
+                "amount when the locality is unknown. PFS amount = [(work RVU × work GPCI) + (PE RVU × PE GPCI) + "
+                "(MP RVU × MP GPCI)] × conversion factor, rounded to cents"
+                f"{f'; GPCIs of {gpci[0]}' if gpci else ''}.</li>",
+                "<li>Payer families and product lines are resolved from payer and plan names by the rules in "
+                "data/payers/.</li></ul>",
+                "<h3>Sources</h3><ul>",
+                f"<li>Rates: {_e(config.SYNTHETIC_LABEL if self.synthetic else self.source_label)} "
+                "(files listed below with their row accounts).</li>",
+                "<li>Medicare: CMS Physician Fee Schedule relative value files (PPRRVU) 2022-2025, GPCI table and "
+                "locality-county file (data/reference/medicare/PROVENANCE.md).</li>",
+                "<li>Code descriptions and clinical context: payer-benchmark code catalog (data/catalog/), written in "
+                "plain language; no AMA CPT descriptor text is used.</li></ul>",
+                "<h3>Files and row accounts</h3>",
+                _table(self.accounts, account_cols, "files", "@index") if len(self.accounts) else f"<p>{NA}</p>",
+                "<p class='pb-note'>Per file: rows seen = loaded + quarantined + filtered out + deduplicated "
+                "(checked by the code).</p><h3>Quarantined rows by reason</h3>",
+                (
+                    f"<table class='pb-table'><thead><tr><th>Reason</th><th>Rows</th></tr></thead><tbody>{q_rows}"
+                    "</tbody></table>"
+                )
+                if q_rows
+                else "<p>None.</p>",
+                "<h3>Data gaps</h3><ul>",
+                "".join(f"<li>{_e(g)}</li>" for g in self.data_gaps()),
+                "</ul>",
+            ]
+        )
+
+    def _chart_html(self, name: str) -> str:
+        paths = self.chart_paths.get(name)
+        if not paths:
+            return ""
+        data = base64.b64encode(paths["png"].read_bytes()).decode("ascii")
+        return (
+            f"<figure class='pb-figure'><img alt='{_e(name.replace('_', ' '))}' "
+            f"src='data:image/png;base64,{data}' style='max-width:100%'/></figure>"
+        )
+
+
+# --------------------------------------------------------------------------------------------------- data helpers
+def _filter(frame: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
+    out = frame
+    if params.payers:
+        out = out[out["payer_family"].isin(list(params.payers))]
+    if params.geography != "all":
+        column = "state" if len(params.geography) == 2 else "medicare_locality"
+        out = out[out[column] == params.geography]
+    return out
+
+
+def _catalog_entry(code: str):
+    try:
+        return catalog.get_code(code)
+    except KeyError:
+        return None
+
+
+def _indicators(code: str, year: int) -> medicare.PfsIndicators | None:
+    try:
+        return medicare.pfs_indicators(code, year)
+    except KeyError:
+        return None
+
+
+def _medicare_by_year(code: str) -> pd.DataFrame:
+    frames = []
+    for year in medicare.available_years():
+        national = medicare.medicare_amounts(code, year, localities=None)
+        frames.append(national)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _other_rate_types(compared: pd.DataFrame) -> pd.DataFrame:
+    """Counts and medians, in their own units, of rates that are not per-service dollars."""
+    rows = compared[compared["amount_usd"].isna() | compared["billing_class"].ne("professional")]
+    if rows.empty:
+        return pd.DataFrame(columns=["rate_type", "billing_class", "payer_family", "unit", "n", "median"])
+    grouped = rows.groupby(["rate_type", "billing_class", "payer_family", "amount_unit"], sort=True)["amount"]
+    table = grouped.agg(n="size", median="median").reset_index().rename(columns={"amount_unit": "unit"})
+    table["median"] = table["median"].round(2)
+    return table
+
+
+def _modifier_table(code: str, year: int, compared: pd.DataFrame) -> pd.DataFrame:
+    """Modifier reference + Medicare effect from PFS indicators + what commercial rate files hold."""
+    ind = _indicators(code, year)
+    effects = policy.medicare_modifier_rules(ind) if ind else {}  # modifier -> (percent, rule)
+    reference = catalog.load_modifiers()
+    national = medicare.national_amount(code, year, "facility") if effects else None
+    base = stats.benchmark_rows(compared)
+    base_median = base.groupby("payer_family")["amount_usd"].median()
+    commercial = stats.deduplicate(
+        compared[
+            compared["product_line"].eq("commercial")
+            & compared["amount_usd"].notna()
+            & compared["billing_class"].eq("professional")
+        ]
+    )
+    records = []
+    for ref in reference.itertuples():
+        effect = effects.get(ref.modifier)
+        with_mod = commercial[commercial["modifiers"].str.split("|").apply(lambda mods, m=ref.modifier: m in mods)]
+        pct_of_base = [
+            row.amount_usd / base_median[row.payer_family] * 100
+            for row in with_mod.itertuples()
+            if row.payer_family in base_median.index
+        ]
+        if effect is None and with_mod.empty:
+            continue
+        factor = effect[0] / 100 if effect and effect[0] is not None else None
+        records.append(
+            {
+                "modifier": ref.modifier,
+                "name": ref.name,
+                "when_to_use": ref.when_to_use,
+                "medicare_rule": effect[1] if effect else ref.medicare_payment_rule,
+                "medicare_factor": factor,
+                "medicare_amount": policy.round_half_up(national * factor) if national and factor is not None else None,
+                "commercial_n": int(len(with_mod)),
+                "commercial_median_pct_of_base": round(float(pd.Series(pct_of_base).median()), 1)
+                if pct_of_base
+                else None,
+            }
+        )
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "modifier",
+            "name",
+            "when_to_use",
+            "medicare_rule",
+            "medicare_factor",
+            "medicare_amount",
+            "commercial_n",
+            "commercial_median_pct_of_base",
+        ],
+    )
+
+
+def _policy_tables(report: CodeReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Policy rows (payers' + Medicare's), the payers x policy types matrix and the modifier payments of a report.
+
+    Illustrative policy rows are used only with the synthetic sample; the base of each payer's modifier dollars is
+    Medicare's national amount (main setting) and each commercial payer's median benchmark rate.
+    """
+    p = report.params
+    payers = policy.load_policies(include_illustrative=report.synthetic)
+    policies = pd.concat([payers, policy.medicare_policies(p.code, p.year)], ignore_index=True)
+    families = [f for f in (list(p.payers) or COMMERCIAL_FAMILIES) if f != "Medicare"]
+    matrix = policy.policy_matrix(p.code, policies, families=families, product_lines=p.product_lines, year=p.year)
+    main = report._main_setting()
+    other = "non_facility" if main == "facility" else "facility"
+    bases: dict[str, float | None] = {
+        policy.payer_key("Medicare"): report._medicare_national(main) or report._medicare_national(other)
+    }
+    in_main = report.by_setting[report.by_setting["pos_setting"] == main]
+    for r in in_main.itertuples():
+        bases[policy.payer_key(r.payer_family)] = None if pd.isna(r.median) else float(r.median)
+    rows = report.benchmark_rows[report.benchmark_rows["pos_setting"] == main]
+    payer_rows = list(dict.fromkeys(zip(matrix["payer_key"], matrix["payer_family"], matrix["payer_brand"])))
+    for key, family, brand in payer_rows:
+        if brand and not pd.isna(brand):
+            amounts = rows.loc[rows["payer_brand"].eq(brand) & rows["payer_family"].eq(family), "amount_usd"]
+            bases[key] = round(float(amounts.median()), 2) if len(amounts) else None
+    payments = policy.modifier_payments(
+        p.code,
+        policies,
+        payers=[(k, f, None if b is None or pd.isna(b) else b) for k, f, b in payer_rows],
+        base_amounts=bases,
+        product_lines=p.product_lines,
+        year=p.year,
+    )
+    return policies, matrix, payments
+
+
+def _basis_tag(basis: Any) -> str:
+    labels = {"illustrative": "illustrative", "published": "published", "derived": "CMS"}
+    if basis is None or (isinstance(basis, float) and pd.isna(basis)) or basis not in labels:
+        return ""
+    return f" <span class='pb-tag pb-{_e(basis)}'>{labels[basis]}</span>"
+
+
+def _nested(table: pd.DataFrame, keys: Sequence[str]) -> dict:
+    out: dict = {}
+    for record in _records(table):
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(str(record[key]), {})
+        node[str(record[keys[-1]])] = {k: v for k, v in record.items() if k not in keys}
+    return out
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    return [{k: _none(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
+
+
+def _none(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------------------------------- HTML helpers
+_STYLE = """<style>
+.pb-section{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;max-width:1100px;line-height:1.45}
+.pb-section h2{border-bottom:2px solid #0072B2;padding-bottom:4px;margin-top:28px}
+.pb-table{border-collapse:collapse;font-size:13px;margin:8px 0 14px}
+.pb-section .pb-table th,.pb-section .pb-table td{border:1px solid #d0d0d0;padding:4px 8px;text-align:left;
+vertical-align:top}
+.pb-section .pb-table td.num{text-align:right;font-variant-numeric:tabular-nums}
+.pb-section .pb-table thead th{background:#f2f5f9}
+.pb-banner{background:#fff4f4;border:2px solid #B00020;color:#B00020;padding:6px 10px;font-weight:bold;margin:8px 0}
+.pb-note{color:#555;font-size:12px}.pb-tag{font-size:10px;border-radius:3px;padding:0 3px;white-space:nowrap}.pb-illustrative{background:#fde8c8;color:#8a4b00}.pb-published{background:#d6f0e5;color:#00573b}.pb-derived{background:#dcecf7;color:#004a7c}.pb-label{color:#B00020;font-size:12px;font-weight:bold;margin:-6px 0 8px}.pb-na{color:#888;font-style:italic}
+</style>"""
+
+
+def _banner() -> str:
+    return (
+        f"<div class='pb-banner'>{_e(config.SYNTHETIC_LABEL.capitalize())}. The payer rates in this report are "
+        "generated by committed code for demonstration; they are not real.</div>"
+    )
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _key_attr(key: str | None) -> str:
+    return f" data-key='{_e(key)}'" if key else ""
+
+
+def _money(value: Any, key: str | None = None, cell: bool = False) -> str:
+    text = NA if value is None or pd.isna(value) else f"${float(value):,.2f}"
+    return f"<td class='num'{_key_attr(key)}>{text}</td>" if cell else f"<span{_key_attr(key)}>{text}</span>"
+
+
+def _pct(value: Any, key: str | None = None) -> str:
+    text = NA if value is None or pd.isna(value) else f"{float(value):.1f}%"
+    return f"<span{_key_attr(key)}>{text}</span>"
+
+
+def _num(value: Any, key: str | None = None) -> str:
+    return f"<span{_key_attr(key)}>{int(value):,}</span>"
+
+
+def format_value(value: Any, kind: str | None) -> str:
+    """How a table cell shows a value (the summary-agreement test uses the same function)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return NA
+    if kind == "money":
+        return f"${float(value):,.2f}"
+    if kind == "pct":
+        return f"{float(value):.1f}%"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "number":
+        return f"{float(value):,.2f}"
+    if kind == "factor":
+        return f"{float(value):g}"
+    if kind == "flag":
+        return "yes" if bool(value) else "no"
+    if kind == "setting":
+        return str(value).replace("_", "-")
+    if kind == "sha":
+        return str(value)[:12] + "…"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame, columns: list[tuple[str, str, str | None]], root: str, *keys: str) -> str:
+    """An HTML table; each cell's data-key is ``root.<key values>.<column>`` (``@index`` keys by row number)."""
+    head = "".join(f"<th>{_e(label)}</th>" for _, label, _ in columns)
+    body = []
+    for index, record in enumerate(frame.to_dict(orient="records")):
+        path = [str(index) if k == "@index" else str(record[k]) for k in keys]
+        cells = []
+        for column, _, kind in columns:
+            value = record.get(column)
+            key = ".".join([root, *path, column])
+            css = " class='num'" if kind in ("money", "pct", "int", "number", "factor") else ""
+            text = format_value(value, kind)
+            shown = f"<span class='pb-na'>{NA}</span>" if text == NA else _e(text)
+            key_attr = "" if column in keys else f" data-key='{_e(key)}'"  # key columns name the row
+            cells.append(f"<td{css}{key_attr}>{shown}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table class='pb-table'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _kv_table(rows: list[tuple[str, Any]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f"<table class='pb-table'><tbody>{body}</tbody></table>"

@@ -1,0 +1,261 @@
+"""Run the code-report notebook with papermill and export it: the one place that owns execution policy.
+
+:func:`run_report` validates the parameters (codes stay strings: they are passed as Python values, never through
+papermill's ``-p`` type guessing), executes ``notebooks/code_report.ipynb`` in a staging folder next to the output,
+exports ``report.html`` without code cells, writes the exports made from it (``report.pdf``, ``deck.pptx``,
+``tables.xlsx``, ``tables/*.csv``: :mod:`benchmark.reporting.exports`) and ``run.json`` (parameters, input checksums, code
+version, package versions, timings: :mod:`benchmark.reporting.provenance`), and only then swaps the staging folder into place,
+so a failed run never leaves half a report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark import config
+from benchmark.errors import PaybenchError
+from benchmark.reporting import exports, provenance
+from benchmark.reporting.report import ReportParams
+
+KERNEL_NAME = "payer-benchmark"
+EXECUTED_NOTEBOOK = "code_report.ipynb"
+REMOVE_TAG = "remove-in-report"  # notebook cells for notebook readers only (e.g. the how-to-run note)
+RUN_RECORD = "run.json"
+HTML_TEMPLATE = config.TEMPLATES_DIR / "report.html.j2"
+
+
+class ReportRunError(PaybenchError, RuntimeError):
+    """The notebook failed; the message names the cell's error and where the failed notebook was kept.
+
+    ``ename`` / ``evalue`` are the error raised inside the notebook (``FileNotFoundError``, its message).
+    """
+
+    def __init__(self, message: str, *, ename: str = "", evalue: str = "") -> None:
+        super().__init__(message)
+        self.ename, self.evalue = ename, evalue
+
+
+class KernelStartError(ReportRunError):
+    """The Jupyter kernel did not start, so no cell ran (e.g. it died at launch, or a port was taken): retryable."""
+
+
+@dataclass(frozen=True)
+class ReportOutputs:
+    out_dir: Path
+    notebook: Path
+    html: Path
+    summary: Path
+    charts: tuple[Path, ...]
+    deck: Path | None = None
+    pdf: Path | None = None  # None when no Chromium is installed (see ``notes``)
+    xlsx: Path | None = None
+    csv: tuple[Path, ...] = ()
+    run_record: Path | None = None
+    notes: tuple[str, ...] = ()  # what was not produced and why
+
+
+def report_slug(params: ReportParams) -> str:
+    """Folder name of a report: the code, plus every non-default parameter as a safe ``name-value`` part.
+
+    Only letters, digits, ``+`` and ``-`` survive in a part (no dots, no slashes), so no parameter value, payer text
+    or path can steer the folder outside the output root; a data-source path becomes its base name + a short hash.
+    """
+    defaults = ReportParams(code=params.code)
+    parts = [_safe(params.code)]
+    for name, value in vars(params).items():
+        if name in ("code", "output_dir") or value == getattr(defaults, name):
+            continue
+        if name == "data_source":
+            digest = hashlib.sha1(str(value).encode()).hexdigest()[:8]
+            text = f"{Path(str(value)).name}-{digest}"
+        else:
+            text = "+".join(value) if isinstance(value, tuple) else str(value)
+        parts.append(f"{_safe(name)}-{_safe(text)}")
+    return "__".join(parts)[:150]
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9+-]+", "_", text).strip("_") or "x"
+
+
+def ensure_kernel() -> str:
+    """Register this interpreter as the Jupyter kernel ``payer-benchmark`` (in the environment, once)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        spec = manager.get_kernel_spec(KERNEL_NAME)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL_NAME, display_name="Python (payer-benchmark)", prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def run_report(
+    params: ReportParams,
+    out_dir: str | Path | None = None,
+    *,
+    timeout: int = 900,
+    kernel_name: str | None = None,
+    inputs: provenance.RunInputs | None = None,
+) -> ReportOutputs:
+    """Execute the code notebook for ``params`` and write its outputs to ``out_dir`` (default reports/<slug>).
+
+    ``inputs`` (checksums and fingerprint, computed when not given) goes into ``run.json``. Raises
+    :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the output folder) and
+    :class:`KernelStartError` when the kernel never ran a cell.
+    """
+    import papermill as pm
+
+    started, clock = provenance.now_utc(), time.perf_counter()
+    inputs = inputs or provenance.run_inputs(params)
+    target = Path(out_dir) if out_dir else config.REPORTS_DIR / report_slug(params)
+    target = target.resolve()
+    staging = target.parent / f".{target.name}.staging-{os.getpid()}"
+    failed_notebook = failed_notebook_path(target)
+    failed_notebook.unlink(missing_ok=True)  # from an earlier run of the same report
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    run_params = ReportParams.from_mapping({**params.as_notebook_parameters(), "output_dir": str(staging)})
+    notebook = staging / EXECUTED_NOTEBOOK
+    kernel = kernel_name or ensure_kernel()
+    try:
+        pm.execute_notebook(
+            str(config.CODE_REPORT_NOTEBOOK),
+            str(notebook),
+            parameters=run_params.as_notebook_parameters(),
+            kernel_name=kernel,
+            cwd=str(staging),
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    except pm.PapermillExecutionError as error:
+        shutil.copyfile(notebook, failed_notebook)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ReportRunError(
+            f"CPT {params.code}: notebook cell {error.exec_count} raised {error.ename}: "
+            f"{error.evalue} (failed notebook kept at {failed_notebook})",
+            ename=error.ename,
+            evalue=error.evalue,
+        ) from None
+    except Exception as error:  # the kernel did not start or died, a cell timed out, or papermill could not start
+        kernel_never_ran = notebook.is_file() and not _any_cell_started(notebook)
+        if notebook.is_file() and not kernel_never_ran:
+            shutil.copyfile(notebook, failed_notebook)
+        shutil.rmtree(staging, ignore_errors=True)
+        if kernel_never_ran:
+            raise KernelStartError(
+                f"CPT {params.code}: the Jupyter kernel {kernel!r} did not start: {type(error).__name__}: {error}",
+                ename=type(error).__name__,
+                evalue=str(error),
+            ) from error
+        raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    try:
+        export_html(notebook, staging / "report.html", title=f"CPT {params.code} payer benchmark ({params.year})")
+        made = exports.write_exports(staging)
+        _write_run_record(staging, inputs, started, time.perf_counter() - clock, made.notes)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_into_place(staging, target)
+
+    def moved(path: Path) -> Path:
+        return target / path.relative_to(staging)
+
+    return ReportOutputs(
+        target,
+        target / EXECUTED_NOTEBOOK,
+        target / "report.html",
+        target / "summary.json",
+        tuple(sorted((target / "charts").glob("*"))),
+        deck=moved(made.deck),
+        pdf=moved(made.pdf) if made.pdf else None,
+        xlsx=moved(made.xlsx),
+        csv=tuple(map(moved, made.csv)),
+        run_record=target / RUN_RECORD,
+        notes=made.notes,
+    )
+
+
+def failed_notebook_path(target: Path) -> Path:
+    """Where the executed notebook of a failed run of the report in ``target`` is kept (beside the folder)."""
+    return Path(target).parent / f"{Path(target).name}.failed.ipynb"
+
+
+def read_run_record(report_dir: Path) -> dict | None:
+    """The ``run.json`` of a finished report, or None when there is none (or it is unreadable)."""
+    try:
+        return json.loads((Path(report_dir) / RUN_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def export_html(notebook: Path, html_path: Path, title: str) -> Path:
+    """Export an executed notebook to HTML without code cells, prompts or scripts (``templates/report.html.j2``)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=str(HTML_TEMPLATE),
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}, enabled=True), enabled=True)
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def _any_cell_started(notebook: Path) -> bool:
+    """Whether papermill recorded a start time for any cell of the (partly) executed notebook."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError):
+        return False
+    return any(cell.get("metadata", {}).get("papermill", {}).get("start_time") for cell in nb.cells)
+
+
+def _write_run_record(
+    folder: Path, inputs: provenance.RunInputs, started: str, seconds: float, notes: tuple[str, ...]
+) -> None:
+    outputs = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    record = {
+        **inputs.as_record(),
+        "started": started,
+        "finished": provenance.now_utc(),
+        "seconds": round(seconds, 2),
+        "package_versions": provenance.package_versions(),
+        "outputs": outputs,
+        "notes": list(notes),
+    }
+    (folder / RUN_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

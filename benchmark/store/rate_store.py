@@ -1,0 +1,557 @@
+"""The rate store: normalized rows as a partitioned Parquet dataset, a manifest of ingested files, DuckDB to query it.
+
+One store is one folder::
+
+    store.json                       what this folder is: layout version, code-prefix length
+    manifest.parquet                 one row per ingested file (ManifestSchema): the commit point
+    rates/source_type=<tic|hospital>/payer_family=<family>/code_prefix=<first 3 chars>/<part_id>-<chunk>-<n>.parquet
+                                     (Hive layout: those three values are in the path, not in the files)
+    quarantine/<part_id>-<chunk>-0.parquet
+    _staging/<run_id>/...            work in progress of a running ingest (never read)
+
+Rules that make it safe and cheap to read:
+
+- **Visibility by manifest.** Every Parquet row carries ``_part`` (the id of the attempt that wrote it) and ``_row``
+  (its position in the reader's output). A row is visible only when its ``_part`` is the committed part of a
+  ``loaded`` manifest entry. Ingest writes parts into ``_staging``, moves them into the tree and then replaces
+  ``manifest.parquet`` in one rename (under a lock): a run or worker that dies before that leaves nothing visible,
+  and :meth:`Store.vacuum` deletes what it left.
+- **Idempotent and incremental.** A file is identified by the sha256 of its bytes. A file whose content is already
+  loaded with a code filter that covers the requested one adds nothing; one loaded for fewer codes is read again
+  for the union of both and its old part is replaced. Rejected and failed files are retried by the next run.
+- **Per-code reads.** Parts are partitioned by source type, payer family and code prefix and sorted by code, so a
+  per-code read opens only the folders of that code's prefix and DuckDB skips row groups of other codes.
+  :mod:`benchmark.analysis.benchmark_sql` pushes the benchmark's filter, geography fill, deduplication and Medicare
+  join down to DuckDB over :meth:`Store.connect`, so a store gives the same numbers as the in-memory path.
+- Rows keep the rate schema; columns added to :class:`~benchmark.schema.RateSchema` later read back as empty in
+  older parts (``union_by_name``). ``schema_version`` in the manifest is a fingerprint of the schema a part used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from benchmark.accounts import FileAccount, RejectedFile
+from benchmark.errors import PaybenchError
+from benchmark.files import atomic_write_text
+from benchmark.schema import (
+    RATE_COLUMNS,
+    FileAccountSchema,
+    QuarantineSchema,
+    RateSchema,
+    empty_quarantine,
+    empty_rates,
+    rows_balance,
+    validate_rates,
+)
+
+MANIFEST = "manifest.parquet"
+STORE_INFO = "store.json"
+RATES_DIR = "rates"
+QUARANTINE_DIR = "quarantine"
+STAGING_DIR = "_staging"
+LAYOUT_VERSION = 1
+CODE_PREFIX_LENGTH = 3
+ALL_CODES = "*"  # the ``codes`` value of a file read without a code filter
+
+LOADED = "loaded"
+REJECTED = "rejected"
+FAILED = "failed"
+SKIPPED = "skipped"  # an outcome only: the file was already in the store; never a manifest status
+
+PART_COLUMN = "_part"
+ROW_COLUMN = "_row"
+PARTITION_COLUMNS = ("source_type", "payer_family")  # in folder names only (Hive layout), as is code_prefix
+# How DuckDB reads the rate parts: partition values from the path, as text; columns added later read as NULL.
+READ_RATES_OPTIONS = (
+    "hive_partitioning=true, union_by_name=true, "
+    "hive_types={'source_type': VARCHAR, 'payer_family': VARCHAR, 'code_prefix': VARCHAR}"
+)
+# Names the ingest gives part files: <part_id>-<chunk>-<n>.parquet, part_id = <sha256[:16] or x...>-<8 hex>.
+PART_FILE = re.compile(r"^(?P<part>[0-9a-fx]{16}-[0-9a-f]{8})-\d{5}-\d+\.parquet$")
+_ACCOUNT_COLUMNS = ["rows_seen", "rows_loaded", "rows_quarantined", "rows_filtered_out", "rows_deduplicated"]
+
+
+class StoreError(PaybenchError, ValueError):
+    """A folder that is not a store, or a store this version cannot read."""
+
+
+class ManifestSchema(pa.DataFrameModel):
+    """One ingested source file: identity, outcome, row account and the part that holds its rows."""
+
+    seq: Series[int] = pa.Field(ge=0, description="commit order; rows read back in (seq, _row) order")
+    source_path: Series[str] = pa.Field(description="the path or URL as given to the ingest")
+    source_file: Series[str] = pa.Field(description="the name the rows carry in source_file")
+    sha256: Series[str] = pa.Field(nullable=True, str_matches=r"^[0-9a-f]{64}$")
+    size_bytes: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    status: Series[str] = pa.Field(isin=[LOADED, REJECTED, FAILED])
+    reason: Series[str] = pa.Field(nullable=True)
+    codes: Series[str] = pa.Field(description="'*' (all codes) or the pipe-joined code filter it was read with")
+    rows_seen: Series[int] = pa.Field(ge=0)
+    rows_loaded: Series[int] = pa.Field(ge=0)
+    rows_quarantined: Series[int] = pa.Field(ge=0)
+    rows_filtered_out: Series[int] = pa.Field(ge=0)
+    rows_deduplicated: Series[int] = pa.Field(ge=0)
+    part_id: Series[str] = pa.Field(nullable=True, description="committed part of a loaded file")
+    schema_version: Series[str]
+    is_synthetic: Series[bool]
+    ingested_at: Series[str] = pa.Field(description="ISO 8601, UTC")
+    run_id: Series[str]
+    engine: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+        ordered = True
+
+    @pa.dataframe_check
+    def rows_balance(cls, df: pd.DataFrame) -> Series[bool]:
+        return rows_balance(df)
+
+
+MANIFEST_COLUMNS: list[str] = list(ManifestSchema.to_schema().columns)
+
+
+@dataclass
+class FileOutcome:
+    """What ingesting one source file did (returned by a worker, committed by :meth:`Store.commit`)."""
+
+    source: str
+    source_file: str
+    status: str
+    sha256: str | None = None
+    size_bytes: int | None = None
+    reason: str | None = None
+    codes: str = ALL_CODES
+    accounts: list[FileAccount] = field(default_factory=list)
+    part_id: str | None = None
+    staged: str | None = None  # folder holding this attempt's parts until commit
+    rates_written: int = 0
+    quarantine_written: int = 0
+    is_synthetic: bool = False
+    attempts: int = 1
+
+    def account(self) -> dict[str, int]:
+        """The file's row account, summed over the reader's accounts (zeros for a file that was not read)."""
+        return {name: sum(getattr(a, name) for a in self.accounts) for name in _ACCOUNT_COLUMNS}
+
+
+@dataclass(frozen=True)
+class CommitSummary:
+    """What one commit changed in the manifest."""
+
+    loaded: int
+    replaced: int
+    rejected: int
+    failed: int
+    already_stored: int
+
+
+def is_store(path: str | Path) -> bool:
+    """A store is a folder with a manifest."""
+    try:
+        return (Path(path) / MANIFEST).is_file()
+    except (TypeError, OSError):
+        return False
+
+
+def open_store(root: str | Path, *, create: bool = False) -> Store:
+    """The store at ``root``; with ``create`` an empty folder (or a missing one) becomes a new store."""
+    return Store.open(root, create=create)
+
+
+@lru_cache(maxsize=1)
+def schema_version() -> str:
+    """A fingerprint of the rate schema (names, types, nullability): changes whenever a column does."""
+    columns = RateSchema.to_schema().columns
+    text = json.dumps([[name, str(column.dtype), bool(column.nullable)] for name, column in columns.items()])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def codes_key(codes: Iterable[str] | None) -> str:
+    """The manifest's ``codes`` value of a code filter."""
+    if codes is None:
+        return ALL_CODES
+    return "|".join(sorted({str(c).strip() for c in codes}))
+
+
+def codes_of(key: str) -> list[str] | None:
+    """The code filter of a manifest ``codes`` value (None = all codes)."""
+    return None if key == ALL_CODES else [c for c in key.split("|") if c]
+
+
+def covers(stored: str | None, wanted: str) -> bool:
+    """Whether rows read with filter ``stored`` include every row that filter ``wanted`` would read."""
+    if stored is None:
+        return False
+    if stored == ALL_CODES:
+        return True
+    return wanted != ALL_CODES and set(codes_of(wanted) or []) <= set(codes_of(stored) or [])
+
+
+def union_codes(a: str | None, b: str) -> str:
+    """The filter that reads both ``a`` and ``b``."""
+    if a is None:
+        return b
+    if ALL_CODES in (a, b):
+        return ALL_CODES
+    return codes_key([*codes_of(a), *codes_of(b)])
+
+
+def code_prefix(code: str, length: int = CODE_PREFIX_LENGTH) -> str:
+    """The ``code_prefix`` partition value of a billing code (upper case; anything but letters and digits -> _)."""
+    return re.sub(r"[^0-9A-Z]", "_", str(code).strip().upper()[:length]) or "_"
+
+
+def code_prefixes(codes: pd.Series, length: int = CODE_PREFIX_LENGTH) -> pd.Series:
+    """:func:`code_prefix` of every code of a column (vectorized)."""
+    prefixes = codes.astype(str).str.strip().str.upper().str[:length].str.replace(r"[^0-9A-Z]", "_", regex=True)
+    return prefixes.where(prefixes.str.len() > 0, "_")
+
+
+# --------------------------------------------------------------------------------------------------- the store
+class Store:
+    """A rate store folder (see the module docstring for the layout and rules)."""
+
+    def __init__(self, root: Path, prefix_length: int = CODE_PREFIX_LENGTH):
+        self.root = root
+        self.prefix_length = prefix_length
+
+    @classmethod
+    def open(cls, root: str | Path, *, create: bool = False) -> Store:
+        root = Path(root)
+        if is_store(root):
+            info = json.loads((root / STORE_INFO).read_text()) if (root / STORE_INFO).is_file() else {}
+            if info.get("layout_version", LAYOUT_VERSION) > LAYOUT_VERSION:
+                raise StoreError(
+                    f"{root}: store layout version {info['layout_version']} is newer than this "
+                    f"version of payer-benchmark reads ({LAYOUT_VERSION})"
+                )
+            return cls(root, int(info.get("code_prefix_length", CODE_PREFIX_LENGTH)))
+        if not create:
+            raise StoreError(f"{root}: not a rate store (no {MANIFEST})")
+        if root.exists() and (not root.is_dir() or any(p for p in root.iterdir() if not p.name.startswith("."))):
+            raise StoreError(
+                f"{root}: exists and is not an empty folder or a rate store (no {MANIFEST}); "
+                "choose a new folder for the store"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        info = {
+            "format": "payer-benchmark rate store",
+            "layout_version": LAYOUT_VERSION,
+            "code_prefix_length": CODE_PREFIX_LENGTH,
+            "created_at": _now(),
+        }
+        atomic_write_text(root / STORE_INFO, json.dumps(info, indent=2) + "\n")
+        store = cls(root)
+        store._write_manifest(_empty_manifest())
+        return store
+
+    # ----------------------------------------------------------------------------------------------- manifest
+    def manifest(self) -> pd.DataFrame:
+        """Every ingested file, in commit order (validated)."""
+        return ManifestSchema.validate(pd.read_parquet(self.root / MANIFEST), lazy=True)
+
+    def loaded_codes(self) -> dict[str, str]:
+        """sha256 -> code filter of every loaded file (what a new ingest may skip)."""
+        loaded = self.manifest()
+        loaded = loaded[loaded["status"].eq(LOADED)]
+        return dict(zip(loaded["sha256"], loaded["codes"]))
+
+    @property
+    def is_synthetic(self) -> bool:
+        """Whether any loaded file is synthetic (reports built from the store then carry the label)."""
+        manifest = self.manifest()
+        return bool(manifest.loc[manifest["status"].eq(LOADED), "is_synthetic"].any())
+
+    def accounts(self) -> pd.DataFrame:
+        """Per-file row accounts of the loaded files (FileAccountSchema)."""
+        loaded = self.manifest()
+        loaded = loaded[loaded["status"].eq(LOADED)]
+        frame = loaded.rename(columns={"sha256": "source_sha256"})[list(FileAccountSchema.to_schema().columns)]
+        return FileAccountSchema.validate(frame.reset_index(drop=True), lazy=True)
+
+    def rejected(self) -> list[RejectedFile]:
+        """Files that were rejected or failed, with the reason."""
+        manifest = self.manifest()
+        bad = manifest[manifest["status"].ne(LOADED)]
+        return [RejectedFile(row.source_path, f"{row.status}: {row.reason}") for row in bad.itertuples()]
+
+    def coverage_gaps(self, codes: Iterable[str]) -> list[RejectedFile]:
+        """Loaded files that were read with a code filter leaving out some of ``codes`` (their rows are missing)."""
+        wanted = set(map(str, codes))
+        gaps = []
+        manifest = self.manifest()
+        for row in manifest[manifest["status"].eq(LOADED)].itertuples():
+            missing = sorted(wanted - set(codes_of(row.codes) or wanted))
+            if missing:
+                gaps.append(
+                    RejectedFile(
+                        row.source_path,
+                        f"ingested into the store for codes {row.codes} only; {', '.join(missing)} not read",
+                    )
+                )
+        return gaps
+
+    # ----------------------------------------------------------------------------------------------- reads
+    def read_rates(
+        self,
+        codes: Iterable[str] | None = None,
+        *,
+        payer_families: Sequence[str] | None = None,
+        source_types: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Committed rates (of ``codes``, payer families, source types), in ingest order, validated."""
+        code_list = None if codes is None else sorted({str(c) for c in codes})
+        files = self.part_files(code_list, payer_families, source_types)
+        if not files:
+            return empty_rates()
+        where, params = _rate_filter(code_list, payer_families, source_types)
+        with self.connect() as con:
+            frame = con.execute(
+                f"SELECT r.* EXCLUDE ({PART_COLUMN}, {ROW_COLUMN}) FROM read_parquet($files, {READ_RATES_OPTIONS}) r "
+                f"JOIN committed c ON r.{PART_COLUMN} = c.part_id WHERE {where} ORDER BY c.seq, r.{ROW_COLUMN}",
+                {"files": files, **params},
+            ).df()
+        return validate_rates(frame.reindex(columns=RATE_COLUMNS))
+
+    def read_quarantine(self) -> pd.DataFrame:
+        """Quarantined rows of the loaded files, in ingest order (QuarantineSchema)."""
+        files = [str(p) for p in sorted((self.root / QUARANTINE_DIR).glob("*.parquet"))]
+        if not files:
+            return empty_quarantine()
+        with self.connect() as con:
+            frame = con.execute(
+                f"SELECT q.* EXCLUDE ({PART_COLUMN}, {ROW_COLUMN}) FROM read_parquet($files, union_by_name=true) q "
+                f"JOIN committed c ON q.{PART_COLUMN} = c.part_id ORDER BY c.seq, q.{ROW_COLUMN}",
+                {"files": files},
+            ).df()
+        columns = list(QuarantineSchema.to_schema().columns)
+        return QuarantineSchema.validate(frame.reindex(columns=columns), lazy=True)
+
+    def part_files(
+        self,
+        codes: Sequence[str] | None = None,
+        payer_families: Sequence[str] | None = None,
+        source_types: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Parquet files of the partitions that can hold these codes / families / source types (pruned by path)."""
+        base = self.root / RATES_DIR
+        if not base.is_dir():
+            return []
+        types = [f"source_type={t}" for t in source_types] if source_types else ["source_type=*"]
+        families = [f"payer_family={f}" for f in payer_families] if payer_families else ["payer_family=*"]
+        prefixes = (
+            sorted({f"code_prefix={code_prefix(c, self.prefix_length)}" for c in codes}) if codes else ["code_prefix=*"]
+        )
+        files: set[str] = set()
+        for t in types:
+            for f in families:
+                for p in prefixes:
+                    files.update(str(path) for path in base.glob(f"{t}/{f}/{p}/*.parquet"))
+        return sorted(files)
+
+    # ----------------------------------------------------------------------------------------------- writes
+    @contextmanager
+    def staging(self, run_id: str | None = None) -> Iterator[Path]:
+        """A staging folder for one ingest run, locked while the run is alive and removed when it ends."""
+        run_id = run_id or new_run_id()
+        folder = self.root / STAGING_DIR / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".active", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield folder
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def commit(self, outcomes: Sequence[FileOutcome], *, run_id: str, engine: str) -> CommitSummary:
+        """Make the staged parts of loaded files visible and record every outcome, in one manifest replacement.
+
+        ``outcomes`` are taken in order (the order of the sources). A loaded file whose content is already stored
+        with a covering code filter (read twice in one run, or by a concurrent run) is discarded and its outcome
+        becomes ``skipped``. Parts replaced by a wider re-read are deleted after the manifest is written.
+        """
+        counts = dict(loaded=0, replaced=0, rejected=0, failed=0, already_stored=0)
+        obsolete: list[str] = []
+        with self._lock():
+            manifest = self.manifest()
+            seq = int(manifest["seq"].max()) + 1 if len(manifest) else 0
+            now = _now()
+            for outcome in outcomes:
+                if outcome.status == SKIPPED:
+                    counts["already_stored"] += 1
+                    continue
+                same_path = manifest["source_path"].eq(outcome.source)
+                if outcome.status == LOADED:
+                    same = manifest["status"].eq(LOADED) & manifest["sha256"].eq(outcome.sha256)
+                    if same.any() and covers(manifest.loc[same, "codes"].iloc[0], outcome.codes):
+                        _discard(outcome)
+                        outcome.status = SKIPPED
+                        counts["already_stored"] += 1
+                        continue
+                    # a wider re-read of the same content, or new content at the same path, replaces the old part
+                    replaced = same | same_path
+                    obsolete += list(manifest.loc[replaced, "part_id"].dropna())
+                    counts["replaced" if (replaced & manifest["status"].eq(LOADED)).any() else "loaded"] += 1
+                    self._publish(outcome)
+                    manifest = manifest[~replaced]
+                else:  # a bad new version of a file does not remove the rows of its last good version
+                    counts[outcome.status] += 1
+                    manifest = manifest[~(same_path & manifest["status"].ne(LOADED))]
+                manifest = pd.concat([manifest, _manifest_row(outcome, seq, now, run_id, engine)], ignore_index=True)
+                seq += 1
+            self._write_manifest(manifest)
+        for part_id in obsolete:
+            self._delete_part(part_id)
+        return CommitSummary(**counts)
+
+    def vacuum(self, *, parts: bool = True) -> list[Path]:
+        """Delete what crashed runs left: staging folders of runs no longer alive and (``parts``, which lists every
+        file of the store) part files no manifest entry names. Every ingest starts with ``vacuum(parts=False)``."""
+        removed: list[Path] = []
+        with self._lock():
+            staging = self.root / STAGING_DIR
+            for folder in sorted(staging.iterdir()) if staging.is_dir() else []:
+                if _is_abandoned(folder):
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.append(folder)
+            if not parts:
+                return removed
+            committed = set(self.manifest()["part_id"].dropna())
+            for base in (self.root / RATES_DIR, self.root / QUARANTINE_DIR):
+                for path in base.rglob("*.parquet") if base.is_dir() else []:
+                    match = PART_FILE.match(path.name)
+                    if match and match["part"] not in committed:
+                        path.unlink()
+                        removed.append(path)
+        return removed
+
+    # ----------------------------------------------------------------------------------------------- private
+    @contextmanager
+    def connect(self):
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            manifest = self.manifest()
+            committed = manifest.loc[manifest["status"].eq(LOADED), ["part_id", "seq"]].reset_index(drop=True)
+            con.register("committed", committed.astype({"part_id": object, "seq": "int64"}))
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _lock(self):
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _publish(self, outcome: FileOutcome) -> None:
+        """Move a loaded file's staged parts into the tree (not yet visible: the manifest is written after)."""
+        if not outcome.staged:
+            return
+        staged = Path(outcome.staged)
+        for kind in (RATES_DIR, QUARANTINE_DIR):
+            for path in sorted((staged / kind).rglob("*.parquet")):
+                target = self.root / kind / path.relative_to(staged / kind)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+        shutil.rmtree(staged, ignore_errors=True)
+
+    def _delete_part(self, part_id: str) -> None:
+        for base in (self.root / RATES_DIR, self.root / QUARANTINE_DIR):
+            for path in base.rglob(f"{part_id}-*.parquet") if base.is_dir() else []:
+                path.unlink(missing_ok=True)
+
+    def _write_manifest(self, manifest: pd.DataFrame) -> None:
+        frame = ManifestSchema.validate(manifest.reset_index(drop=True)[MANIFEST_COLUMNS], lazy=True)
+        temporary = self.root / f".{MANIFEST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        frame.to_parquet(temporary, index=False)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.root / MANIFEST)  # the commit point
+
+
+def new_run_id() -> str:
+    """A sortable, unique id of one ingest run."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def _rate_filter(
+    codes: Sequence[str] | None, families: Sequence[str] | None, types: Sequence[str] | None
+) -> tuple[str, dict]:
+    clauses, params = ["TRUE"], {}
+    for column, values in (("billing_code", codes), ("payer_family", families), ("source_type", types)):
+        if values:  # a list of parameters (not a subquery), so DuckDB can prune row groups by their statistics
+            names = [f"{column}_{i}" for i in range(len(values))]
+            clauses.append(f"r.{column} IN ({', '.join('$' + n for n in names)})")
+            params.update(zip(names, map(str, values)))
+    return " AND ".join(clauses), params
+
+
+def _manifest_row(outcome: FileOutcome, seq: int, now: str, run_id: str, engine: str) -> pd.DataFrame:
+    account = outcome.account()
+    row = {
+        "seq": seq,
+        "source_path": outcome.source,
+        "source_file": outcome.source_file,
+        "sha256": outcome.sha256,
+        "size_bytes": outcome.size_bytes,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "codes": outcome.codes,
+        **account,
+        "part_id": outcome.part_id if outcome.status == LOADED else None,
+        "schema_version": schema_version(),
+        "is_synthetic": outcome.is_synthetic,
+        "ingested_at": now,
+        "run_id": run_id,
+        "engine": engine,
+    }
+    return ManifestSchema.validate(pd.DataFrame([row], columns=MANIFEST_COLUMNS), lazy=True)
+
+
+def _empty_manifest() -> pd.DataFrame:
+    return ManifestSchema.validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in MANIFEST_COLUMNS}))
+
+
+def _discard(outcome: FileOutcome) -> None:
+    if outcome.staged:
+        shutil.rmtree(outcome.staged, ignore_errors=True)
+
+
+def _is_abandoned(folder: Path) -> bool:
+    marker = folder / ".active"
+    if not marker.exists():
+        return True
+    with open(marker, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a live run holds it
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

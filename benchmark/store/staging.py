@@ -1,0 +1,252 @@
+"""Write one source file's rows as Parquet parts of the store's layout, in a staging folder.
+
+:func:`stage_file` is the unit of work of every ingest engine (the local loop and each Dask task run the same
+function, which is why their results are identical): identify the file (sha256 and size of its bytes), skip it if
+the store already holds that content for the requested codes, read it with its reader, and write the rates and
+quarantined rows, chunk by chunk as the reader yields them, as Parquet parts under the run's staging folder. Nothing
+written here is visible to readers until :meth:`benchmark.store.rate_store.Store.commit` records the file in the manifest; a
+file that is rejected takes its parts with it, and a worker that dies leaves only staging files that the commit
+never sees.
+
+Each rates part holds one partition (source type, payer family, code prefix: Hive-style folder names, so those
+two columns live in the path, not in the file), sorted by billing code, with the other columns of the rate schema
+plus ``_part`` (the attempt's part id) and ``_row`` (the row's position in the reader's
+output, so rows read back in the reader's order).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from benchmark.accounts import FileAccount, IngestResult
+from benchmark.files import sha256_file
+from benchmark.ingest.routing import read_file
+from benchmark.sources.source import local_path
+from benchmark.store.rate_store import (
+    ALL_CODES,
+    CODE_PREFIX_LENGTH,
+    FAILED,
+    LOADED,
+    PART_COLUMN,
+    PARTITION_COLUMNS,
+    QUARANTINE_DIR,
+    RATES_DIR,
+    REJECTED,
+    ROW_COLUMN,
+    SKIPPED,
+    FileOutcome,
+    code_prefixes,
+    codes_key,
+    codes_of,
+    covers,
+    union_codes,
+)
+
+# A reader: (source, codes or None, is_synthetic=...) -> one IngestResult, or an iterable of them (chunks of one file).
+Reader = Callable[..., IngestResult | Iterable[IngestResult]]
+ROW_GROUP_SIZE = 128 * 1024  # rows; DuckDB skips whole row groups whose billing_code range excludes the code
+# Hive folders source_type=/payer_family=/code_prefix=: those columns are kept in the path, not in the files.
+_PARTITIONING = ds.partitioning(
+    pa.schema([(name, pa.string()) for name in (*PARTITION_COLUMNS, "code_prefix")]), flavor="hive"
+)
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One source file to stage: where it is, what to keep, where the run's staging folder is.
+
+    ``source`` is a local path (text), a URL, or a :class:`benchmark.sources.source.Source` as
+    ``pipeline.expand_sources`` returns it (a zip member, or an in-network file listed by a table of contents: the
+    object itself travels to the worker, with the plan metadata it carries).
+    """
+
+    source: Any
+    codes: tuple[str, ...] | None
+    staging: str
+    is_synthetic: bool = False
+    reader: Reader | None = None  # default: benchmark.ingest.routing.read_file
+    prefix_length: int = CODE_PREFIX_LENGTH
+
+    @property
+    def codes_key(self) -> str:
+        return codes_key(self.codes)
+
+    @property
+    def key(self) -> str:
+        """The source as the manifest records it: an absolute local path, a URL or a ``zip://`` spec."""
+        local = local_path(self.source)
+        return str(local.resolve()) if local else str(self.source)
+
+    @property
+    def name(self) -> str:
+        """The name the reader writes to ``source_file``."""
+        if hasattr(self.source, "name") and not isinstance(self.source, (str, Path)):
+            return self.source.name
+        local = local_path(self.source)
+        return local.name if local else str(self.source).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
+    """Read one file into staged parts (``loaded``: sha256 -> code filter already in the store).
+
+    Unexpected errors propagate (the engine retries the file, then records it as failed); a file its reader
+    rejects comes back ``rejected`` with nothing staged.
+    """
+    sha256, size = _identify(task.source)
+    wanted = task.codes_key
+    if sha256 and covers(loaded.get(sha256), wanted):
+        return _outcome(task, SKIPPED, sha256, size, codes=loaded[sha256])
+    to_read = union_codes(loaded.get(sha256) if sha256 else None, wanted)
+    part_id = f"{(sha256 or 'x' * 16)[:16]}-{uuid.uuid4().hex[:8]}"
+    folder = Path(task.staging) / part_id
+    accounts: dict[str, FileAccount] = {}
+    rates_written = quarantine_written = 0
+    for chunk_number, chunk in enumerate(_chunks(task, codes_of(to_read))):
+        if chunk.rejected:
+            shutil.rmtree(folder, ignore_errors=True)
+            reason = "; ".join(r.reason for r in chunk.rejected)
+            return _outcome(task, REJECTED, sha256, size, reason=reason, codes=to_read)
+        for account in chunk.accounts:
+            _add_account(accounts, account)
+        write_parts(chunk, folder, part_id, chunk_number, rates_written, quarantine_written, task.prefix_length)
+        rates_written += len(chunk.rates)
+        quarantine_written += len(chunk.quarantine)
+    for account in accounts.values():
+        account.check()
+    if not sha256:  # a remote source: identified by the reader's hash of the bytes it streamed
+        sha256 = next((a.source_sha256 for a in accounts.values()), None)
+        if sha256 and covers(loaded.get(sha256), wanted):
+            shutil.rmtree(folder, ignore_errors=True)
+            return _outcome(task, SKIPPED, sha256, size, codes=loaded[sha256])
+    outcome = _outcome(task, LOADED, sha256, size, codes=to_read, accounts=list(accounts.values()))
+    outcome.part_id, outcome.staged = part_id, str(folder)
+    outcome.rates_written, outcome.quarantine_written = rates_written, quarantine_written
+    return outcome
+
+
+def stage_with_retries(task: FileTask, loaded: Mapping[str, str], retries: int = 2) -> FileOutcome:
+    """:func:`stage_file`, tried ``1 + retries`` times; the last error makes a ``failed`` outcome."""
+    for attempt in range(1, retries + 2):
+        try:
+            outcome = stage_file(task, loaded)
+            outcome.attempts = attempt
+            return outcome
+        except Exception as error:
+            last = error
+    return failed_outcome(task, last, retries + 1)
+
+
+def failed_outcome(task: FileTask, error: BaseException, attempts: int) -> FileOutcome:
+    """The outcome of a file whose every attempt raised (or whose worker died)."""
+    reason = f"{type(error).__name__}: {error} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+    outcome = _outcome(task, FAILED, None, None, reason=reason)
+    outcome.attempts = attempts
+    return outcome
+
+
+def write_parts(
+    chunk: IngestResult,
+    folder: Path,
+    part_id: str,
+    chunk_number: int,
+    rate_offset: int = 0,
+    quarantine_offset: int = 0,
+    prefix_length: int = CODE_PREFIX_LENGTH,
+) -> list[Path]:
+    """Write one chunk's rates (per partition, sorted by code) and quarantine under ``folder``; the files written."""
+    stem = f"{part_id}-{chunk_number:05d}"
+    rates = chunk.rates
+    if len(rates):
+        rates = rates.assign(
+            **{
+                PART_COLUMN: part_id,
+                ROW_COLUMN: np.arange(rate_offset, rate_offset + len(rates), dtype="int64"),
+                "code_prefix": code_prefixes(rates["billing_code"], prefix_length),
+            }
+        )
+        table = pa.Table.from_pandas(rates, preserve_index=False).sort_by([("billing_code", "ascending")])
+        ds.write_dataset(
+            table,
+            folder / RATES_DIR,
+            format="parquet",
+            partitioning=_PARTITIONING,
+            basename_template=stem + "-{i}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
+            preserve_order=True,
+            max_partitions=1_000_000,
+            max_rows_per_group=ROW_GROUP_SIZE,
+            file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
+        )
+    quarantine = chunk.quarantine
+    if len(quarantine):
+        quarantine = quarantine.assign(
+            **{
+                PART_COLUMN: part_id,
+                ROW_COLUMN: np.arange(quarantine_offset, quarantine_offset + len(quarantine), dtype="int64"),
+            }
+        )
+        path = folder / QUARANTINE_DIR / f"{stem}-0.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pandas(quarantine, preserve_index=False), path, compression="zstd")
+    return sorted(p for p in folder.rglob(f"{stem}-*.parquet"))
+
+
+# --------------------------------------------------------------------------------------------------- helpers
+def _identify(source: Any) -> tuple[str | None, int | None]:
+    """sha256 and size of a local file's bytes; (None, None) for others (the reader's hash identifies them)."""
+    path = local_path(source)
+    if path is None:
+        return None, None
+    return sha256_file(path), path.stat().st_size
+
+
+def _chunks(task: FileTask, codes: list[str] | None) -> Iterable[IngestResult]:
+    reader = task.reader
+    if reader is None:
+        reader = read_file
+    source = task.source if not isinstance(task.source, str) or local_path(task.source) is None else Path(task.source)
+    result = reader(source, codes, is_synthetic=task.is_synthetic)
+    return [result] if isinstance(result, IngestResult) else result
+
+
+def _add_account(accounts: dict[str, FileAccount], account: FileAccount) -> None:
+    known = accounts.get(account.source_file)
+    if known is None:
+        accounts[account.source_file] = FileAccount(**vars(account))
+        return
+    for name in ("rows_seen", "rows_loaded", "rows_quarantined", "rows_filtered_out", "rows_deduplicated"):
+        setattr(known, name, getattr(known, name) + getattr(account, name))
+
+
+def _outcome(
+    task: FileTask,
+    status: str,
+    sha256: str | None,
+    size: int | None,
+    *,
+    reason: str | None = None,
+    codes: str | None = None,
+    accounts: list[FileAccount] | None = None,
+) -> FileOutcome:
+    name = accounts[0].source_file if accounts else task.name
+    return FileOutcome(
+        source=task.key,
+        source_file=name,
+        status=status,
+        sha256=sha256,
+        size_bytes=size,
+        reason=reason,
+        codes=codes or task.codes_key or ALL_CODES,
+        accounts=accounts or [],
+        is_synthetic=task.is_synthetic,
+    )
