@@ -134,9 +134,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=_ingest)
 
-    validate = sub.add_parser("validate", help="list every problem of TiC / hospital files, without loading them")
-    validate.add_argument("files", nargs="+", type=Path, help="files to check")
+    validate = sub.add_parser(
+        "validate", help="check TiC / hospital files against CMS's rules and list every problem, without loading them"
+    )
+    validate.add_argument("files", nargs="+", type=Path, help="files to check (zips: every data file inside)")
     validate.add_argument("--csv", type=Path, default=None, help="also write all problems to this CSV file")
+    validate.add_argument(
+        "--cms-version",
+        default=None,
+        help="check against this CMS version instead of the one the file declares (hospital: 2.0.0, 2.1.0, 2.2.0, "
+        "3.0.0; TiC: 1.6.2, 2.2.0)",
+    )
     validate.set_defaults(handler=_validate)
 
     sample = sub.add_parser("sample-data", help="regenerate the synthetic sample files (deterministic)")
@@ -290,18 +298,18 @@ def _ingest(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from benchmark.ingest.validate import format_problem, validate_file
+    from benchmark.ingest.validate import format_problem, validate_sources
 
-    reports = [validate_file(path) for path in args.files]
+    reports = validate_sources(args.files, cms_version=args.cms_version)
     for report in reports:
-        print(f"{report.path}: {report.layout or report.kind}")
+        print(f"{report.name or report.path}: {report.layout or report.kind}")
         for problem in report.problems.itertuples(index=False):
             print(f"  {format_problem(problem)}")
         print(f"  {report.summary()}")
     if args.csv:
         pd.concat([r.problems for r in reports], ignore_index=True).to_csv(args.csv, index=False)
         print(f"problems written to {args.csv}")
-    return 1 if any(r.errors for r in reports) else 0
+    return 0 if all(r.valid for r in reports) else 1
 
 
 def _sample_data(args: argparse.Namespace) -> int:

@@ -98,13 +98,16 @@ def test_v2_wide_example(shared_reference: Path) -> None:
     rates = result.rates
     # 20 data rows x 2 payer groups. Rows 4-6 (470/175869) carry both groups: 3 x 2 x 2 = 12; 92626: 2; H0017: 4;
     # 762: 2 + 1; aspirin 2, mexiletine 1 + 1, J1450/NDC 4, kit 2, permethrin 2, J3420/NDC 4  -> 37 loaded.
-    # Modifier-only rows (3) x 2 groups = 6 filtered out.
-    assert _account(result) == _counts(loaded=37, filtered=6)
+    # Modifier-only rows (3) x 2 groups = 6 filtered out. Region's block of rows 4-6 is the same rate three times
+    # (only Platform's algorithm text differs between the rows): for codes 470 and 175869 one rate each stands for
+    # three rows (dedup_count 3), 2 x 2 = 4 rows merged away -> 33 loaded.
+    assert _account(result) == _counts(loaded=33, filtered=6, deduplicated=4)
 
     region = rates[(rates.billing_code == "470") & (rates.payer_raw == "Region_Health_Insurance")]
-    assert list(region.source_locator) == [
-        f"line {n} column standard_charge|Region_Health_Insurance|HMO" for n in (4, 5, 6)
-    ]
+    assert list(region.source_locator) == ["line 4 column standard_charge|Region_Health_Insurance|HMO"]
+    assert list(region.dedup_count) == [3]
+    platform = rates[(rates.billing_code == "470") & (rates.payer_raw == "Platform_Health_Insurance")]
+    assert len(platform) == 3 and set(platform.dedup_count) == {1}  # different algorithm text: distinct rates
     assert set(region.rate_type) == {"percentage"} and set(region.amount) == {50.0}
     assert region.amount_usd.isna().all()  # no gross charge on the row: no dollar base
     obs = rates[rates.billing_code == "0762"]  # line 12 has a cp1252 dash in the description

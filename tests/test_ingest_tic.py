@@ -778,10 +778,6 @@ def test_syntax_error_deep_in_a_large_file_is_found_in_a_skipped_item(tmp_path: 
             b'{"reporting_entity_name": "x", "reporting_entity_name": "y", "in_network": []}',
             "duplicate root key 'reporting_entity_name'",
         ),
-        (
-            b'{"reporting_entity_name": "x", "in_network": [{"billing_code": "1", "billing_code": "2"}]}',
-            r"duplicate key 'billing_code' in in_network\[0\]",
-        ),
         (b'{"reporting_entity_name": "x", "in_network": [' + b"[" * 3000 + b"]" * 3000 + b"]}", "excessive nesting"),
         (b'{"reporting_entity_name": "x", "in_network": [{"negotiated_rate": Infinity}]}', "invalid JSON"),
         (b'{"reporting_entity_name": "x", "in_network": [{"a": 1}, ]}', "invalid JSON"),
@@ -853,3 +849,47 @@ def test_duplicated_provider_group_ids_are_quarantined_in_either_layout(tmp_path
     # id 7 is duplicated: each valid price pointing at it is one quarantined row (00100: 1 of 3 prices is valid)
     assert len(duplicated) == 1 + 2 and result.rates.empty
     assert result.accounts[0].rows_filtered_out == 1 + 1 + 4  # 99213: missing ref, remote ref, 4 prices x 1 group
+
+
+def test_a_duplicate_key_inside_an_item_quarantines_that_item_only(tmp_path: Path) -> None:
+    """One ambiguous item of a file is quarantined (duplicate_key); the other items are read."""
+    good = {
+        "billing_code": "44320",
+        "billing_code_type": "CPT",
+        "negotiation_arrangement": "ffs",
+        "negotiated_rates": [
+            {
+                "provider_groups": [{"npi": [1234567893], "tin": {"type": "ein", "value": "11-1111111"}}],
+                "negotiated_prices": [
+                    {
+                        "negotiated_type": "negotiated",
+                        "negotiated_rate": 500.0,
+                        "expiration_date": "9999-12-31",
+                        "billing_class": "professional",
+                    }
+                ],
+            }
+        ],
+    }
+    item = json.dumps(good)
+    ambiguous = item.replace('"billing_code": "44320"', '"billing_code": "44320", "billing_code": "44321"')
+    path = tmp_path / "one-bad-item.json"
+    path.write_text(
+        '{"reporting_entity_name": "x", "reporting_entity_type": "y", "in_network": ['
+        + ",".join([item, ambiguous, item.replace("500.0", "600.0")])
+        + "]}"
+    )
+    result = read_in_network(path)
+    assert sorted(result.rates.amount) == [500.0, 600.0]
+    assert list(result.quarantine.reason_code) == ["duplicate_key"]
+    assert list(result.quarantine.source_locator) == ["in_network[1]"]
+    assert "duplicate key 'billing_code'" in result.quarantine.detail.iloc[0]
+    account = result.accounts[0]
+    assert (account.rows_seen, account.rows_loaded, account.rows_quarantined) == (3, 2, 1)
+
+
+def test_a_duplicate_root_key_still_rejects_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "root.json"
+    path.write_bytes(b'{"reporting_entity_name": "x", "in_network": [], "reporting_entity_name": "y"}')
+    with pytest.raises(TicFileError, match="duplicate root key 'reporting_entity_name'"):
+        read_in_network(path)

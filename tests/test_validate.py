@@ -8,21 +8,35 @@ import pandas as pd
 import pytest
 
 from benchmark import cli
+from benchmark.ingest.hospital.cms_csv import ATTESTATION
 from benchmark.ingest.validate import PROBLEM_COLUMNS, validate_file
 
+FIXTURES = Path(__file__).parent / "fixtures" / "cms_validator"
+# A complete CMS v3.0 tall file: general data elements, their values, the column headers (every required column).
 GENERAL = (
-    "hospital_name,last_updated_on,version,location_name,hospital_address,license_number|TX,type_2_npi\n"
-    'Test Hospital,2026-01-01,3.0.0,Test Hospital,"1 Main St, Austin, TX 78701",12345,1234567893\n'
+    "hospital_name,last_updated_on,version,location_name,hospital_address,license_number|TX,type_2_npi,"
+    f'"{ATTESTATION}",attester_name\n'
+    'Test Hospital,2026-01-01,3.0.0,Test Hospital,"1 Main St, Austin, TX 78701",12345,1234567893,true,A. Person\n'
 )
 HEADER = (
     "description,code|1,code|1|type,setting,standard_charge|gross,payer_name,plan_name,modifiers,"
     "standard_charge|negotiated_dollar,standard_charge|negotiated_percentage,standard_charge|negotiated_algorithm,"
-    "standard_charge|methodology,standard_charge|min,standard_charge|max\n"
+    "standard_charge|methodology,standard_charge|min,standard_charge|max,standard_charge|discounted_cash,"
+    "additional_generic_notes,drug_unit_of_measurement,drug_type_of_measurement,median_amount,10th_percentile,"
+    "90th_percentile,count\n"
 )
-GOOD = "Visit,99213,CPT,outpatient,200,Aetna,PPO,,100,,,fee schedule,90,110"
+PAD = ",,,,,,,,"  # the eight optional columns after standard_charge|max, blank
+GOOD = "Visit,99213,CPT,outpatient,200,Aetna,PPO,,100,,,fee schedule,90,110" + PAD
 
 
-def _write(tmp_path: Path, body: str, name: str = "f.csv", general: str = GENERAL, header: str = HEADER) -> Path:
+def row(text: str) -> str:
+    """A data row of HEADER given its first 14 cells (the rest blank)."""
+    return text + PAD
+
+
+def _write(
+    tmp_path: Path, body: str | bytes, name: str = "f.csv", general: str = GENERAL, header: str = HEADER
+) -> Path:
     path = tmp_path / name
     path.write_bytes((general + header + body).encode("utf-8") if isinstance(body, str) else body)
     return path
@@ -34,18 +48,26 @@ def _problems(report) -> list[tuple[str, str, str]]:
 
 def test_a_clean_file_has_no_problems(tmp_path: Path) -> None:
     report = validate_file(_write(tmp_path, GOOD + "\n"))
-    assert report.problems.empty and report.readable
+    assert report.problems.empty and report.readable and report.valid
     assert list(report.problems.columns) == PROBLEM_COLUMNS
-    assert report.account.rows_loaded == 1 and "0 error(s), 0 warning(s)" in report.summary()
+    assert report.cms_version == "3.0.0"
+    assert report.account.rows_loaded == 1 and "VALID (CMS v3.0.0 rules): 0 error(s), 0 warning(s)" in report.summary()
 
 
 def test_every_row_problem_is_listed_without_a_cap(tmp_path: Path) -> None:
-    bad = "".join(f"Visit,9{i:04d},CPT,outpatient,200,Aetna,PPO,,N/A,,,fee schedule,90,110\n" for i in range(1500))
+    bad = "".join(
+        row(f"Visit,9{i:04d},CPT,outpatient,200,Aetna,PPO,,N/A,,,fee schedule,90,110") + "\n" for i in range(1500)
+    )
     report = validate_file(_write(tmp_path, GOOD + "\n" + bad + GOOD.replace("99213", "99214") + "\n"))
     errors = report.problems[report.problems.severity == "error"]
-    assert len(errors) == 1500 and set(errors.reason_code) == {"not_a_number"}
-    assert list(errors.location) == [f"line {n}" for n in range(5, 1505)]  # in file order
-    assert report.account.rows_loaded == 2 and report.errors == 1500
+    # CMS: a negotiated dollar must be a positive number; paybench does not load the row (a warning with its reason)
+    assert len(errors) == 1500 and set(errors.reason_code) == {"invalid_number"}
+    assert list(errors.location) == [f"line {n} column 9" for n in range(5, 1505)]  # in file order
+    assert set(errors.raw_value) == {"N/A"}
+    not_loaded = report.problems[report.problems.reason_code == "not_a_number"]
+    assert len(not_loaded) == 1500 and set(not_loaded.severity) == {"warning"}
+    assert not_loaded.detail.str.startswith("not loaded: ").all()
+    assert report.account.rows_loaded == 2 and report.errors == 1500 and not report.valid
 
 
 def test_all_header_problems_are_listed_not_only_the_first(tmp_path: Path) -> None:
@@ -56,30 +78,36 @@ def test_all_header_problems_are_listed_not_only_the_first(tmp_path: Path) -> No
     report = validate_file(_write(tmp_path, GOOD + "\n", general=general, header=header))
     assert not report.readable
     found = _problems(report)
-    assert ("line 2", "warning", "bad_date") in found
-    assert ("line 3 column 6", "error", "placeholder_header") in found
+    assert ("line 2 column 2", "error", "invalid_date") in found  # CMS: a real date, YYYY-MM-DD or M/D/YYYY
+    assert ("line 3 column 6", "error", "placeholder") in found
+    assert ("line 3", "error", "ambiguous_format") in found  # without payer_name it is neither tall nor wide
     assert ("line 3 column 13", "error", "duplicate_column") in found
-    assert ("line 3", "error", "neither_tall_nor_wide") in found  # without payer_name it is not tall
+    assert len(found) == 4  # the reader's own header errors restate these: listed once
 
 
 def test_row_warnings_and_errors_in_one_file(tmp_path: Path) -> None:
     rows = (
         GOOD
         + "\n"
-        + "Lab,450,REV,outpatient,50,Aetna,PPO,,40,,,fee schedule,,\n"  # code fixed; no min/max
+        + row("Lab,450,REV,outpatient,50,Aetna,PPO,,40,,,fee schedule,,")
+        + "\n"  # code fixed; no min/max
         + "Visit,99214,CPT,outpatient,200,Aetna,PPO,,100\n"  # short row
-        + "Visit,99215,CPT,outpatient,200,,PPO,,100,,,fee schedule,90,110\n"
+        + row("Visit,99215,CPT,outpatient,200,,PPO,,100,,,fee schedule,90,110")
+        + "\n"
     )  # no payer
-    cp1252_row = "Caf\u00e9,99216,CPT,outpatient,1,Aetna,PPO,,5,,,fee schedule,5,5\n".encode("cp1252")
+    cp1252_row = row("Caf\u00e9,99216,CPT,outpatient,1,Aetna,PPO,,5,,,fee schedule,5,5").encode("cp1252") + b"\n"
     body = (GENERAL + HEADER + rows).encode("utf-8") + cp1252_row
     report = validate_file(_write(tmp_path, body))
     found = _problems(report)
     assert ("line 5", "warning", "code_normalized") in found
     assert ("line 5", "warning", "code_type_normalized") in found
-    assert ("line 5", "warning", "missing_min_max") in found
+    assert ("line 5 column 3", "error", "invalid_code_type") in found  # CMS: REV is not a code type (RC is)
+    assert ("line 5 column 13", "error", "dollar_needs_min_max") in found
     assert ("line 6", "warning", "short_row") in found
-    assert ("line 6", "error", "unknown_methodology") in found  # the missing cells held the methodology
-    assert ("line 7", "error", "missing_payer") in found
+    assert ("line 6 column 12", "error", "required_value") in found  # CMS: a dollar needs its methodology
+    assert ("line 6", "warning", "unknown_methodology") in found  # not loaded
+    assert ("line 7 column 6", "error", "required_value") in found  # CMS: a dollar needs the payer name
+    assert ("line 7", "warning", "missing_payer") in found
     assert ("line 8", "warning", "not_utf8") in found
     detail = report.problems.set_index(["location", "reason_code"]).loc[("line 5", "code_normalized"), "detail"]
     assert detail == "code '450' read as '0450' (leading zeros restored)"
@@ -88,27 +116,32 @@ def test_row_warnings_and_errors_in_one_file(tmp_path: Path) -> None:
 def test_an_unbalanced_quote_is_reported_and_the_rows_after_it_are_still_checked(tmp_path: Path) -> None:
     rows = [
         GOOD,
-        '"Broken,99214,CPT,outpatient,200,Aetna,PPO,,100,,,fee schedule,90,110',
+        row('"Broken,99214,CPT,outpatient,200,Aetna,PPO,,100,,,fee schedule,90,110'),
         GOOD.replace("99213", "99215"),
-        "Visit,99216,CPT,outpatient,200,Aetna,PPO,,see contract,,,fee schedule,1,1",
+        row("Visit,99216,CPT,outpatient,200,Aetna,PPO,,see contract,,,fee schedule,1,1"),
     ]
     report = validate_file(_write(tmp_path, "\n".join(rows) + "\n"))
     found = _problems(report)
     assert ("line 5", "error", "unbalanced_quote") in found
-    assert ("line 7", "error", "not_a_number") in found
+    assert ("line 7 column 9", "error", "invalid_number") in found
+    assert ("line 7", "warning", "not_a_number") in found
     assert report.account.rows_loaded == 2  # lines 4 and 6
 
 
-def test_unreadable_and_foreign_files(tmp_path: Path, shared_reference: Path) -> None:
+def test_unreadable_and_foreign_files(tmp_path: Path) -> None:
     html = tmp_path / "page.csv"
     html.write_text("<html>403 Forbidden</html>")
     report = validate_file(html)
     assert report.errors == 1 and not report.readable
     assert report.problems.iloc[0].reason_code == "unsupported_file"
-    tic = validate_file(shared_reference / "tic/v2/in-network-rates-fee-for-service-single-plan-sample.json")
-    assert tic.readable and tic.layout == "TiC in-network rate file"
+    tic = validate_file(FIXTURES / "tic_examples/v2/in-network-rates-fee-for-service-single-plan-sample.json")
+    assert tic.readable and tic.valid and tic.layout == "TiC in-network rate file" and tic.cms_version == "2.2.0"
+
+
+def test_a_chargemaster_is_readable_but_not_a_cms_file(shared_reference: Path) -> None:
     ecmc = validate_file(shared_reference / "hpt/real/ECMC_Charge_Master_2022.csv")
-    assert ecmc.errors == 0 and list(ecmc.problems.reason_code) == ["no_payer_columns"]
+    assert ecmc.readable and not ecmc.valid and ecmc.cms_version is None
+    assert list(ecmc.problems.reason_code) == ["not_cms_template", "no_payer_columns"]
     assert ecmc.account.rows_seen == ecmc.account.rows_filtered_out > 12_000
 
 
@@ -117,22 +150,26 @@ def test_cli_prints_every_problem_writes_csv_and_sets_the_exit_status(tmp_path: 
     assert cli.main(["validate", str(clean)]) == 0
     bad = _write(
         tmp_path,
-        "".join(f"Visit,9{i:04d},CPT,outpatient,200,Aetna,PPO,,0,,,fee schedule,1,1\n" for i in range(300)),
+        "".join(row(f"Visit,9{i:04d},CPT,outpatient,200,Aetna,PPO,,0,,,fee schedule,1,1") + "\n" for i in range(300)),
         name="bad.csv",
     )
     out_csv = tmp_path / "problems.csv"
     assert cli.main(["validate", str(clean), str(bad), "--csv", str(out_csv)]) == 1
     printed = capsys.readouterr().out
-    assert printed.count("rate_not_positive") == 300 and "line 303: rate_not_positive" in printed
-    assert "300 error(s), 0 warning(s); file readable" in printed
+    assert printed.count("invalid_number") == 300 and "line 303 column 9: invalid_number" in printed
+    assert printed.count("rate_not_positive") == 300  # the warnings saying why each rate is not loaded
+    assert "INVALID (CMS v3.0.0 rules): 300 error(s), 300 warning(s); file readable" in printed
     written = pd.read_csv(out_csv, dtype=str)
-    assert len(written) == 300 and set(written.source_file) == {"bad.csv"}
+    assert len(written) == 600 and set(written.source_file) == {"bad.csv"}
 
 
 @pytest.mark.parametrize(
-    "relative", ["hpt/v3.0.0/V3.0.0_Tall_CSV_Format_Example.csv", "hpt/v3.0.0/v3_json_format_example.json"]
+    "relative",
+    ["V3.0.0_Tall_CSV_Format_Example.csv", "V3.0.0_Wide_CSV_Format_Example.csv", "v3_json_format_example.json"],
 )
-def test_cms_examples_list_only_their_unloadable_rows_as_errors(shared_reference: Path, relative: str) -> None:
-    report = validate_file(shared_reference / relative)
-    errors = report.problems[report.problems.severity == "error"]
-    assert set(errors.reason_code) == {"algorithm_only"} and len(errors) == report.account.rows_quarantined == 10
+def test_the_cms_v3_examples_are_valid(relative: str) -> None:
+    """CMS's own v3.0 examples are valid; their algorithm-only charges are listed as not loaded (warnings)."""
+    report = validate_file(FIXTURES / "hpt_examples/v3.0.0" / relative)
+    assert report.valid and report.cms_version == "3.0.0", report.problems.head().to_dict("records")
+    algorithm_only = report.problems[report.problems.reason_code == "algorithm_only"]
+    assert len(algorithm_only) > 0 and set(algorithm_only.severity) == {"warning"}

@@ -12,7 +12,11 @@
 from __future__ import annotations
 
 import gzip
+import io
+import shutil
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from typing import Any
 from benchmark import config
 from benchmark.accounts import IngestResult, RejectedFile
 from benchmark.errors import InputFileError
-from benchmark.ingest.hospital.reader import read_standard_charges, sniff_csv
+from benchmark.ingest.hospital.reader import HospitalFileError, read_standard_charges, sniff_csv
 from benchmark.ingest.tic.reader import TableOfContentsFound, TicFileError, read_in_network
 from benchmark.ingest.tic.scan import ScanError
 from benchmark.ingest.tic.toc import read_table_of_contents
@@ -33,6 +37,7 @@ from benchmark.sources.source import (
     as_source,
     head_bytes,
     is_remembered,
+    no_data_member,
     remember,
     routes_here,
     zip_sources,
@@ -65,7 +70,11 @@ def expand_sources(sources: Iterable[str | Path], policy=None) -> list[Path]:
 
 def detect_format(path: str | Path) -> str:
     """The kind of file at ``path``, from its (decompressed) first bytes."""
-    head = _head(Path(path))
+    return format_of(_head(Path(path)))
+
+
+def format_of(head: bytes) -> str:
+    """The kind of file whose (decompressed) first bytes are ``head``."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith((b"{", b"[")):
         if b'"in_network"' in head:
@@ -182,9 +191,10 @@ def _expand_local(path: Path, policy: RemotePolicy, limits: Limits, *, named: bo
     head = head_bytes(path)
     if head.startswith(ZIP_MAGIC):
         try:
-            return list(zip_sources(Source(str(path), policy=policy), limits))
+            members = list(zip_sources(Source(str(path), policy=policy), limits))
         except (SourceError, zipfile.BadZipFile, OSError) as error:
             return [Source(str(path), policy=policy, problem=str(error))]
+        return members or [Source(str(path), policy=policy, problem=no_data_member(path))]
     if named and _is_table_of_contents(_json_head(path, head)):
         try:
             return list(read_table_of_contents(Source(str(path), policy=policy), limits=limits).sources())
@@ -222,12 +232,44 @@ def read_source(
         name = source.name
         if source.problem:
             raise SourceError(source.problem)
+        if source.members and _source_format(source, limits) in (HOSPITAL_CSV, HOSPITAL_JSON):
+            return _read_hospital_source(source, codes, is_synthetic=is_synthetic, limits=limits)
         try:
             return read_in_network(source, codes, is_synthetic=is_synthetic, limits=limits)
         except TableOfContentsFound:
             toc = read_table_of_contents(source, limits=limits)
             parts = [read_source(s, codes, is_synthetic=is_synthetic, limits=limits) for s in toc.sources()]
             return IngestResult.combine(parts) if parts else IngestResult()
-    except (TicFileError, SourceError, ScanError, OSError) as error:
+    except (TicFileError, HospitalFileError, SourceError, ScanError, OSError, EOFError) as error:
         message = str(error)
         return IngestResult(rejected=[RejectedFile(name, message if name in message else f"{name}: {message}")])
+
+
+def _source_format(source: Source, limits: Limits | None) -> str:
+    """The kind of a zip member, from its first bytes (gunzipped when gzip)."""
+    with source.open(limits) as stream:
+        head = stream.read(SNIFF_BYTES)
+        if head[:2] == GZIP_MAGIC:
+            rest = head + stream.read(SNIFF_BYTES)
+            try:
+                head = gzip.GzipFile(fileobj=io.BytesIO(rest)).read(SNIFF_BYTES)
+            except (OSError, EOFError):  # the first bytes of a longer stream: read what decompresses
+                head = _gunzip_head(rest)
+    return format_of(head)
+
+
+def _gunzip_head(data: bytes) -> bytes:
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        return decompressor.decompress(data, SNIFF_BYTES)
+    except zlib.error:
+        return b""
+
+
+def _read_hospital_source(source: Source, codes: Any, *, is_synthetic: bool, limits: Limits | None) -> IngestResult:
+    """A hospital file inside a zip: copied to a temporary file (the reader seeks), read under its member name."""
+    with tempfile.TemporaryDirectory(prefix="paybench-member-") as folder:
+        local = Path(folder) / "member"
+        with source.open(limits) as stream, open(local, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        return read_standard_charges(local, codes, is_synthetic=is_synthetic, source_name=source.name)

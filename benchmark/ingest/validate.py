@@ -1,24 +1,32 @@
-"""Check a price-transparency file without loading it: every problem, with where it is, how bad and why.
+"""Check price-transparency files the way CMS does, and list everything the readers would change or not load.
 
-:func:`validate_file` recognises the file's kind from its content (like ``paybench ingest``), reads it with the
-reader of that kind and lists
+:func:`validate_sources` takes files (zips are opened: every data member is checked, whatever its format) and
+returns one :class:`ValidationReport` per file; :func:`validate_file` checks one plain file. The verdict is CMS's:
 
-- file-level problems (severity ``error``: the file, or its header, cannot be read -- an HTML page, a zip, template
-  placeholders left in the headers, a wide header with the wrong number of ``|`` segments, a meaningful column
-  twice, neither tall nor wide, an unbalanced quote swallowing rows...) -- all of those found in the header rows,
-  not only the first;
-- every row that would be quarantined (severity ``error``, with the same reason code and the published value);
-- every value that was normalized or breaks a CMS rule but can still be loaded (severity ``warning``: a revenue
-  code ``450`` read as ``0450``, a modifier split off a code, cp1252 bytes, a short row, a negotiated dollar without
-  min/max, an impossible ``last_updated_on``...).
+- **errors** are the CMS rules the file breaks -- hospital files against the rules of the version they declare
+  (``cms_version`` checks against another: 2.0.0, 2.1.0, 2.2.0, 3.0.0), CSV (:mod:`benchmark.ingest.hospital.cms_csv`)
+  and JSON (:mod:`benchmark.ingest.hospital.cms_json`); TiC in-network, table-of-contents and allowed-amounts files
+  against CMS's JSON Schema of their version (:mod:`benchmark.ingest.cms_schema`) -- and the problems that keep a
+  file from being read at all (not a price file, a zip without a data file, a pre-2.0 hospital JSON, a CSV that is
+  neither a CMS template nor a chargemaster, a header and no data rows, invalid JSON, an unbalanced quote...);
+- **warnings** are CMS's alerts (nine 9s, a false attestation, an unexpected ``version``...) and everything the
+  reader does to the data that the user should know about: each value it normalizes (reason codes such as
+  ``code_normalized``, ``amount_normalized``, ``setting_unknown``, ``number_from_text``) and each candidate rate it
+  does not load (its quarantine reason, detail ``not loaded: ...``; modifier-only rows ``modifier_row_not_loaded``).
 
-Nothing is cut off: the list has every problem, however many (use the CSV output for big files). An unbalanced
-quote is reported and reading resumes on the next line, so the rows after it are checked too. Nothing is written.
+A file is valid when it has no error; ``paybench validate`` exits 1 otherwise. Nothing is cut off (use the CSV
+output for big files); nothing is written. The README's "CMS rules" table lists every rule and where paybench
+knowingly differs from CMS.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +35,34 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from benchmark.accounts import FileAccount
-from benchmark.ingest import routing as pipeline
+from benchmark.ingest import cms_schema, routing
 from benchmark.ingest.hospital.reader import check_standard_charges
-from benchmark.ingest.tic.reader import read_in_network
+from benchmark.ingest.tic.reader import TicFileError, read_in_network
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
+from benchmark.sources.http import SourceError
+from benchmark.sources.limits import ZIP_MAGIC, Limits
+from benchmark.sources.source import Source, head_bytes, zip_sources
 
 SEVERITIES = [SEVERITY_ERROR, SEVERITY_WARNING]
+# Reader problems that restate a CMS rule checked by the CMS checks (so that a problem is listed once).
+_RESTATED = frozenset(
+    {
+        "bad_date",
+        "missing_general_value",
+        "duplicate_column",
+        "placeholder_header",
+        "tall_and_wide",
+        "neither_tall_nor_wide",
+        "incomplete_wide_group",
+        "missing_min_max",
+        "missing_count",
+        "missing_estimated_amount",
+        "other_without_note",
+    }
+)
+# Reader errors that stay errors in a readable file (the file itself is damaged there); other reader errors of a
+# readable file are candidate rates not loaded: warnings, the verdict on the data being CMS's.
+_FILE_DAMAGE = frozenset({"unbalanced_quote"})
 
 
 class ProblemSchema(pa.DataFrameModel):
@@ -63,6 +93,8 @@ class ValidationReport:
     layout: str | None
     problems: pd.DataFrame
     account: FileAccount | None
+    name: str | None = None  # shown instead of the path (``archive.zip!member``)
+    cms_version: str | None = None  # the CMS version the file was checked against
 
     @property
     def errors(self) -> int:
@@ -71,6 +103,11 @@ class ValidationReport:
     @property
     def warnings(self) -> int:
         return int((self.problems["severity"] == SEVERITY_WARNING).sum())
+
+    @property
+    def valid(self) -> bool:
+        """No error: CMS's rules are met and the file can be read."""
+        return self.errors == 0
 
     @property
     def readable(self) -> bool:
@@ -83,49 +120,177 @@ class ValidationReport:
             a = self.account
             rows = (
                 f"; candidate rates: {a.rows_seen:,} seen, {a.rows_loaded:,} loadable, {a.rows_quarantined:,} "
-                f"quarantined, {a.rows_filtered_out:,} without a rate, {a.rows_deduplicated:,} duplicates"
+                f"quarantined, {a.rows_filtered_out:,} filtered out, {a.rows_deduplicated:,} duplicates"
             )
         state = "readable" if self.readable else "NOT readable"
-        return f"{self.errors:,} error(s), {self.warnings:,} warning(s); file {state}{rows}"
+        verdict = "VALID" if self.valid else "INVALID"
+        against = f" (CMS v{self.cms_version} rules)" if self.cms_version else ""
+        return f"{verdict}{against}: {self.errors:,} error(s), {self.warnings:,} warning(s); file {state}{rows}"
 
 
-def validate_file(path: str | Path) -> ValidationReport:
+def validate_sources(paths: Iterable[str | Path], cms_version: str | None = None) -> list[ValidationReport]:
+    """One report per file; a zip gives one report per data member (or one error report when it has none)."""
+    reports: list[ValidationReport] = []
+    for path in map(Path, paths):
+        if path.is_file() and head_bytes(path).startswith(ZIP_MAGIC):
+            reports += _validate_zip(path, cms_version)
+        else:
+            reports.append(validate_file(path, cms_version))
+    return reports
+
+
+def validate_file(path: str | Path, cms_version: str | None = None, *, name: str | None = None) -> ValidationReport:
     """Every problem of one file (see the module docstring); never raises for a bad file."""
     path = Path(path)
-    kind = pipeline.detect_format(path)
+    shown = name or path.name
+    kind = routing.detect_format(path)
+    layout: str | None = None
+    account: FileAccount | None = None
+    used: str | None = None
     problems: list[Problem] = []
-    layout = None
-    account = None
-    if kind in (pipeline.HOSPITAL_CSV, pipeline.HOSPITAL_JSON):
-        check = check_standard_charges(path)
-        problems, layout = check.problems, check.layout
+    if kind in (routing.HOSPITAL_CSV, routing.HOSPITAL_JSON):
+        check = check_standard_charges(path, source_name=shown, cms_version=cms_version)
+        layout, used = check.layout, check.cms_version
         account = check.result.accounts[0] if check.result else None
-    elif kind == pipeline.TIC_IN_NETWORK:
-        layout = "TiC in-network rate file"
+        problems = check.cms_problems + _reader_problems(
+            check.problems, readable=account is not None, cms_checked=used is not None
+        )
+        if account is not None and used is None and kind == routing.HOSPITAL_CSV:
+            problems.insert(
+                0,
+                Problem(
+                    "file",
+                    SEVERITY_ERROR,
+                    "not_cms_template",
+                    "not a CMS template file (v2.0-v3.0 CSV): a pre-template chargemaster that "
+                    "paybench can read, but CMS requires the template layout",
+                ),
+            )
+    elif kind in (routing.TIC_IN_NETWORK, routing.TIC_OTHER):
+        used, layout, account, problems = _check_tic(path, kind, cms_version)
+    else:
+        message = routing._unsupported(kind)
+        if kind == routing.UNKNOWN:
+            with open(path, "rb") as handle:
+                message += f"; it starts with {handle.read(80)!r}"
+        problems.append(Problem("file", SEVERITY_ERROR, "unsupported_file", message))
+    return _report(path, shown, kind, layout, problems, account, used)
+
+
+def format_problem(row: pd.Series | object) -> str:
+    """One problem as a line of text."""
+    raw = getattr(row, "raw_value", None)
+    shown = f"  [value: {raw[:80]!r}]" if isinstance(raw, str) and raw else ""
+    return f"{row.severity:<7}  {row.location}: {row.reason_code}: {row.detail}{shown}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _reader_problems(found: list[Problem], *, readable: bool, cms_checked: bool) -> list[Problem]:
+    """The reader's problems as validation problems: those restating a CMS rule dropped when the CMS rules were
+    checked; in a readable file, its errors (candidate rates not loaded) become warnings."""
+    out = []
+    for problem in found:
+        if cms_checked and problem.reason_code in _RESTATED:
+            continue
+        if readable and problem.severity == SEVERITY_ERROR and problem.reason_code not in _FILE_DAMAGE:
+            problem = Problem(
+                problem.location,
+                SEVERITY_WARNING,
+                problem.reason_code,
+                f"not loaded: {problem.detail}",
+                problem.raw_value,
+            )
+        out.append(problem)
+    return out
+
+
+def _check_tic(
+    path: Path, kind: str, cms_version: str | None
+) -> tuple[str | None, str, FileAccount | None, list[Problem]]:
+    """(CMS version, layout, account, problems) of a TiC file: the CMS schema, then (in-network) the reader."""
+    schema_kind = cms_schema.tic_kind(path) if kind == routing.TIC_OTHER else "in-network-rates"
+    names = {
+        "in-network-rates": "TiC in-network rate file",
+        "table-of-contents": "TiC table of contents",
+        "allowed-amounts": "TiC allowed-amounts file",
+        "provider-reference": "TiC provider-reference file",
+    }
+    if schema_kind is None:
+        return None, "TiC file", None, [Problem("file", SEVERITY_ERROR, "unsupported_file", routing._unsupported(kind))]
+    used, problems = cms_schema.check_tic_file(path, schema_kind, cms_version)
+    layout = f"{names[schema_kind]}"
+    account = None
+    if schema_kind == "in-network-rates":
         try:
             result = read_in_network(path)
-        except ValueError as error:
+        except TicFileError as error:
             problems.append(Problem("file", SEVERITY_ERROR, "unreadable_file", _without_name(str(error), path)))
         else:
             account = result.accounts[0]
             problems += [
-                Problem(q.source_locator, SEVERITY_ERROR, q.reason_code, q.detail, q.raw_value)
+                Problem(q.source_locator, SEVERITY_WARNING, q.reason_code, f"not loaded: {q.detail}", q.raw_value)
                 for q in result.quarantine.itertuples(index=False)
             ]
-    else:
+    return used, layout, account, problems
+
+
+def _validate_zip(path: Path, cms_version: str | None) -> list[ValidationReport]:
+    try:
+        members = zip_sources(Source(str(path)), Limits())
+    except (SourceError, zipfile.BadZipFile, OSError) as error:
+        problem = Problem("file", SEVERITY_ERROR, "unreadable_archive", str(error))
+        return [_report(path, path.name, "zip", None, [problem], None, None)]
+    if not members:
+        return [_report(path, path.name, "zip", None, [_empty_archive(path)], None, None)]
+    reports = []
+    for member in members:
         try:
-            pipeline.reader_for(kind)
-            message = kind
-        except pipeline.UnsupportedFileError as error:
-            message = str(error)
-        if kind == pipeline.UNKNOWN:
-            with open(path, "rb") as handle:
-                message += f"; it starts with {handle.read(80)!r}"
-        problems.append(Problem("file", SEVERITY_ERROR, "unsupported_file", message))
+            with _spilled(member) as local:
+                reports.append(validate_file(local, cms_version, name=member.name))
+        except (SourceError, zipfile.BadZipFile, OSError) as error:
+            problem = Problem("file", SEVERITY_ERROR, "unreadable_archive", str(error))
+            reports.append(_report(path, member.name, "zip member", None, [problem], None, None))
+    return reports
+
+
+def _empty_archive(path: Path) -> Problem:
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+    shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "") if names else "no files at all"
+    return Problem(
+        "file",
+        SEVERITY_ERROR,
+        "empty_archive",
+        f"a zip archive without a data file (.csv, .json, .gz, .zip); it holds: {shown}",
+    )
+
+
+@contextmanager
+def _spilled(member: Source) -> Iterator[Path]:
+    """A zip member as a temporary local file (readers and checks need to seek)."""
+    suffix = "".join(Path(member.file_name).suffixes[-2:])
+    with tempfile.TemporaryDirectory(prefix="paybench-validate-") as folder:
+        local = Path(folder) / f"member{suffix}"
+        with member.open() as stream, open(local, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        yield local
+
+
+def _report(
+    path: Path,
+    shown: str,
+    kind: str,
+    layout: str | None,
+    problems: list[Problem],
+    account: FileAccount | None,
+    used: str | None,
+) -> ValidationReport:
     frame = pd.DataFrame(
         [
             {
-                "source_file": path.name,
+                "source_file": shown,
                 "location": p.location,
                 "severity": p.severity,
                 "reason_code": p.reason_code,
@@ -137,14 +302,7 @@ def validate_file(path: str | Path) -> ValidationReport:
         columns=PROBLEM_COLUMNS,
     )
     frame = frame.iloc[_file_order(frame["location"])].reset_index(drop=True) if len(frame) else frame
-    return ValidationReport(path, kind, layout, ProblemSchema.validate(frame), account)
-
-
-def format_problem(row: pd.Series | object) -> str:
-    """One problem as a line of text."""
-    raw = getattr(row, "raw_value", None)
-    shown = f"  [value: {raw[:80]!r}]" if isinstance(raw, str) and raw else ""
-    return f"{row.severity:<7}  {row.location}: {row.reason_code}: {row.detail}{shown}"
+    return ValidationReport(path, kind, layout, ProblemSchema.validate(frame), account, shown, used)
 
 
 def _file_order(locations: pd.Series) -> list[int]:

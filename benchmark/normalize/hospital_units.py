@@ -237,9 +237,10 @@ class Sink:
     def result(self) -> IngestResult:
         """Validated rates (with the hospital's details), quarantine and the balanced account."""
         self.flush()
-        self.account.check()
         if self._rates:
-            rates = pd.concat(self._rates, ignore_index=True)
+            rates, merged = merge_identical(pd.concat(self._rates, ignore_index=True))
+            self.account.rows_loaded -= merged
+            self.account.rows_deduplicated += merged
             meta = self.meta
             for column, value in (
                 ("provider_name", meta.name),
@@ -256,6 +257,7 @@ class Sink:
             rates = validate_rates(rates.reindex(columns=RATE_COLUMNS))
         else:
             rates = empty_rates()
+        self.account.check()
         parts = self._quarantine + ([pd.DataFrame(self._quarantine_rows)] if self._quarantine_rows else [])
         quarantine = QuarantineSchema.validate(pd.concat(parts, ignore_index=True)) if parts else empty_quarantine()
         for row in self._quarantine_rows:
@@ -307,6 +309,30 @@ _NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+|\d+(?:\.\d*)?[
 _PLACEHOLDER = r"^9{7,}(?:\.(?:9*|0*))?$"
 
 
+def merge_identical(rates: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(the rates with identical rows merged, how many rows were merged away).
+
+    Two rates are identical when every column but ``source_locator`` (where they were found) is equal -- a file
+    that repeats a whole payer block, say. The first is kept with ``dedup_count`` = how many rows it stands for
+    (1 = unique). Rows are hashed first; only rows sharing a hash are compared column by column, so a hash
+    collision never merges two different rates.
+    """
+    keys = [c for c in rates.columns if c != "source_locator"]
+    count = np.ones(len(rates), dtype=np.int64)
+    keep = np.ones(len(rates), dtype=bool)
+    if len(rates) > 1:
+        hashes = pd.util.hash_pandas_object(rates[keys], index=False).to_numpy()
+        _, inverse, sizes = np.unique(hashes, return_inverse=True, return_counts=True)
+        suspects = np.flatnonzero(sizes[inverse] > 1)
+        if len(suspects):
+            group = rates.iloc[suspects][keys].groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+            count[suspects] = np.bincount(group)[group]
+            keep[suspects[pd.Series(group).duplicated().to_numpy()]] = False
+    merged = rates[keep].copy() if not keep.all() else rates
+    merged["dedup_count"] = pd.array(count[keep], dtype="Int64")
+    return merged.reset_index(drop=True), int((~keep).sum())
+
+
 def normalize_units(
     units: pd.DataFrame,
     wanted: frozenset[str] | None,
@@ -343,7 +369,20 @@ def normalize_units(
     outcome[np.logical_and.reduce([(u[name].str.strip() == "").to_numpy() for name in PAYER_FIELDS])] = 1
     no_code = (code == "").to_numpy() & (codes["code_problem"] == "").to_numpy()
     modifiers_text = u["modifiers_raw"].str.strip()
+    modifier_only = no_code & (modifiers_text != "").to_numpy() & (outcome == 0)
     outcome[no_code & ((modifiers_text != "").to_numpy() | (wanted is not None))] = 1
+    if collect_problems and modifier_only.any():
+        problems += [
+            Problem(
+                loc,
+                SEVERITY_WARNING,
+                "modifier_row_not_loaded",
+                f"a modifier row (modifiers {mods!r}, no code): it describes a payment adjustment, not a rate; "
+                "not loaded",
+                mods,
+            )
+            for loc, mods in zip(u["locator"][modifier_only], modifiers_text[modifier_only])
+        ]
     quarantine(no_code, "missing_billing_code", "payer-specific charge on a row with no code and no modifier", None)
     if wanted is not None:
         outcome[(outcome == 0) & ~code.isin(wanted).to_numpy()] = 1
@@ -454,6 +493,9 @@ def normalize_units(
             ].itertuples(index=False)
         ]
         problems += _unit_warnings(u[loaded], codes[loaded], text, loaded, file_columns)
+        problems += _value_warnings(
+            u[loaded], ctype[loaded], {k: v[loaded] for k, v in text.items()}, {k: v[loaded] for k, v in na.items()}
+        )
     if not loaded.any():
         return pd.DataFrame(columns=RATE_COLUMNS), quarantine_frame, counts, problems
 
@@ -623,6 +665,140 @@ def _unit_warnings(
                 SEVERITY_WARNING,
                 "other_without_note",
                 "methodology 'other' without an explanation in the payer notes (CMS conditional rule)",
+            )
+        )
+    return out
+
+
+_VALUE_NAMES = {"dollar": "negotiated_dollar", "percentage": "negotiated_percentage"}
+_AUX_NAMES = {
+    "gross_raw": "gross charge",
+    "cash_raw": "discounted cash",
+    "min_raw": "minimum",
+    "max_raw": "maximum",
+    "drug_unit_raw": "drug unit",
+}
+_AUX_PAYER = {
+    "estimated": "estimated amount",
+    "median": "median amount",
+    "p10": "10th percentile",
+    "p90": "90th percentile",
+}
+# CMS code types (v2.0-v3.0 data dictionary); a code type outside them is kept as published, with a warning
+CMS_CODE_TYPES = frozenset(
+    {
+        "CPT",
+        "HCPCS",
+        "ICD",
+        "DRG",
+        "MS-DRG",
+        "R-DRG",
+        "S-DRG",
+        "APS-DRG",
+        "AP-DRG",
+        "APR-DRG",
+        "APC",
+        "NDC",
+        "HIPPS",
+        "LOCAL",
+        "EAPG",
+        "CDT",
+        "RC",
+        "CDM",
+        "TRIS-DRG",
+        "CMG",
+        "MS-LTC-DRG",
+    }
+)
+
+
+def _value_warnings(
+    units: pd.DataFrame, ctype: pd.Series, text: dict[str, pd.Series], na: dict[str, np.ndarray]
+) -> list[Problem]:
+    """Every value of a loaded unit that the reader changed, or could not use and left blank (validation report)."""
+    out: list[Problem] = []
+    locator = units["locator"]
+    for name, label in _VALUE_NAMES.items():
+        cells = text[name]
+        for loc, raw in zip(locator[na[name]], cells[na[name]]):
+            out.append(
+                Problem(
+                    loc, SEVERITY_WARNING, "na_as_blank", f"{label} {raw!r} read as blank (another value is given)", raw
+                )
+            )
+        changed = (cells != "") & ~na[name] & ~cells.str.match(_PLAIN_NUMBER)
+        for loc, raw in zip(locator[changed], cells[changed]):
+            value, _ = parse_amount(raw, percent=name == "percentage")
+            out.append(
+                Problem(
+                    loc,
+                    SEVERITY_WARNING,
+                    "amount_normalized",
+                    f"{label} {raw!r} read as {_fmt(value) if value is not None else 'blank'}",
+                    raw,
+                )
+            )
+    aux = {label: units[column].str.strip() for column, label in _AUX_NAMES.items()}
+    aux |= {label: text[name] for name, label in _AUX_PAYER.items()}
+    for label, cells in aux.items():
+        filled = (cells != "").to_numpy()
+        if not filled.any():
+            continue
+        values, issues = parse_amounts(cells.where(filled, ""))
+        plain = cells.str.match(_PLAIN_NUMBER).to_numpy()
+        dropped = filled & (issues != "").to_numpy()
+        for loc, raw, why in zip(locator[dropped], cells[dropped], issues[dropped]):
+            out.append(
+                Problem(
+                    loc,
+                    SEVERITY_WARNING,
+                    "value_dropped",
+                    f"{label} {raw!r} is not a usable amount ({why}); stored as blank",
+                    raw,
+                )
+            )
+        changed = filled & ~plain & ~dropped
+        for loc, raw, value in zip(locator[changed], cells[changed], values[changed]):
+            out.append(
+                Problem(loc, SEVERITY_WARNING, "amount_normalized", f"{label} {raw!r} read as {_fmt(value)}", raw)
+            )
+    for column, table, label in (
+        ("setting_raw", _CARE_SETTINGS, "setting"),
+        ("billing_class_raw", _BILLING_CLASSES, "billing class"),
+    ):
+        raw = units[column].str.strip()
+        key = raw.str.lower()
+        unknown = (raw != "") & ~key.isin(list(table))
+        for loc, value in zip(locator[unknown], raw[unknown]):
+            out.append(
+                Problem(
+                    loc,
+                    SEVERITY_WARNING,
+                    f"{column.removesuffix('_raw')}_unknown",
+                    f"{label} {value!r} is not a CMS value; read as 'unknown'",
+                    value,
+                )
+            )
+        renamed = (raw != "") & key.isin(list(table)) & (key.map(table) != key)
+        for loc, value, new in zip(locator[renamed], raw[renamed], key[renamed].map(table)):
+            out.append(
+                Problem(
+                    loc,
+                    SEVERITY_WARNING,
+                    f"{column.removesuffix('_raw')}_normalized",
+                    f"{label} {value!r} read as {new!r}",
+                    value,
+                )
+            )
+    unknown_type = (ctype != "") & ~ctype.isin(CMS_CODE_TYPES)
+    for loc, value in zip(locator[unknown_type], ctype[unknown_type]):
+        out.append(
+            Problem(
+                loc,
+                SEVERITY_WARNING,
+                "code_type_unknown",
+                f"code type {value!r} is not a CMS code type; kept as published",
+                value,
             )
         )
     return out

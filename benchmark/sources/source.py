@@ -5,7 +5,8 @@
 - :func:`as_source` turns a path, URL or ``zip://`` spec into a source; :func:`zip_sources` lists a zip's data files.
 
 Zip archives
-    Every data member (``.json``, ``.json.gz``, ``.gz``, ``.zip``) becomes a source named ``archive.zip!member``;
+    Every data member (``.json``, ``.csv``, ``.json.gz``, ``.csv.gz``, ``.gz``, ``.zip``), whatever its format (TiC
+    or hospital), becomes a source named ``archive.zip!member``;
     zips inside zips are opened up to :data:`MAX_ZIP_DEPTH` levels. A member whose declared size exceeds
     ``Limits.max_decompressed_bytes`` or whose compression ratio exceeds ``Limits.max_compression_ratio`` is
     rejected (zip bomb). Zips are read from local files only.
@@ -28,7 +29,7 @@ from benchmark.sources.http import HttpReader, RemotePolicy, SourceError, is_url
 from benchmark.sources.limits import ZIP_MAGIC, Limits
 
 MAX_ZIP_DEPTH = 3
-DATA_SUFFIXES = (".json", ".json.gz", ".gz", ".zip")
+DATA_SUFFIXES = (".json", ".json.gz", ".csv", ".csv.gz", ".gz", ".zip")
 SNIFF_BYTES = 64 * 1024
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -143,6 +144,8 @@ def as_source(value: str | Path | Source, policy: RemotePolicy | None = None) ->
     source = Source(str(path), policy=policy or RemotePolicy())
     if path.is_file() and head_bytes(path).startswith(ZIP_MAGIC):
         members = zip_sources(source, Limits())
+        if not members:
+            raise SourceError(no_data_member(path))
         if len(members) != 1:
             names = ", ".join(m.name for m in members[:5]) or "none"
             raise SourceError(f"{path}: a zip archive with {len(members)} data files ({names}); read it as a folder")
@@ -197,6 +200,17 @@ def zip_sources(archive: Source, limits: Limits, depth: int = 0) -> list[Source]
             else:
                 found.append(member)
     return found
+
+
+def no_data_member(path: Path) -> str:
+    """Why a local zip archive gives no file to read (what it holds instead)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, OSError) as error:
+        return f"{path.name}: not a readable zip archive ({error})"
+    held = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "") if names else "no files at all"
+    return f"{path.name}: a zip archive without a data file ({', '.join(DATA_SUFFIXES)}); it holds: {held}"
 
 
 @contextmanager

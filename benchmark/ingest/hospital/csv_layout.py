@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -486,17 +487,28 @@ def _valid_date(text: str) -> bool:
 # Data rows
 
 
-def read_rows(source: ByteSource, layout: Layout, sink: Sink, *, resync: bool = False) -> None:
+def read_rows(
+    source: ByteSource, layout: Layout, sink: Sink, *, resync: bool = False, check: RowCheck | None = None
+) -> None:
     """Read every data row after the header into ``sink`` (fast columnar chunks, record by record when needed).
 
     ``resync`` (validation): after an unbalanced quote, report it and go on from the next line instead of failing.
+    ``check`` (validation): rules applied to every table of rows (all columns, as text; it keeps its problems).
     """
     reader = _RowReader(layout, sink)
     parser = _ChunkParser(layout, all_columns=sink.collect_problems)
     for table, lines, full in _tables(source, layout, sink, parser, resync=resync):
+        if check is not None:
+            check.check(table, lines)
         reader.table(table, lines, full)
     for line in sorted(set(source.cp1252_lines)):
         sink.problem(f"line {line}", SEVERITY_WARNING, "not_utf8", "bytes that are not UTF-8; decoded as cp1252")
+
+
+class RowCheck(Protocol):
+    """Rules applied to the data rows while they are read (:class:`benchmark.ingest.hospital.cms_csv.RowRules`)."""
+
+    def check(self, table: pa.Table, lines: np.ndarray) -> None: ...
 
 
 _Parsed = tuple[pa.Table, np.ndarray, "Callable[[], pa.Table] | None"]

@@ -48,6 +48,21 @@ _PAYER_KEYS = {
     "standard_charge_algorithm": "algorithm",
     **WIDE_PREFIX_FIELDS,
 }
+# keys of a payers_information entry that are not values of a rate
+_PAYER_NAMES = {"payer_name", "plan_name"}
+# numeric elements (JSON numbers in every CMS schema): a JSON string there is read, with a warning
+_NUMBER_KEYS = (
+    "gross_charge",
+    "discounted_cash",
+    "minimum",
+    "maximum",
+    "standard_charge_dollar",
+    "standard_charge_percentage",
+    "estimated_amount",
+    "median_amount",
+    "10th_percentile",
+    "90th_percentile",
+)
 _ITEMS = "standard_charge_information.item"
 _MODIFIER_PAYERS = "modifier_information.item.modifier_payer_information.item"
 
@@ -71,6 +86,13 @@ def read_json(stream: BinaryIO, sink: Sink) -> str:
         else:
             root[kind] = value
     reader.flush()
+    version = str(root.get("version", "")).strip().removeprefix("v")
+    if reader.unrecognized and version[:1].isdigit() and int(version.split(".")[0]) < 2:
+        raise HospitalFileError(
+            f"a pre-2.0 hospital JSON (version {root.get('version')!r}): its payers_information entries hold "
+            f"{', '.join(sorted(reader.unrecognized))} instead of the CMS v2.0+ elements (standard_charge_dollar, "
+            "standard_charge_percentage, standard_charge_algorithm, methodology); this layout is not supported"
+        )
     if not saw_items:
         raise HospitalFileError(
             "the JSON root has no standard_charge_information array; keys seen: " + (", ".join(sorted(root)) or "none")
@@ -155,6 +177,7 @@ class _JsonUnits:
         self.rows: list[dict[str, object]] = []
         self.row_key = 0
         self.version = ""  # the root's version, when it came before the items
+        self.unrecognized: set[str] = set()  # payer keys holding values that no CMS v2+ element name matches
 
     def item(self, index: int, item: Any) -> None:
         base = f"standard_charge_information[{index}]"
@@ -183,6 +206,7 @@ class _JsonUnits:
                 "drug_unit_raw": _text(drug.get("unit")),
                 "drug_type_raw": _text(drug.get("type")),
             }
+            self._numbers_as_text(charge, where)
             payers = _as_list(charge.get("payers_information"))
             valued = []
             for k, payer in enumerate(payers):
@@ -193,6 +217,15 @@ class _JsonUnits:
                 )
                 if any(values.values()):
                     valued.append((k, payer, values))
+                    self._numbers_as_text(payer, f"{where}.payers_information[{k}]")
+                elif isinstance(payer, dict) and (other := self._other_values(payer)):
+                    self.unrecognized |= set(other)
+                    self.sink.quarantine(
+                        f"{where}.payers_information[{k}]",
+                        "unrecognized_payer_fields",
+                        f"a payer entry whose values are under {', '.join(sorted(other))}, not CMS element names",
+                        _text({key: payer[key] for key in other})[:200],
+                    )
                 else:
                     self.sink.filtered(1)  # a payer entry with no value at all
             if not valued and not payers:
@@ -211,6 +244,25 @@ class _JsonUnits:
                     self.rows.append({**unit_base, "code_raw": code, "code_type_raw": code_type})
         if len(self.rows) >= _BATCH_UNITS:
             self.flush()
+
+    def _numbers_as_text(self, entry: dict[str, Any], where: str) -> None:
+        for key in _NUMBER_KEYS:
+            value = entry.get(key)
+            if isinstance(value, str) and value.strip():
+                self.sink.problem(
+                    f"{where}.{key}",
+                    SEVERITY_WARNING,
+                    "number_from_text",
+                    f"{key} is the JSON string {value!r}, not a number; read as its text",
+                    value,
+                )
+
+    @staticmethod
+    def _other_values(payer: dict[str, Any]) -> list[str]:
+        """Keys of a payer entry that hold a value but are not CMS element names."""
+        return [
+            key for key, value in payer.items() if key not in _PAYER_KEYS and key not in _PAYER_NAMES and _text(value)
+        ]
 
     def flush(self) -> None:
         if self.rows:

@@ -59,6 +59,7 @@ from pathlib import Path
 
 from benchmark.accounts import IngestResult
 from benchmark.files import sha256_file
+from benchmark.ingest.hospital import cms_csv, cms_json
 from benchmark.ingest.hospital.csv_layout import looks_like_template, read_layout, read_rows
 from benchmark.ingest.hospital.csvtext import UTF8_BOM, ByteSource, Record, open_bytes, records
 from benchmark.ingest.hospital.json_layout import read_json
@@ -100,12 +101,18 @@ class FileCheck:
     layout: str | None
     problems: list[Problem] = field(default_factory=list)
     result: IngestResult | None = None
+    cms_version: str | None = None  # the CMS version the file was checked against (None: not a CMS template)
+    cms_override: str | None = None
+    cms_problems: list[Problem] = field(default_factory=list)  # the CMS rules broken, and CMS's alerts
 
 
-def check_standard_charges(path: str | Path, *, source_name: str | None = None) -> FileCheck:
-    """Read a file only to list its problems (file-level and row-level, errors and warnings); never raises
+def check_standard_charges(
+    path: str | Path, *, source_name: str | None = None, cms_version: str | None = None
+) -> FileCheck:
+    """Read a file only to list its problems (file-level and row-level, errors and warnings) and check it against
+    the CMS rules of its version (``cms_version`` to choose another: ``"2.2.0"``...); never raises
     :class:`HospitalFileError` -- a file that cannot be read comes back with its error problems and no result."""
-    return _read(Path(path), None, is_synthetic=False, source_name=source_name, collect=True)
+    return _read(Path(path), None, is_synthetic=False, source_name=source_name, collect=True, cms_version=cms_version)
 
 
 def sniff_csv(head: bytes) -> bool:
@@ -125,10 +132,16 @@ def sniff_csv(head: bytes) -> bool:
 
 
 def _read(
-    path: Path, codes: Iterable[str] | None, *, is_synthetic: bool, source_name: str | None, collect: bool
+    path: Path,
+    codes: Iterable[str] | None,
+    *,
+    is_synthetic: bool,
+    source_name: str | None,
+    collect: bool,
+    cms_version: str | None = None,
 ) -> FileCheck:
     source_file = source_name or path.name
-    check = FileCheck(source_file=source_file, layout=None)
+    check = FileCheck(source_file=source_file, layout=None, cms_override=cms_version)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while reading it (hashlib releases the GIL)
         sha256 = pool.submit(sha256_file, path)
         sink = Sink(
@@ -178,6 +191,8 @@ def _read_into(path: Path, sink: Sink, check: FileCheck, collect: bool) -> bool:
     try:
         with open_bytes(path) as stream:
             if start[:1] in (b"{", b"["):
+                if collect:
+                    check.cms_version, check.cms_problems = cms_json.check_hospital_json(path, check.cms_override)
                 check.layout = read_json(stream, sink)
             else:
                 layout_problem = _read_csv(ByteSource(stream), sink, check, collect)
@@ -203,6 +218,10 @@ def _read_csv(source: ByteSource, sink: Sink, check: FileCheck, collect: bool) -
     if not first:
         return Problem("line 1", SEVERITY_ERROR, "empty_file", "the file is empty")
     if looks_like_template(first):
+        cms = cms_csv.check_header(first, check.cms_override) if collect else None
+        if cms is not None:
+            check.cms_version = cms.version
+            check.cms_problems = cms.problems
         layout, problems = read_layout(first)
         sink.problems += problems if collect else []
         if layout is None:
@@ -213,7 +232,12 @@ def _read_csv(source: ByteSource, sink: Sink, check: FileCheck, collect: bool) -
             return Problem(errors[0].location, SEVERITY_ERROR, errors[0].reason_code, errors[0].detail + more)
         sink.meta = layout.meta
         check.layout = layout.describe()
-        read_rows(source, layout, sink, resync=collect)
+        rows = cms.rows if cms is not None else None
+        read_rows(source, layout, sink, resync=collect, check=rows)
+        if rows is not None:
+            check.cms_problems += rows.problems
+        if sink.account.rows_seen == 0:
+            return cms_csv.no_data_rows(layout.header_line)
         return None
     template_problem = read_layout(first)[1][0]
     more: list[Record] = list(first)

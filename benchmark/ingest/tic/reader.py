@@ -103,15 +103,16 @@ Quarantine reason codes (item level; the file is still read)
     letters away from a key that carries meaning, e.g. ``billing_code_modifer``: the rate would silently lose it),
     ``provider_groups_missing``, ``provider_group_invalid``, ``provider_reference_missing``,
     ``provider_reference_remote``, ``provider_reference_fetch_failed``, ``provider_reference_empty``,
-    ``provider_reference_duplicate``. A missing ``billing_class`` becomes ``"unknown"``; a present but unrecognised
-    one is quarantined (same for ``setting``).
+    ``provider_reference_duplicate``, ``duplicate_key`` (a key repeated inside a kept ``in_network`` item: the item
+    is ambiguous, so it is quarantined whole, as one row; the rest of the file is read). A missing ``billing_class``
+    becomes ``"unknown"``; a present but unrecognised one is quarantined (same for ``setting``).
 
 File-level problems (:class:`TicFileError`, nothing of the file is returned)
     Not gzip although named ``.gz`` (e.g. an HTML error page), truncated or corrupt gzip, trailing garbage, a gzip
     bomb (decompressed size or ratio cap), empty file, invalid JSON with byte offset and line:column (trailing
     commas, NaN/Infinity, unescaped quotes, several root documents), nesting deeper than ~1,000 levels, an item
-    larger than ``Limits.max_item_bytes``, duplicate keys (at the root, or inside an item or provider reference that
-    is decoded — items skipped by the code filter are checked for syntax only), text that is not UTF-8 (anywhere,
+    larger than ``Limits.max_item_bytes``, duplicate keys at the root or inside a provider reference that is decoded
+    (items skipped by the code filter are checked for syntax only), text that is not UTF-8 (anywhere,
     with byte offset and line:column), a root that is not an object, no ``in_network`` array (the message lists
     the keys found, e.g. a misspelled ``in_networks``), no reporting entity name.
 """
@@ -147,7 +148,15 @@ from benchmark.ingest.tic.items import (
     shape_usage,
     text_of,
 )
-from benchmark.ingest.tic.rows import ESCAPED, Reference, Root, RowBuilder, decode_elements, provider_of
+from benchmark.ingest.tic.rows import (
+    ESCAPED,
+    ItemProblem,
+    Reference,
+    Root,
+    RowBuilder,
+    decode_elements,
+    provider_of,
+)
 from benchmark.ingest.tic.scan import Batch, ScanError, StreamStats, scan_document
 from benchmark.sources.http import RemotePolicy, SourceError, fetch_json
 from benchmark.sources.limits import Limits
@@ -441,7 +450,7 @@ class _Collector:
                 self.spill.seek(kept.spill_at)
                 raws.append(self.spill.read(kept.size))
             places = [(f"in_network[{kept.index}]", kept.offset) for kept in chunk]
-            for kept, item in zip(chunk, self._decode_many(raws, places)):
+            for kept, item in zip(chunk, self._decode_many(raws, places, item_level=True)):
                 rows.read_item(kept.index, item)
         filtered = self.filtered.total(self.table, self.duplicates)
         rows.account.rows_seen += filtered
@@ -495,22 +504,29 @@ class _Collector:
                 parts.append(data[offset - start : offset - start + size])
         return parts
 
-    def _decode_many(self, raws: list, places: list[tuple[str, int | None]]) -> list[Any]:
-        """Decode elements in one msgspec call when that is exact (see tic_rows.decode_elements), else like _loads."""
+    def _decode_many(self, raws: list, places: list[tuple[str, int | None]], *, item_level: bool = False) -> list[Any]:
+        """Decode elements in one msgspec call when that is exact (see tic_rows.decode_elements), else like _loads.
+        ``item_level``: a repeated key inside an element gives an :class:`ItemProblem` instead of failing the file."""
         values = decode_elements(raws)
         if values is None:
-            return [self._loads(bytes(raw), where, offset) for raw, (where, offset) in zip(raws, places)]
+            values = [ESCAPED] * len(raws)
         return [
-            self._loads(bytes(raw), where, offset) if value is ESCAPED else value
+            self._loads(bytes(raw), where, offset, item_level=item_level) if value is ESCAPED else value
             for raw, (where, offset), value in zip(raws, places, values)
         ]
 
-    def _loads(self, data: bytes, where: str, offset: int | None) -> Any:
+    def _loads(self, data: bytes, where: str, offset: int | None, *, item_level: bool = False) -> Any:
         """Decode one element with the standard library (it reports duplicate keys, msgspec keeps the last one)."""
         at = f" (starting at byte {offset:,})" if offset is not None else ""
         try:
             return json.loads(data, object_pairs_hook=_no_duplicate_keys)
         except _DuplicateKey as error:
+            if item_level:
+                return ItemProblem(
+                    "duplicate_key",
+                    f"duplicate key {error.key!r} in {where}{at}; the item is "
+                    "ambiguous (which value holds?) and is not read",
+                )
             raise TicFileError(
                 f"{self.name}: duplicate key {error.key!r} in {where}{at}; the file is ambiguous"
             ) from None

@@ -475,6 +475,15 @@ class _Problem:
 
 
 @dataclass(frozen=True)
+class ItemProblem:
+    """A kept ``in_network`` item that cannot be read without ambiguity (a repeated key): quarantined whole, as one
+    row, with its reason; the other items of the file are read."""
+
+    reason_code: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class _Slot:
     """One provider group a price is crossed with: its locator and group-table row, or why it cannot be."""
 
@@ -567,6 +576,9 @@ class RowBuilder:
     def read_item(self, index: int, item: Any) -> None:
         """Read one kept in_network item (``index`` is its position in the file's array)."""
         base = f"in_network[{index}]"
+        if isinstance(item, ItemProblem):
+            self._quarantine(base, _Problem(item.reason_code, item.detail))
+            return
         if not isinstance(item, dict):
             self._quarantine(base, _Problem("in_network_item_invalid", "in_network item is not an object", _raw(item)))
             return

@@ -1,0 +1,851 @@
+"""The CMS hospital price-transparency rules (45 CFR 180.50 data dictionary, v2.0.0-v3.0.0) for CSV files.
+
+These are the rules by which CMS decides whether a hospital standard-charge CSV is valid (the data dictionary's
+required columns, value types, enumerations and conditional requirements); ``paybench validate`` reports every
+broken rule as an ``error`` and every CMS "alert" as a ``warning``. Rule ids are the ``reason_code`` of the
+problem; the README lists them all, per version.
+
+How the file is checked
+    - Rows 1-2 (general data elements): the required headers of the version, matched case-insensitively with
+      spaces around ``|`` ignored (``hospital_ location`` is not ``hospital_location``); each needs a value
+      (``license_number|[state]`` may be blank, its state must be a US postal code); ``last_updated_on`` is
+      YYYY-MM-DD or M/D/YYYY and a real date; the attestation (v3) / affirmation (v2) value is ``true`` or ``false``.
+      Alerts: ``false``; a ``version`` that is not the one of the template (``3.0.0``; ``2.0.0`` for v2.1/v2.2).
+    - Row 3 (column headers): tall (``payer_name`` and ``plan_name``) or wide (payer and plan in the headers), not
+      both, not neither; every required column of the version present once; no template placeholder left (v3).
+      When row 3 has an error the data rows are not checked (as CMS does).
+    - Data rows: see :class:`RowRules` (vectorized on Arrow columns of one chunk of rows).
+
+Version: the one the file declares (``--cms-version`` overrides). The CSV template's version string stayed
+``2.0.0`` through v2.2, so a file declaring 2.0.0 whose columns are the 2.2 ones (``estimated_amount``, drug
+units, ``modifiers``) is checked against 2.2.0.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from benchmark.ingest.hospital.csvtext import Record
+from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
+
+CMS_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "3.0.0")
+
+AFFIRMATION = (
+    "To the best of its knowledge and belief, the hospital has included all applicable standard charge "
+    "information in accordance with the requirements of 45 CFR 180.50, and the information encoded is true, "
+    "accurate, and complete as of the date indicated."
+)
+ATTESTATION = (
+    "To the best of its knowledge and belief, this hospital has included all applicable standard charge "
+    "information in accordance with the requirements of 45 CFR 180.50, and the information encoded is true, "
+    "accurate, and complete as of the date in the file. This hospital has included all payer-specific "
+    "negotiated charges in dollars that can be expressed as a dollar amount. For payer-specific negotiated "
+    "charges that cannot be expressed as a dollar amount in the machine-readable file or not knowable in "
+    "advance, the hospital attests that the payer-specific negotiated charge is based on a contractual "
+    "algorithm, percentage or formula that precludes the provision of a dollar amount and has provided all "
+    "necessary information available to the hospital for the public to be able to derive the dollar amount, "
+    "including, but not limited to, the specific fee schedule or components referenced in such percentage, "
+    "algorithm or formula."
+)
+SETTINGS = ("inpatient", "outpatient", "both")
+METHODOLOGIES = ("case rate", "fee schedule", "percent of total billed charges", "per diem", "other")
+DRUG_TYPES = ("GR", "ME", "ML", "UN", "F2", "EA", "GM")
+CODE_TYPES = (
+    "CPT",
+    "HCPCS",
+    "ICD",
+    "DRG",
+    "MS-DRG",
+    "R-DRG",
+    "S-DRG",
+    "APS-DRG",
+    "AP-DRG",
+    "APR-DRG",
+    "APC",
+    "NDC",
+    "HIPPS",
+    "LOCAL",
+    "EAPG",
+    "CDT",
+    "RC",
+    "CDM",
+    "TRIS-DRG",
+)
+CODE_TYPES_V3 = ("CMG", "MS-LTC-DRG")
+STATES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AS",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "GU",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "MP",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "PR",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VI",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+    ]
+)
+NINE_NINES = "999999999"
+# A positive number as CMS writes it: digits with an optional decimal point, nothing else ($, commas, signs, E).
+_NUMBER = r"^(\d+|\d+\.\d*|\.\d+)$"
+_COUNT = r"^(0|1[1-9]|[2-9]\d|[1-9]\d{2,})$"  # 0, or 11 and more ("1 through 10" is checked apart)
+
+
+def key(header: str) -> str:
+    """A column header as CMS matches it: parts between ``|`` trimmed, lower case, joined by `` | ``."""
+    return " | ".join(part.strip().lower() for part in header.replace("\ufeff", "").split("|"))
+
+
+def at_least(version: str, floor: str) -> bool:
+    return _tuple(version) >= _tuple(floor)
+
+
+def _tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def coerce_version(text: str | None) -> str | None:
+    """``3``, ``v3.0``, `` 2.2.1 `` -> ``3.0.0``, ``2.0.0``, ``2.2.0`` (a CMS version, else None)."""
+    m = re.match(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", text or "")
+    if not m:
+        return None
+    found = f"{m.group(1)}.{m.group(2) or 0}.0"
+    return found if found in CMS_VERSIONS else None
+
+
+def choose_version(declared: str | None, columns: list[str], override: str | None = None) -> tuple[str, Problem | None]:
+    """The CMS version to check against, and a warning when it is not simply the declared one."""
+    if override:
+        chosen = coerce_version(override)
+        if chosen is None:
+            raise ValueError(f"--cms-version {override!r}: CMS versions are {', '.join(CMS_VERSIONS)}")
+        return chosen, None
+    keys = {key(c).split(" | ")[0] for c in columns}
+    has_v22 = bool(keys & {"estimated_amount", "drug_unit_of_measurement", "modifiers"})
+    has_v3 = bool(keys & {"median_amount", "10th_percentile", "90th_percentile", "count"})
+    chosen = coerce_version(declared)
+    if chosen == "2.0.0" and has_v22:
+        return "2.2.0", None
+    if chosen is not None:
+        return chosen, None
+    guess = "3.0.0" if has_v3 else "2.2.0"
+    return guess, Problem(
+        "line 2",
+        SEVERITY_WARNING,
+        "version_unknown",
+        f"version {declared!r} is not a CMS template version ({', '.join(CMS_VERSIONS)}); "
+        f"checked against {guess} (its columns look like it); use --cms-version to choose",
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Rows 1-3
+
+
+@dataclass
+class HeaderCheck:
+    """What rows 1-3 say: the version checked against, every problem, and the row rules (None: rows not checked)."""
+
+    version: str | None
+    problems: list[Problem]
+    rows: RowRules | None
+
+
+def check_header(first: list[Record], override: str | None = None) -> HeaderCheck:
+    """The CMS rules of rows 1-3 of a template CSV (``first``: its first three records)."""
+    blank = [i for i, record in enumerate(first[:3]) if i != 1 and record.is_blank()]
+    if len(first) < 3 or blank:
+        line = first[blank[0]].first_line if blank else (first[-1].last_line + 1 if first else 1)
+        return HeaderCheck(
+            None,
+            [
+                Problem(
+                    f"line {line}",
+                    SEVERITY_ERROR,
+                    "header_blank",
+                    "row 1 (general data element names) and row 3 (column headers) of a CMS "
+                    "CSV must not be blank or missing",
+                )
+            ],
+            None,
+        )
+    general, values, header = (r.cells for r in first[:3])
+    declared = None
+    names = [key(c) for c in general]
+    if "version" in names and names.index("version") < len(values):
+        declared = values[names.index("version")]
+    version, note = choose_version(declared, header, override)
+    problems = [note] if note else []
+    problems += check_general(general, values, version, first[0].first_line, first[1].first_line)
+    columns, found = check_columns(header, version, first[2].first_line)
+    problems += found
+    return HeaderCheck(version, problems, RowRules(columns) if columns is not None else None)
+
+
+def no_data_rows(header_line: int) -> Problem:
+    return Problem(
+        f"line {header_line}",
+        SEVERITY_ERROR,
+        "no_data_rows",
+        "the column headers are followed by no data row (a CMS file needs at least one item)",
+    )
+
+
+@dataclass
+class Columns:
+    """Where each column the rules read is (row 3), in CMS terms."""
+
+    version: str
+    tall: bool
+    index: dict[str, int]  # normalized column name -> index (first occurrence)
+    code_count: int
+    payers_plans: list[str] = field(default_factory=list)  # "payer | plan", lower case (wide)
+
+
+def check_general(
+    headers: list[str], values: list[str], version: str, line: int, value_line: int | None = None
+) -> list[Problem]:
+    """Rows 1-2: required general data elements, their values, and the alerts."""
+    problems: list[Problem] = []
+    required = ["hospital_name", "last_updated_on", "version", "hospital_address", "license_number | [state]"]
+    required += (
+        ["location_name", "type_2_npi", key(ATTESTATION), "attester_name"]
+        if at_least(version, "3.0.0")
+        else ["hospital_location", key(AFFIRMATION)]
+    )
+    remaining = list(required)
+    found: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        name = key(header)
+        if not name.strip():
+            continue
+        parts = name.split(" | ")
+        if len(parts) == 2 and parts[0] == "license_number" and "license_number | [state]" in remaining:
+            if parts[1].upper() in STATES:
+                remaining.remove("license_number | [state]")
+                found["license_number"] = index
+            else:
+                problems.append(
+                    Problem(
+                        f"line {line} column {index + 1}",
+                        SEVERITY_ERROR,
+                        "invalid_state_code",
+                        f"license_number|{parts[1]}: {parts[1]!r} is not a US state or territory postal code",
+                        header,
+                    )
+                )
+            continue
+        if name in remaining:
+            remaining.remove(name)
+            found[name] = index
+        elif name in found:
+            problems.append(
+                Problem(
+                    f"line {line} column {index + 1}",
+                    SEVERITY_ERROR,
+                    "duplicate_header_column",
+                    f"general data element {_short(header)!r} appears twice",
+                    None,
+                )
+            )
+    for name in remaining:
+        problems.append(
+            Problem(
+                f"line {line}",
+                SEVERITY_ERROR,
+                "header_column_missing",
+                f"required general data element {_short(name)!r} is missing from row 1 (CMS v{version})",
+            )
+        )
+    value_line = value_line or line + 1
+    for name, index in found.items():
+        if name == "license_number":
+            continue
+        value = values[index].strip() if index < len(values) else ""
+        where = f"line {value_line} column {index + 1}"
+        if not value:
+            problems.append(
+                Problem(
+                    where, SEVERITY_ERROR, "header_value_missing", f"general data element {_short(name)!r} has no value"
+                )
+            )
+        elif name == "last_updated_on" and not valid_date(value):
+            problems.append(
+                Problem(
+                    where,
+                    SEVERITY_ERROR,
+                    "invalid_date",
+                    "last_updated_on is not a real date in YYYY-MM-DD or M/D/YYYY form",
+                    value,
+                )
+            )
+        elif name in (key(ATTESTATION), key(AFFIRMATION)) and value.lower() not in ("true", "false"):
+            problems.append(
+                Problem(
+                    where,
+                    SEVERITY_ERROR,
+                    "invalid_attestation",
+                    "the attestation/affirmation value must be true or false",
+                    value,
+                )
+            )
+    if problems:
+        return problems
+    declared = values[found["version"]].strip() if "version" in found and found["version"] < len(values) else ""
+    expected = "3.0.0" if at_least(version, "3.0.0") else "2.0.0" if at_least(version, "2.1.0") else None
+    if expected and declared != expected:
+        problems.append(
+            Problem(
+                f"line {value_line} column {found['version'] + 1}",
+                SEVERITY_WARNING,
+                "version_mismatch",
+                f"version {declared!r}; the CMS v{version} template says {expected!r}",
+                declared,
+            )
+        )
+    for name in (key(ATTESTATION), key(AFFIRMATION)):
+        if name in found and found[name] < len(values) and values[found[name]].strip().lower() == "false":
+            problems.append(
+                Problem(
+                    f"line {value_line} column {found[name] + 1}",
+                    SEVERITY_WARNING,
+                    "false_attestation",
+                    "the hospital answers 'false' to the attestation statement",
+                    "false",
+                )
+            )
+    return problems
+
+
+def check_columns(headers: list[str], version: str, line: int) -> tuple[Columns | None, list[Problem]]:
+    """Row 3: layout, required columns, duplicates, placeholders. None when the data rows cannot be checked."""
+    problems: list[Problem] = []
+    names = [key(h) for h in headers]
+    tall = "payer_name" in names and "plan_name" in names
+    payers_plans: list[str] = []
+    for name in names:
+        parts = name.split(" | ")
+        wide = (
+            len(parts) == 4
+            and parts[0] == "standard_charge"
+            and parts[3] in ("negotiated_dollar", "negotiated_percentage", "negotiated_algorithm", "methodology")
+        ) or (len(parts) == 3 and parts[0] in _wide_prefixes(version))
+        if wide:
+            payer_plan = f"{parts[1]} | {parts[2]}"
+            if at_least(version, "3.0.0") and ("[payer_name]" in parts or "[plan_name]" in parts):
+                continue  # reported as a placeholder below
+            if payer_plan not in payers_plans:
+                payers_plans.append(payer_plan)
+    if at_least(version, "3.0.0"):
+        for index, name in enumerate(names):
+            parts = name.split(" | ")
+            if any(re.fullmatch(r"\[(i|payer_name|plan_name)\]", p) for p in parts):
+                problems.append(
+                    Problem(
+                        f"line {line} column {index + 1}",
+                        SEVERITY_ERROR,
+                        "placeholder",
+                        f"template placeholder left in column header {headers[index].strip()!r}",
+                    )
+                )
+    ambiguous = tall == bool(payers_plans)
+    if ambiguous:
+        problems.append(
+            Problem(
+                f"line {line}",
+                SEVERITY_ERROR,
+                "ambiguous_format",
+                "both tall (payer_name, plan_name) and wide (standard_charge|[payer]|[plan]|...) columns"
+                if tall
+                else "neither tall (payer_name, plan_name) nor wide (standard_charge|[payer]|[plan]|...) columns",
+            )
+        )
+    code_count = max(
+        [int(m.group(1)) for n in names if (m := re.fullmatch(r"code \| (\d+)(?: \| type)?", n))], default=0
+    )
+    expected = expected_columns(version, code_count, payers_plans if not tall else [])
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if not name.strip():
+            continue
+        if name in index:
+            if name in expected:
+                problems.append(
+                    Problem(
+                        f"line {line} column {i + 1}",
+                        SEVERITY_ERROR,
+                        "duplicate_column",
+                        f"column {headers[i].strip()!r} appears twice (columns {index[name] + 1} and {i + 1})",
+                    )
+                )
+            continue
+        index[name] = i
+    if ambiguous:  # which columns are required depends on the layout
+        return None, problems
+    for name in expected:
+        if name not in index:
+            problems.append(
+                Problem(
+                    f"line {line}",
+                    SEVERITY_ERROR,
+                    "column_missing",
+                    f"required column {name!r} is missing (CMS v{version}, {'tall' if tall else 'wide'})",
+                )
+            )
+    if at_least(version, "3.0.0"):
+        for i, name in enumerate(names):
+            if name.split(" | ")[0] == "estimated_amount":
+                problems.append(
+                    Problem(
+                        f"line {line} column {i + 1}",
+                        SEVERITY_WARNING,
+                        "estimated_amount_deprecated",
+                        "estimated_amount is no longer a data element as of 2026-01-01 (v3.0): "
+                        "replaced by median, 10th/90th percentile and count of allowed amounts",
+                    )
+                )
+    if any(p.severity == SEVERITY_ERROR for p in problems):
+        return None, problems
+    return Columns(version, tall, index, code_count, payers_plans), problems
+
+
+def _wide_prefixes(version: str) -> tuple[str, ...]:
+    if at_least(version, "3.0.0"):
+        return ("additional_payer_notes", "median_amount", "10th_percentile", "90th_percentile", "count")
+    if at_least(version, "2.2.0"):
+        return ("additional_payer_notes", "estimated_amount")
+    return ("additional_payer_notes",)
+
+
+def expected_columns(version: str, code_count: int, payers_plans: list[str]) -> list[str]:
+    """Required data columns of a CMS version (tall when ``payers_plans`` is empty)."""
+    columns = [
+        "description",
+        "setting",
+        "standard_charge | gross",
+        "standard_charge | discounted_cash",
+        "standard_charge | min",
+        "standard_charge | max",
+        "additional_generic_notes",
+    ]
+    for i in range(1, max(1, code_count) + 1):
+        columns += [f"code | {i}", f"code | {i} | type"]
+    if payers_plans:
+        for pp in payers_plans:
+            columns += [
+                f"standard_charge | {pp} | negotiated_dollar",
+                f"standard_charge | {pp} | negotiated_percentage",
+                f"standard_charge | {pp} | negotiated_algorithm",
+                f"standard_charge | {pp} | methodology",
+                f"additional_payer_notes | {pp}",
+            ]
+    else:
+        columns += [
+            "payer_name",
+            "plan_name",
+            "standard_charge | negotiated_dollar",
+            "standard_charge | negotiated_percentage",
+            "standard_charge | negotiated_algorithm",
+            "standard_charge | methodology",
+        ]
+    if at_least(version, "2.2.0"):
+        columns += ["drug_unit_of_measurement", "drug_type_of_measurement", "modifiers"]
+    allowed = (["estimated_amount"] if version.startswith("2.2") else []) + (
+        ["median_amount", "10th_percentile", "90th_percentile", "count"] if at_least(version, "3.0.0") else []
+    )
+    for name in allowed:
+        columns += [f"{name} | {pp}" for pp in payers_plans] if payers_plans else [name]
+    return columns
+
+
+def valid_date(text: str) -> bool:
+    """YYYY-MM-DD or M/D/YYYY (one or two digits), and a real calendar date."""
+    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    elif m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text):
+        mo, d, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        return False
+    try:
+        date(y, mo, d)
+    except ValueError:
+        return False
+    return True
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 60 else name[:57] + "..."
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data rows
+
+
+class RowRules:
+    """The CMS data-row rules of one file, applied to tables of rows (columns ``c<index>``, all text)."""
+
+    def __init__(self, columns: Columns) -> None:
+        self.c = columns
+        self.v = columns.version
+        self.code_types = pa.array(list(CODE_TYPES) + (list(CODE_TYPES_V3) if at_least(self.v, "3.0.0") else []))
+        self.rows_checked = 0
+        self.problems: list[Problem] = []
+
+    def check(self, table: pa.Table, lines: np.ndarray) -> None:
+        """Add every broken rule (errors) and alert (warnings) of the rows of ``table`` (``lines``: their line
+        numbers) to :attr:`problems`."""
+        n = table.num_rows
+        if n == 0:
+            return
+        self.rows_checked += n
+        checker = _Table(table, self.c.index, lines)
+        self._run(checker)
+        self.problems += checker.problems
+
+    def _run(self, t: _Table) -> None:
+        v, c = self.v, self.c
+        t.required("description")
+        codes = [(f"code | {i}", f"code | {i} | type") for i in range(1, c.code_count + 1)]
+        for code, kind in codes:
+            t.required(code, when=t.has(kind), why=f"when {kind} is given")
+            t.required(kind, when=t.has(code), why=f"when {code} is given")
+            t.enum(kind, self.code_types, "invalid_code_type", when=t.has(code))
+        for name in (
+            "standard_charge | gross",
+            "standard_charge | discounted_cash",
+            "standard_charge | min",
+            "standard_charge | max",
+        ):
+            t.number(name)
+        groups = [""] if c.tall else c.payers_plans
+        for pp in groups:
+            sc = (lambda f: f"standard_charge | {f}") if c.tall else (lambda f, pp=pp: f"standard_charge | {pp} | {f}")
+            extra = (lambda f: f) if c.tall else (lambda f, pp=pp: f"{f} | {pp}")
+            t.number(sc("negotiated_dollar"))
+            t.number(sc("negotiated_percentage"))
+            t.enum(sc("methodology"), METHODOLOGIES, "invalid_methodology", lower=True)
+            if v.startswith("2.2"):
+                t.number(extra("estimated_amount"))
+            if at_least(v, "3.0.0"):
+                for name in ("median_amount", "10th_percentile", "90th_percentile"):
+                    t.number(extra(name))
+                t.count(extra("count"))
+        if at_least(v, "2.2.0"):
+            drug = t.has("drug_unit_of_measurement") | t.has("drug_type_of_measurement")
+            t.required("drug_unit_of_measurement", when=drug, why="when drug_type_of_measurement is given")
+            t.number("drug_unit_of_measurement", when=drug)
+            t.required("drug_type_of_measurement", when=drug, why="when drug_unit_of_measurement is given")
+            t.enum("drug_type_of_measurement", DRUG_TYPES, "invalid_drug_type", when=drug)
+            ndc = np.zeros(t.n, dtype=bool)
+            for _, kind in codes:
+                ndc |= t.equals(kind, "NDC")
+            missing = ndc & ~(t.has("drug_unit_of_measurement") & t.has("drug_type_of_measurement"))
+            t.flag(
+                missing,
+                "ndc_needs_drug_info",
+                "code type NDC needs drug_unit_of_measurement and drug_type_of_measurement",
+                "drug_unit_of_measurement",
+            )
+        any_code = np.zeros(t.n, dtype=bool)
+        for code, kind in codes:
+            any_code |= t.has(code) | t.has(kind)
+        if at_least(v, "2.2.0"):
+            modifier = ~any_code & t.has("modifiers")
+            t.flag(
+                ~any_code & ~modifier, "code_missing", "no code and code type on the row (and no modifier)", "code | 1"
+            )
+            item = ~modifier
+            self._modifier_rules(t, modifier)
+        else:
+            t.flag(~any_code, "code_missing", "no code and code type on the row", "code | 1")
+            item = np.ones(t.n, dtype=bool)
+        self._item_rules(t, item)
+        self._alerts(t)
+
+    def _modifier_rules(self, t: _Table, rows: np.ndarray) -> None:
+        if not rows.any():
+            return
+        info = t.has("additional_generic_notes")
+        for pp in [""] if self.c.tall else self.c.payers_plans:
+            for f in ("negotiated_dollar", "negotiated_percentage", "negotiated_algorithm"):
+                info |= t.has(f"standard_charge | {f}" if self.c.tall else f"standard_charge | {pp} | {f}")
+            if not self.c.tall:
+                info |= t.has(f"additional_payer_notes | {pp}")
+        t.flag(
+            rows & ~info,
+            "modifier_missing_info",
+            "a modifier row (no code) needs additional notes or a payer-specific charge",
+            "additional_generic_notes",
+        )
+
+    def _item_rules(self, t: _Table, rows: np.ndarray) -> None:
+        v, c = self.v, self.c
+        t.required("setting", when=rows)
+        t.enum("setting", SETTINGS, "invalid_setting", when=rows, lower=True)
+        if not at_least(v, "2.1.0"):
+            return
+        charged = t.has("standard_charge | gross") | t.has("standard_charge | discounted_cash")
+        any_dollar = np.zeros(t.n, dtype=bool)
+        for pp in [""] if c.tall else c.payers_plans:
+            if c.tall:
+                sc, extra, notes = (lambda f: f"standard_charge | {f}"), (lambda f: f), "additional_generic_notes"
+            else:
+                sc = lambda f, pp=pp: f"standard_charge | {pp} | {f}"  # noqa: E731
+                extra = lambda f, pp=pp: f"{f} | {pp}"  # noqa: E731
+                notes = f"additional_payer_notes | {pp}"
+            dollar, pct, alg = (
+                t.has(sc("negotiated_dollar")),
+                t.has(sc("negotiated_percentage")),
+                t.has(sc("negotiated_algorithm")),
+            )
+            any_charge = dollar | pct | alg
+            charged |= any_charge
+            any_dollar |= dollar
+            why = "when a payer-specific negotiated charge (dollar, percentage or algorithm) is given"
+            if c.tall:
+                t.required("payer_name", when=rows & any_charge, why=why)
+                t.required("plan_name", when=rows & any_charge, why=why)
+            t.required(sc("methodology"), when=rows & any_charge, why=why)
+            other = t.equals(sc("methodology"), "OTHER")
+            t.flag(
+                rows & other & ~t.has(notes),
+                "other_needs_notes",
+                "methodology 'other' needs an explanation in the additional notes",
+                notes,
+            )
+            if v.startswith("2.2"):
+                t.flag(
+                    rows & ~dollar & (pct | alg) & ~t.has(extra("estimated_amount")),
+                    "estimate_missing",
+                    "a charge given only as a percentage or algorithm needs an estimated_amount",
+                    extra("estimated_amount"),
+                )
+            if at_least(v, "3.0.0"):
+                count = extra("count")
+                t.flag(
+                    rows & (pct | alg) & ~t.has(count),
+                    "count_missing",
+                    "a percentage or algorithm charge needs the count of allowed amounts",
+                    count,
+                )
+                nonzero = ~t.equals(count, "0")
+                for name, rule in (
+                    ("median_amount", "median_missing"),
+                    ("10th_percentile", "p10_missing"),
+                    ("90th_percentile", "p90_missing"),
+                ):
+                    t.flag(
+                        rows & (pct | alg) & nonzero & ~t.has(extra(name)),
+                        rule,
+                        f"a percentage or algorithm charge with a count other than 0 needs {name}",
+                        extra(name),
+                    )
+                t.flag(
+                    rows & t.equals(count, "0") & ~t.has(notes),
+                    "count_zero_needs_notes",
+                    "a count of allowed amounts of 0 needs an explanation in the additional notes",
+                    notes,
+                )
+                if c.tall:
+                    t.flag(
+                        rows & t.has("payer_name") & t.has("plan_name") & ~any_charge,
+                        "payer_without_charge",
+                        "payer and plan are given but no payer-specific charge (dollar, percentage or algorithm)",
+                        "payer_name",
+                    )
+        t.flag(
+            rows & ~charged,
+            "no_charge",
+            "an item needs a gross charge, discounted cash price or payer-specific charge",
+            "standard_charge | gross",
+        )
+        t.flag(
+            rows & any_dollar & ~(t.has("standard_charge | min") & t.has("standard_charge | max")),
+            "dollar_needs_min_max",
+            "a payer-specific dollar amount needs the de-identified minimum and maximum",
+            "standard_charge | min",
+        )
+
+    def _alerts(self, t: _Table) -> None:
+        v, c = self.v, self.c
+        names: list[str] = []
+        for pp in [""] if c.tall else c.payers_plans:
+            extra = (lambda f: f) if c.tall else (lambda f, pp=pp: f"{f} | {pp}")
+            if at_least(v, "2.2.0"):
+                names.append(extra("estimated_amount"))
+            if at_least(v, "3.0.0"):
+                names += [extra(f) for f in ("count", "median_amount", "10th_percentile", "90th_percentile")]
+        for name in names:
+            t.flag(
+                t.equals(name, NINE_NINES),
+                "nine_nines",
+                f"999999999 (nine 9s) encoded in {name}; CMS asks for the actual amount",
+                name,
+                severity=SEVERITY_WARNING,
+            )
+
+
+class _Table:
+    """Column tests on one table, and the problems they find (located by line and column)."""
+
+    def __init__(self, table: pa.Table, index: dict[str, int], lines: np.ndarray) -> None:
+        self.table, self.index, self.lines, self.n = table, index, lines, table.num_rows
+        self.problems: list[Problem] = []
+        self._text: dict[str, pa.Array] = {}
+        self._has: dict[str, np.ndarray] = {}
+        self._false = np.zeros(self.n, dtype=bool)
+
+    def text(self, name: str) -> pa.Array | None:
+        if name not in self.index:
+            return None
+        if name not in self._text:
+            column = self.table.column(f"c{self.index[name]}")
+            if column.num_chunks != 1:
+                column = column.combine_chunks()
+            else:
+                column = column.chunk(0)
+            if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+                column = column.cast(pa.string())
+            self._text[name] = pc.utf8_trim_whitespace(column)
+        return self._text[name]
+
+    def has(self, name: str) -> np.ndarray:
+        if name not in self._has:
+            text = self.text(name)
+            self._has[name] = (
+                self._false
+                if text is None
+                else np.asarray(pc.greater(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False), dtype=bool)
+            )
+        return self._has[name]
+
+    def equals(self, name: str, value: str) -> np.ndarray:
+        text = self.text(name)
+        if text is None:
+            return self._false
+        return np.asarray(pc.equal(pc.utf8_upper(text), value.upper()).to_numpy(zero_copy_only=False), dtype=bool)
+
+    def required(self, name: str, when: np.ndarray | None = None, why: str = "") -> None:
+        rows = ~self.has(name) if when is None else when & ~self.has(name)
+        self.flag(rows, "required_value", f"{name} is required" + (f" {why}" if why else ""), name)
+
+    def number(self, name: str, when: np.ndarray | None = None) -> None:
+        text = self.text(name)
+        if text is None:
+            return
+        ok = pc.match_substring_regex(text, _NUMBER).to_numpy(zero_copy_only=False)
+        bad = self.has(name) & ~np.asarray(ok, dtype=bool)
+        if ok.any():  # "0", "0.00": digits but not positive
+            value = pc.cast(pc.if_else(pc.match_substring_regex(text, _NUMBER), text, "1"), pa.float64())
+            bad |= self.has(name) & (value.to_numpy(zero_copy_only=False) <= 0)
+        if when is not None:
+            bad &= when
+        self.flag(
+            bad, "invalid_number", f"{name} must be a positive number (digits and a decimal point only)", name, raw=True
+        )
+
+    def count(self, name: str) -> None:
+        text = self.text(name)
+        if text is None:
+            return
+        ok = np.asarray(pc.match_substring_regex(text, _COUNT).to_numpy(zero_copy_only=False), dtype=bool)
+        ok |= self.equals(name, "1 THROUGH 10")
+        self.flag(
+            self.has(name) & ~ok,
+            "invalid_count",
+            f"{name} must be 0, '1 through 10' or a whole number of 11 or more",
+            name,
+            raw=True,
+        )
+
+    def enum(self, name: str, allowed, rule: str, when: np.ndarray | None = None, lower: bool = False) -> None:
+        text = self.text(name)
+        if text is None:
+            return
+        values = pa.array([a.upper() for a in allowed]) if not isinstance(allowed, pa.Array) else allowed
+        ok = np.asarray(pc.is_in(pc.utf8_upper(text), value_set=values).to_numpy(zero_copy_only=False), dtype=bool)
+        bad = self.has(name) & ~ok
+        if when is not None:
+            bad &= when
+        shown = ", ".join(a.lower() if lower else a for a in values.to_pylist())
+        self.flag(bad, rule, f"{name} is not one of the CMS values ({_short(shown)})", name, raw=True)
+
+    def flag(
+        self,
+        rows: np.ndarray,
+        rule: str,
+        detail: str,
+        column: str,
+        *,
+        raw: bool = False,
+        severity: str = SEVERITY_ERROR,
+    ) -> None:
+        where = np.flatnonzero(rows)
+        if not len(where):
+            return
+        position = self.index.get(column)
+        suffix = f" column {position + 1}" if position is not None else ""
+        values = self.text(column).take(pa.array(where)).to_pylist() if raw and position is not None else None
+        for k, row in enumerate(where):
+            self.problems.append(
+                Problem(
+                    f"line {int(self.lines[row])}{suffix}",
+                    severity,
+                    rule,
+                    detail,
+                    values[k] if values is not None else None,
+                )
+            )
