@@ -23,6 +23,7 @@ import ijson
 import jsonschema
 
 from benchmark import config
+from benchmark.errors import ParameterError
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
 
 SCHEMA_DIR = config.DATA_DIR / "cms_schemas"
@@ -255,7 +256,7 @@ def tic_version(declared: Any, override: str | None = None) -> tuple[str, Proble
     if major == "2":
         return "2.2.0", None
     if override:
-        raise ValueError(f"--cms-version {override!r}: TiC schemas kept are {', '.join(TIC_VERSIONS)}")
+        raise ParameterError(f"--cms-version {override!r}: TiC schemas kept are {', '.join(TIC_VERSIONS)}")
     return "2.2.0", Problem(
         "version",
         SEVERITY_WARNING,

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmark.errors import ParameterError
 from benchmark.ingest.hospital.csvtext import Record
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
 
@@ -171,7 +172,7 @@ def choose_version(declared: str | None, columns: list[str], override: str | Non
     if override:
         chosen = coerce_version(override)
         if chosen is None:
-            raise ValueError(f"--cms-version {override!r}: CMS versions are {', '.join(CMS_VERSIONS)}")
+            raise ParameterError(f"--cms-version {override!r}: CMS versions are {', '.join(CMS_VERSIONS)}")
         return chosen, None
     keys = {key(c).split(" | ")[0] for c in columns}
     has_v22 = bool(keys & {"estimated_amount", "drug_unit_of_measurement", "modifiers"})

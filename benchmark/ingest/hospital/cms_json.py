@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmark.errors import ParameterError
 from benchmark.ingest.cms_schema import HOSPITAL_VERSIONS, check_document, root_value, skip_bom
 from benchmark.ingest.hospital.cms_csv import coerce_version
 from benchmark.ingest.hospital.csvtext import open_bytes
@@ -36,7 +37,7 @@ def choose_json_version(declared: Any, override: str | None) -> tuple[str, Probl
         text = override.strip().removeprefix("v")
         chosen = text if text in HOSPITAL_VERSIONS else coerce_version(text)
         if chosen is None:
-            raise ValueError(f"--cms-version {override!r}: CMS versions are {', '.join(HOSPITAL_VERSIONS)}")
+            raise ParameterError(f"--cms-version {override!r}: CMS versions are {', '.join(HOSPITAL_VERSIONS)}")
         return chosen, None
     text = str(declared).strip().removeprefix("v") if declared is not None else ""
     if text in HOSPITAL_VERSIONS:
