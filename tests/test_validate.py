@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -173,3 +174,46 @@ def test_the_cms_v3_examples_are_valid(relative: str) -> None:
     assert report.valid and report.cms_version == "3.0.0", report.problems.head().to_dict("records")
     algorithm_only = report.problems[report.problems.reason_code == "algorithm_only"]
     assert len(algorithm_only) > 0 and set(algorithm_only.severity) == {"warning"}
+
+
+def test_every_value_the_reader_changes_is_a_warning_with_its_reason(tmp_path: Path) -> None:
+    """The issue's list: '$34' read as 34, code types BOAT / MS-DRGG kept, a bad setting read as unknown, a 10th
+    percentile of 0 dropped, a modifier-only row not loaded -- each is listed, with its reason code."""
+    rows = [
+        row("Visit,99213,CPT,outpatient,$34,Aetna,PPO,,100,,,fee schedule,90,110"),
+        row("Boat,99214,BOAT,outpatient,200,Aetna,PPO,,100,,,fee schedule,90,110"),
+        row("Joint,470,MS-DRGG,inpatient,200,Aetna,PPO,,100,,,case rate,90,110"),
+        row("Visit,99215,CPT,sometimes,200,Aetna,PPO,,100,,,fee schedule,90,110"),
+        "Visit,99216,CPT,outpatient,200,Aetna,PPO,,,50,,fee schedule,,,,,,,120,0,150,12",
+        row(",,,,,Aetna,PPO,25,100,,,fee schedule,,"),
+    ]
+    report = validate_file(_write(tmp_path, "\n".join(rows) + "\n"))
+    warnings = {(p.location, p.reason_code): p.detail for p in report.problems.itertuples() if p.severity == "warning"}
+    assert warnings[("line 4", "amount_normalized")] == "gross charge '$34' read as 34"
+    assert "'BOAT' is not a CMS code type; kept as published" in warnings[("line 5", "code_type_unknown")]
+    assert "'MS-DRGG'" in warnings[("line 6", "code_type_unknown")]
+    assert warnings[("line 7", "setting_unknown")] == "setting 'sometimes' is not a CMS value; read as 'unknown'"
+    assert "10th percentile '0' is not a usable amount" in warnings[("line 8", "value_dropped")]
+    assert ("line 9", "modifier_row_not_loaded") in warnings
+    errors = set(_problems(report))  # and CMS calls each of them an error
+    assert {
+        ("line 4 column 5", "error", "invalid_number"),
+        ("line 5 column 3", "error", "invalid_code_type"),
+        ("line 6 column 3", "error", "invalid_code_type"),
+        ("line 7 column 4", "error", "invalid_setting"),
+        ("line 8 column 20", "error", "invalid_number"),
+    } <= errors
+
+
+def test_a_json_number_given_as_text_is_a_warning(tmp_path: Path) -> None:
+    document = json.loads((FIXTURES / "hpt_examples/v3.0.0/v3_json_format_example.json").read_text("utf-8-sig"))
+    charge = document["standard_charge_information"][0]["standard_charges"][0]
+    charge["gross_charge"] = "105.34"
+    path = tmp_path / "text_number.json"
+    path.write_text(json.dumps(document))
+    report = validate_file(path)
+    found = report.problems.set_index(["location", "reason_code"])
+    where = "standard_charge_information[0].standard_charges[0].gross_charge"
+    assert found.loc[(where, "number_from_text"), "severity"] == "warning"
+    assert found.loc[(where, "schema"), "severity"] == "error"  # CMS: gross_charge must be a number
+    assert not report.valid
