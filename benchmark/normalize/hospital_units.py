@@ -150,6 +150,7 @@ class Sink:
     is_synthetic: bool
     wanted: frozenset[str] | None
     collect_problems: bool = False
+    check_only: bool = False  # validation: count and check the units, build no rate rows (nor merge duplicates)
     flush_units: int = 200_000
     meta: HospitalMeta = field(default_factory=HospitalMeta)
     account: FileAccount = field(init=False)
@@ -222,6 +223,7 @@ class Sink:
                 source_file=self.source_file,
                 file_columns=file_columns,
                 collect_problems=self.collect_problems,
+                check_only=self.check_only,
             )
             self.account.rows_loaded += counts["loaded"]
             self.account.rows_quarantined += counts["quarantined"]
@@ -237,7 +239,7 @@ class Sink:
     def result(self) -> IngestResult:
         """Validated rates (with the hospital's details), quarantine and the balanced account."""
         self.flush()
-        if self._rates:
+        if self._rates and not self.check_only:
             rates, merged = merge_identical(pd.concat(self._rates, ignore_index=True))
             self.account.rows_loaded -= merged
             self.account.rows_deduplicated += merged
@@ -341,8 +343,10 @@ def normalize_units(
     source_file: str,
     file_columns: frozenset[str] = frozenset(),
     collect_problems: bool = False,
+    check_only: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], list[Problem]]:
-    """(rates without the file-level columns, quarantine, outcome counts, problems) of a unit table."""
+    """(rates without the file-level columns, quarantine, outcome counts, problems) of a unit table.
+    ``check_only``: outcomes, quarantine and problems only; no rate rows are built (validation)."""
     u = units.reset_index(drop=True)
     n = len(u)
     codes = normalize_codes(u["code_raw"], u["code_type_raw"])
@@ -496,7 +500,7 @@ def normalize_units(
         problems += _value_warnings(
             u[loaded], ctype[loaded], {k: v[loaded] for k, v in text.items()}, {k: v[loaded] for k, v in na.items()}
         )
-    if not loaded.any():
+    if not loaded.any() or check_only:
         return pd.DataFrame(columns=RATE_COLUMNS), quarantine_frame, counts, problems
 
     ul = u[loaded]
@@ -744,10 +748,10 @@ def _value_warnings(
         filled = (cells != "").to_numpy()
         if not filled.any():
             continue
-        values, issues = parse_amounts(cells.where(filled, ""))
-        plain = cells.str.match(_PLAIN_NUMBER).to_numpy()
-        dropped = filled & (issues != "").to_numpy()
-        for loc, raw, why in zip(locator[dropped], cells[dropped], issues[dropped]):
+        plain = cells.str.match(_PLAIN_NUMBER).to_numpy() & filled
+        unusable = plain & (cells.str.match(r"^0*\.?0*$") | cells.str.match(_PLACEHOLDER)).to_numpy()
+        for loc, raw in zip(locator[unusable], cells[unusable]):
+            why = "rate_not_positive" if float(raw) <= 0 else "placeholder_value"
             out.append(
                 Problem(
                     loc,
@@ -757,11 +761,22 @@ def _value_warnings(
                     raw,
                 )
             )
-        changed = filled & ~plain & ~dropped
-        for loc, raw, value in zip(locator[changed], cells[changed], values[changed]):
-            out.append(
-                Problem(loc, SEVERITY_WARNING, "amount_normalized", f"{label} {raw!r} read as {_fmt(value)}", raw)
-            )
+        odd = filled & ~plain
+        for loc, raw in zip(locator[odd], cells[odd]):
+            value, why = parse_amount(raw)
+            if why or value is None:
+                problem = Problem(
+                    loc,
+                    SEVERITY_WARNING,
+                    "value_dropped",
+                    f"{label} {raw!r} is not a usable amount ({why}); stored as blank",
+                    raw,
+                )
+            else:
+                problem = Problem(
+                    loc, SEVERITY_WARNING, "amount_normalized", f"{label} {raw!r} read as {_fmt(value)}", raw
+                )
+            out.append(problem)
     for column, table, label in (
         ("setting_raw", _CARE_SETTINGS, "setting"),
         ("billing_class_raw", _BILLING_CLASSES, "billing class"),

@@ -150,6 +150,7 @@ def _read(
             is_synthetic=is_synthetic,
             wanted=wanted_codes(codes),
             collect_problems=collect,
+            check_only=collect,
         )
         read = _read_into(path, sink, check, collect)
         sink.set_sha256(sha256.result())
