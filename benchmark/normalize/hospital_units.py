@@ -941,17 +941,18 @@ _TYPE_SYNONYMS = {
 def normalize_codes(code_raw: pd.Series, type_raw: pd.Series) -> pd.DataFrame:
     """``code``, ``code_type``, ``code_modifier``, ``code_problem``, ``code_detail``, ``code_note`` per unit
     (see :func:`normalize_code`), computed once per distinct (code, type) pair."""
-    pairs = pd.DataFrame({"code": code_raw.astype("str").str.strip(), "type": type_raw.astype("str")})
-    distinct = pairs.drop_duplicates()
-    table = {(c, t): normalize_code(c, t) for c, t in distinct.itertuples(index=False, name=None)}
-    rows = [table[key] for key in zip(pairs["code"], pairs["type"])]
+    code = code_raw.astype("str").str.strip()
+    kind = type_raw.astype("str")
     columns = ["code", "code_type", "code_modifier", "code_problem", "code_detail", "code_note"]
-    frame = (
-        pd.DataFrame(rows, columns=columns, index=code_raw.index)
-        if rows
-        else pd.DataFrame({c: pd.Series([], dtype="str") for c in columns}, index=code_raw.index)
-    )
-    return frame.astype("str")
+    if not len(code):
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in columns}, index=code_raw.index)
+    # number each distinct (code, type) by first appearance; normalize each once; spread back by that number
+    numbers, _ = pd.factorize(code + "\x00" + kind)
+    _, first = np.unique(numbers, return_index=True)
+    table = pd.DataFrame(
+        [normalize_code(c, t) for c, t in zip(code.iloc[first], kind.iloc[first])], columns=columns
+    ).astype("str")
+    return table.iloc[numbers].set_axis(code_raw.index)
 
 
 def normalize_code(code_raw: str, type_raw: str) -> tuple[str, str, str, str, str, str]:
