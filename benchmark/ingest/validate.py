@@ -122,7 +122,7 @@ class ValidationReport:
                 f"; candidate rates: {a.rows_seen:,} seen, {a.rows_loaded:,} loadable, {a.rows_quarantined:,} "
                 f"quarantined, {a.rows_filtered_out:,} filtered out, {a.rows_deduplicated:,} duplicates"
             )
-        state = "readable" if self.readable else "NOT readable"
+        state = "readable" if self.readable else "holds no rates to load" if self.valid else "NOT readable"
         verdict = "VALID" if self.valid else "INVALID"
         against = f" (CMS v{self.cms_version} rules)" if self.cms_version else ""
         return f"{verdict}{against}: {self.errors:,} error(s), {self.warnings:,} warning(s); file {state}{rows}"
