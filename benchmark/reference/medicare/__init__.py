@@ -23,11 +23,19 @@ from benchmark.reference.medicare.gpci import (
     load_locality_counties,
 )
 from benchmark.reference.medicare.indicators import (
+    ASST_MEANINGS,
+    BILAT_MEANINGS,
     BY_REPORT,
+    CO_SURG_MEANINGS,
+    GLOBAL_DAYS_MEANINGS,
+    MULT_PROC_MEANINGS,
     NOT_APPLICABLE,
     NOT_PAID,
     PAID,
     PAYMENT_MODIFIERS,
+    PCTC_MEANINGS,
+    STATUS_MEANINGS,
+    TEAM_MEANINGS,
     ModifierEffect,
     PfsIndicators,
     modifier_effects,
@@ -48,6 +56,14 @@ from benchmark.reference.medicare.pfs import (
 )
 
 __all__ = [
+    "ASST_MEANINGS",
+    "BILAT_MEANINGS",
+    "CO_SURG_MEANINGS",
+    "GLOBAL_DAYS_MEANINGS",
+    "MULT_PROC_MEANINGS",
+    "PCTC_MEANINGS",
+    "STATUS_MEANINGS",
+    "TEAM_MEANINGS",
     "BY_REPORT",
     "NATIONAL",
     "NOT_APPLICABLE",
