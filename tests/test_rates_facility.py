@@ -116,3 +116,20 @@ def test_professional_lab_rate_against_clfs():
     none_2025 = rates.compare_to_medicare(validate_rates(pd.DataFrame(rows[:1])), 2025).iloc[0]
     assert pd.isna(none_2025["pct_of_medicare"])  # no CY 2025 CLFS shipped: not compared, never a guess
     assert none_2025["comparison_note"] == "Medicare does not pay 85025 in the non-facility setting"
+
+
+def test_cms_example_drg_rates_against_ipps(shared_reference):
+    # V3.0.0_Tall_CSV_Format_Example.csv lines 8-9: MS-DRG 470, inpatient, case rates $49,000 and $14,000
+    example = shared_reference / "hpt" / "v3.0.0" / "V3.0.0_Tall_CSV_Format_Example.csv"
+    loaded = rates.load_rates([example], codes=["470"]).rates
+    dollars = loaded[loaded["amount_unit"].eq("USD_per_case")]
+    assert sorted(dollars["amount"]) == [14000.0, 49000.0] and dollars["amount_usd"].isna().all()
+    without = rates.compare_to_medicare(dollars, 2026)
+    assert (without["facility_comparison_note"] == ipps.TABLE5_NEEDED).all()
+    out = rates.compare_to_medicare(dollars, 2026, table5=ipps.load_table5(TABLE5))
+    ipps_amount = (Decimal("1.9289") * Decimal("6752.61")).quantize(Decimal("0.01"), ROUND_HALF_UP)  # 13,025.21
+    assert set(out["facility_medicare_basis"]) == {"IPPS"} and set(out["facility_medicare_amount"]) == {
+        float(ipps_amount)
+    }
+    assert sorted(out["pct_of_facility_medicare"]) == [pct("14000", str(ipps_amount)), pct("49000", str(ipps_amount))]
+    assert out["pct_of_medicare"].isna().all()  # never against the physician fee schedule

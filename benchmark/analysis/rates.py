@@ -323,7 +323,10 @@ def compare_institutional(rates: pd.DataFrame, year: int, table5: pd.DataFrame |
     out["facility_medicare_basis"] = None
     out["facility_medicare_amount"] = float("nan")
     out["facility_comparison_note"] = None
-    institutional = rates["billing_class"].eq("institutional")
+    # a DRG is a payment for an inpatient stay: a facility rate whatever billing class the file gives
+    institutional = rates["billing_class"].eq("institutional") | rates["billing_code_type"].str.upper().str.contains(
+        "DRG", regex=False
+    )
     if not institutional.any():
         out["pct_of_facility_medicare"] = float("nan")
         return out
@@ -335,7 +338,8 @@ def compare_institutional(rates: pd.DataFrame, year: int, table5: pd.DataFrame |
     basis = keys.map(lambda key: found[key][0])
     amount = keys.map(lambda key: found[key][1]).astype(float)
     note = keys.map(lambda key: found[key][2])
-    has_dollars = rates["amount_usd"].notna() & rates["modifiers"].eq("")
+    dollars = facility_dollars(rates)
+    has_dollars = dollars.notna() & rates["modifiers"].eq("")
     lost = amount.notna() & ~has_dollars[institutional]
     note = note.mask(
         lost,
@@ -344,8 +348,17 @@ def compare_institutional(rates: pd.DataFrame, year: int, table5: pd.DataFrame |
     out.loc[institutional, "facility_medicare_basis"] = basis.mask(lost)
     out.loc[institutional, "facility_medicare_amount"] = amount.mask(lost)
     out.loc[institutional, "facility_comparison_note"] = note
-    out["pct_of_facility_medicare"] = (rates["amount_usd"] / out["facility_medicare_amount"] * 100).round(1)
+    out["pct_of_facility_medicare"] = (dollars / out["facility_medicare_amount"] * 100).round(1)
     return out
+
+
+def facility_dollars(rates: pd.DataFrame) -> pd.Series:
+    """The dollar amount a facility rate is compared with: the per-service dollars, or for a DRG the case rate
+    (an IPPS payment is a payment per stay)."""
+    drg_case = rates["billing_code_type"].str.upper().str.contains("DRG", regex=False) & rates["amount_unit"].eq(
+        "USD_per_case"
+    )
+    return rates["amount_usd"].mask(drg_case & rates["amount_usd"].isna(), rates["amount"])
 
 
 def _facility_baseline(

@@ -298,7 +298,7 @@ class CodeReport:
         geography = medicare.geography_note(p.year)
         if geography:
             gaps.append(geography)
-        institutional = self.compared[self.compared["billing_class"] == "institutional"]
+        institutional = self.compared[_is_facility_rate(self.compared)]
         uncompared = institutional[institutional["pct_of_facility_medicare"].isna()]
         for note, count in uncompared["facility_comparison_note"].fillna(NA).value_counts().sort_index().items():
             gaps.append(f"{count} facility (institutional) rates have no % of Medicare: {note}")
@@ -836,13 +836,18 @@ def _years_table(by_year: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _is_facility_rate(compared: pd.DataFrame) -> pd.Series:
+    """Rows compared (or not) with the Medicare facility baseline: institutional and DRG-coded rates."""
+    return compared["facility_medicare_basis"].notna() | compared["facility_comparison_note"].notna()
+
+
 def _facility_baseline(code: str, year: int, compared: pd.DataFrame) -> dict[str, Any]:
     """The Medicare facility baseline of ``code``: what the institutional rates of the report are compared with.
 
     IPPS when the data's institutional rates are DRG-coded, else CLFS for a lab code, else OPPS; ``basis`` is None
     with the reason in ``words`` when none applies.
     """
-    institutional = compared[compared["billing_class"] == "institutional"]
+    institutional = compared[_is_facility_rate(compared)]
     used = institutional.dropna(subset=["facility_medicare_basis"])
     if len(used):
         row = used.iloc[0]
@@ -889,11 +894,12 @@ def _institutional_table(compared: pd.DataFrame, product_lines: Sequence[str]) -
     rows = compared[compared["pct_of_facility_medicare"].notna() & compared["product_line"].isin(list(product_lines))]
     if rows.empty:
         return pd.DataFrame(columns=columns)
+    rows = rows.assign(facility_dollars=rates.facility_dollars(rows))
     grouped = rows.groupby(["payer_family", "facility_medicare_basis"], sort=True)
     table = (
         grouped.agg(
-            n=("amount_usd", "size"),
-            median=("amount_usd", "median"),
+            n=("facility_dollars", "size"),
+            median=("facility_dollars", "median"),
             medicare_amount=("facility_medicare_amount", "median"),
             median_pct_of_facility_medicare=("pct_of_facility_medicare", "median"),
         )
