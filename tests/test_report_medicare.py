@@ -8,7 +8,8 @@ import pandas as pd
 from conftest import rate_row
 
 from benchmark.analysis import rates
-from benchmark.reporting import report
+from benchmark.reference import medicare
+from benchmark.reporting import charts, report
 from benchmark.schema import validate_rates
 
 
@@ -46,3 +47,10 @@ def test_institutional_table_by_payer_and_basis():
     assert (aetna["n"], aetna["median"], aetna["medicare_amount"]) == (2, 1661.71, 911.71)
     assert aetna["median_pct_of_facility_medicare"] == 182.2
     assert table.loc[("Cigna", "OPPS"), "median_pct_of_facility_medicare"] == 100.0
+
+
+def test_localities_chart_says_when_gpcis_are_borrowed():
+    for year, label in ((2022, "(2022 has no GPCI table: 2024 GPCIs)"), (2026, "lowest to highest")):
+        amounts = medicare.medicare_amounts("44320", year)
+        figure = charts.medicare_localities_chart(amounts[amounts["setting"] == "facility"], "44320", year, [])
+        assert figure.axes[0].get_xlabel().endswith(label)
