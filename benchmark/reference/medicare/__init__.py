@@ -8,7 +8,7 @@
 - :mod:`.ipps`: inpatient standardized amounts and a reader for the user's CMS Table 5 (MS-DRG weights).
 - :mod:`.baseline`: all of them for one code (``paybench medicare --json``).
 
-Every file is parsed once per process (cached by path, size and modification time).
+Every file is parsed once per process (cached by path; PPRRVU and Table 5 files also by modification time).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Every Medicare baseline of one code in one year, together: PFS (professional), OPPS (hospital outpatient), CLFS
-(lab) and, with a user's Table 5, IPPS (inpatient DRG). :func:`medicare_baseline` is what ``paybench medicare
---json`` prints and what the report's Medicare section shows.
+"""Every shipped Medicare baseline of one code in one year, together: PFS (professional), OPPS (hospital
+outpatient) and CLFS (lab). :func:`medicare_baseline` is what ``paybench medicare --json`` prints. The inpatient
+(IPPS) baseline needs the user's CMS Table 5 and is computed per MS-DRG by :func:`.ipps.drg_payment`.
 """
 
 from __future__ import annotations
