@@ -289,11 +289,12 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
     assert good["input_checksums"][str((root / "data" / HOUSTON).resolve())] == first["data_sha256"]
     assert good["parameters"] == {
         "code": "44320",
-        "year": 2025,
+        "year": 2026,  # the default payment year
         "payers": [],
         "geography": "all",
         "data_source": str((root / "data").resolve()),
         "product_lines": ["commercial"],
+        "ipps_table5": "",
     }
     versions = first["manifest"]["package_versions"]
     assert versions["payer-benchmark"] and versions["papermill"] and "chromium" in versions
