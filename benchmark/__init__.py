@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from benchmark import config
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -40,7 +42,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'benchmark' has no attribute {name!r}")
 
 
-def compared_rates(code: str, year: int = 2025, source: str = "sample") -> pd.DataFrame:
+def compared_rates(code: str, year: int = config.DEFAULT_MEDICARE_YEAR, source: str = "sample") -> pd.DataFrame:
     """Every rate for ``code`` in ``source`` with its locality-matched Medicare amount and percent of Medicare."""
     from benchmark.analysis import rates
 
@@ -50,7 +52,7 @@ def compared_rates(code: str, year: int = 2025, source: str = "sample") -> pd.Da
 
 def benchmark_table(
     code: str,
-    year: int = 2025,
+    year: int = config.DEFAULT_MEDICARE_YEAR,
     source: str = "sample",
     by: Sequence[str] = ("payer_family", "pos_setting"),
     product_lines: Sequence[str] | None = ("commercial",),
@@ -68,7 +70,7 @@ def benchmark_table(
     return stats.distribution_table(rows, by)
 
 
-def plot_pct_of_medicare(code: str, year: int = 2025, source: str = "sample"):
+def plot_pct_of_medicare(code: str, year: int = config.DEFAULT_MEDICARE_YEAR, source: str = "sample"):
     """Bar chart of the median percent of Medicare by payer."""
     from benchmark.reporting import charts
 
@@ -76,7 +78,9 @@ def plot_pct_of_medicare(code: str, year: int = 2025, source: str = "sample"):
     return charts.pct_of_medicare_chart(table, code, year, synthetic=source == "sample")
 
 
-def plot_rate_distribution(code: str, year: int = 2025, source: str = "sample", setting: str = "facility"):
+def plot_rate_distribution(
+    code: str, year: int = config.DEFAULT_MEDICARE_YEAR, source: str = "sample", setting: str = "facility"
+):
     """Box-and-dots chart of the rates by payer in one setting."""
     from benchmark.analysis import stats
     from benchmark.reference.medicare import national_amount

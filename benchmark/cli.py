@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -64,7 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="run the code-report notebook and write reports/<code>/")
     report.add_argument("code", help="CPT/HCPCS code, e.g. 44320")
     report.add_argument("--out", type=Path, help="output folder (default: reports/<code>[__params])")
-    report.add_argument("--year", type=int, default=2025, help="Medicare PFS payment year (default 2025)")
+    report.add_argument(
+        "--year",
+        type=int,
+        default=config.DEFAULT_MEDICARE_YEAR,
+        help=f"Medicare payment year (default {config.DEFAULT_MEDICARE_YEAR})",
+    )
+    report.add_argument(
+        "--ipps-table5",
+        type=Path,
+        default=None,
+        help="a CMS IPPS Table 5 file (MS-DRG weights): DRG-coded rates are then compared with the FY 2026 IPPS "
+        "national operating payment",
+    )
     report.add_argument("--payers", nargs="*", default=[], help="payer families, e.g. Aetna BCBS (default: all)")
     report.add_argument("--geography", default="all", help="'all', a state (TX) or a locality id (04412-18)")
     report.add_argument(
@@ -151,10 +164,25 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, default=None, help=f"output folder (default {config.SAMPLE_DIR})")
     sample.set_defaults(handler=_sample_data)
 
-    pfs = sub.add_parser("medicare", help="print Medicare PFS amounts for a code")
+    pfs = sub.add_parser(
+        "medicare",
+        help="print every Medicare baseline of a code: PFS, OPPS, CLFS (--json for scripts)",
+        description="Medicare amounts of a code from the shipped CMS files: physician fee schedule "
+        "(national and a locality), hospital outpatient (OPPS, national unadjusted) and lab (CLFS). "
+        "Exit status 0, or 1 when no file of the year lists the code.",
+    )
     pfs.add_argument("code")
-    pfs.add_argument("--year", type=int, default=2025)
-    pfs.add_argument("--locality", nargs="*", default=None, help="locality ids (default: national only)")
+    pfs.add_argument(
+        "--year",
+        type=int,
+        default=config.DEFAULT_MEDICARE_YEAR,
+        help=f"payment year (default {config.DEFAULT_MEDICARE_YEAR})",
+    )
+    pfs.add_argument("--locality", default=None, help="a Medicare locality id, e.g. 04412-18 (default: national)")
+    pfs.add_argument("--json", action="store_true", help="print one JSON object (amounts in dollars, null = none)")
+    pfs.add_argument(
+        "--qp", action="store_true", help="use the qualifying-APM-participant conversion factor (2026 on: 33.5675)"
+    )
     pfs.set_defaults(handler=_medicare)
 
     payers = sub.add_parser("payers", help="payer identity rules: review the strings they do not resolve")
@@ -180,6 +208,7 @@ def _report(args: argparse.Namespace) -> int:
         geography=args.geography,
         data_source=str(args.source),
         product_lines=tuple(args.product_lines),
+        ipps_table5=str(args.ipps_table5.resolve()) if args.ipps_table5 else "",
     )
     outputs = run_report(params, args.out)
     print(f"CPT {params.code} report written to {outputs.out_dir}")
@@ -323,15 +352,46 @@ def _sample_data(args: argparse.Namespace) -> int:
 
 
 def _medicare(args: argparse.Namespace) -> int:
-    from benchmark.reference.medicare import medicare_amounts
+    from benchmark.reference.medicare import NATIONAL, medicare_baseline
 
-    table = medicare_amounts(args.code, args.year, localities=args.locality)
-    if table.empty:
-        print(f"{args.code} is not in the {args.year} PFS release: {config.NOT_AVAILABLE}")
-        return 1
-    columns = ["year", "hcpcs", "locality_id", "locality_name", "setting", "payable", "amount"]
-    print(table[columns].to_string(index=False))
-    return 0
+    baseline = medicare_baseline(args.code.strip(), args.year, args.locality or NATIONAL, qp=args.qp)
+    found = any(baseline[part] is not None for part in ("pfs", "opps", "clfs"))
+    if args.json:
+        print(json.dumps(baseline, indent=2))
+        return 0 if found else 1
+    print(_medicare_text(baseline))
+    return 0 if found else 1
+
+
+def _medicare_text(baseline: dict) -> str:
+    def money(value: float | None) -> str:
+        return config.NOT_AVAILABLE if value is None else f"${value:,.2f}"
+
+    code, year = baseline["code"], baseline["year"]
+    lines = [f"{code}, payment year {year}, {baseline['locality']}"]
+    pfs = baseline["pfs"]
+    if pfs is None:
+        lines.append(f"  PFS: {config.NOT_AVAILABLE} ({code} is not in the {year} release)")
+    else:
+        cf = f"conversion factor {pfs['conversion_factor']}{' (qualifying APM)' if pfs['qp'] else ''}"
+        gpci = f", {pfs['gpci_year']} GPCIs" if pfs["gpci_year"] else ""
+        lines.append(
+            f"  PFS {pfs['locality_name']}: facility {money(pfs['facility'])}, non-facility "
+            f"{money(pfs['non_facility'])} ({cf}{gpci})"
+        )
+    opps = baseline["opps"]
+    if opps is None:
+        lines.append(f"  OPPS: {config.NOT_AVAILABLE}")
+    else:
+        rate = f", national unadjusted rate {money(opps['payment_rate'])}" if opps["payment_rate"] is not None else ""
+        apc = f", APC {opps['apc']}" if opps["apc"] else ""
+        lines.append(f"  OPPS CY {opps['year']}: SI {opps['status_indicator']}{apc}{rate} ({opps['words']})")
+    lab = baseline["clfs"]
+    lines.append(
+        f"  CLFS: {config.NOT_AVAILABLE}" if lab is None else f"  CLFS {lab['year']}: {money(lab['rate'])} (national)"
+    )
+    lines.extend(f"  NOTE: {note}" for note in baseline["notes"])
+    return "\n".join(lines)
 
 
 def _payers_review(args: argparse.Namespace) -> int:

@@ -28,15 +28,35 @@ REPORTS_DIR: Path = PROJECT_ROOT / "reports"
 STYLE_FILE: Path = PACKAGE_DIR / "reporting" / "styles" / "benchmark.mplstyle"
 TEMPLATES_DIR: Path = PACKAGE_DIR / "reporting" / "templates"
 
+# Medicare payment year used when none is given (reports, CLI, analyst API).
+DEFAULT_MEDICARE_YEAR: int = 2026
+OPPS_DIR: Path = REFERENCE_DIR / "opps"
+CLFS_DIR: Path = REFERENCE_DIR / "clfs"
+IPPS_DIR: Path = REFERENCE_DIR / "ipps"
+
 # PFS releases shipped in data/reference/medicare, one per payment year (see data/reference/medicare/PROVENANCE.md).
 PPRRVU_FILES: dict[int, Path] = {
     2022: MEDICARE_DIR / "PPRRVU22_APR_nodesc.csv",
     2023: MEDICARE_DIR / "PPRRVU23_OCT_nodesc.csv",
     2024: MEDICARE_DIR / "PPRRVU24_APR_nodesc.csv",
     2025: MEDICARE_DIR / "PPRRVU2025_Oct_nodesc.csv",
+    2026: MEDICARE_DIR / "PPRRVU2026_Apr_nonQPP_nodesc.txt",
 }
-GPCI_FILES: dict[int, Path] = {2025: MEDICARE_DIR / "GPCI2025.csv"}
-LOCALITY_COUNTY_FILES: dict[int, Path] = {2025: MEDICARE_DIR / "25LOCCO1.csv"}
+# The 2026 conversion factor for qualifying APM participants (the PPRRVU file carries the non-QP 33.4009): CY 2026
+# PFS final rule (CMS-1832-F), as reported in data/reference/medicare/PROVENANCE.md.
+QP_CONVERSION_FACTORS: dict[int, float] = {2026: 33.5675}
+# GPCI tables and locality-county crosswalks by the year they belong to; other years borrow the nearest (flagged).
+GPCI_FILES: dict[int, Path] = {
+    2024: MEDICARE_DIR / "GPCI2024.csv",
+    2025: MEDICARE_DIR / "GPCI2025.csv",
+    2026: MEDICARE_DIR / "GPCI2026.csv",
+}
+LOCALITY_COUNTY_FILES: dict[int, Path] = {2024: MEDICARE_DIR / "24LOCCO.csv", 2025: MEDICARE_DIR / "25LOCCO1.csv"}
+# Hospital outpatient (OPPS), lab (CLFS) and inpatient (IPPS) baselines (see each folder's PROVENANCE.md).
+OPPS_ADDENDUM_B_FILES: dict[int, Path] = {2025: OPPS_DIR / "2025_NFRM_Addendum_B_nodesc.txt"}
+OPPS_ADDENDUM_A_FILES: dict[int, Path] = {2025: OPPS_DIR / "2025_NFRM_Addendum_A.txt"}
+CLFS_FILES: dict[int, Path] = {2026: CLFS_DIR / "PUF_CLFS_CY2026_Q3V1_nodesc.csv"}
+IPPS_TABLES_1A_1E: Path = IPPS_DIR / "FY2026_CMS-1833-F_Tables_1A-1E.txt"
 
 SYNTHETIC_LABEL: str = "synthetic sample data — not actual payer rates"
 NOT_AVAILABLE: str = "Data not available"

@@ -216,9 +216,12 @@ class GpciSchema(pa.DataFrameModel):
     locality_number_raw: Series[str]
     state: Series[str] = pa.Field(str_matches=r"^[A-Z]{2}$")
     locality_name: Series[str]
-    gpci_work: Series[float] = pa.Field(gt=0)
+    gpci_work: Series[float] = pa.Field(gt=0, description="work GPCI used (2026: without the 1.0 floor)")
+    gpci_work_floor: Series[float] = pa.Field(gt=0, description="work GPCI with the 1.0 floor")
     gpci_pe: Series[float] = pa.Field(gt=0)
     gpci_mp: Series[float] = pa.Field(gt=0)
+    source_file: Series[str]
+    source_line: Series[int] = pa.Field(ge=1)
 
     class Config:
         strict = True
@@ -234,6 +237,8 @@ class LocalityCountySchema(pa.DataFrameModel):
     state_name: Series[str]
     fee_schedule_area: Series[str]
     counties: Series[str]
+    county_year: Series[int] = pa.Field(description="year of the locality-county file")
+    source_line: Series[int] = pa.Field(ge=1)
 
     class Config:
         strict = True
@@ -258,8 +263,87 @@ class MedicareAmountSchema(pa.DataFrameModel):
     gpci_pe: Series[float]
     gpci_mp: Series[float]
     gpci_year: Series[float] = pa.Field(nullable=True, description="year of the GPCI table used; empty for national")
+    gpci_borrowed: Series[bool] = pa.Field(description="True when the GPCI table is another year's (none shipped)")
     conversion_factor: Series[float]
     amount: Series[float] = pa.Field(nullable=True, ge=0, description="dollars, rounded to cents; empty if not payable")
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class OppsRateSchema(pa.DataFrameModel):
+    """One HCPCS row of an OPPS Addendum B (descriptor excluded)."""
+
+    year: Series[int] = pa.Field(ge=2000)
+    hcpcs: Series[str] = pa.Field(str_matches=r"^[0-9A-Z]{5}$", unique=True)
+    hcpcs_raw: Series[str] = pa.Field(description="the code cell as published (a few carry stray bytes)")
+    comment_indicator: Series[str]
+    status_indicator: Series[str] = pa.Field(str_matches=r"^[A-Z][0-9]?$")
+    apc: Series[str]
+    relative_weight: Series[float] = pa.Field(nullable=True, ge=0)
+    payment_rate: Series[float] = pa.Field(nullable=True, ge=0, description="national unadjusted, dollars")
+    national_copayment: Series[float] = pa.Field(nullable=True, ge=0)
+    minimum_copayment: Series[float] = pa.Field(nullable=True, ge=0)
+    source_file: Series[str]
+    source_line: Series[int] = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class OppsApcSchema(pa.DataFrameModel):
+    """One APC row of an OPPS Addendum A."""
+
+    year: Series[int] = pa.Field(ge=2000)
+    apc: Series[str] = pa.Field(str_matches=r"^\d{4}$", unique=True)
+    group_title: Series[str]
+    status_indicator: Series[str]
+    relative_weight: Series[float] = pa.Field(nullable=True, ge=0)
+    payment_rate: Series[float] = pa.Field(nullable=True, ge=0)
+    national_copayment: Series[float] = pa.Field(nullable=True, ge=0)
+    minimum_copayment: Series[float] = pa.Field(nullable=True, ge=0)
+    source_file: Series[str]
+    source_line: Series[int] = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class ClfsRateSchema(pa.DataFrameModel):
+    """One code + modifier row of the Clinical Laboratory Fee Schedule (descriptors excluded)."""
+
+    year: Series[int] = pa.Field(ge=2000)
+    hcpcs: Series[str] = pa.Field(str_matches=r"^[0-9A-Z]{5}$")
+    modifier: Series[str]
+    effective_date: Series[str] = pa.Field(str_matches=r"^\d{8}$")
+    indicator: Series[str]
+    rate: Series[float] = pa.Field(ge=0, description="national rate, dollars; 0.00 = no national rate")
+    source_file: Series[str]
+    source_line: Series[int] = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+        coerce = True
+
+    @pa.dataframe_check(error="one row per code + modifier")
+    def unique_code_modifier(cls, df: pd.DataFrame) -> bool:
+        return not df.duplicated(["hcpcs", "modifier"]).any()
+
+
+class DrgWeightSchema(pa.DataFrameModel):
+    """One MS-DRG of a CMS IPPS Table 5 (titles excluded)."""
+
+    fiscal_year: Series[int] = pa.Field(ge=2000)
+    drg: Series[str] = pa.Field(str_matches=r"^\d{3}$", unique=True)
+    weight: Series[float] = pa.Field(nullable=True, gt=0)
+    weight_column: Series[str]
+    gmlos: Series[float] = pa.Field(nullable=True, ge=0)
+    amlos: Series[float] = pa.Field(nullable=True, ge=0)
+    source_file: Series[str]
+    source_line: Series[int] = pa.Field(ge=1)
 
     class Config:
         strict = True

@@ -104,12 +104,13 @@ def test_every_problem_is_reported_with_its_location_before_anything_runs(tmp_pa
 
 
 def test_two_sets_writing_the_same_folder_are_an_error(tmp_path):
+    # year 2026 is the default payment year: the second report is the same as the first
     spec = _write(
         tmp_path / "b.yaml",
         """
         reports:
           - code: "44320"
-          - {code: "44320", year: 2025}
+          - {code: "44320", year: 2026}
     """,
     )
     with pytest.raises(
@@ -288,11 +289,12 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
     assert good["input_checksums"][str((root / "data" / HOUSTON).resolve())] == first["data_sha256"]
     assert good["parameters"] == {
         "code": "44320",
-        "year": 2025,
+        "year": 2026,  # the default payment year
         "payers": [],
         "geography": "all",
         "data_source": str((root / "data").resolve()),
         "product_lines": ["commercial"],
+        "ipps_table5": "",
     }
     versions = first["manifest"]["package_versions"]
     assert versions["payer-benchmark"] and versions["papermill"] and "chromium" in versions

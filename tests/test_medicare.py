@@ -86,13 +86,15 @@ def test_every_locality_and_year_present():
     table = medicare.medicare_amounts(["44320", "44310"], 2023, localities="all")
     assert set(table["hcpcs"]) == {"44320", "44310"}
     assert table["locality_id"].nunique() == 110  # 109 localities + national
-    assert (table.loc[table["locality_id"] != "national", "gpci_year"] == 2025).all()
-    assert medicare.available_years() == [2022, 2023, 2024, 2025]
+    local = table[table["locality_id"] != "national"]
+    # no 2023 GPCI table was found: 2023 borrows the nearest year's (2024) and every row says so
+    assert (local["gpci_year"] == 2024).all() and local["gpci_borrowed"].all()
+    assert medicare.available_years() == [2022, 2023, 2024, 2025, 2026]
 
 
 def test_pprrvu_layout_and_conversion_factors():
     cfs = {y: medicare.load_pprrvu(y)["conversion_factor"].unique().tolist() for y in medicare.available_years()}
-    assert cfs == {2022: [34.6062], 2023: [33.8872], 2024: [33.2875], 2025: [32.3465]}
+    assert cfs == {2022: [34.6062], 2023: [33.8872], 2024: [33.2875], 2025: [32.3465], 2026: [33.4009]}
     rvu = medicare.load_pprrvu(2025)
     assert len(rvu) == 19090  # the release's code rows (SOURCE.md)
     assert rvu["hcpcs"].map(type).eq(str).all()

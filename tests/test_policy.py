@@ -333,7 +333,9 @@ def test_report_shows_matrix_chart_gaps_and_modifier_payments(sample_report):
     assert matrix["Aetna"]["prior_authorization"]["basis"] == "illustrative"
     assert summary["policy"]["illustrative_entries"] is True
     payments = summary["modifier_payments"]
-    assert payments["51"]["Medicare"]["amount"] == 584.34 and payments["62"]["Medicare"]["amount"] == 730.43
+    # the default report year is 2026: 44320 national facility 33.59 x 33.4009 = 1,121.94; x 50% = 560.97 (51),
+    # x 62.5% = 701.2125 -> 701.21 (62)
+    assert payments["51"]["Medicare"]["amount"] == 560.97 and payments["62"]["Medicare"]["amount"] == 701.21
     aetna_base = summary["payers"]["Aetna"]["facility"]["median"]
     assert payments["80"]["Aetna"]["base_amount"] == aetna_base
     assert payments["80"]["Aetna"]["amount"] == policy.round_half_up(aetna_base * 0.16)

@@ -83,6 +83,11 @@ def test_html_has_every_section_the_label_and_no_code(report_dir):
     images = re.findall(r"<img [^>]*src=\"([^\"]{0,30})", html)
     assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)  # embedded
     assert "Data not available" in html  # e.g. non-facility Medicare amount of 44320, commercial policies
+    # the Medicare section: the facility baseline in words, OPPS said national and unadjusted, years 2022-2026 with
+    # the GPCI year each borrows
+    assert "OPPS payment rates are national and unadjusted" in html and "inpatient only under Medicare" in html
+    assert "2024 GPCIs (no 2022 GPCI table found)" in html and "2024 GPCIs (no 2023 GPCI table found)" in html
+    assert "33.4009" in html
 
 
 def test_every_number_in_the_report_is_in_summary_json(report_dir):
@@ -107,15 +112,23 @@ def test_summary_agrees_with_the_cms_files(report_dir):
     assert summary["code"] == "44320" and summary["synthetic"] is True
     assert summary["data_label"] == "synthetic sample data — not actual payer rates"
     medicare = summary["medicare"]
-    # FORMATS.md 3.6 / hand calculations in test_medicare.py
-    assert medicare["national"] == {"facility": 1168.68, "non_facility": None}
+    # The default year is 2026 (PPRRVU2026 line 5281: 44320 facility total 33.59 x 33.4009 = 1,121.94); 2022-2025
+    # from FORMATS.md 3.6; Houston 2026 by hand with GPCI2026.csv "04412,TX,18,HOUSTON,1.008,1.008,0.993,1.376":
+    # (19.41 x 1.008 + 9.68 x 0.993 + 4.50 x 1.376) x 33.4009 = 1,181.37 (see test_medicare_2026.py)
+    assert medicare["national"] == {"facility": 1121.94, "non_facility": None}
     assert {y: v["facility"] for y, v in medicare["by_year"].items()} == {
         "2022": 1234.40,
         "2023": 1210.45,
         "2024": 1196.69,
         "2025": 1168.68,
+        "2026": 1121.94,
     }
-    assert medicare["localities"]["04412-18"]["facility"] == 1237.05
+    assert medicare["localities"]["04412-18"]["facility"] == 1181.37
+    assert medicare["gpci_year"] == 2026 and medicare["conversion_factor"] == 33.4009
+    assert medicare["years"]["2022"]["geography"] == "2024 GPCIs (no 2022 GPCI table found)"
+    assert medicare["years"]["2023"]["geography"] == "2024 GPCIs (no 2023 GPCI table found)"
+    assert medicare["facility_baseline"]["basis"] is None  # 44320 is OPPS status C
+    assert "inpatient only under Medicare" in medicare["facility_baseline"]["words"]
     assert len(medicare["localities"]) == 109
     assert set(summary["payers"]) == {"Aetna", "BCBS", "Cigna", "UnitedHealthcare"}
     for family, settings in summary["payers"].items():
@@ -146,7 +159,7 @@ def test_executed_notebook_records_string_parameters(report_dir):
     nb = nbformat.read(report_dir / "code_report.ipynb", as_version=4)
     parameters = nb.metadata["papermill"]["parameters"]
     assert parameters["code"] == "44320" and isinstance(parameters["code"], str)
-    assert parameters["payers"] == [] and parameters["year"] == 2025
+    assert parameters["payers"] == [] and parameters["year"] == 2026
 
 
 def test_a_failed_run_leaves_no_half_report(tmp_path):
@@ -164,8 +177,8 @@ def test_a_code_without_rates_or_catalog_entry_reads_data_not_available():
     report = CodeReport.build(ReportParams(code="99213"))
     summary = report.summary()
     assert summary["payers"] == {}
-    # PPRRVU2025_Oct: 99213 totals 2.75 (non-facility) / 1.97 (facility) RVU x 32.3465 = 88.95 / 63.72
-    assert summary["medicare"]["national"] == {"facility": 63.72, "non_facility": 88.95}
+    # PPRRVU2026 line 12909: 99213 totals 2.85 (non-facility) / 1.72 (facility) RVU x 33.4009 = 95.19 / 57.45
+    assert summary["medicare"]["national"] == {"facility": 57.45, "non_facility": 95.19}
     gaps = report.data_gaps()
     assert "Aetna: no commercial rates for 99213 in the data" in gaps
     assert any("No catalog entry" in g for g in gaps)

@@ -280,7 +280,7 @@ def test_the_store_query_deduplicates_and_places_rates_like_the_in_memory_path(t
     store_pipeline.ingest([source], ["44320"], root, reader=hand_made)
     compared = rates.compare_to_medicare(rates.attach_geography(rows, None), 2025)
     expected_rows = stats.benchmark_rows(compared)
-    got_rows = benchmark_sql.benchmark_rows(st.open_store(root), "44320")
+    got_rows = benchmark_sql.benchmark_rows(st.open_store(root), "44320", 2025)
     assert list(got_rows["source_locator"]) == list(expected_rows["source_locator"]) == ["a", "c", "d", "e", "g"]
     for column in (
         "state",
@@ -297,7 +297,8 @@ def test_the_store_query_deduplicates_and_places_rates_like_the_in_memory_path(t
     assert got_rows["medicare_amount"].notna().all()
     by = ("payer_family", "state", "pos_setting")
     pd.testing.assert_frame_equal(
-        benchmark_sql.benchmark_table(st.open_store(root), "44320", by=by), stats.distribution_table(expected_rows, by)
+        benchmark_sql.benchmark_table(st.open_store(root), "44320", 2025, by=by),
+        stats.distribution_table(expected_rows, by),
     )
     # 44320 is paid only in the facility setting: the "both" rate is compared with the facility amount
     assert got_rows.set_index("source_locator").loc["g", "medicare_setting"] == "facility"
@@ -306,7 +307,7 @@ def test_the_store_query_deduplicates_and_places_rates_like_the_in_memory_path(t
 def test_report_from_a_store_matches_the_files(sample_store, sample_files):
     report = CodeReport.build(ReportParams(data_source=str(sample_store)))
     direct = rates.load_rates([str(p) for p in sample_files], codes=["44320"])
-    expected = rates.compare_to_medicare(direct.rates, 2025)
+    expected = rates.compare_to_medicare(direct.rates)  # the default year, as the report
     # both paths know that files from the shipped sample folder are synthetic
     assert report.compared["is_synthetic"].all() and expected["is_synthetic"].all()
     pd.testing.assert_frame_equal(report.compared, expected)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from benchmark.analysis.rates import only_payable_setting, single_locality_states
+from benchmark import config
+from benchmark.analysis.rates import clfs_rates, only_payable_setting, single_locality_states
 from benchmark.analysis.stats import BENCHMARK_FILTER, DEDUP_KEY, NOT_NULL, PROVIDER_KEY_COLUMNS, distribution_table
 from benchmark.reference import medicare
 from benchmark.schema import RATE_COLUMNS, empty_rates
@@ -33,7 +34,10 @@ def _filter_sql(alias: str) -> str:
 
 
 def benchmark_rows(
-    store: Store, code: str, year: int = 2025, product_lines: Sequence[str] | None = ("commercial",)
+    store: Store,
+    code: str,
+    year: int = config.DEFAULT_MEDICARE_YEAR,
+    product_lines: Sequence[str] | None = ("commercial",),
 ) -> pd.DataFrame:
     """The rows of one code's benchmark distributions, as ``stats.benchmark_rows(compare_to_medicare(...))``.
 
@@ -100,6 +104,13 @@ def benchmark_rows(
         frame = con.execute(query, params).df()
     frame = frame.drop(columns=["_seq", ROW_COLUMN])
     frame = frame.reindex(columns=[*RATE_COLUMNS, "medicare_setting", "medicare_locality_used", "medicare_amount"])
+    lab_rate = clfs_rates([code], year).get(code)
+    if lab_rate is not None:  # a lab code without a PFS amount: the national CLFS rate (as compare_to_medicare)
+        lab = frame["medicare_amount"].isna()
+        setting = frame["pos_setting"].where(frame["pos_setting"].isin(["facility", "non_facility"]))
+        frame.loc[lab, "medicare_amount"] = lab_rate
+        frame.loc[lab, "medicare_setting"] = setting[lab]
+        frame.loc[lab, "medicare_locality_used"] = medicare.NATIONAL
     frame["pct_of_medicare"] = (frame["amount_usd"] / frame["medicare_amount"] * 100).round(1)
     return frame
 
@@ -107,7 +118,7 @@ def benchmark_rows(
 def benchmark_table(
     store: Store,
     code: str,
-    year: int = 2025,
+    year: int = config.DEFAULT_MEDICARE_YEAR,
     by: Sequence[str] = ("payer_family", "pos_setting"),
     product_lines: Sequence[str] | None = ("commercial",),
 ) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 - :func:`load_rates` reads any mix of TiC in-network files and hospital standard-charge files (or the shipped
   synthetic sample) into one validated rate table, attaching state and Medicare locality from a provider directory.
-- :func:`compare_to_medicare` adds the locality-matched Medicare PFS amount and each rate as a percent of it.
+- :func:`compare_to_medicare` adds the locality-matched Medicare PFS amount and each rate as a percent of it, and
+  for institutional rates the Medicare facility baseline in columns of their own (``facility_*``).
 
 Comparison rules (also printed in every report's methodology section):
 - Only per-service dollar rates (negotiated, fee schedule, derived, or a percentage converted with a known base)
@@ -13,6 +14,14 @@ Comparison rules (also printed in every report's methodology section):
   non-facility amount; a rate valid in both uses the only payable setting when the code is payable in just one.
 - Geography: the provider's Medicare locality; else the state's locality when the state has only one; else the
   national amount, and the row says which (``medicare_match``).
+- Lab codes (not paid under the PFS, listed with a rate in the CLFS of the year) are compared with the national CLFS
+  rate; ``medicare_basis`` says which fee schedule a professional rate is compared with (PFS or CLFS).
+- Institutional (facility-fee) rates are never compared with the PFS: they get ``facility_medicare_basis``,
+  ``facility_medicare_amount`` and ``pct_of_facility_medicare``: a DRG-coded (MS-DRG) rate against the IPPS national
+  operating payment when a CMS Table 5 is given (else a note that it is needed); a lab code against the CLFS rate;
+  an inpatient rate billed by CPT/HCPCS is not compared (Medicare pays the stay by DRG); any other code against the
+  OPPS national unadjusted payment when the status indicator pays it separately, else the status in words
+  (packaged, inpatient only, not paid under OPPS). The percentages of the two sets are never pooled.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from benchmark.accounts import FileAccount, IngestResult
 from benchmark.errors import InputFileError
 from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
 from benchmark.reference import medicare
+from benchmark.reference.medicare import clfs, ipps, opps
+from benchmark.reference.medicare.baseline import CLFS_BASIS, IPPS_BASIS, OPPS_BASIS, PFS_BASIS
 from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, validate_rates
 from benchmark.sources.source import local_path
 from benchmark.store.rate_store import LOADED, is_store, open_store
@@ -38,7 +49,9 @@ SAMPLE = "sample"
 MATCH_LOCALITY = "locality"
 MATCH_STATE = "state (single locality)"
 MATCH_NATIONAL = "national (locality unknown)"
+MATCH_CLFS = "national (CLFS: no geographic adjustment)"
 NOT_COMPARED = "not compared"
+FACILITY_BASES = [OPPS_BASIS, CLFS_BASIS, IPPS_BASIS]
 
 
 class ComparedRateSchema(RateSchema):
@@ -47,10 +60,15 @@ class ComparedRateSchema(RateSchema):
     medicare_year: Series[int]
     medicare_setting: Series[str] = pa.Field(nullable=True)
     medicare_locality_used: Series[str] = pa.Field(nullable=True)
-    medicare_match: Series[str] = pa.Field(isin=[MATCH_LOCALITY, MATCH_STATE, MATCH_NATIONAL, NOT_COMPARED])
+    medicare_match: Series[str] = pa.Field(isin=[MATCH_LOCALITY, MATCH_STATE, MATCH_NATIONAL, MATCH_CLFS, NOT_COMPARED])
+    medicare_basis: Series[str] = pa.Field(nullable=True, isin=[PFS_BASIS, CLFS_BASIS])
     medicare_amount: Series[float] = pa.Field(nullable=True, gt=0)
     pct_of_medicare: Series[float] = pa.Field(nullable=True, gt=0)
     comparison_note: Series[str] = pa.Field(nullable=True)
+    facility_medicare_basis: Series[str] = pa.Field(nullable=True, isin=FACILITY_BASES)
+    facility_medicare_amount: Series[float] = pa.Field(nullable=True, gt=0)
+    pct_of_facility_medicare: Series[float] = pa.Field(nullable=True, gt=0)
+    facility_comparison_note: Series[str] = pa.Field(nullable=True)
 
 
 @dataclass(frozen=True)
@@ -184,16 +202,24 @@ def single_locality_states() -> pd.Series:
 
 
 # --------------------------------------------------------------------------------------------------- Medicare
-def compare_to_medicare(rates: pd.DataFrame, year: int = 2025) -> pd.DataFrame:
-    """Each rate with the matching Medicare PFS amount and its percent of Medicare (see module rules)."""
+def compare_to_medicare(
+    rates: pd.DataFrame, year: int = config.DEFAULT_MEDICARE_YEAR, *, table5: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Each rate with the matching Medicare amount and its percent of Medicare (see module rules).
+
+    ``table5``: a CMS IPPS Table 5 (:func:`benchmark.reference.medicare.ipps.load_table5`) for DRG-coded rates.
+    """
     out = rates.copy()
     codes = sorted(out["billing_code"].unique()) if len(out) else []
     amounts = medicare.medicare_amounts(codes, year, localities="all") if codes else None
     out["medicare_year"] = year
     note = _why_not_comparable(out)
+    eligible = note.isna()
     setting = out["pos_setting"].where(out["pos_setting"].isin(["facility", "non_facility"]))
     if amounts is not None:
-        setting = setting.fillna(out["billing_code"].map(only_payable_setting(amounts)))
+        only = out["billing_code"].map(only_payable_setting(amounts))
+        if only.notna().any():  # (an all-empty map is float-typed: nothing to fill)
+            setting = setting.fillna(only)
     note = note.fillna(
         setting.isna().map({True: "place of service does not determine a payable Medicare setting", False: None})
     )
@@ -206,6 +232,14 @@ def compare_to_medicare(rates: pd.DataFrame, year: int = 2025) -> pd.DataFrame:
         lookup = amounts.set_index(["hcpcs", "locality_id", "setting"])["amount"]
         keys = pd.MultiIndex.from_arrays([out["billing_code"], locality, setting.fillna("")])
         amount = pd.Series(lookup.reindex(keys).to_numpy(), index=out.index)
+    # a lab code without a PFS amount is compared with the national CLFS rate, whatever the setting
+    lab_rates = clfs_rates(codes, year)
+    lab_rows = eligible & amount.isna() & out["billing_code"].isin(list(lab_rates))
+    amount = amount.mask(lab_rows, out["billing_code"].map(lab_rates))
+    basis = pd.Series(PFS_BASIS, index=out.index).mask(lab_rows, CLFS_BASIS)
+    match = match.mask(lab_rows, MATCH_CLFS)
+    locality = locality.mask(lab_rows, medicare.NATIONAL)
+    note = note.mask(lab_rows, None)
     unpaid = note.isna() & amount.isna()
     note = note.where(
         ~unpaid,
@@ -219,9 +253,13 @@ def compare_to_medicare(rates: pd.DataFrame, year: int = 2025) -> pd.DataFrame:
     out["medicare_setting"] = setting.where(compared)
     out["medicare_locality_used"] = locality.where(compared)
     out["medicare_match"] = match.where(compared, NOT_COMPARED)
+    out["medicare_basis"] = basis.where(compared)
     out["medicare_amount"] = amount.where(compared)
     out["pct_of_medicare"] = (out["amount_usd"] / out["medicare_amount"] * 100).round(1)
     out["comparison_note"] = note
+    facility = compare_institutional(out, year, table5)
+    for column in facility.columns:
+        out[column] = facility[column]
     columns = list(ComparedRateSchema.to_schema().columns)
     return ComparedRateSchema.validate(out[columns], lazy=True)
 
@@ -233,7 +271,10 @@ def _why_not_comparable(rates: pd.DataFrame) -> pd.Series:
     reasons = [
         (
             rates["billing_class"].eq("institutional"),
-            pd.Series("institutional (facility) rate: no Medicare facility payment loaded", index=rates.index),
+            pd.Series(
+                "institutional (facility) rate: compared with the Medicare facility baseline, not the PFS",
+                index=rates.index,
+            ),
         ),
         (
             rates["billing_class"].ne("professional"),
@@ -255,8 +296,104 @@ def _why_not_comparable(rates: pd.DataFrame) -> pd.Series:
     return note
 
 
+def clfs_rates(codes: Sequence[str], year: int) -> dict[str, float]:
+    """Code -> national CLFS rate for the lab codes among ``codes`` (codes without a rate are absent)."""
+    found = {code: clfs.clfs_rate(code, year) for code in codes}
+    return {code: row.rate for code, row in found.items() if row is not None and row.rate is not None}
+
+
 def only_payable_setting(amounts: pd.DataFrame) -> pd.Series:
     """Code -> its only payable setting nationally (codes payable in both or neither are absent)."""
     national = amounts[amounts["locality_id"].eq(medicare.NATIONAL) & amounts["payable"]]
     counts = national.groupby("hcpcs")["setting"].agg(["count", "first"])
     return counts.loc[counts["count"] == 1, "first"]
+
+
+# --------------------------------------------------------------------------------------------------- facility
+
+
+def compare_institutional(rates: pd.DataFrame, year: int, table5: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The facility columns of :func:`compare_to_medicare`: each institutional rate against the Medicare facility
+    baseline of its code (see the module rules), never against the physician fee schedule.
+
+    Returns ``facility_medicare_basis``, ``facility_medicare_amount``, ``pct_of_facility_medicare`` and
+    ``facility_comparison_note`` for every row (empty for professional rates).
+    """
+    out = pd.DataFrame(index=rates.index)
+    out["facility_medicare_basis"] = None
+    out["facility_medicare_amount"] = float("nan")
+    out["facility_comparison_note"] = None
+    # a DRG is a payment for an inpatient stay: a facility rate whatever billing class the file gives
+    institutional = rates["billing_class"].eq("institutional") | rates["billing_code_type"].str.upper().str.contains(
+        "DRG", regex=False
+    )
+    if not institutional.any():
+        out["pct_of_facility_medicare"] = float("nan")
+        return out
+    kind = pd.Series("hcpcs", index=rates.index).mask(rates["care_setting"].eq("inpatient"), "inpatient")
+    code_type = rates["billing_code_type"].str.upper()
+    kind = kind.mask(code_type.str.contains("DRG", regex=False), "other_drg").mask(code_type.eq("MS-DRG"), "drg")
+    keys = pd.Series(list(zip(rates["billing_code"], kind)), index=rates.index)[institutional]
+    found = {key: _facility_baseline(key[0], key[1], year, table5) for key in keys.unique()}
+    basis = keys.map(lambda key: found[key][0])
+    amount = keys.map(lambda key: found[key][1]).astype(float)
+    note = keys.map(lambda key: found[key][2])
+    dollars = facility_dollars(rates)
+    has_dollars = dollars.notna() & rates["modifiers"].eq("")
+    lost = amount.notna() & ~has_dollars[institutional]
+    note = note.mask(
+        lost,
+        rates["modifiers"].ne("")[institutional].map({True: "modifier rate: not compared", False: "no dollar amount"}),
+    )
+    out.loc[institutional, "facility_medicare_basis"] = basis.mask(lost)
+    out.loc[institutional, "facility_medicare_amount"] = amount.mask(lost)
+    out.loc[institutional, "facility_comparison_note"] = note
+    out["pct_of_facility_medicare"] = (dollars / out["facility_medicare_amount"] * 100).round(1)
+    return out
+
+
+def facility_dollars(rates: pd.DataFrame) -> pd.Series:
+    """The dollar amount a facility rate is compared with: the per-service dollars, or for a DRG the case rate
+    (an IPPS payment is a payment per stay)."""
+    drg_case = rates["billing_code_type"].str.upper().str.contains("DRG", regex=False) & rates["amount_unit"].eq(
+        "USD_per_case"
+    )
+    return rates["amount_usd"].mask(drg_case & rates["amount_usd"].isna(), rates["amount"])
+
+
+def _facility_baseline(
+    code: str, kind: str, year: int, table5: pd.DataFrame | None
+) -> tuple[str | None, float | None, str | None]:
+    """(basis, national amount, note) of one code: IPPS for DRGs, CLFS for lab codes, OPPS otherwise."""
+    if kind == "drg":
+        if table5 is None:
+            return None, None, ipps.TABLE5_NEEDED
+        payment = ipps.drg_payment(code, table5)
+        if payment is None:
+            return None, None, f"MS-DRG {code} is not in the Table 5 given: {config.NOT_AVAILABLE}"
+        if payment.amount is None:
+            return None, None, f"Table 5 gives MS-DRG {code} no weight"
+        return IPPS_BASIS, payment.amount, ipps.IPPS_NOTE.format(fy=payment.fiscal_year)
+    if kind == "other_drg":
+        return None, None, "DRG not stated as MS-DRG: Medicare's IPPS weights apply to MS-DRGs only"
+    if kind == "inpatient":
+        return None, None, "inpatient rate billed by CPT/HCPCS: Medicare pays an inpatient stay by MS-DRG (IPPS)"
+    lab = clfs.clfs_rate(code, year)
+    if lab is not None and lab.rate is not None:
+        return CLFS_BASIS, lab.rate, f"CLFS {lab.year} national rate (labs have no geographic adjustment)"
+    status = opps.opps_status(code, year)
+    if status.comparable:
+        return (
+            OPPS_BASIS,
+            status.payment_rate,
+            (f"OPPS CY {status.year} SI {status.status_indicator}, APC {status.apc}, national unadjusted rate"),
+        )
+    if lab is not None:
+        return None, None, f"{code}: {lab.year} CLFS gives no national rate"
+    return (
+        None,
+        None,
+        f"OPPS CY {status.year} SI {status.status_indicator}: {status.words}"
+        if status.status_indicator
+        else status.words,
+    )

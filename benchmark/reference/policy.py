@@ -306,7 +306,9 @@ def read_policy_file(path: str | Path) -> PolicyLoad:
 
 
 # --------------------------------------------------------------------------------------------------- Medicare
-def medicare_policies(code: str, year: int = 2025, *, reviewed: date | None = None) -> pd.DataFrame:
+def medicare_policies(
+    code: str, year: int = config.DEFAULT_MEDICARE_YEAR, *, reviewed: date | None = None
+) -> pd.DataFrame:
     """Medicare's policy rows for ``code``, derived from its PFS indicators in the ``year`` release.
 
     Global days (with the pre / intra / post shares), multiple-procedure reduction, bilateral, assistant, co- and
@@ -428,7 +430,7 @@ def policy_matrix(
     *,
     families: Sequence[str],
     product_lines: Sequence[str] = ("commercial",),
-    year: int = 2025,
+    year: int = config.DEFAULT_MEDICARE_YEAR,
     as_of: date | None = None,
 ) -> pd.DataFrame:
     """Payers x policy types for ``code``: one validated row per cell (:class:`PolicyMatrixSchema`).
@@ -525,7 +527,7 @@ def modifier_payments(
     payers: Sequence[tuple[str, str, str | None]],
     base_amounts: Mapping[str, float | None],
     product_lines: Sequence[str] = ("commercial",),
-    year: int = 2025,
+    year: int = config.DEFAULT_MEDICARE_YEAR,
     as_of: date | None = None,
 ) -> pd.DataFrame:
     """What each of :data:`PAYMENT_MODIFIERS` pays for each payer (``(payer_key, family, brand)``), validated.

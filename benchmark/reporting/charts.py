@@ -199,7 +199,9 @@ def medicare_localities_chart(amounts: pd.DataFrame, code: str, year: int, highl
             ax.yaxis.set_major_formatter(_dollars)
             ax.set_xticks([])
             ax.grid(axis="y")
-            ax.set_xlabel(f"{len(local)} Medicare payment localities, lowest to highest")
+            gpci_years = sorted({int(y) for y in local["gpci_year"].dropna()})
+            borrowed = f" ({year} has no GPCI table: {gpci_years[0]} GPCIs)" if gpci_years != [year] else ""
+            ax.set_xlabel(f"{len(local)} Medicare payment localities, lowest to highest{borrowed}")
             ax.set_ylabel(f"{local['setting'].iloc[0].replace('_', '-')} amount")
             ax.legend(loc="upper left")
         ax.set_title(f"CPT {code}: Medicare PFS amount across localities, {year}")

@@ -88,6 +88,8 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("policy_gaps", "policy.gaps", value_column="policy_gap", payer_data=False),
     TableSpec("medicare_by_year", "medicare.by_year", ("year",), payer_data=False),
     TableSpec("medicare_localities", "medicare.localities", ("locality_id",), payer_data=False),
+    TableSpec("medicare_years", "medicare.years", ("year",), payer_data=False),
+    TableSpec("institutional_vs_medicare", "institutional", ("payer_family", "basis")),
     TableSpec("files", "files"),
     TableSpec("quarantine_by_reason", "quarantine_by_reason", ("reason_code",), value_column="rows"),
     TableSpec("data_gaps", "data_gaps", value_column="data_gap", payer_data=False),

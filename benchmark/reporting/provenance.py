@@ -86,6 +86,8 @@ def input_checksums(params: ReportParams) -> dict[str, str]:
     except FileNotFoundError:
         return {**{_key(p): sha256_file(p) for p in files}, str(params.data_source): MISSING}
     files += [*source.paths, *([source.provider_directory] if source.provider_directory else [])]
+    if params.ipps_table5:  # the user's CMS IPPS Table 5
+        files.append(Path(params.ipps_table5))
     return {_key(p): sha256_file(p) if p.is_file() else MISSING for p in files}
 
 

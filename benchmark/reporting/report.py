@@ -25,6 +25,7 @@ from benchmark import config
 from benchmark.analysis import rates, stats
 from benchmark.errors import ParameterError
 from benchmark.reference import catalog, medicare, policy
+from benchmark.reference.medicare import clfs, ipps, opps
 from benchmark.reporting import charts
 from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
 
@@ -47,11 +48,12 @@ class ReportParams:
     """The parameters of one report; the notebook's parameters cell mirrors these names and types."""
 
     code: str = "44320"
-    year: int = 2025
+    year: int = config.DEFAULT_MEDICARE_YEAR
     payers: tuple[str, ...] = ()
     geography: str = "all"
     data_source: str = "sample"
     product_lines: tuple[str, ...] = ("commercial",)
+    ipps_table5: str = ""  # a CMS IPPS Table 5 file (MS-DRG weights) for DRG-coded rates; "" = none
     output_dir: str = ""
 
     def __post_init__(self) -> None:
@@ -112,6 +114,8 @@ class CodeReport:
     policies: pd.DataFrame = field(default_factory=pd.DataFrame)  # policy rows used (payers' + Medicare's)
     policy_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)  # payers x policy types (policy module)
     modifier_payments: pd.DataFrame = field(default_factory=pd.DataFrame)  # modifier x payer: % and dollars
+    facility_baseline: dict = field(default_factory=dict)  # OPPS / CLFS / IPPS baseline of the code (or why none)
+    institutional: pd.DataFrame = field(default_factory=pd.DataFrame)  # facility fees vs that baseline, by payer
 
     # ----------------------------------------------------------------------------------------------- build
     @classmethod
@@ -120,7 +124,8 @@ class CodeReport:
         params = params or ReportParams.from_mapping(overrides)
         source = rates.resolve_source(params.data_source)
         loaded = rates.load_rates(params.data_source, codes=[params.code])
-        compared = rates.compare_to_medicare(_filter(loaded.rates, params), params.year)
+        table5 = ipps.load_table5(params.ipps_table5) if params.ipps_table5 else None
+        compared = rates.compare_to_medicare(_filter(loaded.rates, params), params.year, table5=table5)
         eligible = stats.benchmark_rows(compared, params.product_lines, unique=False)
         bench = stats.deduplicate(eligible)
         other_products = stats.distribution_table(
@@ -148,6 +153,8 @@ class CodeReport:
             rejected=list(loaded.rejected),
         )
         report.policies, report.policy_matrix, report.modifier_payments = _policy_tables(report)
+        report.facility_baseline = _facility_baseline(params.code, params.year, compared)
+        report.institutional = _institutional_table(compared, params.product_lines)
         if params.output_dir:
             report.write_outputs(Path(params.output_dir))
         return report
@@ -230,9 +237,14 @@ class CodeReport:
             "medicare": {
                 "national": nat,
                 "by_year": by_year_all,
+                "years": _nested(_years_table(self.medicare_by_year), ["year"]),
                 "localities": localities,
                 "conversion_factor": by_year.get(str(p.year), {}).get("cf"),
+                "gpci_year": medicare.gpci_year_for(p.year),
+                "geography_note": medicare.geography_note(p.year),
+                "facility_baseline": self.facility_baseline,
             },
+            "institutional": _nested(self.institutional, ["payer_family", "basis"]),
             "payers": _nested(self.by_setting, ["payer_family", "pos_setting"]),
             "payers_by_state": _nested(self.by_state, ["payer_family", "state", "pos_setting"]),
             "other_product_lines": _nested(self.other_products, ["product_line", "payer_family", "pos_setting"]),
@@ -251,6 +263,7 @@ class CodeReport:
                 "rates_in_benchmark": int(len(self.benchmark_rows)),
                 "duplicate_rates_collapsed": self.duplicates_collapsed,
                 "rates_compared_with_medicare": int(self.compared["pct_of_medicare"].notna().sum()),
+                "institutional_rates_compared": int(self.compared["pct_of_facility_medicare"].notna().sum()),
                 "rows_quarantined": int(len(self.quarantine)),
                 "files": int(len(self.accounts)),
                 "files_rejected": len(self.rejected),
@@ -282,18 +295,14 @@ class CodeReport:
                         f"Medicare does not pay {p.code} in the {setting.replace('_', '-')} setting "
                         "(PFS NA indicator); rates in that setting have no % of Medicare"
                     )
-        gpci_years = set(self.medicare_localities["gpci_year"].dropna().astype(int))
-        if gpci_years and gpci_years != {p.year}:
-            gaps.append(
-                f"No {p.year} GPCI table is shipped: locality amounts use the "
-                f"{', '.join(map(str, sorted(gpci_years)))} GPCIs"
-            )
-        if (self.compared["billing_class"] == "institutional").any():
-            gaps.append(
-                "Facility (institutional) rates are not compared with Medicare: no IPPS/OPPS payment data is loaded"
-            )
+        geography = medicare.geography_note(p.year)
+        if geography:
+            gaps.append(geography)
+        institutional = self.compared[_is_facility_rate(self.compared)]
+        uncompared = institutional[institutional["pct_of_facility_medicare"].isna()]
+        for note, count in uncompared["facility_comparison_note"].fillna(NA).value_counts().sort_index().items():
+            gaps.append(f"{count} facility (institutional) rates have no % of Medicare: {note}")
         gaps.extend(f"Policy: {gap}" for gap in policy.policy_gaps(self.policy_matrix))
-        gaps.append("Medicare OPPS status (e.g. inpatient-only) is not verified from an OPPS Addendum B file")
         small = self.by_setting[self.by_setting["small_sample"]]
         for r in small.itertuples():
             gaps.append(f"{r.payer_family} ({r.pos_setting.replace('_', '-')}): only {r.n} rates, a small sample")
@@ -576,21 +585,62 @@ class CodeReport:
             "<p class='pb-note'>Per diem, case rates and percent-of-charges rates are kept in their own "
             "units and never mixed into the per-service distributions.</p>"
         )
+        parts.append(self._html_medicare())
+        return "".join(parts)
+
+    def _html_medicare(self) -> str:
+        """The Medicare section: PFS amounts, the facility baseline that applies, institutional rates against it,
+        and Medicare across localities and years."""
+        p, base = self.params, self.facility_baseline
+        nat = {s: self._medicare_national(s) for s in ("facility", "non_facility")}
+        cf = self.medicare_by_year[self.medicare_by_year["year"] == p.year]["conversion_factor"]
+        pfs_line = (
+            f"<li>Professional (Physician Fee Schedule {p.year}, national): facility "
+            f"{_money(nat['facility'], 'medicare.national.facility')}, non-facility "
+            f"{_money(nat['non_facility'], 'medicare.national.non_facility')}"
+            f"{f'; conversion factor {float(cf.iloc[0]):g} (non-qualifying APM participants)' if len(cf) else ''}."
+            "</li>"
+        )
+        basis = base.get("basis")
+        amount = _money(base.get("amount"), "medicare.facility_baseline.amount")
+        facility_line = (
+            f"<li>Facility ({_e(base.get('label', NA))}): {amount}. {_e(base.get('words', ''))}</li>"
+            if basis
+            else f"<li>Facility: <span class='pb-na'>{NA}</span>: {_e(base.get('words', ''))}</li>"
+        )
+        parts = [
+            "<h3>Medicare baselines</h3><ul>",
+            pfs_line,
+            facility_line,
+            "</ul>",
+            f"<p class='pb-note'>{_e(opps.NATIONAL_UNADJUSTED_NOTE)}. CLFS lab rates are national. Professional "
+            "and facility percentages of Medicare are computed against different fee schedules and never pooled.</p>",
+            "<h3>Facility (institutional) rates against the Medicare facility baseline</h3>",
+        ]
+        inst_cols = [
+            ("payer_family", "Payer", None),
+            ("basis", "Medicare basis", None),
+            ("n", "n", "int"),
+            ("median", "Median", "money"),
+            ("medicare_amount", "Medicare amount", "money"),
+            ("median_pct_of_facility_medicare", "Median % of Medicare (facility)", "pct"),
+        ]
+        parts.append(
+            _table(self.institutional, inst_cols, "institutional", "payer_family", "basis")
+            if len(self.institutional)
+            else f"<p>{NA}: no institutional per-service dollar rates compared in the data.</p>"
+        )
         parts.append("<h3>Medicare across localities and years</h3>")
         parts.append(self._chart_html("medicare_localities"))
         parts.append(self._chart_html("medicare_by_year"))
-        years = self.medicare_by_year.pivot_table(index="year", columns="setting", values="amount", aggfunc="first")
-        rows = []
-        for year_value, row in years.iterrows():
-            cells = "".join(
-                _money(row.get(s), f"medicare.by_year.{int(year_value)}.{s}", cell=True)
-                for s in ("facility", "non_facility")
-            )
-            rows.append(f"<tr><td>{int(year_value)}</td>{cells}</tr>")
-        parts.append(
-            "<table class='pb-table'><thead><tr><th>Year</th><th>Facility</th><th>Non-facility</th></tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>"
-        )
+        year_cols = [
+            ("year", "Year", None),
+            ("facility", "Facility", "money"),
+            ("non_facility", "Non-facility", "money"),
+            ("conversion_factor", "Conversion factor", "factor"),
+            ("geography", "Locality amounts use", None),
+        ]
+        parts.append(_table(_years_table(self.medicare_by_year), year_cols, "medicare.years", "year"))
         return "".join(parts)
 
     def _html_policy(self) -> str:
@@ -686,14 +736,25 @@ class CodeReport:
                 "setting (facility for facility places of service) and Medicare locality of the provider; national "
                 "amount when the locality is unknown. PFS amount = [(work RVU × work GPCI) + (PE RVU × PE GPCI) + "
                 "(MP RVU × MP GPCI)] × conversion factor, rounded to cents"
-                f"{f'; GPCIs of {gpci[0]}' if gpci else ''}.</li>",
+                f"{f'; GPCIs of {gpci[0]}' if gpci else ''}. Lab codes that the PFS does not pay are compared with "
+                "the national Clinical Laboratory Fee Schedule rate.</li>",
+                "<li>Facility (institutional) rates get their own % of Medicare, never pooled with the professional "
+                "one: hospital outpatient codes against the OPPS national unadjusted payment rate (CMS wage-adjusts "
+                "60% of it by the hospital's wage index, not shipped); status indicators decide the words: packaged "
+                "(N, Q1-Q4): no separate payment; C: inpatient only; B, E1, E2 and others: not paid under OPPS. Lab "
+                "codes against the CLFS rate. MS-DRG rates against the CMS Table 5 weight × the FY 2026 operating "
+                "standardized amount (national, wage index 1.0) when Table 5 is given.</li>",
                 "<li>Payer families and product lines are resolved from payer and plan names by the rules in "
                 "data/payers/.</li></ul>",
                 "<h3>Sources</h3><ul>",
                 f"<li>Rates: {_e(config.SYNTHETIC_LABEL if self.synthetic else self.source_label)} "
                 "(files listed below with their row accounts).</li>",
-                "<li>Medicare: CMS Physician Fee Schedule relative value files (PPRRVU) 2022-2025, GPCI table and "
-                "locality-county file (data/reference/medicare/PROVENANCE.md).</li>",
+                "<li>Medicare: CMS Physician Fee Schedule relative value files (PPRRVU) 2022-2026 (2026: RVU26B, "
+                "fixed width), GPCI tables 2024-2026 and locality-county files 2024-2025 "
+                "(data/reference/medicare/PROVENANCE.md); OPPS Addendum A/B CY 2025 (data/reference/opps/); CLFS "
+                "CY 2026 Q3 (data/reference/clfs/); IPPS FY 2026 Tables 1A-1E (data/reference/ipps/)"
+                f"{'; IPPS Table 5: ' + _e(Path(self.params.ipps_table5).name) if self.params.ipps_table5 else ''}."
+                "</li>",
                 "<li>Code descriptions and clinical context: payer-benchmark code catalog (data/catalog/), written in "
                 "plain language; no AMA CPT descriptor text is used.</li></ul>",
                 "<h3>Files and row accounts</h3>",
@@ -754,6 +815,100 @@ def _medicare_by_year(code: str) -> pd.DataFrame:
         national = medicare.medicare_amounts(code, year, localities=None)
         frames.append(national)
     return pd.concat(frames, ignore_index=True)
+
+
+def _years_table(by_year: pd.DataFrame) -> pd.DataFrame:
+    """One row per payment year: national facility / non-facility amounts, conversion factor, GPCI year used."""
+    rows = []
+    for year, group in by_year.groupby("year", sort=True):
+        amounts = group.set_index("setting")["amount"]
+        gpci_year = medicare.gpci_year_for(int(year))
+        rows.append(
+            {
+                "year": int(year),
+                "facility": _none(amounts.get("facility")),
+                "non_facility": _none(amounts.get("non_facility")),
+                "conversion_factor": float(group["conversion_factor"].iloc[0]),
+                "geography": f"{gpci_year} GPCIs"
+                + ("" if gpci_year == year else f" (no {int(year)} GPCI table found)"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _is_facility_rate(compared: pd.DataFrame) -> pd.Series:
+    """Rows compared (or not) with the Medicare facility baseline: institutional and DRG-coded rates."""
+    return compared["facility_medicare_basis"].notna() | compared["facility_comparison_note"].notna()
+
+
+def _facility_baseline(code: str, year: int, compared: pd.DataFrame) -> dict[str, Any]:
+    """The Medicare facility baseline of ``code``: what the institutional rates of the report are compared with.
+
+    IPPS when the data's institutional rates are DRG-coded, else CLFS for a lab code, else OPPS; ``basis`` is None
+    with the reason in ``words`` when none applies.
+    """
+    institutional = compared[_is_facility_rate(compared)]
+    used = institutional.dropna(subset=["facility_medicare_basis"])
+    if len(used):
+        row = used.iloc[0]
+        return {
+            "basis": row["facility_medicare_basis"],
+            "amount": float(row["facility_medicare_amount"]),
+            "label": str(row["facility_comparison_note"]).split(",")[0],
+            "words": str(row["facility_comparison_note"]),
+        }
+    if len(institutional) and institutional["facility_comparison_note"].notna().any():
+        return {
+            "basis": None,
+            "amount": None,
+            "label": None,
+            "words": str(institutional["facility_comparison_note"].dropna().iloc[0]),
+        }
+    lab = clfs.clfs_rate(code, year)
+    if lab is not None and lab.rate is not None:
+        return {
+            "basis": "CLFS",
+            "amount": lab.rate,
+            "label": f"CLFS {lab.year}, national",
+            "words": "Clinical Laboratory Fee Schedule national rate (no geographic adjustment).",
+        }
+    status = opps.opps_status(code, year)
+    if status.comparable:
+        return {
+            "basis": "OPPS",
+            "amount": status.payment_rate,
+            "label": f"OPPS CY {status.year}, SI {status.status_indicator}, APC {status.apc}",
+            "words": "National unadjusted payment rate (CMS wage-adjusts 60% of it).",
+        }
+    words = (
+        status.words
+        if status.status_indicator is None
+        else (f"OPPS CY {status.year} status indicator {status.status_indicator}: {status.words}.")
+    )
+    return {"basis": None, "amount": None, "label": None, "words": words}
+
+
+def _institutional_table(compared: pd.DataFrame, product_lines: Sequence[str]) -> pd.DataFrame:
+    """Institutional rates compared with the facility baseline, by payer: n, median, baseline, median %."""
+    columns = ["payer_family", "basis", "n", "median", "medicare_amount", "median_pct_of_facility_medicare"]
+    rows = compared[compared["pct_of_facility_medicare"].notna() & compared["product_line"].isin(list(product_lines))]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows = rows.assign(facility_dollars=rates.facility_dollars(rows))
+    grouped = rows.groupby(["payer_family", "facility_medicare_basis"], sort=True)
+    table = (
+        grouped.agg(
+            n=("facility_dollars", "size"),
+            median=("facility_dollars", "median"),
+            medicare_amount=("facility_medicare_amount", "median"),
+            median_pct_of_facility_medicare=("pct_of_facility_medicare", "median"),
+        )
+        .reset_index()
+        .rename(columns={"facility_medicare_basis": "basis"})
+    )
+    table["median"] = table["median"].round(2)
+    table["median_pct_of_facility_medicare"] = table["median_pct_of_facility_medicare"].round(1)
+    return table[columns]
 
 
 def _other_rate_types(compared: pd.DataFrame) -> pd.DataFrame:

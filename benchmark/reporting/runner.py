@@ -73,7 +73,7 @@ def report_slug(params: ReportParams) -> str:
     for name, value in vars(params).items():
         if name in ("code", "output_dir") or value == getattr(defaults, name):
             continue
-        if name == "data_source":
+        if name in ("data_source", "ipps_table5"):
             digest = hashlib.sha1(str(value).encode()).hexdigest()[:8]
             text = f"{Path(str(value)).name}-{digest}"
         else:
