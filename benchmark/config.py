@@ -38,6 +38,13 @@ PPRRVU_FILES: dict[int, Path] = {
 GPCI_FILES: dict[int, Path] = {2025: MEDICARE_DIR / "GPCI2025.csv"}
 LOCALITY_COUNTY_FILES: dict[int, Path] = {2025: MEDICARE_DIR / "25LOCCO1.csv"}
 
+# Vocabulary shared by the whole package that must load without pandas (parameter checks run before anything heavy).
+PAYER_FAMILIES: list[str] = ["Aetna", "BCBS", "Cigna", "UnitedHealthcare", "Medicare", "Other"]
+PRODUCT_LINES: list[str] = ["commercial", "medicare_advantage", "medicaid", "exchange", "tpa", "unknown"]
+# In a folder, only files with these endings are read (notes, manifests and directories beside the data are not).
+DATA_SUFFIXES: tuple[str, ...] = (".json", ".json.gz", ".gz", ".csv", ".csv.gz", ".zip")
+STORE_MANIFEST: str = "manifest.parquet"  # a folder holding this file is a rate store (benchmark.store.rate_store)
+
 SYNTHETIC_LABEL: str = "synthetic sample data — not actual payer rates"
 NOT_AVAILABLE: str = "Data not available"
 # Fewer rates than this in a distribution cell and the cell is flagged as a small sample.

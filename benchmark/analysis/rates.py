@@ -27,7 +27,7 @@ from pandera.typing import Series
 
 from benchmark import config
 from benchmark.accounts import FileAccount, IngestResult
-from benchmark.errors import InputFileError
+from benchmark.errors import InputFileError, ParameterError
 from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
 from benchmark.reference import medicare
 from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, validate_rates
@@ -39,6 +39,7 @@ MATCH_LOCALITY = "locality"
 MATCH_STATE = "state (single locality)"
 MATCH_NATIONAL = "national (locality unknown)"
 NOT_COMPARED = "not compared"
+STORE_PROVIDERS = "providers.csv"  # a provider directory saved in a rate store folder by `paybench ingest --providers`
 
 
 class ComparedRateSchema(RateSchema):
@@ -67,26 +68,45 @@ class DataSource:
 def resolve_source(
     source: str | Path | Sequence[str | Path] = SAMPLE, provider_directory: str | Path | None = None
 ) -> DataSource:
-    """``"sample"`` for the shipped synthetic data, else files or folders of TiC / hospital files."""
-    if isinstance(source, (str, Path)) and str(source) == SAMPLE:
-        paths = sorted(config.SAMPLE_TIC_DIR.glob("*.json*")) + sorted(config.SAMPLE_HOSPITAL_DIR.glob("*.csv"))
-        if not paths:
-            raise FileNotFoundError(f"No sample files under {config.SAMPLE_DIR}; run `paybench sample-data`")
-        return DataSource(tuple(paths), True, config.SAMPLE_PROVIDER_DIRECTORY, config.SYNTHETIC_LABEL)
+    """``"sample"`` for the shipped synthetic data, else files, folders, zips, URLs or one rate store.
+
+    Several sources may be given (``"sample"`` among them). ``provider_directory`` places the rates (state and
+    Medicare locality by NPI / TIN); without it the sample uses its own directory and a rate store the one saved
+    with it by ``paybench ingest --providers`` (``providers.csv`` in the store folder), if any.
+    """
     items = [source] if isinstance(source, (str, Path)) else list(source)
     directory = Path(provider_directory) if provider_directory else None
+    if [str(i) for i in items] == [SAMPLE]:
+        paths = _sample_paths()
+        return DataSource(paths, True, directory or config.SAMPLE_PROVIDER_DIRECTORY, config.SYNTHETIC_LABEL)
     if len(items) == 1 and is_store(items[0]):
         store = open_store(items[0])
         files = int(store.manifest()["status"].eq(LOADED).sum())
         label = f"rate store {Path(items[0]).name} ({files} files)"
+        saved = Path(items[0]) / STORE_PROVIDERS
+        directory = directory or (saved if saved.is_file() else None)
         return DataSource((), store.is_synthetic, directory, label, store=Path(items[0]))
-    files = tuple(expand_sources(items))
+    stores = [str(i) for i in items if is_store(i)]
+    if stores:
+        raise ParameterError(f"a rate store is read on its own, not with other sources: {', '.join(stores)}")
+    with_sample = any(str(i) == SAMPLE for i in items)
+    files = tuple(expand_sources([i for i in items if str(i) != SAMPLE]))
+    if with_sample:
+        files = _sample_paths() + files
+        directory = directory or config.SAMPLE_PROVIDER_DIRECTORY
     samples = sum(is_sample_file(local_path(f)) for f in files)
     if not samples:
         return DataSource(files, False, directory, "user-supplied files")
     # sample files named by path are still the synthetic sample: label them so (as a store built from them is)
     label = config.SYNTHETIC_LABEL if samples == len(files) else f"user-supplied files and {config.SYNTHETIC_LABEL}"
     return DataSource(files, True, directory, label)
+
+
+def _sample_paths() -> tuple[Path, ...]:
+    paths = sorted(config.SAMPLE_TIC_DIR.glob("*.json*")) + sorted(config.SAMPLE_HOSPITAL_DIR.glob("*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"No sample files under {config.SAMPLE_DIR}; run `paybench sample-data`")
+    return tuple(paths)
 
 
 def load_rates(

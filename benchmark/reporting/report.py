@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,7 +24,7 @@ from benchmark import config
 from benchmark.analysis import rates, stats
 from benchmark.errors import ParameterError
 from benchmark.reference import catalog, medicare, policy
-from benchmark.reporting import charts
+from benchmark.reporting import charts, preflight
 from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -50,26 +49,15 @@ class ReportParams:
     year: int = 2025
     payers: tuple[str, ...] = ()
     geography: str = "all"
-    data_source: str = "sample"
+    data_source: str | tuple[str, ...] = "sample"  # one source, or several (files, folders, zips, URLs, a store)
     product_lines: tuple[str, ...] = ("commercial",)
     output_dir: str = ""
+    providers: str = ""  # provider directory CSV (npi, tin, state, medicare_locality) placing TiC rates; "": none
 
     def __post_init__(self) -> None:
-        problems = []
-        if not isinstance(self.code, str) or not re.fullmatch(r"[0-9A-Z]{4}[0-9A-Z]", self.code):
-            problems.append(f"code must be a 5-character CPT/HCPCS string, got {self.code!r}")
-        if not isinstance(self.year, int) or self.year not in medicare.available_years():
-            problems.append(f"year must be one of {medicare.available_years()}, got {self.year!r}")
-        unknown = [p for p in self.payers if p not in PAYER_FAMILIES]
-        if unknown:
-            problems.append(f"payers must be payer families {PAYER_FAMILIES}, got {unknown}")
-        if not (self.geography == "all" or re.fullmatch(r"[A-Z]{2}|\d{5}-\d{2}", str(self.geography))):
-            problems.append(
-                f"geography must be 'all', a state like 'TX' or a locality like '04412-18', got {self.geography!r}"
-            )
-        bad_lines = [p for p in self.product_lines if p not in PRODUCT_LINES]
-        if bad_lines:
-            problems.append(f"product_lines must be among {PRODUCT_LINES}, got {bad_lines}")
+        problems = _source_problems(self) + preflight.parameter_problems(
+            self.code, self.year, self.payers, self.geography, self.product_lines
+        )
         if problems:
             raise ParameterError("Invalid report parameters: " + "; ".join(problems))
 
@@ -85,6 +73,22 @@ class ReportParams:
 
     def as_notebook_parameters(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+
+
+def _source_problems(params: ReportParams) -> list[str]:
+    """Shape of ``data_source`` / ``providers``; one source given as a list becomes that string (same report)."""
+    source = params.data_source
+    if isinstance(source, (list, tuple)):
+        source = tuple(source)
+        if len(source) == 1:
+            source = source[0]
+        object.__setattr__(params, "data_source", source)
+    items = [source] if isinstance(source, str) else list(source)
+    if not items or not all(isinstance(s, str) and s.strip() for s in items):
+        return [f"data_source must be 'sample', a path or URL, or a list of them, got {params.data_source!r}"]
+    if not isinstance(params.providers, str):
+        return [f"providers must be the path of a provider directory CSV, got {params.providers!r}"]
+    return []
 
 
 # --------------------------------------------------------------------------------------------------- the report
@@ -118,8 +122,9 @@ class CodeReport:
     def build(cls, params: ReportParams | None = None, **overrides: Any) -> CodeReport:
         """Load, compare and summarize everything the report for ``params.code`` shows."""
         params = params or ReportParams.from_mapping(overrides)
-        source = rates.resolve_source(params.data_source)
-        loaded = rates.load_rates(params.data_source, codes=[params.code])
+        providers = params.providers or None
+        source = rates.resolve_source(params.data_source, providers)
+        loaded = rates.load_rates(params.data_source, codes=[params.code], provider_directory=providers)
         compared = rates.compare_to_medicare(_filter(loaded.rates, params), params.year)
         eligible = stats.benchmark_rows(compared, params.product_lines, unique=False)
         bench = stats.deduplicate(eligible)
