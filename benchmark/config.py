@@ -24,6 +24,7 @@ SAMPLE_PROVIDER_DIRECTORY: Path = SAMPLE_DIR / "provider_directory.csv"
 NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
 CODE_REPORT_NOTEBOOK: Path = NOTEBOOKS_DIR / "code_report.ipynb"
 REPORTS_DIR: Path = PROJECT_ROOT / "reports"
+CACHE_DIR: Path = PROJECT_ROOT / ".cache"  # tables read from input files, by sha256 (benchmark.cache; PAYBENCH_CACHE)
 
 STYLE_FILE: Path = PACKAGE_DIR / "reporting" / "styles" / "benchmark.mplstyle"
 TEMPLATES_DIR: Path = PACKAGE_DIR / "reporting" / "templates"

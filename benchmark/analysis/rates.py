@@ -25,8 +25,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from benchmark import config
-from benchmark.accounts import FileAccount, IngestResult
+from benchmark import cache, config
+from benchmark.accounts import FileAccount, IngestResult, RejectedFile
 from benchmark.errors import InputFileError, ParameterError
 from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
 from benchmark.reference import medicare
@@ -39,6 +39,7 @@ MATCH_LOCALITY = "locality"
 MATCH_STATE = "state (single locality)"
 MATCH_NATIONAL = "national (locality unknown)"
 NOT_COMPARED = "not compared"
+RATES_CACHE = "rates"  # cache namespace of the rates read from a set of files (benchmark.cache)
 STORE_PROVIDERS = "providers.csv"  # a provider directory saved in a rate store folder by `paybench ingest --providers`
 
 
@@ -131,15 +132,60 @@ def load_rates(
     code_list = None if codes is None else [str(c) for c in codes]
     if data.store is not None:
         result = _load_from_store(data.store, code_list)
+        directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
+        result.rates = attach_geography(result.rates, directory)
     else:
-        result = IngestResult.combine(
-            [read_file(path, code_list, is_synthetic=is_sample_file(local_path(path))) for path in data.paths]
-        )
+        result = _read_files_cached(data, code_list)
     if strict and result.rejected:
         raise InputFileError("; ".join(f"{r.source_file}: {r.reason}" for r in result.rejected))
+    return result
+
+
+def _read_files(data: DataSource, codes: list[str] | None) -> IngestResult:
+    """Every file read by its reader, combined, and placed by the provider directory (validated)."""
+    result = IngestResult.combine(
+        [read_file(path, codes, is_synthetic=is_sample_file(local_path(path))) for path in data.paths]
+    )
     directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
     result.rates = attach_geography(result.rates, directory)
     return result
+
+
+def _read_files_cached(data: DataSource, codes: list[str] | None) -> IngestResult:
+    """:func:`_read_files`, kept in the cache (:mod:`benchmark.cache`) by the sha256 of every file read, the codes
+    and the provider directory: an unchanged source is read back from Parquet as validated when it was written.
+    Sources read over the network are never cached (their bytes are not known before reading them)."""
+    key = _cache_key(data, codes)
+    if key is None:
+        return _read_files(data, codes)
+    hit = cache.load(RATES_CACHE, key)
+    if hit is not None:
+        tables, meta = hit
+        return IngestResult(
+            rates=tables["rates"],
+            quarantine=tables["quarantine"],
+            accounts=[FileAccount(**record) for record in meta["accounts"]],
+            rejected=[RejectedFile(**record) for record in meta["rejected"]],
+        )
+    result = _read_files(data, codes)
+    meta = {"accounts": [vars(a) for a in result.accounts], "rejected": [vars(r) for r in result.rejected]}
+    cache.save(RATES_CACHE, key, {"rates": result.rates, "quarantine": result.quarantine}, meta)
+    return result
+
+
+def _cache_key(data: DataSource, codes: list[str] | None) -> str | None:
+    parts: list[object] = []
+    for item in data.paths:
+        local = item if isinstance(item, Path) else None
+        if local is None and not getattr(item, "is_url", True):
+            local = Path(item.location)  # a member of a local zip: its archive's bytes decide
+        if local is None:
+            return None
+        parts.append([str(item), str(local.resolve()), cache.file_digest(local)])
+    directory = data.provider_directory
+    parts.append(["providers", str(directory), cache.file_digest(directory) if directory else None])
+    parts.append(["codes", codes])
+    return cache.key_of("rates", parts)
 
 
 def _load_from_store(root: Path, codes: list[str] | None) -> IngestResult:

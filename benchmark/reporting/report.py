@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import config
+from benchmark import cache, config
 from benchmark.analysis import rates, stats
 from benchmark.errors import ParameterError
 from benchmark.reference import catalog, medicare, policy
@@ -138,13 +138,19 @@ class CodeReport:
             source_label=source.label,
             code_info=_catalog_entry(params.code),
             indicators=_indicators(params.code, params.year),
-            medicare_by_year=_medicare_by_year(params.code),
+            # all shipped PFS years: parsed once per set of Medicare files (benchmark.cache, keyed by their sha256)
+            medicare_by_year=cache.cached_frame(
+                "medicare_by_year",
+                [params.code, cache.folder_digests(config.MEDICARE_DIR)],
+                lambda: _medicare_by_year(params.code),
+            ),
             medicare_localities=medicare.medicare_amounts(params.code, params.year, localities="all"),
             compared=compared,
             benchmark_rows=bench,
             duplicates_collapsed=len(eligible) - len(bench),
             by_setting=stats.distribution_table(bench, ["payer_family", "pos_setting"]),
-            by_state=stats.distribution_table(bench, ["payer_family", "state", "pos_setting"]),
+            # rates without a known state (TiC rates no provider directory places) are counted in Data Gaps only
+            by_state=stats.distribution_table(bench.dropna(subset=["state"]), ["payer_family", "state", "pos_setting"]),
             other_products=other_products,
             other_rate_types=_other_rate_types(compared),
             modifier_table=_modifier_table(params.code, params.year, compared),
@@ -835,7 +841,11 @@ def _policy_tables(report: CodeReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     Medicare's national amount (main setting) and each commercial payer's median benchmark rate.
     """
     p = report.params
-    payers = policy.load_policies(include_illustrative=report.synthetic)
+    payers = cache.cached_frame(  # the policy files, read and validated once per set of files (by sha256)
+        "policies",
+        [report.synthetic, cache.folder_digests(policy.POLICY_DIR)],
+        lambda: policy.load_policies(include_illustrative=report.synthetic),
+    )
     policies = pd.concat([payers, policy.medicare_policies(p.code, p.year)], ignore_index=True)
     families = [f for f in (list(p.payers) or COMMERCIAL_FAMILIES) if f != "Medicare"]
     matrix = policy.policy_matrix(p.code, policies, families=families, product_lines=p.product_lines, year=p.year)
