@@ -95,6 +95,7 @@ def resolve_source(
     if with_sample:
         files = _sample_paths() + files
         directory = directory or config.SAMPLE_PROVIDER_DIRECTORY
+    files = tuple({str(f): f for f in files}.values())  # a file named twice (or also in a folder) is read once
     samples = sum(is_sample_file(local_path(f)) for f in files)
     if not samples:
         return DataSource(files, False, directory, "user-supplied files")
