@@ -278,3 +278,26 @@ def test_a_tic_only_report_from_a_relative_path(tmp_path):
 
 
 ROOT = config.PROJECT_ROOT
+
+
+def test_ingest_saves_the_provider_directory_and_the_store_places_rates_with_it(tmp_path, capsys):
+    store = tmp_path / "store"
+    assert (
+        cli.main(["ingest", str(AETNA), "--codes", "44320", "--out", str(store), "--providers", str(PROVIDERS_CSV)])
+        == 0
+    )
+    assert (store / rates.STORE_PROVIDERS).read_bytes() == PROVIDERS_CSV.read_bytes()
+    placed = rates.load_rates(str(store), codes=["44320"]).rates
+    rows = placed[placed["provider_npis"].str.split("|").str[0].eq(PLACED_NPI)]
+    assert len(rows) and set(rows["state"]) == {"NY"}
+
+
+def test_ingest_refuses_a_provider_directory_without_its_columns_before_reading(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("npi,state\n1,TX\n", encoding="utf-8")
+    assert cli.main(["ingest", str(AETNA), "--out", str(tmp_path / "store"), "--providers", str(bad)]) == 2
+    assert not (tmp_path / "store").exists()
+    assert "medicare_locality" in capsys.readouterr().err
+
+
+PROVIDERS_CSV = config.SAMPLE_PROVIDER_DIRECTORY
