@@ -122,6 +122,7 @@ def test_two_sets_writing_the_same_folder_are_an_error(tmp_path):
 
 def test_relative_data_sources_are_read_from_the_batch_files_folder(tmp_path):
     (tmp_path / "sub" / "data").mkdir(parents=True)
+    (tmp_path / "sub" / "data" / "rates.json").write_text("{}", encoding="utf-8")  # sources are checked at load
     spec = _write(
         tmp_path / "sub" / "b.yaml",
         """

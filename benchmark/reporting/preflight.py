@@ -48,10 +48,10 @@ def parameter_problems(
     """Every problem of a report's values, each naming the valid choices (empty: all usable)."""
     problems = []
     if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
-        problems.append(f"code must be a 5-character CPT/HCPCS string such as '44320', got {code!r}")
+        problems.append(f"code must be a 5-character CPT/HCPCS string, got {code!r}")
     years = sorted(config.PPRRVU_FILES)
     if isinstance(year, bool) or not isinstance(year, int) or year not in years:
-        problems.append(f"year must be a payment year with a shipped PFS release, one of {years}, got {year!r}")
+        problems.append(f"year must be one of {years} (the payment years with a shipped PFS release), got {year!r}")
     unknown = [p for p in payers if p not in config.PAYER_FAMILIES]
     if unknown:
         problems.append(f"payers must be payer families {config.PAYER_FAMILIES}, got {unknown}")
