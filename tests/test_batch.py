@@ -299,6 +299,7 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
         "geography": "all",
         "data_source": str((root / "data").resolve()),
         "product_lines": ["commercial"],
+        "providers": "",
     }
     versions = first["manifest"]["package_versions"]
     assert versions["payer-benchmark"] and versions["papermill"] and "chromium" in versions
