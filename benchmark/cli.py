@@ -25,7 +25,10 @@ _BUG_HINT = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a malformed option (argparse printed why): its status
+        return done.code if isinstance(done.code, int) else EXIT_PARAMETER
     _configure_logging(args.verbose)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -56,7 +59,13 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paybench", description="Per-billing-code payer benchmark reports.")
+    parser = argparse.ArgumentParser(
+        prog="paybench",
+        description="Per-billing-code payer benchmark reports.",
+        epilog="Exit status: 0 done; 1 an input could not be read or a step failed; 2 a parameter or option "
+        "cannot be used (nothing was run or written); 70 a bug in paybench.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log decisions (-v) and details (-vv) to stderr"
     )
@@ -67,9 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="output folder (default: reports/<code>[__params])")
     report.add_argument(
         "--year",
-        type=int,
+        type=_year,
         default=config.DEFAULT_MEDICARE_YEAR,
-        help=f"Medicare payment year (default {config.DEFAULT_MEDICARE_YEAR})",
+        help=f"Medicare payment year, one of {_years()} (default {config.DEFAULT_MEDICARE_YEAR})",
     )
     report.add_argument(
         "--ipps-table5",
@@ -78,16 +87,41 @@ def _parser() -> argparse.ArgumentParser:
         help="a CMS IPPS Table 5 file (MS-DRG weights): DRG-coded rates are then compared with the FY 2026 IPPS "
         "national operating payment",
     )
-    report.add_argument("--payers", nargs="*", default=[], help="payer families, e.g. Aetna BCBS (default: all)")
-    report.add_argument("--geography", default="all", help="'all', a state (TX) or a locality id (04412-18)")
     report.add_argument(
-        "--source", default="sample", help="'sample' (synthetic, shipped) or a TiC / hospital file or folder"
+        "--payers",
+        nargs="*",
+        default=[],
+        help="payer families: Aetna BCBS Cigna UnitedHealthcare Medicare Other (default: all)",
+    )
+    report.add_argument(
+        "--geography", default="all", help="'all' (default), a state (TX) or a Medicare locality id (04412-18)"
+    )
+    report.add_argument(
+        "--source",
+        nargs="+",
+        default=["sample"],
+        metavar="SOURCE",
+        help="one or more of: 'sample' (synthetic, shipped), TiC in-network / hospital standard-charge files, "
+        "folders or .zip archives of them, a TiC table of contents, http(s) URLs, a rate store folder "
+        "(from `paybench ingest`); paths are relative to the current folder (default: sample)",
+    )
+    report.add_argument(
+        "--providers",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="provider directory placing TiC rates: a CSV with npi, tin, state, medicare_locality "
+        "(optional taxonomy, provider_name); without it TiC rates are compared with the national Medicare amount",
+    )
+    report.add_argument(
+        "--force", action="store_true", help="re-run even when the report in the output folder is up to date"
     )
     report.add_argument(
         "--product-lines",
         nargs="+",
         default=["commercial"],
-        help="product lines in the benchmark (default: commercial)",
+        help="product lines in the benchmark, among commercial medicare_advantage medicaid exchange tpa unknown "
+        "(default: commercial)",
     )
     report.set_defaults(handler=_report)
 
@@ -107,10 +141,19 @@ def _parser() -> argparse.ArgumentParser:
         help="reports run at the same time (default: 2, or 1 on a 1-core machine)",
     )
     batch.add_argument("--force", action="store_true", help="re-run reports that are up to date")
+    batch.add_argument(
+        "--providers",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="provider directory for every report that names none (npi, tin, state, medicare_locality)",
+    )
     batch.set_defaults(handler=_batch)
 
     ingest = sub.add_parser("ingest", help="read TiC / hospital files into a rate store (Parquet + manifest)")
-    ingest.add_argument("sources", nargs="+", help="files or folders")
+    ingest.add_argument(
+        "sources", nargs="+", help="files, folders, .zip archives, TiC tables of contents or http(s) URLs"
+    )
     ingest.add_argument(
         "--codes", nargs="*", default=None, help="billing codes to keep (default: all), e.g. 44320 44310"
     )
@@ -134,6 +177,14 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="LocalCluster worker processes for --engine dask without --scheduler (default 2)",
+    )
+    ingest.add_argument(
+        "--providers",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="provider directory (npi, tin, state, medicare_locality) saved with the store: reports from the store "
+        "place its TiC rates with it",
     )
     ingest.add_argument(
         "--allow-private-hosts",
@@ -169,14 +220,14 @@ def _parser() -> argparse.ArgumentParser:
         help="print every Medicare baseline of a code: PFS, OPPS, CLFS (--json for scripts)",
         description="Medicare amounts of a code from the shipped CMS files: physician fee schedule "
         "(national and a locality), hospital outpatient (OPPS, national unadjusted) and lab (CLFS). "
-        "Exit status 0, or 1 when no file of the year lists the code.",
+        "Exit status 0, 1 when no file of the year lists the code, 2 for an unknown year or locality.",
     )
-    pfs.add_argument("code")
+    pfs.add_argument("code", help="CPT/HCPCS code, e.g. 44320")
     pfs.add_argument(
         "--year",
-        type=int,
+        type=_year,
         default=config.DEFAULT_MEDICARE_YEAR,
-        help=f"payment year (default {config.DEFAULT_MEDICARE_YEAR})",
+        help=f"payment year, one of {_years()} (default {config.DEFAULT_MEDICARE_YEAR})",
     )
     pfs.add_argument("--locality", default=None, help="a Medicare locality id, e.g. 04412-18 (default: national)")
     pfs.add_argument("--json", action="store_true", help="print one JSON object (amounts in dollars, null = none)")
@@ -198,19 +249,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from benchmark.reporting.preflight import check_sources, parameter_problems
+
+    # every value and source checked before the heavy imports (pandas, matplotlib) and before anything is written
+    code = args.code.strip()
+    problems = parameter_problems(code, args.year, args.payers, args.geography, args.product_lines)
+    sources, providers, source_problems = check_sources(
+        [str(s) for s in args.source], str(args.providers) if args.providers else ""
+    )
+    if problems or source_problems:
+        raise ParameterError("; ".join(problems + source_problems))
+
     from benchmark.reporting.report import ReportParams
     from benchmark.reporting.runner import run_report
 
     params = ReportParams(
-        code=args.code.strip(),
+        code=code,
         year=args.year,
         payers=tuple(args.payers),
         geography=args.geography,
-        data_source=str(args.source),
+        data_source=sources,
         product_lines=tuple(args.product_lines),
         ipps_table5=str(args.ipps_table5.resolve()) if args.ipps_table5 else "",
+        providers=providers,
     )
-    outputs = run_report(params, args.out)
+    outputs = run_report(params, args.out, force=args.force)
+    if outputs.skipped:
+        print(
+            f"CPT {params.code} report in {outputs.out_dir} is up to date (same parameters, inputs and code; "
+            "--force re-runs it)"
+        )
+        return 0
     print(f"CPT {params.code} report written to {outputs.out_dir}")
     for path in (outputs.html, outputs.pdf, outputs.deck, outputs.xlsx, outputs.summary, outputs.notebook):
         if path is not None:
@@ -219,6 +288,26 @@ def _report(args: argparse.Namespace) -> int:
     for note in outputs.notes:
         print(f"  NOTE: {note}", file=sys.stderr)
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("payer-benchmark")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _years() -> list[int]:
+    return sorted(config.PPRRVU_FILES)
+
+
+def _year(text: str) -> int:
+    """A payment year with a shipped PFS release; anything else is a parameter error (exit 2, like argparse's)."""
+    if not text.strip().isdigit() or int(text) not in _years():
+        raise argparse.ArgumentTypeError(f"expected a PFS payment year, one of {_years()}, got {text!r}")
+    return int(text)
 
 
 def _at_least_one(text: str) -> int:
@@ -231,7 +320,7 @@ def _batch(args: argparse.Namespace) -> int:
     from benchmark.reporting.batch import DEFAULT_WORKERS, EXIT_INVALID, BatchSpecError, load_batch, run_batch
 
     try:
-        batch = load_batch(args.batch_file)
+        batch = load_batch(args.batch_file, providers=_checked_providers(args.providers))
     except BatchSpecError as error:
         print(f"paybench batch: {error}\nnothing was run", file=sys.stderr)
         return EXIT_INVALID
@@ -262,6 +351,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from benchmark.sources.source import Source
     from benchmark.store.pipeline import ingest
 
+    providers = _checked_providers(args.providers)
     policy = RemotePolicy(allow_private_hosts=args.allow_private_hosts, allow_http_links=args.allow_http_links)
     files = expand_sources(args.sources, policy=policy)
     sizes = [f.size if isinstance(f, Source) else Path(f).stat().st_size for f in files]
@@ -315,6 +405,14 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     for rejected in run.rejected:
         print(f"  REJECTED {rejected.source_file}: {rejected.reason}", file=sys.stderr)
+    if providers is not None:
+        from benchmark.analysis.rates import STORE_PROVIDERS
+        from benchmark.files import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.out) / STORE_PROVIDERS, providers.read_bytes())
+        print(
+            f"provider directory {providers.name} saved with the store ({STORE_PROVIDERS}): reports place rates by it"
+        )
     manifest = run.store.manifest()
     stored = manifest[manifest["status"].eq("loaded")]
     print(
@@ -322,6 +420,18 @@ def _ingest(args: argparse.Namespace) -> int:
         f"({args.engine} engine; manifest: {run.written['manifest'].name})"
     )
     return 0 if run.ok else 1
+
+
+def _checked_providers(path: Path | None) -> Path | None:
+    """The provider directory of ``--providers``, checked (exists, has its columns) before anything is read."""
+    if path is None:
+        return None
+    from benchmark.reporting.preflight import check_provider_directory
+
+    resolved, problem = check_provider_directory(path, Path.cwd())
+    if problem:
+        raise ParameterError(problem)
+    return Path(resolved)
 
 
 def _validate(args: argparse.Namespace) -> int:

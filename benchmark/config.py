@@ -24,6 +24,7 @@ SAMPLE_PROVIDER_DIRECTORY: Path = SAMPLE_DIR / "provider_directory.csv"
 NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
 CODE_REPORT_NOTEBOOK: Path = NOTEBOOKS_DIR / "code_report.ipynb"
 REPORTS_DIR: Path = PROJECT_ROOT / "reports"
+CACHE_DIR: Path = PROJECT_ROOT / ".cache"  # tables read from input files, by sha256 (benchmark.cache; PAYBENCH_CACHE)
 
 STYLE_FILE: Path = PACKAGE_DIR / "reporting" / "styles" / "benchmark.mplstyle"
 TEMPLATES_DIR: Path = PACKAGE_DIR / "reporting" / "templates"
@@ -57,6 +58,13 @@ OPPS_ADDENDUM_B_FILES: dict[int, Path] = {2025: OPPS_DIR / "2025_NFRM_Addendum_B
 OPPS_ADDENDUM_A_FILES: dict[int, Path] = {2025: OPPS_DIR / "2025_NFRM_Addendum_A.txt"}
 CLFS_FILES: dict[int, Path] = {2026: CLFS_DIR / "PUF_CLFS_CY2026_Q3V1_nodesc.csv"}
 IPPS_TABLES_1A_1E: Path = IPPS_DIR / "FY2026_CMS-1833-F_Tables_1A-1E.txt"
+
+# Vocabulary shared by the whole package that must load without pandas (parameter checks run before anything heavy).
+PAYER_FAMILIES: list[str] = ["Aetna", "BCBS", "Cigna", "UnitedHealthcare", "Medicare", "Other"]
+PRODUCT_LINES: list[str] = ["commercial", "medicare_advantage", "medicaid", "exchange", "tpa", "unknown"]
+# In a folder, only files with these endings are read (notes, manifests and directories beside the data are not).
+DATA_SUFFIXES: tuple[str, ...] = (".json", ".json.gz", ".gz", ".csv", ".csv.gz", ".zip")
+STORE_MANIFEST: str = "manifest.parquet"  # a folder holding this file is a rate store (benchmark.store.rate_store)
 
 SYNTHETIC_LABEL: str = "synthetic sample data — not actual payer rates"
 NOT_AVAILABLE: str = "Data not available"

@@ -14,8 +14,10 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-PAYER_FAMILIES = ["Aetna", "BCBS", "Cigna", "UnitedHealthcare", "Medicare", "Other"]
-PRODUCT_LINES = ["commercial", "medicare_advantage", "medicaid", "exchange", "tpa", "unknown"]
+from benchmark import config
+
+PAYER_FAMILIES = config.PAYER_FAMILIES
+PRODUCT_LINES = config.PRODUCT_LINES
 SOURCE_TYPES = ["tic", "hospital"]
 POS_SETTINGS = ["facility", "non_facility", "both", "unknown"]
 CARE_SETTINGS = ["inpatient", "outpatient", "both", "unknown"]

@@ -123,6 +123,7 @@ def test_two_sets_writing_the_same_folder_are_an_error(tmp_path):
 
 def test_relative_data_sources_are_read_from_the_batch_files_folder(tmp_path):
     (tmp_path / "sub" / "data").mkdir(parents=True)
+    (tmp_path / "sub" / "data" / "rates.json").write_text("{}", encoding="utf-8")  # sources are checked at load
     spec = _write(
         tmp_path / "sub" / "b.yaml",
         """
@@ -235,6 +236,10 @@ def three_runs(tmp_path_factory):
     (root / "data").mkdir()
     shutil.copy(config.SAMPLE_HOSPITAL_DIR / HOUSTON, root / "data" / HOUSTON)
     original_sha256 = hashlib.sha256((root / "data" / HOUSTON).read_bytes()).hexdigest()
+    # sources are checked before anything runs (a missing one makes the batch invalid); this directory passes the
+    # check (its header is right) and fails inside the notebook: a byte that is not UTF-8 far below the header
+    header = config.SAMPLE_PROVIDER_DIRECTORY.read_bytes().split(b"\n", 1)[0]
+    (root / "bad-providers.csv").write_bytes(header + b"\n" + b"1,2,x,1,TX,a,1,04412-18,y\n" * 5000 + b"\xff\n")
     spec = _write(
         root / "reports.yaml",
         """
@@ -243,7 +248,8 @@ def three_runs(tmp_path_factory):
           - code: "44320"
             data_source: data             # relative to this file
           - code: "44320"
-            data_source: missing-folder   # fails inside the notebook: FileNotFoundError
+            data_source: data
+            providers: bad-providers.csv  # fails inside the notebook: UnicodeDecodeError
     """,
     )
     out = root / "out"
@@ -268,7 +274,7 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
     good, bad = first["manifest"]["reports"]
     assert (good["status"], bad["status"]) == ("ok", "failed")
     assert first["manifest"]["counts"] == {"ok": 1, "skipped": 0, "failed": 1}
-    assert bad["error"]["name"] == "FileNotFoundError" and "missing-folder" in bad["error"]["message"]
+    assert bad["error"]["name"] == "UnicodeDecodeError" and "utf-8" in bad["error"]["message"]
     assert (out / bad["error"]["failed_notebook"]).is_file() and not (out / bad["slug"]).exists()
     assert good["error"] is None and good["attempts"] == 1 and good["seconds"] > 0
     assert max(good["started"], bad["started"]) <= min(good["finished"], bad["finished"])  # ran side by side
@@ -295,6 +301,7 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
         "data_source": str((root / "data").resolve()),
         "product_lines": ["commercial"],
         "ipps_table5": "",
+        "providers": "",
     }
     versions = first["manifest"]["package_versions"]
     assert versions["payer-benchmark"] and versions["papermill"] and "chromium" in versions
@@ -308,7 +315,7 @@ def test_index_page_links_every_report_and_shows_the_overview_chart(three_runs):
     for report in runs[-1]["manifest"]["reports"]:
         assert f"href='{report['slug']}/report.html'" in page
     assert "<h1>Test batch &lt;b&gt;</h1>" in page  # escaped
-    assert "FileNotFoundError" in page and "failed notebook" in page
+    assert "UnicodeDecodeError" in page and "failed notebook" in page
     assert "src='data:image/png;base64," in page and "<script" not in page
     assert (out / "index_charts" / "overview.png").is_file() and (out / "index_charts" / "overview.svg").is_file()
 

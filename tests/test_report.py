@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from benchmark import cli, config
+from benchmark.errors import ParameterError
 from benchmark.reporting.report import SECTIONS, ReportParams
 from benchmark.reporting.runner import ReportRunError, run_report
 
@@ -162,10 +163,21 @@ def test_executed_notebook_records_string_parameters(report_dir):
     assert parameters["payers"] == [] and parameters["year"] == 2026
 
 
+def test_a_missing_source_is_refused_before_anything_starts(tmp_path):
+    with pytest.raises(ParameterError, match="no such file or folder"):
+        run_report(ReportParams(data_source=str(tmp_path / "missing-folder")), tmp_path / "broken")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_run_leaves_no_half_report(tmp_path):
     target = tmp_path / "broken"
-    with pytest.raises(ReportRunError, match="FileNotFoundError"):
-        run_report(ReportParams(data_source=str(tmp_path / "missing-folder")), target)
+    # passes the checks before the run (its header is right), fails in the notebook: not UTF-8 below the header
+    header = config.SAMPLE_PROVIDER_DIRECTORY.read_bytes().split(b"\n", 1)[0]
+    providers = tmp_path / "providers.csv"
+    providers.write_bytes(header + b"\n" + b"1,2,x,1,TX,a,1,04412-18,y\n" * 5000 + b"\xff\n")
+    with pytest.raises(ReportRunError, match="UnicodeDecodeError"):
+        run_report(ReportParams(providers=str(providers)), target)
+    providers.unlink()
     assert not target.exists()
     assert (tmp_path / "broken.failed.ipynb").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["broken.failed.ipynb"]

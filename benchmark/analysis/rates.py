@@ -34,9 +34,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from benchmark import config
-from benchmark.accounts import FileAccount, IngestResult
-from benchmark.errors import InputFileError
+from benchmark import cache, config
+from benchmark.accounts import FileAccount, IngestResult, RejectedFile
+from benchmark.errors import InputFileError, ParameterError
 from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
 from benchmark.reference import medicare
 from benchmark.reference.medicare import clfs, ipps, opps
@@ -52,6 +52,8 @@ MATCH_NATIONAL = "national (locality unknown)"
 MATCH_CLFS = "national (CLFS: no geographic adjustment)"
 NOT_COMPARED = "not compared"
 FACILITY_BASES = [OPPS_BASIS, CLFS_BASIS, IPPS_BASIS]
+RATES_CACHE = "rates"  # cache namespace of the rates read from a set of files (benchmark.cache)
+STORE_PROVIDERS = "providers.csv"  # a provider directory saved in a rate store folder by `paybench ingest --providers`
 
 
 class ComparedRateSchema(RateSchema):
@@ -85,26 +87,46 @@ class DataSource:
 def resolve_source(
     source: str | Path | Sequence[str | Path] = SAMPLE, provider_directory: str | Path | None = None
 ) -> DataSource:
-    """``"sample"`` for the shipped synthetic data, else files or folders of TiC / hospital files."""
-    if isinstance(source, (str, Path)) and str(source) == SAMPLE:
-        paths = sorted(config.SAMPLE_TIC_DIR.glob("*.json*")) + sorted(config.SAMPLE_HOSPITAL_DIR.glob("*.csv"))
-        if not paths:
-            raise FileNotFoundError(f"No sample files under {config.SAMPLE_DIR}; run `paybench sample-data`")
-        return DataSource(tuple(paths), True, config.SAMPLE_PROVIDER_DIRECTORY, config.SYNTHETIC_LABEL)
+    """``"sample"`` for the shipped synthetic data, else files, folders, zips, URLs or one rate store.
+
+    Several sources may be given (``"sample"`` among them). ``provider_directory`` places the rates (state and
+    Medicare locality by NPI / TIN); without it the sample uses its own directory and a rate store the one saved
+    with it by ``paybench ingest --providers`` (``providers.csv`` in the store folder), if any.
+    """
     items = [source] if isinstance(source, (str, Path)) else list(source)
     directory = Path(provider_directory) if provider_directory else None
+    if [str(i) for i in items] == [SAMPLE]:
+        paths = _sample_paths()
+        return DataSource(paths, True, directory or config.SAMPLE_PROVIDER_DIRECTORY, config.SYNTHETIC_LABEL)
     if len(items) == 1 and is_store(items[0]):
         store = open_store(items[0])
         files = int(store.manifest()["status"].eq(LOADED).sum())
         label = f"rate store {Path(items[0]).name} ({files} files)"
+        saved = Path(items[0]) / STORE_PROVIDERS
+        directory = directory or (saved if saved.is_file() else None)
         return DataSource((), store.is_synthetic, directory, label, store=Path(items[0]))
-    files = tuple(expand_sources(items))
+    stores = [str(i) for i in items if is_store(i)]
+    if stores:
+        raise ParameterError(f"a rate store is read on its own, not with other sources: {', '.join(stores)}")
+    with_sample = any(str(i) == SAMPLE for i in items)
+    files = tuple(expand_sources([i for i in items if str(i) != SAMPLE]))
+    if with_sample:
+        files = _sample_paths() + files
+        directory = directory or config.SAMPLE_PROVIDER_DIRECTORY
+    files = tuple({str(f): f for f in files}.values())  # a file named twice (or also in a folder) is read once
     samples = sum(is_sample_file(local_path(f)) for f in files)
     if not samples:
         return DataSource(files, False, directory, "user-supplied files")
     # sample files named by path are still the synthetic sample: label them so (as a store built from them is)
     label = config.SYNTHETIC_LABEL if samples == len(files) else f"user-supplied files and {config.SYNTHETIC_LABEL}"
     return DataSource(files, True, directory, label)
+
+
+def _sample_paths() -> tuple[Path, ...]:
+    paths = sorted(config.SAMPLE_TIC_DIR.glob("*.json*")) + sorted(config.SAMPLE_HOSPITAL_DIR.glob("*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"No sample files under {config.SAMPLE_DIR}; run `paybench sample-data`")
+    return tuple(paths)
 
 
 def load_rates(
@@ -129,15 +151,60 @@ def load_rates(
     code_list = None if codes is None else [str(c) for c in codes]
     if data.store is not None:
         result = _load_from_store(data.store, code_list)
+        directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
+        result.rates = attach_geography(result.rates, directory)
     else:
-        result = IngestResult.combine(
-            [read_file(path, code_list, is_synthetic=is_sample_file(local_path(path))) for path in data.paths]
-        )
+        result = _read_files_cached(data, code_list)
     if strict and result.rejected:
         raise InputFileError("; ".join(f"{r.source_file}: {r.reason}" for r in result.rejected))
+    return result
+
+
+def _read_files(data: DataSource, codes: list[str] | None) -> IngestResult:
+    """Every file read by its reader, combined, and placed by the provider directory (validated)."""
+    result = IngestResult.combine(
+        [read_file(path, codes, is_synthetic=is_sample_file(local_path(path))) for path in data.paths]
+    )
     directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
     result.rates = attach_geography(result.rates, directory)
     return result
+
+
+def _read_files_cached(data: DataSource, codes: list[str] | None) -> IngestResult:
+    """:func:`_read_files`, kept in the cache (:mod:`benchmark.cache`) by the sha256 of every file read, the codes
+    and the provider directory: an unchanged source is read back from Parquet as validated when it was written.
+    Sources read over the network are never cached (their bytes are not known before reading them)."""
+    key = _cache_key(data, codes)
+    if key is None:
+        return _read_files(data, codes)
+    hit = cache.load(RATES_CACHE, key)
+    if hit is not None:
+        tables, meta = hit
+        return IngestResult(
+            rates=tables["rates"],
+            quarantine=tables["quarantine"],
+            accounts=[FileAccount(**record) for record in meta["accounts"]],
+            rejected=[RejectedFile(**record) for record in meta["rejected"]],
+        )
+    result = _read_files(data, codes)
+    meta = {"accounts": [vars(a) for a in result.accounts], "rejected": [vars(r) for r in result.rejected]}
+    cache.save(RATES_CACHE, key, {"rates": result.rates, "quarantine": result.quarantine}, meta)
+    return result
+
+
+def _cache_key(data: DataSource, codes: list[str] | None) -> str | None:
+    parts: list[object] = []
+    for item in data.paths:
+        local = item if isinstance(item, Path) else None
+        if local is None and not getattr(item, "is_url", True):
+            local = Path(item.location)  # a member of a local zip: its archive's bytes decide
+        if local is None:
+            return None
+        parts.append([str(item), str(local.resolve()), cache.file_digest(local)])
+    directory = data.provider_directory
+    parts.append(["providers", str(directory), cache.file_digest(directory) if directory else None])
+    parts.append(["codes", codes])
+    return cache.key_of("rates", parts)
 
 
 def _load_from_store(root: Path, codes: list[str] | None) -> IngestResult:

@@ -54,8 +54,7 @@ class UnsupportedFileError(InputFileError):
     """A file whose kind the project cannot read (the message says what was seen)."""
 
 
-# In a folder, only files with these endings are read (notes, manifests and directories beside the data are not).
-DATA_SUFFIXES = (".json", ".json.gz", ".gz", ".csv", ".csv.gz", ".zip")
+DATA_SUFFIXES = config.DATA_SUFFIXES
 
 
 def expand_sources(sources: Iterable[str | Path], policy=None) -> list[Path]:

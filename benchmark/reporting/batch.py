@@ -48,11 +48,13 @@ from benchmark.files import atomic_write_text
 from benchmark.reporting import provenance
 from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
+from benchmark.reporting.preflight import check_report
 from benchmark.reporting.report import ReportParams
 from benchmark.reporting.runner import (
     KernelStartError,
     ReportRunError,
     failed_notebook_path,
+    is_up_to_date,
     read_run_record,
     report_slug,
     run_report,
@@ -118,8 +120,11 @@ class BatchRun:
 
 
 # --------------------------------------------------------------------------------------------------- load
-def load_batch(path: str | Path) -> Batch:
-    """Read and validate a batch file; raises :class:`BatchSpecError` listing every problem."""
+def load_batch(path: str | Path, *, providers: str | Path | None = None) -> Batch:
+    """Read and validate a batch file; raises :class:`BatchSpecError` listing every problem.
+
+    ``providers`` (a provider directory CSV, relative to the current folder) applies to every report that names none.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -129,10 +134,11 @@ def load_batch(path: str | Path) -> Batch:
         document = yaml.load(text, Loader=yaml.BaseLoader)  # every scalar a string: no type guessing
     except yaml.YAMLError as error:
         raise BatchSpecError(f"{path}: not valid YAML: {error}") from None
-    return parse_batch(document, source=path)
+    default_providers = str(Path(providers).expanduser().resolve()) if providers else None
+    return parse_batch(document, source=path, providers=default_providers)
 
 
-def parse_batch(document: Any, source: Path | None = None) -> Batch:
+def parse_batch(document: Any, source: Path | None = None, providers: str | None = None) -> Batch:
     """Validate a batch mapping (scalars as strings, as :func:`load_batch` reads them, or typed values)."""
     where = str(source) if source else "batch"
     base = source.parent.resolve() if source else Path.cwd()
@@ -170,6 +176,8 @@ def parse_batch(document: Any, source: Path | None = None) -> Batch:
     params_list: list[ReportParams] = []
     seen: dict[str, str] = {}
     for name, values in entries:
+        if providers and "providers" not in values:
+            values = {**values, "providers": providers}
         params, entry_problems = _typed_params(values, base)
         if entry_problems:
             problems += [f"{where}: {name}: {p}" for p in entry_problems]
@@ -295,14 +303,6 @@ def run_batch(
     return BatchRun(root, ordered, manifest_path, index)
 
 
-def is_up_to_date(report_dir: Path, inputs: provenance.RunInputs) -> bool:
-    """A written report whose ``run.json`` has the same fingerprint and whose listed outputs all exist."""
-    record = read_run_record(report_dir)
-    if not record or record.get("fingerprint") != inputs.fingerprint:
-        return False
-    return all((report_dir / name).is_file() for name in record.get("outputs") or [None])
-
-
 def run_with_retries(
     run: Callable[[], Any], *, attempts: int = KERNEL_START_ATTEMPTS, delay: float = RETRY_DELAY_SECONDS
 ) -> tuple[Any, int]:
@@ -354,7 +354,7 @@ def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> d
     started, clock = provenance.now_utc(), time.perf_counter()
     outcome: dict[str, Any] = {"slug": slug, "started": started}
     try:
-        outputs, attempts = run_with_retries(lambda: run_report(params, target, inputs=inputs))
+        outputs, attempts = run_with_retries(lambda: run_report(params, target, inputs=inputs, force=True))
         outcome.update(
             status="ok", attempts=attempts, notes=list(outputs.notes), outputs=_relative_outputs(target, Path(root))
         )
@@ -415,16 +415,20 @@ def _typed_params(values: dict[str, Any], base: Path) -> tuple[ReportParams | No
         problems.append('code: missing (every report needs a billing code, e.g. code: "44320")')
     if problems:
         return None, problems
-    source = clean.get("data_source", "sample")
-    if source != "sample":
-        clean["data_source"] = str((base / Path(source).expanduser()).resolve())
     try:
-        return ReportParams(**clean), []
+        # relative sources and provider directories are relative to the batch file; every source must exist
+        return check_report(ReportParams(**clean), base=base), []
     except ValueError as error:
         return None, [str(error).removeprefix("Invalid report parameters: ")]
 
 
 def _convert(name: str, value: Any, hint: Any) -> tuple[Any, str | None]:
+    if name == "data_source":  # one source or a list of them
+        if isinstance(value, str) and value.strip():
+            return value.strip(), None
+        if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+            return tuple(v.strip() for v in value), None
+        return None, f"data_source: expected 'sample', a path or URL, or a list of them, got {value!r}"
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
             return None, f"{name}: expected a whole number, got {value!r}"

@@ -71,6 +71,7 @@ def rate_distribution_chart(
     rows: pd.DataFrame, code: str, medicare_amount: float | None, *, synthetic: bool, setting_label: str
 ) -> Figure:
     """Box plot with every rate as a dot, one row per payer family; Medicare national amount as a reference line."""
+    rows = rows.dropna(subset=["amount_usd"])
     with chart_style():
         fig, ax = plt.subplots()
         if rows.empty:
@@ -250,10 +251,13 @@ def medicare_trend_chart(by_year: pd.DataFrame, code: str) -> Figure:
 
 
 def market_heatmap(table: pd.DataFrame, code: str, *, synthetic: bool) -> Figure:
-    """Median % of Medicare by payer (rows) and state (columns); empty cells read 'n/a'."""
+    """Median % of Medicare by payer (rows) and state (columns); empty cells read 'n/a'.
+
+    Rates without a known state (TiC rates without a provider directory) have no place on it.
+    """
     with chart_style():
         fig, ax = plt.subplots()
-        data = table.dropna(subset=["median_pct_of_medicare"])
+        data = table.dropna(subset=["median_pct_of_medicare", "state"])
         if data.empty:
             _no_data(ax)
         else:
@@ -347,11 +351,12 @@ def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, s
             _no_data(ax)
         else:
             for row, payer in enumerate(payers):
-                cells = matrix[matrix["payer_key"] == payer].set_index("policy_type")
+                mine = matrix[matrix["payer_key"] == payer]
+                cells = mine.drop_duplicates("policy_type").set_index("policy_type")
                 for col, policy_type in enumerate(types):
-                    cell = cells.loc[policy_type]
-                    known = cell["status"] == "known"
-                    basis = cell["basis"] if known and isinstance(cell["basis"], str) else "unknown"
+                    cell = cells.loc[policy_type] if policy_type in cells.index else pd.Series(dtype=object)
+                    known = cell.get("status") == "known"
+                    basis = cell["basis"] if known and isinstance(cell.get("basis"), str) else "unknown"
                     ax.add_patch(
                         Rectangle(
                             (col, row), 1, 1, facecolor=POLICY_BASIS_COLORS[basis], edgecolor="white", linewidth=2

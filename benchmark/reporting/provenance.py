@@ -42,6 +42,7 @@ RECORDED_PACKAGES: tuple[str, ...] = (
     "pyyaml",
     "tqdm",
 )
+REMOTE = "remote"  # checksum recorded for a URL source (not downloaded just to hash it)
 MISSING = "missing"  # checksum recorded for an input that does not exist (the run itself then says why it failed)
 _CODE_SUFFIXES = (".py", ".mplstyle", ".j2")
 
@@ -76,19 +77,31 @@ def run_inputs(params: ReportParams, code: str | None = None) -> RunInputs:
 def input_checksums(params: ReportParams) -> dict[str, str]:
     """``{file: sha256}`` of the report's data-source files and the reference data (``missing`` when absent).
 
-    Files inside the project are keyed by their path relative to the project root, others by their absolute path.
+    Files inside the project are keyed by their path relative to the project root, others by their absolute path; a
+    member of a zip archive counts as its archive; a URL is recorded as ``remote`` (not downloaded to be hashed, so a
+    report read from a URL is never considered up to date).
     """
     files: list[Path] = [
         p for p in sorted(config.DATA_DIR.rglob("*")) if p.is_file() and config.SAMPLE_DIR not in p.parents
     ]
     try:
-        source = resolve_source(params.data_source)
-    except FileNotFoundError:
+        source = resolve_source(params.data_source, params.providers or None)
+    except (FileNotFoundError, ValueError, OSError):
         return {**{_key(p): sha256_file(p) for p in files}, str(params.data_source): MISSING}
-    files += [*source.paths, *([source.provider_directory] if source.provider_directory else [])]
+    remote: dict[str, str] = {}
+    for item in source.paths:
+        if isinstance(item, Path):
+            files.append(item)
+        elif getattr(item, "is_url", False):
+            remote[item.name] = REMOTE
+        else:  # a member of a local zip archive (or a file a local table of contents lists)
+            files.append(Path(item.location))
+    if source.provider_directory:
+        files.append(source.provider_directory)
     if params.ipps_table5:  # the user's CMS IPPS Table 5
         files.append(Path(params.ipps_table5))
-    return {_key(p): sha256_file(p) if p.is_file() else MISSING for p in files}
+    unique = list(dict.fromkeys(files))
+    return {**{_key(p): sha256_file(p) if p.is_file() else MISSING for p in unique}, **remote}
 
 
 def code_version() -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,12 +20,12 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import config
+from benchmark import cache, config
 from benchmark.analysis import rates, stats
 from benchmark.errors import ParameterError
 from benchmark.reference import catalog, medicare, policy
 from benchmark.reference.medicare import clfs, ipps, opps
-from benchmark.reporting import charts
+from benchmark.reporting import charts, preflight
 from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -51,27 +50,16 @@ class ReportParams:
     year: int = config.DEFAULT_MEDICARE_YEAR
     payers: tuple[str, ...] = ()
     geography: str = "all"
-    data_source: str = "sample"
+    data_source: str | tuple[str, ...] = "sample"  # one source, or several (files, folders, zips, URLs, a store)
     product_lines: tuple[str, ...] = ("commercial",)
     ipps_table5: str = ""  # a CMS IPPS Table 5 file (MS-DRG weights) for DRG-coded rates; "" = none
     output_dir: str = ""
+    providers: str = ""  # provider directory CSV (npi, tin, state, medicare_locality) placing TiC rates; "": none
 
     def __post_init__(self) -> None:
-        problems = []
-        if not isinstance(self.code, str) or not re.fullmatch(r"[0-9A-Z]{4}[0-9A-Z]", self.code):
-            problems.append(f"code must be a 5-character CPT/HCPCS string, got {self.code!r}")
-        if not isinstance(self.year, int) or self.year not in medicare.available_years():
-            problems.append(f"year must be one of {medicare.available_years()}, got {self.year!r}")
-        unknown = [p for p in self.payers if p not in PAYER_FAMILIES]
-        if unknown:
-            problems.append(f"payers must be payer families {PAYER_FAMILIES}, got {unknown}")
-        if not (self.geography == "all" or re.fullmatch(r"[A-Z]{2}|\d{5}-\d{2}", str(self.geography))):
-            problems.append(
-                f"geography must be 'all', a state like 'TX' or a locality like '04412-18', got {self.geography!r}"
-            )
-        bad_lines = [p for p in self.product_lines if p not in PRODUCT_LINES]
-        if bad_lines:
-            problems.append(f"product_lines must be among {PRODUCT_LINES}, got {bad_lines}")
+        problems = _source_problems(self) + preflight.parameter_problems(
+            self.code, self.year, self.payers, self.geography, self.product_lines
+        )
         if problems:
             raise ParameterError("Invalid report parameters: " + "; ".join(problems))
 
@@ -87,6 +75,22 @@ class ReportParams:
 
     def as_notebook_parameters(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+
+
+def _source_problems(params: ReportParams) -> list[str]:
+    """Shape of ``data_source`` / ``providers``; one source given as a list becomes that string (same report)."""
+    source = params.data_source
+    if isinstance(source, (list, tuple)):
+        source = tuple(source)
+        if len(source) == 1:
+            source = source[0]
+        object.__setattr__(params, "data_source", source)
+    items = [source] if isinstance(source, str) else list(source)
+    if not items or not all(isinstance(s, str) and s.strip() for s in items):
+        return [f"data_source must be 'sample', a path or URL, or a list of them, got {params.data_source!r}"]
+    if not isinstance(params.providers, str):
+        return [f"providers must be the path of a provider directory CSV, got {params.providers!r}"]
+    return []
 
 
 # --------------------------------------------------------------------------------------------------- the report
@@ -122,8 +126,9 @@ class CodeReport:
     def build(cls, params: ReportParams | None = None, **overrides: Any) -> CodeReport:
         """Load, compare and summarize everything the report for ``params.code`` shows."""
         params = params or ReportParams.from_mapping(overrides)
-        source = rates.resolve_source(params.data_source)
-        loaded = rates.load_rates(params.data_source, codes=[params.code])
+        providers = params.providers or None
+        source = rates.resolve_source(params.data_source, providers)
+        loaded = rates.load_rates(params.data_source, codes=[params.code], provider_directory=providers)
         table5 = ipps.load_table5(params.ipps_table5) if params.ipps_table5 else None
         compared = rates.compare_to_medicare(_filter(loaded.rates, params), params.year, table5=table5)
         eligible = stats.benchmark_rows(compared, params.product_lines, unique=False)
@@ -138,13 +143,19 @@ class CodeReport:
             source_label=source.label,
             code_info=_catalog_entry(params.code),
             indicators=_indicators(params.code, params.year),
-            medicare_by_year=_medicare_by_year(params.code),
+            # all shipped PFS years: parsed once per set of Medicare files (benchmark.cache, keyed by their sha256)
+            medicare_by_year=cache.cached_frame(
+                "medicare_by_year",
+                [params.code, cache.folder_digests(config.MEDICARE_DIR)],
+                lambda: _medicare_by_year(params.code),
+            ),
             medicare_localities=medicare.medicare_amounts(params.code, params.year, localities="all"),
             compared=compared,
             benchmark_rows=bench,
             duplicates_collapsed=len(eligible) - len(bench),
             by_setting=stats.distribution_table(bench, ["payer_family", "pos_setting"]),
-            by_state=stats.distribution_table(bench, ["payer_family", "state", "pos_setting"]),
+            # rates without a known state (TiC rates no provider directory places) are counted in Data Gaps only
+            by_state=stats.distribution_table(bench.dropna(subset=["state"]), ["payer_family", "state", "pos_setting"]),
             other_products=other_products,
             other_rate_types=_other_rate_types(compared),
             modifier_table=_modifier_table(params.code, params.year, compared),
@@ -985,7 +996,11 @@ def _policy_tables(report: CodeReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     Medicare's national amount (main setting) and each commercial payer's median benchmark rate.
     """
     p = report.params
-    payers = policy.load_policies(include_illustrative=report.synthetic)
+    payers = cache.cached_frame(  # the policy files, read and validated once per set of files (by sha256)
+        "policies",
+        [report.synthetic, cache.folder_digests(policy.POLICY_DIR)],
+        lambda: policy.load_policies(include_illustrative=report.synthetic),
+    )
     policies = pd.concat([payers, policy.medicare_policies(p.code, p.year)], ignore_index=True)
     families = [f for f in (list(p.payers) or COMMERCIAL_FAMILIES) if f != "Medicare"]
     matrix = policy.policy_matrix(p.code, policies, families=families, product_lines=p.product_lines, year=p.year)

@@ -23,6 +23,7 @@ from pathlib import Path
 from benchmark import config
 from benchmark.errors import PaybenchError
 from benchmark.reporting import exports, provenance
+from benchmark.reporting.preflight import check_report
 from benchmark.reporting.report import ReportParams
 
 KERNEL_NAME = "payer-benchmark"
@@ -60,6 +61,7 @@ class ReportOutputs:
     csv: tuple[Path, ...] = ()
     run_record: Path | None = None
     notes: tuple[str, ...] = ()  # what was not produced and why
+    skipped: bool = False  # the report in out_dir was up to date: nothing was run (see is_up_to_date)
 
 
 def report_slug(params: ReportParams) -> str:
@@ -73,9 +75,10 @@ def report_slug(params: ReportParams) -> str:
     for name, value in vars(params).items():
         if name in ("code", "output_dir") or value == getattr(defaults, name):
             continue
-        if name in ("data_source", "ipps_table5"):
+        if name in ("data_source", "providers", "ipps_table5"):
             digest = hashlib.sha1(str(value).encode()).hexdigest()[:8]
-            text = f"{Path(str(value)).name}-{digest}"
+            names = [value] if isinstance(value, str) else list(value)
+            text = "+".join(Path(str(v)).name for v in names)[:40] + f"-{digest}"
         else:
             text = "+".join(value) if isinstance(value, tuple) else str(value)
         parts.append(f"{_safe(name)}-{_safe(text)}")
@@ -110,19 +113,26 @@ def run_report(
     timeout: int = 900,
     kernel_name: str | None = None,
     inputs: provenance.RunInputs | None = None,
+    force: bool = False,
 ) -> ReportOutputs:
     """Execute the code notebook for ``params`` and write its outputs to ``out_dir`` (default reports/<slug>).
 
-    ``inputs`` (checksums and fingerprint, computed when not given) goes into ``run.json``. Raises
-    :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the output folder) and
-    :class:`KernelStartError` when the kernel never ran a cell.
+    The parameters and sources are checked first (:func:`benchmark.reporting.preflight.check_report`: a
+    :class:`~benchmark.errors.ParameterError` before anything starts or is written). A report already in
+    ``out_dir`` with the same fingerprint (parameters, input sha256, code version) is not run again unless
+    ``force``: the result then has ``skipped=True``. ``inputs`` (checksums and fingerprint, computed when not given)
+    goes into ``run.json``. Raises :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the
+    output folder) and :class:`KernelStartError` when the kernel never ran a cell.
     """
-    import papermill as pm
-
+    params = check_report(params)
     started, clock = provenance.now_utc(), time.perf_counter()
     inputs = inputs or provenance.run_inputs(params)
     target = Path(out_dir) if out_dir else config.REPORTS_DIR / report_slug(params)
     target = target.resolve()
+    if not force and is_up_to_date(target, inputs):
+        return existing_outputs(target)
+    import papermill as pm  # lazy: start-up time of a skipped report
+
     staging = target.parent / f".{target.name}.staging-{os.getpid()}"
     failed_notebook = failed_notebook_path(target)
     failed_notebook.unlink(missing_ok=True)  # from an earlier run of the same report
@@ -189,6 +199,43 @@ def run_report(
         csv=tuple(map(moved, made.csv)),
         run_record=target / RUN_RECORD,
         notes=made.notes,
+    )
+
+
+def is_up_to_date(report_dir: Path, inputs: provenance.RunInputs) -> bool:
+    """A written report whose ``run.json`` has the same fingerprint and whose listed outputs all exist.
+
+    A report read from a URL is never up to date: its bytes are not known without downloading them.
+    """
+    if any(value == provenance.REMOTE for value in inputs.input_checksums.values()):
+        return False
+    record = read_run_record(report_dir)
+    if not record or record.get("fingerprint") != inputs.fingerprint:
+        return False
+    return all((Path(report_dir) / name).is_file() for name in record.get("outputs") or [None])
+
+
+def existing_outputs(target: Path) -> ReportOutputs:
+    """The outputs of the up-to-date report in ``target`` (as listed in its ``run.json``), marked skipped."""
+    record = read_run_record(target) or {}
+    listed = [target / name for name in record.get("outputs", [])]
+
+    def one(name: str) -> Path | None:
+        return target / name if (target / name) in listed else None
+
+    return ReportOutputs(
+        target,
+        target / EXECUTED_NOTEBOOK,
+        target / "report.html",
+        target / "summary.json",
+        tuple(sorted(p for p in listed if p.parent.name == "charts")),
+        deck=one("deck.pptx"),
+        pdf=one("report.pdf"),
+        xlsx=one("tables.xlsx"),
+        csv=tuple(sorted(p for p in listed if p.parent.name == "tables")),
+        run_record=target / RUN_RECORD,
+        notes=tuple(record.get("notes", [])),
+        skipped=True,
     )
 
 

@@ -47,6 +47,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from benchmark import config
 from benchmark.accounts import FileAccount, RejectedFile
 from benchmark.errors import PaybenchError
 from benchmark.files import atomic_write_text
@@ -61,7 +62,7 @@ from benchmark.schema import (
     validate_rates,
 )
 
-MANIFEST = "manifest.parquet"
+MANIFEST = config.STORE_MANIFEST
 STORE_INFO = "store.json"
 RATES_DIR = "rates"
 QUARANTINE_DIR = "quarantine"
