@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmark import config
 from benchmark.errors import ParameterError, PaybenchError
+from benchmark.sources.http import redact
 
 EXIT_PARAMETER = 2  # a parameter or option that cannot be used (argparse uses 2 for malformed ones too)
 EXIT_FAILED = 1  # an input could not be read or a step failed; the message says which and why
@@ -32,15 +33,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except ParameterError as error:
-        print(f"paybench: error: {error}", file=sys.stderr)
+        print(f"paybench: error: {redact(error)}", file=sys.stderr)
         return EXIT_PARAMETER
     except (PaybenchError, OSError) as error:  # OSError: a missing, unreadable or unwritable file or folder
-        print(f"paybench: error: {error}", file=sys.stderr)
+        print(f"paybench: error: {redact(_one_line(error))}", file=sys.stderr)
         return EXIT_FAILED
     except Exception:
         traceback.print_exc()
         print(_BUG_HINT, file=sys.stderr)
         return EXIT_BUG
+
+
+def _one_line(error: BaseException) -> str:
+    """An OSError as one line: what failed and on which file (``[Errno 28] No space left on device: 'x'``)."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return str(error)
+
+
+class _RedactingFilter(logging.Filter):
+    """No URL credential or query string reaches a log line (the package's one redaction rule)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message:
+            record.msg, record.args = redact(message), None
+        return True
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -49,6 +68,7 @@ def _configure_logging(verbosity: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("paybench: %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("benchmark")
+    handler.addFilter(_RedactingFilter())
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
@@ -64,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="run the code-report notebook and write reports/<code>/")
     report.add_argument("code", help="CPT/HCPCS code, e.g. 44320")
     report.add_argument("--out", type=Path, help="output folder (default: reports/<code>[__params])")
+    report.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder that is not a previous report (it is moved aside to a hidden folder, not deleted)",
+    )
     report.add_argument("--year", type=int, default=2025, help="Medicare PFS payment year (default 2025)")
     report.add_argument("--payers", nargs="*", default=[], help="payer families, e.g. Aetna BCBS (default: all)")
     report.add_argument("--geography", default="all", help="'all', a state (TX) or a locality id (04412-18)")
@@ -94,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
         help="reports run at the same time (default: 2, or 1 on a 1-core machine)",
     )
     batch.add_argument("--force", action="store_true", help="re-run reports that are up to date")
+    batch.add_argument(
+        "--overwrite", action="store_true", help="write into an --out folder that is not an earlier batch output"
+    )
     batch.set_defaults(handler=_batch)
 
     ingest = sub.add_parser("ingest", help="read TiC / hospital files into a rate store (Parquet + manifest)")
@@ -149,6 +177,17 @@ def _parser() -> argparse.ArgumentParser:
     pfs.add_argument("--locality", nargs="*", default=None, help="locality ids (default: national only)")
     pfs.set_defaults(handler=_medicare)
 
+    store = sub.add_parser("store", help="maintain a rate store: verify it, delete what crashed runs left")
+    store_sub = store.add_subparsers(title="store commands")
+    verify = store_sub.add_parser("verify", help="check the manifest against the parts; exit 1 on any problem")
+    verify.add_argument("store", type=Path, help="rate store folder")
+    verify.set_defaults(handler=_store_verify)
+    vacuum = store_sub.add_parser(
+        "vacuum", help="delete staging of dead runs, temporary manifests and parts no manifest entry names"
+    )
+    vacuum.add_argument("store", type=Path, help="rate store folder")
+    vacuum.set_defaults(handler=_store_vacuum)
+
     payers = sub.add_parser("payers", help="payer identity rules: review the strings they do not resolve")
     payers_sub = payers.add_subparsers(title="payers commands")
     review = payers_sub.add_parser(
@@ -173,7 +212,7 @@ def _report(args: argparse.Namespace) -> int:
         data_source=str(args.source),
         product_lines=tuple(args.product_lines),
     )
-    outputs = run_report(params, args.out)
+    outputs = run_report(params, args.out, overwrite=args.overwrite)
     print(f"CPT {params.code} report written to {outputs.out_dir}")
     for path in (outputs.html, outputs.pdf, outputs.deck, outputs.xlsx, outputs.summary, outputs.notebook):
         if path is not None:
@@ -200,7 +239,7 @@ def _batch(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     out = args.out or config.REPORTS_DIR / args.batch_file.stem
     workers = DEFAULT_WORKERS if args.workers is None else args.workers
-    run = run_batch(batch, out, workers=workers, force=args.force)
+    run = run_batch(batch, out, workers=workers, force=args.force, overwrite=args.overwrite)
     counts = run.counts()
     print(
         f"{len(run.results)} reports in {run.out_dir}: {counts['ok']} written, {counts['skipped']} up to date, "
@@ -277,7 +316,7 @@ def _ingest(args: argparse.Namespace) -> int:
             f"({seen['json_bytes'] / 1e6 / max(elapsed, 1e-9):,.1f} MB/s overall, all files and start-up included)"
         )
     for rejected in run.rejected:
-        print(f"  REJECTED {rejected.source_file}: {rejected.reason}", file=sys.stderr)
+        print(f"  REJECTED {redact(rejected.source_file)}: {redact(rejected.reason)}", file=sys.stderr)
     manifest = run.store.manifest()
     stored = manifest[manifest["status"].eq("loaded")]
     print(
@@ -323,6 +362,24 @@ def _medicare(args: argparse.Namespace) -> int:
         return 1
     columns = ["year", "hcpcs", "locality_id", "locality_name", "setting", "payable", "amount"]
     print(table[columns].to_string(index=False))
+    return 0
+
+
+def _store_verify(args: argparse.Namespace) -> int:
+    from benchmark.store.rate_store import open_store
+
+    problems = open_store(args.store).verify()
+    for problem in problems:
+        print(f"  {problem}")
+    print(f"store {args.store}: " + (f"{len(problems)} problems" if problems else "sound"))
+    return 1 if problems else 0
+
+
+def _store_vacuum(args: argparse.Namespace) -> int:
+    from benchmark.store.rate_store import open_store
+
+    removed = open_store(args.store).vacuum()
+    print(f"store {args.store}: {len(removed)} leftovers deleted")
     return 0
 
 

@@ -24,7 +24,7 @@ from benchmark.ingest.hospital.reader import read_standard_charges, sniff_csv
 from benchmark.ingest.tic.reader import TableOfContentsFound, TicFileError, read_in_network
 from benchmark.ingest.tic.scan import ScanError
 from benchmark.ingest.tic.toc import read_table_of_contents
-from benchmark.sources.http import RemotePolicy, SourceError, is_url
+from benchmark.sources.http import RemotePolicy, SourceError, is_url, redact
 from benchmark.sources.limits import GZIP_MAGIC, ZIP_MAGIC, Limits
 from benchmark.sources.source import (
     SNIFF_BYTES,
@@ -229,5 +229,5 @@ def read_source(
             parts = [read_source(s, codes, is_synthetic=is_synthetic, limits=limits) for s in toc.sources()]
             return IngestResult.combine(parts) if parts else IngestResult()
     except (TicFileError, SourceError, ScanError, OSError) as error:
-        message = str(error)
+        message, name = redact(error), redact(name)
         return IngestResult(rejected=[RejectedFile(name, message if name in message else f"{name}: {message}")])

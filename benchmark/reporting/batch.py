@@ -45,7 +45,7 @@ import yaml
 
 from benchmark.errors import ParameterError, PaybenchError
 from benchmark.files import atomic_write_text
-from benchmark.reporting import provenance
+from benchmark.reporting import output_folder, provenance
 from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
 from benchmark.reporting.report import ReportParams
@@ -228,17 +228,24 @@ def run_batch(
     workers: int = DEFAULT_WORKERS,
     force: bool = False,
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> BatchRun:
     """Run every report of ``batch`` under ``out_dir``; write ``manifest.json`` and ``index.html`` there.
 
     ``progress``: show a tqdm bar (None: only on a terminal). A report that fails does not stop the others.
+    ``out_dir`` must be missing, empty or an earlier batch output root (else :class:`ParameterError`, nothing run,
+    unless ``overwrite``: the reports are then written into it beside what is there, which is left alone).
     """
     from tqdm import tqdm  # lazy for start-up time only (tqdm pulls in its notebook/rich integrations)
 
     if workers < 1:
         raise ParameterError(f"workers must be at least 1, got {workers}")
-    root = Path(out_dir).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root = output_folder.check_output_folder(out_dir, output_folder.BATCH_MARKER, overwrite=overwrite).resolve()
+    try:  # a folder that cannot be written is refused before anything runs (exit 2), not after (no manifest)
+        root.mkdir(parents=True, exist_ok=True)
+        output_folder.write_marker(root, output_folder.BATCH_MARKER)
+    except OSError as error:
+        raise ParameterError(f"--out {out_dir}: cannot write the batch output there ({error.strerror or error})") from None
     started, clock = provenance.now_utc(), time.perf_counter()
     code = provenance.code_version()
     results: dict[str, ReportResult] = {}

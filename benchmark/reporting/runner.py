@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from benchmark import config
 from benchmark.errors import PaybenchError
-from benchmark.reporting import exports, provenance
+from benchmark.reporting import exports, output_folder, provenance
 from benchmark.reporting.report import ReportParams
 
 KERNEL_NAME = "payer-benchmark"
@@ -110,24 +109,26 @@ def run_report(
     timeout: int = 900,
     kernel_name: str | None = None,
     inputs: provenance.RunInputs | None = None,
+    overwrite: bool = False,
 ) -> ReportOutputs:
     """Execute the code notebook for ``params`` and write its outputs to ``out_dir`` (default reports/<slug>).
 
     ``inputs`` (checksums and fingerprint, computed when not given) goes into ``run.json``. Raises
     :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the output folder) and
-    :class:`KernelStartError` when the kernel never ran a cell.
+    :class:`KernelStartError` when the kernel never ran a cell. ``out_dir`` must be missing, empty or a previous
+    report of the tool (:mod:`benchmark.reporting.output_folder`; ``overwrite`` moves anything else aside); it
+    becomes a link to a hidden sibling folder, replaced in one rename, so a report is at the path at every moment.
     """
     import papermill as pm
 
     started, clock = provenance.now_utc(), time.perf_counter()
     inputs = inputs or provenance.run_inputs(params)
     target = Path(out_dir) if out_dir else config.REPORTS_DIR / report_slug(params)
-    target = target.resolve()
-    staging = target.parent / f".{target.name}.staging-{os.getpid()}"
+    target = output_folder.check_output_folder(target, output_folder.REPORT_MARKER, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
     failed_notebook = failed_notebook_path(target)
     failed_notebook.unlink(missing_ok=True)  # from an earlier run of the same report
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = output_folder.staging_folder(target)
     run_params = ReportParams.from_mapping({**params.as_notebook_parameters(), "output_dir": str(staging)})
     notebook = staging / EXECUTED_NOTEBOOK
     kernel = kernel_name or ensure_kernel()
@@ -172,7 +173,11 @@ def run_report(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _swap_into_place(staging, target)
+    try:
+        output_folder.publish(staging, target, output_folder.REPORT_MARKER, overwrite=overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
     def moved(path: Path) -> Path:
         return target / path.relative_to(staging)
@@ -251,11 +256,3 @@ def _write_run_record(
         "notes": list(notes),
     }
     (folder / RUN_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)

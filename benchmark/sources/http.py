@@ -16,6 +16,7 @@ import http.client
 import io
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import time
@@ -55,11 +56,30 @@ def is_url(value: object) -> bool:
 
 def public_url(url: str) -> str:
     """A URL without query, fragment or credentials (safe to store and print)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:  # an unparsable URL (bad port, bad brackets): keep only what precedes any secret
+        return re.split(r"[?#@]", url, maxsplit=1)[0] if "@" not in url else url.split("://", 1)[0] + "://(redacted)"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+
+
+def redact(text: object) -> str:
+    """``text`` with every URL in it replaced by its :func:`public_url` (no credentials, query or fragment).
+
+    The one redaction rule: applied to what reaches the store's manifest, messages, logs and reports.
+    """
+    text = str(text)
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda match: public_url(match.group(0)), text)
 
 
 def check_url(url: str, policy: RemotePolicy, *, is_link: bool) -> list[str]:

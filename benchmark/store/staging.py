@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from benchmark.accounts import FileAccount, IngestResult
 from benchmark.files import sha256_file
 from benchmark.ingest.routing import read_file
+from benchmark.sources.http import redact
 from benchmark.sources.source import local_path
 from benchmark.store.rate_store import (
     ALL_CODES,
@@ -85,7 +86,7 @@ class FileTask:
     def key(self) -> str:
         """The source as the manifest records it: an absolute local path, a URL or a ``zip://`` spec."""
         local = local_path(self.source)
-        return str(local.resolve()) if local else str(self.source)
+        return str(local.resolve()) if local else redact(self.source)
 
     @property
     def name(self) -> str:
@@ -93,7 +94,7 @@ class FileTask:
         if hasattr(self.source, "name") and not isinstance(self.source, (str, Path)):
             return self.source.name
         local = local_path(self.source)
-        return local.name if local else str(self.source).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return local.name if local else redact(self.source).rstrip("/").rsplit("/", 1)[-1]
 
 
 def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
@@ -148,7 +149,7 @@ def stage_with_retries(task: FileTask, loaded: Mapping[str, str], retries: int =
 
 def failed_outcome(task: FileTask, error: BaseException, attempts: int) -> FileOutcome:
     """The outcome of a file whose every attempt raised (or whose worker died)."""
-    reason = f"{type(error).__name__}: {error} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+    reason = f"{type(error).__name__}: {redact(error)} (after {attempts} attempt{'s' if attempts > 1 else ''})"
     outcome = _outcome(task, FAILED, None, None, reason=reason)
     outcome.attempts = attempts
     return outcome
