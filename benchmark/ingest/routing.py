@@ -31,10 +31,12 @@ from benchmark.sources.source import (
     ZIP_SCHEME,
     Source,
     as_source,
+    check_regular_file,
     head_bytes,
     is_remembered,
     remember,
     routes_here,
+    special_file_problem,
     zip_sources,
 )
 
@@ -85,6 +87,7 @@ def detect_format(path: str | Path) -> str:
 
 
 def _head(path: Path) -> bytes:
+    check_regular_file(path)
     with open(path, "rb") as handle:
         raw = handle.read(SNIFF_BYTES)
     if raw.startswith(GZIP_MAGIC):
@@ -167,6 +170,8 @@ def expand(
                     files += _expand_local(child, policy, limits, named=False)
             elif path.is_file():
                 files += _expand_local(path, policy, limits, named=True)
+            elif special_file_problem(path):  # a FIFO or device: rejected with its reason, never opened
+                files.append(Source(str(path), policy=policy, problem=special_file_problem(path)))
             else:
                 raise FileNotFoundError(f"{source}: no such file or folder")
     for file in files:
@@ -179,7 +184,14 @@ def _expand_local(path: Path, policy: RemotePolicy, limits: Limits, *, named: bo
     """A local file as sources: a zip's members; a table of contents' files when the user named it (inside a folder
     it stays a file, rejected on reading: the folder usually holds the files it lists, and following its links
     would download them again)."""
-    head = head_bytes(path)
+    problem = _name_problem(path)
+    if problem:
+        return [Source(_printable(path), policy=policy, problem=problem)]
+    try:
+        head = head_bytes(path)
+    except (SourceError, OSError) as error:  # unreadable (permissions) or special: this file is rejected, not the run
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return [Source(str(path), policy=policy, problem=f"{path}: cannot be read ({reason})")]
     if head.startswith(ZIP_MAGIC):
         try:
             return list(zip_sources(Source(str(path), policy=policy), limits))
@@ -191,6 +203,20 @@ def _expand_local(path: Path, policy: RemotePolicy, limits: Limits, *, named: bo
         except (SourceError, ScanError) as error:
             return [Source(str(path), policy=policy, problem=str(error))]
     return [path]
+
+
+def _name_problem(path: Path) -> str | None:
+    """A file name that is not valid UTF-8 cannot be recorded as written: the file is rejected with its reason."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{_printable(path)}: the file name is not valid UTF-8; rename the file to read it"
+    return None
+
+
+def _printable(path: Path) -> str:
+    """The path as text, undecodable bytes of its name shown as ``\\xNN``."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _json_head(path: Path, head: bytes) -> bytes:

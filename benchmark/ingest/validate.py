@@ -31,6 +31,7 @@ from benchmark.ingest import routing as pipeline
 from benchmark.ingest.hospital.reader import check_standard_charges
 from benchmark.ingest.tic.reader import read_in_network
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
+from benchmark.sources.http import SourceError
 
 SEVERITIES = [SEVERITY_ERROR, SEVERITY_WARNING]
 
@@ -92,11 +93,18 @@ class ValidationReport:
 def validate_file(path: str | Path) -> ValidationReport:
     """Every problem of one file (see the module docstring); never raises for a bad file."""
     path = Path(path)
-    kind = pipeline.detect_format(path)
     problems: list[Problem] = []
     layout = None
     account = None
-    if kind in (pipeline.HOSPITAL_CSV, pipeline.HOSPITAL_JSON):
+    try:  # a FIFO or device is refused before it is opened; an unreadable file is one problem, not a crash
+        kind = pipeline.detect_format(path)
+    except (SourceError, OSError) as error:
+        kind = pipeline.UNKNOWN
+        reason = "not_a_regular_file" if isinstance(error, SourceError) else "unreadable_file"
+        problems.append(Problem("file", SEVERITY_ERROR, reason, _without_name(_os_message(error), path)))
+    if problems:
+        pass  # the file could not be opened: nothing more to check
+    elif kind in (pipeline.HOSPITAL_CSV, pipeline.HOSPITAL_JSON):
         check = check_standard_charges(path)
         problems, layout = check.problems, check.layout
         account = check.result.accounts[0] if check.result else None
@@ -138,6 +146,12 @@ def validate_file(path: str | Path) -> ValidationReport:
     )
     frame = frame.iloc[_file_order(frame["location"])].reset_index(drop=True) if len(frame) else frame
     return ValidationReport(path, kind, layout, ProblemSchema.validate(frame), account)
+
+
+def _os_message(error: BaseException) -> str:
+    if isinstance(error, OSError) and not isinstance(error, SourceError) and error.strerror:
+        return error.strerror
+    return str(error)
 
 
 def format_problem(row: pd.Series | object) -> str:

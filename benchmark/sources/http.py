@@ -111,10 +111,30 @@ def check_url(url: str, policy: RemotePolicy, *, is_link: bool) -> list[str]:
     return addresses
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64 prefix: the last 32 bits are an IPv4 address
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use NAT64 (RFC 8215): a private network
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d form (and ::, ::1)
+
+
 def _is_public(address: str) -> bool:
+    """Whether a connection to ``address`` reaches the public internet only: a global unicast address, and for
+    IPv6 forms that carry an IPv4 address (mapped, NAT64, 6to4, Teredo) a global IPv4 address inside too.
+    IPv4-compatible (``::a.b.c.d``) and local-use NAT64 addresses are never public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _IPV4_COMPATIBLE or ip in _NAT64_LOCAL:
+            return False
+        embedded: list[ipaddress.IPv4Address] = []
+        if ip.ipv4_mapped:
+            embedded.append(ip.ipv4_mapped)
+        if ip.sixtofour:
+            embedded.append(ip.sixtofour)
+        if ip.teredo:
+            embedded += list(ip.teredo)
+        if ip in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if embedded:
+            return all(v4.is_global and not v4.is_multicast for v4 in embedded)
     return ip.is_global and not ip.is_multicast
 
 

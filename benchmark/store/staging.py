@@ -206,7 +206,7 @@ def write_parts(
 def _identify(source: Any) -> tuple[str | None, int | None]:
     """sha256 and size of a local file's bytes; (None, None) for others (the reader's hash identifies them)."""
     path = local_path(source)
-    if path is None:
+    if path is None or getattr(source, "problem", None):  # a source rejected while expanding is never opened
         return None, None
     return sha256_file(path), path.stat().st_size
 
