@@ -245,7 +245,9 @@ def run_batch(
         root.mkdir(parents=True, exist_ok=True)
         output_folder.write_marker(root, output_folder.BATCH_MARKER)
     except OSError as error:
-        raise ParameterError(f"--out {out_dir}: cannot write the batch output there ({error.strerror or error})") from None
+        raise ParameterError(
+            f"--out {out_dir}: cannot write the batch output there ({error.strerror or error})"
+        ) from None
     started, clock = provenance.now_utc(), time.perf_counter()
     code = provenance.code_version()
     results: dict[str, ReportResult] = {}

@@ -71,12 +71,12 @@ def check_output_folder(path: str | Path, marker: str, *, overwrite: bool = Fals
                 f"{option} {path}: the current folder (or one containing it) is never replaced by a {kind}; "
                 "name a new folder"
             )
-        if target.is_symlink() or not _is_empty_dir(target):
-            if not is_tool_output(target, marker) and not overwrite:
-                raise ParameterError(
-                    f"{option} {path}: exists and is not a previous {kind} of payer-benchmark (no {marker}); "
-                    f"refusing to replace it. Choose a new folder, or pass --overwrite to move it aside"
-                )
+        replaceable = _is_empty_dir(target) or is_tool_output(target, marker) or overwrite
+        if not replaceable:
+            raise ParameterError(
+                f"{option} {path}: exists and is not a previous {kind} of payer-benchmark (no {marker}); "
+                f"refusing to replace it. Choose a new folder, or pass --overwrite to move it aside"
+            )
     return target
 
 

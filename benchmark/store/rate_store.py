@@ -51,7 +51,6 @@ from pandera.typing import Series
 from benchmark.accounts import FileAccount, RejectedFile
 from benchmark.errors import ParameterError, PaybenchError
 from benchmark.files import atomic_write_text
-from benchmark.sources.http import redact
 from benchmark.schema import (
     RATE_COLUMNS,
     FileAccountSchema,
@@ -62,6 +61,7 @@ from benchmark.schema import (
     rows_balance,
     validate_rates,
 )
+from benchmark.sources.http import redact
 
 MANIFEST = "manifest.parquet"
 STORE_INFO = "store.json"
@@ -318,7 +318,9 @@ class Store:
         """Files that were rejected or failed, with the reason."""
         manifest = self.manifest()
         bad = manifest[manifest["status"].ne(LOADED)]
-        return [RejectedFile(redact(row.source_path), redact(f"{row.status}: {row.reason}")) for row in bad.itertuples()]
+        return [
+            RejectedFile(redact(row.source_path), redact(f"{row.status}: {row.reason}")) for row in bad.itertuples()
+        ]
 
     def coverage_gaps(self, codes: Iterable[str]) -> list[RejectedFile]:
         """Loaded files that were read with a code filter leaving out some of ``codes`` (their rows are missing)."""
@@ -546,7 +548,9 @@ class Store:
         return problems
 
     def _all_part_files(self) -> list[Path]:
-        return [p for base in (self.root / RATES_DIR, self.root / QUARANTINE_DIR) for p in sorted(base.rglob("*.parquet"))]
+        return [
+            p for base in (self.root / RATES_DIR, self.root / QUARANTINE_DIR) for p in sorted(base.rglob("*.parquet"))
+        ]
 
     def _lock_free(self) -> bool:
         with open(self.root / ".lock", "a") as handle:
@@ -586,7 +590,7 @@ class Store:
         """Readers share it while they read parts; deleting parts needs it alone. Yields whether it is held
         (False: ``wait=False`` and readers hold it). A read-only store that has no lock file has no writers."""
         try:
-            handle = open(self.root / READERS_LOCK, "a")
+            handle = open(self.root / READERS_LOCK, "a")  # noqa: SIM115 (closed by the with below)
         except OSError:
             yield True
             return

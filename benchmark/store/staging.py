@@ -103,6 +103,7 @@ def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
     Unexpected errors propagate (the engine retries the file, then records it as failed); a file its reader
     rejects comes back ``rejected`` with nothing staged.
     """
+    before = _stat(task.source)  # taken before hashing: any change during hashing or reading shows after the read
     sha256, size = _identify(task.source)
     wanted = task.codes_key
     if sha256 and covers(loaded.get(sha256), wanted):
@@ -124,6 +125,10 @@ def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
         quarantine_written += len(chunk.quarantine)
     for account in accounts.values():
         account.check()
+    if before is not None and _stat(task.source) != before:  # stored rows must come from the bytes hashed
+        shutil.rmtree(folder, ignore_errors=True)
+        reason = f"{task.name}: the file changed while it was read (size or modification time); read it again"
+        return _outcome(task, REJECTED, None, None, reason=reason, codes=to_read)
     if not sha256:  # a remote source: identified by the reader's hash of the bytes it streamed
         sha256 = next((a.source_sha256 for a in accounts.values()), None)
         if sha256 and covers(loaded.get(sha256), wanted):
@@ -209,6 +214,18 @@ def _identify(source: Any) -> tuple[str | None, int | None]:
     if path is None or getattr(source, "problem", None):  # a source rejected while expanding is never opened
         return None, None
     return sha256_file(path), path.stat().st_size
+
+
+def _stat(source: Any) -> tuple[int, int, int, int] | None:
+    """Identity of a local file's current bytes as the file system tells it (device, inode, size, mtime in ns)."""
+    path = local_path(source)
+    if path is None or getattr(source, "problem", None):
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _chunks(task: FileTask, codes: list[str] | None) -> Iterable[IngestResult]:
