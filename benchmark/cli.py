@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmark import config
 from benchmark.errors import ParameterError, PaybenchError
+from benchmark.safe_text import write_csv
 from benchmark.sources.http import redact
 
 EXIT_PARAMETER = 2  # a parameter or option that cannot be used (argparse uses 2 for malformed ones too)
@@ -338,7 +339,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"  {format_problem(problem)}")
         print(f"  {report.summary()}")
     if args.csv:
-        pd.concat([r.problems for r in reports], ignore_index=True).to_csv(args.csv, index=False)
+        write_csv(pd.concat([r.problems for r in reports], ignore_index=True), args.csv)
         print(f"problems written to {args.csv}")
     return 1 if any(r.errors for r in reports) else 0
 
@@ -397,7 +398,7 @@ def _payers_review(args: argparse.Namespace) -> int:
         print(table.to_string(index=False, max_colwidth=60))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False)
+        write_csv(table, args.out)
         print(f"written to {args.out}")
     return 0
 

@@ -48,6 +48,7 @@ from benchmark.files import atomic_write_text
 from benchmark.reporting import output_folder, provenance
 from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
+from benchmark.reporting.parent_watch import die_with_parent
 from benchmark.reporting.report import ReportParams
 from benchmark.reporting.runner import (
     KernelStartError,
@@ -339,7 +340,12 @@ def _execute(to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path
     """Yield one outcome mapping per report, as they finish (in worker processes, ``spawn``-started)."""
     if not to_run:
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(to_run)), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(to_run)),
+        mp_context=get_context("spawn"),
+        initializer=die_with_parent,  # a killed batch stops: its workers (and their kernels) do not go on
+        initargs=(os.getpid(),),
+    ) as pool:
         futures: dict[Future, tuple[ReportParams, provenance.RunInputs]] = {
             pool.submit(_run_one, params, inputs, str(root)): (params, inputs) for params, inputs in to_run
         }

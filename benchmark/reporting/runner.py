@@ -23,6 +23,7 @@ from benchmark import config
 from benchmark.errors import PaybenchError
 from benchmark.reporting import exports, output_folder, provenance
 from benchmark.reporting.report import ReportParams
+from benchmark.safe_text import neutralize_html
 
 KERNEL_NAME = "payer-benchmark"
 EXECUTED_NOTEBOOK = "code_report.ipynb"
@@ -227,7 +228,7 @@ def export_html(notebook: Path, html_path: Path, title: str) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    html_path.write_text(body, encoding="utf-8")
+    html_path.write_text(neutralize_html(body), encoding="utf-8")  # bidi controls from file / payer names shown
     return html_path
 
 
