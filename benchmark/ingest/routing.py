@@ -70,7 +70,9 @@ def detect_format(path: str | Path) -> str:
     head = _head(Path(path))
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith((b"{", b"[")):
-        if b'"in_network"' in head:
+        if b'"in_network"' in head or b'"provider_references"' in head:
+            # provider_references is a root key of in-network files only; it may fill far more than the head
+            # (its provider_groups too), with in_network after it
             return TIC_IN_NETWORK
         if any(key in head for key in (b'"reporting_structure"', b'"out_of_network"', b'"provider_groups"')):
             return TIC_OTHER

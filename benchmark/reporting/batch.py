@@ -50,6 +50,7 @@ from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
 from benchmark.reporting.parent_watch import die_with_parent
 from benchmark.reporting.report import ReportParams
+from benchmark.sources.source import special_file_problem
 from benchmark.reporting.runner import (
     KernelStartError,
     ReportRunError,
@@ -60,6 +61,7 @@ from benchmark.reporting.runner import (
 )
 
 MANIFEST_NAME = "manifest.json"
+MAX_BATCH_FILE_BYTES = 1 << 20  # a batch file is a few KB; anything far larger is not one
 # One report keeps a kernel busy on one core while its worker exports; two workers fill a 2-core machine.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 KERNEL_START_ATTEMPTS = 3  # a report whose kernel does not start is tried this often in all
@@ -123,14 +125,33 @@ def load_batch(path: str | Path) -> Batch:
     """Read and validate a batch file; raises :class:`BatchSpecError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
+        if special_file_problem(path):
+            raise BatchSpecError(f"{path}: cannot read the batch file: {special_file_problem(path)}")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BATCH_FILE_BYTES + 1)
+        if len(data) > MAX_BATCH_FILE_BYTES:
+            raise BatchSpecError(f"{path}: larger than {MAX_BATCH_FILE_BYTES:,} bytes; not a batch file")
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
         raise BatchSpecError(f"{path}: cannot read the batch file: {error}") from None
     try:
+        _refuse_aliases(text, path)
         document = yaml.load(text, Loader=yaml.BaseLoader)  # every scalar a string: no type guessing
     except yaml.YAMLError as error:
-        raise BatchSpecError(f"{path}: not valid YAML: {error}") from None
+        raise BatchSpecError(f"{path}: not valid YAML: {str(error)[:500]}") from None
     return parse_batch(document, source=path)
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Anchors and aliases (``&a`` / ``*a``) are refused before anything is built: a few lines of them expand to
+    billions of values ("billion laughs"), and a batch file never needs them."""
+    for event in yaml.parse(text, Loader=yaml.BaseLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise BatchSpecError(
+                f"{path}:{mark.line + 1}:{mark.column + 1}: YAML anchors and aliases (&name / *name) are not "
+                "allowed in batch files; write each value out"
+            )
 
 
 def parse_batch(document: Any, source: Path | None = None) -> Batch:
