@@ -435,7 +435,8 @@ class Store:
         """
         counts = dict(loaded=0, replaced=0, rejected=0, failed=0, already_stored=0)
         obsolete: list[str] = []
-        with self._lock():
+        published: list[str | None] = []
+        with self._lock(), self._unpublish_on_error(published):
             manifest = self.manifest()
             seq = int(manifest["seq"].max()) + 1 if len(manifest) else 0
             now = _now()
@@ -462,6 +463,7 @@ class Store:
                     replaced = same | same_path
                     obsolete += list(manifest.loc[replaced, "part_id"].dropna())
                     counts["replaced" if (replaced & manifest["status"].eq(LOADED)).any() else "loaded"] += 1
+                    published.append(outcome.part_id)
                     self._publish(outcome)
                     manifest = manifest[~replaced]
                 else:  # a bad new version of a file does not remove the rows of its last good version
@@ -615,6 +617,17 @@ class Store:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextmanager
+    def _unpublish_on_error(self, published: list[str | None]):
+        """A commit that fails before its manifest is written (a full disk) takes the parts it moved in with it."""
+        try:
+            yield
+        except BaseException:
+            for part_id in published:
+                if part_id:
+                    self._delete_part(part_id)
+            raise
+
     def _publish(self, outcome: FileOutcome) -> None:
         """Move a loaded file's staged parts into the tree (not yet visible: the manifest is written after)."""
         if not outcome.staged:
@@ -635,10 +648,14 @@ class Store:
     def _write_manifest(self, manifest: pd.DataFrame) -> None:
         frame = ManifestSchema.validate(manifest.reset_index(drop=True)[MANIFEST_COLUMNS], lazy=True)
         temporary = self.root / f".{MANIFEST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        frame.to_parquet(temporary, index=False)
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.root / MANIFEST)  # the commit point
+        try:
+            frame.to_parquet(temporary, index=False)
+            with open(temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.root / MANIFEST)  # the commit point
+        except BaseException:  # a full disk or a kill: no temporary manifest left behind
+            temporary.unlink(missing_ok=True)
+            raise
 
 
 def new_run_id() -> str:
