@@ -50,7 +50,6 @@ from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
 from benchmark.reporting.parent_watch import die_with_parent
 from benchmark.reporting.report import ReportParams
-from benchmark.sources.source import special_file_problem
 from benchmark.reporting.runner import (
     KernelStartError,
     ReportRunError,
@@ -59,6 +58,7 @@ from benchmark.reporting.runner import (
     report_slug,
     run_report,
 )
+from benchmark.sources.source import special_file_problem
 
 MANIFEST_NAME = "manifest.json"
 MAX_BATCH_FILE_BYTES = 1 << 20  # a batch file is a few KB; anything far larger is not one

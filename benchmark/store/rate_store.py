@@ -472,6 +472,7 @@ class Store:
                 manifest = pd.concat([manifest, _manifest_row(outcome, seq, now, run_id, engine)], ignore_index=True)
                 seq += 1
             self._write_manifest(manifest)
+            published.clear()  # committed: from here on they are the store's
             if obsolete:
                 with self._read_lock(exclusive=True, wait=False) as alone:
                     if alone:  # no reader holds a snapshot that may name these parts
