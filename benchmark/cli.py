@@ -264,8 +264,10 @@ def _ingest(args: argparse.Namespace) -> int:
     from benchmark.sources.http import RemotePolicy
     from benchmark.sources.source import Source
     from benchmark.store.pipeline import ingest
+    from benchmark.store.rate_store import check_store_folder
 
     policy = RemotePolicy(allow_private_hosts=args.allow_private_hosts, allow_http_links=args.allow_http_links)
+    check_store_folder(args.out)  # a folder that is not a store is refused before anything is read
     files = expand_sources(args.sources, policy=policy)
     sizes = [f.size if isinstance(f, Source) else Path(f).stat().st_size for f in files]
     seen = {"files": 0, "finished_bytes": 0, "file_bytes": 0, "rates": 0, "json_bytes": 0}

@@ -179,6 +179,22 @@ def is_store(path: str | Path) -> bool:
         return False
 
 
+def check_store_folder(root: str | Path) -> None:
+    """Raise :class:`StoreFolderError` unless ``root`` is a store, missing, empty, or a store whose creation was
+    killed before its manifest was written (only ``store.json`` and hidden lock files: it is finished on open)."""
+    root = Path(root)
+    if is_store(root) or not (root.exists() or root.is_symlink()):
+        return
+    if not root.is_dir():
+        raise StoreFolderError(f"{root}: exists and is not a folder; choose a new folder for the store")
+    foreign = [p.name for p in root.iterdir() if not p.name.startswith(".") and p.name != STORE_INFO]
+    if foreign or ((root / STORE_INFO).exists() and not _json_has(root / STORE_INFO, "format")):
+        raise StoreFolderError(
+            f"{root}: exists and is not an empty folder or a rate store (no {MANIFEST}); "
+            "choose a new folder for the store"
+        )
+
+
 def open_store(root: str | Path, *, create: bool = False) -> Store:
     """The store at ``root``; with ``create`` an empty folder (or a missing one) becomes a new store."""
     return Store.open(root, create=create)
@@ -256,20 +272,13 @@ class Store:
             return cls._existing(root)
         if not create:
             raise StoreError(f"{root}: not a rate store (no {MANIFEST})")
-        if root.exists() and not root.is_dir():
-            raise StoreFolderError(f"{root}: exists and is not a folder; choose a new folder for the store")
+        check_store_folder(root)
         root.mkdir(parents=True, exist_ok=True)
         store = cls(root)
         with store._lock():  # concurrent creations of one new store: the first creates it, the others open it
             if is_store(root):
                 return cls._existing(root)
-            # a creation killed before its manifest leaves store.json (and maybe the lock files) only: finish it
-            foreign = [p.name for p in root.iterdir() if not p.name.startswith(".") and p.name != STORE_INFO]
-            if foreign or ((root / STORE_INFO).exists() and not _json_has(root / STORE_INFO, "format")):
-                raise StoreFolderError(
-                    f"{root}: exists and is not an empty folder or a rate store (no {MANIFEST}); "
-                    "choose a new folder for the store"
-                )
+            check_store_folder(root)
             info = {
                 "format": "payer-benchmark rate store",
                 "layout_version": LAYOUT_VERSION,
