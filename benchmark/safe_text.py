@@ -49,7 +49,14 @@ def neutralized(table: Any) -> Any:
 
 
 def write_csv(table: Any, path: str | Path, **options: Any) -> Path:
-    """Write a DataFrame as CSV with every text cell neutralized (no index unless ``index=True`` is passed)."""
+    """Write a DataFrame as CSV with every text cell neutralized (no index unless ``index=True`` is passed).
+
+    Lines end in CRLF (RFC 4180): the csv module quotes only cells holding a character of the line terminator, so
+    with a bare LF a carriage return inside a cell would be written unquoted and split the row in spreadsheets.
+    """
+    if options.get("lineterminator", "\r\n") != "\r\n":
+        raise ValueError("write_csv ends lines in CRLF so that cells holding a CR or LF are quoted")
     options.setdefault("index", False)
+    options["lineterminator"] = "\r\n"
     neutralized(table).to_csv(path, **options)
     return Path(path)

@@ -8,6 +8,7 @@ the zipped XLSX/PPTX members) — and every line printed is searched for the pas
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
 import threading
@@ -45,7 +46,8 @@ class _Files(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def signed_urls():
-    _Files.body = F.read_bytes()
+    # the sample file's JSON, compressed again: other bytes (a file of its own in a store), the same rows
+    _Files.body = gzip.compress(gzip.decompress(F.read_bytes()), compresslevel=1, mtime=0)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Files)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -106,7 +108,8 @@ def test_ingest_from_a_signed_url_writes_no_secret(tmp_path, signed_urls, capsys
 def test_a_report_from_that_store_writes_no_secret(tmp_path, signed_urls, capsys):
     good, missing = signed_urls
     store = tmp_path / "store"
-    cli.main(["ingest", good, missing, "--codes", "44320", "--out", str(store), "--allow-private-hosts"])
+    sample = [str(config.SAMPLE_TIC_DIR), str(config.SAMPLE_HOSPITAL_DIR)]
+    cli.main(["ingest", *sample, good, missing, "--codes", "44320", "--out", str(store), "--allow-private-hosts"])
     out = tmp_path / "report"
     assert cli.main(["report", "44320", "--source", str(store), "--out", str(out)]) == 0
     printed = capsys.readouterr()

@@ -138,7 +138,7 @@ def write_csv(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
     paths = []
     for name, table in tables.items():
         path = folder / f"{name}.csv"
-        safe_text.write_csv(table, path, encoding="utf-8-sig", lineterminator="\n")
+        safe_text.write_csv(table, path, encoding="utf-8-sig")
         paths.append(path)
     return paths
 
