@@ -158,3 +158,17 @@ def test_ingest_into_a_folder_that_is_not_a_store_is_refused(tmp_path, capsys):
     with pytest.raises(ParameterError, match="not an empty folder or a rate store"):
         st.open_store(folder, create=True)
     assert sorted(p.name for p in folder.iterdir()) == ["precious.txt"]
+
+
+def test_the_folder_of_a_killed_run_is_deleted_by_the_next_publish_a_running_ones_is_not(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "44320"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = _version(target, "half")
+    (killed / of.OWNER).write_text(dead.stdout.strip())  # its writer is gone
+    running = _version(target, "in progress")  # owned by this (live) process
+    of.publish(_version(target, "r1"), target, of.REPORT_MARKER)
+    assert not killed.exists() and running.exists()
+    assert not (target / of.OWNER).exists(), "a published report carries no owner file"

@@ -422,7 +422,9 @@ def _mark_skipped(result: ReportResult, root: Path) -> None:
 
 
 def _relative_outputs(folder: Path, root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in folder.rglob("*") if p.is_file())
+    return sorted(
+        str(p.relative_to(root)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".paybench-")
+    )
 
 
 def _counts(results: Any) -> dict[str, int]:

@@ -94,11 +94,30 @@ def _json_has(path: Path, key: str) -> bool:
         return False
 
 
+OWNER = ".paybench-owner"  # pid of the process writing an unpublished folder (removed when it is published)
+
+
 def staging_folder(target: Path) -> Path:
     """A new hidden folder beside ``target`` for one run's files (becomes the report when published)."""
     folder = target.parent / f".{target.name}.r-{uuid.uuid4().hex[:12]}"
     folder.mkdir(parents=True)
+    (folder / OWNER).write_text(str(os.getpid()))
     return folder
+
+
+def _abandoned(folder: Path) -> bool:
+    """An unpublished folder whose writer is gone (killed): nothing will ever publish or delete it."""
+    try:
+        pid = int((folder / OWNER).read_text())
+    except (OSError, ValueError):
+        return False  # no owner recorded: not ours to judge
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def content_folders(target: Path) -> list[Path]:
@@ -126,6 +145,7 @@ def publish(folder: Path, target: Path, marker: str, *, overwrite: bool = False)
     with _swap_lock(target):
         check_output_folder(target, marker, overwrite=overwrite)  # again: it may have changed during the run
         write_marker(folder, marker)  # under the lock: a concurrent run never deletes an unfinished folder
+        (folder / OWNER).unlink(missing_ok=True)
         link = target.parent / f".{target.name}.link-{uuid.uuid4().hex[:8]}"
         os.symlink(folder.name, link)
         old_real: Path | None = None
@@ -140,8 +160,8 @@ def publish(folder: Path, target: Path, marker: str, *, overwrite: bool = False)
         # what the tool wrote before: every other version folder, and a real folder of the older layout
         current = target.resolve()
         for stale in content_folders(target):
-            if stale.resolve() != current and is_tool_output(stale, marker):
-                shutil.rmtree(stale, ignore_errors=True)
+            if stale.resolve() != current and (is_tool_output(stale, marker) or _abandoned(stale)):
+                shutil.rmtree(stale, ignore_errors=True)  # an older version, or the folder of a killed run
         if old_real is not None:
             if is_tool_output(old_real, marker):
                 shutil.rmtree(old_real, ignore_errors=True)

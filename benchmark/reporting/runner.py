@@ -155,7 +155,10 @@ def run_report(
     except Exception as error:  # the kernel did not start or died, a cell timed out, or papermill could not start
         kernel_never_ran = notebook.is_file() and not _any_cell_started(notebook)
         if notebook.is_file() and not kernel_never_ran:
-            shutil.copyfile(notebook, failed_notebook)
+            try:
+                shutil.copyfile(notebook, failed_notebook)
+            except OSError:  # a full disk: the error that stopped the run is the one to report
+                failed_notebook.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
         if kernel_never_ran:
             raise KernelStartError(
@@ -246,7 +249,9 @@ def _any_cell_started(notebook: Path) -> bool:
 def _write_run_record(
     folder: Path, inputs: provenance.RunInputs, started: str, seconds: float, notes: tuple[str, ...]
 ) -> None:
-    outputs = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    outputs = sorted(  # the tool's bookkeeping files (.paybench-*) are not outputs
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".paybench-")
+    )
     record = {
         **inputs.as_record(),
         "started": started,
