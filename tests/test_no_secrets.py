@@ -83,6 +83,10 @@ def test_the_redaction_rule():
     text = f"GET {url} failed; retry 'http://u:{PASSWORD}@[::1]/x?t={SIGNATURE}'"
     assert redact(text) == "GET https://host.example:8443/a/b.json failed; retry 'http://[::1]/x'"
     assert redact("no url here: a/b?c") == "no url here: a/b?c"
+    # request targets as HTTP libraries print them, without scheme or host
+    assert redact(f"Max retries exceeded with url: /f.json?X-Amz-Signature={SIGNATURE} (x)") == (
+        "Max retries exceeded with url: /f.json (x)"
+    )
 
 
 def test_ingest_from_a_signed_url_writes_no_secret(tmp_path, signed_urls, capsys, caplog):

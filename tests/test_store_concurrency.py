@@ -198,3 +198,36 @@ def test_a_commit_that_fails_leaves_no_temporary_manifest_and_no_orphan_parts(tm
     assert not list(root.glob(f".{st.MANIFEST}.*"))
     assert not list((root / st.RATES_DIR).rglob("*.parquet")) if (root / st.RATES_DIR).exists() else True
     assert store.verify() == [] and len(store.manifest()) == 0
+
+
+def _ingest_codes(root: str, codes: list[str], barrier, queue) -> None:
+    barrier.wait(60)
+    try:
+        run = store_pipeline.ingest([F, G], codes, root)
+        queue.put((tuple(codes), run.ok))
+    except Exception as error:  # the failure is the finding
+        queue.put((tuple(codes), f"{type(error).__name__}: {error}"))
+
+
+@pytest.mark.slow
+def test_concurrent_ingests_of_the_same_files_for_other_codes_keep_every_row(tmp_path):
+    """The issue's CONC case in processes, in a loop: two ingests of the same files at once, 44320 and 44310, on a
+    new store each round (so the creation races too). Every round ends with both codes' rows, exactly once."""
+    context = multiprocessing.get_context("spawn")
+    expected = _counts(store_pipeline.ingest([F, G], ["44310", "44320"], None).result.rates)
+    for attempt in range(3):
+        root = tmp_path / f"s{attempt}"
+        barrier, queue = context.Barrier(2), context.Queue()
+        processes = [
+            context.Process(target=_ingest_codes, args=(str(root), codes, barrier, queue))
+            for codes in (["44320"], ["44310"])
+        ]
+        for process in processes:
+            process.start()
+        outcomes = [queue.get(timeout=300) for _ in processes]
+        for process in processes:
+            process.join(30)
+        assert sorted(outcomes) == [(("44310",), True), (("44320",), True)]
+        store = st.open_store(root)
+        assert _counts(store.read_rates()) == expected
+        assert store.verify() == [] or all("part files of no loaded file" in p for p in store.verify())

@@ -79,6 +79,7 @@ def public_url(url: str) -> str:
 
 
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+_PATH_QUERY = re.compile(r"((?<![\w.])/[^\s?'\"<>`]*)\?[^\s'\"<>`]+")
 
 
 def redact(text: object) -> str:
@@ -87,9 +88,11 @@ def redact(text: object) -> str:
     The one redaction rule: applied to what reaches the store's manifest, messages, logs and reports.
     """
     text = str(text)
-    if "://" not in text:
-        return text
-    return _URL_IN_TEXT.sub(lambda match: public_url(match.group(0)), text)
+    if "://" in text:
+        text = _URL_IN_TEXT.sub(lambda match: public_url(match.group(0)), text)
+    if "?" in text:  # a request target without scheme and host, as HTTP libraries print it ("url: /f?sig=...")
+        text = _PATH_QUERY.sub(r"\1", text)
+    return text
 
 
 def check_url(url: str, policy: RemotePolicy, *, is_link: bool) -> list[str]:
