@@ -16,6 +16,13 @@ Rules that make it safe and cheap to read:
   ``loaded`` manifest entry. Ingest writes parts into ``_staging``, moves them into the tree and then replaces
   ``manifest.parquet`` in one rename (under a lock): a run or worker that dies before that leaves nothing visible,
   and :meth:`Store.vacuum` deletes what it left.
+- **Concurrent writers and readers.** A commit re-reads the manifest under the lock (``.lock``), so commits are
+  serializable; one that would replace a part a concurrent run committed for other codes is refused
+  (``conflict``) and the ingest reads that file again for the union. Readers work on a :meth:`Store.snapshot`: the
+  manifest they read and its parts, which nothing deletes while they hold ``.readers.lock`` shared (replaced parts
+  are deleted by the commit when no reader is active, else by :meth:`Store.vacuum`). Creating a store takes the
+  lock too, so concurrent creations of one new store all succeed, and a creation killed before its manifest is
+  finished by the next one. :meth:`Store.verify` checks the manifest against the parts.
 - **Idempotent and incremental.** A file is identified by the sha256 of its bytes. A file whose content is already
   loaded with a code filter that covers the requested one adds nothing; one loaded for fewer codes is read again
   for the union of both and its old part is replaced. Rejected and failed files are retried by the next run.
@@ -86,8 +93,8 @@ READ_RATES_OPTIONS = (
     "hive_partitioning=true, union_by_name=true, "
     "hive_types={'source_type': VARCHAR, 'payer_family': VARCHAR, 'code_prefix': VARCHAR}"
 )
+READERS_LOCK = ".readers.lock"  # shared by readers of a snapshot; deleting parts needs it alone
 # Names the ingest gives part files: <part_id>-<chunk>-<n>.parquet, part_id = <sha256[:16] or x...>-<8 hex>.
-READERS_LOCK = ".readers.lock"
 PART_FILE = re.compile(r"^(?P<part>[0-9a-fx]{16}-[0-9a-f]{8})-\d{5}-\d+\.parquet$")
 _ACCOUNT_COLUMNS = ["rows_seen", "rows_loaded", "rows_quarantined", "rows_filtered_out", "rows_deduplicated"]
 
