@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -260,7 +261,7 @@ def code_prefixes(codes: pd.Series, length: int = CODE_PREFIX_LENGTH) -> pd.Seri
 class Snapshot:
     """What :meth:`Store.snapshot` yields: a DuckDB connection and the committed part ids it sees."""
 
-    con: object
+    con: Any  # duckdb.DuckDBPyConnection (duckdb is imported lazily)
     parts: frozenset[str]
 
 
