@@ -262,6 +262,16 @@ def test_ingest_of_a_fifo_is_one_rejected_file(tmp_path):
     assert "FIFO" in run.rejected[0].reason
 
 
+def test_a_fifo_inside_a_folder_is_one_rejected_file_not_skipped(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copyfile(F, folder / "a.json.gz")
+    os.mkfifo(folder / "b.json")
+    run = store_pipeline.ingest([folder], ["44320"], None)
+    assert len(run.result.rates) == 177
+    assert [Path(r.source_file).name for r in run.rejected] == ["b.json"] and "FIFO" in run.rejected[0].reason
+
+
 def test_a_single_huge_line_is_refused_early_in_bounded_memory(tmp_path):
     from benchmark.ingest.hospital.csvtext import MAX_LINE_BYTES
 

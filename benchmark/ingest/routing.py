@@ -167,7 +167,9 @@ def expand(
                 for child in sorted(
                     p
                     for p in path.rglob("*")
-                    if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(suffixes)
+                    if (p.is_file() or special_file_problem(p))  # a FIFO or device is rejected, not skipped
+                    and not p.name.startswith(".")
+                    and p.name.lower().endswith(suffixes)
                 ):
                     files += _expand_local(child, policy, limits, named=False)
             elif path.is_file():
