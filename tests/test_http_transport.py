@@ -127,3 +127,43 @@ def test_a_503_is_retried_after_the_servers_delay(origin, monkeypatch, form):
         assert reader.read() == BODY
     assert len(slept) == 1
     assert slept[0] == 2.0 if form == "seconds" else 15.0 < slept[0] <= 20.0
+
+
+@pytest.fixture
+def tls_origin(tmp_path, monkeypatch):
+    """An HTTPS server on 127.0.0.1 with a certificate for files.example.test, trusted through SSL_CERT_FILE."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=files.example.test", "-addext", "subjectAltName=DNS:files.example.test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    _Origin.seen, _Origin.status_once = [], []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_host_name(tls_origin, monkeypatch):
+    _resolve_to(monkeypatch, "127.0.0.1")
+    with HttpReader(f"https://files.example.test:{tls_origin}/plan.json", LOCAL) as reader:
+        assert reader.read() == BODY
+    assert _Origin.seen == [("GET /plan.json HTTP/1.1", f"files.example.test:{tls_origin}")]
+    # the same address under another name: the certificate does not match, nothing is read
+    with pytest.raises(SourceError):
+        HttpReader(f"https://other.example.test:{tls_origin}/plan.json", LOCAL)
