@@ -172,3 +172,12 @@ def test_the_folder_of_a_killed_run_is_deleted_by_the_next_publish_a_running_one
     of.publish(_version(target, "r1"), target, of.REPORT_MARKER)
     assert not killed.exists() and running.exists()
     assert not (target / of.OWNER).exists(), "a published report carries no owner file"
+
+
+def test_a_report_into_a_folder_that_cannot_be_written_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "blocker"  # a file where the parent folder should be: unwritable even for root
+    blocker.write_text("")
+    assert cli.main(["report", "44320", "--out", str(blocker / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("paybench: error: ") and str(blocker) in err[0]
+    assert blocker.read_text() == "" and [p.name for p in tmp_path.iterdir()] == ["blocker"]
