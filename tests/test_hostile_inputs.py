@@ -91,10 +91,10 @@ def _toc(tmp_path: Path, locations: list[str]) -> Path:
     return path
 
 
-def test_table_of_contents_links_to_local_files_are_rejected_never_read(tmp_path):
+def test_table_of_contents_links_to_local_files_are_rejected_never_read(tmp_path, monkeypatch):
     local = tmp_path / "local.json.gz"
     shutil.copyfile(F, local)
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the relative entry names a file that exists here
     locations = [str(local), "local.json.gz", "/dev/zero", f"file://{local}", "ftp://example.com/x.json"]
     toc = _toc(tmp_path, locations)
     started = time.monotonic()
