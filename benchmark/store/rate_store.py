@@ -612,8 +612,11 @@ class Store:
         try:
             handle = open(self.root / READERS_LOCK, "a")  # noqa: SIM115 (closed by the with below)
         except OSError:
-            yield True
-            return
+            try:  # a store this user may only read: a shared lock needs no write access
+                handle = open(self.root / READERS_LOCK)  # noqa: SIM115
+            except OSError:
+                yield True
+                return
         with handle:
             mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB)
             try:
