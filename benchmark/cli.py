@@ -13,6 +13,8 @@ from pathlib import Path
 
 from benchmark import config
 from benchmark.errors import ParameterError, PaybenchError
+from benchmark.safe_text import write_csv
+from benchmark.sources.http import redact
 
 EXIT_PARAMETER = 2  # a parameter or option that cannot be used (argparse uses 2 for malformed ones too)
 EXIT_FAILED = 1  # an input could not be read or a step failed; the message says which and why
@@ -36,15 +38,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except ParameterError as error:
-        print(f"paybench: error: {error}", file=sys.stderr)
+        print(f"paybench: error: {redact(error)}", file=sys.stderr)
         return EXIT_PARAMETER
     except (PaybenchError, OSError) as error:  # OSError: a missing, unreadable or unwritable file or folder
-        print(f"paybench: error: {error}", file=sys.stderr)
+        print(f"paybench: error: {redact(_one_line(error))}", file=sys.stderr)
         return EXIT_FAILED
     except Exception:
         traceback.print_exc()
         print(_BUG_HINT, file=sys.stderr)
         return EXIT_BUG
+
+
+def _one_line(error: BaseException) -> str:
+    """An OSError as one line: what failed and on which file (``[Errno 28] No space left on device: 'x'``)."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return str(error)
+
+
+class _RedactingFilter(logging.Filter):
+    """No URL credential or query string reaches a log line (the package's one redaction rule)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message:
+            record.msg, record.args = redact(message), None
+        return True
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -53,6 +73,7 @@ def _configure_logging(verbosity: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("paybench: %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("benchmark")
+    handler.addFilter(_RedactingFilter())
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
@@ -74,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="run the code-report notebook and write reports/<code>/")
     report.add_argument("code", help="CPT/HCPCS code, e.g. 44320")
     report.add_argument("--out", type=Path, help="output folder (default: reports/<code>[__params])")
+    report.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder that is not a previous report (it is moved aside to a hidden folder, not deleted)",
+    )
     report.add_argument(
         "--year",
         type=_year,
@@ -147,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="CSV",
         help="provider directory for every report that names none (npi, tin, state, medicare_locality)",
+    )
+    batch.add_argument(
+        "--overwrite", action="store_true", help="write into an --out folder that is not an earlier batch output"
     )
     batch.set_defaults(handler=_batch)
 
@@ -236,6 +265,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     pfs.set_defaults(handler=_medicare)
 
+    store = sub.add_parser("store", help="maintain a rate store: verify it, delete what crashed runs left")
+    store_sub = store.add_subparsers(title="store commands")
+    verify = store_sub.add_parser("verify", help="check the manifest against the parts; exit 1 on any problem")
+    verify.add_argument("store", type=Path, help="rate store folder")
+    verify.set_defaults(handler=_store_verify)
+    vacuum = store_sub.add_parser(
+        "vacuum", help="delete staging of dead runs, temporary manifests and parts no manifest entry names"
+    )
+    vacuum.add_argument("store", type=Path, help="rate store folder")
+    vacuum.set_defaults(handler=_store_vacuum)
+
     payers = sub.add_parser("payers", help="payer identity rules: review the strings they do not resolve")
     payers_sub = payers.add_subparsers(title="payers commands")
     review = payers_sub.add_parser(
@@ -273,7 +313,7 @@ def _report(args: argparse.Namespace) -> int:
         ipps_table5=str(args.ipps_table5.resolve()) if args.ipps_table5 else "",
         providers=providers,
     )
-    outputs = run_report(params, args.out, force=args.force)
+    outputs = run_report(params, args.out, force=args.force, overwrite=args.overwrite)
     if outputs.skipped:
         print(
             f"CPT {params.code} report in {outputs.out_dir} is up to date (same parameters, inputs and code; "
@@ -326,7 +366,7 @@ def _batch(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     out = args.out or config.REPORTS_DIR / args.batch_file.stem
     workers = DEFAULT_WORKERS if args.workers is None else args.workers
-    run = run_batch(batch, out, workers=workers, force=args.force)
+    run = run_batch(batch, out, workers=workers, force=args.force, overwrite=args.overwrite)
     counts = run.counts()
     print(
         f"{len(run.results)} reports in {run.out_dir}: {counts['ok']} written, {counts['skipped']} up to date, "
@@ -350,9 +390,11 @@ def _ingest(args: argparse.Namespace) -> int:
     from benchmark.sources.http import RemotePolicy
     from benchmark.sources.source import Source
     from benchmark.store.pipeline import ingest
+    from benchmark.store.rate_store import check_store_folder
 
     providers = _checked_providers(args.providers)
     policy = RemotePolicy(allow_private_hosts=args.allow_private_hosts, allow_http_links=args.allow_http_links)
+    check_store_folder(args.out)  # a folder that is not a store is refused before anything is read
     files = expand_sources(args.sources, policy=policy)
     sizes = [f.size if isinstance(f, Source) else Path(f).stat().st_size for f in files]
     seen = {"files": 0, "finished_bytes": 0, "file_bytes": 0, "rates": 0, "json_bytes": 0}
@@ -404,7 +446,7 @@ def _ingest(args: argparse.Namespace) -> int:
             f"({seen['json_bytes'] / 1e6 / max(elapsed, 1e-9):,.1f} MB/s overall, all files and start-up included)"
         )
     for rejected in run.rejected:
-        print(f"  REJECTED {rejected.source_file}: {rejected.reason}", file=sys.stderr)
+        print(f"  REJECTED {redact(rejected.source_file)}: {redact(rejected.reason)}", file=sys.stderr)
     if providers is not None:
         from benchmark.analysis.rates import STORE_PROVIDERS
         from benchmark.files import atomic_write_bytes
@@ -446,7 +488,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"  {format_problem(problem)}")
         print(f"  {report.summary()}")
     if args.csv:
-        pd.concat([r.problems for r in reports], ignore_index=True).to_csv(args.csv, index=False)
+        write_csv(pd.concat([r.problems for r in reports], ignore_index=True), args.csv)
         print(f"problems written to {args.csv}")
     return 0 if all(r.valid for r in reports) else 1
 
@@ -504,6 +546,24 @@ def _medicare_text(baseline: dict) -> str:
     return "\n".join(lines)
 
 
+def _store_verify(args: argparse.Namespace) -> int:
+    from benchmark.store.rate_store import open_store
+
+    problems = open_store(args.store).verify()
+    for problem in problems:
+        print(f"  {problem}")
+    print(f"store {args.store}: " + (f"{len(problems)} problems" if problems else "sound"))
+    return 1 if problems else 0
+
+
+def _store_vacuum(args: argparse.Namespace) -> int:
+    from benchmark.store.rate_store import open_store
+
+    removed = open_store(args.store).vacuum()
+    print(f"store {args.store}: {len(removed)} leftovers deleted")
+    return 0
+
+
 def _payers_review(args: argparse.Namespace) -> int:
     from benchmark.analysis.payer_review import review_sources
     from benchmark.normalize.payers import table_version
@@ -518,7 +578,7 @@ def _payers_review(args: argparse.Namespace) -> int:
         print(table.to_string(index=False, max_colwidth=60))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False)
+        write_csv(table, args.out)
         print(f"written to {args.out}")
     return 0
 

@@ -58,7 +58,7 @@ def test_unknown_code_and_bad_options(capsys):
     status, out = run_json(capsys, "ZZZZZ")
     assert status == 1 and out["pfs"] is None and out["opps"] is None and out["clfs"] is None
     assert main(["medicare", "44320", "--year", "2021"]) == 2  # a parameter that names nothing known
-    assert "No PFS release shipped for 2021" in capsys.readouterr().err
+    assert "expected a PFS payment year, one of [2022, 2023, 2024, 2025, 2026], got '2021'" in capsys.readouterr().err
     assert main(["medicare", "44320", "--year", "2025", "--qp"]) == 2
 
 

@@ -49,9 +49,6 @@ def benchmark_rows(
     same expression as ``rates.compare_to_medicare``).
     """
     code = str(code)
-    files = store.part_files([code])
-    if not files:
-        return _empty_benchmark_rows()
     amounts = medicare.medicare_amounts([code], year, localities="all")
     only_payable = only_payable_setting(amounts)
     single = single_locality_states()
@@ -88,7 +85,11 @@ def benchmark_rows(
           ON a.hcpcs = m.billing_code AND a.locality_id = m._locality AND a.setting = m._setting
         ORDER BY m._seq, m.{ROW_COLUMN}
     """
-    with store.connect() as con:
+    with store.snapshot() as snap:
+        files = store.part_files([code], committed=snap.parts)
+        if not files:
+            return _empty_benchmark_rows()
+        con = snap.con
         con.register(
             "single_locality",
             pd.DataFrame({"state": single.index.astype(str), "locality": single.to_numpy(dtype=object)}),

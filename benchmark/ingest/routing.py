@@ -28,18 +28,20 @@ from benchmark.ingest.hospital.reader import HospitalFileError, read_standard_ch
 from benchmark.ingest.tic.reader import TableOfContentsFound, TicFileError, read_in_network
 from benchmark.ingest.tic.scan import ScanError
 from benchmark.ingest.tic.toc import read_table_of_contents
-from benchmark.sources.http import RemotePolicy, SourceError, is_url
+from benchmark.sources.http import RemotePolicy, SourceError, is_url, redact
 from benchmark.sources.limits import GZIP_MAGIC, ZIP_MAGIC, Limits
 from benchmark.sources.source import (
     SNIFF_BYTES,
     ZIP_SCHEME,
     Source,
     as_source,
+    check_regular_file,
     head_bytes,
     is_remembered,
     no_data_member,
     remember,
     routes_here,
+    special_file_problem,
     zip_sources,
 )
 
@@ -76,7 +78,9 @@ def format_of(head: bytes) -> str:
     """The kind of file whose (decompressed) first bytes are ``head``."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith((b"{", b"[")):
-        if b'"in_network"' in head:
+        if b'"in_network"' in head or b'"provider_references"' in head:
+            # provider_references is a root key of in-network files only; it may fill far more than the head
+            # (its provider_groups too), with in_network after it
             return TIC_IN_NETWORK
         if any(key in head for key in (b'"reporting_structure"', b'"out_of_network"', b'"provider_groups"')):
             return TIC_OTHER
@@ -93,6 +97,7 @@ def format_of(head: bytes) -> str:
 
 
 def _head(path: Path) -> bytes:
+    check_regular_file(path)
     with open(path, "rb") as handle:
         raw = handle.read(SNIFF_BYTES)
     if raw.startswith(GZIP_MAGIC):
@@ -170,11 +175,15 @@ def expand(
                 for child in sorted(
                     p
                     for p in path.rglob("*")
-                    if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(suffixes)
+                    if (p.is_file() or special_file_problem(p))  # a FIFO or device is rejected, not skipped
+                    and not p.name.startswith(".")
+                    and p.name.lower().endswith(suffixes)
                 ):
                     files += _expand_local(child, policy, limits, named=False)
             elif path.is_file():
                 files += _expand_local(path, policy, limits, named=True)
+            elif special_file_problem(path):  # a FIFO or device: rejected with its reason, never opened
+                files.append(Source(str(path), policy=policy, problem=special_file_problem(path)))
             else:
                 raise FileNotFoundError(f"{source}: no such file or folder")
     for file in files:
@@ -187,7 +196,14 @@ def _expand_local(path: Path, policy: RemotePolicy, limits: Limits, *, named: bo
     """A local file as sources: a zip's members; a table of contents' files when the user named it (inside a folder
     it stays a file, rejected on reading: the folder usually holds the files it lists, and following its links
     would download them again)."""
-    head = head_bytes(path)
+    problem = _name_problem(path)
+    if problem:
+        return [Source(_printable(path), policy=policy, problem=problem)]
+    try:
+        head = head_bytes(path)
+    except (SourceError, OSError) as error:  # unreadable (permissions) or special: this file is rejected, not the run
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return [Source(str(path), policy=policy, problem=f"{path}: cannot be read ({reason})")]
     if head.startswith(ZIP_MAGIC):
         try:
             members = list(zip_sources(Source(str(path), policy=policy), limits))
@@ -200,6 +216,20 @@ def _expand_local(path: Path, policy: RemotePolicy, limits: Limits, *, named: bo
         except (SourceError, ScanError) as error:
             return [Source(str(path), policy=policy, problem=str(error))]
     return [path]
+
+
+def _name_problem(path: Path) -> str | None:
+    """A file name that is not valid UTF-8 cannot be recorded as written: the file is rejected with its reason."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{_printable(path)}: the file name is not valid UTF-8; rename the file to read it"
+    return None
+
+
+def _printable(path: Path) -> str:
+    """The path as text, undecodable bytes of its name shown as ``\\xNN``."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _json_head(path: Path, head: bytes) -> bytes:
@@ -240,7 +270,7 @@ def read_source(
             parts = [read_source(s, codes, is_synthetic=is_synthetic, limits=limits) for s in toc.sources()]
             return IngestResult.combine(parts) if parts else IngestResult()
     except (TicFileError, HospitalFileError, SourceError, ScanError, OSError, EOFError) as error:
-        message = str(error)
+        message, name = redact(error), redact(name)
         return IngestResult(rejected=[RejectedFile(name, message if name in message else f"{name}: {message}")])
 
 

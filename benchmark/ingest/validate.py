@@ -143,12 +143,19 @@ def validate_file(path: str | Path, cms_version: str | None = None, *, name: str
     """Every problem of one file (see the module docstring); never raises for a bad file."""
     path = Path(path)
     shown = name or path.name
-    kind = routing.detect_format(path)
     layout: str | None = None
     account: FileAccount | None = None
     used: str | None = None
     problems: list[Problem] = []
-    if kind in (routing.HOSPITAL_CSV, routing.HOSPITAL_JSON):
+    try:  # a FIFO or device is refused before it is opened; an unreadable file is one problem, not a crash
+        kind = routing.detect_format(path)
+    except (SourceError, OSError) as error:
+        kind = routing.UNKNOWN
+        reason = "not_a_regular_file" if isinstance(error, SourceError) else "unreadable_file"
+        problems.append(Problem("file", SEVERITY_ERROR, reason, _without_name(_os_message(error), path)))
+    if problems:
+        pass  # the file could not be opened: nothing more to check
+    elif kind in (routing.HOSPITAL_CSV, routing.HOSPITAL_JSON):
         check = check_standard_charges(path, source_name=shown, cms_version=cms_version)
         layout, used = check.layout, check.cms_version
         account = check.result.accounts[0] if check.result else None
@@ -303,6 +310,12 @@ def _report(
     )
     frame = frame.iloc[_file_order(frame["location"])].reset_index(drop=True) if len(frame) else frame
     return ValidationReport(path, kind, layout, ProblemSchema.validate(frame), account, shown, used)
+
+
+def _os_message(error: BaseException) -> str:
+    if isinstance(error, OSError) and not isinstance(error, SourceError) and error.strerror:
+        return error.strerror
+    return str(error)
 
 
 def _file_order(locations: pd.Series) -> list[int]:

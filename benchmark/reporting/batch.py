@@ -45,9 +45,10 @@ import yaml
 
 from benchmark.errors import ParameterError, PaybenchError
 from benchmark.files import atomic_write_text
-from benchmark.reporting import provenance
+from benchmark.reporting import output_folder, provenance
 from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
+from benchmark.reporting.parent_watch import die_with_parent
 from benchmark.reporting.preflight import check_report
 from benchmark.reporting.report import ReportParams
 from benchmark.reporting.runner import (
@@ -59,8 +60,10 @@ from benchmark.reporting.runner import (
     report_slug,
     run_report,
 )
+from benchmark.sources.source import special_file_problem
 
 MANIFEST_NAME = "manifest.json"
+MAX_BATCH_FILE_BYTES = 1 << 20  # a batch file is a few KB; anything far larger is not one
 # One report keeps a kernel busy on one core while its worker exports; two workers fill a 2-core machine.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 KERNEL_START_ATTEMPTS = 3  # a report whose kernel does not start is tried this often in all
@@ -127,15 +130,34 @@ def load_batch(path: str | Path, *, providers: str | Path | None = None) -> Batc
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
+        if special_file_problem(path):
+            raise BatchSpecError(f"{path}: cannot read the batch file: {special_file_problem(path)}")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BATCH_FILE_BYTES + 1)
+        if len(data) > MAX_BATCH_FILE_BYTES:
+            raise BatchSpecError(f"{path}: larger than {MAX_BATCH_FILE_BYTES:,} bytes; not a batch file")
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
         raise BatchSpecError(f"{path}: cannot read the batch file: {error}") from None
     try:
+        _refuse_aliases(text, path)
         document = yaml.load(text, Loader=yaml.BaseLoader)  # every scalar a string: no type guessing
     except yaml.YAMLError as error:
-        raise BatchSpecError(f"{path}: not valid YAML: {error}") from None
+        raise BatchSpecError(f"{path}: not valid YAML: {str(error)[:500]}") from None
     default_providers = str(Path(providers).expanduser().resolve()) if providers else None
     return parse_batch(document, source=path, providers=default_providers)
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Anchors and aliases (``&a`` / ``*a``) are refused before anything is built: a few lines of them expand to
+    billions of values ("billion laughs"), and a batch file never needs them."""
+    for event in yaml.parse(text, Loader=yaml.BaseLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise BatchSpecError(
+                f"{path}:{mark.line + 1}:{mark.column + 1}: YAML anchors and aliases (&name / *name) are not "
+                "allowed in batch files; write each value out"
+            )
 
 
 def parse_batch(document: Any, source: Path | None = None, providers: str | None = None) -> Batch:
@@ -236,17 +258,26 @@ def run_batch(
     workers: int = DEFAULT_WORKERS,
     force: bool = False,
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> BatchRun:
     """Run every report of ``batch`` under ``out_dir``; write ``manifest.json`` and ``index.html`` there.
 
     ``progress``: show a tqdm bar (None: only on a terminal). A report that fails does not stop the others.
+    ``out_dir`` must be missing, empty or an earlier batch output root (else :class:`ParameterError`, nothing run,
+    unless ``overwrite``: the reports are then written into it beside what is there, which is left alone).
     """
     from tqdm import tqdm  # lazy for start-up time only (tqdm pulls in its notebook/rich integrations)
 
     if workers < 1:
         raise ParameterError(f"workers must be at least 1, got {workers}")
-    root = Path(out_dir).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root = output_folder.check_output_folder(out_dir, output_folder.BATCH_MARKER, overwrite=overwrite).resolve()
+    try:  # a folder that cannot be written is refused before anything runs (exit 2), not after (no manifest)
+        root.mkdir(parents=True, exist_ok=True)
+        output_folder.write_marker(root, output_folder.BATCH_MARKER)
+    except OSError as error:
+        raise ParameterError(
+            f"--out {out_dir}: cannot write the batch output there ({error.strerror or error})"
+        ) from None
     started, clock = provenance.now_utc(), time.perf_counter()
     code = provenance.code_version()
     results: dict[str, ReportResult] = {}
@@ -330,7 +361,12 @@ def _execute(to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path
     """Yield one outcome mapping per report, as they finish (in worker processes, ``spawn``-started)."""
     if not to_run:
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(to_run)), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(to_run)),
+        mp_context=get_context("spawn"),
+        initializer=die_with_parent,  # a killed batch stops: its workers (and their kernels) do not go on
+        initargs=(os.getpid(),),
+    ) as pool:
         futures: dict[Future, tuple[ReportParams, provenance.RunInputs]] = {
             pool.submit(_run_one, params, inputs, str(root)): (params, inputs) for params, inputs in to_run
         }
@@ -386,7 +422,9 @@ def _mark_skipped(result: ReportResult, root: Path) -> None:
 
 
 def _relative_outputs(folder: Path, root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in folder.rglob("*") if p.is_file())
+    return sorted(
+        str(p.relative_to(root)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".paybench-")
+    )
 
 
 def _counts(results: Any) -> dict[str, int]:

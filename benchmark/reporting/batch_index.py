@@ -19,6 +19,7 @@ import pandas as pd
 from benchmark import config
 from benchmark.files import atomic_write_text
 from benchmark.reporting import charts
+from benchmark.safe_text import neutralize_html
 
 INDEX_NAME = "index.html"
 CHARTS_DIR = "index_charts"
@@ -37,7 +38,7 @@ def write_index(root: Path, manifest: dict[str, Any]) -> Path:
     table, synthetic = overview_table(root, manifest["reports"])
     paths = charts.save_figure(charts.batch_overview_chart(table, synthetic=synthetic), root / CHARTS_DIR, "overview")
     index = root / INDEX_NAME
-    atomic_write_text(index, _page(root, manifest, paths["png"], synthetic) + "\n")
+    atomic_write_text(index, neutralize_html(_page(root, manifest, paths["png"], synthetic)) + "\n")
     return index
 
 

@@ -26,8 +26,11 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark import safe_text
 from benchmark.errors import PaybenchError
 from benchmark.reporting.deck import build_deck
+from benchmark.safe_text import FORMULA_PREFIXES, neutralized  # noqa: F401 (the exports' cell rules, one place)
+from benchmark.safe_text import neutralize_cell as neutralize_formula  # noqa: F401
 
 PDF_NAME = "report.pdf"
 XLSX_NAME = "tables.xlsx"
@@ -46,7 +49,6 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     "--disable-sync",
     "--disable-dev-shm-usage",
 )
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 NO_CHROMIUM_NOTE = (
     f"{PDF_NAME} not written: Chromium was not found (install Debian's `chromium` package, "
     f"`apt-get install chromium`, or set {CHROMIUM_ENV} to its path)"
@@ -132,30 +134,13 @@ def summary_tables(summary: dict[str, Any]) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def neutralize_formula(value: Any) -> Any:
-    """Text a spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``, tab, CR first) gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def neutralized(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``table`` with :func:`neutralize_formula` applied to every text cell and column name."""
-    out = table.copy()
-    for column in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column])):
-            out[column] = out[column].astype(object).map(neutralize_formula)
-    out.columns = [neutralize_formula(str(c)) for c in out.columns]
-    return out
-
-
 def write_csv(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
     """One UTF-8 CSV per table (with a byte-order mark, so spreadsheet programs read the text as UTF-8)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, table in tables.items():
         path = folder / f"{name}.csv"
-        neutralized(table).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        safe_text.write_csv(table, path, encoding="utf-8-sig")
         paths.append(path)
     return paths
 

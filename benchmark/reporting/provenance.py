@@ -1,7 +1,7 @@
 """What a report run depends on: input checksums, the code version, package versions, and one fingerprint of them.
 
-A report is fully determined by its parameters, its input files (the rate files of its data source, the provider
-directory, and the reference data under ``data/``: Medicare files, code catalog, payer rules) and the code that turns
+A report is fully determined by its parameters, its input files (the rate files of its data source, or a rate
+store's manifest, which every commit replaces; the provider directory, and the reference data under ``data/``: Medicare files, code catalog, payer rules) and the code that turns
 them into outputs (the ``benchmark`` package, its style and templates, and the report notebook). :func:`run_inputs`
 hashes all of them; the runner writes the result into each report's ``run.json`` and the batch skips a report whose
 fingerprint has not changed since it was last written.
@@ -22,6 +22,7 @@ from typing import Any
 from benchmark import config, files
 from benchmark.analysis.rates import resolve_source
 from benchmark.reporting.report import ReportParams
+from benchmark.store.rate_store import MANIFEST, STORE_INFO
 
 # Packages whose versions are recorded with every run (the ones that shape a report's numbers and files).
 RECORDED_PACKAGES: tuple[str, ...] = (
@@ -98,6 +99,8 @@ def input_checksums(params: ReportParams) -> dict[str, str]:
             files.append(Path(item.location))
     if source.provider_directory:
         files.append(source.provider_directory)
+    if source.store is not None:  # a store's state is its manifest: every commit (new files, wider codes) changes it
+        files += [source.store / MANIFEST, source.store / STORE_INFO]
     if params.ipps_table5:  # the user's CMS IPPS Table 5
         files.append(Path(params.ipps_table5))
     unique = list(dict.fromkeys(files))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -22,9 +21,10 @@ from pathlib import Path
 
 from benchmark import config
 from benchmark.errors import PaybenchError
-from benchmark.reporting import exports, provenance
+from benchmark.reporting import exports, output_folder, provenance
 from benchmark.reporting.preflight import check_report
 from benchmark.reporting.report import ReportParams
+from benchmark.safe_text import neutralize_html
 
 KERNEL_NAME = "payer-benchmark"
 EXECUTED_NOTEBOOK = "code_report.ipynb"
@@ -114,30 +114,32 @@ def run_report(
     kernel_name: str | None = None,
     inputs: provenance.RunInputs | None = None,
     force: bool = False,
+    overwrite: bool = False,
 ) -> ReportOutputs:
     """Execute the code notebook for ``params`` and write its outputs to ``out_dir`` (default reports/<slug>).
 
     The parameters and sources are checked first (:func:`benchmark.reporting.preflight.check_report`: a
-    :class:`~benchmark.errors.ParameterError` before anything starts or is written). A report already in
-    ``out_dir`` with the same fingerprint (parameters, input sha256, code version) is not run again unless
-    ``force``: the result then has ``skipped=True``. ``inputs`` (checksums and fingerprint, computed when not given)
-    goes into ``run.json``. Raises :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the
-    output folder) and :class:`KernelStartError` when the kernel never ran a cell.
+    :class:`~benchmark.errors.ParameterError` before anything starts or is written). ``out_dir`` must be missing,
+    empty or a previous report of the tool (:mod:`benchmark.reporting.output_folder`; ``overwrite`` moves anything
+    else aside); it becomes a link to a hidden sibling folder, replaced in one rename, so a report is at the path at
+    every moment. A report already in ``out_dir`` with the same fingerprint (parameters, input sha256, code version)
+    is not run again unless ``force``: the result then has ``skipped=True``. ``inputs`` (checksums and fingerprint,
+    computed when not given) goes into ``run.json``. Raises :class:`ReportRunError` when a cell fails (the failed
+    notebook is kept beside the output folder) and :class:`KernelStartError` when the kernel never ran a cell.
     """
     params = check_report(params)
     started, clock = provenance.now_utc(), time.perf_counter()
     inputs = inputs or provenance.run_inputs(params)
     target = Path(out_dir) if out_dir else config.REPORTS_DIR / report_slug(params)
-    target = target.resolve()
+    target = output_folder.check_output_folder(target, output_folder.REPORT_MARKER, overwrite=overwrite)
     if not force and is_up_to_date(target, inputs):
         return existing_outputs(target)
     import papermill as pm  # lazy: start-up time of a skipped report
 
-    staging = target.parent / f".{target.name}.staging-{os.getpid()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
     failed_notebook = failed_notebook_path(target)
     failed_notebook.unlink(missing_ok=True)  # from an earlier run of the same report
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = output_folder.staging_folder(target)
     run_params = ReportParams.from_mapping({**params.as_notebook_parameters(), "output_dir": str(staging)})
     notebook = staging / EXECUTED_NOTEBOOK
     kernel = kernel_name or ensure_kernel()
@@ -163,7 +165,10 @@ def run_report(
     except Exception as error:  # the kernel did not start or died, a cell timed out, or papermill could not start
         kernel_never_ran = notebook.is_file() and not _any_cell_started(notebook)
         if notebook.is_file() and not kernel_never_ran:
-            shutil.copyfile(notebook, failed_notebook)
+            try:
+                shutil.copyfile(notebook, failed_notebook)
+            except OSError:  # a full disk: the error that stopped the run is the one to report
+                failed_notebook.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
         if kernel_never_ran:
             raise KernelStartError(
@@ -182,7 +187,11 @@ def run_report(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _swap_into_place(staging, target)
+    try:
+        output_folder.publish(staging, target, output_folder.REPORT_MARKER, overwrite=overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
     def moved(path: Path) -> Path:
         return target / path.relative_to(staging)
@@ -269,7 +278,7 @@ def export_html(notebook: Path, html_path: Path, title: str) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    html_path.write_text(body, encoding="utf-8")
+    html_path.write_text(neutralize_html(body), encoding="utf-8")  # bidi controls from file / payer names shown
     return html_path
 
 
@@ -287,7 +296,9 @@ def _any_cell_started(notebook: Path) -> bool:
 def _write_run_record(
     folder: Path, inputs: provenance.RunInputs, started: str, seconds: float, notes: tuple[str, ...]
 ) -> None:
-    outputs = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    outputs = sorted(  # the tool's bookkeeping files (.paybench-*) are not outputs
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".paybench-")
+    )
     record = {
         **inputs.as_record(),
         "started": started,
@@ -298,11 +309,3 @@ def _write_run_record(
         "notes": list(notes),
     }
     (folder / RUN_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)

@@ -5,8 +5,13 @@ Network rules (:class:`RemotePolicy`)
     remote provider references, redirects) are followed only over ``https`` unless ``allow_http_links``. No URL is
     fetched from a private, loopback, link-local, multicast or reserved address (checked on every address the host
     name resolves to, and the connection goes to the checked address, so DNS cannot change it in between) unless
-    ``allow_private_hosts`` — tests set it for their server on 127.0.0.1. A URL's query string (signed-URL tokens)
-    is never written to output: :func:`public_url` keeps scheme, host and path only.
+    ``allow_private_hosts`` — tests set it for their server on 127.0.0.1. A URL's credentials and query string
+    (signed-URL tokens) are never written to output: :func:`public_url` keeps scheme, host and path only, and
+    :func:`redact` applies it to every URL inside a text (messages, reasons, log lines).
+
+Transport (:class:`HttpReader`)
+    urllib3, with proxies from the environment, every resolved address tried in turn, and ``Retry-After`` read in
+    both forms (seconds, HTTP date).
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ import http.client
 import io
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import time
+import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import urllib3
 
 from benchmark.errors import PaybenchError
 from benchmark.sources.limits import GZIP_MAGIC
@@ -55,11 +66,33 @@ def is_url(value: object) -> bool:
 
 def public_url(url: str) -> str:
     """A URL without query, fragment or credentials (safe to store and print)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:  # an unparsable URL (bad port, bad brackets): keep only what precedes any secret
+        return re.split(r"[?#@]", url, maxsplit=1)[0] if "@" not in url else url.split("://", 1)[0] + "://(redacted)"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+_PATH_QUERY = re.compile(r"((?<![\w.])/[^\s?'\"<>`]*)\?[^\s'\"<>`]+")
+
+
+def redact(text: object) -> str:
+    """``text`` with every URL in it replaced by its :func:`public_url` (no credentials, query or fragment).
+
+    The one redaction rule: applied to what reaches the store's manifest, messages, logs and reports.
+    """
+    text = str(text)
+    if "://" in text:
+        text = _URL_IN_TEXT.sub(lambda match: public_url(match.group(0)), text)
+    if "?" in text:  # a request target without scheme and host, as HTTP libraries print it ("url: /f?sig=...")
+        text = _PATH_QUERY.sub(r"\1", text)
+    return text
 
 
 def check_url(url: str, policy: RemotePolicy, *, is_link: bool) -> list[str]:
@@ -91,25 +124,55 @@ def check_url(url: str, policy: RemotePolicy, *, is_link: bool) -> list[str]:
     return addresses
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64 prefix: the last 32 bits are an IPv4 address
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use NAT64 (RFC 8215): a private network
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d form (and ::, ::1)
+
+
 def _is_public(address: str) -> bool:
+    """Whether a connection to ``address`` reaches the public internet only: a global unicast address, and for
+    IPv6 forms that carry an IPv4 address (mapped, NAT64, 6to4, Teredo) a global IPv4 address inside too.
+    IPv4-compatible (``::a.b.c.d``) and local-use NAT64 addresses are never public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _IPV4_COMPATIBLE or ip in _NAT64_LOCAL:
+            return False
+        embedded: list[ipaddress.IPv4Address] = []
+        if ip.ipv4_mapped:
+            embedded.append(ip.ipv4_mapped)
+        if ip.sixtofour:
+            embedded.append(ip.sixtofour)
+        if ip.teredo:
+            embedded += list(ip.teredo)
+        if ip in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if embedded:
+            return all(v4.is_global and not v4.is_multicast for v4 in embedded)
     return ip.is_global and not ip.is_multicast
 
 
 class _RetryableError(Exception):
-    pass
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# What a dropped connection, a timeout or a truncated body raises (retried, resumed with Range).
+_TRANSIENT = (_RetryableError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 
 
 class HttpReader(io.RawIOBase):
     """A streamed HTTP(S) GET that survives dropped connections: it retries and resumes with ``Range``.
 
-    Retries (``RemotePolicy.retries``, exponential backoff) cover connection errors, timeouts, truncated bodies and
-    the statuses 408/425/429/5xx (``Retry-After`` honoured up to 30 s). A resume sends ``Range: bytes=N-`` with
-    ``If-Range`` (the first response's ETag or Last-Modified): a server that answers 200 instead of 206 sends the
-    whole body again, whose first N bytes are skipped — unless the validator changed, which is an error (the file
-    was replaced during the download). Every redirect target passes :func:`check_url` as a link.
+    The transport is urllib3. Every address the host name resolves to (all checked by :func:`check_url`) is tried
+    in turn until one connects, and the connection goes to that address (TLS still checks the host name's
+    certificate). Proxies come from the environment (``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``, as curl
+    reads them): the tunnel is opened to the checked address too. Retries (``RemotePolicy.retries``, exponential
+    backoff) cover connection errors, timeouts, truncated bodies and the statuses 408/425/429/5xx (``Retry-After``
+    honoured up to 30 s, as seconds or as an HTTP date). A resume sends ``Range: bytes=N-`` with ``If-Range`` (the
+    first response's ETag or Last-Modified): a server that answers 200 instead of 206 sends the whole body again,
+    whose first N bytes are skipped — unless the validator changed, which is an error (the file was replaced
+    during the download). Every redirect target passes :func:`check_url` as a link.
     """
 
     def __init__(self, url: str, policy: RemotePolicy, *, is_link: bool = False) -> None:
@@ -119,8 +182,8 @@ class HttpReader(io.RawIOBase):
         self.length: int | None = None
         self.resumes = 0
         self._validator: str | None = None
-        self._response: http.client.HTTPResponse | None = None
-        self._connection: http.client.HTTPConnection | None = None
+        self._response: urllib3.BaseHTTPResponse | None = None
+        self._pool: Any = None
         self._with_retries(lambda: self._request(0))
 
     def readable(self) -> bool:
@@ -137,26 +200,35 @@ class HttpReader(io.RawIOBase):
                     raise http.client.IncompleteRead(b"", self.length - self.position)
                 self.position += count
                 return count
-            except (http.client.HTTPException, OSError) as error:
+            except _TRANSIENT as error:
                 attempt += 1
                 if attempt > self.policy.retries:
                     raise SourceError(
                         f"{public_url(self.url)}: download failed after {self.position:,} bytes and "
-                        f"{self.policy.retries} retries ({error!r})"
+                        f"{self.policy.retries} retries ({redact(repr(error))})"
                     ) from error
                 self._sleep(attempt, None)
                 self.resumes += 1
                 self._with_retries(lambda: self._request(self.position))
 
     def close(self) -> None:
-        if self._response is not None:
-            self._response.close()
-        if self._connection is not None:
-            self._connection.close()
-        self._response = self._connection = None
+        self._release()
         super().close()
 
     # -- requests ---------------------------------------------------------------------------------------------------
+
+    def _release(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        if self._pool is not None:
+            self._pool.close()
+        self._response = self._pool = None
+
+    def _release_response(self, response: urllib3.BaseHTTPResponse) -> None:
+        response.close()
+        if self._pool is not None:
+            self._pool.close()
+        self._pool = None
 
     def _with_retries(self, request) -> None:
         attempt = 0
@@ -164,81 +236,69 @@ class HttpReader(io.RawIOBase):
             try:
                 request()
                 return
-            except (_RetryableError, http.client.HTTPException, OSError) as error:
+            except _TRANSIENT as error:
                 if isinstance(error, SourceError):
                     raise
                 attempt += 1
                 if attempt > self.policy.retries:
                     raise SourceError(
-                        f"{public_url(self.url)}: giving up after {self.policy.retries} retries ({error})"
+                        f"{public_url(self.url)}: giving up after {self.policy.retries} retries ({redact(error)})"
                     ) from error
-                self._sleep(attempt, getattr(error, "retry_after", None))
+                retry_after = error.retry_after if isinstance(error, _RetryableError) else None
+                self._sleep(attempt, retry_after)
 
     def _sleep(self, attempt: int, retry_after: float | None) -> None:
         delay = retry_after if retry_after is not None else self.policy.backoff * 2 ** (attempt - 1)
         time.sleep(min(max(delay, 0.0), 30.0))
 
     def _request(self, start: int) -> None:
-        if self._response is not None:
-            self._response.close()
-            self._connection.close()
-            self._response = self._connection = None
+        self._release()
         url, is_link = self.url, self.is_link
         for _ in range(self.policy.max_redirects + 1):
             addresses = check_url(url, self.policy, is_link=is_link)
-            parts = urlsplit(url)
-            connection = _connection(parts, addresses[0], self.policy.timeout)
             headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
             if start:
                 headers["Range"] = f"bytes={start}-"
                 if self._validator:
                     headers["If-Range"] = self._validator
-            target = parts.path or "/"
-            if parts.query:
-                target += "?" + parts.query
-            connection.request("GET", target, headers=headers)
-            response = connection.getresponse()
+            self._pool, response = _get(url, addresses, headers, self.policy.timeout)
             if response.status in _REDIRECT_STATUS:
-                location = response.getheader("Location")
-                response.close()
-                connection.close()
+                location = response.headers.get("Location")
+                self._release_response(response)
                 if not location:
                     raise SourceError(f"{public_url(url)}: redirect without a Location header")
                 url, is_link = urljoin(url, location), True
                 continue
             if response.status in _RETRY_STATUS:
-                response.close()
-                connection.close()
-                error = _RetryableError(f"HTTP {response.status} {response.reason}")
-                error.retry_after = _retry_after(response.getheader("Retry-After"))  # type: ignore[attr-defined]
-                raise error
+                self._release_response(response)
+                raise _RetryableError(
+                    f"HTTP {response.status} {response.reason}", retry_after(response.headers.get("Retry-After"))
+                )
             if response.status >= 400:
-                response.close()
-                connection.close()
+                self._release_response(response)
                 hint = " (an expired or unauthorized link?)" if response.status in (401, 403) else ""
                 raise SourceError(f"{public_url(url)}: HTTP {response.status} {response.reason}{hint}")
             self._accept(response, start, url)
-            self._connection = connection
             return
         raise SourceError(f"{public_url(self.url)}: more than {self.policy.max_redirects} redirects")
 
-    def _accept(self, response: http.client.HTTPResponse, start: int, url: str) -> None:
-        validator = response.getheader("ETag") or response.getheader("Last-Modified")
+    def _accept(self, response: urllib3.BaseHTTPResponse, start: int, url: str) -> None:
+        validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
         if start == 0:
             self._validator = validator
-            length = response.getheader("Content-Length")
+            length = response.headers.get("Content-Length")
             self.length = int(length) if length and length.isdigit() else None
             self._response = response
             return
         if response.status == 206:
-            content_range = response.getheader("Content-Range") or ""
+            content_range = response.headers.get("Content-Range") or ""
             if not content_range.startswith(f"bytes {start}-"):
-                response.close()
+                self._release_response(response)
                 raise SourceError(f"{public_url(url)}: resume at byte {start:,} got Content-Range {content_range!r}")
             self._response = response
             return
         if self._validator and validator and validator != self._validator:
-            response.close()
+            self._release_response(response)
             raise SourceError(
                 f"{public_url(url)}: the file changed during the download (validator "
                 f"{self._validator!r} -> {validator!r})"
@@ -252,37 +312,95 @@ class HttpReader(io.RawIOBase):
         self._response = response
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds (``120``) or an HTTP date
+    (``Wed, 21 Oct 2015 07:28:00 GMT``, counted from ``now``); None when absent or unreadable."""
+    if not value:
         return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an address checked by :func:`check_url`, not to whatever DNS says next."""
-
-    def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY`` / ``HTTP_PROXY``, not for ``NO_PROXY`` hosts)."""
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme.lower())
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
+def _get(
+    url: str, addresses: list[str], headers: dict[str, str], timeout: float
+) -> tuple[Any, urllib3.BaseHTTPResponse]:
+    """GET ``url`` from the first of ``addresses`` that connects (each one checked), streamed, no retries or
+    redirects of urllib3's own (the reader does those, checking every hop)."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    proxy = _proxy_for(url)
+    host_header = host if parts.port is None else f"{host}:{parts.port}"
+    if ":" in host and not host.startswith("["):
+        host_header = f"[{host}]" if parts.port is None else f"[{host}]:{parts.port}"
+    last: Exception | None = None
+    for address in addresses:
+        pool = _pool(scheme, address, port, host, proxy, timeout)
+        try:
+            return pool, pool.urlopen(
+                "GET",
+                target if proxy is None or scheme == "https" else _absolute(scheme, address, port, target),
+                headers={**headers, "Host": host_header},
+                retries=False,
+                redirect=False,
+                preload_content=False,
+                decode_content=False,
+                assert_same_host=False,
+            )
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as error:
+            pool.close()
+            last = error  # this address does not answer: try the next one
+        except urllib3.exceptions.ProxyError as error:
+            raise SourceError(
+                f"{public_url(url)}: the proxy {public_url(proxy or '')} refused ({redact(error)})"
+            ) from error
+    assert last is not None
+    raise last
 
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+def _absolute(scheme: str, address: str, port: int, target: str) -> str:
+    shown = f"[{address}]" if ":" in address else address
+    return f"{scheme}://{shown}:{port}{target}"
 
 
-def _connection(parts, address: str, timeout: float) -> http.client.HTTPConnection:
-    kind = _PinnedHTTPSConnection if parts.scheme.lower() == "https" else _PinnedHTTPConnection
-    return kind(parts.hostname, parts.port, address, timeout)
+def _pool(scheme: str, address: str, port: int, host: str, proxy: str | None, timeout: float):
+    """A one-connection pool to ``address`` (through ``proxy`` when set); TLS verifies the certificate of ``host``."""
+    options: dict[str, Any] = {
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        "maxsize": 1,
+        "retries": False,
+    }
+    if scheme == "https":
+        options.update(
+            server_hostname=host,
+            assert_hostname=host,
+            cert_reqs="CERT_REQUIRED",
+            ssl_context=ssl.create_default_context(),
+        )
+    if proxy:
+        auth = urllib3.util.parse_url(proxy).auth
+        proxy_headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
+        manager = urllib3.ProxyManager(proxy, num_pools=1, proxy_headers=proxy_headers, **options)
+        return manager.connection_from_host(address, port, scheme)
+    kind = urllib3.HTTPSConnectionPool if scheme == "https" else urllib3.HTTPConnectionPool
+    return kind(address, port, **options)
 
 
 def fetch_json(url: str, policy: RemotePolicy, *, max_bytes: int) -> Any:

@@ -14,8 +14,10 @@ Zip archives
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -94,6 +96,7 @@ class Source:
                     raise SourceError(f"{self.name}: zip archives are read from local files only; download it first")
                 stream: BinaryIO = stack.enter_context(HttpReader(self.location, self.policy, is_link=self.is_link))
             else:
+                check_regular_file(self.location)
                 stream = stack.enter_context(open(self.location, "rb"))
             for depth, member in enumerate(self.members):
                 stream = _open_member(stack, stream, member, limits, f"{self.name} (level {depth + 1})")
@@ -164,8 +167,39 @@ def routes_here(value: object) -> bool:
 
 
 def head_bytes(path: Path) -> bytes:
+    check_regular_file(path)
     with open(path, "rb") as handle:
         return handle.read(SNIFF_BYTES)
+
+
+def special_file_problem(path: str | Path) -> str | None:
+    """Why ``path`` must not be opened (a FIFO, device or socket: reading it could block forever or never end),
+    found without opening it; None for a regular file (or a missing one: opening it then says so)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a character device"
+        if stat.S_ISCHR(mode)
+        else "a block device"
+        if stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    return f"{path}: {kind}, not a regular file; only regular files are read"
+
+
+def check_regular_file(path: str | Path) -> None:
+    """Raise :class:`SourceError` for a special file (:func:`special_file_problem`) before it is opened."""
+    problem = special_file_problem(path)
+    if problem:
+        raise SourceError(problem)
 
 
 def local_path(source: Any) -> Path | None:

@@ -16,9 +16,11 @@ from pathlib import Path
 from benchmark.accounts import IngestResult, RejectedFile
 from benchmark.errors import ParameterError
 from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
+from benchmark.sources.http import redact
 from benchmark.sources.source import local_path
 from benchmark.store.distributed import stage_on_dask
 from benchmark.store.rate_store import (
+    CONFLICT,
     FAILED,
     LOADED,
     REJECTED,
@@ -62,6 +64,7 @@ class IngestRun:
 
 
 ENGINES = ("local", "dask")
+COMMIT_ATTEMPTS = 5  # commits of one run, re-reading files a concurrent run stored for other codes meanwhile
 
 
 def ingest(
@@ -158,9 +161,21 @@ def _ingest_into_store(
                 if progress:
                     progress(task.source, outcomes[-1])
         summary = store.commit(outcomes, run_id=run_id, engine=engine)
+        for _ in range(COMMIT_ATTEMPTS - 1):  # a concurrent run stored some files for other codes: read them again
+            again = [i for i, outcome in enumerate(outcomes) if outcome.status == CONFLICT]
+            if not again:
+                break
+            loaded = store.loaded_codes()
+            for i in again:
+                outcomes[i] = stage_with_retries(tasks[i], loaded, retries)
+            more = store.commit([outcomes[i] for i in again], run_id=run_id, engine=engine)
+            summary = CommitSummary(**{k: getattr(summary, k) + getattr(more, k) for k in vars(summary)})
+        for outcome in outcomes:
+            if outcome.status == CONFLICT:  # still losing the race after every attempt: say so, store nothing
+                outcome.status, outcome.reason = FAILED, "concurrent ingests kept storing this file for other codes"
     read = [o for o in outcomes if o.status == LOADED]
     bad = [
-        RejectedFile(o.source, o.reason if o.status == REJECTED else f"failed: {o.reason}")
+        RejectedFile(redact(o.source), redact(o.reason if o.status == REJECTED else f"failed: {o.reason}"))
         for o in outcomes
         if o.status in (REJECTED, FAILED)
     ]

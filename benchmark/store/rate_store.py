@@ -16,6 +16,13 @@ Rules that make it safe and cheap to read:
   ``loaded`` manifest entry. Ingest writes parts into ``_staging``, moves them into the tree and then replaces
   ``manifest.parquet`` in one rename (under a lock): a run or worker that dies before that leaves nothing visible,
   and :meth:`Store.vacuum` deletes what it left.
+- **Concurrent writers and readers.** A commit re-reads the manifest under the lock (``.lock``), so commits are
+  serializable; one that would replace a part a concurrent run committed for other codes is refused
+  (``conflict``) and the ingest reads that file again for the union. Readers work on a :meth:`Store.snapshot`: the
+  manifest they read and its parts, which nothing deletes while they hold ``.readers.lock`` shared (replaced parts
+  are deleted by the commit when no reader is active, else by :meth:`Store.vacuum`). Creating a store takes the
+  lock too, so concurrent creations of one new store all succeed, and a creation killed before its manifest is
+  finished by the next one. :meth:`Store.verify` checks the manifest against the parts.
 - **Idempotent and incremental.** A file is identified by the sha256 of its bytes. A file whose content is already
   loaded with a code filter that covers the requested one adds nothing; one loaded for fewer codes is read again
   for the union of both and its old part is replaced. Rejected and failed files are retried by the next run.
@@ -42,14 +49,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow.parquet as pq
 from pandera.typing import Series
 
 from benchmark import config
 from benchmark.accounts import FileAccount, RejectedFile
-from benchmark.errors import PaybenchError
+from benchmark.errors import ParameterError, PaybenchError
 from benchmark.files import atomic_write_text
 from benchmark.schema import (
     RATE_COLUMNS,
@@ -61,6 +70,7 @@ from benchmark.schema import (
     rows_balance,
     validate_rates,
 )
+from benchmark.sources.http import redact
 
 MANIFEST = config.STORE_MANIFEST
 STORE_INFO = "store.json"
@@ -75,6 +85,7 @@ LOADED = "loaded"
 REJECTED = "rejected"
 FAILED = "failed"
 SKIPPED = "skipped"  # an outcome only: the file was already in the store; never a manifest status
+CONFLICT = "conflict"  # an outcome only: a concurrent commit stored the file for other codes; read it again
 
 PART_COLUMN = "_part"
 ROW_COLUMN = "_row"
@@ -84,6 +95,7 @@ READ_RATES_OPTIONS = (
     "hive_partitioning=true, union_by_name=true, "
     "hive_types={'source_type': VARCHAR, 'payer_family': VARCHAR, 'code_prefix': VARCHAR}"
 )
+READERS_LOCK = ".readers.lock"  # shared by readers of a snapshot; deleting parts needs it alone
 # Names the ingest gives part files: <part_id>-<chunk>-<n>.parquet, part_id = <sha256[:16] or x...>-<8 hex>.
 PART_FILE = re.compile(r"^(?P<part>[0-9a-fx]{16}-[0-9a-f]{8})-\d{5}-\d+\.parquet$")
 _ACCOUNT_COLUMNS = ["rows_seen", "rows_loaded", "rows_quarantined", "rows_filtered_out", "rows_deduplicated"]
@@ -91,6 +103,10 @@ _ACCOUNT_COLUMNS = ["rows_seen", "rows_loaded", "rows_quarantined", "rows_filter
 
 class StoreError(PaybenchError, ValueError):
     """A folder that is not a store, or a store this version cannot read."""
+
+
+class StoreFolderError(StoreError, ParameterError):
+    """An output folder that is neither a store nor empty: the tool does not write into what it did not make."""
 
 
 class ManifestSchema(pa.DataFrameModel):
@@ -172,6 +188,22 @@ def is_store(path: str | Path) -> bool:
         return False
 
 
+def check_store_folder(root: str | Path) -> None:
+    """Raise :class:`StoreFolderError` unless ``root`` is a store, missing, empty, or a store whose creation was
+    killed before its manifest was written (only ``store.json`` and hidden lock files: it is finished on open)."""
+    root = Path(root)
+    if is_store(root) or not (root.exists() or root.is_symlink()):
+        return
+    if not root.is_dir():
+        raise StoreFolderError(f"{root}: exists and is not a folder; choose a new folder for the store")
+    foreign = [p.name for p in root.iterdir() if not p.name.startswith(".") and p.name != STORE_INFO]
+    if foreign or ((root / STORE_INFO).exists() and not _json_has(root / STORE_INFO, "format")):
+        raise StoreFolderError(
+            f"{root}: exists and is not an empty folder or a rate store (no {MANIFEST}); "
+            "choose a new folder for the store"
+        )
+
+
 def open_store(root: str | Path, *, create: bool = False) -> Store:
     """The store at ``root``; with ``create`` an empty folder (or a missing one) becomes a new store."""
     return Store.open(root, create=create)
@@ -226,6 +258,14 @@ def code_prefixes(codes: pd.Series, length: int = CODE_PREFIX_LENGTH) -> pd.Seri
     return prefixes.where(prefixes.str.len() > 0, "_")
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What :meth:`Store.snapshot` yields: a DuckDB connection and the committed part ids it sees."""
+
+    con: Any  # duckdb.DuckDBPyConnection (duckdb is imported lazily)
+    parts: frozenset[str]
+
+
 # --------------------------------------------------------------------------------------------------- the store
 class Store:
     """A rate store folder (see the module docstring for the layout and rules)."""
@@ -238,31 +278,35 @@ class Store:
     def open(cls, root: str | Path, *, create: bool = False) -> Store:
         root = Path(root)
         if is_store(root):
-            info = json.loads((root / STORE_INFO).read_text()) if (root / STORE_INFO).is_file() else {}
-            if info.get("layout_version", LAYOUT_VERSION) > LAYOUT_VERSION:
-                raise StoreError(
-                    f"{root}: store layout version {info['layout_version']} is newer than this "
-                    f"version of payer-benchmark reads ({LAYOUT_VERSION})"
-                )
-            return cls(root, int(info.get("code_prefix_length", CODE_PREFIX_LENGTH)))
+            return cls._existing(root)
         if not create:
             raise StoreError(f"{root}: not a rate store (no {MANIFEST})")
-        if root.exists() and (not root.is_dir() or any(p for p in root.iterdir() if not p.name.startswith("."))):
-            raise StoreError(
-                f"{root}: exists and is not an empty folder or a rate store (no {MANIFEST}); "
-                "choose a new folder for the store"
-            )
+        check_store_folder(root)
         root.mkdir(parents=True, exist_ok=True)
-        info = {
-            "format": "payer-benchmark rate store",
-            "layout_version": LAYOUT_VERSION,
-            "code_prefix_length": CODE_PREFIX_LENGTH,
-            "created_at": _now(),
-        }
-        atomic_write_text(root / STORE_INFO, json.dumps(info, indent=2) + "\n")
         store = cls(root)
-        store._write_manifest(_empty_manifest())
+        with store._lock():  # concurrent creations of one new store: the first creates it, the others open it
+            if is_store(root):
+                return cls._existing(root)
+            check_store_folder(root)
+            info = {
+                "format": "payer-benchmark rate store",
+                "layout_version": LAYOUT_VERSION,
+                "code_prefix_length": CODE_PREFIX_LENGTH,
+                "created_at": _now(),
+            }
+            atomic_write_text(root / STORE_INFO, json.dumps(info, indent=2) + "\n")
+            store._write_manifest(_empty_manifest())  # the manifest makes the folder a store
         return store
+
+    @classmethod
+    def _existing(cls, root: Path) -> Store:
+        info = json.loads((root / STORE_INFO).read_text()) if (root / STORE_INFO).is_file() else {}
+        if info.get("layout_version", LAYOUT_VERSION) > LAYOUT_VERSION:
+            raise StoreError(
+                f"{root}: store layout version {info['layout_version']} is newer than this "
+                f"version of payer-benchmark reads ({LAYOUT_VERSION})"
+            )
+        return cls(root, int(info.get("code_prefix_length", CODE_PREFIX_LENGTH)))
 
     # ----------------------------------------------------------------------------------------------- manifest
     def manifest(self) -> pd.DataFrame:
@@ -292,7 +336,9 @@ class Store:
         """Files that were rejected or failed, with the reason."""
         manifest = self.manifest()
         bad = manifest[manifest["status"].ne(LOADED)]
-        return [RejectedFile(row.source_path, f"{row.status}: {row.reason}") for row in bad.itertuples()]
+        return [
+            RejectedFile(redact(row.source_path), redact(f"{row.status}: {row.reason}")) for row in bad.itertuples()
+        ]
 
     def coverage_gaps(self, codes: Iterable[str]) -> list[RejectedFile]:
         """Loaded files that were read with a code filter leaving out some of ``codes`` (their rows are missing)."""
@@ -304,7 +350,7 @@ class Store:
             if missing:
                 gaps.append(
                     RejectedFile(
-                        row.source_path,
+                        redact(row.source_path),
                         f"ingested into the store for codes {row.codes} only; {', '.join(missing)} not read",
                     )
                 )
@@ -320,12 +366,12 @@ class Store:
     ) -> pd.DataFrame:
         """Committed rates (of ``codes``, payer families, source types), in ingest order, validated."""
         code_list = None if codes is None else sorted({str(c) for c in codes})
-        files = self.part_files(code_list, payer_families, source_types)
-        if not files:
-            return empty_rates()
         where, params = _rate_filter(code_list, payer_families, source_types)
-        with self.connect() as con:
-            frame = con.execute(
+        with self.snapshot() as snap:
+            files = self.part_files(code_list, payer_families, source_types, committed=snap.parts)
+            if not files:
+                return empty_rates()
+            frame = snap.con.execute(
                 f"SELECT r.* EXCLUDE ({PART_COLUMN}, {ROW_COLUMN}) FROM read_parquet($files, {READ_RATES_OPTIONS}) r "
                 f"JOIN committed c ON r.{PART_COLUMN} = c.part_id WHERE {where} ORDER BY c.seq, r.{ROW_COLUMN}",
                 {"files": files, **params},
@@ -334,11 +380,13 @@ class Store:
 
     def read_quarantine(self) -> pd.DataFrame:
         """Quarantined rows of the loaded files, in ingest order (QuarantineSchema)."""
-        files = [str(p) for p in sorted((self.root / QUARANTINE_DIR).glob("*.parquet"))]
-        if not files:
-            return empty_quarantine()
-        with self.connect() as con:
-            frame = con.execute(
+        with self.snapshot() as snap:
+            files = [
+                str(p) for p in sorted((self.root / QUARANTINE_DIR).glob("*.parquet")) if _part_of(p.name) in snap.parts
+            ]
+            if not files:
+                return empty_quarantine()
+            frame = snap.con.execute(
                 f"SELECT q.* EXCLUDE ({PART_COLUMN}, {ROW_COLUMN}) FROM read_parquet($files, union_by_name=true) q "
                 f"JOIN committed c ON q.{PART_COLUMN} = c.part_id ORDER BY c.seq, q.{ROW_COLUMN}",
                 {"files": files},
@@ -351,8 +399,15 @@ class Store:
         codes: Sequence[str] | None = None,
         payer_families: Sequence[str] | None = None,
         source_types: Sequence[str] | None = None,
+        *,
+        committed: set[str] | frozenset[str] | None = None,
     ) -> list[str]:
-        """Parquet files of the partitions that can hold these codes / families / source types (pruned by path)."""
+        """Parquet files of the partitions that can hold these codes / families / source types (pruned by path),
+        of committed parts only (``committed``: the part ids of the snapshot a :meth:`connect` reads; default the
+        current manifest's)."""
+        if committed is None:
+            manifest = self.manifest()
+            committed = set(manifest.loc[manifest["status"].eq(LOADED), "part_id"].dropna())
         base = self.root / RATES_DIR
         if not base.is_dir():
             return []
@@ -365,7 +420,9 @@ class Store:
         for t in types:
             for f in families:
                 for p in prefixes:
-                    files.update(str(path) for path in base.glob(f"{t}/{f}/{p}/*.parquet"))
+                    files.update(
+                        str(path) for path in base.glob(f"{t}/{f}/{p}/*.parquet") if _part_of(path.name) in committed
+                    )
         return sorted(files)
 
     # ----------------------------------------------------------------------------------------------- writes
@@ -385,32 +442,46 @@ class Store:
     def commit(self, outcomes: Sequence[FileOutcome], *, run_id: str, engine: str) -> CommitSummary:
         """Make the staged parts of loaded files visible and record every outcome, in one manifest replacement.
 
-        ``outcomes`` are taken in order (the order of the sources). A loaded file whose content is already stored
-        with a covering code filter (read twice in one run, or by a concurrent run) is discarded and its outcome
-        becomes ``skipped``. Parts replaced by a wider re-read are deleted after the manifest is written.
+        The manifest is re-read under the store's lock, so commits are serializable. ``outcomes`` are taken in
+        order (the order of the sources). A loaded file whose content is already stored with a covering code
+        filter (read twice in one run, or by a concurrent run) is discarded and its outcome becomes ``skipped``.
+        One read for a filter that covers the stored one replaces it. One whose filter neither covers nor is
+        covered by what a concurrent run committed meanwhile (A stored F for 44320 while this run read F for
+        44310) would lose rows: it is not committed, its outcome becomes ``conflict`` and the caller reads the
+        file again for the union (:func:`benchmark.store.pipeline.ingest` does). Parts replaced are deleted after
+        the manifest is written when no reader holds a snapshot (else :meth:`vacuum` deletes them later).
         """
         counts = dict(loaded=0, replaced=0, rejected=0, failed=0, already_stored=0)
         obsolete: list[str] = []
-        with self._lock():
+        published: list[str | None] = []
+        with self._lock(), self._unpublish_on_error(published):
             manifest = self.manifest()
             seq = int(manifest["seq"].max()) + 1 if len(manifest) else 0
             now = _now()
             for outcome in outcomes:
-                if outcome.status == SKIPPED:
-                    counts["already_stored"] += 1
+                if outcome.status in (SKIPPED, CONFLICT):
+                    counts["already_stored"] += outcome.status == SKIPPED
                     continue
                 same_path = manifest["source_path"].eq(outcome.source)
                 if outcome.status == LOADED:
                     same = manifest["status"].eq(LOADED) & manifest["sha256"].eq(outcome.sha256)
-                    if same.any() and covers(manifest.loc[same, "codes"].iloc[0], outcome.codes):
-                        _discard(outcome)
-                        outcome.status = SKIPPED
-                        counts["already_stored"] += 1
-                        continue
+                    if same.any():
+                        stored = manifest.loc[same, "codes"].iloc[0]
+                        if covers(stored, outcome.codes):
+                            _discard(outcome)
+                            outcome.status = SKIPPED
+                            counts["already_stored"] += 1
+                            continue
+                        if not covers(outcome.codes, stored):
+                            _discard(outcome)
+                            outcome.status = CONFLICT
+                            outcome.codes = union_codes(stored, outcome.codes)
+                            continue
                     # a wider re-read of the same content, or new content at the same path, replaces the old part
                     replaced = same | same_path
                     obsolete += list(manifest.loc[replaced, "part_id"].dropna())
                     counts["replaced" if (replaced & manifest["status"].eq(LOADED)).any() else "loaded"] += 1
+                    published.append(outcome.part_id)
                     self._publish(outcome)
                     manifest = manifest[~replaced]
                 else:  # a bad new version of a file does not remove the rows of its last good version
@@ -419,13 +490,18 @@ class Store:
                 manifest = pd.concat([manifest, _manifest_row(outcome, seq, now, run_id, engine)], ignore_index=True)
                 seq += 1
             self._write_manifest(manifest)
-        for part_id in obsolete:
-            self._delete_part(part_id)
+            published.clear()  # committed: from here on they are the store's
+            if obsolete:
+                with self._read_lock(exclusive=True, wait=False) as alone:
+                    if alone:  # no reader holds a snapshot that may name these parts
+                        for part_id in obsolete:
+                            self._delete_part(part_id)
         return CommitSummary(**counts)
 
     def vacuum(self, *, parts: bool = True) -> list[Path]:
-        """Delete what crashed runs left: staging folders of runs no longer alive and (``parts``, which lists every
-        file of the store) part files no manifest entry names. Every ingest starts with ``vacuum(parts=False)``."""
+        """Delete what crashed runs left: staging folders of runs no longer alive, temporary manifests and (with
+        ``parts``, which lists every file of the store and waits for readers to finish) part files no manifest
+        entry names. Every ingest starts with ``vacuum(parts=False)``."""
         removed: list[Path] = []
         with self._lock():
             staging = self.root / STAGING_DIR
@@ -433,30 +509,126 @@ class Store:
                 if _is_abandoned(folder):
                     shutil.rmtree(folder, ignore_errors=True)
                     removed.append(folder)
+            for temporary in self.root.glob(f".{MANIFEST}.*.tmp"):  # manifests are written under this lock
+                temporary.unlink(missing_ok=True)
+                removed.append(temporary)
             if not parts:
                 return removed
-            committed = set(self.manifest()["part_id"].dropna())
-            for base in (self.root / RATES_DIR, self.root / QUARANTINE_DIR):
-                for path in base.rglob("*.parquet") if base.is_dir() else []:
-                    match = PART_FILE.match(path.name)
-                    if match and match["part"] not in committed:
+            with self._read_lock(exclusive=True):
+                committed = set(self.manifest()["part_id"].dropna())
+                for path in self._all_part_files():
+                    part = _part_of(path.name)
+                    if part and part not in committed:
                         path.unlink()
                         removed.append(path)
         return removed
 
-    # ----------------------------------------------------------------------------------------------- private
-    @contextmanager
-    def connect(self):
-        import duckdb
-
-        con = duckdb.connect()
+    def verify(self) -> list[str]:
+        """Every problem of the store (empty when sound): the manifest's schema and row accounts, parts of loaded
+        files that are missing or hold another number of rows than the manifest says, and leftovers
+        (uncommitted parts, staging of dead runs, temporary manifests) that :meth:`vacuum` deletes."""
+        problems: list[str] = []
         try:
             manifest = self.manifest()
-            committed = manifest.loc[manifest["status"].eq(LOADED), ["part_id", "seq"]].reset_index(drop=True)
-            con.register("committed", committed.astype({"part_id": object, "seq": "int64"}))
-            yield con
-        finally:
-            con.close()
+        except Exception as error:  # any unreadable or invalid manifest is the finding
+            return [f"{MANIFEST}: unreadable or invalid ({type(error).__name__}: {str(error).splitlines()[0]})"]
+        with self._read_lock():
+            counts: dict[tuple[str, str], int] = {}
+            leftovers = 0
+            loaded = manifest[manifest["status"].eq(LOADED)]
+            committed = set(loaded["part_id"].dropna())
+            for path in self._all_part_files():
+                part = _part_of(path.name)
+                if part not in committed:
+                    leftovers += 1
+                    continue
+                kind = QUARANTINE_DIR if path.is_relative_to(self.root / QUARANTINE_DIR) else RATES_DIR
+                try:
+                    rows = pq.ParquetFile(path).metadata.num_rows
+                except Exception as error:  # a damaged part is a finding, whatever pyarrow raises
+                    problems.append(f"{path.relative_to(self.root)}: unreadable part ({type(error).__name__})")
+                    continue
+                counts[(part, kind)] = counts.get((part, kind), 0) + rows
+            for row in loaded.itertuples():
+                for kind, expected in ((RATES_DIR, row.rows_loaded), (QUARANTINE_DIR, row.rows_quarantined)):
+                    found = counts.get((row.part_id, kind), 0)
+                    if found != expected:
+                        problems.append(
+                            f"{row.source_file}: part {row.part_id} holds {found:,} {kind} rows, the manifest "
+                            f"says {expected:,}"
+                        )
+        if leftovers:
+            problems.append(f"{leftovers} part files of no loaded file (run `paybench store vacuum`)")
+        staging = self.root / STAGING_DIR
+        dead = [f for f in (sorted(staging.iterdir()) if staging.is_dir() else []) if _is_abandoned(f)]
+        if dead:
+            problems.append(f"{len(dead)} staging folders of runs that died (run `paybench store vacuum`)")
+        temporaries = list(self.root.glob(f".{MANIFEST}.*.tmp"))
+        if temporaries and self._lock_free():
+            problems.append(f"{len(temporaries)} temporary manifests (run `paybench store vacuum`)")
+        return problems
+
+    def _all_part_files(self) -> list[Path]:
+        return [
+            p for base in (self.root / RATES_DIR, self.root / QUARANTINE_DIR) for p in sorted(base.rglob("*.parquet"))
+        ]
+
+    def _lock_free(self) -> bool:
+        with open(self.root / ".lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return True
+
+    # ----------------------------------------------------------------------------------------------- private
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """One consistent view of the store: a DuckDB connection with the table ``committed`` (part_id, seq) of
+        the manifest read on entry, and that manifest's part ids. While it is open no part of the snapshot is
+        deleted (a shared lock that commits and :meth:`vacuum` respect), so its files stay readable."""
+        import duckdb
+
+        with self._read_lock():
+            con = duckdb.connect()
+            try:
+                manifest = self.manifest()
+                committed = manifest.loc[manifest["status"].eq(LOADED), ["part_id", "seq"]].reset_index(drop=True)
+                con.register("committed", committed.astype({"part_id": object, "seq": "int64"}))
+                yield Snapshot(con, frozenset(committed["part_id"].dropna()))
+            finally:
+                con.close()
+
+    @contextmanager
+    def connect(self):
+        """The DuckDB connection of a :meth:`snapshot`."""
+        with self.snapshot() as snap:
+            yield snap.con
+
+    @contextmanager
+    def _read_lock(self, *, exclusive: bool = False, wait: bool = True):
+        """Readers share it while they read parts; deleting parts needs it alone. Yields whether it is held
+        (False: ``wait=False`` and readers hold it). A read-only store that has no lock file has no writers."""
+        try:
+            handle = open(self.root / READERS_LOCK, "a")  # noqa: SIM115 (closed by the with below)
+        except OSError:
+            try:  # a store this user may only read: a shared lock needs no write access
+                handle = open(self.root / READERS_LOCK)  # noqa: SIM115
+            except OSError:
+                yield True
+                return
+        with handle:
+            mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(handle, mode)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def _lock(self):
@@ -466,6 +638,17 @@ class Store:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _unpublish_on_error(self, published: list[str | None]):
+        """A commit that fails before its manifest is written (a full disk) takes the parts it moved in with it."""
+        try:
+            yield
+        except BaseException:
+            for part_id in published:
+                if part_id:
+                    self._delete_part(part_id)
+            raise
 
     def _publish(self, outcome: FileOutcome) -> None:
         """Move a loaded file's staged parts into the tree (not yet visible: the manifest is written after)."""
@@ -487,10 +670,14 @@ class Store:
     def _write_manifest(self, manifest: pd.DataFrame) -> None:
         frame = ManifestSchema.validate(manifest.reset_index(drop=True)[MANIFEST_COLUMNS], lazy=True)
         temporary = self.root / f".{MANIFEST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        frame.to_parquet(temporary, index=False)
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.root / MANIFEST)  # the commit point
+        try:
+            frame.to_parquet(temporary, index=False)
+            with open(temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.root / MANIFEST)  # the commit point
+        except BaseException:  # a full disk or a kill: no temporary manifest left behind
+            temporary.unlink(missing_ok=True)
+            raise
 
 
 def new_run_id() -> str:
@@ -514,12 +701,12 @@ def _manifest_row(outcome: FileOutcome, seq: int, now: str, run_id: str, engine:
     account = outcome.account()
     row = {
         "seq": seq,
-        "source_path": outcome.source,
-        "source_file": outcome.source_file,
+        "source_path": redact(outcome.source),  # no credential or signed query string is ever stored
+        "source_file": redact(outcome.source_file),
         "sha256": outcome.sha256,
         "size_bytes": outcome.size_bytes,
         "status": outcome.status,
-        "reason": outcome.reason,
+        "reason": None if outcome.reason is None else redact(outcome.reason),
         "codes": outcome.codes,
         **account,
         "part_id": outcome.part_id if outcome.status == LOADED else None,
@@ -534,6 +721,11 @@ def _manifest_row(outcome: FileOutcome, seq: int, now: str, run_id: str, engine:
 
 def _empty_manifest() -> pd.DataFrame:
     return ManifestSchema.validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in MANIFEST_COLUMNS}))
+
+
+def _part_of(name: str) -> str | None:
+    match = PART_FILE.match(name)
+    return match["part"] if match else None
 
 
 def _discard(outcome: FileOutcome) -> None:
@@ -552,6 +744,13 @@ def _is_abandoned(folder: Path) -> bool:
             return False  # a live run holds it
         fcntl.flock(handle, fcntl.LOCK_UN)
         return True
+
+
+def _json_has(path: Path, key: str) -> bool:
+    try:
+        return key in json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _now() -> str:

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from benchmark.accounts import FileAccount, IngestResult
 from benchmark.files import sha256_file
 from benchmark.ingest.routing import read_file
+from benchmark.sources.http import redact
 from benchmark.sources.source import local_path
 from benchmark.store.rate_store import (
     ALL_CODES,
@@ -85,7 +86,7 @@ class FileTask:
     def key(self) -> str:
         """The source as the manifest records it: an absolute local path, a URL or a ``zip://`` spec."""
         local = local_path(self.source)
-        return str(local.resolve()) if local else str(self.source)
+        return str(local.resolve()) if local else redact(self.source)
 
     @property
     def name(self) -> str:
@@ -93,7 +94,7 @@ class FileTask:
         if hasattr(self.source, "name") and not isinstance(self.source, (str, Path)):
             return self.source.name
         local = local_path(self.source)
-        return local.name if local else str(self.source).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return local.name if local else redact(self.source).rstrip("/").rsplit("/", 1)[-1]
 
 
 def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
@@ -102,6 +103,7 @@ def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
     Unexpected errors propagate (the engine retries the file, then records it as failed); a file its reader
     rejects comes back ``rejected`` with nothing staged.
     """
+    before = _stat(task.source)  # taken before hashing: any change during hashing or reading shows after the read
     sha256, size = _identify(task.source)
     wanted = task.codes_key
     if sha256 and covers(loaded.get(sha256), wanted):
@@ -123,6 +125,10 @@ def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
         quarantine_written += len(chunk.quarantine)
     for account in accounts.values():
         account.check()
+    if before is not None and _stat(task.source) != before:  # stored rows must come from the bytes hashed
+        shutil.rmtree(folder, ignore_errors=True)
+        reason = f"{task.name}: the file changed while it was read (size or modification time); read it again"
+        return _outcome(task, REJECTED, None, None, reason=reason, codes=to_read)
     if not sha256:  # a remote source: identified by the reader's hash of the bytes it streamed
         sha256 = next((a.source_sha256 for a in accounts.values()), None)
         if sha256 and covers(loaded.get(sha256), wanted):
@@ -148,7 +154,7 @@ def stage_with_retries(task: FileTask, loaded: Mapping[str, str], retries: int =
 
 def failed_outcome(task: FileTask, error: BaseException, attempts: int) -> FileOutcome:
     """The outcome of a file whose every attempt raised (or whose worker died)."""
-    reason = f"{type(error).__name__}: {error} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+    reason = f"{type(error).__name__}: {redact(error)} (after {attempts} attempt{'s' if attempts > 1 else ''})"
     outcome = _outcome(task, FAILED, None, None, reason=reason)
     outcome.attempts = attempts
     return outcome
@@ -205,9 +211,21 @@ def write_parts(
 def _identify(source: Any) -> tuple[str | None, int | None]:
     """sha256 and size of a local file's bytes; (None, None) for others (the reader's hash identifies them)."""
     path = local_path(source)
-    if path is None:
+    if path is None or getattr(source, "problem", None):  # a source rejected while expanding is never opened
         return None, None
     return sha256_file(path), path.stat().st_size
+
+
+def _stat(source: Any) -> tuple[int, int, int, int] | None:
+    """Identity of a local file's current bytes as the file system tells it (device, inode, size, mtime in ns)."""
+    path = local_path(source)
+    if path is None or getattr(source, "problem", None):
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _chunks(task: FileTask, codes: list[str] | None) -> Iterable[IngestResult]:

@@ -28,9 +28,23 @@ import numpy as np
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_RECORD_LINES = 10_000  # a quoted field longer than this is an unclosed quote
+# No physical line of a standard-charge CSV comes near this (a wide header of thousands of payer-plan columns is
+# about 1 MB); a longer one is refused as soon as its first 16 MB are read, so memory stays bounded.
+MAX_LINE_BYTES = 16 << 20
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _READ_SIZE = 8 << 20
 _SPARE_BUFFERS = 6  # buffers kept for reuse (chunks in flight hold a few)
+
+
+class LineTooLongError(ValueError):
+    """A physical line longer than :data:`MAX_LINE_BYTES` (not a CSV a hospital publishes; refused early)."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(
+            f"line {line}: longer than {MAX_LINE_BYTES >> 20} MB without a line end; not a readable CSV "
+            "(limit csvtext.MAX_LINE_BYTES)"
+        )
+        self.line = line
 
 
 class UnbalancedQuoteError(ValueError):
@@ -146,6 +160,8 @@ class ByteSource:
             if cut <= pos:  # one line longer than size: take that line whole
                 match = _LINE_END.search(buffer, end, stop)
                 while match is None and not self._eof:
+                    if self._available() > MAX_LINE_BYTES:
+                        raise LineTooLongError(self.line)
                     self._fill(self._available() * 2)
                     buffer, pos, stop = self._buffer, self._pos, self._end
                     match = _LINE_END.search(buffer, pos + size, stop)
@@ -186,6 +202,8 @@ class ByteSource:
                 start, end = self._pos, self._end
                 raw = bytes(self._buffer[start:end])
                 break
+            if self._available() > MAX_LINE_BYTES:
+                raise LineTooLongError(self.line)
             self._fill(self._available() + _READ_SIZE)
         whole = bytes(self._buffer[start:end])
         self._pos = end

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from benchmark.ingest.tic.scan import Batch, scan_document
-from benchmark.sources.http import SourceError
+from benchmark.sources.http import SourceError, is_url, redact
 from benchmark.sources.limits import Limits
 from benchmark.sources.source import PlanInfo, Source, as_source
 
@@ -27,6 +27,7 @@ class TocFile:
     location: str
     description: str | None
     plans: list[PlanInfo] = field(default_factory=list)
+    problem: str | None = None  # why the entry is not read (it becomes a rejected file with this reason)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class TableOfContents:
                 policy=self.source.policy,
                 is_link=True,
                 found_in=self.source.name,
+                problem=entry.problem,
             )
 
 
@@ -134,6 +136,12 @@ class _TocHandler:
             known = self.toc.files.get(location)
             if known is None:
                 known = self.toc.files[location] = TocFile(location, _text(entry.description))
+                if not is_url(location):  # a link in a file never reads a local path, file: URL or other scheme
+                    known.problem = (
+                        f"reporting_structure[{index}].in_network_files[{file_index}].location "
+                        f"{redact(location)[:200]!r}: not an https URL; links found in files are only followed "
+                        "over https, never to local files"
+                    )
             for plan in plans:
                 if plan not in known.plans:
                     known.plans.append(plan)

@@ -1,0 +1,66 @@
+"""Worker processes die with their parent: a killed ``paybench batch`` stops, it does not keep writing reports.
+
+:func:`die_with_parent` (a process-pool initializer) starts a thread that checks every
+:data:`POLL_SECONDS` whether the process that started the worker is still its parent. When it is not (the batch was
+killed, even with ``kill -9``, which no handler can catch), the worker kills every process it started — the Jupyter
+kernel runs in a session of its own, so a process-group signal would miss it; descendants are found in ``/proc``
+(Linux) — and then exits at once, without publishing the report it was writing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+
+
+def die_with_parent(parent_pid: int, poll_seconds: float = POLL_SECONDS) -> None:
+    """Start the watch in this (worker) process; ``parent_pid`` is the pid of the process that started it."""
+    if os.getppid() != parent_pid:  # the parent is already gone
+        _stop()
+    thread = threading.Thread(target=_watch, args=(parent_pid, poll_seconds), name="parent-watch", daemon=True)
+    thread.start()
+
+
+def _watch(parent_pid: int, poll_seconds: float) -> None:
+    stopped = threading.Event()
+    while not stopped.wait(poll_seconds):
+        if os.getppid() != parent_pid:
+            _stop()
+
+
+def _stop() -> None:
+    log.warning("the batch process died: stopping this worker and the processes it started")
+    for pid in descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    os._exit(1)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, ...), from ``/proc``; empty where there is none."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+        fields = text[text.rfind(")") + 2 :].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
