@@ -1,0 +1,340 @@
+"""Which rates not to believe: flags as columns (nothing is deleted), and statistics with and without them.
+
+:func:`flag_rates` adds one boolean column per reason, ``flag_reasons`` (the reasons pipe-joined, empty when none),
+``flagged`` and ``plausibility_check`` (why ``implausible_provider`` is what it is). The rules:
+
+- ``implausible_provider``: the provider's specialties, from the provider directory's NUCC ``taxonomy`` column
+  (pipe-joined when several) mapped to CMS Medicare specialty codes with the CMS taxonomy crosswalk
+  (``data/reference/taxonomy``), include none of the specialties that plausibly perform the code for the rate's
+  billing class (``data/reference/plausibility/code_specialties.yaml``, versioned, basis stated there). A rate's
+  providers are its NPIs, else the directory's NPIs of its TIN. A provider group with one surgeon is plausible.
+  Not checked (never flagged, ``plausibility_check`` says why): no directory with taxonomy, a code without a table
+  entry, or no provider with a decisive specialty (group practice, unknown and undefined-physician codes say
+  nothing about what a provider does).
+- ``below_10pct_medicare`` / ``above_2000pct_medicare``: ``pct_of_medicare`` (from ``compare_to_medicare``) below
+  10 or above 2,000. Rates without a Medicare comparison are not tested.
+- ``outlier_log_iqr``: ``log(amount)`` outside [Q1 - 3 IQR, Q3 + 3 IQR] of the log amounts of the same billing
+  code, modifiers, billing class and unit (quartiles by linear interpolation, as in ``stats``), over every row passed in;
+  groups of fewer than :data:`OUTLIER_MIN_N` rates are not tested.
+- ``expired``: an ISO ``expiration_date`` (``YYYY-MM-DD``) before the report date. Other date text is not tested.
+- ``placeholder``: a dollar amount of at most $1.00 (0.01, 1); an amount whose whole-dollar part is at least five
+  9s with 00 or 99 cents (99999, 999999.99, 999999999); or the same dollar amount (and unit) published by one file
+  for one provider for at least :data:`PLACEHOLDER_REPEAT_CODES` distinct billing codes (a filler value, not a price). The
+  repeat rule sees only the codes passed in: a table of one code never triggers it.
+
+By default every flag takes a rate out of the "excluding flagged" statistics; ``keep_implausible=True`` keeps rates
+whose only flag is ``implausible_provider``. :func:`flagged_distribution_table` gives every statistic twice:
+``rates = "all"`` and ``rates = "excluding flagged"``; :func:`flag_counts` gives n flagged by reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from benchmark import config
+from benchmark.analysis.stats import DEFAULT_GROUPS, distribution_table
+from benchmark.errors import InputFileError
+
+IMPLAUSIBLE = "implausible_provider"
+BELOW_MEDICARE = "below_10pct_medicare"
+ABOVE_MEDICARE = "above_2000pct_medicare"
+OUTLIER = "outlier_log_iqr"
+EXPIRED = "expired"
+PLACEHOLDER = "placeholder"
+FLAG_COLUMNS: tuple[str, ...] = (IMPLAUSIBLE, BELOW_MEDICARE, ABOVE_MEDICARE, OUTLIER, EXPIRED, PLACEHOLDER)
+
+BELOW_PCT = 10.0
+ABOVE_PCT = 2000.0
+IQR_FENCE = 3.0
+OUTLIER_MIN_N = 8
+OUTLIER_GROUP: tuple[str, ...] = ("billing_code", "modifiers", "billing_class", "amount_unit")
+PLACEHOLDER_MAX_USD = 1.00
+PLACEHOLDER_MIN_NINES = 5
+PLACEHOLDER_REPEAT_CODES = 5
+
+CHECK_PLAUSIBLE = "plausible"
+CHECK_IMPLAUSIBLE = "implausible: no listed specialty for this code"
+CHECK_NO_DIRECTORY = "not checked: no provider directory with taxonomy"
+CHECK_NO_ENTRY = "not checked: code has no entry in the specialty table"
+CHECK_UNKNOWN = "not checked: provider specialty unknown"
+
+ALL_RATES = "all"
+EXCLUDING_FLAGGED = "excluding flagged"
+
+
+# --------------------------------------------------------------------------------------------------- reference
+@dataclass(frozen=True)
+class SpecialtyTable:
+    """Which CMS specialties plausibly perform each code (``code_specialties.yaml``)."""
+
+    version: str
+    date: str
+    basis: str
+    professional: dict[str, frozenset[str]]
+    institutional: dict[str, frozenset[str]]
+    non_decisive: frozenset[str]
+    assistant_modifiers: frozenset[str]
+    assistant_specialties: frozenset[str]
+    source: str
+
+    @property
+    def codes(self) -> list[str]:
+        return sorted(set(self.professional) | set(self.institutional))
+
+
+def load_specialty_table(path: str | Path | None = None) -> SpecialtyTable:
+    """Read the versioned code -> plausible specialties table (default: the shipped one)."""
+    file = Path(path) if path else config.CODE_SPECIALTIES_FILE
+    return _load_specialty_table(str(file))
+
+
+@lru_cache(maxsize=4)
+def _load_specialty_table(file: str) -> SpecialtyTable:
+    with open(file, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    try:
+        groups = raw["groups"]
+        professional: dict[str, frozenset[str]] = {}
+        institutional: dict[str, frozenset[str]] = {}
+        for code, group in raw["codes"].items():
+            if not isinstance(code, str):
+                raise InputFileError(f"{file}: code {code!r} must be quoted text")
+            professional[code] = frozenset(str(s) for s in groups[group].get("professional", []))
+            institutional[code] = frozenset(str(s) for s in groups[group].get("institutional", []))
+        return SpecialtyTable(
+            version=str(raw["version"]),
+            date=str(raw["date"]),
+            basis=str(raw["basis"]),
+            professional=professional,
+            institutional=institutional,
+            non_decisive=frozenset(str(s) for s in raw.get("non_decisive_specialties", [])),
+            assistant_modifiers=frozenset(str(s) for s in raw.get("assistant_modifiers", [])),
+            assistant_specialties=frozenset(str(s) for s in raw.get("assistant_specialties", [])),
+            source=Path(file).name,
+        )
+    except (KeyError, TypeError, AttributeError) as error:
+        raise InputFileError(f"{file}: not a specialty table ({error!r})") from error
+
+
+@lru_cache(maxsize=2)
+def load_taxonomy_crosswalk(path: str | None = None) -> pd.DataFrame:
+    """``taxonomy_code -> specialty_code`` pairs of the CMS crosswalk (footnote markers and spaces stripped)."""
+    file = path or str(config.TAXONOMY_CROSSWALK_FILE)
+    raw = pd.read_csv(file, dtype=str, keep_default_na=False)
+    specialty = raw.iloc[:, 0].str.replace(r"\[\d+\]", "", regex=True).str.strip()
+    taxonomy = raw.iloc[:, 2].str.strip()
+    frame = pd.DataFrame({"taxonomy_code": taxonomy, "specialty_code": specialty})
+    frame = frame[frame["taxonomy_code"].ne("") & frame["specialty_code"].ne("")]
+    return frame.drop_duplicates().reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------- flags
+def flag_rates(
+    rates: pd.DataFrame,
+    directory: pd.DataFrame | None = None,
+    report_date: dt.date | str | None = None,
+    specialties: SpecialtyTable | None = None,
+) -> pd.DataFrame:
+    """``rates`` (a rate table, ideally with ``compare_to_medicare`` columns) with the flag columns added."""
+    out = rates.copy()
+    report_day = _iso_day(report_date)
+    table = specialties or load_specialty_table()
+    implausible, check = implausible_provider(out, directory, table)
+    out[IMPLAUSIBLE] = implausible
+    out["plausibility_check"] = check
+    pct = out["pct_of_medicare"] if "pct_of_medicare" in out else pd.Series(np.nan, index=out.index)
+    pct = pd.to_numeric(pct, errors="coerce")
+    out[BELOW_MEDICARE] = (pct < BELOW_PCT).fillna(False).astype(bool)
+    out[ABOVE_MEDICARE] = (pct > ABOVE_PCT).fillna(False).astype(bool)
+    out[OUTLIER] = outlier_log_iqr(out)
+    expiry = out["expiration_date"].astype("string")
+    iso = expiry.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+    out[EXPIRED] = (iso & (expiry < report_day)).fillna(False).astype(bool)
+    out[PLACEHOLDER] = placeholder(out)
+    flags = out[list(FLAG_COLUMNS)]
+    out["flagged"] = flags.any(axis=1)
+    out["flag_reasons"] = _join_reasons(flags)
+    return out
+
+
+def _iso_day(value: dt.date | str | None) -> str:
+    if value is None:
+        return dt.date.today().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise InputFileError(f"report date {text!r} is not YYYY-MM-DD")
+    return text
+
+
+def _join_reasons(flags: pd.DataFrame) -> pd.Series:
+    reasons = pd.Series("", index=flags.index, dtype=object)
+    for column in flags.columns:
+        add = flags[column].to_numpy(bool)
+        reasons[add] = np.where(reasons[add] == "", column, reasons[add] + "|" + column)
+    return reasons.astype("str")
+
+
+def outlier_log_iqr(rates: pd.DataFrame) -> pd.Series:
+    """True where ``log(amount)`` is outside [Q1 - 3 IQR, Q3 + 3 IQR] of its :data:`OUTLIER_GROUP` group."""
+    result = pd.Series(False, index=rates.index)
+    if rates.empty:
+        return result
+    logs = np.log(pd.to_numeric(rates["amount"], errors="coerce").where(lambda a: a > 0))
+    keys = [rates[c].astype("str").fillna("") for c in OUTLIER_GROUP]
+    grouped = logs.groupby(keys, sort=False, dropna=False)
+    count = grouped.transform("count")
+    q1 = grouped.transform(lambda s: np.nanpercentile(s, 25) if s.notna().any() else np.nan)
+    q3 = grouped.transform(lambda s: np.nanpercentile(s, 75) if s.notna().any() else np.nan)
+    iqr = q3 - q1
+    outside = (logs < q1 - IQR_FENCE * iqr) | (logs > q3 + IQR_FENCE * iqr)
+    return (outside & (count >= OUTLIER_MIN_N)).fillna(False).astype(bool)
+
+
+def placeholder(rates: pd.DataFrame) -> pd.Series:
+    """True for tiny, all-nines or many-code repeated amounts (see module rules)."""
+    if rates.empty:
+        return pd.Series(False, index=rates.index)
+    amount = pd.to_numeric(rates["amount"], errors="coerce")
+    dollars = rates["amount_unit"].isin(["USD", "USD_per_day", "USD_per_case"])
+    tiny = dollars & (amount <= PLACEHOLDER_MAX_USD)
+    cents = (amount * 100).round().astype("Int64")
+    whole, frac = cents // 100, cents % 100
+    digits = whole.astype("string")
+    nines = digits.str.fullmatch("9{%d,}" % PLACEHOLDER_MIN_NINES).fillna(False) & frac.isin([0, 99]).fillna(False)
+    provider = rates["provider_tin"].astype("string").fillna(rates["provider_npis"].astype("string"))
+    provider = provider.fillna(rates["provider_name"].astype("string")).fillna("")
+    keyed = pd.DataFrame(
+        {
+            "file": rates["source_file"].astype("string"),
+            "provider": provider,
+            "amount": cents,
+            "unit": rates["amount_unit"].astype("string"),
+            "code": rates["billing_code"].astype("string"),
+        }
+    )
+    codes = keyed.groupby(["file", "provider", "amount", "unit"], dropna=False, sort=False)["code"].transform("nunique")
+    repeated = dollars & (codes >= PLACEHOLDER_REPEAT_CODES)  # a percentage of charges is legitimately shared
+    return (tiny | nines | repeated).fillna(False).astype(bool)
+
+
+def implausible_provider(
+    rates: pd.DataFrame, directory: pd.DataFrame | None, table: SpecialtyTable
+) -> tuple[pd.Series, pd.Series]:
+    """(flag, plausibility_check) per rate; see the module rules."""
+    flag = pd.Series(False, index=rates.index)
+    has_entry = rates["billing_code"].isin(table.codes)
+    if directory is None or "taxonomy" not in directory.columns or rates.empty:
+        check = pd.Series(CHECK_NO_DIRECTORY, index=rates.index, dtype=object)
+        return flag, check.where(has_entry, CHECK_NO_ENTRY).astype("str")
+    identity = ["provider_npis", "provider_tin", "billing_code", "billing_class", "modifiers"]
+    combos = rates[identity].astype("string").fillna("").drop_duplicates().reset_index(drop=True)
+    specialties = _provider_specialties(combos, directory, table)  # combo index -> set of decisive specialties
+    verdicts = []
+    for index, combo in combos.iterrows():
+        known = specialties.get(index, frozenset())
+        verdicts.append(_verdict(combo, known, table))
+    combos["_check"] = verdicts
+    merged = rates[identity].astype("string").fillna("").merge(combos, on=identity, how="left")
+    check = pd.Series(merged["_check"].to_numpy(), index=rates.index)
+    return check.eq(CHECK_IMPLAUSIBLE).astype(bool), check.astype("str")
+
+
+def _verdict(combo: pd.Series, known: frozenset[str], table: SpecialtyTable) -> str:
+    code = combo["billing_code"]
+    if code not in table.professional and code not in table.institutional:
+        return CHECK_NO_ENTRY
+    if not known:
+        return CHECK_UNKNOWN
+    allowed: set[str] = set()
+    if combo["billing_class"] != "institutional":
+        allowed |= table.professional.get(code, frozenset())
+        if set(combo["modifiers"].split("|")) & table.assistant_modifiers:
+            allowed |= table.assistant_specialties
+    if combo["billing_class"] != "professional":
+        allowed |= table.institutional.get(code, frozenset())
+    return CHECK_PLAUSIBLE if known & allowed else CHECK_IMPLAUSIBLE
+
+
+def _provider_specialties(
+    combos: pd.DataFrame, directory: pd.DataFrame, table: SpecialtyTable
+) -> dict[int, frozenset[str]]:
+    crosswalk = load_taxonomy_crosswalk()
+    by_taxonomy = crosswalk.groupby("taxonomy_code")["specialty_code"].agg(frozenset)
+    entries = directory[["npi", "tin", "taxonomy"]].astype("string").fillna("")
+    npi_specialties: dict[str, frozenset[str]] = {}
+    for npi, taxonomy in zip(entries["npi"], entries["taxonomy"], strict=True):
+        found: set[str] = set()
+        for code in str(taxonomy).split("|"):
+            found |= by_taxonomy.get(code.strip(), frozenset())
+        npi_specialties[str(npi)] = frozenset(found - table.non_decisive) | npi_specialties.get(str(npi), frozenset())
+    tin_npis = entries.groupby("tin")["npi"].agg(list).to_dict()
+    result: dict[int, frozenset[str]] = {}
+    for index, (npis, tin) in enumerate(zip(combos["provider_npis"], combos["provider_tin"], strict=True)):
+        members = [n for n in npis.split("|") if n] if npis else tin_npis.get(tin, []) if tin else []
+        found: set[str] = set()
+        for npi in members:
+            found |= npi_specialties.get(npi, frozenset())
+        result[index] = frozenset(found)
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- statistics
+def excluded(flagged: pd.DataFrame, keep_implausible: bool = False) -> pd.Series:
+    """True for rates left out of the "excluding flagged" statistics."""
+    columns = [c for c in FLAG_COLUMNS if not (keep_implausible and c == IMPLAUSIBLE)]
+    return flagged[columns].any(axis=1)
+
+
+def flagged_distribution_table(
+    rows: pd.DataFrame, by: Sequence[str] = DEFAULT_GROUPS, keep_implausible: bool = False
+) -> pd.DataFrame:
+    """Every statistic of ``stats.distribution_table`` twice: ``rates`` = "all" and "excluding flagged"."""
+    out = excluded(rows, keep_implausible)
+    both = [
+        distribution_table(rows, by).assign(rates=ALL_RATES),
+        distribution_table(rows[~out], by).assign(rates=EXCLUDING_FLAGGED),
+    ]
+    frame = pd.concat(both, ignore_index=True)
+    return frame[["rates", *[c for c in frame.columns if c != "rates"]]]
+
+
+def flag_counts(flagged: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """n rates, n flagged and n per reason (a rate with two reasons counts under each), per group of ``by``."""
+    by = list(by)
+    counts = flagged[[*by, *FLAG_COLUMNS, "flagged"]].copy()
+    counts["n"] = 1
+    if by:
+        table = counts.groupby(by, sort=True, dropna=False)[["n", "flagged", *FLAG_COLUMNS]].sum().reset_index()
+    else:
+        table = counts[["n", "flagged", *FLAG_COLUMNS]].sum().to_frame().T
+    table = table.rename(columns={"flagged": "n_flagged"})
+    for column in ["n", "n_flagged", *FLAG_COLUMNS]:
+        table[column] = table[column].astype(int)
+    return table.reset_index(drop=True)
+
+
+def flag_summary(flagged: pd.DataFrame, table: SpecialtyTable | None = None) -> dict:
+    """n flagged by reason and the codes the plausibility check could not test, for summary.json / Data Gaps."""
+    table = table or load_specialty_table()
+    totals = flag_counts(flagged).iloc[0].to_dict() if len(flagged) else {}
+    checks = flagged["plausibility_check"].value_counts().to_dict() if len(flagged) else {}
+    unlisted = sorted(set(flagged["billing_code"]) - set(table.codes)) if len(flagged) else []
+    return {
+        "n_rates": int(totals.get("n", 0)),
+        "n_flagged": int(totals.get("n_flagged", 0)),
+        "n_flagged_by_reason": {c: int(totals.get(c, 0)) for c in FLAG_COLUMNS},
+        "plausibility_checks": {str(k): int(v) for k, v in checks.items()},
+        "codes_without_specialty_entry": unlisted,
+        "specialty_table": {"version": table.version, "date": table.date, "basis": table.basis, "file": table.source},
+    }
