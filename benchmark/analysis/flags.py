@@ -211,7 +211,7 @@ def placeholder(rates: pd.DataFrame) -> pd.Series:
     cents = (amount * 100).round().astype("Int64")
     whole, frac = cents // 100, cents % 100
     digits = whole.astype("string")
-    nines = digits.str.fullmatch("9{%d,}" % PLACEHOLDER_MIN_NINES).fillna(False) & frac.isin([0, 99]).fillna(False)
+    nines = digits.str.fullmatch(f"9{{{PLACEHOLDER_MIN_NINES},}}").fillna(False) & frac.isin([0, 99]).fillna(False)
     provider = rates["provider_tin"].astype("string").fillna(rates["provider_npis"].astype("string"))
     provider = provider.fillna(rates["provider_name"].astype("string")).fillna("")
     keyed = pd.DataFrame(
