@@ -1,0 +1,264 @@
+"""Do payers and hospitals agree? A payer's TiC rate and a hospital's standard charge for the same contract, compared.
+
+:func:`crosscheck` adds a verdict per rate (column ``crosscheck``) and the counterpart it was compared with. The rules:
+
+- **The hospital.** A hospital standard-charge row belongs to the hospital of its file: its TIN is the EIN the CMS
+  file-naming convention puts first in the file name (``<ein>_<name>_standardcharges.csv``), else the directory TIN
+  of the hospital's name (exact, case- and space-insensitive; ambiguous names never match); its NPIs are the
+  directory NPIs of that TIN and of that name. A TiC rate is *at* a hospital when its ``provider_tin`` is the
+  hospital's TIN or one of its ``provider_npis`` is one of the hospital's NPIs.
+- **The same contract.** Same ``payer_family``, same ``payer_brand`` (the family when a side has none), same
+  ``product_line``, same hospital, ``billing_code``, ``modifiers`` and ``billing_class``, and a compatible setting:
+  the same ``care_setting``, or a side that does not say (``both`` / ``unknown``). Plan names are not compared (the
+  two files rarely spell them alike).
+- **The same kind of amount.** Dollars per service or per case (``USD``, ``USD_per_case``: a TiC negotiated amount
+  for an institutional code is what the hospital file calls a case rate), dollars per day (``USD_per_day``) and
+  percentages (``percent``) are compared only within their kind; otherwise the verdict is ``not comparable``.
+- **Tolerance.** Dollar amounts agree when they differ by at most :data:`DOLLAR_TOLERANCE` (3%) of the hospital's
+  amount, per diems likewise (3% of the daily amount); percentages of charges agree when they differ by at most
+  :data:`PERCENT_POINTS_TOLERANCE` (1) percentage point (3% of a typical 35-70% rate is 1-2 points; one point is
+  the stricter reading). Each rate is compared with its closest counterpart in the contract.
+- **Verdicts.** ``agree``, ``disagree`` (both values kept: ``amount`` and ``counterpart_amount``), ``payer only``
+  (a TiC rate at a hospital whose file is loaded but lists no such contract), ``hospital only`` (a hospital row for a
+  payer whose TiC file is loaded but has no such rate for the hospital), ``not comparable`` (only another kind of
+  amount on the other side), and ``not cross-checked`` (no counterpart file in the data: a TiC rate not at any
+  loaded hospital, or a hospital row for a payer with no loaded TiC file).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+import numpy as np
+import pandas as pd
+
+AGREE = "agree"
+DISAGREE = "disagree"
+PAYER_ONLY = "payer only"
+HOSPITAL_ONLY = "hospital only"
+NOT_COMPARABLE = "not comparable"
+NOT_CHECKED = "not cross-checked"
+VERDICTS: tuple[str, ...] = (AGREE, DISAGREE, PAYER_ONLY, HOSPITAL_ONLY, NOT_COMPARABLE, NOT_CHECKED)
+
+DOLLAR_TOLERANCE = 0.03
+PERCENT_POINTS_TOLERANCE = 1.0
+AMOUNT_KIND = {"USD": "dollars", "USD_per_case": "dollars", "USD_per_day": "per day", "percent": "percent"}
+CONTRACT_KEY: tuple[str, ...] = (
+    "payer_family",
+    "brand",
+    "product_line",
+    "hospital_key",
+    "billing_code",
+    "modifiers",
+    "billing_class",
+)
+CROSSCHECK_COLUMNS: tuple[str, ...] = (
+    "crosscheck",
+    "crosscheck_hospital",
+    "counterpart_amount",
+    "counterpart_unit",
+    "counterpart_source_file",
+    "counterpart_locator",
+    "crosscheck_difference",
+)
+_OPEN_SETTINGS = ("both", "unknown")
+_EIN_IN_NAME = re.compile(r"^(\d{2})-?(\d{7})_")
+
+
+def _name_key(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.upper().str.split().str.join(" ")
+
+
+def hospital_identities(rates: pd.DataFrame, directory: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per hospital file: ``source_file, hospital_key, tin, npis`` (a set), ``name``."""
+    hospital = rates[rates["source_type"].eq("hospital")]
+    files = hospital.drop_duplicates("source_file")[["source_file", "provider_name", "hospital_location"]]
+    by_name: dict[str, tuple[str, str]] = {}
+    tin_npis: dict[str, set[str]] = {}
+    if directory is not None and len(directory):
+        entries = directory.astype({c: "string" for c in ("npi", "tin", "provider_name")})
+        keys = _name_key(entries["provider_name"])
+        unique = ~keys.duplicated(keep=False)
+        by_name = {
+            k: (str(n), str(t))
+            for k, n, t in zip(keys[unique], entries["npi"][unique], entries["tin"][unique], strict=True)
+        }
+        for npi, tin in zip(entries["npi"], entries["tin"], strict=True):
+            tin_npis.setdefault(str(tin), set()).add(str(npi))
+    records = []
+    for source_file, provider_name, location in files.itertuples(index=False):
+        name = provider_name if isinstance(provider_name, str) else location if isinstance(location, str) else ""
+        match = _EIN_IN_NAME.match(PurePath(str(source_file)).name)
+        named = by_name.get(" ".join(name.upper().split()))
+        tin = f"{match.group(1)}-{match.group(2)}" if match else named[1] if named else None
+        npis = set(tin_npis.get(tin, set())) if tin else set()
+        if named:
+            npis.add(named[0])
+        records.append(
+            {"source_file": source_file, "hospital_key": tin or f"file:{source_file}", "tin": tin, "npis": npis}
+        )
+    return pd.DataFrame.from_records(records, columns=["source_file", "hospital_key", "tin", "npis"])
+
+
+def _tic_hospital(tic: pd.DataFrame, hospitals: pd.DataFrame) -> pd.Series:
+    """The hospital key of each TiC rate at a loaded hospital (NA elsewhere)."""
+    key = pd.Series(pd.NA, index=tic.index, dtype="string")
+    for hospital_key, tin, npis in hospitals[["hospital_key", "tin", "npis"]].itertuples(index=False):
+        at = pd.Series(False, index=tic.index)
+        if tin:
+            at |= tic["provider_tin"].eq(tin).fillna(False)
+        if npis:
+            pattern = r"(?:^|\|)(?:" + "|".join(re.escape(n) for n in sorted(npis)) + r")(?:\||$)"
+            at |= tic["provider_npis"].astype("string").str.contains(pattern, regex=True).fillna(False)
+        key = key.where(~(at & key.isna()), hospital_key)
+    return key
+
+
+def crosscheck(rates: pd.DataFrame, directory: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``rates`` with the verdict columns (:data:`CROSSCHECK_COLUMNS`) added; see the module rules."""
+    out = rates.copy()
+    out["crosscheck"] = NOT_CHECKED
+    for column in CROSSCHECK_COLUMNS[1:]:
+        out[column] = pd.Series(
+            np.nan if column in ("counterpart_amount", "crosscheck_difference") else None, index=out.index
+        )
+    hospitals = hospital_identities(out, directory)
+    if hospitals.empty:
+        return _typed(out)
+    is_tic = out["source_type"].eq("tic")
+    brand = out["payer_brand"].astype("string").fillna(out["payer_family"].astype("string"))
+    tic_hospital = _tic_hospital(out[is_tic], hospitals)
+    hospital_of_file = hospitals.set_index("source_file")["hospital_key"]
+    side_hospital = pd.Series(pd.NA, index=out.index, dtype="string")
+    side_hospital[is_tic] = tic_hospital
+    side_hospital[~is_tic] = out.loc[~is_tic, "source_file"].map(hospital_of_file).astype("string")
+    payers_with_tic = set(zip(out.loc[is_tic, "payer_family"], brand[is_tic], strict=True))
+    keyed = pd.DataFrame(
+        {
+            "row": np.arange(len(out)),
+            "side": np.where(is_tic, "tic", "hospital"),
+            "payer_family": out["payer_family"].astype("string"),
+            "brand": brand,
+            "product_line": out["product_line"].astype("string"),
+            "hospital_key": side_hospital,
+            "billing_code": out["billing_code"].astype("string"),
+            "modifiers": out["modifiers"].astype("string"),
+            "billing_class": out["billing_class"].astype("string"),
+            "setting": out["care_setting"].astype("string"),
+            "kind": out["amount_unit"].map(AMOUNT_KIND).astype("string"),
+            "amount": out["amount"].astype(float).to_numpy(),
+            "source_file": out["source_file"].astype("string"),
+            "locator": out["source_locator"].astype("string"),
+            "unit": out["amount_unit"].astype("string"),
+        }
+    )
+    in_scope = keyed["hospital_key"].notna()
+    hospital_side = keyed[in_scope & keyed["side"].eq("hospital")]
+    payer_known = pd.Series(
+        [(f, b) in payers_with_tic for f, b in zip(hospital_side["payer_family"], hospital_side["brand"], strict=True)],
+        index=hospital_side.index,
+        dtype=bool,
+    )
+    hospital_side = hospital_side[payer_known]
+    tic_side = keyed[in_scope & keyed["side"].eq("tic")]
+    verdict = pd.Series(NOT_CHECKED, index=keyed.index, dtype=object)
+    verdict[tic_side.index] = PAYER_ONLY
+    verdict[hospital_side.index] = HOSPITAL_ONLY
+    counterpart = {c: pd.Series(None, index=keyed.index, dtype=object) for c in ("amount", "unit", "file", "loc")}
+    difference = pd.Series(np.nan, index=keyed.index)
+    key = list(CONTRACT_KEY)
+    pairs = tic_side.merge(hospital_side, on=key, suffixes=("_t", "_h"))
+    setting_ok = (
+        pairs["setting_t"].eq(pairs["setting_h"])
+        | pairs["setting_t"].isin(_OPEN_SETTINGS)
+        | pairs["setting_h"].isin(_OPEN_SETTINGS)
+    ).fillna(False)
+    pairs = pairs[setting_ok]
+    if len(pairs):
+        same_kind = pairs["kind_t"].eq(pairs["kind_h"]).fillna(False).to_numpy(bool)
+        gap = (pairs["amount_t"] - pairs["amount_h"]).abs()
+        percent = pairs["kind_t"].eq("percent").fillna(False).to_numpy(bool)
+        relative = np.where(percent, gap, gap / pairs["amount_h"])  # points for percentages, share otherwise
+        pairs = pairs.assign(
+            _same=same_kind,
+            _diff=np.where(same_kind, relative, np.inf),
+            _agree=same_kind
+            & np.where(percent, gap <= PERCENT_POINTS_TOLERANCE + 1e-9, relative <= DOLLAR_TOLERANCE + 1e-12),
+        )
+        for own, other in (("t", "h"), ("h", "t")):
+            best = pairs.sort_values([f"row_{own}", "_diff", f"row_{other}"]).drop_duplicates(f"row_{own}")
+            rows = best[f"row_{own}"].to_numpy()
+            index = keyed.index[rows]
+            verdict[index] = np.where(best["_agree"], AGREE, np.where(best["_same"], DISAGREE, NOT_COMPARABLE))
+            counterpart["amount"][index] = best[f"amount_{other}"].to_numpy()
+            counterpart["unit"][index] = best[f"unit_{other}"].to_numpy()
+            counterpart["file"][index] = best[f"source_file_{other}"].to_numpy()
+            counterpart["loc"][index] = best[f"locator_{other}"].to_numpy()
+            difference[index] = np.where(best["_same"], best["_diff"], np.nan)
+    out["crosscheck"] = verdict.to_numpy()
+    out["crosscheck_hospital"] = keyed["hospital_key"].where(verdict.ne(NOT_CHECKED)).to_numpy()
+    out["counterpart_amount"] = pd.to_numeric(counterpart["amount"]).to_numpy()
+    out["counterpart_unit"] = counterpart["unit"].to_numpy()
+    out["counterpart_source_file"] = counterpart["file"].to_numpy()
+    out["counterpart_locator"] = counterpart["loc"].to_numpy()
+    out["crosscheck_difference"] = difference.to_numpy()
+    return _typed(out)
+
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
+    for column in (
+        "crosscheck",
+        "crosscheck_hospital",
+        "counterpart_unit",
+        "counterpart_source_file",
+        "counterpart_locator",
+    ):
+        out[column] = out[column].astype("string")
+    for column in ("counterpart_amount", "crosscheck_difference"):
+        out[column] = out[column].astype(float)
+    return out
+
+
+def verdicts_by_payer(checked: pd.DataFrame) -> pd.DataFrame:
+    """Rates per payer family and verdict (rows cross-checked only; ``not cross-checked`` left out)."""
+    scope = checked[checked["crosscheck"].ne(NOT_CHECKED)]
+    table = pd.crosstab(scope["payer_family"], scope["crosscheck"]) if len(scope) else pd.DataFrame()
+    table = table.reindex(columns=list(VERDICTS[:-1]), fill_value=0)
+    table.index.name = "payer_family"
+    table.columns.name = None
+    return table.reset_index().astype({v: int for v in VERDICTS[:-1]})
+
+
+def largest_disagreements(checked: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` TiC rates that disagree most with the hospital's figure, both values and both sources."""
+    columns = [
+        "payer_family",
+        "payer_raw",
+        "product_line",
+        "crosscheck_hospital",
+        "billing_code",
+        "billing_class",
+        "amount_unit",
+        "amount",
+        "counterpart_amount",
+        "crosscheck_difference",
+        "source_file",
+        "source_locator",
+        "counterpart_source_file",
+        "counterpart_locator",
+    ]
+    rows = checked[checked["crosscheck"].eq(DISAGREE) & checked["source_type"].eq("tic")]
+    rows = rows.sort_values("crosscheck_difference", ascending=False, kind="stable").head(n)
+    return rows[columns].rename(columns={"amount": "payer_amount", "counterpart_amount": "hospital_amount"})
+
+
+def crosscheck_summary(checked: pd.DataFrame, n: int = 10) -> dict:
+    """The numbers for summary.json: verdict counts overall and by payer, the tolerances, the largest disagreements."""
+    counts = checked["crosscheck"].value_counts().to_dict()
+    return {
+        "verdicts": {v: int(counts.get(v, 0)) for v in VERDICTS},
+        "by_payer": verdicts_by_payer(checked).to_dict(orient="records"),
+        "tolerance": {"dollars_share_of_hospital_amount": DOLLAR_TOLERANCE, "percent_points": PERCENT_POINTS_TOLERANCE},
+        "largest_disagreements": largest_disagreements(checked, n).to_dict(orient="records"),
+    }
