@@ -58,4 +58,4 @@ def confidence_mix(rates: pd.DataFrame, by: str = "payer_family") -> pd.DataFram
     table = table.reindex(columns=list(LEVELS), fill_value=0)
     table.index.name = by
     table.columns.name = None
-    return table.reset_index().astype({level: int for level in LEVELS})
+    return table.reset_index().astype(dict.fromkeys(LEVELS, int))

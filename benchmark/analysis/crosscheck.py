@@ -77,7 +77,7 @@ def hospital_identities(rates: pd.DataFrame, directory: pd.DataFrame | None) -> 
     by_name: dict[str, tuple[str, str]] = {}
     tin_npis: dict[str, set[str]] = {}
     if directory is not None and len(directory):
-        entries = directory.astype({c: "string" for c in ("npi", "tin", "provider_name")})
+        entries = directory.astype(dict.fromkeys(("npi", "tin", "provider_name"), "string"))
         keys = _name_key(entries["provider_name"])
         unique = ~keys.duplicated(keep=False)
         by_name = {
@@ -227,7 +227,7 @@ def verdicts_by_payer(checked: pd.DataFrame) -> pd.DataFrame:
     table = table.reindex(columns=list(VERDICTS[:-1]), fill_value=0)
     table.index.name = "payer_family"
     table.columns.name = None
-    return table.reset_index().astype({v: int for v in VERDICTS[:-1]})
+    return table.reset_index().astype(dict.fromkeys(VERDICTS[:-1], int))
 
 
 def largest_disagreements(checked: pd.DataFrame, n: int = 10) -> pd.DataFrame:
