@@ -17,7 +17,8 @@
 - **Tolerance.** Dollar amounts agree when they differ by at most :data:`DOLLAR_TOLERANCE` (3%) of the hospital's
   amount, per diems likewise (3% of the daily amount); percentages of charges agree when they differ by at most
   :data:`PERCENT_POINTS_TOLERANCE` (1) percentage point (3% of a typical 35-70% rate is 1-2 points; one point is
-  the stricter reading). Each rate is compared with its closest counterpart in the contract.
+  the stricter reading). Each rate is compared with its closest counterpart in the contract;
+  ``crosscheck_difference`` is |payer - hospital| / hospital for every kind (so disagreements sort together).
 - **Verdicts.** ``agree``, ``disagree`` (both values kept: ``amount`` and ``counterpart_amount``), ``payer only``
   (a TiC rate at a hospital whose file is loaded but lists no such contract), ``hospital only`` (a hospital row for a
   payer whose TiC file is loaded but has no such rate for the hospital), ``not comparable`` (only another kind of
@@ -179,7 +180,7 @@ def crosscheck(rates: pd.DataFrame, directory: pd.DataFrame | None = None) -> pd
         same_kind = pairs["kind_t"].eq(pairs["kind_h"]).fillna(False).to_numpy(bool)
         gap = (pairs["amount_t"] - pairs["amount_h"]).abs()
         percent = pairs["kind_t"].eq("percent").fillna(False).to_numpy(bool)
-        relative = np.where(percent, gap, gap / pairs["amount_h"])  # points for percentages, share otherwise
+        relative = gap / pairs["amount_h"]  # share of the hospital's figure (percentages agree by points, below)
         pairs = pairs.assign(
             _same=same_kind,
             _diff=np.where(same_kind, relative, np.inf),
