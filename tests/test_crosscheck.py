@@ -182,3 +182,50 @@ def test_implausible_only_rate_is_judged_on_its_crosscheck_when_kept(checked):
     rated.loc["h1", flags.IMPLAUSIBLE] = True
     assert confidence.confidence(rated)["h1"] == confidence.FLAGGED
     assert confidence.confidence(rated, keep_implausible=True)["h1"] == confidence.CORROBORATED
+
+
+@pytest.fixture(scope="module")
+def assessed_sample() -> pd.DataFrame:
+    from benchmark import config
+    from benchmark.analysis import assessment
+    from benchmark.analysis.rates import compare_to_medicare, load_provider_directory, load_rates
+
+    loaded = load_rates("sample", codes=["44310", "44320", "44340"])
+    directory = load_provider_directory(config.SAMPLE_PROVIDER_DIRECTORY)
+    return assessment.assess(compare_to_medicare(loaded.rates), directory, "2026-12-06")
+
+
+def test_the_synthetic_sample_shows_every_verdict_and_flag(assessed_sample):
+    """The problems planted by benchmark.synthetic (README "Planted problems") are found where they were put."""
+    from benchmark import synthetic
+
+    rates = assessed_sample
+    assert set(rates["crosscheck"]) == set(crosscheck.VERDICTS)
+    for column in flags.FLAG_COLUMNS:
+        assert rates[column].any(), column
+    assert set(rates["confidence"]) == set(confidence.LEVELS)
+    # UnitedHealthcare's TiC case rate at the Miami hospital is the hospital's amount x 1.08: both sides disagree
+    # by 8% of the hospital's amount
+    disagree = rates[rates["crosscheck"].eq(crosscheck.DISAGREE) & rates["source_type"].eq("tic")]
+    assert set(disagree["payer_family"]) == {"UnitedHealthcare"} and set(disagree["state"]) == {"FL"}
+    assert disagree["crosscheck_difference"].round(4).tolist() == [0.08]
+    assert (disagree["amount"] / disagree["counterpart_amount"]).round(3).tolist() == [1.08]
+    # Cigna's institutional 44310 rates have no hospital counterpart
+    payer_only = rates[rates["crosscheck"].eq(crosscheck.PAYER_ONLY)]
+    assert set(zip(payer_only["payer_family"], payer_only["billing_code"])) == {("Cigna", "44310")}
+    # Aetna's Chicago per diem stated as a 5-day case amount: not comparable with the hospital's per diem
+    apart = rates[rates["crosscheck"].eq(crosscheck.NOT_COMPARABLE) & rates["source_type"].eq("tic")]
+    assert len(apart) == 1 and apart.iloc[0]["amount"] == pytest.approx(5 * apart.iloc[0]["counterpart_amount"])
+    # the zombie group's rates are the implausible ones (its TIN, every code)
+    zombie_tins = {r.tin for r in load_directory_rows() if r.taxonomy == synthetic.TAXONOMY_PSYCHIATRY}
+    implausible = rates[rates[flags.IMPLAUSIBLE]]
+    assert set(implausible["provider_tin"]) == zombie_tins
+    # the two planted placeholders
+    placeholders = rates[rates[flags.PLACEHOLDER]]
+    assert sorted(placeholders["amount"].unique()) == [1.0, 999999.99]
+
+
+def load_directory_rows():
+    from benchmark import config
+
+    return list(pd.read_csv(config.SAMPLE_PROVIDER_DIRECTORY, dtype=str).itertuples())

@@ -81,7 +81,9 @@ def test_specialty_table_covers_the_catalog_and_states_its_basis():
         (dict(provider_tin="11-1111111"), flags.CHECK_IMPLAUSIBLE),  # no NPIs: the TIN's directory NPIs
         (dict(provider_tin="22-2222222"), flags.CHECK_PLAUSIBLE),
         (dict(provider_npis="1000000005", billing_class="institutional"), flags.CHECK_PLAUSIBLE),
-        (dict(provider_npis="1000000005", billing_class="professional"), flags.CHECK_IMPLAUSIBLE),
+        # a hospital NPI on a professional rate: its employed physicians, specialty unknown
+        (dict(provider_npis="1000000005", billing_class="professional"), flags.CHECK_UNKNOWN),
+        (dict(provider_npis="1000000005|1000000001", billing_class="professional"), flags.CHECK_IMPLAUSIBLE),
         (dict(provider_npis="1000000002", billing_class="institutional"), flags.CHECK_IMPLAUSIBLE),
         (dict(provider_npis="1000000002", billing_class="both"), flags.CHECK_PLAUSIBLE),
         (dict(provider_npis="1000000001", billing_code="0360"), flags.CHECK_NO_ENTRY),  # no table entry

@@ -8,6 +8,8 @@
   (``data/reference/taxonomy``), include none of the specialties that plausibly perform the code for the rate's
   billing class (``data/reference/plausibility/code_specialties.yaml``, versioned, basis stated there). A rate's
   providers are its NPIs, else the directory's NPIs of its TIN. A provider group with one surgeon is plausible.
+  On a professional rate a facility's specialty (hospital, surgical center) is not decisive: a hospital's file or
+  contract lists professional charges of its employed physicians under its own NPI.
   Not checked (never flagged, ``plausibility_check`` says why): no directory with taxonomy, a code without a table
   entry, or no provider with a decisive specialty (group practice, unknown and undefined-physician codes say
   nothing about what a provider does).
@@ -85,6 +87,11 @@ class SpecialtyTable:
     assistant_modifiers: frozenset[str]
     assistant_specialties: frozenset[str]
     source: str
+
+    @property
+    def facility_specialties(self) -> frozenset[str]:
+        """Every specialty listed for institutional rates (hospitals, surgical centers)."""
+        return frozenset().union(*self.institutional.values()) if self.institutional else frozenset()
 
     @property
     def codes(self) -> list[str]:
@@ -254,6 +261,10 @@ def _verdict(combo: pd.Series, known: frozenset[str], table: SpecialtyTable) -> 
     code = combo["billing_code"]
     if code not in table.professional and code not in table.institutional:
         return CHECK_NO_ENTRY
+    if combo["billing_class"] == "professional":
+        # a facility (hospital, surgical center) on a professional rate bills for its employed professionals: its
+        # specialty says nothing about who performs the service
+        known = known - table.facility_specialties
     if not known:
         return CHECK_UNKNOWN
     allowed: set[str] = set()
