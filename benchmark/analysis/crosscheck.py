@@ -103,22 +103,23 @@ def hospital_identities(rates: pd.DataFrame, directory: pd.DataFrame | None) -> 
 
 
 def _tic_hospital(tic: pd.DataFrame, hospitals: pd.DataFrame) -> pd.Series:
-    """The hospital key of each TiC rate at a loaded hospital (NA elsewhere)."""
-    key = pd.Series(pd.NA, index=tic.index, dtype="string")
-    for hospital_key, tin, npis in hospitals[["hospital_key", "tin", "npis"]].itertuples(index=False):
-        at = pd.Series(False, index=tic.index)
-        if tin:
-            at |= tic["provider_tin"].eq(tin).fillna(False)
-        if npis:
-            pattern = r"(?:^|\|)(?:" + "|".join(re.escape(n) for n in sorted(npis)) + r")(?:\||$)"
-            at |= tic["provider_npis"].astype("string").str.contains(pattern, regex=True).fillna(False)
-        key = key.where(~(at & key.isna()), hospital_key)
+    """The hospital key of each TiC rate at a loaded hospital (NA elsewhere): by TIN, else by any of its NPIs."""
+    by_tin = {tin: key for key, tin in zip(hospitals["hospital_key"], hospitals["tin"], strict=True) if tin}
+    by_npi = {npi: key for key, npis in zip(hospitals["hospital_key"], hospitals["npis"], strict=True) for npi in npis}
+    key = tic["provider_tin"].astype("string").map(by_tin).astype("string")
+    if by_npi:
+        npis = tic["provider_npis"].astype("string")
+        open_rows = key.isna() & npis.notna()
+        if open_rows.any():
+            members = npis[open_rows].str.split("|").explode()
+            found = members.map(by_npi).dropna()
+            key = key.fillna(found.groupby(level=0).first().astype("string"))
     return key
 
 
 def crosscheck(rates: pd.DataFrame, directory: pd.DataFrame | None = None) -> pd.DataFrame:
     """``rates`` with the verdict columns (:data:`CROSSCHECK_COLUMNS`) added; see the module rules."""
-    out = rates.copy()
+    out = rates.reset_index(drop=True)  # positions: the caller's index may repeat labels; restored at the end
     out["crosscheck"] = NOT_CHECKED
     for column in CROSSCHECK_COLUMNS[1:]:
         out[column] = pd.Series(
@@ -126,7 +127,7 @@ def crosscheck(rates: pd.DataFrame, directory: pd.DataFrame | None = None) -> pd
         )
     hospitals = hospital_identities(out, directory)
     if hospitals.empty:
-        return _typed(out)
+        return _typed(out).set_axis(rates.index)
     is_tic = out["source_type"].eq("tic")
     brand = out["payer_brand"].astype("string").fillna(out["payer_family"].astype("string"))
     tic_hospital = _tic_hospital(out[is_tic], hospitals)
@@ -204,7 +205,7 @@ def crosscheck(rates: pd.DataFrame, directory: pd.DataFrame | None = None) -> pd
     out["counterpart_source_file"] = counterpart["file"].to_numpy()
     out["counterpart_locator"] = counterpart["loc"].to_numpy()
     out["crosscheck_difference"] = difference.to_numpy()
-    return _typed(out)
+    return _typed(out).set_axis(rates.index)
 
 
 def _typed(out: pd.DataFrame) -> pd.DataFrame:
