@@ -182,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
         help="restrict the benchmark table to rates of this confidence or higher",
     )
     assess.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON here")
+    assess.add_argument(
+        "--keep-verdicts",
+        action="store_true",
+        help="with a rate store as --source: keep the cross-check verdicts of the code in <store>/crosscheck/",
+    )
     assess.set_defaults(handler=_assess)
     return parser
 
@@ -423,6 +428,7 @@ def _assess(args: argparse.Namespace) -> int:
     import json
 
     from benchmark.analysis import assessment
+    from benchmark.analysis.crosscheck import keep_in_store
     from benchmark.analysis.rates import compare_to_medicare, load_provider_directory, load_rates, resolve_source
     from benchmark.analysis.trace import statistic_queries
 
@@ -442,6 +448,10 @@ def _assess(args: argparse.Namespace) -> int:
         min_confidence=args.min_confidence,
     )
     summary = assessment.assessment_summary(assessed, args.product_lines)
+    if args.keep_verdicts:
+        if data.store is None:
+            raise ParameterError("--keep-verdicts needs a rate store as --source")
+        print(f"cross-check verdicts kept in {keep_in_store(data.store, assessed)}")
     if data.is_synthetic:
         print(config.SYNTHETIC_LABEL)
     columns = ["rates", "payer_family", "pos_setting", "n", "median", "median_pct_of_medicare"]

@@ -229,3 +229,22 @@ def load_directory_rows():
     from benchmark import config
 
     return list(pd.read_csv(config.SAMPLE_PROVIDER_DIRECTORY, dtype=str).itertuples())
+
+
+def test_verdicts_kept_beside_a_store(checked, tmp_path):
+    from benchmark.store import verdicts
+    from benchmark.store.rate_store import MANIFEST, open_store
+
+    root = tmp_path / "store"
+    store = open_store(root, create=True)
+    path = crosscheck.keep_in_store(root, checked)
+    assert path == root / "crosscheck" / "verdicts.parquet"
+    kept, current = verdicts.read_verdicts(store)
+    assert current
+    assert len(kept) == 16  # 18 rates, 2 not cross-checked (t6, h6)
+    t2 = kept[kept["source_locator"].eq("in_network[44310]") & kept["crosscheck"].ne(crosscheck.PAYER_ONLY)]
+    assert t2["crosscheck"].tolist() == [crosscheck.DISAGREE] and t2["counterpart_amount"].tolist() == [5000.0]
+    assert t2["counterpart_locator"].tolist() == ["line 44310"]
+    assert set(kept["rule_version"]) == {crosscheck.RULE_VERSION}
+    (root / MANIFEST).write_bytes((root / MANIFEST).read_bytes() + b" ")  # the store changed since
+    assert verdicts.read_verdicts(store)[1] is False

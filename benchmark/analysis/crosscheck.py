@@ -29,11 +29,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
 
+from benchmark.store import verdicts as kept_verdicts
+from benchmark.store.rate_store import open_store
+
+RULE_VERSION = "1"  # bump when a rule below changes: verdicts kept in a store say which rules made them
 AGREE = "agree"
 DISAGREE = "disagree"
 PAYER_ONLY = "payer only"
@@ -264,3 +268,10 @@ def crosscheck_summary(checked: pd.DataFrame, n: int = 10) -> dict:
         "tolerance": {"dollars_share_of_hospital_amount": DOLLAR_TOLERANCE, "percent_points": PERCENT_POINTS_TOLERANCE},
         "largest_disagreements": largest_disagreements(checked, n).to_dict(orient="records"),
     }
+
+
+def keep_in_store(store_root: str | Path, checked: pd.DataFrame) -> Path:
+    """Write the verdicts of the cross-checked rates of ``checked`` beside the rate store at ``store_root``
+    (:mod:`benchmark.store.verdicts`); returns the file written."""
+    scope = checked[checked["crosscheck"].ne(NOT_CHECKED)]
+    return kept_verdicts.write_verdicts(open_store(store_root), scope, RULE_VERSION)
