@@ -238,66 +238,80 @@ def placeholder(rates: pd.DataFrame) -> pd.Series:
 def implausible_provider(
     rates: pd.DataFrame, directory: pd.DataFrame | None, table: SpecialtyTable
 ) -> tuple[pd.Series, pd.Series]:
-    """(flag, plausibility_check) per rate; see the module rules."""
+    """(flag, plausibility_check) per rate; see the module rules. Vectorized over distinct providers and codes."""
     flag = pd.Series(False, index=rates.index)
-    has_entry = rates["billing_code"].isin(table.codes)
+    has_entry = rates["billing_code"].isin(table.codes).to_numpy(bool)
     if directory is None or "taxonomy" not in directory.columns or rates.empty:
-        check = pd.Series(CHECK_NO_DIRECTORY, index=rates.index, dtype=object)
-        return flag, check.where(has_entry, CHECK_NO_ENTRY).astype("str")
-    identity = ["provider_npis", "provider_tin", "billing_code", "billing_class", "modifiers"]
-    combos = rates[identity].astype("string").fillna("").drop_duplicates().reset_index(drop=True)
-    specialties = _provider_specialties(combos, directory, table)  # combo index -> set of decisive specialties
-    verdicts = []
-    for index, combo in combos.iterrows():
-        known = specialties.get(index, frozenset())
-        verdicts.append(_verdict(combo, known, table))
-    combos["_check"] = verdicts
-    merged = rates[identity].astype("string").fillna("").merge(combos, on=identity, how="left")
-    check = pd.Series(merged["_check"].to_numpy(), index=rates.index)
-    return check.eq(CHECK_IMPLAUSIBLE).astype(bool), check.astype("str")
+        check = np.where(has_entry, CHECK_NO_DIRECTORY, CHECK_NO_ENTRY)
+        return flag, pd.Series(check, index=rates.index, dtype="str")
+    text = {c: rates[c].astype("string").fillna("") for c in ("provider_npis", "provider_tin", "billing_code")}
+    assistant = (
+        rates["modifiers"]
+        .astype("string")
+        .fillna("")
+        .str.split("|")
+        .map(lambda mods: bool(set(mods) & table.assistant_modifiers))
+    )
+    combos = pd.DataFrame(
+        {**text, "billing_class": rates["billing_class"].astype("string").fillna(""), "assistant": assistant}
+    )
+    keys = list(combos.columns)
+    unique = combos.drop_duplicates().reset_index(drop=True)
+    unique["combo"] = np.arange(len(unique))
+    known = _combo_specialties(unique, directory, table)  # combo, specialty (decisive ones)
+    allowed = _allowed_specialties(table)  # billing_code, billing_class, assistant, specialty
+    matched = known.merge(unique[["combo", *keys]], on="combo").merge(
+        allowed, on=["billing_code", "billing_class", "assistant", "specialty"]
+    )
+    check = np.where(unique["combo"].isin(known["combo"]), CHECK_IMPLAUSIBLE, CHECK_UNKNOWN)
+    check = np.where(unique["combo"].isin(matched["combo"]), CHECK_PLAUSIBLE, check)
+    unique["_check"] = np.where(unique["billing_code"].isin(table.codes), check, CHECK_NO_ENTRY)
+    per_row = combos.merge(unique[[*keys, "_check"]], on=keys, how="left")["_check"]
+    result = pd.Series(per_row.to_numpy(), index=rates.index).astype("str")
+    return result.eq(CHECK_IMPLAUSIBLE).astype(bool), result
 
 
-def _verdict(combo: pd.Series, known: frozenset[str], table: SpecialtyTable) -> str:
-    code = combo["billing_code"]
-    if code not in table.professional and code not in table.institutional:
-        return CHECK_NO_ENTRY
-    if combo["billing_class"] == "professional":
-        # a facility (hospital, surgical center) on a professional rate bills for its employed professionals: its
-        # specialty says nothing about who performs the service
-        known = known - table.facility_specialties
-    if not known:
-        return CHECK_UNKNOWN
-    allowed: set[str] = set()
-    if combo["billing_class"] != "institutional":
-        allowed |= table.professional.get(code, frozenset())
-        if set(combo["modifiers"].split("|")) & table.assistant_modifiers:
-            allowed |= table.assistant_specialties
-    if combo["billing_class"] != "professional":
-        allowed |= table.institutional.get(code, frozenset())
-    return CHECK_PLAUSIBLE if known & allowed else CHECK_IMPLAUSIBLE
-
-
-def _provider_specialties(
-    combos: pd.DataFrame, directory: pd.DataFrame, table: SpecialtyTable
-) -> dict[int, frozenset[str]]:
+def _combo_specialties(combos: pd.DataFrame, directory: pd.DataFrame, table: SpecialtyTable) -> pd.DataFrame:
+    """``combo, specialty``: the decisive specialties of each combination's providers (its NPIs, else its TIN's)."""
     crosswalk = load_taxonomy_crosswalk()
-    by_taxonomy = crosswalk.groupby("taxonomy_code")["specialty_code"].agg(frozenset)
     entries = directory[["npi", "tin", "taxonomy"]].astype("string").fillna("")
-    npi_specialties: dict[str, frozenset[str]] = {}
-    for npi, taxonomy in zip(entries["npi"], entries["taxonomy"], strict=True):
-        found: set[str] = set()
-        for code in str(taxonomy).split("|"):
-            found |= by_taxonomy.get(code.strip(), frozenset())
-        npi_specialties[str(npi)] = frozenset(found - table.non_decisive) | npi_specialties.get(str(npi), frozenset())
-    tin_npis = entries.groupby("tin")["npi"].agg(list).to_dict()
-    result: dict[int, frozenset[str]] = {}
-    for index, (npis, tin) in enumerate(zip(combos["provider_npis"], combos["provider_tin"], strict=True)):
-        members = [n for n in npis.split("|") if n] if npis else tin_npis.get(tin, []) if tin else []
-        found: set[str] = set()
-        for npi in members:
-            found |= npi_specialties.get(npi, frozenset())
-        result[index] = frozenset(found)
-    return result
+    taxonomies = entries.assign(taxonomy_code=entries["taxonomy"].str.split("|")).explode("taxonomy_code")
+    taxonomies["taxonomy_code"] = taxonomies["taxonomy_code"].str.strip()
+    npi_specialty = taxonomies.merge(crosswalk, on="taxonomy_code")[["npi", "specialty_code"]].drop_duplicates()
+    npi_specialty = npi_specialty[~npi_specialty["specialty_code"].isin(table.non_decisive)]
+    by_npi = combos[["combo", "provider_npis"]].assign(npi=combos["provider_npis"].str.split("|"))
+    by_npi = by_npi.explode("npi")[["combo", "npi"]]
+    by_npi = by_npi[by_npi["npi"].astype("string").fillna("").ne("")]
+    tin_only = combos[combos["provider_npis"].eq("") & combos["provider_tin"].ne("")]
+    by_tin = tin_only[["combo", "provider_tin"]].merge(entries[["npi", "tin"]], left_on="provider_tin", right_on="tin")[
+        ["combo", "npi"]
+    ]
+    members = pd.concat([by_npi, by_tin], ignore_index=True).astype({"npi": "string"})
+    found = members.merge(npi_specialty, on="npi")[["combo", "specialty_code"]].rename(
+        columns={"specialty_code": "specialty"}
+    )
+    # a facility (hospital, surgical center) on a professional rate bills for its employed professionals
+    professional = combos.loc[combos["billing_class"].eq("professional"), "combo"]
+    facility = found["combo"].isin(professional) & found["specialty"].isin(table.facility_specialties)
+    return found[~facility].drop_duplicates()
+
+
+def _allowed_specialties(table: SpecialtyTable) -> pd.DataFrame:
+    """``billing_code, billing_class, assistant, specialty`` for every billing class the rate schema knows."""
+    records = []
+    for code in table.codes:
+        professional = table.professional.get(code, frozenset())
+        institutional = table.institutional.get(code, frozenset())
+        for billing_class in ("professional", "institutional", "both", "unknown", ""):
+            for assistant in (False, True):
+                allowed: set[str] = set()
+                if billing_class != "institutional":
+                    allowed |= professional | (table.assistant_specialties if assistant else frozenset())
+                if billing_class != "professional":
+                    allowed |= institutional
+                records += [(code, billing_class, assistant, s) for s in sorted(allowed)]
+    frame = pd.DataFrame.from_records(records, columns=["billing_code", "billing_class", "assistant", "specialty"])
+    return frame.astype({"billing_code": "string", "billing_class": "string", "specialty": "string"})
 
 
 # --------------------------------------------------------------------------------------------------- statistics
