@@ -12,7 +12,8 @@ rates of physician groups (not at any hospital). Then, in this one process, afte
 2. the same statistics in pandas over every rate of the store (``stats.distribution_table(benchmark_rows(...))``);
 3. reading every rate of the store into pandas (``Store.read_rates``), needed by 4 and 5;
 4. the cross-check of every rate (``crosscheck.crosscheck``) with a directory of the hospitals;
-5. the flags of every rate (``flags.flag_rates``, no taxonomy: the plausibility check is skipped).
+5. the flags of every rate (``flags.flag_rates``; the directory's hospitals have a taxonomy, the physician groups'
+   NPIs are not in it, so their plausibility check runs and finds the specialty unknown).
 
 Prints wall and CPU seconds of each and the cross-check / baseline ratios; checks the verdict counts against the
 generated truth. The store is deleted afterwards.
@@ -76,7 +77,7 @@ def measure(root: Path, directory, rows: int) -> None:
     rates = timed("read every rate into pandas", lambda: store.read_rates(None))
     timed("benchmark statistics in pandas, every rate", lambda: stats.distribution_table(stats.benchmark_rows(rates)))
     checked = timed("cross-check, every rate", lambda: crosscheck.crosscheck(rates, directory))
-    flagged = timed("flags, every rate", lambda: flags.flag_rates(rates, None, "2026-12-06"))
+    flagged = timed("flags, every rate", lambda: flags.flag_rates(rates, directory, "2026-12-06"))
     print(
         f"\n{len(rates):,} rates read; benchmark table of {CODES[0]}: {int(table['n'].sum()):,} rates in {len(table)} groups"
     )
@@ -208,6 +209,7 @@ def generate_store(root: Path, rows: int, hospitals: int):
             "provider_name": [f"Generated Hospital {k}" for k in range(hospitals)],
             "state": "TX",
             "medicare_locality": "",
+            "taxonomy": "282N00000X",
         }
     )
 
