@@ -114,8 +114,10 @@ def _tic_hospital(tic: pd.DataFrame, hospitals: pd.DataFrame) -> pd.Series:
     if by_npi:
         npis = tic["provider_npis"].astype("string")
         open_rows = key.isna() & npis.notna()
-        if open_rows.any():
-            members = npis[open_rows].str.split("|").explode()
+        several = open_rows & npis.str.contains("|", regex=False).fillna(False)
+        key = key.fillna(npis.where(open_rows & ~several).map(by_npi).astype("string"))
+        if several.any():  # groups of several NPIs: any member at a hospital places the rate there
+            members = npis[several].str.split("|").explode()
             found = members.map(by_npi).dropna()
             key = key.fillna(found.groupby(level=0).first().astype("string"))
     return key
@@ -132,47 +134,50 @@ def crosscheck(rates: pd.DataFrame, directory: pd.DataFrame | None = None) -> pd
     hospitals = hospital_identities(out, directory)
     if hospitals.empty:
         return _typed(out).set_axis(rates.index)
-    is_tic = out["source_type"].eq("tic")
-    brand = out["payer_brand"].astype("string").fillna(out["payer_family"].astype("string"))
-    tic_hospital = _tic_hospital(out[is_tic], hospitals)
-    hospital_of_file = hospitals.set_index("source_file")["hospital_key"]
+    is_tic = out["source_type"].eq("tic").to_numpy(bool)
     side_hospital = pd.Series(pd.NA, index=out.index, dtype="string")
-    side_hospital[is_tic] = tic_hospital
+    side_hospital[is_tic] = _tic_hospital(out[is_tic], hospitals)
+    hospital_of_file = hospitals.set_index("source_file")["hospital_key"]
     side_hospital[~is_tic] = out.loc[~is_tic, "source_file"].map(hospital_of_file).astype("string")
-    payers_with_tic = set(zip(out.loc[is_tic, "payer_family"], brand[is_tic], strict=True))
+    tic_payers = out.loc[is_tic, ["payer_family", "payer_brand"]].drop_duplicates()
+    payers_with_tic = {
+        (str(f), str(b) if isinstance(b, str) else str(f))
+        for f, b in zip(tic_payers["payer_family"], tic_payers["payer_brand"], strict=True)
+    }
+    positions = np.flatnonzero(side_hospital.notna().to_numpy(bool))  # only rows at a loaded hospital are keyed
+    sub = out.iloc[positions]
     keyed = pd.DataFrame(
         {
-            "row": np.arange(len(out)),
-            "side": np.where(is_tic, "tic", "hospital"),
-            "payer_family": out["payer_family"].astype("string"),
-            "brand": brand,
-            "product_line": out["product_line"].astype("string"),
-            "hospital_key": side_hospital,
-            "billing_code": out["billing_code"].astype("string"),
-            "modifiers": out["modifiers"].astype("string"),
-            "billing_class": out["billing_class"].astype("string"),
-            "setting": out["care_setting"].astype("string"),
-            "kind": out["amount_unit"].map(AMOUNT_KIND).astype("string"),
-            "amount": out["amount"].astype(float).to_numpy(),
-            "source_file": out["source_file"].astype("string"),
-            "locator": out["source_locator"].astype("string"),
-            "unit": out["amount_unit"].astype("string"),
+            "row": positions,
+            "side": np.where(is_tic[positions], "tic", "hospital"),
+            "payer_family": sub["payer_family"].astype("string").to_numpy(),
+            "brand": sub["payer_brand"].astype("string").fillna(sub["payer_family"].astype("string")).to_numpy(),
+            "product_line": sub["product_line"].astype("string").to_numpy(),
+            "hospital_key": side_hospital.iloc[positions].to_numpy(),
+            "billing_code": sub["billing_code"].astype("string").to_numpy(),
+            "modifiers": sub["modifiers"].astype("string").to_numpy(),
+            "billing_class": sub["billing_class"].astype("string").to_numpy(),
+            "setting": sub["care_setting"].astype("string").to_numpy(),
+            "kind": sub["amount_unit"].map(AMOUNT_KIND).astype("string").to_numpy(),
+            "amount": sub["amount"].astype(float).to_numpy(),
+            "source_file": sub["source_file"].astype("string").to_numpy(),
+            "locator": sub["source_locator"].astype("string").to_numpy(),
+            "unit": sub["amount_unit"].astype("string").to_numpy(),
         }
     )
-    in_scope = keyed["hospital_key"].notna()
-    hospital_side = keyed[in_scope & keyed["side"].eq("hospital")]
-    payer_known = pd.Series(
-        [(f, b) in payers_with_tic for f, b in zip(hospital_side["payer_family"], hospital_side["brand"], strict=True)],
-        index=hospital_side.index,
-        dtype=bool,
-    )
-    hospital_side = hospital_side[payer_known]
-    tic_side = keyed[in_scope & keyed["side"].eq("tic")]
-    verdict = pd.Series(NOT_CHECKED, index=keyed.index, dtype=object)
-    verdict[tic_side.index] = PAYER_ONLY
-    verdict[hospital_side.index] = HOSPITAL_ONLY
-    counterpart = {c: pd.Series(None, index=keyed.index, dtype=object) for c in ("amount", "unit", "file", "loc")}
-    difference = pd.Series(np.nan, index=keyed.index)
+    hospital_side = keyed[keyed["side"].eq("hospital")]
+    payer_known = [
+        (f, b) in payers_with_tic for f, b in zip(hospital_side["payer_family"], hospital_side["brand"], strict=True)
+    ]
+    hospital_side = hospital_side[np.asarray(payer_known, dtype=bool)]
+    tic_side = keyed[keyed["side"].eq("tic")]
+    n = len(out)
+    verdict = np.full(n, NOT_CHECKED, dtype=object)
+    verdict[tic_side["row"].to_numpy()] = PAYER_ONLY
+    verdict[hospital_side["row"].to_numpy()] = HOSPITAL_ONLY
+    counterpart = {c: np.full(n, None, dtype=object) for c in ("unit", "file", "loc")}
+    other_amount = np.full(n, np.nan)
+    difference = np.full(n, np.nan)
     key = list(CONTRACT_KEY)
     pairs = tic_side.merge(hospital_side, on=key, suffixes=("_t", "_h"))
     setting_ok = (
@@ -180,12 +185,12 @@ def crosscheck(rates: pd.DataFrame, directory: pd.DataFrame | None = None) -> pd
         | pairs["setting_t"].isin(_OPEN_SETTINGS)
         | pairs["setting_h"].isin(_OPEN_SETTINGS)
     ).fillna(False)
-    pairs = pairs[setting_ok]
+    pairs = pairs[setting_ok.to_numpy(bool)]
     if len(pairs):
         same_kind = pairs["kind_t"].eq(pairs["kind_h"]).fillna(False).to_numpy(bool)
-        gap = (pairs["amount_t"] - pairs["amount_h"]).abs()
+        gap = (pairs["amount_t"] - pairs["amount_h"]).abs().to_numpy()
         percent = pairs["kind_t"].eq("percent").fillna(False).to_numpy(bool)
-        relative = gap / pairs["amount_h"]  # share of the hospital's figure (percentages agree by points, below)
+        relative = gap / pairs["amount_h"].to_numpy()  # share of the hospital's figure (percentages: points, below)
         pairs = pairs.assign(
             _same=same_kind,
             _diff=np.where(same_kind, relative, np.inf),
@@ -195,20 +200,20 @@ def crosscheck(rates: pd.DataFrame, directory: pd.DataFrame | None = None) -> pd
         for own, other in (("t", "h"), ("h", "t")):
             best = pairs.sort_values([f"row_{own}", "_diff", f"row_{other}"]).drop_duplicates(f"row_{own}")
             rows = best[f"row_{own}"].to_numpy()
-            index = keyed.index[rows]
-            verdict[index] = np.where(best["_agree"], AGREE, np.where(best["_same"], DISAGREE, NOT_COMPARABLE))
-            counterpart["amount"][index] = best[f"amount_{other}"].to_numpy()
-            counterpart["unit"][index] = best[f"unit_{other}"].to_numpy()
-            counterpart["file"][index] = best[f"source_file_{other}"].to_numpy()
-            counterpart["loc"][index] = best[f"locator_{other}"].to_numpy()
-            difference[index] = np.where(best["_same"], best["_diff"], np.nan)
-    out["crosscheck"] = verdict.to_numpy()
-    out["crosscheck_hospital"] = keyed["hospital_key"].where(verdict.ne(NOT_CHECKED)).to_numpy()
-    out["counterpart_amount"] = pd.to_numeric(counterpart["amount"]).to_numpy()
-    out["counterpart_unit"] = counterpart["unit"].to_numpy()
-    out["counterpart_source_file"] = counterpart["file"].to_numpy()
-    out["counterpart_locator"] = counterpart["loc"].to_numpy()
-    out["crosscheck_difference"] = difference.to_numpy()
+            same = best["_same"].to_numpy(bool)
+            verdict[rows] = np.where(best["_agree"], AGREE, np.where(same, DISAGREE, NOT_COMPARABLE))
+            other_amount[rows] = best[f"amount_{other}"].to_numpy()
+            counterpart["unit"][rows] = best[f"unit_{other}"].to_numpy()
+            counterpart["file"][rows] = best[f"source_file_{other}"].to_numpy()
+            counterpart["loc"][rows] = best[f"locator_{other}"].to_numpy()
+            difference[rows] = np.where(same, best["_diff"].to_numpy(), np.nan)
+    out["crosscheck"] = verdict
+    out["crosscheck_hospital"] = side_hospital.where(pd.Series(verdict != NOT_CHECKED, index=out.index)).to_numpy()
+    out["counterpart_amount"] = other_amount
+    out["counterpart_unit"] = counterpart["unit"]
+    out["counterpart_source_file"] = counterpart["file"]
+    out["counterpart_locator"] = counterpart["loc"]
+    out["crosscheck_difference"] = difference
     return _typed(out).set_axis(rates.index)
 
 
