@@ -198,11 +198,10 @@ def outlier_log_iqr(rates: pd.DataFrame) -> pd.Series:
     if rates.empty:
         return result
     logs = np.log(pd.to_numeric(rates["amount"], errors="coerce").where(lambda a: a > 0))
-    keys = [rates[c].astype("str").fillna("") for c in OUTLIER_GROUP]
-    grouped = logs.groupby(keys, sort=False, dropna=False)
+    grouped = logs.groupby(group_ids([rates[c] for c in OUTLIER_GROUP]), sort=False)
     count = grouped.transform("count")
-    q1 = grouped.transform(lambda s: np.nanpercentile(s, 25) if s.notna().any() else np.nan)
-    q3 = grouped.transform(lambda s: np.nanpercentile(s, 75) if s.notna().any() else np.nan)
+    q1 = grouped.transform("quantile", 0.25)  # linear interpolation, as numpy.percentile
+    q3 = grouped.transform("quantile", 0.75)
     iqr = q3 - q1
     outside = (logs < q1 - IQR_FENCE * iqr) | (logs > q3 + IQR_FENCE * iqr)
     return (outside & (count >= OUTLIER_MIN_N)).fillna(False).astype(bool)
@@ -217,20 +216,19 @@ def placeholder(rates: pd.DataFrame) -> pd.Series:
     tiny = dollars & (amount <= PLACEHOLDER_MAX_USD)
     cents = (amount * 100).round().astype("Int64")
     whole, frac = cents // 100, cents % 100
-    digits = whole.astype("string")
-    nines = digits.str.fullmatch(f"9{{{PLACEHOLDER_MIN_NINES},}}").fillna(False) & frac.isin([0, 99]).fillna(False)
+    large = (whole >= int("9" * PLACEHOLDER_MIN_NINES)).fillna(False).to_numpy(bool)  # test the few large ones
+    nines = pd.Series(False, index=rates.index)
+    if large.any():
+        digits = whole[large].astype("string")
+        nines[large] = digits.str.fullmatch(f"9{{{PLACEHOLDER_MIN_NINES},}}").fillna(False).to_numpy(bool) & frac[
+            large
+        ].isin([0, 99]).fillna(False).to_numpy(bool)
     provider = rates["provider_tin"].astype("string").fillna(rates["provider_npis"].astype("string"))
     provider = provider.fillna(rates["provider_name"].astype("string")).fillna("")
-    keyed = pd.DataFrame(
-        {
-            "file": rates["source_file"].astype("string"),
-            "provider": provider,
-            "amount": cents,
-            "unit": rates["amount_unit"].astype("string"),
-            "code": rates["billing_code"].astype("string"),
-        }
-    )
-    codes = keyed.groupby(["file", "provider", "amount", "unit"], dropna=False, sort=False)["code"].transform("nunique")
+    contract = group_ids([rates["source_file"], provider, cents, rates["amount_unit"]])
+    code = pd.factorize(rates["billing_code"])[0]
+    pairs = pd.DataFrame({"contract": contract, "code": code}).drop_duplicates()
+    codes = np.bincount(pairs["contract"].to_numpy(), minlength=int(contract.max()) + 1)[contract]
     repeated = dollars & (codes >= PLACEHOLDER_REPEAT_CODES)  # a percentage of charges is legitimately shared
     return (tiny | nines | repeated).fillna(False).astype(bool)
 
@@ -245,29 +243,28 @@ def implausible_provider(
         check = np.where(has_entry, CHECK_NO_DIRECTORY, CHECK_NO_ENTRY)
         return flag, pd.Series(check, index=rates.index, dtype="str")
     text = {c: rates[c].astype("string").fillna("") for c in ("provider_npis", "provider_tin", "billing_code")}
-    assistant = (
-        rates["modifiers"]
-        .astype("string")
-        .fillna("")
-        .str.split("|")
-        .map(lambda mods: bool(set(mods) & table.assistant_modifiers))
-    )
+    modifiers = rates["modifiers"].astype("string").fillna("")
+    is_assistant = {m: bool(set(str(m).split("|")) & table.assistant_modifiers) for m in modifiers.unique()}
     combos = pd.DataFrame(
-        {**text, "billing_class": rates["billing_class"].astype("string").fillna(""), "assistant": assistant}
+        {
+            **text,
+            "billing_class": rates["billing_class"].astype("string").fillna(""),
+            "assistant": modifiers.map(is_assistant).astype(bool),
+        }
     )
-    keys = list(combos.columns)
-    unique = combos.drop_duplicates().reset_index(drop=True)
+    combo_of_row = group_ids([combos[c] for c in combos.columns])
+    first_row = pd.Series(np.arange(len(combos))).groupby(combo_of_row, sort=True).first().to_numpy()
+    unique = combos.iloc[first_row].reset_index(drop=True)
     unique["combo"] = np.arange(len(unique))
     known = _combo_specialties(unique, directory, table)  # combo, specialty (decisive ones)
     allowed = _allowed_specialties(table)  # billing_code, billing_class, assistant, specialty
-    matched = known.merge(unique[["combo", *keys]], on="combo").merge(
+    matched = known.merge(unique, on="combo").merge(
         allowed, on=["billing_code", "billing_class", "assistant", "specialty"]
     )
     check = np.where(unique["combo"].isin(known["combo"]), CHECK_IMPLAUSIBLE, CHECK_UNKNOWN)
     check = np.where(unique["combo"].isin(matched["combo"]), CHECK_PLAUSIBLE, check)
-    unique["_check"] = np.where(unique["billing_code"].isin(table.codes), check, CHECK_NO_ENTRY)
-    per_row = combos.merge(unique[[*keys, "_check"]], on=keys, how="left")["_check"]
-    result = pd.Series(per_row.to_numpy(), index=rates.index).astype("str")
+    check = np.where(unique["billing_code"].isin(table.codes), check, CHECK_NO_ENTRY)
+    result = pd.Series(check[combo_of_row], index=rates.index).astype("str")
     return result.eq(CHECK_IMPLAUSIBLE).astype(bool), result
 
 
@@ -312,6 +309,15 @@ def _allowed_specialties(table: SpecialtyTable) -> pd.DataFrame:
                 records += [(code, billing_class, assistant, s) for s in sorted(allowed)]
     frame = pd.DataFrame.from_records(records, columns=["billing_code", "billing_class", "assistant", "specialty"])
     return frame.astype({"billing_code": "string", "billing_class": "string", "specialty": "string"})
+
+
+def group_ids(columns: Sequence[pd.Series]) -> np.ndarray:
+    """One integer per distinct combination of ``columns`` (missing values form their own group), 0..k-1."""
+    ids = pd.factorize(columns[0], use_na_sentinel=False)[0].astype("int64")
+    for column in columns[1:]:
+        codes = pd.factorize(column, use_na_sentinel=False)[0].astype("int64")
+        ids = pd.factorize(ids * (int(codes.max()) + 1) + codes)[0].astype("int64")
+    return ids
 
 
 # --------------------------------------------------------------------------------------------------- statistics
