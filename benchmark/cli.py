@@ -285,7 +285,59 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--codes", nargs="*", default=None, help="billing codes to read (default: all)")
     review.add_argument("--out", type=Path, default=None, help="also write the list as CSV here")
     review.set_defaults(handler=_payers_review)
+
+    trace = sub.add_parser(
+        "trace",
+        help="list the rows behind a benchmark statistic: source, sha256, locator, published value, what was done",
+    )
+    _assessment_options(trace)
+    trace.add_argument("--payer", default=None, help="payer family, e.g. Aetna (default: all)")
+    trace.add_argument("--setting", default=None, help="Medicare setting: facility or non_facility (default: all)")
+    trace.add_argument("--out", type=Path, default=None, help="also write every column as CSV here")
+    trace.set_defaults(handler=_trace)
+
+    assess = sub.add_parser(
+        "assess",
+        help="which rates to believe: flags, payer-hospital cross-check, confidence, statistics with and without "
+        "flagged rates",
+    )
+    _assessment_options(assess)
+    assess.add_argument(
+        "--min-confidence",
+        default=None,
+        choices=["flagged", "disputed", "single source", "corroborated"],
+        help="restrict the benchmark table to rates of this confidence or higher",
+    )
+    assess.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON here")
+    assess.add_argument(
+        "--keep-verdicts",
+        action="store_true",
+        help="with a rate store as --source: keep the cross-check verdicts of the code in <store>/crosscheck/",
+    )
+    assess.set_defaults(handler=_assess)
     return parser
+
+
+def _assessment_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("code", help="CPT/HCPCS code, e.g. 44320")
+    command.add_argument("--geography", default="all", help="'all', a state (TX) or a locality id (04412-18)")
+    command.add_argument(
+        "--source", default="sample", help="'sample' (synthetic, shipped), a rate store or TiC / hospital files"
+    )
+    command.add_argument(
+        "--providers", type=Path, default=None, help="provider directory CSV (npi, tin, ..., optional taxonomy)"
+    )
+    command.add_argument("--year", type=int, default=2025, help="Medicare PFS payment year (default 2025)")
+    command.add_argument(
+        "--product-lines",
+        nargs="+",
+        default=["commercial"],
+        help="product lines in the benchmark (default: commercial)",
+    )
+    command.add_argument("--report-date", default=None, help="date contracts must not have expired by (YYYY-MM-DD)")
+    command.add_argument(
+        "--keep-implausible", action="store_true", help="keep implausible-provider rates in the statistics"
+    )
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -579,6 +631,78 @@ def _payers_review(args: argparse.Namespace) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_csv(table, args.out)
+        print(f"written to {args.out}")
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from benchmark.analysis.trace import trace
+
+    rows = trace(
+        args.code.strip(),
+        args.payer,
+        args.setting,
+        args.geography,
+        args.source,
+        args.providers,
+        args.year,
+        args.product_lines,
+        args.report_date,
+        args.keep_implausible,
+    )
+    print(f"{len(rows)} rates of {args.code} behind the statistic; by role:")
+    print(rows["role"].value_counts().to_string())
+    columns = ["role", "source_file", "source_locator", "published", "amount_usd", "flag_reasons", "crosscheck"]
+    if len(rows):
+        print(rows[columns].to_string(index=False, max_colwidth=48))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_csv(args.out, index=False)
+        print(f"written to {args.out}")
+    return 0
+
+
+def _assess(args: argparse.Namespace) -> int:
+    import json
+
+    from benchmark.analysis import assessment
+    from benchmark.analysis.crosscheck import keep_in_store
+    from benchmark.analysis.rates import compare_to_medicare, load_provider_directory, load_rates, resolve_source
+    from benchmark.analysis.trace import statistic_queries
+
+    data = resolve_source(args.source, args.providers)
+    loaded = load_rates(args.source, codes=[args.code.strip()], provider_directory=args.providers)
+    rates = loaded.rates
+    if args.geography != "all":
+        rates = rates[rates["state" if len(args.geography) == 2 else "medicare_locality"].eq(args.geography)]
+    directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
+    assessed = assessment.assess(
+        compare_to_medicare(rates, args.year), directory, args.report_date, args.keep_implausible
+    )
+    table = assessment.benchmark_table(
+        assessed,
+        product_lines=args.product_lines,
+        keep_implausible=args.keep_implausible,
+        min_confidence=args.min_confidence,
+    )
+    summary = assessment.assessment_summary(assessed, args.product_lines)
+    if args.keep_verdicts:
+        if data.store is None:
+            raise ParameterError("--keep-verdicts needs a rate store as --source")
+        print(f"cross-check verdicts kept in {keep_in_store(data.store, assessed)}")
+    if data.is_synthetic:
+        print(config.SYNTHETIC_LABEL)
+    columns = ["rates", "payer_family", "pos_setting", "n", "median", "median_pct_of_medicare"]
+    print(table[columns].to_string(index=False))
+    print("flagged benchmark rates by reason:", summary["flags_benchmark_rows"]["n_flagged_by_reason"])
+    print("cross-check verdicts:", summary["crosscheck"]["verdicts"])
+    if args.out:
+        options = {"source": args.source, "geography": args.geography, "year": args.year}
+        options.update(product_lines=args.product_lines, providers=args.providers, report_date=args.report_date)
+        summary["queries"] = statistic_queries(table, args.code.strip(), **options)
+        summary["data_label"] = config.SYNTHETIC_LABEL if data.is_synthetic else data.label
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
         print(f"written to {args.out}")
     return 0
 

@@ -70,3 +70,9 @@ SYNTHETIC_LABEL: str = "synthetic sample data — not actual payer rates"
 NOT_AVAILABLE: str = "Data not available"
 # Fewer rates than this in a distribution cell and the cell is flagged as a small sample.
 SMALL_SAMPLE_N: int = 10
+# Rate flags (benchmark.analysis.flags): taxonomy crosswalk and which specialties plausibly perform each code.
+TAXONOMY_DIR: Path = REFERENCE_DIR / "taxonomy"
+TAXONOMY_CROSSWALK_FILE: Path = (
+    TAXONOMY_DIR / "Y2025_1_medicare_provider_and_supplier_taxonomy_crosswalk_october_2025.csv"
+)
+CODE_SPECIALTIES_FILE: Path = REFERENCE_DIR / "plausibility" / "code_specialties.yaml"

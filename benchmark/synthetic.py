@@ -205,6 +205,7 @@ class Provider:
     npi: int
     name: str
     entity_type: int  # 1 individual, 2 organization
+    taxonomy: str = ""  # NUCC taxonomy code (the provider directory's taxonomy column)
 
 
 @dataclass
@@ -380,6 +381,25 @@ COMMERCIAL_RATIO_BOUNDS = (0.9, 3.2)  # after the group spread and code jitter
 MA_RATIO_BOUNDS = (0.95, 1.05)  # market level
 MA_FINAL_BOUNDS = (0.93, 1.07)  # after the per-group step
 EXPIRATIONS = (("9999-12-31", 0.35), ("2026-12-31", 0.30), ("2026-06-30", 0.15), ("2027-03-31", 0.20))
+# NUCC taxonomy codes of the provider directory: surgeons, group organizations, hospitals; and the "zombie" group
+# whose physicians are psychiatrists although payers list colostomy rates for it (benchmark.analysis.flags).
+TAXONOMY_SURGEON = "208600000X"  # Allopathic & Osteopathic Physicians / Surgery
+TAXONOMY_COLORECTAL = "208C00000X"  # ... / Colon & Rectal Surgery
+TAXONOMY_GROUP = "193400000X"  # Group / Single-Specialty
+TAXONOMY_HOSPITAL = "282N00000X"  # Hospitals / General Acute Care Hospital
+TAXONOMY_PSYCHIATRY = "2084P0800X"  # ... / Psychiatry & Neurology, Psychiatry
+ZOMBIE_GROUP = "OH-G01"
+# Quirks that the rate flags and the payer-hospital cross-check must find (each documented in the sample README):
+# (family, group, code) -> published amount instead of the contract's rate
+PLACEHOLDER_PRICES = {("cigna", "TX-G01", "44310"): 999999.99, ("aetna", "CA-G01", "44340"): 1.0}
+# (family, hospital market) -> factor on the facility amount in the payer's file (the hospital's file keeps the
+# contract amount): the two files disagree
+TIC_FACILITY_MISMATCH = {("uhc", "FL"): 1.08}
+# family -> extra codes with an institutional rate in the payer's file that no hospital file lists (payer only)
+TIC_EXTRA_FACILITY_CODES = {"cigna": ("44310",)}
+# (family, hospital market) -> the payer's file states the per diem as a case amount for a 5-day stay: the two files
+# use different kinds of amount (not comparable)
+TIC_CASE_FOR_PER_DIEM = {("aetna", "IL"): 5}
 # How each contract family pays the hospital's inpatient stay for 44320: methodology by market (default first).
 FACILITY_METHOD = {
     "aetna": {"*": "per diem"},
@@ -583,7 +603,7 @@ class _Generator:
                     county,
                     zips[int(rng.integers(0, len(zips)))],
                 )
-                entity.providers.append(Provider(self._new_npi(rng), name, 2))
+                entity.providers.append(Provider(self._new_npi(rng), name, 2, TAXONOMY_GROUP))
                 for _ in range(int(rng.integers(2, 7))):
                     while True:
                         person = (
@@ -593,7 +613,10 @@ class _Generator:
                         if person not in used_people:
                             used_people.add(person)
                             break
-                    entity.providers.append(Provider(self._new_npi(rng), person, 1))
+                    taxonomy = TAXONOMY_COLORECTAL if "Colorectal" in name else TAXONOMY_SURGEON
+                    if entity.entity_id == ZOMBIE_GROUP:
+                        taxonomy = TAXONOMY_PSYCHIATRY
+                    entity.providers.append(Provider(self._new_npi(rng), person, 1, taxonomy))
                 self.groups.append(entity)
         for index, (market_key, name, _, _) in enumerate(HOSPITALS_SPEC):
             market = MARKET_BY_KEY[market_key]
@@ -601,7 +624,7 @@ class _Generator:
             hospital = Entity(
                 f"{market_key}-H{index + 1:02d}", "hospital", name, self._new_ein(rng), market, county, zips[-1]
             )
-            hospital.providers.append(Provider(self._new_npi(rng), name, 2))
+            hospital.providers.append(Provider(self._new_npi(rng), name, 2, TAXONOMY_HOSPITAL))
             self.hospitals.append(hospital)
 
     def entities_in(self, markets: tuple[str, ...], kind: str) -> list[Entity]:
@@ -610,7 +633,18 @@ class _Generator:
 
     def provider_directory(self) -> bytes:
         rows = [
-            ["npi", "tin", "provider_name", "entity_type", "state", "county", "zip", "medicare_locality", "data_label"]
+            [
+                "npi",
+                "tin",
+                "provider_name",
+                "entity_type",
+                "state",
+                "county",
+                "zip",
+                "medicare_locality",
+                "taxonomy",
+                "data_label",
+            ]
         ]
         for entity in self.groups + self.hospitals:
             for provider in entity.providers:
@@ -624,6 +658,7 @@ class _Generator:
                         entity.county,
                         entity.zip,
                         entity.market.locality_id,
+                        provider.taxonomy,
                         config.SYNTHETIC_LABEL,
                     ]
                 )
@@ -762,7 +797,7 @@ class _Generator:
             return [price("percentage", percent, info="Percent of billed charges")]
         base = self.rate(family, entity, code)
         kind = "derived" if flags["derived"] else "negotiated"
-        prices = [price(kind, base)]
+        prices = [price(kind, PLACEHOLDER_PRICES.get((family, entity.entity_id, code), base))]
         if flags["fee_schedule"]:
             prices.append(price("fee schedule", _cents(base * rng.uniform(0.95, 0.99))))
         non_facility = self.medicare.get((code, entity.market.locality_id, "non_facility"))
@@ -809,18 +844,30 @@ class _Generator:
                 keep.append(code)
         return [c for c in CODES if c in keep]
 
+    def _institutional_codes(self, plan: TicPlan) -> tuple[str, ...]:
+        return (RICH_CODE, *TIC_EXTRA_FACILITY_CODES.get(plan.family, ()))
+
     def _institutional_price(self, plan: TicPlan, hospital: Entity, with_setting: bool) -> dict:
         method = self.facility_method(plan.family, hospital.market)
         kind = {"per diem": "per diem", "case rate": "negotiated", "percent of total billed charges": "percentage"}
+        amount = self.facility_amount(plan.family, hospital)
+        factor = TIC_FACILITY_MISMATCH.get((plan.family, hospital.market.key))
+        if factor and method != "percent of total billed charges":
+            amount = _cents(amount * factor)
+        days = TIC_CASE_FOR_PER_DIEM.get((plan.family, hospital.market.key))
+        if days and method == "per diem":
+            method, amount = "case rate", _cents(amount * days)
         item: dict = {
             "negotiated_type": kind[method],
-            "negotiated_rate": self.facility_amount(plan.family, hospital),
+            "negotiated_rate": amount,
             "expiration_date": self.expiration(plan.family, hospital),
             "billing_class": "institutional",
         }
         if with_setting:
             item["setting"] = "inpatient"
-        if method == "case rate":
+        if days and method == "case rate":
+            item["additional_information"] = f"Per diem contract stated as the amount of a {days}-day stay"
+        elif method == "case rate":
             item["additional_information"] = "Case rate for the whole inpatient stay"
         elif method == "percent of total billed charges":
             item["additional_information"] = "Percent of total billed charges for the inpatient stay"
@@ -845,7 +892,7 @@ class _Generator:
                         rates.append({"provider_groups": [{"npi": [npi], "tin": tin}], "negotiated_prices": prices})
                 else:
                     rates.append({"provider_groups": [{"npi": group.npis, "tin": tin}], "negotiated_prices": prices})
-            if code == RICH_CODE:
+            if code in self._institutional_codes(plan):
                 for hospital in self.entities_in(plan.markets, "hospital"):
                     rates.append(
                         {
@@ -878,7 +925,7 @@ class _Generator:
                     if code not in self._codes_for(plan, entity):
                         continue
                     prices = self._professional_prices(plan, entity, code, with_setting=True)
-                elif code == RICH_CODE:
+                elif code in self._institutional_codes(plan):
                     prices = [self._institutional_price(plan, entity, True)]
                 else:
                     continue
@@ -1485,9 +1532,43 @@ def _readme(files: list[tuple[str, bytes, dict]], seed: int) -> str:
         "- Gross charge and discounted cash price on every item; money written plainly (`1234.56`).",
         "",
         "Provider directory (`provider_directory.csv`): columns `npi, tin, provider_name, entity_type` (1 individual,",
-        "2 organization), `state, county, zip, medicare_locality` (MAC-locality id of the county) and `data_label`.",
+        "2 organization), `state, county, zip, medicare_locality` (MAC-locality id of the county), `taxonomy` (NUCC",
+        f"code: surgeons {TAXONOMY_SURGEON}, or {TAXONOMY_COLORECTAL} in the colorectal groups; group organizations",
+        f"{TAXONOMY_GROUP}; hospitals {TAXONOMY_HOSPITAL}) and `data_label`.",
         "Each surgeon group has an organization NPI plus 2-6 surgeon NPIs under one TIN; the hospitals have one",
         "type-2 NPI each.",
+        "",
+        "## Planted problems (for the rate flags and the payer-hospital cross-check)",
+        "",
+        "Invented on purpose, so that `paybench assess` and `paybench trace` have something to find:",
+        f'- A "zombie" group: the physicians of group `{ZOMBIE_GROUP}` carry the psychiatry taxonomy',
+        f"  {TAXONOMY_PSYCHIATRY} although the payers list colostomy rates for them (flag `implausible_provider`).",
+        "- Placeholder amounts: "
+        + "; ".join(
+            f"{family} group `{group}` {code}: {amount:,.2f}"
+            for (family, group, code), amount in PLACEHOLDER_PRICES.items()
+        )
+        + " (flag `placeholder`; with the Medicare and outlier flags where they apply).",
+        "- The payer's file and the hospital's file disagree: "
+        + "; ".join(
+            f"{family} facility amount at the {market} hospital x {factor}"
+            for (family, market), factor in TIC_FACILITY_MISMATCH.items()
+        )
+        + " in the TiC file (verdict `disagree`).",
+        "- Payer-only rates: "
+        + "; ".join(
+            f"{family} files list institutional rates for {', '.join(codes)} that no hospital file lists"
+            for family, codes in TIC_EXTRA_FACILITY_CODES.items()
+        )
+        + " (verdict `payer only`); hospital-only rows are the `0360` revenue-code rows and the hospitals'",
+        "  professional rows (verdict `hospital only`).",
+        "- Different kinds of amount: "
+        + "; ".join(
+            f"{family} states its per diem at the {market} hospital as a {days}-day case amount"
+            for (family, market), days in TIC_CASE_FOR_PER_DIEM.items()
+        )
+        + " (verdict `not comparable`).",
+        "- Contracts that expired on 2026-06-30 (flag `expired` for a report dated after it).",
         "",
         "## Left out",
         "",

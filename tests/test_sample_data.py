@@ -19,7 +19,7 @@ import pytest
 
 from benchmark import config
 from benchmark.reference import medicare
-from benchmark.synthetic import generate_sample_data
+from benchmark.synthetic import PLACEHOLDER_PRICES, generate_sample_data
 
 LABEL = config.SYNTHETIC_LABEL
 # Phrases of the AMA CPT descriptors of the sample codes (and close variants): none may appear in any file.
@@ -245,6 +245,7 @@ def test_provider_directory_shape(directory):
         "county",
         "zip",
         "medicare_locality",
+        "taxonomy",
         "data_label",
     ]
     localities = set(medicare.load_gpci()["locality_id"])
@@ -267,6 +268,22 @@ def test_provider_directory_shape(directory):
             assert len(rows) == 1 and rows[0]["entity_type"] == "2"
     assert len(groups_per_market) == 6 and all(5 <= n <= 8 for n in groups_per_market.values())
     assert "Lakeside Sample Surgical Group" in {r["provider_name"] for r in directory}
+    # NUCC taxonomy: organizations are single-specialty groups (193400000X) or general acute care hospitals
+    # (282N00000X); physicians are surgeons (208600000X), colorectal surgeons (208C00000X), or, in the planted
+    # "zombie" group OH-G01 only, psychiatrists (2084P0800X)
+    taxonomies = Counter((r["entity_type"], r["taxonomy"]) for r in directory)
+    assert set(taxonomies) == {
+        ("2", "193400000X"),
+        ("2", "282N00000X"),
+        ("1", "208600000X"),
+        ("1", "208C00000X"),
+        ("1", "2084P0800X"),
+    }
+    assert taxonomies[("2", "282N00000X")] == 4
+    psychiatrists = [r for r in directory if r["taxonomy"] == "2084P0800X"]
+    assert len({r["tin"] for r in psychiatrists}) == 1 and {r["state"] for r in psychiatrists} == {"OH"}
+    colorectal = {r["tin"] for r in directory if "Colorectal" in r["provider_name"]}
+    assert all(r["taxonomy"] in {"208C00000X", "193400000X", "2084P0800X"} for r in directory if r["tin"] in colorectal)
 
 
 # --------------------------------------------------------------------------------------------------- TiC files
@@ -363,6 +380,9 @@ def test_same_rates_across_two_plans_and_across_npis(tic_docs):
     assert max(repeated.values()) >= 3  # one TIN's identical prices repeated once per NPI
 
 
+PLANTED_PLACEHOLDERS = set(PLACEHOLDER_PRICES.values())
+
+
 def test_modifier_rates_relative_to_the_base_rate(tic_docs):
     checked = 0
     for doc in tic_docs.values():
@@ -379,8 +399,8 @@ def test_modifier_rates_relative_to_the_base_rate(tic_docs):
                 ]
                 for price in prices:
                     modifier = price.get("billing_code_modifier")
-                    if not modifier or not base:
-                        continue
+                    if not modifier or not base or base[0]["negotiated_rate"] in PLANTED_PLACEHOLDERS:
+                        continue  # (a planted placeholder is no base for the modifier rates)
                     share = price["negotiated_rate"] / base[0]["negotiated_rate"]
                     low, high = {"80": (0.155, 0.255), "62": (0.62, 0.63), "51": (0.495, 0.505)}[modifier[0]]
                     assert low <= share <= high, (item["billing_code"], modifier, share)
