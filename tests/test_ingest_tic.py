@@ -742,6 +742,33 @@ def test_misspelled_keys_are_quarantined(tmp_path: Path) -> None:
     assert (result.rates["amount"] == 124).all() and len(result.rates) == 2
 
 
+def test_misspelled_keys_are_found_after_many_unknown_keys(tmp_path: Path) -> None:
+    """A long-lived worker judges keys as a fresh one does: before, the typo cache stopped looking for typos once
+    10,000 unknown keys had been seen (so `billing_code_modifer` then loaded, losing its modifier)."""
+
+    def typo_file(key: str) -> Path:
+        document = messy_file()
+        typo = price(123)
+        typo[key] = ["26"]
+        document["in_network"][2]["negotiated_rates"] = [{"provider_references": [7], "negotiated_prices": [typo]}]
+        return write_json(tmp_path / "typo.json", document)
+
+    fresh = read_in_network(typo_file("billing_code_modifer"), ["27447"]).quarantine
+    assert list(fresh["reason_code"]) == ["key_misspelled", "key_misspelled"]  # 1 price x 2 provider groups
+
+    document = messy_file()
+    extensions = {f"vendor_extension_{n:05d}": n for n in range(12_000)}  # unknown keys unlike any TiC key
+    document["in_network"][2]["negotiated_rates"] = [
+        {"provider_references": [7], "negotiated_prices": [price(124, **extensions)]}
+    ]
+    many = read_in_network(write_json(tmp_path / "many.json", document), ["27447"])
+    assert many.quarantine.empty and len(many.rates) == 2  # extensions are allowed
+
+    after = read_in_network(typo_file("billing_code_modifiers_"), ["27447"]).quarantine  # a typo not seen yet
+    assert list(after["reason_code"]) == ["key_misspelled", "key_misspelled"]
+    assert after["detail"].str.contains("misspelled 'billing_code_modifier'").all()
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Bad files: rejected whole, with a position
 

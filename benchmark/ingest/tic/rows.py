@@ -30,6 +30,7 @@ How the work is organised (columnar: no Python object per row)
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -1175,7 +1176,15 @@ def _remember(table: dict, key: Any, value: Any) -> None:
         table[key] = value
 
 
-_MISSPELLINGS: dict[tuple[str, frozenset[str]], str | None] = {}
+_MISSPELLING_MEMORY = 4_096  # (unknown key, key set) pairs remembered; the least recently used are forgotten
+
+
+@functools.lru_cache(maxsize=_MISSPELLING_MEMORY)
+def _closest_key(key: str, meaningful: frozenset[str]) -> str | None:
+    """The meaningful key that ``key`` nearly spells, or None. A pure function of its arguments: the bounded cache
+    forgets old entries but never changes an answer, so a long-lived worker judges keys as a fresh one does."""
+    close = difflib.get_close_matches(key, meaningful, n=1, cutoff=0.85)
+    return close[0] if close else None
 
 
 def _misspelled(obj: dict, meaningful: frozenset[str], known: frozenset[str]) -> _Problem | None:
@@ -1183,11 +1192,7 @@ def _misspelled(obj: dict, meaningful: frozenset[str], known: frozenset[str]) ->
     for key in obj:
         if key in known:
             continue
-        cache_key = (key, meaningful)
-        if cache_key not in _MISSPELLINGS:
-            close = difflib.get_close_matches(key, meaningful, n=1, cutoff=0.85) if len(_MISSPELLINGS) < 10_000 else []
-            _MISSPELLINGS[cache_key] = close[0] if close else None
-        meant = _MISSPELLINGS[cache_key]
+        meant = _closest_key(key, meaningful)
         if meant is not None and meant not in obj:
             return _Problem("key_misspelled", f"unknown key {key!r} looks like a misspelled {meant!r}", key)
     return None
