@@ -6,6 +6,7 @@ group (a provider reference id expands to the groups of that root provider_refer
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import math
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 from benchmark.files import sha256_file
-from benchmark.ingest.tic.reader import TicFileError, read_in_network
+from benchmark.ingest.tic.reader import TicFileError, gc_paused, read_in_network
 from benchmark.schema import QuarantineSchema, validate_rates
 
 NPIS_1_TO_5 = "1111111111|2222222222|3333333333|4444444444|5555555555"
@@ -880,3 +881,42 @@ def test_duplicated_provider_group_ids_are_quarantined_in_either_layout(tmp_path
     # id 7 is duplicated: each valid price pointing at it is one quarantined row (00100: 1 of 3 prices is valid)
     assert len(duplicated) == 1 + 2 and result.rates.empty
     assert result.accounts[0].rows_filtered_out == 1 + 1 + 4  # 99213: missing ref, remote ref, 4 prices x 1 group
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The garbage collector is paused for the read only
+
+
+def test_gc_is_on_after_a_read_and_after_a_read_that_raised(tmp_path: Path) -> None:
+    assert gc.isenabled()
+    read_in_network(write_json(tmp_path / "ok.json", messy_file()))
+    assert gc.isenabled()
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b'{"reporting_entity_name": "x", "in_network": [ {"billing_code": ')
+    with pytest.raises(TicFileError):
+        read_in_network(broken)
+    assert gc.isenabled()
+    with pytest.raises(TicFileError):
+        read_in_network(tmp_path / "missing.json")
+    assert gc.isenabled()
+
+
+def test_gc_left_off_by_the_caller_stays_off(tmp_path: Path) -> None:
+    gc.disable()
+    try:
+        read_in_network(write_json(tmp_path / "ok.json", messy_file()))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_overlapping_reads_share_one_pause() -> None:
+    """Two reads in threads: the collector stays off until the later one ends, then is on again."""
+    first, second = gc_paused(), gc_paused()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second read is still running
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
