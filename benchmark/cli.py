@@ -207,7 +207,7 @@ def _batch(args: argparse.Namespace) -> int:
         f"{counts['failed']} failed"
     )
     for result in run.results:
-        if result.status == "failed":
+        if result.status == "failed" and result.error is not None:
             print(
                 f"  FAILED {result.slug}: {result.error['name']}: {result.error['message'].splitlines()[0]}",
                 file=sys.stderr,
@@ -278,6 +278,7 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     for rejected in run.rejected:
         print(f"  REJECTED {rejected.source_file}: {rejected.reason}", file=sys.stderr)
+    assert run.store is not None  # ingest with an output folder writes into a store
     manifest = run.store.manifest()
     stored = manifest[manifest["status"].eq("loaded")]
     print(

@@ -31,7 +31,7 @@ from benchmark.errors import InputFileError
 from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
 from benchmark.reference import medicare
 from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, validate_rates
-from benchmark.sources.source import local_path
+from benchmark.sources.source import Source, local_path
 from benchmark.store.rate_store import LOADED, is_store, open_store
 
 SAMPLE = "sample"
@@ -57,7 +57,7 @@ class ComparedRateSchema(RateSchema):
 class DataSource:
     """Files to read and whether they are the synthetic sample."""
 
-    paths: tuple[Path, ...]
+    paths: tuple[Path | Source, ...]  # local files; URLs, zip members and listed files as Source
     is_synthetic: bool
     provider_directory: Path | None
     label: str
@@ -77,8 +77,8 @@ def resolve_source(
     directory = Path(provider_directory) if provider_directory else None
     if len(items) == 1 and is_store(items[0]):
         store = open_store(items[0])
-        files = int(store.manifest()["status"].eq(LOADED).sum())
-        label = f"rate store {Path(items[0]).name} ({files} files)"
+        loaded = int(store.manifest()["status"].eq(LOADED).sum())
+        label = f"rate store {Path(items[0]).name} ({loaded} files)"
         return DataSource((), store.is_synthetic, directory, label, store=Path(items[0]))
     files = tuple(expand_sources(items))
     samples = sum(is_sample_file(local_path(f)) for f in files)

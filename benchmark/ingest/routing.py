@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ from benchmark.sources.source import (
     zip_sources,
 )
 
+_log = logging.getLogger(__name__)
+
 TIC_IN_NETWORK = "tic_in_network"
 TIC_OTHER = "tic_other"
 HOSPITAL_CSV = "hospital_csv"
@@ -53,7 +56,7 @@ class UnsupportedFileError(InputFileError):
 DATA_SUFFIXES = (".json", ".json.gz", ".gz", ".csv", ".csv.gz", ".zip")
 
 
-def expand_sources(sources: Iterable[str | Path], policy=None) -> list[Path]:
+def expand_sources(sources: Iterable[str | Path | Source], policy=None) -> list[Path | Source]:
     """Files of the given paths; folders are walked (sorted) for data files, hidden files skipped.
 
     URLs, members of zip archives and the in-network files a TiC table of contents lists come back as
@@ -119,15 +122,18 @@ def _unsupported(kind: str) -> str:
     }.get(kind, kind)
 
 
-def read_file(path: str | Path, codes: Sequence[str] | None = None, *, is_synthetic: bool = False) -> IngestResult:
+def read_file(
+    path: str | Path | Source, codes: Sequence[str] | None = None, *, is_synthetic: bool = False
+) -> IngestResult:
     """Read one file with the reader of its kind; a file that cannot be read comes back as rejected, whole."""
-    if routes_here(path):  # a URL, a zip member or archive
+    if isinstance(path, Source) or routes_here(path):  # a URL, a zip member or archive
         return read_source(path, codes, is_synthetic=is_synthetic)
     path = Path(path)
     try:
         kind = detect_format(path)
         return reader_for(kind)(path, codes, is_synthetic=is_synthetic)
     except ValueError as error:  # TicFileError, HospitalFileError, UnsupportedFileError
+        _log.info("%s: rejected: %s", path.name, error)
         return IngestResult(rejected=[RejectedFile(str(path), str(error))])
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -140,8 +141,8 @@ def validate_file(path: str | Path) -> ValidationReport:
     return ValidationReport(path, kind, layout, ProblemSchema.validate(frame), account)
 
 
-def format_problem(row: pd.Series | object) -> str:
-    """One problem as a line of text."""
+def format_problem(row: Any) -> str:
+    """One problem as a line of text (``row``: a problems-table row, a Series or an itertuples() tuple)."""
     raw = getattr(row, "raw_value", None)
     shown = f"  [value: {raw[:80]!r}]" if isinstance(raw, str) and raw else ""
     return f"{row.severity:<7}  {row.location}: {row.reason_code}: {row.detail}{shown}"

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,7 +131,7 @@ def _load_pprrvu_cached(path_text: str) -> pd.DataFrame:
             continue  # blank rows and the DOS end-of-file mark (Ctrl-Z) some releases end with
         if len(row) < len(PPRRVU_COLUMNS):
             raise PfsFileError(f"{path.name}, line {offset}: {len(row)} columns, expected {len(PPRRVU_COLUMNS)}")
-        record = dict(zip(PPRRVU_COLUMNS, (cell.strip() for cell in row)))
+        record: dict[str, str | int] = dict(zip(PPRRVU_COLUMNS, (cell.strip() for cell in row)))
         record["source_line"] = offset
         records.append(record)
     frame = pd.DataFrame.from_records(records)
@@ -496,7 +497,8 @@ def pfs_indicators(code: str, year: int = 2025, modifier: str = "") -> PfsIndica
         raise UnknownParameterError(f"HCPCS {code!r} (modifier {modifier!r}) is not in the {year} PFS release")
     row = match.iloc[0]
     fields = PfsIndicators.__dataclass_fields__
-    return PfsIndicators(**{name: _plain(row[name]) for name in fields})
+    values: dict[str, Any] = {name: _plain(row[name]) for name in fields}  # plain Python values of the row
+    return PfsIndicators(**values)
 
 
 def _plain(value: object) -> object:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import time
 import traceback
@@ -57,6 +58,8 @@ from benchmark.reporting.runner import (
     report_slug,
     run_report,
 )
+
+_log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 # One report keeps a kernel busy on one core while its worker exports; two workers fill a 2-core machine.
@@ -171,7 +174,7 @@ def parse_batch(document: Any, source: Path | None = None) -> Batch:
     seen: dict[str, str] = {}
     for name, values in entries:
         params, entry_problems = _typed_params(values, base)
-        if entry_problems:
+        if entry_problems or params is None:
             problems += [f"{where}: {name}: {p}" for p in entry_problems]
             continue
         slug = report_slug(params)
@@ -254,6 +257,7 @@ def run_batch(
         )
         results[slug] = result
         if not force and is_up_to_date(target, inputs):
+            _log.info("%s: skipped, up to date (parameters, inputs and code version unchanged)", slug)
             _mark_skipped(result, root)
         else:
             to_run.append((params, inputs))
@@ -316,11 +320,12 @@ def run_with_retries(
             return run(), attempt
         except KernelStartError as error:
             if attempt == attempts:
-                error.attempts = attempt
+                vars(error)["attempts"] = attempt  # the count rides on the exception (read with getattr)
                 raise
+            _log.info("the report kernel did not start (attempt %d of %d: %s); retrying", attempt, attempts, error)
             time.sleep(delay * attempt)
         except BaseException as error:
-            error.attempts = attempt
+            vars(error)["attempts"] = attempt
             raise
     raise AssertionError("unreachable")
 
@@ -368,6 +373,7 @@ def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> d
         outcome.update(
             status="failed", attempts=getattr(error, "attempts", 1), error={"name": name, "message": message}
         )
+        _log.info("%s: failed: %s: %s", slug, name, message.splitlines()[0] if message else "")
         failed_notebook = failed_notebook_path(target)
         if failed_notebook.exists():
             outcome["error"]["failed_notebook"] = failed_notebook.name

@@ -15,6 +15,7 @@ runner calls it on the staging folder, so these files appear atomically with the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -28,6 +29,8 @@ import pandas as pd
 
 from benchmark.errors import PaybenchError
 from benchmark.reporting.deck import build_deck
+
+_log = logging.getLogger(__name__)
 
 PDF_NAME = "report.pdf"
 XLSX_NAME = "tables.xlsx"
@@ -106,6 +109,7 @@ def write_exports(report_dir: str | Path) -> ExportOutputs:
     pdf: Path | None = None
     if find_chromium() is None:
         notes.append(NO_CHROMIUM_NOTE)
+        _log.info("%s", NO_CHROMIUM_NOTE)
     else:
         pdf = print_pdf(folder / "report.html", folder / PDF_NAME)
     return ExportOutputs(pdf, deck, xlsx, tuple(csv_paths), tuple(notes))

@@ -22,6 +22,7 @@ from typing import Any
 from benchmark import config, files
 from benchmark.analysis.rates import resolve_source
 from benchmark.reporting.report import ReportParams
+from benchmark.sources.source import Source, local_path
 
 # Packages whose versions are recorded with every run (the ones that shape a report's numbers and files).
 RECORDED_PACKAGES: tuple[str, ...] = (
@@ -43,6 +44,7 @@ RECORDED_PACKAGES: tuple[str, ...] = (
     "tqdm",
 )
 MISSING = "missing"  # checksum recorded for an input that does not exist (the run itself then says why it failed)
+NOT_CHECKED = "not checked"  # a URL or a zip member among the inputs: its bytes are read by the report, not here
 _CODE_SUFFIXES = (".py", ".mplstyle", ".j2")
 
 
@@ -85,8 +87,14 @@ def input_checksums(params: ReportParams) -> dict[str, str]:
         source = resolve_source(params.data_source)
     except FileNotFoundError:
         return {**{_key(p): sha256_file(p) for p in files}, str(params.data_source): MISSING}
-    files += [*source.paths, *([source.provider_directory] if source.provider_directory else [])]
-    return {_key(p): sha256_file(p) if p.is_file() else MISSING for p in files}
+    local = [local_path(p) for p in source.paths]
+    files += [p for p in local if p is not None]
+    files += [source.provider_directory] if source.provider_directory else []
+    checksums = {_key(p): sha256_file(p) if p.is_file() else MISSING for p in files}
+    for p, path in zip(source.paths, local):  # a URL or a zip member: its bytes are not read here
+        if path is None and isinstance(p, Source):
+            checksums[f"{p.name} ({'URL' if p.is_url else 'zip member'})"] = NOT_CHECKED
+    return checksums
 
 
 def code_version() -> str:

@@ -80,7 +80,7 @@ def check_url(url: str, policy: RemotePolicy, *, is_link: bool) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise SourceError(f"{public_url(url)}: cannot resolve host {host!r} ({error})") from error
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not policy.allow_private_hosts:
         for address in addresses:
             if not _is_public(address):
@@ -181,7 +181,8 @@ class HttpReader(io.RawIOBase):
     def _request(self, start: int) -> None:
         if self._response is not None:
             self._response.close()
-            self._connection.close()
+            if self._connection is not None:
+                self._connection.close()
             self._response = self._connection = None
         url, is_link = self.url, self.is_link
         for _ in range(self.policy.max_redirects + 1):
@@ -272,12 +273,13 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
         self._address = address
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def _connection(parts, address: str, timeout: float) -> http.client.HTTPConnection:

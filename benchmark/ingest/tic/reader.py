@@ -697,6 +697,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _fetch_reference(reference: Reference, policy: RemotePolicy, fetched: dict[str, Any]) -> None:
     """Fill a 1.x remote provider reference from its ``location`` (a provider-reference file)."""
     location = reference.location
+    assert location is not None  # only references with a location are fetched
     if location not in fetched:
         try:
             fetched[location] = fetch_json(location, policy, max_bytes=policy.max_reference_file_bytes)

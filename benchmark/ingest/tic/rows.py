@@ -371,10 +371,10 @@ def _network_name(names: Any) -> str | None:
 def _network_name_of(names: str | list[str]) -> str | None:
     """_network_name of a text or a list of texts, remembered (files repeat a few network lists)."""
     key = names if type(names) is str else tuple(names)
-    network = _NETWORK_NAMES.get(key, False)
-    if network is False:
-        network = _network_name(names)
-        _remember(_NETWORK_NAMES, key, network)
+    if key in _NETWORK_NAMES:
+        return _NETWORK_NAMES[key]
+    network = _network_name(names)
+    _remember(_NETWORK_NAMES, key, network)
     return network
 
 
@@ -628,7 +628,7 @@ class RowBuilder:
         if rate_problem is None and not rate.keys() <= _RATE_KEYS:
             rate_problem = _misspelled(rate, _RATE_KEYS, _RATE_KEYS)
         if rate_problem is None:
-            parsed = list(map(_parse_price, prices))
+            parsed: list[Any] = list(map(_parse_price, prices))  # value tuples, or _Problem
             if _Problem not in map(type, parsed):
                 slots = self._add_clean_spans(rate)
                 if slots:  # every price is valid and every slot a provider group: all rows are loaded
@@ -669,6 +669,7 @@ class RowBuilder:
             self.block_spans.append(len(good_slots))
             self.block_prefix.append(-1)
             for slot in good_slots:
+                assert slot.group is not None  # a slot without a problem has its group row
                 self.explicit_prefixes[len(self.spans)] = slot.prefix
                 self.spans.append((slot.group, 1))
 
@@ -719,7 +720,13 @@ class RowBuilder:
         span = None
         lookup = _reference_key(ref_id)
         entry = self.root.references.get(lookup) if lookup is not None else None
-        if entry is not None and lookup not in self.root.duplicate_ids and entry.groups and None not in entry.groups:
+        if (
+            entry is not None
+            and lookup is not None
+            and lookup not in self.root.duplicate_ids
+            and entry.groups
+            and None not in entry.groups
+        ):
             first = entry.first_row if entry.first_row is not None else self.groups.add_reference(lookup, entry)
             span = (first, len(entry.groups))
         if type(ref_id) is int:
@@ -762,6 +769,7 @@ class RowBuilder:
             invalid = _Problem("provider_group_invalid", "a group of this provider reference is not an object", key)
             while len(self.prefixes) <= ref_index + 1:
                 self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
+            assert lookup is not None  # entry was found by it
             first = entry.first_row if entry.first_row is not None else self.groups.add_reference(lookup, entry)
             return [
                 _Slot(f"{locator}.provider_groups[{i}]", ref_index + 1, first + i, None if group else invalid)
@@ -978,6 +986,8 @@ def _classes(columns: Iterable[pa.Array]) -> np.ndarray:
             classes = codes + 1
         else:
             classes = pd.factorize(classes * (int(codes.max()) + 2) + codes + 1)[0]
+    if classes is None:
+        raise ValueError("no columns to classify rows by")
     return classes
 
 
@@ -1143,11 +1153,12 @@ def _parse_price(price: Any) -> tuple | _Problem:
         key = (
             tuple(raw_modifiers) if type(raw_modifiers) is list and set(map(type, raw_modifiers)) <= _STR_ONLY else None
         )
-        modifiers = _MODIFIERS_OF.get(key) if key is not None else None
-        if modifiers is None:
-            modifiers = "|".join(sorted({m.upper() for m in _texts(raw_modifiers)}))
+        joined = _MODIFIERS_OF.get(key) if key is not None else None
+        if joined is None:
+            joined = "|".join(sorted({m.upper() for m in _texts(raw_modifiers)}))
             if key is not None:
-                _remember(_MODIFIERS_OF, key, modifiers)
+                _remember(_MODIFIERS_OF, key, joined)
+        modifiers = joined
     return (
         modifiers,
         service[0],
