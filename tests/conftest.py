@@ -17,6 +17,30 @@ def shared_reference() -> Path:
     return FIXTURES / "reference"
 
 
+@pytest.fixture(scope="session")
+def report_44320_2025(tmp_path_factory) -> Path:
+    """One full report, rendered once for the whole run and shared by the report, deck and golden tests (read only):
+    `paybench report 44320 --year 2025` on the sample (notebook, HTML, summary.json, charts, deck, XLSX, CSV, PDF
+    when Chromium is installed)."""
+    from benchmark import cli
+
+    out = tmp_path_factory.mktemp("shared-report") / "44320"
+    assert cli.main(["report", "44320", "--year", "2025", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory) -> Path:
+    """The whole sample, all codes, in one rate store (built once for the run; read only)."""
+    from benchmark import config
+    from benchmark.store import pipeline
+
+    root = tmp_path_factory.mktemp("store") / "s"
+    run = pipeline.ingest([config.SAMPLE_TIC_DIR, config.SAMPLE_HOSPITAL_DIR], None, root)
+    assert run.ok and run.count("loaded") == 14
+    return root
+
+
 def rate_row(**overrides) -> dict:
     """One valid normalized rate row (RateSchema) for hand-built test tables; override any column."""
     row = {
