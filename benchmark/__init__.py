@@ -9,6 +9,7 @@ The analyst API, three lines from import to a table and a chart::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,3 +92,8 @@ def plot_rate_distribution(
     return charts.rate_distribution_chart(
         rows, code, national_amount(code, year, setting), synthetic=source == "sample", setting_label=setting
     )
+
+
+# The package logs its decisions (files skipped or rejected, retries, exports not written) to the "benchmark" logger
+# tree: silent unless the application configures logging (`paybench -v` does).
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -12,23 +12,19 @@ from pptx.util import Inches
 
 from benchmark import config
 from benchmark.reporting.deck import CHART_SLIDES, TABLE_ROWS_PER_SLIDE, build_deck
-from benchmark.reporting.report import CodeReport, ReportParams
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("report")
-    CodeReport.build(ReportParams(code="44320", output_dir=str(folder)))  # charts/ and summary.json
-    return folder
+def report_dir(report_44320_2025):
+    """The 44320 report rendered once per run (conftest.py): charts/, summary.json and the deck its export built."""
+    return report_44320_2025
 
 
 @pytest.fixture(scope="module")
 def deck(report_dir):
-    path = build_deck(report_dir)
-    assert path == report_dir / "deck.pptx"
-    return Presentation(str(path))
+    return Presentation(str(report_dir / "deck.pptx"))
 
 
 def _texts(slide) -> list[str]:

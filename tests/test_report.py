@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from PIL import Image
 
-from benchmark import cli, config
+from benchmark import config
 from benchmark.errors import ParameterError
 from benchmark.reporting.report import SECTIONS, ReportParams
 from benchmark.reporting.runner import ReportRunError, run_report
@@ -18,10 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports") / "44320"
-    assert cli.main(["report", "44320", "--out", str(out)]) == 0
-    return out
+def report_dir(report_44320_2025):
+    """`paybench report 44320 --year 2025`, rendered once per run (conftest.py)."""
+    return report_44320_2025
 
 
 class _Cells(HTMLParser):

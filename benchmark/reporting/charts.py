@@ -79,19 +79,21 @@ def rate_distribution_chart(
         else:
             order = _ordered(rows["payer_family"])
             palette = {p: PAYER_PALETTE.get(p, "#999999") for p in order}
-            sns.boxplot(
-                data=rows,
-                x="amount_usd",
-                y="payer_family",
-                hue="payer_family",
-                order=order,
-                palette=palette,
+            # Boxes drawn by matplotlib itself: seaborn 0.13.2's boxplot passes `vert=`, deprecated in matplotlib 3.11
+            # and removed in 3.13 (fixed in seaborn after 0.13.2, not yet released). Positions 0..n-1 in `order` are
+            # the categories stripplot uses below.
+            boxes = ax.boxplot(
+                [rows.loc[rows["payer_family"] == family, "amount_usd"].to_numpy(float) for family in order],
+                positions=range(len(order)),
+                orientation="horizontal",
+                widths=0.55,
                 showfliers=False,
-                width=0.55,
-                boxprops={"alpha": 0.35},
-                ax=ax,
-                legend=False,
+                patch_artist=True,
+                manage_ticks=False,
             )
+            for family, box, median in zip(order, boxes["boxes"], boxes["medians"]):
+                box.set(facecolor=palette[family], edgecolor=palette[family], alpha=0.35)
+                median.set(color=palette[family])
             sns.stripplot(
                 data=rows,
                 x="amount_usd",

@@ -15,6 +15,7 @@ runner calls it on the staging folder, so these files appear atomically with the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -31,6 +32,8 @@ from benchmark.errors import PaybenchError
 from benchmark.reporting.deck import build_deck
 from benchmark.safe_text import FORMULA_PREFIXES, neutralized  # noqa: F401 (the exports' cell rules, one place)
 from benchmark.safe_text import neutralize_cell as neutralize_formula  # noqa: F401
+
+_log = logging.getLogger(__name__)
 
 PDF_NAME = "report.pdf"
 XLSX_NAME = "tables.xlsx"
@@ -110,6 +113,7 @@ def write_exports(report_dir: str | Path) -> ExportOutputs:
     pdf: Path | None = None
     if find_chromium() is None:
         notes.append(NO_CHROMIUM_NOTE)
+        _log.info("%s", NO_CHROMIUM_NOTE)
     else:
         pdf = print_pdf(folder / "report.html", folder / PDF_NAME)
     return ExportOutputs(pdf, deck, xlsx, tuple(csv_paths), tuple(notes))

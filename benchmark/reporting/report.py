@@ -70,7 +70,7 @@ class ReportParams:
         unknown = set(values) - known
         if unknown:
             raise ParameterError(f"Unknown report parameter(s) {sorted(unknown)}; known: {sorted(known)}")
-        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        clean: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         return cls(**clean)
 
     def as_notebook_parameters(self) -> dict[str, Any]:
@@ -229,10 +229,10 @@ class CodeReport:
             for r in self.medicare_by_year.itertuples()
             if r.setting == "facility"
         }
-        by_year_all = {}
+        by_year_all: dict[str, dict[str, float | None]] = {}
         for r in self.medicare_by_year.itertuples():
             by_year_all.setdefault(str(int(r.year)), {})[r.setting] = _none(r.amount)
-        localities = {}
+        localities: dict[str, dict[str, Any]] = {}
         for r in self.medicare_localities[self.medicare_localities["locality_id"] != medicare.NATIONAL].itertuples():
             localities.setdefault(r.locality_id, {"name": r.locality_name, "state": r.state})[r.setting] = _none(
                 r.amount
