@@ -175,8 +175,9 @@ def test_a_code_without_rates_or_catalog_entry_reads_data_not_available():
 
 
 def test_payer_supplied_text_is_escaped(make_rates):
-    from benchmark.reporting.report import _table
+    from benchmark.reporting import html_render
 
     table = make_rates({"payer_raw": "<script>alert(1)</script>"})
-    html = _table(table, [("payer_raw", "Payer", None)], "x", "@index")
+    macros = html_render.environment().get_template("sections/_macros.html.j2").module
+    html = str(macros.table(table.to_dict(orient="records"), [("payer_raw", "Payer", None)], "x", ["@index"]))
     assert "<script>" not in html and "&lt;script&gt;" in html

@@ -20,7 +20,7 @@ from pptx.util import Emu, Inches, Pt
 
 from benchmark import config
 from benchmark.reporting.charts import PAYER_ORDER, PAYER_PALETTE
-from benchmark.reporting.report import format_value
+from benchmark.reporting.html_render import format_value
 
 DECK_NAME = "deck.pptx"
 SLIDE_WIDTH = Inches(13.333)  # 16:9 widescreen, 13.333 x 7.5 in
