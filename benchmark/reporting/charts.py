@@ -3,6 +3,10 @@
 Every chart is drawn by a function that takes validated tables and returns a matplotlib Figure; :func:`save_figure`
 writes it as PNG (``PNG_DPI``, >= 200) and SVG. Charts built from synthetic data carry the
 synthetic-data label in their footnote, so a chart pasted alone into a deck still says what it is.
+
+Figures use matplotlib's constrained layout and draw their footnote as the figure's ``supxlabel``, which the layout
+makes room for: the footnote and every tick label stay inside the figure however it is saved (a plain
+``fig.savefig()`` included). Figures are made without pyplot, so a notebook shows a returned figure once.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -52,9 +57,16 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, Path]:
     return paths
 
 
+def _figure(figsize: tuple[float, float] | None = None) -> tuple[Figure, Any]:
+    """A figure (not registered with pyplot) with constrained layout, and its one axes; call inside chart_style()."""
+    fig = Figure(figsize=figsize or tuple(plt.rcParams["figure.figsize"]), layout="constrained")
+    return fig, fig.add_subplot()
+
+
 def _footnote(fig: Figure, source: str, synthetic: bool) -> None:
+    """The source line (and the synthetic-data label) inside the bottom of the figure."""
     text = source + (f"  |  {config.SYNTHETIC_LABEL.upper()}" if synthetic else "")
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8.5, color="#B00020" if synthetic else "#444444")
+    fig.supxlabel(text, x=0.01, ha="left", fontsize=8.5, color="#B00020" if synthetic else "#444444", wrap=True)
 
 
 def _no_data(ax) -> None:
@@ -72,7 +84,7 @@ def rate_distribution_chart(
 ) -> Figure:
     """Box plot with every rate as a dot, one row per payer family; Medicare national amount as a reference line."""
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         if rows.empty:
             _no_data(ax)
         else:
@@ -126,7 +138,7 @@ def rate_distribution_chart(
 def pct_of_medicare_chart(table: pd.DataFrame, code: str, year: int, *, synthetic: bool) -> Figure:
     """Median percent of the locality-matched Medicare amount by payer, interquartile range as whiskers."""
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         data = table.dropna(subset=["median_pct_of_medicare"])
         if data.empty:
             _no_data(ax)
@@ -160,7 +172,7 @@ def pct_of_medicare_chart(table: pd.DataFrame, code: str, year: int, *, syntheti
 def medicare_localities_chart(amounts: pd.DataFrame, code: str, year: int, highlight: list[str]) -> Figure:
     """The facility (or payable) Medicare amount in every locality, sorted; markets in the data highlighted."""
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         local = amounts[amounts["locality_id"] != "national"].dropna(subset=["amount"]).sort_values("amount")
         national = amounts[amounts["locality_id"] == "national"]["amount"].dropna()
         if local.empty:
@@ -212,7 +224,7 @@ def medicare_localities_chart(amounts: pd.DataFrame, code: str, year: int, highl
 def medicare_trend_chart(by_year: pd.DataFrame, code: str) -> Figure:
     """National Medicare amount per payment year, per payable setting, with the conversion factor of each year."""
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         data = by_year.dropna(subset=["amount"])
         if data.empty:
             _no_data(ax)
@@ -250,7 +262,7 @@ def medicare_trend_chart(by_year: pd.DataFrame, code: str) -> Figure:
 def market_heatmap(table: pd.DataFrame, code: str, *, synthetic: bool) -> Figure:
     """Median % of Medicare by payer (rows) and state (columns); empty cells read 'n/a'."""
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         data = table.dropna(subset=["median_pct_of_medicare"])
         if data.empty:
             _no_data(ax)
@@ -280,7 +292,7 @@ def batch_overview_chart(table: pd.DataFrame, *, synthetic: bool) -> Figure:
     ``table`` has ``report`` (the row label, in display order), ``payer_family`` and ``median_pct_of_medicare``.
     """
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         data = table.dropna(subset=["median_pct_of_medicare"])
         if data.empty:
             _no_data(ax)
@@ -340,7 +352,7 @@ def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, s
         payers = list(dict.fromkeys(matrix["payer_key"])) if len(matrix) else []
         types = list(dict.fromkeys(matrix["policy_type"])) if len(matrix) else []
         width = max(8.0, 1.35 * len(types) + 2.4)
-        fig, ax = plt.subplots(figsize=(width, max(3.0, 0.78 * len(payers) + 1.9)))
+        fig, ax = _figure((width, max(3.0, 0.78 * len(payers) + 1.9)))
         if matrix.empty:
             _no_data(ax)
         else:
