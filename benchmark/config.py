@@ -40,5 +40,6 @@ LOCALITY_COUNTY_FILES: dict[int, Path] = {2025: MEDICARE_DIR / "25LOCCO1.csv"}
 
 SYNTHETIC_LABEL: str = "synthetic sample data — not actual payer rates"
 NOT_AVAILABLE: str = "Data not available"
+NOT_PAYABLE_NA: str = "Not payable in this setting (PFS indicator NA)"  # CMS says so: not missing data
 # Fewer rates than this in a distribution cell and the cell is flagged as a small sample.
 SMALL_SAMPLE_N: int = 10

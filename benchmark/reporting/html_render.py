@@ -14,6 +14,7 @@ import jinja2
 import pandas as pd
 
 from benchmark import config
+from benchmark.reporting import about
 
 NA = config.NOT_AVAILABLE
 NUMERIC_KINDS = ("money", "pct", "int", "number", "factor")
@@ -73,7 +74,13 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(fmt=format_value, money=_money, pct=_pct)
     env.tests["missing"] = is_missing
-    env.globals.update(NA=NA, NUMERIC_KINDS=NUMERIC_KINDS, SYNTHETIC_LABEL=config.SYNTHETIC_LABEL)
+    env.globals.update(
+        source_line=about.source_line,
+        NOT_PAYABLE_NA=config.NOT_PAYABLE_NA,
+        NA=NA,
+        NUMERIC_KINDS=NUMERIC_KINDS,
+        SYNTHETIC_LABEL=config.SYNTHETIC_LABEL,
+    )
     return env
 
 

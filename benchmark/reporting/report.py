@@ -25,7 +25,7 @@ from benchmark import config
 from benchmark.analysis import rates, stats
 from benchmark.errors import ParameterError
 from benchmark.reference import catalog, medicare, policy
-from benchmark.reporting import charts, html_render
+from benchmark.reporting import about, charts, html_render
 from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -39,6 +39,18 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 NA = config.NOT_AVAILABLE
 COMMERCIAL_FAMILIES = [p for p in PAYER_FAMILIES if p not in ("Medicare", "Other")]
 POLICY_TYPES = list(policy.POLICY_TYPES.values())  # the policy matrix's columns (labels)
+# Modifiers of surgery (global package, bilateral, multiple procedures, co-, team and assistant surgeons): shown
+# only for codes in a global surgical package, not for codes whose global concept does not apply (E/M visits...).
+SURGICAL_MODIFIERS = frozenset(
+    {"22", "50", "51", "54", "55", "56", "58", "62", "66", "78", "79", "80", "81", "82", "AS"}
+)
+NO_GLOBAL_PACKAGE = "XXX"  # PFS GLOB DAYS: the global concept does not apply
+
+
+def surgical(indicators: medicare.PfsIndicators | None) -> bool:
+    """Whether a code is in a global surgical package (PFS global days other than XXX); unknown codes count as
+    surgical, so nothing is hidden for them."""
+    return indicators is None or indicators.global_days != NO_GLOBAL_PACKAGE
 
 
 # --------------------------------------------------------------------------------------------------- parameters
@@ -112,6 +124,7 @@ class CodeReport:
     policies: pd.DataFrame = field(default_factory=pd.DataFrame)  # policy rows used (payers' + Medicare's)
     policy_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)  # payers x policy types (policy module)
     modifier_payments: pd.DataFrame = field(default_factory=pd.DataFrame)  # modifier x payer: % and dollars
+    generated_at: str = field(default_factory=about.utc_now)  # UTC, when the report was built
 
     # ----------------------------------------------------------------------------------------------- build
     @classmethod
@@ -222,6 +235,8 @@ class CodeReport:
         return {
             "code": p.code,
             "year": p.year,
+            "title": self.title(),
+            "report": self.about(),
             "parameters": {k: v for k, v in p.as_notebook_parameters().items() if k != "output_dir"},
             "synthetic": self.synthetic,
             "data_label": config.SYNTHETIC_LABEL if self.synthetic else self.source_label,
@@ -232,6 +247,9 @@ class CodeReport:
                 "by_year": by_year_all,
                 "localities": localities,
                 "conversion_factor": by_year.get(str(p.year), {}).get("cf"),
+                "not_payable_na": self._not_payable(p.year),
+                "pct_of_medicare_against": f"the {p.year} Medicare PFS amount of the same setting and locality "
+                "(national where the locality is unknown)",
             },
             "payers": _nested(self.by_setting, ["payer_family", "pos_setting"]),
             "payers_by_state": _nested(self.by_state, ["payer_family", "state", "pos_setting"]),
@@ -262,6 +280,36 @@ class CodeReport:
             "data_gaps": self.data_gaps(),
         }
 
+    def title(self) -> str:
+        """The report's title; a geography report names its state or locality."""
+        return about.report_title(self.params.code, self.params.year, self.params.geography, self._locality_names())
+
+    def about(self) -> dict[str, Any]:
+        """What this report is: code, year, payers, geography, product lines, data sources, when and by what."""
+        p = self.params
+        rates_files = [(r.source_file, r.source_sha256) for r in self.accounts.itertuples()]
+        return {
+            "title": self.title(),
+            "code": p.code,
+            "year": p.year,
+            "payers": list(p.payers) or ["all"],
+            "geography": p.geography,
+            "geography_label": about.geography_label(p.geography, self._locality_names()),
+            "product_lines": list(p.product_lines),
+            "data_label": self._data_label(),
+            "synthetic": self.synthetic,
+            "sources": [
+                about.files_source("Rates", self._data_label(), rates_files),
+                about.medicare_source(p.year),
+            ],
+            "generated_at": self.generated_at,
+            "package_version": package_version("payer-benchmark"),
+        }
+
+    def _locality_names(self) -> dict[str, str]:
+        table = self.medicare_localities
+        return dict(zip(table["locality_id"], table["locality_name"]))
+
     def data_gaps(self) -> list[str]:
         """What the inputs do not contain, in words (shown in the report and kept in summary.json)."""
         p = self.params
@@ -290,7 +338,7 @@ class CodeReport:
             )
         if (self.compared["billing_class"] == "institutional").any():
             gaps.append(
-                "Facility (institutional) rates are not compared with Medicare: no IPPS/OPPS payment data is loaded"
+                "Facility fees (institutional) are not compared with Medicare: no IPPS/OPPS payment data is loaded"
             )
         gaps.extend(f"Policy: {gap}" for gap in policy.policy_gaps(self.policy_matrix))
         gaps.append("Medicare OPPS status (e.g. inpatient-only) is not verified from an OPPS Addendum B file")
@@ -306,6 +354,13 @@ class CodeReport:
     def _main_setting(self) -> str:
         counts = self.benchmark_rows["pos_setting"].value_counts()
         return str(counts.index[0]) if len(counts) else "facility"
+
+    def _not_payable(self, year: int) -> dict[str, bool]:
+        """Setting -> whether CMS's NA indicator says the code is not payable there in ``year`` (PFS)."""
+        ind = self.indicators if year == self.params.year else _indicators(self.params.code, year)
+        if ind is None:
+            return {"facility": False, "non_facility": False}
+        return {"facility": bool(ind.facility_na), "non_facility": bool(ind.non_facility_na)}
 
     def _medicare_national(self, setting: str) -> float | None:
         table = self.medicare_localities
@@ -329,6 +384,7 @@ class CodeReport:
             f"sections/{section}.html.j2",
             section=section,
             title=dict(SECTIONS)[section],
+            report_title=self.title(),
             first=section == SECTIONS[0][0],
             synthetic=self.synthetic,
             code=self.params.code,
@@ -351,10 +407,14 @@ class CodeReport:
                 "high": table.loc[ranked["median_pct_of_medicare"].idxmax()].to_dict(),
             }
         return {
+            "about": self.about(),
             "short_label": self.code_info.short_label if self.code_info else NA,
             "data_label": self._data_label(),
             "medicare_advantage": "medicare_advantage" in self.params.product_lines,
             "national": {s: self._medicare_national(s) for s in ("facility", "non_facility")},
+            "not_payable": self._not_payable(self.params.year),
+            "fee_kind": "professional-fee",
+            "national_matched": int(self.benchmark_rows["medicare_match"].eq(rates.MATCH_NATIONAL).sum()),
             "payers": table.to_dict(orient="records"),
             "range": spread,
         }
@@ -381,21 +441,23 @@ class CodeReport:
         source = None
         if ind:
             m = ind.meanings()
-            indicator_rows = [
-                ("Global days", f"{ind.global_days} — {m['global_days']}"),
-                ("Pre / intra / post-operative shares", m["global_shares"]),
-                ("Multiple procedure (MULT PROC)", f"{ind.mult_proc} — {m['multiple_procedure']}"),
-                ("Bilateral surgery (BILAT SURG)", f"{ind.bilat_surg} — {m['bilateral']}"),
-                ("Assistant at surgery (ASST SURG)", f"{ind.asst_surg} — {m['assistant_at_surgery']}"),
-                ("Co-surgeons (CO-SURG)", f"{ind.co_surg} — {m['co_surgeons']}"),
-                ("Team surgery (TEAM SURG)", f"{ind.team_surg} — {m['team_surgery']}"),
-                ("Professional / technical (PCTC IND)", f"{ind.pctc_ind} — {m['pc_tc']}"),
-            ]
+            indicator_rows = [("Global days", f"{ind.global_days} — {m['global_days']}")]
+            if surgical(ind):
+                indicator_rows += [
+                    ("Pre / intra / post-operative shares", m["global_shares"]),
+                    ("Multiple procedure (MULT PROC)", f"{ind.mult_proc} — {m['multiple_procedure']}"),
+                    ("Bilateral surgery (BILAT SURG)", f"{ind.bilat_surg} — {m['bilateral']}"),
+                    ("Assistant at surgery (ASST SURG)", f"{ind.asst_surg} — {m['assistant_at_surgery']}"),
+                    ("Co-surgeons (CO-SURG)", f"{ind.co_surg} — {m['co_surgeons']}"),
+                    ("Team surgery (TEAM SURG)", f"{ind.team_surg} — {m['team_surgery']}"),
+                ]
+            indicator_rows.append(("Professional / technical (PCTC IND)", f"{ind.pctc_ind} — {m['pc_tc']}"))
             source = {"file": ind.source_file, "line": ind.source_line, "year": ind.year}
         return {
             "clinical_context": info.clinical_context if info else NA,
             "indicator_rows": indicator_rows,
             "indicators_source": source,
+            "surgical": surgical(ind),
             "modifiers": self.modifier_table.to_dict(orient="records"),
             "modifier_columns": MODIFIER_COLUMNS,
             "modifier_payments": self._modifier_payments_context(),
@@ -437,7 +499,11 @@ class CodeReport:
     def _context_payment(self) -> dict[str, Any]:
         years = self.medicare_by_year.pivot_table(index="year", columns="setting", values="amount", aggfunc="first")
         medicare_years = [
-            {"year": int(year_value), **{s: row.get(s) for s in ("facility", "non_facility")}}
+            {
+                "year": int(year_value),
+                "not_payable": self._not_payable(int(year_value)),
+                **{s: row.get(s) for s in ("facility", "non_facility")},
+            }
             for year_value, row in years.iterrows()
         ]
         return {
@@ -582,6 +648,8 @@ def _modifier_table(code: str, year: int, compared: pd.DataFrame) -> pd.DataFram
         ]
         if effect is None and with_mod.empty:
             continue
+        if not surgical(ind) and ref.modifier in SURGICAL_MODIFIERS and with_mod.empty:
+            continue
         factor = effect[0] / 100 if effect and effect[0] is not None else None
         records.append(
             {
@@ -645,6 +713,8 @@ def _policy_tables(report: CodeReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
         product_lines=p.product_lines,
         year=p.year,
     )
+    if not surgical(report.indicators):
+        payments = payments[~payments["modifier"].isin(SURGICAL_MODIFIERS)].reset_index(drop=True)
     return policies, matrix, payments
 
 
@@ -684,7 +754,7 @@ STAT_COLUMNS: list[tuple[str, str, str | None]] = [
     ("p90", "P90", "money"),
     ("max", "Max", "money"),
     ("mean", "Mean", "money"),
-    ("median_pct_of_medicare", "Median % of Medicare", "pct"),
+    ("median_pct_of_medicare", "Median % of Medicare (locality-matched)", "pct"),
     ("small_sample", "Small sample", "flag"),
 ]
 OTHER_RATE_COLUMNS: list[tuple[str, str, str | None]] = [
