@@ -57,6 +57,32 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, Path]:
     return paths
 
 
+SLIDE_DPI = 150  # slide pictures: 10 in wide -> 1500 px, sharp on a 13.3 in slide
+SLIDE_MIN_FONT_PT = 11.0  # every text of a slide picture (shown at about its drawn size on the slide)
+
+
+def has_data(fig: Figure) -> bool:
+    """Whether a chart drew data (an empty chart turns its axes off and says "Data not available")."""
+    return any(ax.axison for ax in fig.axes)
+
+
+def save_slide_figure(fig: Figure, out_dir: str | Path, stem: str) -> Path:
+    """``stem.png`` for a slide: without the chart's own title and footnote (the slide has its title and footer),
+    every text at least ``SLIDE_MIN_FONT_PT``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for ax in fig.axes:
+        ax.set_title("")
+    fig.supxlabel("")
+    for text in fig.findobj(lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "set_fontsize")):
+        if text.get_fontsize() < SLIDE_MIN_FONT_PT:
+            text.set_fontsize(SLIDE_MIN_FONT_PT)
+    path = out / f"{stem}.png"
+    with chart_style():
+        fig.savefig(path, dpi=SLIDE_DPI, metadata={"Software": None})
+    return path
+
+
 def _figure(figsize: tuple[float, float] | None = None) -> tuple[Figure, Any]:
     """A figure (not registered with pyplot) with constrained layout, and its one axes; call inside chart_style()."""
     fig = Figure(figsize=figsize or tuple(plt.rcParams["figure.figsize"]), layout="constrained")

@@ -192,14 +192,20 @@ class CodeReport:
             ),
         }
 
-    def write_charts(self, out_dir: Path) -> dict[str, dict[str, Path]]:
-        """Draw and save every chart as PNG and SVG under ``out_dir``."""
-        self.chart_paths = {name: charts.save_figure(draw(), out_dir, name) for name, draw in self.figures().items()}
+    def write_charts(self, out_dir: Path, slides_dir: Path | None = None) -> dict[str, dict[str, Path]]:
+        """Draw and save every chart as PNG and SVG under ``out_dir``; with ``slides_dir``, also the slide picture
+        of every chart that has data (:func:`charts.save_slide_figure`; the deck shows those)."""
+        self.chart_paths = {}
+        for name, draw in self.figures().items():
+            fig = draw()
+            self.chart_paths[name] = charts.save_figure(fig, out_dir, name)
+            if slides_dir is not None and name in SLIDE_CHARTS and charts.has_data(fig):
+                charts.save_slide_figure(fig, slides_dir, name)
         return self.chart_paths
 
     def write_outputs(self, out_dir: Path) -> None:
-        """Charts (PNG + SVG) under ``out_dir/charts`` and ``out_dir/summary.json``."""
-        self.write_charts(out_dir / "charts")
+        """Charts (PNG + SVG) under ``out_dir/charts``, slide pictures under ``out_dir/slides``, ``summary.json``."""
+        self.write_charts(out_dir / "charts", out_dir / "slides")
         self.write_summary(out_dir / "summary.json")
 
     def write_summary(self, path: Path) -> Path:
@@ -784,6 +790,14 @@ ACCOUNT_COLUMNS: list[tuple[str, str, str | None]] = [
     ("rows_deduplicated", "Deduplicated", "int"),
     ("source_sha256", "sha256", "sha"),
 ]
+# charts the deck shows as pictures (the policy matrix is a native table there, its text would be too small)
+SLIDE_CHARTS: tuple[str, ...] = (
+    "rate_distribution",
+    "pct_of_medicare",
+    "pct_of_medicare_by_state",
+    "medicare_localities",
+    "medicare_by_year",
+)
 CHART_NAMES: tuple[str, ...] = (
     "rate_distribution",
     "pct_of_medicare",
