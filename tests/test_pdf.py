@@ -105,7 +105,7 @@ def test_every_column_header_of_every_table_is_printed(printed):
     assert len(tables) >= 8
     document = " ".join(pages)
     missing = [(i, h) for i, headers in enumerate(tables) for h in headers if h not in document]
-    assert missing == []
+    assert missing == [], missing
 
 
 def test_the_benchmark_table_prints_all_its_columns_on_one_page(printed):
