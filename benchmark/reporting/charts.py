@@ -11,6 +11,7 @@ makes room for: the footnote and every tick label stay inside the figure however
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,9 +84,18 @@ def save_slide_figure(fig: Figure, out_dir: str | Path, stem: str) -> Path:
     return path
 
 
+class ChartFigure(Figure):
+    """A Figure that a notebook shows as PNG when it is a cell's value, without pyplot (so it is shown once)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
 def _figure(figsize: tuple[float, float] | None = None) -> tuple[Figure, Any]:
     """A figure (not registered with pyplot) with constrained layout, and its one axes; call inside chart_style()."""
-    fig = Figure(figsize=figsize or tuple(plt.rcParams["figure.figsize"]), layout="constrained")
+    fig = ChartFigure(figsize=figsize or tuple(plt.rcParams["figure.figsize"]), layout="constrained")
     return fig, fig.add_subplot()
 
 
