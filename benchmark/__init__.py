@@ -103,5 +103,5 @@ def plot_rate_distribution(code: str, year: int = 2025, source: str = "sample", 
         code,
         national_amount(code, year, setting),
         synthetic=bool(compared.attrs.get("synthetic")),
-        setting_label=setting,
+        setting_label=setting.replace("_", "-"),
     )

@@ -164,9 +164,9 @@ def rate_distribution_chart(
                     fontsize=9,
                 )
             ax.xaxis.set_major_formatter(_dollars)
-            ax.set_xlabel(f"Negotiated rate per service ({setting_label})")
+            ax.set_xlabel(f"Professional fee per service, {setting_label} setting (negotiated rate)")
             ax.set_ylabel("")
-        ax.set_title(f"CPT {code}: negotiated rates by payer")
+        ax.set_title(f"CPT {code}: professional fees by payer")
         _footnote(fig, "Sources: payer TiC in-network files and hospital standard-charge files; CMS PFS.", synthetic)
     return fig
 
