@@ -92,7 +92,7 @@ def test_report_in_chromium_runs_no_payer_script_and_every_image_loads(hostile_r
     charts = len(list((hostile_report.out_dir / "charts").glob("*.png")))  # each chart shown once, embedded
     assert charts >= 5
     assert result == {
-        "title": "CPT 44320 payer benchmark (2025)",
+        "title": "CPT 44320 — payer benchmark report, 2025",  # the report's title (summary.json)
         "images": charts,
         "scripts": 0,
         "broken": 0,
