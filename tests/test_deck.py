@@ -181,3 +181,27 @@ def test_libreoffice_renders_every_slide(deck, report_dir, tmp_path):
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
     assert pages == len(deck.slides)
     assert pdf.stat().st_size > 200_000  # the chart pictures are in it
+
+
+def test_slide_pictures_have_no_title_or_footnote_of_their_own(tmp_path):
+    import pandas as pd
+
+    from benchmark.reporting import charts
+
+    table = pd.DataFrame(
+        {
+            "payer_family": ["Aetna", "UnitedHealthcare"],
+            "median_pct_of_medicare": [150.0, 120.0],
+            "p25_pct_of_medicare": [140.0, 110.0],
+            "p75_pct_of_medicare": [160.0, 130.0],
+        }
+    )
+    fig = charts.pct_of_medicare_chart(table, "44320", 2025, synthetic=True)
+    assert fig.axes[0].get_title(loc="left")  # the report's chart has its title
+    charts.save_slide_figure(fig, tmp_path, "pct_of_medicare")
+    assert (tmp_path / "pct_of_medicare.png").is_file()
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize"))]
+    assert not any(t.startswith("CPT 44320") for t in texts)  # no title
+    assert not any(config.SYNTHETIC_LABEL.upper() in t for t in texts)  # no footnote: the slide's footer has it
+    sizes = [a.get_fontsize() for a in fig.findobj(lambda a: hasattr(a, "get_fontsize")) if a.get_text().strip()]
+    assert min(sizes) >= 11

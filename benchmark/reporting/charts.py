@@ -73,7 +73,8 @@ def save_slide_figure(fig: Figure, out_dir: str | Path, stem: str) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for ax in fig.axes:
-        ax.set_title("")
+        for loc in ("left", "center", "right"):
+            ax.set_title("", loc=loc)
     fig.supxlabel("")
     for text in fig.findobj(lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "set_fontsize")):
         if text.get_fontsize() < SLIDE_MIN_FONT_PT:
