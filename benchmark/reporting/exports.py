@@ -29,6 +29,7 @@ import pandas as pd
 
 from benchmark import safe_text
 from benchmark.errors import PaybenchError
+from benchmark.reporting import about
 from benchmark.reporting.deck import build_deck
 from benchmark.safe_text import FORMULA_PREFIXES, neutralized  # noqa: F401 (the exports' cell rules, one place)
 from benchmark.safe_text import neutralize_cell as neutralize_formula  # noqa: F401
@@ -235,7 +236,10 @@ def _about(summary: dict[str, Any]) -> pd.DataFrame:
     rows += [
         (f"parameter.{k}", ", ".join(v) if isinstance(v, list) else v) for k, v in summary.get("parameters", {}).items()
     ]
-    rows += [(key, summary.get(key)) for key in ("synthetic", "generated_on", "package_version")]
+    rows += [(key, summary.get(key)) for key in ("title", "synthetic", "generated_on", "package_version")]
+    facts = summary.get("report") or {}
+    rows += [(f"report.{key}", facts.get(key)) for key in ("geography_label", "generated_at") if key in facts]
+    rows += [(f"source.{s['name']}", about.source_line(s)) for s in facts.get("sources", [])]
     rows.append(("medicare.conversion_factor", summary.get("medicare", {}).get("conversion_factor")))
     rows += [(f"counts.{k}", v) for k, v in summary.get("counts", {}).items()]
     return pd.DataFrame({"field": [r[0] for r in rows], "value": [_text(r[1]) for r in rows]}, dtype=object)
