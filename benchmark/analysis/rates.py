@@ -196,7 +196,7 @@ def _cache_key(data: DataSource, codes: list[str] | None) -> str | None:
     parts: list[object] = []
     for item in data.paths:
         local = item if isinstance(item, Path) else None
-        if local is None and not getattr(item, "is_url", True):
+        if isinstance(item, Source) and not item.is_url:
             local = Path(item.location)  # a member of a local zip: its archive's bytes decide
         if local is None:
             return None

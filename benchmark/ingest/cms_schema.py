@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import ijson
 import jsonschema
@@ -29,6 +29,14 @@ from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING,
 SCHEMA_DIR = config.DATA_DIR / "cms_schemas"
 HOSPITAL_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "2.2.1", "3.0.0")
 TIC_VERSIONS = ("1.6.2", "2.2.0")
+
+
+class ByteReader(Protocol):
+    """What the JSON parser reads from: a binary file, or one wrapped by :func:`skip_bom`."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 # The big arrays of each kind of file: streamed element by element.
 ARRAYS = {
     "hospital": ("standard_charge_information", "modifier_information"),
@@ -62,7 +70,7 @@ def _validators(kind: str, version: str) -> tuple[jsonschema.Draft7Validator, di
 
 
 def check_document(
-    stream: BinaryIO, kind: str, version: str, *, on_element=None
+    stream: ByteReader, kind: str, version: str, *, on_element=None
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Every schema violation of the JSON document in ``stream``; also the root (big arrays cut to one element).
 
@@ -127,7 +135,7 @@ def _raw(value: Any) -> str | None:
     return None if value is None else str(value)[:200]
 
 
-def _stream(stream: BinaryIO, arrays: tuple[str, ...]) -> Iterator[tuple[str | None, Any, Any]]:
+def _stream(stream: ByteReader, arrays: tuple[str, ...]) -> Iterator[tuple[str | None, Any, Any]]:
     """(None, key, value) for each root field that is not a big array; (array, index, element) for the elements of
     the big arrays. Numbers are int/float (as JSON Schema types them)."""
     events = _backend().parse(stream, use_float=True)
@@ -186,7 +194,7 @@ def _stream(stream: BinaryIO, arrays: tuple[str, ...]) -> Iterator[tuple[str | N
             yield None, array, []
 
 
-def skip_bom(stream: BinaryIO) -> BinaryIO:
+def skip_bom(stream: BinaryIO) -> ByteReader:
     """``stream`` with a leading UTF-8 BOM skipped (it must be at its start)."""
     return _SkipBom(stream)
 
@@ -206,7 +214,7 @@ class _SkipBom:
         return self._stream.read(size)
 
 
-def root_value(stream: BinaryIO, name: str) -> Any:
+def root_value(stream: ByteReader, name: str) -> Any:
     """The value of root key ``name`` when it is a string or number (None when absent), reading only as far as it."""
     try:
         for prefix, event, value in _backend().parse(stream, use_float=True):

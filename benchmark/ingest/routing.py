@@ -212,7 +212,7 @@ def _expand_local(path: Path, policy: RemotePolicy, limits: Limits, *, named: bo
         return [Source(str(path), policy=policy, problem=f"{path}: cannot be read ({reason})")]
     if head.startswith(ZIP_MAGIC):
         try:
-            members = list(zip_sources(Source(str(path), policy=policy), limits))
+            members: list[Path | Source] = list(zip_sources(Source(str(path), policy=policy), limits))
         except (SourceError, zipfile.BadZipFile, OSError) as error:
             return [Source(str(path), policy=policy, problem=str(error))]
         return members or [Source(str(path), policy=policy, problem=no_data_member(path))]

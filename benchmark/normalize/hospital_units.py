@@ -751,13 +751,13 @@ def _value_warnings(
         plain = cells.str.match(_PLAIN_NUMBER).to_numpy() & filled
         unusable = plain & (cells.str.match(r"^0*\.?0*$") | cells.str.match(_PLACEHOLDER)).to_numpy()
         for loc, raw in zip(locator[unusable], cells[unusable]):
-            why = "rate_not_positive" if float(raw) <= 0 else "placeholder_value"
+            dropped_why = "rate_not_positive" if float(raw) <= 0 else "placeholder_value"
             out.append(
                 Problem(
                     loc,
                     SEVERITY_WARNING,
                     "value_dropped",
-                    f"{label} {raw!r} is not a usable amount ({why}); stored as blank",
+                    f"{label} {raw!r} is not a usable amount ({dropped_why}); stored as blank",
                     raw,
                 )
             )

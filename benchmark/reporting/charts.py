@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -67,6 +67,14 @@ def has_data(fig: Figure) -> bool:
     return any(ax.axison for ax in fig.axes)
 
 
+class _FontSized(Protocol):
+    """An artist with a font size (``Text`` and the like), as :func:`save_slide_figure` finds them."""
+
+    def get_fontsize(self) -> float: ...
+
+    def set_fontsize(self, fontsize: float) -> None: ...
+
+
 def save_slide_figure(fig: Figure, out_dir: str | Path, stem: str) -> Path:
     """``stem.png`` for a slide: without the chart's own title and footnote (the slide has its title and footer),
     every text at least ``SLIDE_MIN_FONT_PT``."""
@@ -76,7 +84,8 @@ def save_slide_figure(fig: Figure, out_dir: str | Path, stem: str) -> Path:
         for loc in ("left", "center", "right"):
             ax.set_title("", loc=loc)
     fig.supxlabel("")
-    for text in fig.findobj(lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "set_fontsize")):
+    for artist in fig.findobj(lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "set_fontsize")):
+        text = cast(_FontSized, artist)  # the filter kept only artists with both methods
         if text.get_fontsize() < SLIDE_MIN_FONT_PT:
             text.set_fontsize(SLIDE_MIN_FONT_PT)
     path = out / f"{stem}.png"

@@ -140,8 +140,8 @@ def as_source(value: str | Path | Source, policy: RemotePolicy | None = None) ->
         known = _EXPANDED[value]
         return replace(known, policy=policy) if policy is not None else known
     if isinstance(value, str) and value.startswith(ZIP_SCHEME):
-        location, *members = value[len(ZIP_SCHEME) :].split("!")
-        return Source(location, members=tuple(members), policy=policy or RemotePolicy())
+        location, *member_names = value[len(ZIP_SCHEME) :].split("!")
+        return Source(location, members=tuple(member_names), policy=policy or RemotePolicy())
     if is_url(value):
         return Source(str(value), policy=policy or RemotePolicy())
     path = Path(value)

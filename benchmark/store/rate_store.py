@@ -540,7 +540,7 @@ class Store:
             committed = set(loaded["part_id"].dropna())
             for path in self._all_part_files():
                 part = _part_of(path.name)
-                if part not in committed:
+                if part is None or part not in committed:
                     leftovers += 1
                     continue
                 kind = QUARANTINE_DIR if path.is_relative_to(self.root / QUARANTINE_DIR) else RATES_DIR

@@ -24,6 +24,7 @@ units, ``modifiers``) is checked against 2.2.0.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -391,15 +392,15 @@ def check_columns(headers: list[str], version: str, line: int) -> tuple[Columns 
             if payer_plan not in payers_plans:
                 payers_plans.append(payer_plan)
     if at_least(version, "3.0.0"):
-        for index, name in enumerate(names):
+        for position, name in enumerate(names):
             parts = name.split(" | ")
             if any(re.fullmatch(r"\[(i|payer_name|plan_name)\]", p) for p in parts):
                 problems.append(
                     Problem(
-                        f"line {line} column {index + 1}",
+                        f"line {line} column {position + 1}",
                         SEVERITY_ERROR,
                         "placeholder",
-                        f"template placeholder left in column header {headers[index].strip()!r}",
+                        f"template placeholder left in column header {headers[position].strip()!r}",
                     )
                 )
     ambiguous = tall == bool(payers_plans)
@@ -531,6 +532,22 @@ def _short(name: str) -> str:
     return name if len(name) <= 60 else name[:57] + "..."
 
 
+def _charge_field(tall: bool, payer_plan: str) -> Callable[[str], str]:
+    """The column name of a negotiated-charge field: ``standard_charge | <field>`` in a tall file,
+    ``standard_charge | <payer> | <plan> | <field>`` in a wide one."""
+    if tall:
+        return lambda name: f"standard_charge | {name}"
+    return lambda name: f"standard_charge | {payer_plan} | {name}"
+
+
+def _payer_field(tall: bool, payer_plan: str) -> Callable[[str], str]:
+    """The column name of a per-payer field (``median_amount``, ...): as is in a tall file, suffixed with
+    ``| <payer> | <plan>`` in a wide one."""
+    if tall:
+        return lambda name: name
+    return lambda name: f"{name} | {payer_plan}"
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Data rows
 
@@ -573,8 +590,7 @@ class RowRules:
             t.number(name)
         groups = [""] if c.tall else c.payers_plans
         for pp in groups:
-            sc = (lambda f: f"standard_charge | {f}") if c.tall else (lambda f, pp=pp: f"standard_charge | {pp} | {f}")
-            extra = (lambda f: f) if c.tall else (lambda f, pp=pp: f"{f} | {pp}")
+            sc, extra = _charge_field(c.tall, pp), _payer_field(c.tall, pp)
             t.number(sc("negotiated_dollar"))
             t.number(sc("negotiated_percentage"))
             t.enum(sc("methodology"), METHODOLOGIES, "invalid_methodology", lower=True)
@@ -641,12 +657,8 @@ class RowRules:
         charged = t.has("standard_charge | gross") | t.has("standard_charge | discounted_cash")
         any_dollar = np.zeros(t.n, dtype=bool)
         for pp in [""] if c.tall else c.payers_plans:
-            if c.tall:
-                sc, extra, notes = (lambda f: f"standard_charge | {f}"), (lambda f: f), "additional_generic_notes"
-            else:
-                sc = lambda f, pp=pp: f"standard_charge | {pp} | {f}"  # noqa: E731
-                extra = lambda f, pp=pp: f"{f} | {pp}"  # noqa: E731
-                notes = f"additional_payer_notes | {pp}"
+            sc, extra = _charge_field(c.tall, pp), _payer_field(c.tall, pp)
+            notes = "additional_generic_notes" if c.tall else f"additional_payer_notes | {pp}"
             dollar, pct, alg = (
                 t.has(sc("negotiated_dollar")),
                 t.has(sc("negotiated_percentage")),
@@ -839,7 +851,8 @@ class _Table:
             return
         position = self.index.get(column)
         suffix = f" column {position + 1}" if position is not None else ""
-        values = self.text(column).take(pa.array(where)).to_pylist() if raw and position is not None else None
+        text = self.text(column) if raw else None  # None too when the column is absent
+        values = text.take(pa.array(where)).to_pylist() if text is not None else None
         for k, row in enumerate(where):
             self.problems.append(
                 Problem(

@@ -116,7 +116,7 @@ def _item_alerts(item: dict[str, Any], index: int, version: str) -> list[Problem
             if not isinstance(payer, dict):
                 continue
             where = f"standard_charge_information[{index}].standard_charges[{s}].payers_information[{p}]"
-            fields = []
+            fields: list[tuple[str, int | str]] = []
             if version.startswith("2.2"):
                 fields = [("estimated_amount", NINE_NINES)]
             elif version.startswith("3"):

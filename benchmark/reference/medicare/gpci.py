@@ -109,6 +109,8 @@ def _load_gpci_cached(path_text: str) -> pd.DataFrame:
         floor_col = _column(header, r"PW GPCI", path, line)
     work_col = no_floor_col if no_floor_col is not None else floor_col
     pe_col, mp_col = _column(header, r"PE GPCI", path, line), _column(header, r"MP GPCI", path, line)
+    # required columns: _column raised rather than return None; the floor column alone is optional
+    assert work_col is not None and pe_col is not None and mp_col is not None
     records = []
     for line_no, row in enumerate(lines[header_index + 1 :], start=header_index + 2):
         if not row or not row[0].strip().isdigit():

@@ -8,6 +8,7 @@ the policy matrix and the sample generator read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -150,7 +151,8 @@ def pfs_indicators(code: str, year: int = config.DEFAULT_MEDICARE_YEAR, modifier
         raise MedicareLookupError(f"HCPCS {code!r} (modifier {modifier!r}) is not in the {year} PFS release")
     row = match.iloc[0]
     fields = PfsIndicators.__dataclass_fields__
-    return PfsIndicators(**{name: _plain(row[name]) for name in fields})
+    values: dict[str, Any] = {name: _plain(row[name]) for name in fields}  # the table's schema types each column
+    return PfsIndicators(**values)
 
 
 def _plain(value: object) -> object:

@@ -146,7 +146,7 @@ def _table5_cached(path_text: str, mtime_ns: int) -> pd.DataFrame:
     if weight_col is None:
         raise IppsFileError(f"{path.name}, line {header_line}: no 'Weights' column")
     gmlos, amlos = find("Geometric mean LOS"), find("Arithmetic mean LOS")
-    records = []
+    records: list[dict[str, object]] = []
     for line, row in rows[header_at + 1 :]:
         first = row[0].strip() if row else ""
         if not first.isdigit():

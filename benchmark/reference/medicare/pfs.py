@@ -217,7 +217,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             continue  # blank rows and the DOS end-of-file mark (Ctrl-Z) some releases end with
         if len(row) < len(PPRRVU_COLUMNS):
             raise PfsFileError(f"{path.name}, line {offset}: {len(row)} columns, expected {len(PPRRVU_COLUMNS)}")
-        record = dict(zip(PPRRVU_COLUMNS, (cell.strip() for cell in row)))
+        record: dict[str, str | int] = dict(zip(PPRRVU_COLUMNS, (cell.strip() for cell in row)))
         record["source_line"] = offset
         records.append(record)
     frame = pd.DataFrame.from_records(records)
