@@ -450,10 +450,10 @@ def normalize_units(
     for name, problem_codes in (("dollar", dollar_problem), ("percentage", percent_problem)):
         bad = (problem_codes != "").to_numpy()
         if bad.any():
-            why = code_label + f"negotiated_{name} " + text[name].map(repr) + " is not a usable rate"
+            why = code_label + f"negotiated_{name} " + _map_distinct(text[name], repr) + " is not a usable rate"
             quarantine(bad, problem_codes, why, text[name])
 
-    methodology_key = text["methodology"].str.lower().str.replace(r"[\s_\-]+", " ", regex=True).str.strip()
+    methodology_key = _map_distinct(text["methodology"].str.lower(), _squeeze_separators).str.strip()
     rate_type = methodology_key.map(_METHODOLOGIES)
     if legacy:
         drg = ctype.str.contains("DRG", regex=False)
@@ -465,7 +465,7 @@ def normalize_units(
         np.where(
             methodology_key == "",
             "no methodology",
-            "methodology " + text["methodology"].map(repr) + " is not a CMS methodology",
+            "methodology " + _map_distinct(text["methodology"], repr) + " is not a CMS methodology",
         ),
         index=u.index,
     )
@@ -580,6 +580,21 @@ def normalize_units(
         }
     )
     return rates, quarantine_frame, counts, problems
+
+
+def _map_distinct(values: pd.Series, func) -> pd.Series:
+    """``values.map(func)`` for a column of text, ``func`` called once per distinct value (a column of a million
+    rates holds a few hundred methodologies or amounts)."""
+    numbers, distinct = pd.factorize(values, use_na_sentinel=False)
+    mapped = np.asarray([func(value) for value in distinct], dtype=object)
+    return pd.Series(mapped[numbers] if len(distinct) else mapped[:0], index=values.index, dtype="str")
+
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
+def _squeeze_separators(text: str) -> str:
+    return _SEPARATORS.sub(" ", text)
 
 
 def _join_modifiers(published: pd.Series, split_off: pd.Series) -> list[str]:
