@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from benchmark.accounts import FileAccount, IngestResult
 from benchmark.errors import InputFileError
@@ -795,7 +796,7 @@ def _value_warnings(
         if not filled.any():
             continue
         plain = plain_numbers(cells) & filled
-        unusable = plain & (_only_bytes(cells, _ZERO_BYTES) | _placeholders(cells, plain))
+        unusable = plain & (_zeros(cells) | _placeholders(cells, plain))
         for loc, raw in zip(locator[unusable], cells[unusable]):
             why = "rate_not_positive" if float(raw) <= 0 else "placeholder_value"
             out.append(
@@ -902,13 +903,13 @@ _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[ord("0") : ord("9") + 1] = True
 _DOT = np.zeros(256, dtype=bool)
 _DOT[ord(".")] = True
+_ASCII = np.zeros(256, dtype=bool)
+_ASCII[:128] = True
 _ZERO_BYTES = _DOT.copy()
 _ZERO_BYTES[ord("0")] = True
 
 
-def _byte_counts(text: pd.Series | pa.Array, *tables: np.ndarray) -> list[np.ndarray]:
-    """Per cell of a text column, how many of its UTF-8 bytes each 256-entry table allows, and its length in bytes
-    (from the Arrow buffers: no Python string per cell)."""
+def _arrow_text(text: pd.Series | pa.Array) -> pa.Array:
     if isinstance(text, pd.Series):
         array = pa.array(text.array) if len(text) else pa.array([], type=pa.large_string())
     else:
@@ -917,29 +918,70 @@ def _byte_counts(text: pd.Series | pa.Array, *tables: np.ndarray) -> list[np.nda
         array = array.combine_chunks()
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = array.cast(pa.large_string())
+    return array
+
+
+def _byte_counts(text: pd.Series | pa.Array, *tables: np.ndarray) -> list[np.ndarray]:
+    """Per cell of a text column, how many of its UTF-8 bytes each 256-entry table allows, and its length in bytes
+    (from the Arrow buffers: no Python string per cell)."""
+    array = _arrow_text(text)
     buffers = array.buffers()
     width = np.int64 if pa.types.is_large_string(array.type) else np.int32
     offsets = np.frombuffer(buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    start = int(offsets[0]) if len(offsets) else 0
+    end = int(offsets[-1]) if len(offsets) else 0
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[start:end] if buffers[2] is not None else np.zeros(0, np.uint8)
+    offsets = offsets.astype(np.int64) - start  # only this slice's bytes are looked at
+    lengths = offsets[1:] - offsets[:-1]
     out = []
+    if len(tables) == 2 and (not len(lengths) or lengths.max() < 1 << 16):  # both counts from one running sum
+        weights = tables[0].astype(np.int64) + (tables[1].astype(np.int64) << 16)
+        running = np.concatenate(([0], np.cumsum(weights[data])))
+        both = running[offsets[1:]] - running[offsets[:-1]]
+        return [both & 0xFFFF, both >> 16, lengths]
     for table in tables:
         running = np.concatenate(([0], np.cumsum(table[data], dtype=np.int64)))
         out.append(running[offsets[1:]] - running[offsets[:-1]])
-    out.append((offsets[1:] - offsets[:-1]).astype(np.int64))
+    out.append(lengths)
     return out
 
 
+def _trailing_newline(array: pa.Array) -> np.ndarray:
+    """Cells ending with a line feed (Python's ``$`` matches before it)."""
+    last = pc.utf8_slice_codeunits(array, -1)
+    return np.asarray(pc.equal(last, "\n").to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def plain_numbers(text: pd.Series | pa.Array) -> np.ndarray:
-    """Cells that are plain decimals (``^(?:\\d+(?:\\.\\d*)?|\\.\\d+)$``: ASCII digits, at most one point, at least
-    one digit), tested on the bytes."""
-    digits, dots, length = _byte_counts(text, _DIGIT, _DOT)
-    return (digits > 0) & (dots <= 1) & (digits + dots == length)
+    """Cells that are plain decimals, ``^(?:\\d+(?:\\.\\d*)?|\\.\\d+)$``: digits, at most one point, at least one
+    digit -- tested on the bytes; non-ASCII cells go through the regex as before (pandas' ``str.match`` for a
+    Series: Python's regex, where ``\\d`` is any Unicode digit and ``$`` matches before a final line feed; Arrow's
+    RE2 for an Arrow array)."""
+    array = _arrow_text(text)
+    python = isinstance(text, pd.Series)
+    digits, dots, length = _byte_counts(array, _DIGIT, _DOT)
+    if python:
+        length = length - _trailing_newline(array)
+    plain = (digits > 0) & (dots <= 1) & (digits + dots == length)
+    if pc.any(pc.not_equal(pc.binary_length(array), pc.utf8_length(array))).as_py():
+        ascii_count, size = _byte_counts(array, _ASCII)
+        odd = np.flatnonzero(~plain & (ascii_count != size))
+    else:
+        odd = np.zeros(0, dtype=np.int64)
+    if len(odd):  # non-ASCII text (other Unicode digits?): the regex decides
+        if python:
+            found = text.iloc[odd].str.match(_PLAIN_NUMBER).to_numpy()
+        else:
+            found = pc.match_substring_regex(array.take(pa.array(odd)), _PLAIN_NUMBER).to_numpy(zero_copy_only=False)
+        plain[odd] = np.asarray(found, dtype=bool)
+    return plain
 
 
-def _only_bytes(text: pd.Series, allowed: np.ndarray) -> np.ndarray:
-    """Cells of at most one point and otherwise only bytes of ``allowed`` (``^0*\\.?0*$`` with ``_ZERO_BYTES``)."""
-    inside, dots, length = _byte_counts(text, allowed, _DOT)
-    return (inside == length) & (dots <= 1)
+def _zeros(text: pd.Series) -> np.ndarray:
+    """Cells matching ``^0*\\.?0*$`` (Python's regex: a final line feed allowed), tested on the bytes."""
+    array = _arrow_text(text)
+    inside, dots, length = _byte_counts(array, _ZERO_BYTES, _DOT)
+    return (inside == length - _trailing_newline(array)) & (dots <= 1)
 
 
 def _placeholders(text: pd.Series, plain: np.ndarray) -> np.ndarray:
