@@ -154,9 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=float, default=300.0, help="approximate size of each file (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files in benchmarks/_work/")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each reader (default 3)")
-    parser.add_argument(
-        "--validate", action="store_true", help="time `paybench validate` instead of the reader"
-    )
+    parser.add_argument("--validate", action="store_true", help="time `paybench validate` instead of the reader")
     parser.add_argument("--child", nargs=2, metavar=("TASK", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
