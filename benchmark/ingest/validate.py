@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -319,8 +320,14 @@ def _os_message(error: BaseException) -> str:
     return str(error)
 
 
-def _file_order(locations: pd.Series) -> list[int]:
+def _file_order(locations: pd.Series) -> list[int] | np.ndarray:
     """Positions sorting problems by line number (file-level ones first, JSON paths in document order)."""
+    line = locations.str.extract(r"^line (\d+)", expand=False)
+    on_line = line.notna().to_numpy()
+    if on_line.all() or not locations[~on_line].str.contains(r"\[\d+\]", regex=True).any():
+        # CSV problems: "line N ..." sorted by N, the others ("file", a header name) first; ties keep their order
+        number = pd.to_numeric(line.where(on_line, "0")).to_numpy(dtype=np.int64)
+        return np.lexsort((np.arange(len(locations)), number, on_line))
 
     def key(item: tuple[int, str]) -> tuple:
         position, location = item

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from benchmark.accounts import FileAccount, IngestResult
 from benchmark.errors import InputFileError
@@ -213,9 +215,7 @@ class Sink:
         for columns, legacy, file_columns in self._pending:
             batches.setdefault((legacy, file_columns), []).append(columns)
         for (legacy, file_columns), parts in batches.items():
-            frame = pd.DataFrame(
-                {name: np.concatenate([np.asarray(part[name]) for part in parts]) for name in UNIT_COLUMNS}
-            )
+            frame = pd.DataFrame({name: _unit_column([part[name] for part in parts]) for name in UNIT_COLUMNS})
             rates, quarantine, counts, problems = normalize_units(
                 frame,
                 self.wanted,
@@ -265,6 +265,15 @@ class Sink:
         for row in self._quarantine_rows:
             self.problem(row["source_locator"], SEVERITY_ERROR, row["reason_code"], row["detail"], row["raw_value"])
         return IngestResult(rates=rates, quarantine=quarantine, accounts=[self.account])
+
+
+def _unit_column(parts: list[np.ndarray]) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """One unit column from its batches: text as a pandas ``str`` array made through Arrow (what pandas would infer
+    from the object array, at half the cost); anything else as it is."""
+    joined = np.concatenate([np.asarray(part) for part in parts])
+    if joined.dtype == object and len(joined) and pd.api.types.infer_dtype(joined, skipna=False) == "string":
+        return pd.array(pa.array(joined, type=pa.large_string()), dtype="str")
+    return joined
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -450,10 +459,10 @@ def normalize_units(
     for name, problem_codes in (("dollar", dollar_problem), ("percentage", percent_problem)):
         bad = (problem_codes != "").to_numpy()
         if bad.any():
-            why = code_label + f"negotiated_{name} " + text[name].map(repr) + " is not a usable rate"
+            why = code_label + f"negotiated_{name} " + _map_distinct(text[name], repr) + " is not a usable rate"
             quarantine(bad, problem_codes, why, text[name])
 
-    methodology_key = text["methodology"].str.lower().str.replace(r"[\s_\-]+", " ", regex=True).str.strip()
+    methodology_key = _map_distinct(text["methodology"].str.lower(), _squeeze_separators).str.strip()
     rate_type = methodology_key.map(_METHODOLOGIES)
     if legacy:
         drg = ctype.str.contains("DRG", regex=False)
@@ -465,7 +474,7 @@ def normalize_units(
         np.where(
             methodology_key == "",
             "no methodology",
-            "methodology " + text["methodology"].map(repr) + " is not a CMS methodology",
+            "methodology " + _map_distinct(text["methodology"], repr) + " is not a CMS methodology",
         ),
         index=u.index,
     )
@@ -496,9 +505,13 @@ def normalize_units(
                 ["source_locator", "reason_code", "detail", "raw_value"]
             ].itertuples(index=False)
         ]
-        problems += _unit_warnings(u[loaded], codes[loaded], text, loaded, file_columns)
+        checked = u[_WARNING_COLUMNS]  # only the columns the warnings look at are taken (a copy per column)
+        problems += _unit_warnings(_rows(checked, loaded), _rows(codes, loaded), text, loaded, file_columns)
         problems += _value_warnings(
-            u[loaded], ctype[loaded], {k: v[loaded] for k, v in text.items()}, {k: v[loaded] for k, v in na.items()}
+            _rows(checked, loaded),
+            _rows(ctype, loaded),
+            {k: _rows(v, loaded) for k, v in text.items()},
+            {k: v[loaded] for k, v in na.items()},
         )
     if not loaded.any() or check_only:
         return pd.DataFrame(columns=RATE_COLUMNS), quarantine_frame, counts, problems
@@ -580,6 +593,40 @@ def normalize_units(
         }
     )
     return rates, quarantine_frame, counts, problems
+
+
+_WARNING_COLUMNS = [
+    "locator",
+    "code_raw",
+    "code_type_raw",
+    "setting_raw",
+    "billing_class_raw",
+    "gross_raw",
+    "cash_raw",
+    "min_raw",
+    "max_raw",
+    "drug_unit_raw",
+]
+
+
+def _rows(frame: pd.DataFrame | pd.Series, mask: np.ndarray) -> pd.DataFrame | pd.Series:
+    """``frame[mask]``, without a copy when every row is kept."""
+    return frame if mask.all() else frame[mask]
+
+
+def _map_distinct(values: pd.Series, func) -> pd.Series:
+    """``values.map(func)`` for a column of text, ``func`` called once per distinct value (a column of a million
+    rates holds a few hundred methodologies or amounts)."""
+    numbers, distinct = pd.factorize(values, use_na_sentinel=False)
+    mapped = np.asarray([func(value) for value in distinct], dtype=object)
+    return pd.Series(mapped[numbers] if len(distinct) else mapped[:0], index=values.index, dtype="str")
+
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
+def _squeeze_separators(text: str) -> str:
+    return _SEPARATORS.sub(" ", text)
 
 
 def _join_modifiers(published: pd.Series, split_off: pd.Series) -> list[str]:
@@ -730,7 +777,7 @@ def _value_warnings(
                     loc, SEVERITY_WARNING, "na_as_blank", f"{label} {raw!r} read as blank (another value is given)", raw
                 )
             )
-        changed = (cells != "") & ~na[name] & ~cells.str.match(_PLAIN_NUMBER)
+        changed = (cells != "") & ~na[name] & ~plain_numbers(cells)
         for loc, raw in zip(locator[changed], cells[changed]):
             value, _ = parse_amount(raw, percent=name == "percentage")
             out.append(
@@ -748,8 +795,8 @@ def _value_warnings(
         filled = (cells != "").to_numpy()
         if not filled.any():
             continue
-        plain = cells.str.match(_PLAIN_NUMBER).to_numpy() & filled
-        unusable = plain & (cells.str.match(r"^0*\.?0*$") | cells.str.match(_PLACEHOLDER)).to_numpy()
+        plain = plain_numbers(cells) & filled
+        unusable = plain & (_zeros(cells) | _placeholders(cells, plain))
         for loc, raw in zip(locator[unusable], cells[unusable]):
             dropped_why = "rate_not_positive" if float(raw) <= 0 else "placeholder_value"
             out.append(
@@ -835,10 +882,10 @@ def parse_amounts(text: pd.Series, *, percent: bool = False) -> tuple[np.ndarray
     filled = (text != "").to_numpy()
     if not filled.any():
         return values, problems
-    plain = text.str.match(_PLAIN_NUMBER).to_numpy() & filled
+    plain = plain_numbers(text) & filled
     if plain.any():
         values[plain] = pd.to_numeric(text[plain]).to_numpy(dtype=float)
-        placeholder = plain & text.str.match(_PLACEHOLDER).to_numpy()
+        placeholder = _placeholders(text, plain)
         problems[placeholder] = "placeholder_value"
         problems[plain & (values <= 0)] = "rate_not_positive"
     other = filled & ~plain
@@ -850,6 +897,101 @@ def parse_amounts(text: pd.Series, *, percent: bool = False) -> tuple[np.ndarray
         fraction = (problems == "").to_numpy() & (values < 1)
         problems[fraction] = "percentage_fraction"
     return values, problems
+
+
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[ord("0") : ord("9") + 1] = True
+_DOT = np.zeros(256, dtype=bool)
+_DOT[ord(".")] = True
+_ASCII = np.zeros(256, dtype=bool)
+_ASCII[:128] = True
+_ZERO_BYTES = _DOT.copy()
+_ZERO_BYTES[ord("0")] = True
+
+
+def _arrow_text(text: pd.Series | pa.Array) -> pa.Array:
+    if isinstance(text, pd.Series):
+        array = pa.array(text.array) if len(text) else pa.array([], type=pa.large_string())
+    else:
+        array = text
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.large_string())
+    return array
+
+
+def _byte_counts(text: pd.Series | pa.Array, *tables: np.ndarray) -> list[np.ndarray]:
+    """Per cell of a text column, how many of its UTF-8 bytes each 256-entry table allows, and its length in bytes
+    (from the Arrow buffers: no Python string per cell)."""
+    array = _arrow_text(text)
+    buffers = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize)
+    start = int(offsets[0]) if len(offsets) else 0
+    end = int(offsets[-1]) if len(offsets) else 0
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[start:end] if buffers[2] is not None else np.zeros(0, np.uint8)
+    offsets = offsets.astype(np.int64) - start  # only this slice's bytes are looked at
+    lengths = offsets[1:] - offsets[:-1]
+    out = []
+    if len(tables) == 2 and (not len(lengths) or lengths.max() < 1 << 16):  # both counts from one running sum
+        weights = tables[0].astype(np.int64) + (tables[1].astype(np.int64) << 16)
+        running = np.concatenate(([0], np.cumsum(weights[data])))
+        both = running[offsets[1:]] - running[offsets[:-1]]
+        return [both & 0xFFFF, both >> 16, lengths]
+    for table in tables:
+        running = np.concatenate(([0], np.cumsum(table[data], dtype=np.int64)))
+        out.append(running[offsets[1:]] - running[offsets[:-1]])
+    out.append(lengths)
+    return out
+
+
+def _trailing_newline(array: pa.Array) -> np.ndarray:
+    """Cells ending with a line feed (Python's ``$`` matches before it)."""
+    last = pc.utf8_slice_codeunits(array, -1)
+    return np.asarray(pc.equal(last, "\n").to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def plain_numbers(text: pd.Series | pa.Array) -> np.ndarray:
+    """Cells that are plain decimals, ``^(?:\\d+(?:\\.\\d*)?|\\.\\d+)$``: digits, at most one point, at least one
+    digit -- tested on the bytes; non-ASCII cells go through the regex as before (pandas' ``str.match`` for a
+    Series: Python's regex, where ``\\d`` is any Unicode digit and ``$`` matches before a final line feed; Arrow's
+    RE2 for an Arrow array)."""
+    array = _arrow_text(text)
+    python = isinstance(text, pd.Series)
+    digits, dots, length = _byte_counts(array, _DIGIT, _DOT)
+    if python:
+        length = length - _trailing_newline(array)
+    plain = (digits > 0) & (dots <= 1) & (digits + dots == length)
+    if pc.any(pc.not_equal(pc.binary_length(array), pc.utf8_length(array))).as_py():
+        ascii_count, size = _byte_counts(array, _ASCII)
+        odd = np.flatnonzero(~plain & (ascii_count != size))
+    else:
+        odd = np.zeros(0, dtype=np.int64)
+    if len(odd):  # non-ASCII text (other Unicode digits?): the regex decides
+        if python:
+            found = text.iloc[odd].str.match(_PLAIN_NUMBER).to_numpy()
+        else:
+            found = pc.match_substring_regex(array.take(pa.array(odd)), _PLAIN_NUMBER).to_numpy(zero_copy_only=False)
+        plain[odd] = np.asarray(found, dtype=bool)
+    return plain
+
+
+def _zeros(text: pd.Series) -> np.ndarray:
+    """Cells matching ``^0*\\.?0*$`` (Python's regex: a final line feed allowed), tested on the bytes."""
+    array = _arrow_text(text)
+    inside, dots, length = _byte_counts(array, _ZERO_BYTES, _DOT)
+    return (inside == length - _trailing_newline(array)) & (dots <= 1)
+
+
+def _placeholders(text: pd.Series, plain: np.ndarray) -> np.ndarray:
+    """Plain-number cells that are placeholders (seven or more 9s, ``_PLACEHOLDER``), the regex run only on the
+    few cells that start with 9 and are long enough."""
+    out = np.zeros(len(text), dtype=bool)
+    candidates = np.flatnonzero(plain & text.str.startswith("9").to_numpy() & (text.str.len() >= 7).to_numpy())
+    if len(candidates):
+        out[candidates] = text.iloc[candidates].str.match(_PLACEHOLDER).to_numpy()
+    return out
 
 
 def parse_amount(text: str, *, percent: bool = False) -> tuple[float | None, str | None]:

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from benchmark.errors import ParameterError
 from benchmark.ingest.hospital.csvtext import Record
-from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
+from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem, plain_numbers
 
 CMS_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "3.0.0")
 
@@ -799,10 +799,10 @@ class _Table:
         text = self.text(name)
         if text is None:
             return
-        ok = pc.match_substring_regex(text, _NUMBER).to_numpy(zero_copy_only=False)
-        bad = self.has(name) & ~np.asarray(ok, dtype=bool)
+        ok = plain_numbers(text)  # _NUMBER, tested on the bytes
+        bad = self.has(name) & ~ok
         if ok.any():  # "0", "0.00": digits but not positive
-            value = pc.cast(pc.if_else(pc.match_substring_regex(text, _NUMBER), text, "1"), pa.float64())
+            value = pc.cast(pc.if_else(pa.array(ok), text, "1"), pa.float64())
             bad |= self.has(name) & (value.to_numpy(zero_copy_only=False) <= 0)
         if when is not None:
             bad &= when
