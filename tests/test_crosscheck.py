@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import rate_row
 
 from benchmark.analysis import confidence, crosscheck, flags
 from benchmark.errors import ParameterError
-from tests.conftest import rate_row
 
 HOSPITAL_FILE = "123456789_test-hospital_standardcharges.csv"  # CMS naming: the EIN 12-3456789 first
 DIRECTORY = pd.DataFrame(

@@ -7,10 +7,10 @@ import math
 
 import pandas as pd
 import pytest
+from conftest import rate_row
 
 from benchmark import config
 from benchmark.analysis import flags
-from tests.conftest import rate_row
 
 REPORT_DATE = "2026-12-06"
 
