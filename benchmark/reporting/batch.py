@@ -480,6 +480,10 @@ def _convert(name: str, value: Any, hint: Any) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return None, f"{name}: expected text, got {value!r}"
         return value.strip(), None
+    if hint is bool:
+        if not isinstance(value, bool):
+            return None, f"{name}: expected true or false, got {value!r}"
+        return value, None
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return None, f"{name}: expected a list of names such as [Aetna, BCBS], got {value!r}"
