@@ -156,7 +156,10 @@ def test_crosscheck_chart_stacks_verdicts_and_carries_the_label():
 
 
 def test_crosscheck_chart_without_data_says_so():
-    for table in (pd.DataFrame(columns=["payer_family", "agree"]), pd.DataFrame({"payer_family": ["BCBS"], "agree": [0]})):
+    for table in (
+        pd.DataFrame(columns=["payer_family", "agree"]),
+        pd.DataFrame({"payer_family": ["BCBS"], "agree": [0]}),
+    ):
         fig = charts.crosscheck_chart(table, "44320", synthetic=True)
         assert config.NOT_AVAILABLE in [t.get_text() for t in fig.axes[0].texts]
         assert config.SYNTHETIC_LABEL.upper() in _footer(fig)
@@ -215,7 +218,9 @@ def test_batch_files_accept_the_assessment_keys(tmp_path):
     )
     (params,) = batch.load_batch(path).reports
     assert (params.keep_implausible, params.min_confidence, params.report_date) == (True, "single source", "2026-12-06")
-    path.write_text('reports:\n  - code: "44310"\n    keep_implausible: maybe\n  - code: "44320"\n    min_confidence: high\n')
+    path.write_text(
+        'reports:\n  - code: "44310"\n    keep_implausible: maybe\n  - code: "44320"\n    min_confidence: high\n'
+    )
     with pytest.raises(batch.BatchSpecError, match="keep_implausible: expected true or false") as error:
         batch.load_batch(path)
     assert "reports[1]: min_confidence must be one of" in str(error.value)

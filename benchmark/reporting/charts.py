@@ -168,7 +168,9 @@ def _mark_flagged(ax, rows: pd.DataFrame, flagged: pd.DataFrame, order: list[str
     label += f"; {outside} beyond the axis, at its edge)" if outside else ")"
     ax.legend(
         handles=[
-            Line2D([], [], marker="X", linestyle="", color=FLAG_COLOR, markeredgecolor="white", markersize=8, label=label)
+            Line2D(
+                [], [], marker="X", linestyle="", color=FLAG_COLOR, markeredgecolor="white", markersize=8, label=label
+            )
         ],
         loc="lower right",
         fontsize=8.5,

@@ -77,7 +77,9 @@ def assessment_problems(report_date: object, keep_implausible: object, min_confi
     if not isinstance(keep_implausible, bool):
         problems.append(f"keep_implausible must be true or false, got {keep_implausible!r}")
     if not isinstance(min_confidence, str) or (min_confidence and min_confidence not in CONFIDENCE_LEVELS):
-        problems.append(f"min_confidence must be one of {list(CONFIDENCE_LEVELS)} (or empty: all), got {min_confidence!r}")
+        problems.append(
+            f"min_confidence must be one of {list(CONFIDENCE_LEVELS)} (or empty: all), got {min_confidence!r}"
+        )
     return problems
 
 

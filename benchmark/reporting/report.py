@@ -9,10 +9,10 @@ shows its sections (:meth:`CodeReport.show`), and :meth:`CodeReport.summary` hol
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 from collections.abc import Callable, Sequence
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import version as package_version
@@ -424,12 +424,15 @@ class CodeReport:
             kept = " (rates flagged only implausible_provider kept: --keep-implausible)" if p.keep_implausible else ""
             gaps.append(
                 f"{bench['n_flagged']} of {bench['n_rates']} benchmark rates flagged and left out of the statistics"
-                f"{kept}: " + ", ".join(f"{k} {v}" for k, v in reasons.items())
+                f"{kept}: "
+                + ", ".join(f"{k} {v}" for k, v in reasons.items())
                 + " (statistics with them: summary.json assessment.benchmark_all_rates)"
             )
         left_out = len(self.benchmark_rows_all) - len(self.benchmark_rows)
         if p.min_confidence:
-            gaps.append(f"Benchmark restricted to confidence '{p.min_confidence}' or higher ({left_out} rates left out)")
+            gaps.append(
+                f"Benchmark restricted to confidence '{p.min_confidence}' or higher ({left_out} rates left out)"
+            )
         table = bench["specialty_table"]
         unlisted = bench["codes_without_specialty_entry"]
         if unlisted:
