@@ -224,3 +224,15 @@ def test_batch_files_accept_the_assessment_keys(tmp_path):
     with pytest.raises(batch.BatchSpecError, match="keep_implausible: expected true or false") as error:
         batch.load_batch(path)
     assert "reports[1]: min_confidence must be one of" in str(error.value)
+
+
+def test_summary_json_keeps_the_assessment_block(report_44310, tmp_path):
+    import json
+
+    path = report_44310.write_summary(tmp_path / "summary.json")
+    written = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))
+    block = written["assessment"]
+    for key in ("flags_benchmark_rows", "flags_all_rates", "crosscheck", "confidence_by_payer"):
+        assert key in block, key
+    assert block["benchmark_all_rates"]["Cigna"]["facility"]["max"] == CIGNA_PLACEHOLDER
+    assert written["payers"]["Cigna"]["facility"]["max"] < 10000

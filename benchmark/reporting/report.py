@@ -337,17 +337,21 @@ class CodeReport:
         (``assessment.assessment_summary``), the benchmark statistics over every rate (flagged included, same shape
         as ``payers``) and, for each statistic, the ``paybench trace`` command listing its rows."""
         p = self.params
-        return {
-            **self.assessment,
-            "report_date": p.report_date,
-            "report_date_basis": "run date (UTC), parameter not given" if self.report_date_is_run_date else "parameter",
-            "keep_implausible": p.keep_implausible,
-            "min_confidence": p.min_confidence or None,
-            "rates_in_benchmark": int(len(self.benchmark_rows)),
-            "rates_in_benchmark_all_rates": int(len(self.benchmark_rows_all)),
-            "benchmark_all_rates": _nested(self.by_setting_all_rates, ["payer_family", "pos_setting"]),
-            "statistic_queries": self._statistic_queries(),
-        }
+        return _plain(
+            {
+                **self.assessment,
+                "report_date": p.report_date,
+                "report_date_basis": "run date (UTC), parameter not given"
+                if self.report_date_is_run_date
+                else "parameter",
+                "keep_implausible": p.keep_implausible,
+                "min_confidence": p.min_confidence or None,
+                "rates_in_benchmark": int(len(self.benchmark_rows)),
+                "rates_in_benchmark_all_rates": int(len(self.benchmark_rows_all)),
+                "benchmark_all_rates": _nested(self.by_setting_all_rates, ["payer_family", "pos_setting"]),
+                "statistic_queries": self._statistic_queries(),
+            }
+        )
 
     def _statistic_queries(self) -> list[dict]:
         p = self.params
@@ -1175,6 +1179,17 @@ def _nested(table: pd.DataFrame, keys: Sequence[str]) -> dict:
 
 def _records(table: pd.DataFrame) -> list[dict]:
     return [{k: _none(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every nested missing value (NaN, NA, NaT) as None and numpy scalars as Python ones (JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is not None and not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    return _none(value)
 
 
 def _none(value: Any) -> Any:
