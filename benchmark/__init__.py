@@ -9,6 +9,7 @@ The analyst API, three lines from import to a table and a chart::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +44,22 @@ def __getattr__(name: str) -> Any:
 
 
 def compared_rates(code: str, year: int = config.DEFAULT_MEDICARE_YEAR, source: str = "sample") -> pd.DataFrame:
-    """Every rate for ``code`` in ``source`` with its locality-matched Medicare amount and percent of Medicare."""
+    """Every rate for ``code`` in ``source`` with its locality-matched Medicare amount and percent of Medicare.
+
+    The table carries its data label (``attrs["label"]``, shown as a caption in notebooks): the synthetic-data label
+    for the sample.
+    """
     from benchmark.analysis import rates
 
     loaded = rates.load_rates(source, codes=[code])
-    return rates.compare_to_medicare(loaded.rates, year)
+    return _labelled(rates.compare_to_medicare(loaded.rates, year), source)
+
+
+def _labelled(frame: pd.DataFrame, source: Any) -> pd.DataFrame:
+    from benchmark.analysis import labelled, rates
+
+    data = rates.resolve_source(source)
+    return labelled.labelled(frame, labelled.data_label(data.is_synthetic, data.label), synthetic=data.is_synthetic)
 
 
 def benchmark_table(
@@ -60,14 +72,16 @@ def benchmark_table(
     """n, min, p10, p25, median, p75, p90, max, mean and % of Medicare per group of ``by``.
 
     ``source`` may be a rate store folder (``paybench ingest --out``): the query then runs in DuckDB over the store.
+    The table carries its data label (``attrs["label"]``, shown as a caption in notebooks).
     """
     from benchmark.analysis import benchmark_sql, stats
     from benchmark.store import rate_store
 
     if rate_store.is_store(source):
-        return benchmark_sql.benchmark_table(rate_store.open_store(source), code, year, by, product_lines)
+        table = benchmark_sql.benchmark_table(rate_store.open_store(source), code, year, by, product_lines)
+        return _labelled(table, source)
     rows = stats.benchmark_rows(compared_rates(code, year, source), product_lines)
-    return stats.distribution_table(rows, by)
+    return _labelled(stats.distribution_table(rows, by), source)
 
 
 def plot_pct_of_medicare(code: str, year: int = config.DEFAULT_MEDICARE_YEAR, source: str = "sample"):
@@ -75,7 +89,7 @@ def plot_pct_of_medicare(code: str, year: int = config.DEFAULT_MEDICARE_YEAR, so
     from benchmark.reporting import charts
 
     table = benchmark_table(code, year, source, by=("payer_family",))
-    return charts.pct_of_medicare_chart(table, code, year, synthetic=source == "sample")
+    return charts.pct_of_medicare_chart(table, code, year, synthetic=bool(table.attrs.get("synthetic")))
 
 
 def plot_rate_distribution(
@@ -86,8 +100,18 @@ def plot_rate_distribution(
     from benchmark.reference.medicare import national_amount
     from benchmark.reporting import charts
 
-    rows = stats.benchmark_rows(compared_rates(code, year, source))
+    compared = compared_rates(code, year, source)
+    rows = stats.benchmark_rows(compared)
     rows = rows[rows["pos_setting"] == setting]
     return charts.rate_distribution_chart(
-        rows, code, national_amount(code, year, setting), synthetic=source == "sample", setting_label=setting
+        rows,
+        code,
+        national_amount(code, year, setting),
+        synthetic=bool(compared.attrs.get("synthetic")),
+        setting_label=setting.replace("_", "-"),
     )
+
+
+# The package logs its decisions (files skipped or rejected, retries, exports not written) to the "benchmark" logger
+# tree: silent unless the application configures logging (`paybench -v` does).
+logging.getLogger(__name__).addHandler(logging.NullHandler())

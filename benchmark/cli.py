@@ -449,7 +449,7 @@ def _batch(args: argparse.Namespace) -> int:
         f"{counts['failed']} failed"
     )
     for result in run.results:
-        if result.status == "failed":
+        if result.status == "failed" and result.error is not None:
             print(
                 f"  FAILED {result.slug}: {result.error['name']}: {result.error['message'].splitlines()[0]}",
                 file=sys.stderr,
@@ -523,6 +523,7 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     for rejected in run.rejected:
         print(f"  REJECTED {redact(rejected.source_file)}: {redact(rejected.reason)}", file=sys.stderr)
+    assert run.store is not None  # ingest with an output folder writes into a store
     if providers is not None:
         from benchmark.analysis.rates import STORE_PROVIDERS
         from benchmark.files import atomic_write_bytes

@@ -68,6 +68,7 @@ STORE_MANIFEST: str = "manifest.parquet"  # a folder holding this file is a rate
 
 SYNTHETIC_LABEL: str = "synthetic sample data — not actual payer rates"
 NOT_AVAILABLE: str = "Data not available"
+NOT_PAYABLE_NA: str = "Not payable in this setting (PFS indicator NA)"  # CMS says so: not missing data
 # Fewer rates than this in a distribution cell and the cell is flagged as a small sample.
 SMALL_SAMPLE_N: int = 10
 # Rate flags (benchmark.analysis.flags): taxonomy crosswalk and which specialties plausibly perform each code.

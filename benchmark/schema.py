@@ -151,6 +151,7 @@ class FileAccountSchema(pa.DataFrameModel):
         ordered = True
 
     @pa.dataframe_check
+    @classmethod
     def rows_balance(cls, df: pd.DataFrame) -> Series[bool]:
         return rows_balance(df)
 

@@ -693,7 +693,8 @@ class _Generator:
         # Medicare Advantage: one contract term per market; commercial: one per provider contract.
         who = entity.market.key if family == "uhc_ma" else entity.entity_id
         rng = self.rng("expiration", family, who)
-        dates, weights = zip(*EXPIRATIONS)
+        dates = [date for date, _ in EXPIRATIONS]
+        weights = [weight for _, weight in EXPIRATIONS]
         return dates[int(rng.choice(len(dates), p=np.array(weights) / sum(weights)))]
 
     def facility_method(self, family: str, market: Market) -> str:

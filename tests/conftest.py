@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from benchmark import config
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def shared_reference() -> Path:
-    """The shared reference folder (public example files, schemas, FORMATS.md) that sits beside the checkout.
+    """The public example files the tests read (CMS TiC and hospital examples, schemas, a real chargemaster):
+    copies inside the repository, in the layout of the project's shared reference folder (tests/fixtures/PROVENANCE.md
+    says where each came from; tests/test_fixtures.py checks their checksums)."""
+    return FIXTURES / "reference"
 
-    ``PAYBENCH_SHARED_REFERENCE`` points at it explicitly (CI checks the project out elsewhere); otherwise it is
-    ``<PROJECT_ROOT>/../shared/reference``. Tests that need it are skipped when it is not there.
-    """
-    configured = os.environ.get("PAYBENCH_SHARED_REFERENCE")
-    folder = Path(configured) if configured else Path(config.PROJECT_ROOT).parent / "shared" / "reference"
-    if not folder.is_dir():
-        source = "PAYBENCH_SHARED_REFERENCE" if configured else "PROJECT_ROOT/../shared/reference"
-        pytest.skip(f"shared reference folder not found at {folder} (from {source}); set PAYBENCH_SHARED_REFERENCE")
-    return folder
+
+@pytest.fixture(scope="session")
+def report_44320_2025(tmp_path_factory) -> Path:
+    """One full report, rendered once for the whole run and shared by the report, deck and golden tests (read only):
+    `paybench report 44320 --year 2025` on the sample (notebook, HTML, summary.json, charts, deck, XLSX, CSV, PDF
+    when Chromium is installed)."""
+    from benchmark import cli
+
+    out = tmp_path_factory.mktemp("shared-report") / "44320"
+    assert cli.main(["report", "44320", "--year", "2025", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory) -> Path:
+    """The whole sample, all codes, in one rate store (built once for the run; read only)."""
+    from benchmark import config
+    from benchmark.store import pipeline
+
+    root = tmp_path_factory.mktemp("store") / "s"
+    run = pipeline.ingest([config.SAMPLE_TIC_DIR, config.SAMPLE_HOSPITAL_DIR], None, root)
+    assert run.ok and run.count("loaded") == 14
+    return root
 
 
 def rate_row(**overrides) -> dict:

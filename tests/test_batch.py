@@ -316,10 +316,10 @@ def test_index_page_links_every_report_and_shows_the_overview_chart(three_runs):
     _, out, runs = three_runs
     page = (out / "index.html").read_text()
     for report in runs[-1]["manifest"]["reports"]:
-        assert f"href='{report['slug']}/report.html'" in page
+        assert f'href="{report["slug"]}/report.html"' in page
     assert "<h1>Test batch &lt;b&gt;</h1>" in page  # escaped
     assert "UnicodeDecodeError" in page and "failed notebook" in page
-    assert "src='data:image/png;base64," in page and "<script" not in page
+    assert 'src="data:image/png;base64,' in page and "<script" not in page
     assert (out / "index_charts" / "overview.png").is_file() and (out / "index_charts" / "overview.svg").is_file()
 
 

@@ -1,4 +1,4 @@
-"""Lint, format and the layer contract run with the test suite, so CI (the README's test command) fails on them."""
+"""Lint, format, types and the layer contract run with the test suite, so CI (the README's test command) fails on them."""
 
 from __future__ import annotations
 
@@ -63,3 +63,20 @@ def test_the_layer_contract_fails_on_a_wrong_way_import(tmp_path):
     )
     assert run.returncode != 0
     assert "benchmark.reference.catalog -> benchmark.analysis.stats" in run.stdout
+
+
+def test_types_check():
+    """mypy over benchmark/ (configuration: [tool.mypy] in pyproject.toml)."""
+    run = _run(_tool("mypy"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Success: no issues found" in run.stdout
+
+
+def test_the_type_check_fails_on_a_type_error(tmp_path):
+    """The check is real: with the project's configuration, a function returning a str where an int is declared
+    fails it."""
+    broken = tmp_path / "broken.py"
+    broken.write_text('def count() -> int:\n    return "not a number"\n')
+    run = _run(_tool("mypy"), "--config-file", "pyproject.toml", "--cache-dir", str(tmp_path / "cache"), str(broken))
+    assert run.returncode != 0
+    assert "broken.py:2: error" in run.stdout and "[return-value]" in run.stdout

@@ -1,5 +1,6 @@
 """deck.pptx read back with python-pptx (16:9, slides, pictures, native table) and rendered by LibreOffice."""
 
+import io
 import json
 import math
 import re
@@ -7,8 +8,9 @@ import shutil
 import subprocess
 
 import pytest
+from PIL import Image
 from pptx import Presentation
-from pptx.util import Inches
+from pptx.util import Inches, Pt
 
 from benchmark import config
 from benchmark.reporting.deck import CHART_SLIDES, TABLE_ROWS_PER_SLIDE, build_deck
@@ -18,17 +20,14 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("report")
-    CodeReport.build(ReportParams(code="44320", output_dir=str(folder)))  # charts/ and summary.json
-    return folder
+def report_dir(report_44320_2025):
+    """The 44320 report rendered once per run (conftest.py): charts/, summary.json and the deck its export built."""
+    return report_44320_2025
 
 
 @pytest.fixture(scope="module")
 def deck(report_dir):
-    path = build_deck(report_dir)
-    assert path == report_dir / "deck.pptx"
-    return Presentation(str(path))
+    return Presentation(str(report_dir / "deck.pptx"))
 
 
 def _texts(slide) -> list[str]:
@@ -40,41 +39,88 @@ def test_slides_are_16_to_9(deck):
     assert deck.slide_width / deck.slide_height == pytest.approx(16 / 9, abs=0.001)
 
 
-def test_title_then_one_slide_per_chart_then_the_table(deck, report_dir):
-    charts = sorted(p.stem for p in (report_dir / "charts").glob("*.png"))
-    assert len(charts) >= 5
+def test_title_then_one_slide_per_chart_then_the_tables(deck, report_dir):
+    charts = sorted(p.stem for p in (report_dir / "slides").glob("*.png"))
+    assert charts == sorted(CHART_SLIDES)  # 44320 has data for every chart; the policy matrix is a table
     slides = list(deck.slides)
-    assert len(slides) == 1 + len(charts) + 1  # 4 payers: one table slide
+    assert len(slides) == 1 + len(charts) + 1 + 2  # 4 payers: one table slide; 10 policy types: two slides
     title = " ".join(_texts(slides[0]))
     assert "CPT 44320" in title and config.SYNTHETIC_LABEL in title
     shown = []
-    for slide in slides[1:-1]:
+    for slide in slides[1 : 1 + len(charts)]:
         pictures = [s for s in slide.shapes if s.shape_type == 13]  # MSO_SHAPE_TYPE.PICTURE
         assert len(pictures) == 1
         blob = pictures[0].image.blob
-        stem = next(name for name in charts if (report_dir / "charts" / f"{name}.png").read_bytes() == blob)
+        stem = next(name for name in charts if (report_dir / "slides" / f"{name}.png").read_bytes() == blob)
         shown.append(stem)
         picture = pictures[0]
         assert picture.left >= 0 and picture.top >= 0
         assert picture.left + picture.width <= deck.slide_width and picture.top + picture.height <= deck.slide_height
-        texts = _texts(slide)
-        assert any(t.startswith("CPT 44320: ") for t in texts)
-        footnote = next(t for t in texts if t.startswith("Source: "))
-        expected_label = CHART_SLIDES[stem].payer_data if stem in CHART_SLIDES else True
-        assert (config.SYNTHETIC_LABEL.upper() in footnote) == expected_label, stem
-    assert sorted(shown) == charts  # every chart once
-    assert shown[:5] == [
-        "rate_distribution",
-        "pct_of_medicare",
-        "pct_of_medicare_by_state",
-        "medicare_localities",
-        "medicare_by_year",
+        assert slide.shapes.title.text_frame.text.startswith("CPT 44320: ")
+        footer = next(t for t in _texts(slide) if t.startswith("Source: "))
+        assert (config.SYNTHETIC_LABEL.upper() in footer) == CHART_SLIDES[stem].payer_data, stem
+    assert shown == list(CHART_SLIDES)  # every chart once, in the deck's order
+
+
+def test_every_slide_has_one_title_from_its_layout(deck):
+    for number, slide in enumerate(deck.slides, start=1):
+        titles = [s for s in slide.placeholders if s.placeholder_format.type in (1, 3)]  # TITLE, CENTER_TITLE
+        assert len(titles) == 1 and titles[0].text_frame.text.strip(), number
+        assert slide.shapes.title is titles[0] or slide.shapes.title.shape_id == titles[0].shape_id
+        assert slide.slide_layout.name in ("Title Slide", "Title Only"), number
+
+
+def _runs(slide):
+    for shape in slide.shapes:
+        frames = [shape.text_frame] if shape.has_text_frame else []
+        if shape.has_table:
+            frames += [cell.text_frame for row in shape.table.rows for cell in row.cells]
+        for frame in frames:
+            for paragraph in frame.paragraphs:
+                yield from (run for run in paragraph.runs if run.text.strip())
+
+
+def test_no_text_is_smaller_than_10_pt(deck):
+    sizes = [
+        (number, run.text[:30], run.font.size) for number, slide in enumerate(deck.slides, 1) for run in _runs(slide)
     ]
+    assert sizes
+    assert [s for s in sizes if s[2] is None or s[2] < Pt(10)] == []
+
+
+def test_slide_pictures_show_their_text_at_10_pt_or_more(deck, report_dir):
+    # slide pictures are drawn with every text >= 11 pt at 150 dpi; shown at >= 10/11 of their drawn size
+    for slide in deck.slides:
+        for picture in (s for s in slide.shapes if s.shape_type == 13):
+            with Image.open(io.BytesIO(picture.image.blob)) as image:
+                drawn_width_in = image.size[0] / 150
+            assert picture.width / Inches(1) >= drawn_width_in * 10 / 11
+
+
+def test_every_content_slide_has_a_source_footer_and_the_title_slide_says_what_the_report_is(deck):
+    slides = list(deck.slides)
+    for slide in slides[1:]:
+        assert any(t.startswith("Source: ") for t in _texts(slide))
+    title = " ".join(_texts(slides[0]))
+    for fact in ("Payers: all", "Geography: all states and localities", "Product lines: commercial", "Generated "):
+        assert fact in title
+    assert re.search(r"14 files; sha256 [0-9a-f]{12}", title) and "payer-benchmark 0.1.0" in title
+
+
+def test_a_code_without_payer_rates_gets_no_empty_chart_slides(tmp_path):
+    CodeReport.build(ReportParams(code="99213", output_dir=str(tmp_path)))
+    deck = Presentation(str(build_deck(tmp_path)))
+    titles = [slide.shapes.title.text_frame.text for slide in deck.slides]
+    assert not any(
+        t.endswith(("professional fees by payer", "median % of Medicare by payer", "by payer and state"))
+        for t in titles
+    )
+    assert "CPT 99213: Medicare national amount by year" in titles  # Medicare has data for 99213
 
 
 def test_benchmark_table_is_a_native_table_with_the_summary_numbers(deck, report_dir):
     summary = json.loads((report_dir / "summary.json").read_text())
-    slide = list(deck.slides)[-1]
+    slide = next(s for s in deck.slides if "by payer and setting" in s.shapes.title.text_frame.text)
     tables = [s.table for s in slide.shapes if s.has_table]
     assert len(tables) == 1
     table = tables[0]
@@ -132,3 +178,27 @@ def test_libreoffice_renders_every_slide(deck, report_dir, tmp_path):
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
     assert pages == len(deck.slides)
     assert pdf.stat().st_size > 200_000  # the chart pictures are in it
+
+
+def test_slide_pictures_have_no_title_or_footnote_of_their_own(tmp_path):
+    import pandas as pd
+
+    from benchmark.reporting import charts
+
+    table = pd.DataFrame(
+        {
+            "payer_family": ["Aetna", "UnitedHealthcare"],
+            "median_pct_of_medicare": [150.0, 120.0],
+            "p25_pct_of_medicare": [140.0, 110.0],
+            "p75_pct_of_medicare": [160.0, 130.0],
+        }
+    )
+    fig = charts.pct_of_medicare_chart(table, "44320", 2025, synthetic=True)
+    assert fig.axes[0].get_title(loc="left")  # the report's chart has its title
+    charts.save_slide_figure(fig, tmp_path, "pct_of_medicare")
+    assert (tmp_path / "pct_of_medicare.png").is_file()
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize"))]
+    assert not any(t.startswith("CPT 44320") for t in texts)  # no title
+    assert not any(config.SYNTHETIC_LABEL.upper() in t for t in texts)  # no footnote: the slide's footer has it
+    sizes = [a.get_fontsize() for a in fig.findobj(lambda a: hasattr(a, "get_fontsize")) if a.get_text().strip()]
+    assert min(sizes) >= 11

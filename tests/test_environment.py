@@ -1,5 +1,7 @@
 """The install paths agree: pyproject (pip, primary), environment.yml (conda mirror), README, CI and the kernel."""
 
+import ast
+import importlib.metadata
 import re
 import sys
 import tomllib
@@ -65,3 +67,46 @@ def test_kernel_is_registered_by_name_for_this_interpreter():
     assert ensure_kernel() == KERNEL_NAME
     spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
     assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+
+
+def _imported_top_level_modules(folder: Path) -> set[str]:
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    local = {path.stem for path in folder.glob("*.py")}  # scripts importing their neighbours (benchmarks/run.py)
+    return names - set(sys.stdlib_module_names) - local - {"benchmark", "__future__"}
+
+
+def _declared(requirements: list[str]) -> set[str]:
+    """Distribution names a requirement list installs on purpose: names and their extras (dask[distributed])."""
+    names = set()
+    for requirement in requirements:
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)(?:\[([^\]]+)\])?.*", requirement)
+        assert match, requirement
+        names.add(match[1])
+        names.update(extra.strip() for extra in (match[2] or "").split(","))
+    return {re.sub(r"[-_.]+", "-", name).lower() for name in names if name}
+
+
+def test_every_imported_library_is_declared():
+    """The package's imports are runtime dependencies; the tests' and benchmarks' are runtime or test ones."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _declared(project["dependencies"])
+    test = runtime | _declared(project["optional-dependencies"]["test"])
+    distributions = importlib.metadata.packages_distributions()
+
+    def undeclared(folder: Path, declared: set[str]) -> set[str]:
+        missing = set()
+        for module in _imported_top_level_modules(folder):
+            names = {re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(module, [module])}
+            if not names & declared:
+                missing.add(f"{module} ({', '.join(sorted(names))})")
+        return missing
+
+    assert undeclared(ROOT / "benchmark", runtime) == set()
+    assert undeclared(ROOT / "tests", test) == set()
+    assert undeclared(ROOT / "benchmarks", test) == set()

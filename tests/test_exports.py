@@ -95,7 +95,7 @@ def test_report_in_chromium_runs_no_payer_script_and_every_image_loads(hostile_r
     charts = len([p for p in pngs if p.name != "crosscheck.png"])
     assert charts >= 5
     assert result == {
-        "title": "CPT 44320 payer benchmark (2026)",  # the default payment year
+        "title": "CPT 44320 — payer benchmark report, 2026",  # the report's title (summary.json), default year
         "images": charts,
         "scripts": 0,
         "broken": 0,
@@ -106,7 +106,7 @@ def test_report_in_chromium_runs_no_payer_script_and_every_image_loads(hostile_r
 @needs_chromium
 def test_report_dom_shows_payer_supplied_text_as_text(hostile_report):
     dom = exports.headless_chromium(["--virtual-time-budget=3000", "--dump-dom", hostile_report.html.as_uri()]).stdout
-    assert re.search(r"<title>CPT 44320 payer benchmark \(2026\)</title>", dom)
+    assert re.search(r"<title>CPT 44320 — payer benchmark report, 2026</title>", dom)
     assert "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)
     assert "&lt;img src=x onerror=document.title='pwned-file'&gt;_standardcharges.csv" in dom  # shown, as text
     assert not re.search(r"<img[^>]+src=\"x\"", dom)

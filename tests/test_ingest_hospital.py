@@ -1,6 +1,6 @@
 """Tests of the hospital standard-charge CSV reader (benchmark.ingest.hospital.reader).
 
-Expected counts were worked out by hand from the CMS example files in shared/reference/hpt (see the comments).
+Expected counts were worked out by hand from the CMS example files in tests/fixtures/reference/hpt (copies of shared/reference/hpt; see the comments).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ group (a provider reference id expands to the groups of that root provider_refer
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import math
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 from benchmark.files import sha256_file
-from benchmark.ingest.tic.reader import TicFileError, read_in_network
+from benchmark.ingest.tic.reader import TicFileError, gc_paused, read_in_network
 from benchmark.schema import QuarantineSchema, validate_rates
 
 NPIS_1_TO_5 = "1111111111|2222222222|3333333333|4444444444|5555555555"
@@ -24,10 +25,7 @@ NPIS_1_TO_5 = "1111111111|2222222222|3333333333|4444444444|5555555555"
 
 @pytest.fixture
 def tic(shared_reference: Path) -> Path:
-    folder = shared_reference / "tic"
-    if not folder.is_dir():
-        pytest.skip(f"no tic/ folder in {shared_reference}")
-    return folder
+    return shared_reference / "tic"
 
 
 def loc(item: int, rate: int, price: int, group: str) -> str:
@@ -742,6 +740,33 @@ def test_misspelled_keys_are_quarantined(tmp_path: Path) -> None:
     assert (result.rates["amount"] == 124).all() and len(result.rates) == 2
 
 
+def test_misspelled_keys_are_found_after_many_unknown_keys(tmp_path: Path) -> None:
+    """A long-lived worker judges keys as a fresh one does: before, the typo cache stopped looking for typos once
+    10,000 unknown keys had been seen (so `billing_code_modifer` then loaded, losing its modifier)."""
+
+    def typo_file(key: str) -> Path:
+        document = messy_file()
+        typo = price(123)
+        typo[key] = ["26"]
+        document["in_network"][2]["negotiated_rates"] = [{"provider_references": [7], "negotiated_prices": [typo]}]
+        return write_json(tmp_path / "typo.json", document)
+
+    fresh = read_in_network(typo_file("billing_code_modifer"), ["27447"]).quarantine
+    assert list(fresh["reason_code"]) == ["key_misspelled", "key_misspelled"]  # 1 price x 2 provider groups
+
+    document = messy_file()
+    extensions = {f"vendor_extension_{n:05d}": n for n in range(12_000)}  # unknown keys unlike any TiC key
+    document["in_network"][2]["negotiated_rates"] = [
+        {"provider_references": [7], "negotiated_prices": [price(124, **extensions)]}
+    ]
+    many = read_in_network(write_json(tmp_path / "many.json", document), ["27447"])
+    assert many.quarantine.empty and len(many.rates) == 2  # extensions are allowed
+
+    after = read_in_network(typo_file("billing_code_modifiers_"), ["27447"]).quarantine  # a typo not seen yet
+    assert list(after["reason_code"]) == ["key_misspelled", "key_misspelled"]
+    assert after["detail"].str.contains("misspelled 'billing_code_modifier'").all()
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Bad files: rejected whole, with a position
 
@@ -893,3 +918,42 @@ def test_a_duplicate_root_key_still_rejects_the_file(tmp_path: Path) -> None:
     path.write_bytes(b'{"reporting_entity_name": "x", "in_network": [], "reporting_entity_name": "y"}')
     with pytest.raises(TicFileError, match="duplicate root key 'reporting_entity_name'"):
         read_in_network(path)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The garbage collector is paused for the read only
+
+
+def test_gc_is_on_after_a_read_and_after_a_read_that_raised(tmp_path: Path) -> None:
+    assert gc.isenabled()
+    read_in_network(write_json(tmp_path / "ok.json", messy_file()))
+    assert gc.isenabled()
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b'{"reporting_entity_name": "x", "in_network": [ {"billing_code": ')
+    with pytest.raises(TicFileError):
+        read_in_network(broken)
+    assert gc.isenabled()
+    with pytest.raises(TicFileError):
+        read_in_network(tmp_path / "missing.json")
+    assert gc.isenabled()
+
+
+def test_gc_left_off_by_the_caller_stays_off(tmp_path: Path) -> None:
+    gc.disable()
+    try:
+        read_in_network(write_json(tmp_path / "ok.json", messy_file()))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_overlapping_reads_share_one_pause() -> None:
+    """Two reads in threads: the collector stays off until the later one ends, then is on again."""
+    first, second = gc_paused(), gc_paused()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second read is still running
+    second.__exit__(None, None, None)
+    assert gc.isenabled()

@@ -106,7 +106,9 @@ def test_explore_notebook_runs_the_three_line_api(tmp_path):
     cells = [c for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"]
     first = cells[0]
     assert len([line for line in first.source.splitlines() if line.strip()]) == 3
-    assert any("image/png" in o.get("data", {}) for o in first.outputs), "the chart is displayed"
+    images = [o for o in first.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1, "the chart is displayed once (not once by pyplot and again as the cell's value)"
     table_html = cells[1].outputs[0]["data"]["text/html"]
+    assert config.SYNTHETIC_LABEL in table_html  # the table's caption
     for column in ("payer_family", "median", "median_pct_of_medicare", "small_sample"):
         assert column in table_html

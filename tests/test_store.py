@@ -33,15 +33,6 @@ def sample_files():
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory):
-    """The whole sample, all codes, in one store (built once for the read-only tests)."""
-    root = tmp_path_factory.mktemp("store") / "s"
-    run = store_pipeline.ingest(SAMPLE, None, root)
-    assert run.ok and run.count("loaded") == 14
-    return root
-
-
-@pytest.fixture(scope="module")
 def in_memory():
     return store_pipeline.ingest(SAMPLE, None, None)
 

@@ -42,7 +42,7 @@ from benchmark.reference import medicare
 from benchmark.reference.medicare import clfs, ipps, opps
 from benchmark.reference.medicare.baseline import CLFS_BASIS, IPPS_BASIS, OPPS_BASIS, PFS_BASIS
 from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, validate_rates
-from benchmark.sources.source import local_path
+from benchmark.sources.source import Source, local_path
 from benchmark.store.rate_store import LOADED, is_store, open_store
 
 SAMPLE = "sample"
@@ -77,7 +77,7 @@ class ComparedRateSchema(RateSchema):
 class DataSource:
     """Files to read and whether they are the synthetic sample."""
 
-    paths: tuple[Path, ...]
+    paths: tuple[Path | Source, ...]  # local files; URLs, zip members and listed files as Source
     is_synthetic: bool
     provider_directory: Path | None
     label: str
@@ -100,8 +100,8 @@ def resolve_source(
         return DataSource(paths, True, directory or config.SAMPLE_PROVIDER_DIRECTORY, config.SYNTHETIC_LABEL)
     if len(items) == 1 and is_store(items[0]):
         store = open_store(items[0])
-        files = int(store.manifest()["status"].eq(LOADED).sum())
-        label = f"rate store {Path(items[0]).name} ({files} files)"
+        loaded = int(store.manifest()["status"].eq(LOADED).sum())
+        label = f"rate store {Path(items[0]).name} ({loaded} files)"
         saved = Path(items[0]) / STORE_PROVIDERS
         directory = directory or (saved if saved.is_file() else None)
         return DataSource((), store.is_synthetic, directory, label, store=Path(items[0]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import shutil
 import tempfile
 import zipfile
@@ -45,6 +46,8 @@ from benchmark.sources.source import (
     zip_sources,
 )
 
+_log = logging.getLogger(__name__)
+
 TIC_IN_NETWORK = "tic_in_network"
 TIC_OTHER = "tic_other"
 HOSPITAL_CSV = "hospital_csv"
@@ -59,7 +62,7 @@ class UnsupportedFileError(InputFileError):
 DATA_SUFFIXES = config.DATA_SUFFIXES
 
 
-def expand_sources(sources: Iterable[str | Path], policy=None) -> list[Path]:
+def expand_sources(sources: Iterable[str | Path | Source], policy=None) -> list[Path | Source]:
     """Files of the given paths; folders are walked (sorted) for data files, hidden files skipped.
 
     URLs, members of zip archives and the in-network files a TiC table of contents lists come back as
@@ -132,15 +135,18 @@ def _unsupported(kind: str) -> str:
     }.get(kind, kind)
 
 
-def read_file(path: str | Path, codes: Sequence[str] | None = None, *, is_synthetic: bool = False) -> IngestResult:
+def read_file(
+    path: str | Path | Source, codes: Sequence[str] | None = None, *, is_synthetic: bool = False
+) -> IngestResult:
     """Read one file with the reader of its kind; a file that cannot be read comes back as rejected, whole."""
-    if routes_here(path):  # a URL, a zip member or archive
+    if isinstance(path, Source) or routes_here(path):  # a URL, a zip member or archive
         return read_source(path, codes, is_synthetic=is_synthetic)
     path = Path(path)
     try:
         kind = detect_format(path)
         return reader_for(kind)(path, codes, is_synthetic=is_synthetic)
     except ValueError as error:  # TicFileError, HospitalFileError, UnsupportedFileError
+        _log.info("%s: rejected: %s", path.name, error)
         return IngestResult(rejected=[RejectedFile(str(path), str(error))])
 
 

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -184,7 +185,7 @@ def validate_file(path: str | Path, cms_version: str | None = None, *, name: str
     return _report(path, shown, kind, layout, problems, account, used)
 
 
-def format_problem(row: pd.Series | object) -> str:
+def format_problem(row: Any) -> str:
     """One problem as a line of text."""
     raw = getattr(row, "raw_value", None)
     shown = f"  [value: {raw[:80]!r}]" if isinstance(raw, str) and raw else ""

@@ -86,7 +86,11 @@ def resolve_payer(payer_raw: str | None, plan_raw: str | None = None) -> PayerId
     if rule is not None and rule.payer_family == "Medicare":
         return _traditional_medicare(rule, plan_text, plan_rule)
     plan_names_payer = plan_rule is not None and plan_rule.payer_family != "Medicare"
-    if plan_names_payer and (rule is None or (not rule.payer_brand and plan_rule.payer_family == rule.payer_family)):
+    if (
+        plan_names_payer
+        and plan_rule is not None
+        and (rule is None or (not rule.payer_brand and plan_rule.payer_family == rule.payer_family))
+    ):
         rule = plan_rule  # "BCBS" + plan "Anthem Blue Cross PPO"; "Managed Care" + plan "Aetna HMO"
     product, product_rule = _product_line(rule, payer_text, plan_text)
     return _identity(rule, product, product_rule)
@@ -202,7 +206,8 @@ class AliasRuleSchema(pa.DataFrameModel):
     product_line: Series[str] = pa.Field(nullable=True, isin=PRODUCT_LINES)
     note: Series[str] = pa.Field(str_length={"min_value": 3})
     source: Series[str] = pa.Field(str_length={"min_value": 3})
-    example: Series[str] = pa.Field(str_length={"min_value": 1})
+    # the CSV column "example"; a field named so would hide DataFrameModel.example()
+    example_text: Series[str] = pa.Field(alias="example", str_length={"min_value": 1})
 
     class Config:
         strict = True
@@ -218,7 +223,8 @@ class ProductRuleSchema(pa.DataFrameModel):
     pattern: Series[str] = pa.Field(str_length={"min_value": 1})
     product_line: Series[str] = pa.Field(isin=PRODUCT_LINES)
     note: Series[str] = pa.Field(str_length={"min_value": 3})
-    example: Series[str] = pa.Field(str_length={"min_value": 1})
+    # the CSV column "example"; a field named so would hide DataFrameModel.example()
+    example_text: Series[str] = pa.Field(alias="example", str_length={"min_value": 1})
 
     class Config:
         strict = True
@@ -286,7 +292,7 @@ class _AliasRule:
             return text == self.value
         if self.kind == "token":
             return self.tokens <= words
-        return self.regex.search(text) is not None
+        return self.regex is not None and self.regex.search(text) is not None
 
 
 @lru_cache(maxsize=1)

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -593,7 +594,8 @@ def round_half_up(value: float) -> float:
     )
 
 
-def optional_float(value: object) -> float | None:
+def optional_float(value: Any) -> float | None:
+    """A table cell as a float; None for a missing one."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
     return float(value)
@@ -636,7 +638,7 @@ def _indicators(code: str, year: int) -> medicare.PfsIndicators | None:
 
 
 def _payer_rows(applicable: pd.DataFrame, families: Sequence[str]) -> list[tuple[str, str, str | None]]:
-    rows = [(payer_key("Medicare"), "Medicare", None)]
+    rows: list[tuple[str, str, str | None]] = [(payer_key("Medicare"), "Medicare", None)]
     rows += [(payer_key(f), f, None) for f in families if f != "Medicare"]
     branded = applicable[applicable["payer_brand"].notna() & applicable["payer_family"].isin(list(families))]
     for family, brand in sorted(set(zip(branded["payer_family"], branded["payer_brand"]))):

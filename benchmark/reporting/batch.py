@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import time
 import traceback
@@ -61,6 +62,8 @@ from benchmark.reporting.runner import (
     run_report,
 )
 from benchmark.sources.source import special_file_problem
+
+_log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 MAX_BATCH_FILE_BYTES = 1 << 20  # a batch file is a few KB; anything far larger is not one
@@ -201,7 +204,7 @@ def parse_batch(document: Any, source: Path | None = None, providers: str | None
         if providers and "providers" not in values:
             values = {**values, "providers": providers}
         params, entry_problems = _typed_params(values, base)
-        if entry_problems:
+        if entry_problems or params is None:
             problems += [f"{where}: {name}: {p}" for p in entry_problems]
             continue
         slug = report_slug(params)
@@ -293,6 +296,7 @@ def run_batch(
         )
         results[slug] = result
         if not force and is_up_to_date(target, inputs):
+            _log.info("%s: skipped, up to date (parameters, inputs and code version unchanged)", slug)
             _mark_skipped(result, root)
         else:
             to_run.append((params, inputs))
@@ -347,11 +351,12 @@ def run_with_retries(
             return run(), attempt
         except KernelStartError as error:
             if attempt == attempts:
-                error.attempts = attempt
+                vars(error)["attempts"] = attempt  # the count rides on the exception (read with getattr)
                 raise
+            _log.info("the report kernel did not start (attempt %d of %d: %s); retrying", attempt, attempts, error)
             time.sleep(delay * attempt)
         except BaseException as error:
-            error.attempts = attempt
+            vars(error)["attempts"] = attempt
             raise
     raise AssertionError("unreachable")
 
@@ -404,6 +409,7 @@ def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> d
         outcome.update(
             status="failed", attempts=getattr(error, "attempts", 1), error={"name": name, "message": message}
         )
+        _log.info("%s: failed: %s: %s", slug, name, message.splitlines()[0] if message else "")
         failed_notebook = failed_notebook_path(target)
         if failed_notebook.exists():
             outcome["error"]["failed_notebook"] = failed_notebook.name

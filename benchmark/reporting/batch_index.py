@@ -3,12 +3,12 @@
 The overview chart (``index_charts/overview.png`` + ``.svg``, embedded in the page) shows, for every report written
 in the batch, each payer's median % of Medicare in the report's main setting (the setting with the most rates), in
 the project's payer palette. Every text on the page is escaped, and the page, like the reports, runs no script.
+The page's layout is ``templates/batch_index.html.j2`` (jinja2, autoescape on).
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from benchmark import config
 from benchmark.files import atomic_write_text
-from benchmark.reporting import charts
+from benchmark.reporting import charts, html_render
 from benchmark.safe_text import neutralize_html
 
 INDEX_NAME = "index.html"
@@ -99,82 +98,55 @@ def report_label(parameters: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- HTML
-_STYLE = """<style>
-body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;max-width:1200px;margin:24px auto;
-line-height:1.45;padding:0 16px}
-h1{border-bottom:2px solid #0072B2;padding-bottom:4px}
-table{border-collapse:collapse;font-size:13px;margin:8px 0 14px}
-th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:left;vertical-align:top}
-thead th{background:#f2f5f9}td.num{text-align:right}
-.ok{color:#007A4D;font-weight:bold}.skipped{color:#555;font-weight:bold}.failed{color:#B00020;font-weight:bold}
-.banner{background:#fff4f4;border:2px solid #B00020;color:#B00020;padding:6px 10px;font-weight:bold;margin:8px 0}
-.note{color:#555;font-size:12px}pre{white-space:pre-wrap;margin:0;font-size:12px}
-</style>"""
-_CSP = (
-    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
-    "style-src 'unsafe-inline'\">"
-)
-
-
 def _page(root: Path, manifest: dict[str, Any], chart_png: Path, synthetic: bool) -> str:
-    e = _e
-    counts = manifest["counts"]
-    rows = []
+    """The page (``templates/batch_index.html.j2``, autoescape on): this function gathers the values, the template
+    lays them out."""
+    reports = []
     for report in manifest["reports"]:
         folder = root / report["slug"]
         p = report["parameters"]
-        links = " ".join(
-            f"<a href='{_href(report['slug'], name)}'>{label}</a>"
-            for name, label in OUTPUT_LINKS
-            if (folder / name).exists()
+        error = report.get("error")
+        notebook = error.get("failed_notebook") if error else None
+        reports.append(
+            {
+                "href": _href(report["slug"], "report.html"),
+                "label": report_label(p),
+                "code": p["code"],
+                "year": p["year"],
+                "geography": p.get("geography", "all"),
+                "payers": ", ".join(p.get("payers") or []) or "all",
+                "data": Path(str(p.get("data_source", "sample"))).name,
+                "status": report["status"],
+                "failed": report["status"] == "failed",
+                "seconds": float(report.get("seconds") or 0),
+                "links": [
+                    (_href(report["slug"], name), label) for name, label in OUTPUT_LINKS if (folder / name).exists()
+                ],
+                "notes": "; ".join(report.get("notes") or []),
+                "error": {
+                    "name": error["name"],
+                    "message": error["message"],
+                    "notebook_href": _href(notebook) if notebook else None,
+                }
+                if error
+                else None,
+            }
         )
-        if report["status"] == "failed" and links:
-            links = f"previous version: {links}"
-        detail = "; ".join(report.get("notes") or [])
-        if report.get("error"):
-            error = report["error"]
-            notebook = error.get("failed_notebook")
-            detail = f"<b>{e(error['name'])}</b><pre>{e(error['message'])}</pre>" + (
-                f"<a href='{_href(notebook)}'>failed notebook</a>" if notebook else ""
-            )
-        else:
-            detail = e(detail)
-        rows.append(
-            f"<tr><td><a href='{_href(report['slug'], 'report.html')}'>{e(report_label(p))}</a></td>"
-            f"<td>{e(p['code'])}</td><td>{e(p['year'])}</td><td>{e(p.get('geography', 'all'))}</td>"
-            f"<td>{e(', '.join(p.get('payers') or []) or 'all')}</td>"
-            f"<td>{e(Path(str(p.get('data_source', 'sample'))).name)}</td>"
-            f"<td class='{e(report['status'])}'>{e(report['status'])}</td>"
-            f"<td class='num'>{float(report.get('seconds') or 0):.1f}</td><td>{links}</td><td>{detail}</td></tr>"
-        )
-    image = base64.b64encode(chart_png.read_bytes()).decode("ascii")
-    banner = (
-        (
-            f"<div class='banner'>{e(config.SYNTHETIC_LABEL.capitalize())}: some reports of this batch are built "
-            "from the synthetic sample; their payer rates are not real.</div>"
-        )
-        if synthetic
-        else ""
-    )
-    return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{_CSP}<title>{e(manifest['title'])}</title>"
-        f"{_STYLE}</head><body><h1>{e(manifest['title'])}</h1>{banner}"
-        f"<p>{len(manifest['reports'])} reports: {counts['ok']} written, {counts['skipped']} up to date (skipped), "
-        f"{counts['failed']} failed. Run finished {e(manifest['finished'])} in {manifest['seconds']:.0f} s with "
-        f"{manifest['workers']} workers; details in <a href='{_href('manifest.json')}'>manifest.json</a>.</p>"
-        f"<figure><img alt='median percent of Medicare by payer for every report' src='data:image/png;base64,{image}'"
-        " style='max-width:100%'/></figure>"
-        "<table><thead><tr><th>Report</th><th>Code</th><th>Year</th><th>Geography</th><th>Payers</th>"
-        "<th>Data</th><th>Status</th><th>Seconds</th><th>Outputs</th><th>Notes / error</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        f"<p class='note'>Code version {e(manifest['code_version'][:12])}; payer-benchmark "
-        f"{e(manifest['package_versions'].get('payer-benchmark', ''))}.</p></body></html>"
+    return html_render.render(
+        "batch_index.html.j2",
+        title=manifest["title"],
+        synthetic=synthetic,
+        reports=reports,
+        counts=manifest["counts"],
+        finished=manifest["finished"],
+        seconds=manifest["seconds"],
+        workers=manifest["workers"],
+        image=base64.b64encode(chart_png.read_bytes()).decode("ascii"),
+        code_version=manifest["code_version"][:12],
+        package_version=manifest["package_versions"].get("payer-benchmark", ""),
     )
 
 
 def _href(*parts: str) -> str:
-    return html.escape("/".join(quote(part) for part in parts), quote=True)
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """A relative link: each path part percent-encoded (the template escapes the result)."""
+    return "/".join(quote(part) for part in parts)

@@ -3,13 +3,19 @@
 Every chart is drawn by a function that takes validated tables and returns a matplotlib Figure; :func:`save_figure`
 writes it as PNG (``PNG_DPI``, >= 200) and SVG. Charts built from synthetic data carry the
 synthetic-data label in their footnote, so a chart pasted alone into a deck still says what it is.
+
+Figures use matplotlib's constrained layout and draw their footnote as the figure's ``supxlabel``, which the layout
+makes room for: the footnote and every tick label stay inside the figure however it is saved (a plain
+``fig.savefig()`` included). Figures are made without pyplot, so a notebook shows a returned figure once.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -53,9 +59,52 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, Path]:
     return paths
 
 
+SLIDE_DPI = 150  # slide pictures: 10 in wide -> 1500 px, sharp on a 13.3 in slide
+SLIDE_MIN_FONT_PT = 11.0  # every text of a slide picture (shown at about its drawn size on the slide)
+
+
+def has_data(fig: Figure) -> bool:
+    """Whether a chart drew data (an empty chart turns its axes off and says "Data not available")."""
+    return any(ax.axison for ax in fig.axes)
+
+
+def save_slide_figure(fig: Figure, out_dir: str | Path, stem: str) -> Path:
+    """``stem.png`` for a slide: without the chart's own title and footnote (the slide has its title and footer),
+    every text at least ``SLIDE_MIN_FONT_PT``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for ax in fig.axes:
+        for loc in ("left", "center", "right"):
+            ax.set_title("", loc=loc)
+    fig.supxlabel("")
+    for text in fig.findobj(lambda artist: hasattr(artist, "get_fontsize") and hasattr(artist, "set_fontsize")):
+        if text.get_fontsize() < SLIDE_MIN_FONT_PT:
+            text.set_fontsize(SLIDE_MIN_FONT_PT)
+    path = out / f"{stem}.png"
+    with chart_style():
+        fig.savefig(path, dpi=SLIDE_DPI, metadata={"Software": None})
+    return path
+
+
+class ChartFigure(Figure):
+    """A Figure that a notebook shows as PNG when it is a cell's value, without pyplot (so it is shown once)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+def _figure(figsize: tuple[float, float] | None = None) -> tuple[Figure, Any]:
+    """A figure (not registered with pyplot) with constrained layout, and its one axes; call inside chart_style()."""
+    fig = ChartFigure(figsize=figsize or tuple(plt.rcParams["figure.figsize"]), layout="constrained")
+    return fig, fig.add_subplot()
+
+
 def _footnote(fig: Figure, source: str, synthetic: bool) -> None:
+    """The source line (and the synthetic-data label) inside the bottom of the figure."""
     text = source + (f"  |  {config.SYNTHETIC_LABEL.upper()}" if synthetic else "")
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8.5, color="#B00020" if synthetic else "#444444")
+    fig.supxlabel(text, x=0.01, ha="left", fontsize=8.5, color="#B00020" if synthetic else "#444444", wrap=True)
 
 
 def _no_data(ax) -> None:
@@ -84,27 +133,27 @@ def rate_distribution_chart(
     rows = rows.dropna(subset=["amount_usd"])
     flagged = flagged.dropna(subset=["amount_usd"]) if flagged is not None else rows.iloc[0:0]
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         if rows.empty and flagged.empty:
             _no_data(ax)
         else:
             order = _ordered(pd.concat([rows["payer_family"], flagged["payer_family"]]))
             palette = {p: PAYER_PALETTE.get(p, "#999999") for p in order}
-            if rows.empty:  # every rate flagged: the axis is the flagged rates' own
-                rows = flagged.iloc[0:0]
-            sns.boxplot(
-                data=rows,
-                x="amount_usd",
-                y="payer_family",
-                hue="payer_family",
-                order=order,
-                palette=palette,
+            # Boxes drawn by matplotlib itself: seaborn 0.13.2's boxplot passes `vert=`, deprecated in matplotlib 3.11
+            # and removed in 3.13 (fixed in seaborn after 0.13.2, not yet released). Positions 0..n-1 in `order` are
+            # the categories stripplot uses below.
+            boxes = ax.boxplot(
+                [rows.loc[rows["payer_family"] == family, "amount_usd"].to_numpy(float) for family in order],
+                positions=range(len(order)),
+                orientation="horizontal",
+                widths=0.55,
                 showfliers=False,
-                width=0.55,
-                boxprops={"alpha": 0.35},
-                ax=ax,
-                legend=False,
+                patch_artist=True,
+                manage_ticks=False,
             )
+            for family, box, median in zip(order, boxes["boxes"], boxes["medians"]):
+                box.set(facecolor=palette[family], edgecolor=palette[family], alpha=0.35)
+                median.set(color=palette[family])
             sns.stripplot(
                 data=rows,
                 x="amount_usd",
@@ -132,9 +181,9 @@ def rate_distribution_chart(
                     fontsize=9,
                 )
             ax.xaxis.set_major_formatter(_dollars)
-            ax.set_xlabel(f"Negotiated rate per service ({setting_label})")
+            ax.set_xlabel(f"Professional fee per service, {setting_label} setting (negotiated rate)")
             ax.set_ylabel("")
-        ax.set_title(f"CPT {code}: negotiated rates by payer")
+        ax.set_title(f"CPT {code}: professional fees by payer")
         _footnote(fig, "Sources: payer TiC in-network files and hospital standard-charge files; CMS PFS.", synthetic)
     return fig
 
@@ -219,7 +268,7 @@ VERDICT_PALETTE: dict[str, str] = {
 def pct_of_medicare_chart(table: pd.DataFrame, code: str, year: int, *, synthetic: bool) -> Figure:
     """Median percent of the locality-matched Medicare amount by payer, interquartile range as whiskers."""
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         data = table.dropna(subset=["median_pct_of_medicare"])
         if data.empty:
             _no_data(ax)
@@ -253,7 +302,7 @@ def pct_of_medicare_chart(table: pd.DataFrame, code: str, year: int, *, syntheti
 def medicare_localities_chart(amounts: pd.DataFrame, code: str, year: int, highlight: list[str]) -> Figure:
     """The facility (or payable) Medicare amount in every locality, sorted; markets in the data highlighted."""
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         local = amounts[amounts["locality_id"] != "national"].dropna(subset=["amount"]).sort_values("amount")
         national = amounts[amounts["locality_id"] == "national"]["amount"].dropna()
         if local.empty:
@@ -307,7 +356,7 @@ def medicare_localities_chart(amounts: pd.DataFrame, code: str, year: int, highl
 def medicare_trend_chart(by_year: pd.DataFrame, code: str) -> Figure:
     """National Medicare amount per payment year, per payable setting, with the conversion factor of each year."""
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         data = by_year.dropna(subset=["amount"])
         if data.empty:
             _no_data(ax)
@@ -348,7 +397,7 @@ def market_heatmap(table: pd.DataFrame, code: str, *, synthetic: bool) -> Figure
     Rates without a known state (TiC rates without a provider directory) have no place on it.
     """
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         data = table.dropna(subset=["median_pct_of_medicare", "state"])
         if data.empty:
             _no_data(ax)
@@ -378,7 +427,7 @@ def batch_overview_chart(table: pd.DataFrame, *, synthetic: bool) -> Figure:
     ``table`` has ``report`` (the row label, in display order), ``payer_family`` and ``median_pct_of_medicare``.
     """
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         data = table.dropna(subset=["median_pct_of_medicare"])
         if data.empty:
             _no_data(ax)
@@ -438,7 +487,7 @@ def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, s
         payers = list(dict.fromkeys(matrix["payer_key"])) if len(matrix) else []
         types = list(dict.fromkeys(matrix["policy_type"])) if len(matrix) else []
         width = max(8.0, 1.35 * len(types) + 2.4)
-        fig, ax = plt.subplots(figsize=(width, max(3.0, 0.78 * len(payers) + 1.9)))
+        fig, ax = _figure((width, max(3.0, 0.78 * len(payers) + 1.9)))
         if matrix.empty:
             _no_data(ax)
         else:

@@ -15,6 +15,7 @@ runner calls it on the staging folder, so these files appear atomically with the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -28,9 +29,12 @@ import pandas as pd
 
 from benchmark import safe_text
 from benchmark.errors import PaybenchError
+from benchmark.reporting import about
 from benchmark.reporting.deck import build_deck
 from benchmark.safe_text import FORMULA_PREFIXES, neutralized  # noqa: F401 (the exports' cell rules, one place)
 from benchmark.safe_text import neutralize_cell as neutralize_formula  # noqa: F401
+
+_log = logging.getLogger(__name__)
 
 PDF_NAME = "report.pdf"
 XLSX_NAME = "tables.xlsx"
@@ -110,6 +114,7 @@ def write_exports(report_dir: str | Path) -> ExportOutputs:
     pdf: Path | None = None
     if find_chromium() is None:
         notes.append(NO_CHROMIUM_NOTE)
+        _log.info("%s", NO_CHROMIUM_NOTE)
     else:
         pdf = print_pdf(folder / "report.html", folder / PDF_NAME)
     return ExportOutputs(pdf, deck, xlsx, tuple(csv_paths), tuple(notes))
@@ -231,7 +236,10 @@ def _about(summary: dict[str, Any]) -> pd.DataFrame:
     rows += [
         (f"parameter.{k}", ", ".join(v) if isinstance(v, list) else v) for k, v in summary.get("parameters", {}).items()
     ]
-    rows += [(key, summary.get(key)) for key in ("synthetic", "generated_on", "package_version")]
+    rows += [(key, summary.get(key)) for key in ("title", "synthetic", "generated_on", "package_version")]
+    facts = summary.get("report") or {}
+    rows += [(f"report.{key}", facts.get(key)) for key in ("geography_label", "generated_at") if key in facts]
+    rows += [(f"source.{s['name']}", about.source_line(s)) for s in facts.get("sources", [])]
     rows.append(("medicare.conversion_factor", summary.get("medicare", {}).get("conversion_factor")))
     rows += [(f"counts.{k}", v) for k, v in summary.get("counts", {}).items()]
     return pd.DataFrame({"field": [r[0] for r in rows], "value": [_text(r[1]) for r in rows]}, dtype=object)

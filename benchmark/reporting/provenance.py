@@ -45,6 +45,7 @@ RECORDED_PACKAGES: tuple[str, ...] = (
 )
 REMOTE = "remote"  # checksum recorded for a URL source (not downloaded just to hash it)
 MISSING = "missing"  # checksum recorded for an input that does not exist (the run itself then says why it failed)
+NOT_CHECKED = "not checked"  # a URL or a zip member among the inputs: its bytes are read by the report, not here
 _CODE_SUFFIXES = (".py", ".mplstyle", ".j2")
 
 

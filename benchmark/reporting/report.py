@@ -2,7 +2,8 @@
 
 :meth:`CodeReport.build` loads the rates, compares them with Medicare and computes every table; the notebook only
 shows its sections (:meth:`CodeReport.show`), and :meth:`CodeReport.summary` holds every number the report shows
-(``summary.json``). Section HTML is built here with every payer-supplied string escaped. Each number cell carries
+(``summary.json``). The report keeps the numbers; the section layout is in jinja2 templates
+(``templates/sections/``, autoescape on, so every payer-supplied string is escaped). Each number cell carries
 ``data-key``, the path of the same number in ``summary.json``, so the two can be checked against each other.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import html
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from benchmark.analysis import assessment, confidence, crosscheck, flags, rates,
 from benchmark.errors import ParameterError
 from benchmark.reference import catalog, medicare, policy
 from benchmark.reference.medicare import clfs, ipps, opps
-from benchmark.reporting import charts, preflight
+from benchmark.reporting import about, charts, html_render, preflight
 from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -40,6 +40,18 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 NA = config.NOT_AVAILABLE
 COMMERCIAL_FAMILIES = [p for p in PAYER_FAMILIES if p not in ("Medicare", "Other")]
 POLICY_TYPES = list(policy.POLICY_TYPES.values())  # the policy matrix's columns (labels)
+# Modifiers of surgery (global package, bilateral, multiple procedures, co-, team and assistant surgeons): shown
+# only for codes in a global surgical package, not for codes whose global concept does not apply (E/M visits...).
+SURGICAL_MODIFIERS = frozenset(
+    {"22", "50", "51", "54", "55", "56", "58", "62", "66", "78", "79", "80", "81", "82", "AS"}
+)
+NO_GLOBAL_PACKAGE = "XXX"  # PFS GLOB DAYS: the global concept does not apply
+
+
+def surgical(indicators: medicare.PfsIndicators | None) -> bool:
+    """Whether a code is in a global surgical package (PFS global days other than XXX); unknown codes count as
+    surgical, so nothing is hidden for them."""
+    return indicators is None or indicators.global_days != NO_GLOBAL_PACKAGE
 
 
 # --------------------------------------------------------------------------------------------------- parameters
@@ -76,7 +88,7 @@ class ReportParams:
         unknown = set(values) - known
         if unknown:
             raise ParameterError(f"Unknown report parameter(s) {sorted(unknown)}; known: {sorted(known)}")
-        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        clean: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         return cls(**clean)
 
     def as_notebook_parameters(self) -> dict[str, Any]:
@@ -133,6 +145,7 @@ class CodeReport:
     by_setting_all_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
     assessment: dict = field(default_factory=dict)  # assessment.assessment_summary over the report's rates
     report_date_is_run_date: bool = False  # params.report_date was not given: the run date (UTC) was used
+    generated_at: str = field(default_factory=about.utc_now)  # UTC, when the report was built
 
     # ----------------------------------------------------------------------------------------------- build
     @classmethod
@@ -241,14 +254,20 @@ class CodeReport:
             ),
         }
 
-    def write_charts(self, out_dir: Path) -> dict[str, dict[str, Path]]:
-        """Draw and save every chart as PNG and SVG under ``out_dir``."""
-        self.chart_paths = {name: charts.save_figure(draw(), out_dir, name) for name, draw in self.figures().items()}
+    def write_charts(self, out_dir: Path, slides_dir: Path | None = None) -> dict[str, dict[str, Path]]:
+        """Draw and save every chart as PNG and SVG under ``out_dir``; with ``slides_dir``, also the slide picture
+        of every chart that has data (:func:`charts.save_slide_figure`; the deck shows those)."""
+        self.chart_paths = {}
+        for name, draw in self.figures().items():
+            fig = draw()
+            self.chart_paths[name] = charts.save_figure(fig, out_dir, name)
+            if slides_dir is not None and name in SLIDE_CHARTS and charts.has_data(fig):
+                charts.save_slide_figure(fig, slides_dir, name)
         return self.chart_paths
 
     def write_outputs(self, out_dir: Path) -> None:
-        """Charts (PNG + SVG) under ``out_dir/charts`` and ``out_dir/summary.json``."""
-        self.write_charts(out_dir / "charts")
+        """Charts (PNG + SVG) under ``out_dir/charts``, slide pictures under ``out_dir/slides``, ``summary.json``."""
+        self.write_charts(out_dir / "charts", out_dir / "slides")
         self.write_summary(out_dir / "summary.json")
 
     def write_summary(self, path: Path) -> Path:
@@ -273,10 +292,10 @@ class CodeReport:
             for r in self.medicare_by_year.itertuples()
             if r.setting == "facility"
         }
-        by_year_all = {}
+        by_year_all: dict[str, dict[str, float | None]] = {}
         for r in self.medicare_by_year.itertuples():
             by_year_all.setdefault(str(int(r.year)), {})[r.setting] = _none(r.amount)
-        localities = {}
+        localities: dict[str, dict[str, Any]] = {}
         for r in self.medicare_localities[self.medicare_localities["locality_id"] != medicare.NATIONAL].itertuples():
             localities.setdefault(r.locality_id, {"name": r.locality_name, "state": r.state})[r.setting] = _none(
                 r.amount
@@ -284,6 +303,8 @@ class CodeReport:
         return {
             "code": p.code,
             "year": p.year,
+            "title": self.title(),
+            "report": self.about(),
             "parameters": {k: v for k, v in p.as_notebook_parameters().items() if k != "output_dir"},
             "synthetic": self.synthetic,
             "data_label": config.SYNTHETIC_LABEL if self.synthetic else self.source_label,
@@ -298,6 +319,9 @@ class CodeReport:
                 "gpci_year": medicare.gpci_year_for(p.year),
                 "geography_note": medicare.geography_note(p.year),
                 "facility_baseline": self.facility_baseline,
+                "not_payable_na": self._not_payable(p.year),
+                "pct_of_medicare_against": f"the {p.year} Medicare PFS amount of the same setting and locality "
+                "(national where the locality is unknown)",
             },
             "institutional": _nested(self.institutional, ["payer_family", "basis"]),
             "payers": _nested(self.by_setting, ["payer_family", "pos_setting"]),
@@ -379,6 +403,36 @@ class CodeReport:
                 query["note"] = "the report read several sources; `paybench trace` reads one (the first is named)"
         return queries
 
+    def title(self) -> str:
+        """The report's title; a geography report names its state or locality."""
+        return about.report_title(self.params.code, self.params.year, self.params.geography, self._locality_names())
+
+    def about(self) -> dict[str, Any]:
+        """What this report is: code, year, payers, geography, product lines, data sources, when and by what."""
+        p = self.params
+        rates_files = [(r.source_file, r.source_sha256) for r in self.accounts.itertuples()]
+        return {
+            "title": self.title(),
+            "code": p.code,
+            "year": p.year,
+            "payers": list(p.payers) or ["all"],
+            "geography": p.geography,
+            "geography_label": about.geography_label(p.geography, self._locality_names()),
+            "product_lines": list(p.product_lines),
+            "data_label": self._data_label(),
+            "synthetic": self.synthetic,
+            "sources": [
+                about.files_source("Rates", self._data_label(), rates_files),
+                about.medicare_source(p.year),
+            ],
+            "generated_at": self.generated_at,
+            "package_version": package_version("payer-benchmark"),
+        }
+
+    def _locality_names(self) -> dict[str, str]:
+        table = self.medicare_localities
+        return dict(zip(table["locality_id"], table["locality_name"]))
+
     def data_gaps(self) -> list[str]:
         """What the inputs do not contain, in words (shown in the report and kept in summary.json)."""
         p = self.params
@@ -457,6 +511,13 @@ class CodeReport:
         counts = self.benchmark_rows["pos_setting"].value_counts()
         return str(counts.index[0]) if len(counts) else "facility"
 
+    def _not_payable(self, year: int) -> dict[str, bool]:
+        """Setting -> whether CMS's NA indicator says the code is not payable there in ``year`` (PFS)."""
+        ind = self.indicators if year == self.params.year else _indicators(self.params.code, year)
+        if ind is None:
+            return {"facility": False, "non_facility": False}
+        return {"facility": bool(ind.facility_na), "non_facility": bool(ind.non_facility_na)}
+
     def _medicare_national(self, setting: str) -> float | None:
         table = self.medicare_localities
         row = table[(table["locality_id"] == medicare.NATIONAL) & (table["setting"] == setting)]
@@ -464,65 +525,57 @@ class CodeReport:
 
     # ----------------------------------------------------------------------------------------------- HTML
     def section_html(self, section: str) -> str:
-        renderers = {
-            "summary": self._html_summary,
-            "code_overview": self._html_code_overview,
-            "clinical": self._html_clinical,
-            "payment": self._html_payment,
-            "policy": self._html_policy,
-            "methodology": self._html_methodology,
+        """One section as HTML (``templates/sections/<section>.html.j2``; every value escaped by jinja2)."""
+        contexts = {
+            "summary": self._context_summary,
+            "code_overview": self._context_code_overview,
+            "clinical": self._context_clinical,
+            "payment": self._context_payment,
+            "policy": self._context_policy,
+            "methodology": self._context_methodology,
         }
-        if section not in renderers:
+        if section not in contexts:
             raise KeyError(f"Unknown section {section!r}; sections: {[s for s, _ in SECTIONS]}")
-        title = dict(SECTIONS)[section]
-        heading = ""
-        if section == SECTIONS[0][0]:
-            heading = f"<h1>CPT {_e(self.params.code)} — payer benchmark report, {self.params.year}</h1>" + (
-                _banner() if self.synthetic else ""
-            )
-        label = f"<p class='pb-label'>{_e(config.SYNTHETIC_LABEL)}</p>" if self.synthetic else ""
-        return (
-            f'<section class="pb-section" id="{section}">{_STYLE}{heading}<h2>{_e(title)}</h2>{label}'
-            f"{renderers[section]()}</section>"
+        return html_render.render(
+            f"sections/{section}.html.j2",
+            section=section,
+            title=dict(SECTIONS)[section],
+            report_title=self.title(),
+            first=section == SECTIONS[0][0],
+            synthetic=self.synthetic,
+            code=self.params.code,
+            year=self.params.year,
+            product_lines=list(self.params.product_lines),
+            charts=self._charts_context(),
+            **contexts[section](),
         )
 
-    def _html_summary(self) -> str:
-        p = self.params
-        nat = self._medicare_national("facility")
-        nat_non = self._medicare_national("non_facility")
-        label = self.code_info.short_label if self.code_info else NA
-        lines = [
-            f"<p><b>Code:</b> CPT {_e(p.code)} — {_e(label)}. <b>Payment year:</b> {p.year}. "
-            f"<b>Data:</b> {_e(config.SYNTHETIC_LABEL if self.synthetic else self.source_label)}. "
-            f"<b>Product lines in the benchmark:</b> {_e(', '.join(p.product_lines))}"
-            f"{'' if 'medicare_advantage' in p.product_lines else ' (Medicare Advantage and Medicaid plans are excluded and shown separately)'}.</p>",
-            "<ul>",
-            f"<li>Medicare national amount, facility: {_money(nat, 'medicare.national.facility')}; "
-            f"non-facility: {_money(nat_non, 'medicare.national.non_facility')}.</li>",
-        ]
-        table = self.by_setting[self.by_setting["pos_setting"] == self._main_setting()]
-        for r in table.itertuples():
-            key = f"payers.{r.payer_family}.{r.pos_setting}"
-            lines.append(
-                f"<li>{_e(r.payer_family)} ({_e(r.pos_setting.replace('_', '-'))}): median "
-                f"{_money(r.median, key + '.median')} across {_num(r.n, key + '.n')} rates, "
-                f"{_pct(r.median_pct_of_medicare, key + '.median_pct_of_medicare')} of Medicare"
-                f"{' — small sample' if r.small_sample else ''}.</li>"
-            )
-        if table.empty:
-            lines.append(f"<li>Commercial rates: {NA}.</li>")
-        lines.append("</ul>")
-        if len(table.dropna(subset=["median_pct_of_medicare"])):
-            lo = table.loc[table["median_pct_of_medicare"].idxmin()]
-            hi = table.loc[table["median_pct_of_medicare"].idxmax()]
-            lines.append(
-                f"<p>Median commercial rates range from {lo['median_pct_of_medicare']:.1f}% of Medicare "
-                f"({_e(lo['payer_family'])}) to {hi['median_pct_of_medicare']:.1f}% "
-                f"({_e(hi['payer_family'])}).</p>"
-            )
-        return "".join(lines)
+    def _data_label(self) -> str:
+        return config.SYNTHETIC_LABEL if self.synthetic else self.source_label
 
-    def _html_code_overview(self) -> str:
+    def _context_summary(self) -> dict[str, Any]:
+        table = self.by_setting[self.by_setting["pos_setting"] == self._main_setting()]
+        ranked = table.dropna(subset=["median_pct_of_medicare"])
+        spread = None
+        if len(ranked):
+            spread = {
+                "low": table.loc[ranked["median_pct_of_medicare"].idxmin()].to_dict(),
+                "high": table.loc[ranked["median_pct_of_medicare"].idxmax()].to_dict(),
+            }
+        return {
+            "about": self.about(),
+            "short_label": self.code_info.short_label if self.code_info else NA,
+            "data_label": self._data_label(),
+            "medicare_advantage": "medicare_advantage" in self.params.product_lines,
+            "national": {s: self._medicare_national(s) for s in ("facility", "non_facility")},
+            "not_payable": self._not_payable(self.params.year),
+            "fee_kind": "professional-fee",
+            "national_matched": int(self.benchmark_rows["medicare_match"].eq(rates.MATCH_NATIONAL).sum()),
+            "payers": table.to_dict(orient="records"),
+            "range": spread,
+        }
+
+    def _context_code_overview(self) -> dict[str, Any]:
         info, ind = self.code_info, self.indicators
         meanings = ind.meanings() if ind else {}
         rows = [
@@ -536,393 +589,154 @@ class CodeReport:
             ("Medicare site-of-service rule", meanings.get("site_of_service", NA)),
             ("Related codes", ", ".join(info.related_codes) if info and info.related_codes else NA),
         ]
-        note = (
-            "<p class='pb-note'>Descriptions are written by payer-benchmark contributors in plain language; "
-            "they are not the AMA CPT descriptors.</p>"
-        )
-        return _kv_table(rows) + note
+        return {"rows": rows}
 
-    def _html_clinical(self) -> str:
+    def _context_clinical(self) -> dict[str, Any]:
         info, ind = self.code_info, self.indicators
-        parts = [
-            f"<h3>Clinical context</h3><p>{_e(info.clinical_context) if info else NA}</p>",
-            "<h3>Medicare PFS indicators</h3>",
-        ]
+        indicator_rows: list[tuple[str, str]] = []
+        source = None
         if ind:
             m = ind.meanings()
-            parts.append(
-                _kv_table(
-                    [
-                        ("Global days", f"{ind.global_days} — {m['global_days']}"),
-                        ("Pre / intra / post-operative shares", m["global_shares"]),
-                        ("Multiple procedure (MULT PROC)", f"{ind.mult_proc} — {m['multiple_procedure']}"),
-                        ("Bilateral surgery (BILAT SURG)", f"{ind.bilat_surg} — {m['bilateral']}"),
-                        ("Assistant at surgery (ASST SURG)", f"{ind.asst_surg} — {m['assistant_at_surgery']}"),
-                        ("Co-surgeons (CO-SURG)", f"{ind.co_surg} — {m['co_surgeons']}"),
-                        ("Team surgery (TEAM SURG)", f"{ind.team_surg} — {m['team_surgery']}"),
-                        ("Professional / technical (PCTC IND)", f"{ind.pctc_ind} — {m['pc_tc']}"),
-                    ]
-                )
-            )
-            parts.append(
-                f"<p class='pb-note'>Source: CMS PFS relative value file {ind.source_file}, "
-                f"line {ind.source_line}; payment year {ind.year}.</p>"
-            )
-        else:
-            parts.append(f"<p>{NA}</p>")
-        parts.append("<h3>Modifiers</h3>")
-        if self.modifier_table.empty:
-            parts.append(f"<p>{NA}</p>")
-        else:
-            columns = [
-                ("modifier", "Modifier", None),
-                ("name", "Name", None),
-                ("when_to_use", "When to use", None),
-                ("medicare_rule", "Medicare payment effect", None),
-                ("medicare_factor", "Medicare factor", "factor"),
-                ("medicare_amount", "Medicare national amount with modifier", "money"),
-                ("commercial_n", "Commercial rates with modifier", "int"),
-                ("commercial_median_pct_of_base", "Commercial median, % of same payer's base median", "pct"),
-            ]
-            parts.append(_table(self.modifier_table, columns, "modifiers", "modifier"))
-            parts.append(
-                "<p class='pb-note'>Medicare effect from the code's PFS indicators and the Medicare Claims "
-                "Processing Manual, ch. 12; commercial columns are what the rate files contain.</p>"
-            )
-        parts.append("<h3>What each modifier pays, by payer</h3>")
-        parts.append(self._html_modifier_payments())
-        return "".join(parts)
+            indicator_rows = [("Global days", f"{ind.global_days} — {m['global_days']}")]
+            if surgical(ind):
+                indicator_rows += [
+                    ("Pre / intra / post-operative shares", m["global_shares"]),
+                    ("Multiple procedure (MULT PROC)", f"{ind.mult_proc} — {m['multiple_procedure']}"),
+                    ("Bilateral surgery (BILAT SURG)", f"{ind.bilat_surg} — {m['bilateral']}"),
+                    ("Assistant at surgery (ASST SURG)", f"{ind.asst_surg} — {m['assistant_at_surgery']}"),
+                    ("Co-surgeons (CO-SURG)", f"{ind.co_surg} — {m['co_surgeons']}"),
+                    ("Team surgery (TEAM SURG)", f"{ind.team_surg} — {m['team_surgery']}"),
+                ]
+            indicator_rows.append(("Professional / technical (PCTC IND)", f"{ind.pctc_ind} — {m['pc_tc']}"))
+            source = {"file": ind.source_file, "line": ind.source_line, "year": ind.year}
+        return {
+            "clinical_context": info.clinical_context if info else NA,
+            "indicator_rows": indicator_rows,
+            "indicators_source": source,
+            "surgical": surgical(ind),
+            "modifiers": self.modifier_table.to_dict(orient="records"),
+            "modifier_columns": MODIFIER_COLUMNS,
+            "modifier_payments": self._modifier_payments_context(),
+        }
 
-    def _html_modifier_payments(self) -> str:
+    def _modifier_payments_context(self) -> dict[str, Any] | None:
         table = self.modifier_payments
         if table.empty:
-            return f"<p>{NA}</p>"
-        keys = list(dict.fromkeys(table["payer_key"]))
-        head = "".join(f"<th>{_e(k)}</th>" for k in keys)
+            return None
         first = table["modifier"].iloc[0]
-        base_cells = "".join(
-            _money(r.base_amount, f"modifier_payments.{first}.{r.payer_key}.base_amount", cell=True)
-            for r in table[table["modifier"] == first].itertuples()
-        )
-        rows = [f"<tr><th>Allowed amount without modifier</th>{base_cells}</tr>"]
+        rows = []
         for modifier, group in table.groupby("modifier", sort=False):
             cells = []
             for r in group.itertuples():
-                key = f"modifier_payments.{modifier}.{r.payer_key}"
                 rule = optional(r.rule)
-                title = _e(
-                    f"{rule or ''}. {optional(r.source_title) or ''} {optional(r.effective_date) or ''}".strip(". ")
+                title = f"{rule or ''}. {optional(r.source_title) or ''} {optional(r.effective_date) or ''}".strip(". ")
+                cells.append(
+                    {
+                        "payer_key": r.payer_key,
+                        "payment_pct": r.payment_pct,
+                        "change_pct": r.change_pct,
+                        "amount": r.amount,
+                        "rule": rule,
+                        "basis": r.basis,
+                        "title": title,
+                    }
                 )
-                if r.payment_pct is not None and not pd.isna(r.payment_pct):
-                    change = _pct(r.change_pct, key + ".change_pct")
-                    cells.append(
-                        f"<td class='num' title='{title}'>{_pct(r.payment_pct, key + '.payment_pct')} of "
-                        f"base<br>{_money(r.amount, key + '.amount')} ({change})"
-                        f"{_basis_tag(r.basis)}</td>"
-                    )
-                elif rule:
-                    cells.append(
-                        f"<td title='{title}'><span data-key='{_e(key)}.rule'>{_e(rule)}</span>"
-                        f"{_basis_tag(r.basis)}</td>"
-                    )
-                else:
-                    cells.append(f"<td><span class='pb-na'>{NA}</span></td>")
-            rows.append(f"<tr><th>{_e(modifier)}</th>{''.join(cells)}</tr>")
-        return (
-            f"<table class='pb-table'><thead><tr><th>Modifier</th>{head}</tr></thead><tbody>{''.join(rows)}"
-            "</tbody></table><p class='pb-note'>Percent of the code's allowed amount paid on the line with the "
-            "modifier, the dollars it comes to and the change against the base (change = percent − 100). Base: "
-            "Medicare's national fee-schedule amount; each commercial payer's median benchmark rate in the main "
-            "setting (none for a brand without rates in the data). Medicare from the PFS indicators (Claims "
-            "Processing Manual, ch. 12); commercial payers from their modifier-rule policy rows. By-report "
-            "rules (22, 52, 53, team surgery) have no fixed percent.</p>"
-        )
+            rows.append({"modifier": modifier, "cells": cells})
+        return {
+            "payer_keys": list(dict.fromkeys(table["payer_key"])),
+            "first": first,
+            "bases": [
+                {"payer_key": r.payer_key, "amount": r.base_amount}
+                for r in table[table["modifier"] == first].itertuples()
+            ],
+            "rows": rows,
+        }
 
-    def _html_payment(self) -> str:
+    def _context_payment(self) -> dict[str, Any]:
         p = self.params
-        stat_cols = [
-            ("n", "n", "int"),
-            ("min", "Min", "money"),
-            ("p10", "P10", "money"),
-            ("p25", "P25", "money"),
-            ("median", "Median", "money"),
-            ("p75", "P75", "money"),
-            ("p90", "P90", "money"),
-            ("max", "Max", "money"),
-            ("mean", "Mean", "money"),
-            ("median_pct_of_medicare", "Median % of Medicare", "pct"),
-            ("small_sample", "Small sample", "flag"),
+        medicare_years = [
+            {**row, "not_payable": self._not_payable(int(row["year"]))}
+            for row in _years_table(self.medicare_by_year).to_dict(orient="records")
         ]
-        parts = [
-            f"<h3>Commercial rates by payer and setting ({_e(', '.join(p.product_lines))})</h3>",
-            _table(
-                self.by_setting,
-                [("payer_family", "Payer", None), ("pos_setting", "Setting", "setting"), *stat_cols],
-                "payers",
-                "payer_family",
-                "pos_setting",
-            )
-            if len(self.by_setting)
-            else f"<p>{NA}</p>",
-        ]
-        for name in ("rate_distribution", "pct_of_medicare"):
-            parts.append(self._chart_html(name))
-        parts.append("<h3>By geography</h3>")
-        parts.append(
-            _table(
-                self.by_state,
-                [
-                    ("payer_family", "Payer", None),
-                    ("state", "State", None),
-                    ("pos_setting", "Setting", "setting"),
-                    *stat_cols,
-                ],
-                "payers_by_state",
-                "payer_family",
-                "state",
-                "pos_setting",
-            )
-            if len(self.by_state)
-            else f"<p>{NA}</p>"
-        )
-        parts.append(self._chart_html("pct_of_medicare_by_state"))
-        parts.append("<h3>Other product lines (not in the commercial benchmark)</h3>")
-        parts.append(
-            _table(
-                self.other_products,
-                [
-                    ("product_line", "Product line", "setting"),
-                    ("payer_family", "Payer", None),
-                    ("pos_setting", "Setting", "setting"),
-                    *stat_cols,
-                ],
-                "other_product_lines",
-                "product_line",
-                "payer_family",
-                "pos_setting",
-            )
-            if len(self.other_products)
-            else f"<p>{NA}</p>"
-        )
-        parts.append("<h3>Facility fees and rates that are not per-service dollars</h3>")
-        parts.append(
-            _table(
-                self.other_rate_types,
-                [
-                    ("rate_type", "Rate type", "setting"),
-                    ("billing_class", "Billing class", None),
-                    ("payer_family", "Payer", None),
-                    ("unit", "Unit", None),
-                    ("n", "n", "int"),
-                    ("median", "Median", "number"),
-                ],
-                "other_rate_types",
-                "@index",
-            )
-            if len(self.other_rate_types)
-            else f"<p>{NA}</p>"
-        )
-        parts.append(
-            "<p class='pb-note'>Per diem, case rates and percent-of-charges rates are kept in their own "
-            "units and never mixed into the per-service distributions.</p>"
-        )
-        parts.append(self._html_medicare())
-        return "".join(parts)
-
-    def _html_medicare(self) -> str:
-        """The Medicare section: PFS amounts, the facility baseline that applies, institutional rates against it,
-        and Medicare across localities and years."""
-        p, base = self.params, self.facility_baseline
-        nat = {s: self._medicare_national(s) for s in ("facility", "non_facility")}
         cf = self.medicare_by_year[self.medicare_by_year["year"] == p.year]["conversion_factor"]
-        pfs_line = (
-            f"<li>Professional (Physician Fee Schedule {p.year}, national): facility "
-            f"{_money(nat['facility'], 'medicare.national.facility')}, non-facility "
-            f"{_money(nat['non_facility'], 'medicare.national.non_facility')}"
-            f"{f'; conversion factor {float(cf.iloc[0]):g} (non-qualifying APM participants)' if len(cf) else ''}."
-            "</li>"
-        )
-        basis = base.get("basis")
-        amount = _money(base.get("amount"), "medicare.facility_baseline.amount")
-        facility_line = (
-            f"<li>Facility ({_e(base.get('label', NA))}): {amount}. {_e(base.get('words', ''))}</li>"
-            if basis
-            else f"<li>Facility: <span class='pb-na'>{NA}</span>: {_e(base.get('words', ''))}</li>"
-        )
-        parts = [
-            "<h3>Medicare baselines</h3><ul>",
-            pfs_line,
-            facility_line,
-            "</ul>",
-            f"<p class='pb-note'>{_e(opps.NATIONAL_UNADJUSTED_NOTE)}. CLFS lab rates are national. Professional "
-            "and facility percentages of Medicare are computed against different fee schedules and never pooled.</p>",
-            "<h3>Facility (institutional) rates against the Medicare facility baseline</h3>",
-        ]
-        inst_cols = [
-            ("payer_family", "Payer", None),
-            ("basis", "Medicare basis", None),
-            ("n", "n", "int"),
-            ("median", "Median", "money"),
-            ("medicare_amount", "Medicare amount", "money"),
-            ("median_pct_of_facility_medicare", "Median % of Medicare (facility)", "pct"),
-        ]
-        parts.append(
-            _table(self.institutional, inst_cols, "institutional", "payer_family", "basis")
-            if len(self.institutional)
-            else f"<p>{NA}: no institutional per-service dollar rates compared in the data.</p>"
-        )
-        parts.append("<h3>Medicare across localities and years</h3>")
-        parts.append(self._chart_html("medicare_localities"))
-        parts.append(self._chart_html("medicare_by_year"))
-        year_cols = [
-            ("year", "Year", None),
-            ("facility", "Facility", "money"),
-            ("non_facility", "Non-facility", "money"),
-            ("conversion_factor", "Conversion factor", "factor"),
-            ("geography", "Locality amounts use", None),
-        ]
-        parts.append(_table(_years_table(self.medicare_by_year), year_cols, "medicare.years", "year"))
-        return "".join(parts)
+        return {
+            "stat_columns": STAT_COLUMNS,
+            "other_rate_columns": OTHER_RATE_COLUMNS,
+            "by_setting": self.by_setting.to_dict(orient="records"),
+            "by_state": self.by_state.to_dict(orient="records"),
+            "other_products": self.other_products.to_dict(orient="records"),
+            "other_rate_types": self.other_rate_types.to_dict(orient="records"),
+            "medicare_years": medicare_years,
+            "pfs_national": {s: self._medicare_national(s) for s in ("facility", "non_facility")},
+            "pfs_not_payable": self._not_payable(p.year),
+            "conversion_factor": float(cf.iloc[0]) if len(cf) else None,
+            "facility_baseline": self.facility_baseline,
+            "opps_note": opps.NATIONAL_UNADJUSTED_NOTE,
+            "institutional": self.institutional.to_dict(orient="records"),
+            "institutional_columns": INSTITUTIONAL_COLUMNS,
+        }
 
-    def _html_policy(self) -> str:
-        matrix, p = self.policy_matrix, self.params
-        parts = [
-            f"<p>What each payer requires for CPT {_e(p.code)}, by policy type, for the product lines "
-            f"{_e(', '.join(p.product_lines))}. Medicare's entries are derived from the {p.year} PFS indicators "
-            "(CMS data). Commercial entries come from the policy tables in data/policy/: <b>published</b> ones "
-            "cite a payer's public policy (source and effective date below); <b>illustrative</b> ones are "
-            "invented for the synthetic sample and are not real payer policies (they are used only with the "
-            "sample data). Rows for a single licensee or brand show its own published policies. Anything not "
-            f"known reads “{NA}”.</p>"
-        ]
-        if matrix.empty:
-            parts.append(f"<p>{NA}</p>")
-            return "".join(parts)
-        head = "".join(f"<th>{_e(label)}</th>" for label in POLICY_TYPES)
-        body = []
+    def _context_policy(self) -> dict[str, Any]:
+        matrix = self.policy_matrix
+        payers = []
         for key, cells in matrix.groupby("payer_key", sort=False):
-            row = []
-            for cell in cells.itertuples():
-                data_key = f"policy.matrix.{key}.{cell.policy_type}.value"
-                if cell.status == "known":
-                    title = _e(f"{optional(cell.source_title) or ''} {optional(cell.effective_date) or ''}".strip())
-                    row.append(
-                        f"<td title='{title}'><span data-key='{_e(data_key)}'>{_e(cell.value)}</span>"
-                        f"{_basis_tag(cell.basis)}</td>"
-                    )
-                else:
-                    row.append(f"<td><span class='pb-na' data-key='{_e(data_key)}'>{NA}</span></td>")
-            body.append(f"<tr><th>{_e(key)}</th>{''.join(row)}</tr>")
-        parts.append(
-            f"<table class='pb-table pb-matrix'><thead><tr><th>Payer</th>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>"
-        )
-        parts.append(self._chart_html("policy_matrix"))
-        sources = matrix[matrix["status"].eq("known") & matrix["source_title"].notna()]
-        sources = sources.drop_duplicates(["source_title", "source_url"])
-        items = []
-        for cell in sources.itertuples():
-            url, effective = optional(cell.source_url), optional(cell.effective_date)
-            link = f" <a href='{_e(url)}'>{_e(url)}</a>" if url else ""
-            items.append(
-                f"<li>{_e(cell.payer_key)}: {_e(cell.source_title)}"
-                f"{'; effective ' + _e(effective) if effective else ''}.{link}</li>"
+            payers.append(
+                {
+                    "key": key,
+                    "cells": [
+                        {
+                            "policy_type": cell.policy_type,
+                            "known": cell.status == "known",
+                            "value": cell.value,
+                            "basis": cell.basis,
+                            "title": f"{optional(cell.source_title) or ''} {optional(cell.effective_date) or ''}".strip(),
+                        }
+                        for cell in cells.itertuples()
+                    ],
+                }
             )
-        parts.append("<h3>Policy sources</h3>" + (f"<ul>{''.join(items)}</ul>" if items else f"<p>{NA}</p>"))
-        gaps = policy.policy_gaps(matrix)
-        parts.append(
-            "<h3>Policy gaps</h3><ul>" + "".join(f"<li>{_e(g)}</li>" for g in gaps) + "</ul>"
-            if gaps
-            else "<h3>Policy gaps</h3><p>None.</p>"
-        )
-        parts.append(
-            "<p class='pb-note'>A policy applies when its code or code range covers the code, its product "
-            "line is in the report's product lines (or all), its PFS-indicator condition holds and it is in "
-            "effect; the most specific one wins (exact code, then range, then all codes).</p>"
-        )
-        return "".join(parts)
-
-    def _html_methodology(self) -> str:
-        account_cols = [
-            ("source_file", "File", None),
-            ("rows_seen", "Seen", "int"),
-            ("rows_loaded", "Loaded", "int"),
-            ("rows_quarantined", "Quarantined", "int"),
-            ("rows_filtered_out", "Filtered out", "int"),
-            ("rows_deduplicated", "Deduplicated", "int"),
-            ("source_sha256", "sha256", "sha"),
-        ]
-        quarantine = self.quarantine["reason_code"].value_counts().sort_index()
-        q_rows = "".join(
-            f"<tr><td>{_e(k)}</td><td data-key='quarantine_by_reason.{_e(k)}'>{int(v):,}</td></tr>"
-            for k, v in quarantine.items()
-        )
-        gpci = sorted(set(self.medicare_localities["gpci_year"].dropna().astype(int)))
-        return "".join(
-            [
-                "<h3>Methodology</h3><ul>",
-                f"<li>Rates: read from the source files for CPT {_e(self.params.code)} into one normalized schema "
-                "(payer, plan, product line, code, modifiers, setting, billing class, rate type, amount, geography, "
-                "provenance: file, row or JSON path, sha256).</li>",
-                "<li>Benchmark rows: per-service dollar rates (negotiated, fee schedule, derived, or a percent of "
-                "charges with a known base) billed as professional services, without modifiers, in the selected product "
-                "lines. Facility fees, rates of unknown billing class, per diem, case rate and percent-of-charges rates "
-                "are reported separately in their own units.</li>",
-                "<li>Each distinct price counts once: the same amount for the same payer, product line, provider (TIN), "
-                "code, modifiers, setting and billing class, repeated per plan or per NPI, is one rate "
-                f"({self.duplicates_collapsed:,} repeated rows collapsed).</li>"
-                "<li>Percentiles: linear interpolation between order statistics (numpy default). Groups with fewer "
-                f"than {config.SMALL_SAMPLE_N} rates are flagged as small samples.</li>",
-                f"<li>% of Medicare: each rate divided by the {self.params.year} Medicare PFS amount of the same code, "
-                "setting (facility for facility places of service) and Medicare locality of the provider; national "
-                "amount when the locality is unknown. PFS amount = [(work RVU × work GPCI) + (PE RVU × PE GPCI) + "
-                "(MP RVU × MP GPCI)] × conversion factor, rounded to cents"
-                f"{f'; GPCIs of {gpci[0]}' if gpci else ''}. Lab codes that the PFS does not pay are compared with "
-                "the national Clinical Laboratory Fee Schedule rate.</li>",
-                "<li>Facility (institutional) rates get their own % of Medicare, never pooled with the professional "
-                "one: hospital outpatient codes against the OPPS national unadjusted payment rate (CMS wage-adjusts "
-                "60% of it by the hospital's wage index, not shipped); status indicators decide the words: packaged "
-                "(N, Q1-Q4): no separate payment; C: inpatient only; B, E1, E2 and others: not paid under OPPS. Lab "
-                "codes against the CLFS rate. MS-DRG rates against the CMS Table 5 weight × the FY 2026 operating "
-                "standardized amount (national, wage index 1.0) when Table 5 is given.</li>",
-                "<li>Payer families and product lines are resolved from payer and plan names by the rules in "
-                "data/payers/.</li></ul>",
-                "<h3>Sources</h3><ul>",
-                f"<li>Rates: {_e(config.SYNTHETIC_LABEL if self.synthetic else self.source_label)} "
-                "(files listed below with their row accounts).</li>",
-                "<li>Medicare: CMS Physician Fee Schedule relative value files (PPRRVU) 2022-2026 (2026: RVU26B, "
-                "fixed width), GPCI tables 2024-2026 and locality-county files 2024-2025 "
-                "(data/reference/medicare/PROVENANCE.md); OPPS Addendum A/B CY 2025 (data/reference/opps/); CLFS "
-                "CY 2026 Q3 (data/reference/clfs/); IPPS FY 2026 Tables 1A-1E (data/reference/ipps/)"
-                f"{'; IPPS Table 5: ' + _e(Path(self.params.ipps_table5).name) if self.params.ipps_table5 else ''}."
-                "</li>",
-                "<li>Code descriptions and clinical context: payer-benchmark code catalog (data/catalog/), written in "
-                "plain language; no AMA CPT descriptor text is used.</li></ul>",
-                "<h3>Files and row accounts</h3>",
-                _table(self.accounts, account_cols, "files", "@index") if len(self.accounts) else f"<p>{NA}</p>",
-                "<p class='pb-note'>Per file: rows seen = loaded + quarantined + filtered out + deduplicated "
-                "(checked by the code).</p><h3>Quarantined rows by reason</h3>",
-                (
-                    f"<table class='pb-table'><thead><tr><th>Reason</th><th>Rows</th></tr></thead><tbody>{q_rows}"
-                    "</tbody></table>"
+        sources = []
+        if len(matrix):
+            known = matrix[matrix["status"].eq("known") & matrix["source_title"].notna()]
+            for cell in known.drop_duplicates(["source_title", "source_url"]).itertuples():
+                sources.append(
+                    {
+                        "payer_key": cell.payer_key,
+                        "title": cell.source_title,
+                        "effective": optional(cell.effective_date),
+                        "url": optional(cell.source_url),
+                    }
                 )
-                if q_rows
-                else "<p>None.</p>",
-                "<h3>Data gaps</h3><ul>",
-                "".join(f"<li>{_e(g)}</li>" for g in self.data_gaps()),
-                "</ul>",
-            ]
-        )
+        return {
+            "policy_types": POLICY_TYPES,
+            "matrix": payers,
+            "sources": sources,
+            "gaps": policy.policy_gaps(matrix) if len(matrix) else [],
+        }
 
-    def _chart_html(self, name: str) -> str:
-        paths = self.chart_paths.get(name)
-        if not paths:
-            return ""
-        data = base64.b64encode(paths["png"].read_bytes()).decode("ascii")
-        return (
-            f"<figure class='pb-figure'><img alt='{_e(name.replace('_', ' '))}' "
-            f"src='data:image/png;base64,{data}' style='max-width:100%'/></figure>"
-        )
+    def _context_methodology(self) -> dict[str, Any]:
+        quarantine = self.quarantine["reason_code"].value_counts().sort_index()
+        gpci = sorted(set(self.medicare_localities["gpci_year"].dropna().astype(int)))
+        return {
+            "duplicates_collapsed": self.duplicates_collapsed,
+            "small_sample_n": config.SMALL_SAMPLE_N,
+            "gpci_year": gpci[0] if gpci else None,
+            "data_label": self._data_label(),
+            "accounts": self.accounts.to_dict(orient="records"),
+            "account_columns": ACCOUNT_COLUMNS,
+            "quarantine": [(str(k), int(v)) for k, v in quarantine.items()],
+            "data_gaps": self.data_gaps(),
+            "ipps_table5": Path(self.params.ipps_table5).name if self.params.ipps_table5 else "",
+        }
+
+    def _charts_context(self) -> dict[str, dict[str, str] | None]:
+        """Chart name -> ``{alt, data}`` (base64 PNG) for every chart written by :meth:`write_charts`."""
+        out: dict[str, dict[str, str] | None] = dict.fromkeys(CHART_NAMES)
+        for name, paths in self.chart_paths.items():
+            if paths:
+                data = base64.b64encode(paths["png"].read_bytes()).decode("ascii")
+                out[name] = {"alt": name.replace("_", " "), "data": data}
+        return out
 
 
 # --------------------------------------------------------------------------------------------------- data helpers
@@ -957,6 +771,16 @@ def _medicare_by_year(code: str) -> pd.DataFrame:
         national = medicare.medicare_amounts(code, year, localities=None)
         frames.append(national)
     return pd.concat(frames, ignore_index=True)
+
+
+INSTITUTIONAL_COLUMNS = [
+    ("payer_family", "Payer", None),
+    ("basis", "Medicare basis", None),
+    ("n", "n", "int"),
+    ("median", "Median", "money"),
+    ("medicare_amount", "Medicare amount", "money"),
+    ("median_pct_of_facility_medicare", "Median % of Medicare (facility)", "pct"),
+]
 
 
 def _years_table(by_year: pd.DataFrame) -> pd.DataFrame:
@@ -1090,6 +914,8 @@ def _modifier_table(code: str, year: int, compared: pd.DataFrame) -> pd.DataFram
         ]
         if effect is None and with_mod.empty:
             continue
+        if not surgical(ind) and ref.modifier in SURGICAL_MODIFIERS and with_mod.empty:
+            continue
         factor = effect[0] / 100 if effect and effect[0] is not None else None
         records.append(
             {
@@ -1157,14 +983,9 @@ def _policy_tables(report: CodeReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
         product_lines=p.product_lines,
         year=p.year,
     )
+    if not surgical(report.indicators):
+        payments = payments[~payments["modifier"].isin(SURGICAL_MODIFIERS)].reset_index(drop=True)
     return policies, matrix, payments
-
-
-def _basis_tag(basis: Any) -> str:
-    labels = {"illustrative": "illustrative", "published": "published", "derived": "CMS"}
-    if basis is None or (isinstance(basis, float) and pd.isna(basis)) or basis not in labels:
-        return ""
-    return f" <span class='pb-tag pb-{_e(basis)}'>{labels[basis]}</span>"
 
 
 def _nested(table: pd.DataFrame, keys: Sequence[str]) -> dict:
@@ -1202,91 +1023,61 @@ def _none(value: Any) -> Any:
     return value
 
 
-# --------------------------------------------------------------------------------------------------- HTML helpers
-_STYLE = """<style>
-.pb-section{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;max-width:1100px;line-height:1.45}
-.pb-section h2{border-bottom:2px solid #0072B2;padding-bottom:4px;margin-top:28px}
-.pb-table{border-collapse:collapse;font-size:13px;margin:8px 0 14px}
-.pb-section .pb-table th,.pb-section .pb-table td{border:1px solid #d0d0d0;padding:4px 8px;text-align:left;
-vertical-align:top}
-.pb-section .pb-table td.num{text-align:right;font-variant-numeric:tabular-nums}
-.pb-section .pb-table thead th{background:#f2f5f9}
-.pb-banner{background:#fff4f4;border:2px solid #B00020;color:#B00020;padding:6px 10px;font-weight:bold;margin:8px 0}
-.pb-note{color:#555;font-size:12px}.pb-tag{font-size:10px;border-radius:3px;padding:0 3px;white-space:nowrap}.pb-illustrative{background:#fde8c8;color:#8a4b00}.pb-published{background:#d6f0e5;color:#00573b}.pb-derived{background:#dcecf7;color:#004a7c}.pb-label{color:#B00020;font-size:12px;font-weight:bold;margin:-6px 0 8px}.pb-na{color:#888;font-style:italic}
-</style>"""
-
-
-def _banner() -> str:
-    return (
-        f"<div class='pb-banner'>{_e(config.SYNTHETIC_LABEL.capitalize())}. The payer rates in this report are "
-        "generated by committed code for demonstration; they are not real.</div>"
-    )
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _key_attr(key: str | None) -> str:
-    return f" data-key='{_e(key)}'" if key else ""
-
-
-def _money(value: Any, key: str | None = None, cell: bool = False) -> str:
-    text = NA if value is None or pd.isna(value) else f"${float(value):,.2f}"
-    return f"<td class='num'{_key_attr(key)}>{text}</td>" if cell else f"<span{_key_attr(key)}>{text}</span>"
-
-
-def _pct(value: Any, key: str | None = None) -> str:
-    text = NA if value is None or pd.isna(value) else f"{float(value):.1f}%"
-    return f"<span{_key_attr(key)}>{text}</span>"
-
-
-def _num(value: Any, key: str | None = None) -> str:
-    return f"<span{_key_attr(key)}>{int(value):,}</span>"
-
-
-def format_value(value: Any, kind: str | None) -> str:
-    """How a table cell shows a value (the summary-agreement test uses the same function)."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return NA
-    if kind == "money":
-        return f"${float(value):,.2f}"
-    if kind == "pct":
-        return f"{float(value):.1f}%"
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "number":
-        return f"{float(value):,.2f}"
-    if kind == "factor":
-        return f"{float(value):g}"
-    if kind == "flag":
-        return "yes" if bool(value) else "no"
-    if kind == "setting":
-        return str(value).replace("_", "-")
-    if kind == "sha":
-        return str(value)[:12] + "…"
-    return str(value)
-
-
-def _table(frame: pd.DataFrame, columns: list[tuple[str, str, str | None]], root: str, *keys: str) -> str:
-    """An HTML table; each cell's data-key is ``root.<key values>.<column>`` (``@index`` keys by row number)."""
-    head = "".join(f"<th>{_e(label)}</th>" for _, label, _ in columns)
-    body = []
-    for index, record in enumerate(frame.to_dict(orient="records")):
-        path = [str(index) if k == "@index" else str(record[k]) for k in keys]
-        cells = []
-        for column, _, kind in columns:
-            value = record.get(column)
-            key = ".".join([root, *path, column])
-            css = " class='num'" if kind in ("money", "pct", "int", "number", "factor") else ""
-            text = format_value(value, kind)
-            shown = f"<span class='pb-na'>{NA}</span>" if text == NA else _e(text)
-            key_attr = "" if column in keys else f" data-key='{_e(key)}'"  # key columns name the row
-            cells.append(f"<td{css}{key_attr}>{shown}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table class='pb-table'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _kv_table(rows: list[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    return f"<table class='pb-table'><tbody>{body}</tbody></table>"
+# --------------------------------------------------------------------------------------------------- table columns
+# (column, header, format_value kind) of each report table; the templates lay them out.
+STAT_COLUMNS: list[tuple[str, str, str | None]] = [
+    ("n", "n", "int"),
+    ("min", "Min", "money"),
+    ("p10", "P10", "money"),
+    ("p25", "P25", "money"),
+    ("median", "Median", "money"),
+    ("p75", "P75", "money"),
+    ("p90", "P90", "money"),
+    ("max", "Max", "money"),
+    ("mean", "Mean", "money"),
+    ("median_pct_of_medicare", "Median % of Medicare (locality-matched)", "pct"),
+    ("small_sample", "Small sample", "flag"),
+]
+OTHER_RATE_COLUMNS: list[tuple[str, str, str | None]] = [
+    ("rate_type", "Rate type", "setting"),
+    ("billing_class", "Billing class", None),
+    ("payer_family", "Payer", None),
+    ("unit", "Unit", None),
+    ("n", "n", "int"),
+    ("median", "Median", "number"),
+]
+MODIFIER_COLUMNS: list[tuple[str, str, str | None]] = [
+    ("modifier", "Modifier", None),
+    ("name", "Name", None),
+    ("when_to_use", "When to use", None),
+    ("medicare_rule", "Medicare payment effect", None),
+    ("medicare_factor", "Medicare factor", "factor"),
+    ("medicare_amount", "Medicare national amount with modifier", "money"),
+    ("commercial_n", "Commercial rates with modifier", "int"),
+    ("commercial_median_pct_of_base", "Commercial median, % of same payer's base median", "pct"),
+]
+ACCOUNT_COLUMNS: list[tuple[str, str, str | None]] = [
+    ("source_file", "File", None),
+    ("rows_seen", "Seen", "int"),
+    ("rows_loaded", "Loaded", "int"),
+    ("rows_quarantined", "Quarantined", "int"),
+    ("rows_filtered_out", "Filtered out", "int"),
+    ("rows_deduplicated", "Deduplicated", "int"),
+    ("source_sha256", "sha256", "sha"),
+]
+# charts the deck shows as pictures (the policy matrix is a native table there, its text would be too small)
+SLIDE_CHARTS: tuple[str, ...] = (
+    "rate_distribution",
+    "pct_of_medicare",
+    "pct_of_medicare_by_state",
+    "medicare_localities",
+    "medicare_by_year",
+)
+CHART_NAMES: tuple[str, ...] = (
+    "rate_distribution",
+    "pct_of_medicare",
+    "pct_of_medicare_by_state",
+    "medicare_localities",
+    "medicare_by_year",
+    "policy_matrix",
+)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmark import config
 from benchmark.errors import PaybenchError
-from benchmark.reporting import exports, output_folder, provenance
+from benchmark.reporting import about, exports, output_folder, provenance
 from benchmark.reporting.preflight import check_report
 from benchmark.reporting.report import ReportParams
 from benchmark.safe_text import neutralize_html
@@ -181,7 +181,7 @@ def run_report(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     try:
-        export_html(notebook, staging / "report.html", title=f"CPT {params.code} payer benchmark ({params.year})")
+        export_html(notebook, staging / "report.html", title=_report_title(staging, params))
         made = exports.write_exports(staging)
         _write_run_record(staging, inputs, started, time.perf_counter() - clock, made.notes)
     except BaseException:
@@ -259,6 +259,16 @@ def read_run_record(report_dir: Path) -> dict | None:
         return json.loads((Path(report_dir) / RUN_RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _report_title(staging: Path, params: ReportParams) -> str:
+    """The page title: the report's own (summary.json ``title``: a geography report names its geography)."""
+    summary = staging / "summary.json"
+    if summary.is_file():
+        title = json.loads(summary.read_text(encoding="utf-8")).get("title")
+        if title:
+            return str(title)
+    return about.report_title(params.code, params.year, params.geography)
 
 
 def export_html(notebook: Path, html_path: Path, title: str) -> Path:

@@ -113,7 +113,7 @@ def check_url(url: str, policy: RemotePolicy, *, is_link: bool) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise SourceError(f"{public_url(url)}: cannot resolve host {host!r} ({error})") from error
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not policy.allow_private_hosts:
         for address in addresses:
             if not _is_public(address):

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from benchmark.sources.http import HttpReader, RemotePolicy, SourceError, is_url, public_url
@@ -94,7 +94,8 @@ class Source:
             if self.is_url:
                 if self.members:
                     raise SourceError(f"{self.name}: zip archives are read from local files only; download it first")
-                stream: BinaryIO = stack.enter_context(HttpReader(self.location, self.policy, is_link=self.is_link))
+                reader = HttpReader(self.location, self.policy, is_link=self.is_link)
+                stream = cast(BinaryIO, stack.enter_context(reader))  # a raw stream with read/readinto, not IO
             else:
                 check_regular_file(self.location)
                 stream = stack.enter_context(open(self.location, "rb"))
@@ -160,9 +161,11 @@ def routes_here(value: object) -> bool:
     """True for what :func:`read_source` reads and the plain per-file readers do not: URLs, sources, zips."""
     if isinstance(value, Source) or is_url(value) or (isinstance(value, str) and value.startswith(ZIP_SCHEME)):
         return True
+    if not isinstance(value, (str, os.PathLike)):
+        return False
     try:
         return head_bytes(Path(value)).startswith(ZIP_MAGIC)
-    except (OSError, TypeError, ValueError):
+    except (OSError, ValueError):
         return False
 
 
@@ -270,7 +273,7 @@ def _open_member(stack: ExitStack, stream: BinaryIO, member: str, limits: Limits
     except KeyError:
         raise SourceError(f"{name}: no member {member!r} in the archive") from None
     _check_member(info, limits, f"{name}!{member}")
-    return stack.enter_context(zipped.open(info))
+    return cast(BinaryIO, stack.enter_context(zipped.open(info)))  # typeshed says IO[bytes]: a ZipExtFile is binary
 
 
 def _check_member(info: zipfile.ZipInfo, limits: Limits, name: str) -> None:

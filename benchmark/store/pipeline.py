@@ -17,7 +17,7 @@ from benchmark.accounts import IngestResult, RejectedFile
 from benchmark.errors import ParameterError
 from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
 from benchmark.sources.http import redact
-from benchmark.sources.source import local_path
+from benchmark.sources.source import Source, local_path
 from benchmark.store.distributed import stage_on_dask
 from benchmark.store.rate_store import (
     CONFLICT,
@@ -43,7 +43,7 @@ class IngestRun:
     """
 
     out_dir: Path | None
-    files: list[Path] = field(default_factory=list)
+    files: list[Path | Source] = field(default_factory=list)  # local files; URLs, zip members as Source
     result: IngestResult = field(default_factory=IngestResult)
     written: dict[str, Path] = field(default_factory=dict)
     outcomes: list[FileOutcome] = field(default_factory=list)
@@ -68,12 +68,12 @@ COMMIT_ATTEMPTS = 5  # commits of one run, re-reading files a concurrent run sto
 
 
 def ingest(
-    sources: Iterable[str | Path],
+    sources: Iterable[str | Path | Source],
     codes: Sequence[str] | None = None,
     out_dir: str | Path | None = None,
     *,
     is_synthetic: bool = False,
-    progress: Callable[[Path, object], None] | None = None,
+    progress: Callable[[Path | Source, object], None] | None = None,
     engine: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
@@ -96,10 +96,12 @@ def ingest(
     if out_dir is None:
         if engine != "local":
             raise ParameterError("the dask engine writes into a store: give an output folder")
-        parts = []
+        parts: list[IngestResult] = []
         for path in files:
             sample = isinstance(path, (str, Path)) and is_sample_file(path)
             part = (reader or read_file)(path, codes, is_synthetic=is_synthetic or sample)
+            if not isinstance(part, IngestResult):  # chunks are for a store
+                raise TypeError(f"reader returned {type(part).__name__}; without a store it must be an IngestResult")
             parts.append(part)
             if progress:
                 progress(path, part)
@@ -120,7 +122,7 @@ def ingest(
 
 
 def _ingest_into_store(
-    files: list[Path],
+    files: list[Path | Source],
     codes: Sequence[str] | None,
     out_dir: Path,
     *,
@@ -175,7 +177,7 @@ def _ingest_into_store(
                 outcome.status, outcome.reason = FAILED, "concurrent ingests kept storing this file for other codes"
     read = [o for o in outcomes if o.status == LOADED]
     bad = [
-        RejectedFile(redact(o.source), redact(o.reason if o.status == REJECTED else f"failed: {o.reason}"))
+        RejectedFile(redact(o.source), redact((o.reason or "") if o.status == REJECTED else f"failed: {o.reason}"))
         for o in outcomes
         if o.status in (REJECTED, FAILED)
     ]

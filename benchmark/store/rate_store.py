@@ -138,6 +138,7 @@ class ManifestSchema(pa.DataFrameModel):
         ordered = True
 
     @pa.dataframe_check
+    @classmethod
     def rows_balance(cls, df: pd.DataFrame) -> Series[bool]:
         return rows_balance(df)
 
@@ -244,7 +245,7 @@ def union_codes(a: str | None, b: str) -> str:
         return b
     if ALL_CODES in (a, b):
         return ALL_CODES
-    return codes_key([*codes_of(a), *codes_of(b)])
+    return codes_key([*(codes_of(a) or ()), *(codes_of(b) or ())])
 
 
 def code_prefix(code: str, length: int = CODE_PREFIX_LENGTH) -> str:
@@ -688,7 +689,8 @@ def new_run_id() -> str:
 def _rate_filter(
     codes: Sequence[str] | None, families: Sequence[str] | None, types: Sequence[str] | None
 ) -> tuple[str, dict]:
-    clauses, params = ["TRUE"], {}
+    clauses: list[str] = ["TRUE"]
+    params: dict[str, object] = {}
     for column, values in (("billing_code", codes), ("payer_family", families), ("source_type", types)):
         if values:  # a list of parameters (not a subquery), so DuckDB can prune row groups by their statistics
             names = [f"{column}_{i}" for i in range(len(values))]

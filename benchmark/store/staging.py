@@ -16,6 +16,7 @@ output, so rows read back in the reader's order).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -52,6 +53,8 @@ from benchmark.store.rate_store import (
     covers,
     union_codes,
 )
+
+_log = logging.getLogger(__name__)
 
 # A reader: (source, codes or None, is_synthetic=...) -> one IngestResult, or an iterable of them (chunks of one file).
 Reader = Callable[..., IngestResult | Iterable[IngestResult]]
@@ -107,6 +110,7 @@ def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
     sha256, size = _identify(task.source)
     wanted = task.codes_key
     if sha256 and covers(loaded.get(sha256), wanted):
+        _log.info("%s: skipped, already in the store (same sha256, codes %s)", task.name, loaded[sha256])
         return _outcome(task, SKIPPED, sha256, size, codes=loaded[sha256])
     to_read = union_codes(loaded.get(sha256) if sha256 else None, wanted)
     part_id = f"{(sha256 or 'x' * 16)[:16]}-{uuid.uuid4().hex[:8]}"
@@ -133,6 +137,7 @@ def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
         sha256 = next((a.source_sha256 for a in accounts.values()), None)
         if sha256 and covers(loaded.get(sha256), wanted):
             shutil.rmtree(folder, ignore_errors=True)
+            _log.info("%s: skipped, already in the store (same sha256, codes %s)", task.name, loaded[sha256])
             return _outcome(task, SKIPPED, sha256, size, codes=loaded[sha256])
     outcome = _outcome(task, LOADED, sha256, size, codes=to_read, accounts=list(accounts.values()))
     outcome.part_id, outcome.staged = part_id, str(folder)
@@ -149,6 +154,9 @@ def stage_with_retries(task: FileTask, loaded: Mapping[str, str], retries: int =
             return outcome
         except Exception as error:
             last = error
+            if attempt <= retries:
+                _log.info("%s: attempt %d failed (%s: %s); retrying", task.name, attempt, type(error).__name__, error)
+    _log.info("%s: failed after %d attempt(s): %s: %s", task.name, retries + 1, type(last).__name__, last)
     return failed_outcome(task, last, retries + 1)
 
 

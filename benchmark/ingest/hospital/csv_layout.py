@@ -28,6 +28,7 @@ Row accounting (the unit of ``FileAccount``) -- see :mod:`benchmark.ingest.hospi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -365,14 +366,14 @@ def read_layout(first: list[Record]) -> tuple[Layout | None, list[Problem]]:
             expected = {"dollar", "percentage", "algorithm", "methodology", "notes"} | (
                 {"median", "p10", "p90", "count"} if (meta.version or "").startswith("3") else {"estimated"}
             )
-            missing = sorted(expected - set(group.columns))
-            if missing:
+            absent = sorted(expected - set(group.columns))
+            if absent:
                 problems.append(
                     Problem(
                         f"line {line}",
                         SEVERITY_WARNING,
                         "incomplete_wide_group",
-                        f"payer/plan {group.label!r} lacks the {', '.join(missing)} column(s) the "
+                        f"payer/plan {group.label!r} lacks the {', '.join(absent)} column(s) the "
                         "template requires for every payer/plan",
                     )
                 )
@@ -532,7 +533,7 @@ def _tables(source: ByteSource, layout: Layout, sink: Sink, parser: _ChunkParser
             chunk, future = ahead.popleft()
             table, rows_at, lines = future.result()
             if table is not None:
-                yield table, line + rows_at, (lambda c=chunk: parser.full(c)) if parser.partial else None
+                yield table, line + rows_at, functools.partial(parser.full, chunk) if parser.partial else None
                 line += lines
                 continue
             put_back = [chunk] + [c for c, _ in ahead]
@@ -780,6 +781,7 @@ class _RowReader:
     def _candidates(self, column: pa.ChunkedArray, filled: np.ndarray) -> np.ndarray:
         """Code cells whose normalized code may be wanted: a known spelling, or one with other characters than
         0-9 and A-Z (punctuation, spaces, lower case), which is normalized and checked one by one."""
+        assert self.variants is not None  # called with a code filter only
         variants = self.variants if pa.types.is_string(column.type) else self.variants.cast(column.type)
         known = pc.is_in(column, value_set=variants).to_numpy(zero_copy_only=False)
         return filled & (known | _has_bytes_outside(column, _CODE_BYTES))

@@ -277,7 +277,7 @@ def records(
                 raise UnbalancedQuoteError(state["first"], source.line - 1)
             yield line[0]
 
-    def swallowing(cells: list[str]) -> bool:
+    def swallowing(cells: list[str], threshold: int) -> bool:
         return any(part.count(",") >= threshold for cell in cells if "\n" in cell for part in cell.split("\n")[1:])
 
     reader = csv.reader(lines())
@@ -285,7 +285,7 @@ def records(
         state["first"], state["raw"] = source.line, []
         try:
             cells = next(reader)
-            if threshold and len(state["raw"]) > 1 and swallowing(cells):
+            if threshold and len(state["raw"]) > 1 and swallowing(cells, threshold):
                 raise UnbalancedQuoteError(state["first"], source.line - 1)
         except StopIteration:
             return

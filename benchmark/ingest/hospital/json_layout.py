@@ -184,7 +184,9 @@ class _JsonUnits:
         if not isinstance(item, dict):
             self.sink.quarantine(base, "malformed_item", "an item that is not a JSON object", _text(item)[:200])
             return
-        drug = item.get("drug_information") if isinstance(item.get("drug_information"), dict) else {}
+        drug = item.get("drug_information")
+        if not isinstance(drug, dict):
+            drug = {}
         codes = [c for c in _as_list(item.get("code_information")) if isinstance(c, dict)]
         code_pairs = [(_text(c.get("code")), _text(c.get("type"))) for c in codes if _text(c.get("code"))]
         for j, charge in enumerate(_as_list(item.get("standard_charges"))):
@@ -281,7 +283,9 @@ class _JsonUnits:
 
 
 def _meta(root: dict[str, Any], sink: Sink) -> HospitalMeta:
-    license_info = root.get("license_information") if isinstance(root.get("license_information"), dict) else {}
+    license_info = root.get("license_information")
+    if not isinstance(license_info, dict):
+        license_info = {}
     state = _text(license_info.get("state")).upper() or None
     if state not in US_STATES:
         state = None

@@ -229,8 +229,10 @@ def _read_csv(source: ByteSource, sink: Sink, check: FileCheck, collect: bool) -
             errors = [p for p in problems if p.severity == SEVERITY_ERROR]
             if collect:
                 return errors[0]  # all of them are in the problems already
-            more = f" (and {len(errors) - 1} more error(s); `paybench validate` lists them)" if len(errors) > 1 else ""
-            return Problem(errors[0].location, SEVERITY_ERROR, errors[0].reason_code, errors[0].detail + more)
+            others = (
+                f" (and {len(errors) - 1} more error(s); `paybench validate` lists them)" if len(errors) > 1 else ""
+            )
+            return Problem(errors[0].location, SEVERITY_ERROR, errors[0].reason_code, errors[0].detail + others)
         sink.meta = layout.meta
         check.layout = layout.describe()
         rows = cms.rows if cms is not None else None

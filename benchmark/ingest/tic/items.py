@@ -257,7 +257,7 @@ class FilteredRowCounter:
             entry = None if key in duplicates else table.get(key)
             return entry[0] if entry else 1
 
-        total = self.direct
+        total: float = self.direct
         if self.dense.size:
             used = np.flatnonzero(self.dense)
             groups = np.fromiter(map(groups_of, used.tolist()), np.int64, used.size)

@@ -122,6 +122,7 @@ from __future__ import annotations
 import gc
 import json
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -253,7 +254,7 @@ def read_in_network(
     lease = tic_workers.acquire(limits or Limits()) if tic_workers.helpers_wanted(stored, helpers) else None
     try:
         reader = _use_helpers(lease, collector, source, name, limits or Limits(), expect_gzip) if lease else None
-        with _gc_paused(), source.open(limits) as stream, collector.spill:
+        with gc_paused(), source.open(limits) as stream, collector.spill:
             stats = scan_document(
                 stream, collector, name=name, limits=limits, progress=report, expect_gzip=expect_gzip, reader=reader
             )
@@ -300,17 +301,33 @@ def _use_helpers(
     return reader
 
 
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = 0  # reads in this process that are inside gc_paused()
+_GC_WAS_ENABLED = False  # the collector's state before the first of them
+
+
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while reading: the reader makes millions of short-lived tuples and no cycles,
-    and generation-2 passes over them cost more than the parsing (refcounting still frees everything at once)."""
-    enabled = gc.isenabled()
-    gc.disable()
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a read runs: the reader makes millions of short-lived tuples and no
+    cycles, and generation-2 passes over them cost more than the parsing (refcounting still frees everything).
+
+    The pause covers the read only and is undone on every exit, an exception included. Reads that overlap (threads of
+    a Dask worker or a notebook kernel) share it: the collector is switched back on when the last of them ends, and
+    only if it was on when the first began (a caller that switched it off keeps it off).
+    """
+    global _GC_PAUSES, _GC_WAS_ENABLED
+    with _GC_LOCK:
+        if _GC_PAUSES == 0:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+        _GC_PAUSES += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _GC_LOCK:
+            _GC_PAUSES -= 1
+            if _GC_PAUSES == 0 and _GC_WAS_ENABLED:
+                gc.enable()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -696,6 +713,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _fetch_reference(reference: Reference, policy: RemotePolicy, fetched: dict[str, Any]) -> None:
     """Fill a 1.x remote provider reference from its ``location`` (a provider-reference file)."""
     location = reference.location
+    assert location is not None  # only references with a location are fetched
     if location not in fetched:
         try:
             fetched[location] = fetch_json(location, policy, max_bytes=policy.max_reference_file_bytes)

@@ -30,6 +30,7 @@ How the work is organised (columnar: no Python object per row)
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -370,10 +371,10 @@ def _network_name(names: Any) -> str | None:
 def _network_name_of(names: str | list[str]) -> str | None:
     """_network_name of a text or a list of texts, remembered (files repeat a few network lists)."""
     key = names if type(names) is str else tuple(names)
-    network = _NETWORK_NAMES.get(key, False)
-    if network is False:
-        network = _network_name(names)
-        _remember(_NETWORK_NAMES, key, network)
+    if key in _NETWORK_NAMES:
+        return _NETWORK_NAMES[key]
+    network = _network_name(names)
+    _remember(_NETWORK_NAMES, key, network)
     return network
 
 
@@ -639,7 +640,7 @@ class RowBuilder:
         if rate_problem is None and not rate.keys() <= _RATE_KEYS:
             rate_problem = _misspelled(rate, _RATE_KEYS, _RATE_KEYS)
         if rate_problem is None:
-            parsed = list(map(_parse_price, prices))
+            parsed: list[Any] = list(map(_parse_price, prices))  # value tuples, or _Problem
             if _Problem not in map(type, parsed):
                 slots = self._add_clean_spans(rate)
                 if slots:  # every price is valid and every slot a provider group: all rows are loaded
@@ -680,6 +681,7 @@ class RowBuilder:
             self.block_spans.append(len(good_slots))
             self.block_prefix.append(-1)
             for slot in good_slots:
+                assert slot.group is not None  # a slot without a problem has its group row
                 self.explicit_prefixes[len(self.spans)] = slot.prefix
                 self.spans.append((slot.group, 1))
 
@@ -730,7 +732,13 @@ class RowBuilder:
         span = None
         lookup = _reference_key(ref_id)
         entry = self.root.references.get(lookup) if lookup is not None else None
-        if entry is not None and lookup not in self.root.duplicate_ids and entry.groups and None not in entry.groups:
+        if (
+            entry is not None
+            and lookup is not None
+            and lookup not in self.root.duplicate_ids
+            and entry.groups
+            and None not in entry.groups
+        ):
             first = entry.first_row if entry.first_row is not None else self.groups.add_reference(lookup, entry)
             span = (first, len(entry.groups))
         if type(ref_id) is int:
@@ -773,6 +781,7 @@ class RowBuilder:
             invalid = _Problem("provider_group_invalid", "a group of this provider reference is not an object", key)
             while len(self.prefixes) <= ref_index + 1:
                 self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
+            assert lookup is not None  # entry was found by it
             first = entry.first_row if entry.first_row is not None else self.groups.add_reference(lookup, entry)
             return [
                 _Slot(f"{locator}.provider_groups[{i}]", ref_index + 1, first + i, None if group else invalid)
@@ -989,6 +998,8 @@ def _classes(columns: Iterable[pa.Array]) -> np.ndarray:
             classes = codes + 1
         else:
             classes = pd.factorize(classes * (int(codes.max()) + 2) + codes + 1)[0]
+    if classes is None:
+        raise ValueError("no columns to classify rows by")
     return classes
 
 
@@ -1154,11 +1165,12 @@ def _parse_price(price: Any) -> tuple | _Problem:
         key = (
             tuple(raw_modifiers) if type(raw_modifiers) is list and set(map(type, raw_modifiers)) <= _STR_ONLY else None
         )
-        modifiers = _MODIFIERS_OF.get(key) if key is not None else None
-        if modifiers is None:
-            modifiers = "|".join(sorted({m.upper() for m in _texts(raw_modifiers)}))
+        joined = _MODIFIERS_OF.get(key) if key is not None else None
+        if joined is None:
+            joined = "|".join(sorted({m.upper() for m in _texts(raw_modifiers)}))
             if key is not None:
-                _remember(_MODIFIERS_OF, key, modifiers)
+                _remember(_MODIFIERS_OF, key, joined)
+        modifiers = joined
     return (
         modifiers,
         service[0],
@@ -1187,7 +1199,15 @@ def _remember(table: dict, key: Any, value: Any) -> None:
         table[key] = value
 
 
-_MISSPELLINGS: dict[tuple[str, frozenset[str]], str | None] = {}
+_MISSPELLING_MEMORY = 4_096  # (unknown key, key set) pairs remembered; the least recently used are forgotten
+
+
+@functools.lru_cache(maxsize=_MISSPELLING_MEMORY)
+def _closest_key(key: str, meaningful: frozenset[str]) -> str | None:
+    """The meaningful key that ``key`` nearly spells, or None. A pure function of its arguments: the bounded cache
+    forgets old entries but never changes an answer, so a long-lived worker judges keys as a fresh one does."""
+    close = difflib.get_close_matches(key, meaningful, n=1, cutoff=0.85)
+    return close[0] if close else None
 
 
 def _misspelled(obj: dict, meaningful: frozenset[str], known: frozenset[str]) -> _Problem | None:
@@ -1195,11 +1215,7 @@ def _misspelled(obj: dict, meaningful: frozenset[str], known: frozenset[str]) ->
     for key in obj:
         if key in known:
             continue
-        cache_key = (key, meaningful)
-        if cache_key not in _MISSPELLINGS:
-            close = difflib.get_close_matches(key, meaningful, n=1, cutoff=0.85) if len(_MISSPELLINGS) < 10_000 else []
-            _MISSPELLINGS[cache_key] = close[0] if close else None
-        meant = _MISSPELLINGS[cache_key]
+        meant = _closest_key(key, meaningful)
         if meant is not None and meant not in obj:
             return _Problem("key_misspelled", f"unknown key {key!r} looks like a misspelled {meant!r}", key)
     return None

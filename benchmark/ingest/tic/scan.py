@@ -45,6 +45,7 @@ import hashlib
 import queue
 import re
 import threading
+import types
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -56,16 +57,28 @@ import msgspec
 from benchmark.errors import InputFileError
 from benchmark.sources.limits import GZIP_MAGIC, Limits
 
+_inflate: types.ModuleType
 try:  # python-isal: gunzip at ~1 GB/s instead of zlib's ~400 MB/s; optional, same API
-    from isal import isal_zlib as _inflate
+    from isal import isal_zlib
 
-    _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _inflate.error)
+    _inflate = isal_zlib
+    # isal's stub declares `error: Exception` (an instance); it is the exception class zlib.error
+    _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, isal_zlib.error)  # type: ignore[assignment]
 except ImportError:  # pragma: no cover - isal is a declared dependency; zlib is the fallback
     _inflate = zlib
     _INFLATE_ERRORS = (zlib.error,)
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _WS = re.compile(rb"[ \t\r\n]*")
+
+
+def _skip_ws(data: bytes | memoryview, at: int) -> int:
+    """The offset of the first non-whitespace byte from ``at`` (``_WS`` matches everywhere, maybe empty)."""
+    match = _WS.match(data, at)
+    assert match is not None
+    return match.end()
+
+
 _KEY = re.compile(rb'"(?:[^"\\\x00-\x1f]|\\.)*"')
 _SEPARATOR = re.compile(rb',[ \t\r\n]*\{[ \t\r\n]*"(?:[^"\\\x00-\x1f]|\\.){1,64}"')
 _BYTE = re.compile(r"\(byte (\d+)\)")
@@ -203,15 +216,16 @@ def scan_document(
     """
     limits = limits or Limits()
     stats = StreamStats()
+    chunks: Any  # the object delivering JSON chunks (get/close)
     if reader is not None:
-        reader = reader(stats)
+        chunks = reader(stats)
     else:
-        reader = _ReaderThread(raw, name=name, limits=limits, expect_gzip=expect_gzip, stats=stats)
-        reader.start()
+        chunks = _ReaderThread(raw, name=name, limits=limits, expect_gzip=expect_gzip, stats=stats)
+        chunks.start()
     try:
-        _Scanner(reader, handler, name=name, limits=limits, stats=stats, progress=progress).document()
+        _Scanner(chunks, handler, name=name, limits=limits, stats=stats, progress=progress).document()
     finally:
-        reader.close()
+        chunks.close()
     return stats
 
 
@@ -227,7 +241,10 @@ class Inflater:
     (:mod:`benchmark.ingest.tic.workers`).
     """
 
-    def __init__(self, raw: BinaryIO, *, name: str, limits: Limits, expect_gzip: bool, stats: StreamStats) -> None:
+    def __init__(
+        self, raw: BinaryIO | None, *, name: str, limits: Limits, expect_gzip: bool, stats: StreamStats
+    ) -> None:
+        """``raw``: the stored bytes; None when a subclass opens them itself before :meth:`run_stream`."""
         self.raw, self.label, self.limits, self.expect_gzip, self.stats = raw, name, limits, expect_gzip, stats
         self._hasher = hashlib.sha256()
         self._pending: list[bytes] = []
@@ -259,6 +276,8 @@ class Inflater:
     def _raw_read(self, size: int) -> bytes:
         if self.stopped():
             raise ScanError(f"{self.label}: reading stopped")
+        if self.raw is None:
+            raise ScanError(f"{self.label}: nothing to read (no stream opened)")
         data = self.raw.read(size)
         if data:
             self._hasher.update(data)
@@ -337,7 +356,7 @@ class Inflater:
 
     def _gunzip(self, data: bytes) -> None:
         step = 2 * self.limits.chunk_bytes  # ~chunk-sized outputs from 1 MiB of input fit whole: no remainders
-        inflater = _inflate.decompressobj(wbits=31)
+        inflater: Any = _inflate.decompressobj(wbits=31)  # a decompressor, or _EndOfStream after the last member
         try:
             while True:
                 feed = data
@@ -672,7 +691,7 @@ class _Scanner:
             if self.eof or len(self.buf) - self.pos > 2 * self.limits.chunk_bytes or not self._more():
                 return None
 
-    def _scan_here(self, handler: ScanningArrayHandler, region: memoryview, separator: bytes) -> Any:
+    def _scan_here(self, handler: ScanningArrayHandler, region: memoryview, separator: bytes | None) -> Any:
         try:
             return handler.scan(b"".join((b"[", region, b"]")), separator)
         except (msgspec.MsgspecError, ValueError, RecursionError, TypeError):
@@ -727,7 +746,7 @@ class _Scanner:
         return index + count, False, batch_after
 
     def _batch(
-        self, key: str, handler: ArrayHandler, index: int, start: int, cut: int, separator: bytes
+        self, key: str, handler: ArrayHandler, index: int, start: int, cut: int, separator: bytes | None
     ) -> tuple[int, int | None]:
         """Elements in buf[start:cut]: (count, None) when all were read; (count, restart) when cut was wrong."""
         with memoryview(self.buf) as view:  # one copy of the region, brackets included
@@ -740,7 +759,7 @@ class _Scanner:
         return self._exact_region(key, handler, index, start, cut)
 
     def _exact_region(
-        self, key: str, handler: ArrayHandler, index: int, start: int, cut: int
+        self, key: str, handler: ArrayHandler | ScanningArrayHandler, index: int, start: int, cut: int
     ) -> tuple[int, int | None]:
         count, at = 0, start
         view = memoryview(self.buf)
@@ -763,10 +782,10 @@ class _Scanner:
                 count += 1
                 if end >= cut:
                     return count, None
-                at = _WS.match(self.buf, end).end()
+                at = _skip_ws(self.buf, end)
                 if self.buf[at : at + 1] != b",":
                     raise self._syntax(self.base + at, f"expected ',' or ']' after {key}[{index + count - 1}]")
-                at = _WS.match(self.buf, at + 1).end()
+                at = _skip_ws(self.buf, at + 1)
                 if at >= cut:
                     raise self._syntax(self.base + at, f"expected an element after ',' in {key}")
         finally:
@@ -774,7 +793,7 @@ class _Scanner:
 
     def _learn_separator(self, end: int) -> bytes | None:
         """The bytes between two elements up to the next element's first key, e.g. ``,{"provider_group_id"``."""
-        at = _WS.match(self.buf, end).end()
+        at = _skip_ws(self.buf, end)
         match = _SEPARATOR.match(self.buf, at)
         return match.group() if match else None
 
@@ -816,7 +835,7 @@ class _Scanner:
     def _peek(self) -> bytes | None:
         """The next non-whitespace byte (pos moved onto it), or None at the end of the document."""
         while True:
-            self.pos = _WS.match(self.buf, self.pos).end()
+            self.pos = _skip_ws(self.buf, self.pos)
             if self.pos < len(self.buf):
                 return self.buf[self.pos : self.pos + 1]
             if not self._more():
@@ -943,7 +962,7 @@ def _is_one_value(data: bytes, start: int, end: int) -> bool:
 
 def _exact_spans(data: bytes, count: int) -> list[tuple[int, int]]:
     """Element spans of a valid JSON array text, found one element at a time."""
-    spans, at = [], _WS.match(data, 1).end()
+    spans, at = [], _skip_ws(data, 1)
     view = memoryview(data)
     try:
         for _ in range(count):
@@ -953,8 +972,8 @@ def _exact_spans(data: bytes, count: int) -> list[tuple[int, int]]:
             except msgspec.DecodeError as error:
                 end = at + _error_byte(str(error)) - 1
             spans.append((at, end))
-            at = _WS.match(data, end).end() + 1  # past ',' (or ']' after the last one)
-            at = _WS.match(data, at).end()
+            at = _skip_ws(data, end) + 1  # past ',' (or ']' after the last one)
+            at = _skip_ws(data, at)
     finally:
         view.release()
     return spans

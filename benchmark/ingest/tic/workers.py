@@ -135,6 +135,14 @@ def _stop_all() -> None:
 atexit.register(_stop_all)
 
 
+def _buffer(memory: SharedMemory) -> memoryview:
+    """The segment's bytes (``buf`` is None only after ``close``, which the owners call last)."""
+    buf = memory.buf
+    if buf is None:
+        raise ScanError("the shared memory segment is closed")
+    return buf
+
+
 class _Helper:
     """One helper process with its shared-memory slots and a control connection.
 
@@ -164,7 +172,7 @@ class _Helper:
 
     def view(self, slot: int) -> memoryview:
         start = slot * self.slot_bytes
-        return self.memory.buf[start : start + self.slot_bytes]
+        return _buffer(self.memory)[start : start + self.slot_bytes]
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -346,7 +354,7 @@ def _serve(conn: Connection, memory_name: str, slots: int, slot_bytes: int) -> N
 
                 _, seq, slot, length, separator = message
                 start = slot * slot_bytes
-                with memory.buf[start : start + length] as view:
+                with _buffer(memory)[start : start + length] as view:
                     try:
                         result = scan_item_batch(view, wanted, separator)
                         result.filtered = result.filtered.compact()
@@ -387,7 +395,7 @@ class _SlotInflater(Inflater):
             None,
             name=name,
             limits=limits,
-            expect_gzip=expect_gzip,  # type: ignore[arg-type]
+            expect_gzip=expect_gzip,
             stats=StreamStats(),
         )
 
@@ -420,7 +428,7 @@ class _SlotInflater(Inflater):
                 self._read_messages(block=True)
             slot = self.free.pop()
             start = slot * self.slot_bytes
-            self.memory.buf[start : start + len(piece)] = piece
+            _buffer(self.memory)[start : start + len(piece)] = piece
             lines = newlines if len(piece) == len(chunk) else piece.count(b"\n")
             stats = self.stats
             self.conn.send(("chunk", slot, len(piece), lines, stats.raw_bytes, stats.json_bytes, stats.compressed))

@@ -1,0 +1,85 @@
+"""The report says what it is: title, parameters, data sources (files, sha256, dates), time and version."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from importlib.metadata import version
+
+import pytest
+
+from benchmark import config
+from benchmark.reporting import about
+from benchmark.reporting.report import CodeReport, ReportParams
+
+# data/reference/medicare/PROVENANCE.md: sha256 of PPRRVU2025_Oct_nodesc.csv
+PPRRVU_2025_SHA = "fe4f8ca3ae24288e1d4457f0019b42301c7da896e4c34e6d9084eead22ee9aab"
+
+
+@pytest.fixture(scope="module")
+def locality_report():
+    return CodeReport.build(ReportParams(code="44320", geography="04412-18"))
+
+
+@pytest.fixture(scope="module")
+def state_report():
+    return CodeReport.build(ReportParams(code="44320", geography="TX"))
+
+
+def test_dates_come_from_file_names_only_when_they_are_real_dates():
+    assert about.name_date("2025-12-01_aetna_ppo_in-network-rates.json.gz") == "2025-12-01"
+    assert about.name_date("/x/2024-02-29_cigna_index.json") == "2024-02-29"
+    assert about.name_date("2025-02-30_cigna_in-network-rates.json") is None  # not a calendar date
+    assert about.name_date("284160435_general-hospital_standardcharges.csv") is None
+
+
+def test_fingerprint_is_the_sha256_of_the_sorted_file_digests():
+    digests = ["b" * 64, "a" * 64]
+    expected = hashlib.sha256(("a" * 64 + "\n" + "b" * 64).encode()).hexdigest()[:12]
+    assert about.fingerprint(digests) == expected
+
+
+def test_a_geography_report_names_its_geography_in_title_and_summary(locality_report, state_report):
+    summary = locality_report.summary()
+    assert summary["title"] == "CPT 44320 — payer benchmark report, 2025 — Medicare locality 04412-18 (Houston)"
+    assert summary["report"]["geography"] == "04412-18"
+    assert state_report.summary()["title"].endswith("— state TX")
+    head = state_report.section_html("summary").split("<h2>")[0]  # the first screen, before the first section title
+    assert "<h1>CPT 44320 — payer benchmark report, 2025 — state TX</h1>" in head
+
+
+def test_summary_json_states_sources_time_and_version(state_report):
+    facts = state_report.summary()["report"]
+    assert facts["code"] == "44320" and facts["year"] == 2025
+    assert facts["payers"] == ["all"] and facts["product_lines"] == ["commercial"]
+    assert facts["package_version"] == version("payer-benchmark")
+    when = datetime.strptime(facts["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs((datetime.now(UTC) - when).total_seconds()) < 3600
+    rates, medicare = facts["sources"]
+    sample = sorted(config.SAMPLE_TIC_DIR.glob("*.json*")) + sorted(config.SAMPLE_HOSPITAL_DIR.glob("*.csv"))
+    assert rates["file_count"] == len(sample) == 14
+    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sample}
+    assert {f["file"]: f["sha256"] for f in rates["files"]} == {n: d[:12] for n, d in digests.items()}
+    assert rates["fingerprint"] == hashlib.sha256("\n".join(sorted(digests.values())).encode()).hexdigest()[:12]
+    assert rates["date_range"] == {"from": "2025-12-01", "to": "2025-12-01"}  # the sample TiC files' names
+    assert rates["files_without_date"] == 4  # the hospital files' names carry no date
+    assert {"file": "PPRRVU2025_Oct_nodesc.csv", "sha256": PPRRVU_2025_SHA[:12]} in medicare["files"]
+
+
+def test_the_first_screen_says_what_the_report_is(state_report):
+    head = state_report.section_html("summary").split("<h2>")[0]
+    text = re.sub(r"<[^>]+>", " ", head)
+    text = re.sub(r"\s+", " ", text)
+    for fact in (
+        "CPT 44320",
+        "Medicare payment year 2025",
+        "Payers all",
+        "Geography state TX",
+        "Product lines commercial",
+        "14 files; sha256 ",
+        "dated 2025-12-01 (file names)",
+        "(UTC) by payer-benchmark " + version("payer-benchmark"),
+        config.SYNTHETIC_LABEL,
+    ):
+        assert fact in text, fact
