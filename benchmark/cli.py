@@ -149,6 +149,26 @@ def _parser() -> argparse.ArgumentParser:
         help="product lines in the benchmark, among commercial medicare_advantage medicaid exchange tpa unknown "
         "(default: commercial)",
     )
+    report.add_argument(
+        "--report-date",
+        default="",
+        metavar="YYYY-MM-DD",
+        help="date contracts must not have expired by (expired rates are flagged); default: the run date (UTC), "
+        "written into summary.json",
+    )
+    report.add_argument(
+        "--keep-implausible",
+        action="store_true",
+        help="keep rates flagged only implausible_provider (a provider whose specialty would not perform the code) "
+        "in the benchmark statistics; they are left out by default",
+    )
+    report.add_argument(
+        "--min-confidence",
+        default="",
+        metavar="LEVEL",
+        help="benchmark only rates of this confidence or higher, lowest first: 'flagged', 'disputed', "
+        "'single source', 'corroborated' (default: every rate not flagged)",
+    )
     report.set_defaults(handler=_report)
 
     batch = sub.add_parser(
@@ -341,11 +361,12 @@ def _assessment_options(command: argparse.ArgumentParser) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from benchmark.reporting.preflight import check_sources, parameter_problems
+    from benchmark.reporting.preflight import assessment_problems, check_sources, parameter_problems
 
     # every value and source checked before the heavy imports (pandas, matplotlib) and before anything is written
     code = args.code.strip()
     problems = parameter_problems(code, args.year, args.payers, args.geography, args.product_lines)
+    problems += assessment_problems(args.report_date, args.keep_implausible, args.min_confidence)
     sources, providers, source_problems = check_sources(
         [str(s) for s in args.source], str(args.providers) if args.providers else ""
     )
@@ -364,6 +385,9 @@ def _report(args: argparse.Namespace) -> int:
         product_lines=tuple(args.product_lines),
         ipps_table5=str(args.ipps_table5.resolve()) if args.ipps_table5 else "",
         providers=providers,
+        report_date=args.report_date,
+        keep_implausible=args.keep_implausible,
+        min_confidence=args.min_confidence,
     )
     outputs = run_report(params, args.out, force=args.force, overwrite=args.overwrite)
     if outputs.skipped:

@@ -302,6 +302,9 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
         "product_lines": ["commercial"],
         "ipps_table5": "",
         "providers": "",
+        "report_date": "",  # the run date (UTC): summary.json names it
+        "keep_implausible": False,
+        "min_confidence": "",
     }
     versions = first["manifest"]["package_versions"]
     assert versions["payer-benchmark"] and versions["papermill"] and "chromium" in versions

@@ -88,6 +88,11 @@ def _batch(n: int, *, nan: bool = False) -> pd.DataFrame:
     )
 
 
+def _verdicts(n: int, *, nan: bool = False) -> pd.DataFrame:
+    count = NAN if nan else 3
+    return pd.DataFrame({"payer_family": ["Aetna"] * n, "agree": [count] * n, "disagree": [count] * n})
+
+
 DRAWERS = {
     "rate_distribution_chart": lambda rows: charts.rate_distribution_chart(
         _rates(**rows), "44320", 700.0, synthetic=True, setting_label="facility"
@@ -110,6 +115,10 @@ DRAWERS = {
         _policy(**rows), "44320", ["Prior authorization"], synthetic=True
     ),
     "batch_overview_chart": lambda rows: charts.batch_overview_chart(_batch(**rows), synthetic=True),
+    "rate_distribution_chart (flagged rates)": lambda rows: charts.rate_distribution_chart(
+        _rates(**rows), "44320", 700.0, synthetic=True, setting_label="facility", flagged=_rates(**rows)
+    ),
+    "crosscheck_chart": lambda rows: charts.crosscheck_chart(_verdicts(**rows), "44320", synthetic=True),
 }
 CASES = {"empty": {"n": 0}, "one row": {"n": 1}, "all NaN": {"n": 2, "nan": True}}
 

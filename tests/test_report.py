@@ -61,6 +61,7 @@ def test_outputs_exist(report_dir):
     assert charts == sorted(
         f"{n}.{ext}"
         for n in (
+            "crosscheck",
             "medicare_by_year",
             "medicare_localities",
             "pct_of_medicare",

@@ -486,6 +486,12 @@ def _convert(name: str, value: Any, hint: Any) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return None, f"{name}: expected text, got {value!r}"
         return value.strip(), None
+    if hint is bool:  # YAML scalars arrive as text (load_batch reads without type guessing)
+        if isinstance(value, bool):
+            return value, None
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true", None
+        return None, f"{name}: expected true or false, got {value!r}"
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return None, f"{name}: expected a list of names such as [Aetna, BCBS], got {value!r}"

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from benchmark import config
@@ -126,16 +127,26 @@ def _ordered(families: pd.Series) -> list[str]:
 
 
 def rate_distribution_chart(
-    rows: pd.DataFrame, code: str, medicare_amount: float | None, *, synthetic: bool, setting_label: str
+    rows: pd.DataFrame,
+    code: str,
+    medicare_amount: float | None,
+    *,
+    synthetic: bool,
+    setting_label: str,
+    flagged: pd.DataFrame | None = None,
 ) -> Figure:
-    """Box plot with every rate as a dot, one row per payer family; Medicare national amount as a reference line."""
+    """Box plot with every rate as a dot, one row per payer family; Medicare national amount as a reference line.
+
+    ``flagged``: rates left out of the statistics (``flags``), drawn as red crosses (legend "flagged rate"); the axis
+    spans the kept rates, and a flagged amount beyond it is drawn at the axis edge as a triangle pointing out."""
     rows = rows.dropna(subset=["amount_usd"])
+    flagged = flagged.dropna(subset=["amount_usd"]) if flagged is not None else rows.iloc[0:0]
     with chart_style():
         fig, ax = _figure()
-        if rows.empty:
+        if rows.empty and flagged.empty:
             _no_data(ax)
         else:
-            order = _ordered(rows["payer_family"])
+            order = _ordered(pd.concat([rows["payer_family"], flagged["payer_family"]]))
             palette = {p: PAYER_PALETTE.get(p, "#999999") for p in order}
             # Boxes drawn by matplotlib itself: seaborn 0.13.2's boxplot passes `vert=`, deprecated in matplotlib 3.11
             # and removed in 3.13 (fixed in seaborn after 0.13.2, not yet released). Positions 0..n-1 in `order` are
@@ -165,6 +176,8 @@ def rate_distribution_chart(
                 ax=ax,
                 legend=False,
             )
+            if len(flagged):
+                _mark_flagged(ax, rows, flagged, order, medicare_amount)
             if medicare_amount:
                 ax.axvline(medicare_amount, color="black", linestyle="--", linewidth=1.2)
                 ax.annotate(
@@ -182,6 +195,83 @@ def rate_distribution_chart(
         ax.set_title(f"CPT {code}: professional fees by payer")
         _footnote(fig, "Sources: payer TiC in-network files and hospital standard-charge files; CMS PFS.", synthetic)
     return fig
+
+
+FLAG_COLOR = "#D55E00"  # Okabe-Ito vermillion: flagged rates
+
+
+def _mark_flagged(ax, rows: pd.DataFrame, flagged: pd.DataFrame, order: list[str], medicare_amount: float | None):
+    """Flagged rates as crosses on their payer's row; amounts beyond the kept rates' span drawn at the axis edge."""
+    kept = rows["amount_usd"].astype(float)
+    span = [*kept, *([medicare_amount] if medicare_amount else [])]
+    if span:
+        low, high = min(span), max(span)
+        pad = max((high - low) * 0.08, high * 0.05, 1.0)
+        low, high = max(low - pad, 0.0), high + pad
+    else:
+        amounts = flagged["amount_usd"].astype(float)
+        low, high = 0.0, float(amounts.max()) * 1.1 or 1.0
+    position = {p: i for i, p in enumerate(order)}
+    y = flagged["payer_family"].map(position).astype(float).to_numpy()
+    x = flagged["amount_usd"].astype(float).to_numpy()
+    inside = (x >= low) & (x <= high)
+    ax.scatter(x[inside], y[inside], marker="X", s=60, color=FLAG_COLOR, edgecolor="white", linewidth=0.6, zorder=5)
+    beyond_high, beyond_low = x > high, x < low
+    ax.scatter([high] * int(beyond_high.sum()), y[beyond_high], marker=">", s=70, color=FLAG_COLOR, zorder=5)
+    ax.scatter([low] * int(beyond_low.sum()), y[beyond_low], marker="<", s=70, color=FLAG_COLOR, zorder=5)
+    ax.set_xlim(low, high)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    outside = int(beyond_high.sum() + beyond_low.sum())
+    label = f"flagged rate, left out of the statistics (n={len(flagged)}"
+    label += f"; {outside} beyond the axis, at its edge)" if outside else ")"
+    ax.legend(
+        handles=[
+            Line2D(
+                [], [], marker="X", linestyle="", color=FLAG_COLOR, markeredgecolor="white", markersize=8, label=label
+            )
+        ],
+        loc="lower right",
+        fontsize=8.5,
+        frameon=True,
+    )
+
+
+def crosscheck_chart(verdicts_by_payer: pd.DataFrame, code: str, *, synthetic: bool) -> Figure:
+    """Cross-checked rates by payer family, stacked by verdict (``crosscheck.verdicts_by_payer``: ``payer_family``
+    and one count column per verdict)."""
+    verdicts = [c for c in verdicts_by_payer.columns if c != "payer_family"]
+    with chart_style():
+        fig, ax = plt.subplots()
+        table = verdicts_by_payer
+        if len(table):
+            table = table[table[verdicts].sum(axis=1) > 0]
+        if table.empty or not verdicts:
+            _no_data(ax)
+        else:
+            table = table.set_index("payer_family").loc[_ordered(table["payer_family"])]
+            y = list(range(len(table)))
+            left = pd.Series(0, index=table.index, dtype=float)
+            for verdict in verdicts:
+                values = table[verdict].astype(float)
+                ax.barh(y, values, left=left, color=VERDICT_PALETTE.get(verdict, "#999999"), label=verdict)
+                left = left + values
+            ax.set_yticks(y, list(table.index))
+            ax.invert_yaxis()
+            ax.set_xlabel("Rates cross-checked (payer file vs hospital file)")
+            ax.legend(loc="lower right", fontsize=8.5, frameon=True)
+        ax.set_title(f"CPT {code}: do payers and hospitals agree?")
+        _footnote(fig, "Sources: payer TiC in-network files and hospital standard-charge files.", synthetic)
+    return fig
+
+
+# verdict colours (Okabe-Ito): agree green, disagree vermillion, one side only blues, not comparable grey
+VERDICT_PALETTE: dict[str, str] = {
+    "agree": "#009E73",
+    "disagree": "#D55E00",
+    "payer only": "#56B4E9",
+    "hospital only": "#0072B2",
+    "not comparable": "#BBBBBB",
+}
 
 
 def pct_of_medicare_chart(table: pd.DataFrame, code: str, year: int, *, synthetic: bool) -> Figure:

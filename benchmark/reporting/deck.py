@@ -79,6 +79,11 @@ CHART_SLIDES: dict[str, ChartSlide] = {
         "CMS Physician Fee Schedule relative value files (PPRRVU) of each year.",
         False,
     ),
+    "crosscheck": ChartSlide(
+        "do payers and hospitals agree?",
+        "Payer TiC in-network files and hospital standard-charge files, the same contract compared (agree: within 3%).",
+        True,
+    ),
 }
 # (summary key, header, format_value kind, column width in inches; the widths add up to the 12.333 in table)
 TABLE_COLUMNS: tuple[tuple[str, str, str | None, float], ...] = (

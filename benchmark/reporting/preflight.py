@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -60,6 +61,36 @@ def parameter_problems(
     if bad_lines:
         problems.append(f"product_lines must be among {config.PRODUCT_LINES}, got {bad_lines}")
     return problems
+
+
+# the levels of benchmark.analysis.confidence.LEVELS, lowest first (repeated here: this module loads without pandas;
+# tests/test_report_assessment.py checks they are the same)
+CONFIDENCE_LEVELS = ("flagged", "disputed", "single source", "corroborated")
+
+
+def assessment_problems(report_date: object, keep_implausible: object, min_confidence: object) -> list[str]:
+    """Problems of the rate-assessment parameters: ``report_date`` ISO ``YYYY-MM-DD`` or "" (the run date, UTC),
+    ``keep_implausible`` a boolean, ``min_confidence`` "" (no restriction) or a confidence level."""
+    problems = []
+    if not isinstance(report_date, str) or (report_date and not _is_iso_day(report_date)):
+        problems.append(f"report_date must be a date YYYY-MM-DD (or empty: the run date, UTC), got {report_date!r}")
+    if not isinstance(keep_implausible, bool):
+        problems.append(f"keep_implausible must be true or false, got {keep_implausible!r}")
+    if not isinstance(min_confidence, str) or (min_confidence and min_confidence not in CONFIDENCE_LEVELS):
+        problems.append(
+            f"min_confidence must be one of {list(CONFIDENCE_LEVELS)} (or empty: all), got {min_confidence!r}"
+        )
+    return problems
+
+
+def _is_iso_day(text: str) -> bool:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_sources(

@@ -10,10 +10,11 @@ shows its sections (:meth:`CodeReport.show`), and :meth:`CodeReport.summary` hol
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark import cache, config
-from benchmark.analysis import rates, stats
+from benchmark.analysis import assessment, confidence, crosscheck, flags, rates, stats, trace
 from benchmark.errors import ParameterError
 from benchmark.reference import catalog, medicare, policy
 from benchmark.reference.medicare import clfs, ipps, opps
@@ -67,10 +68,15 @@ class ReportParams:
     ipps_table5: str = ""  # a CMS IPPS Table 5 file (MS-DRG weights) for DRG-coded rates; "" = none
     output_dir: str = ""
     providers: str = ""  # provider directory CSV (npi, tin, state, medicare_locality) placing TiC rates; "": none
+    report_date: str = ""  # YYYY-MM-DD contracts must not have expired by; "": the run date (UTC), kept in summary.json
+    keep_implausible: bool = False  # keep rates flagged only implausible_provider in the benchmark statistics
+    min_confidence: str = ""  # restrict the benchmark to this confidence level or higher (confidence.LEVELS); "": all
 
     def __post_init__(self) -> None:
-        problems = _source_problems(self) + preflight.parameter_problems(
-            self.code, self.year, self.payers, self.geography, self.product_lines
+        problems = (
+            _source_problems(self)
+            + preflight.parameter_problems(self.code, self.year, self.payers, self.geography, self.product_lines)
+            + preflight.assessment_problems(self.report_date, self.keep_implausible, self.min_confidence)
         )
         if problems:
             raise ParameterError("Invalid report parameters: " + "; ".join(problems))
@@ -132,6 +138,13 @@ class CodeReport:
     modifier_payments: pd.DataFrame = field(default_factory=pd.DataFrame)  # modifier x payer: % and dollars
     facility_baseline: dict = field(default_factory=dict)  # OPPS / CLFS / IPPS baseline of the code (or why none)
     institutional: pd.DataFrame = field(default_factory=pd.DataFrame)  # facility fees vs that baseline, by payer
+    # which rates to believe (benchmark.analysis.assessment): ``compared`` carries the flag, cross-check and
+    # confidence columns; ``benchmark_rows`` / ``by_setting`` / ``by_state`` leave flagged rates out (and keep
+    # ``min_confidence`` and above); the same statistics over every benchmark rate, flagged ones included:
+    benchmark_rows_all: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_setting_all_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    assessment: dict = field(default_factory=dict)  # assessment.assessment_summary over the report's rates
+    report_date_is_run_date: bool = False  # params.report_date was not given: the run date (UTC) was used
     generated_at: str = field(default_factory=about.utc_now)  # UTC, when the report was built
 
     # ----------------------------------------------------------------------------------------------- build
@@ -139,13 +152,28 @@ class CodeReport:
     def build(cls, params: ReportParams | None = None, **overrides: Any) -> CodeReport:
         """Load, compare and summarize everything the report for ``params.code`` shows."""
         params = params or ReportParams.from_mapping(overrides)
+        run_date = not params.report_date
+        if run_date:  # the run date, written into the parameters so that summary.json reproduces it
+            params = dataclasses.replace(params, report_date=datetime.now(UTC).date().isoformat())
         providers = params.providers or None
         source = rates.resolve_source(params.data_source, providers)
         loaded = rates.load_rates(params.data_source, codes=[params.code], provider_directory=providers)
+        directory = rates.load_provider_directory(source.provider_directory) if source.provider_directory else None
         table5 = ipps.load_table5(params.ipps_table5) if params.ipps_table5 else None
-        compared = rates.compare_to_medicare(_filter(loaded.rates, params), params.year, table5=table5)
+        # assessed over every payer of the geography (the cross-check needs each payer's hospital rows, and the
+        # outlier / placeholder rules see the same rows as `paybench trace`), then restricted to the report's payers
+        assessed = assessment.assess(
+            rates.compare_to_medicare(_in_geography(loaded.rates, params), params.year, table5=table5),
+            directory,
+            params.report_date,
+            params.keep_implausible,
+        )
+        compared = _of_payers(assessed, params)
         eligible = stats.benchmark_rows(compared, params.product_lines, unique=False)
-        bench = stats.deduplicate(eligible)
+        bench_all = stats.deduplicate(eligible)
+        # the benchmark: flagged rates left out (kept as rows and columns in `compared` / `benchmark_rows_all`)
+        bench = bench_all[~flags.excluded(bench_all, params.keep_implausible)]
+        bench = confidence.at_least(bench, params.min_confidence or None)
         other_products = stats.distribution_table(
             stats.benchmark_rows(compared, [p for p in PRODUCT_LINES if p not in params.product_lines]),
             ["product_line", "payer_family", "pos_setting"],
@@ -165,7 +193,11 @@ class CodeReport:
             medicare_localities=medicare.medicare_amounts(params.code, params.year, localities="all"),
             compared=compared,
             benchmark_rows=bench,
-            duplicates_collapsed=len(eligible) - len(bench),
+            benchmark_rows_all=bench_all,
+            by_setting_all_rates=stats.distribution_table(bench_all, ["payer_family", "pos_setting"]),
+            assessment=assessment.assessment_summary(compared, params.product_lines),
+            report_date_is_run_date=run_date,
+            duplicates_collapsed=len(eligible) - len(bench_all),
             by_setting=stats.distribution_table(bench, ["payer_family", "pos_setting"]),
             # rates without a known state (TiC rates no provider directory places) are counted in Data Gaps only
             by_state=stats.distribution_table(bench.dropna(subset=["state"]), ["payer_family", "state", "pos_setting"]),
@@ -189,6 +221,10 @@ class CodeReport:
         code, year = self.params.code, self.params.year
         main_setting = self._main_setting()
         rows = self.benchmark_rows[self.benchmark_rows["pos_setting"] == main_setting]
+        all_rows = self.benchmark_rows_all
+        flagged_rows = all_rows[
+            all_rows["pos_setting"].eq(main_setting) & flags.excluded(all_rows, self.params.keep_implausible)
+        ]
         by_payer = stats.distribution_table(rows, ["payer_family"])
         state_rows = self.by_state[self.by_state["pos_setting"] == main_setting]
         payable = self.medicare_localities.dropna(subset=["amount"])
@@ -197,7 +233,12 @@ class CodeReport:
         national = self._medicare_national(main_setting)
         return {
             "rate_distribution": lambda: charts.rate_distribution_chart(
-                rows, code, national, synthetic=self.synthetic, setting_label=main_setting.replace("_", "-")
+                rows,
+                code,
+                national,
+                synthetic=self.synthetic,
+                setting_label=main_setting.replace("_", "-"),
+                flagged=flagged_rows,
             ),
             "pct_of_medicare": lambda: charts.pct_of_medicare_chart(by_payer, code, year, synthetic=self.synthetic),
             "pct_of_medicare_by_state": lambda: charts.market_heatmap(state_rows, code, synthetic=self.synthetic),
@@ -207,6 +248,9 @@ class CodeReport:
             "medicare_by_year": lambda: charts.medicare_trend_chart(self.medicare_by_year, code),
             "policy_matrix": lambda: charts.policy_matrix_chart(
                 self.policy_matrix, code, POLICY_TYPES, synthetic=self.synthetic
+            ),
+            "crosscheck": lambda: charts.crosscheck_chart(
+                crosscheck.verdicts_by_payer(self.compared), code, synthetic=self.synthetic
             ),
         }
 
@@ -308,7 +352,56 @@ class CodeReport:
                 str(k): int(v) for k, v in self.quarantine["reason_code"].value_counts().sort_index().items()
             },
             "data_gaps": self.data_gaps(),
+            "report_date": p.report_date,
+            "assessment": self.assessment_block(),
         }
+
+    def assessment_block(self) -> dict[str, Any]:
+        """summary.json's ``assessment``: flags, cross-check verdicts and confidence mix
+        (``assessment.assessment_summary``), the benchmark statistics over every rate (flagged included, same shape
+        as ``payers``) and, for each statistic, the ``paybench trace`` command listing its rows."""
+        p = self.params
+        return _plain(
+            {
+                **self.assessment,
+                "report_date": p.report_date,
+                "report_date_basis": "run date (UTC), parameter not given"
+                if self.report_date_is_run_date
+                else "parameter",
+                "keep_implausible": p.keep_implausible,
+                "min_confidence": p.min_confidence or None,
+                "rates_in_benchmark": int(len(self.benchmark_rows)),
+                "rates_in_benchmark_all_rates": int(len(self.benchmark_rows_all)),
+                "benchmark_all_rates": _nested(self.by_setting_all_rates, ["payer_family", "pos_setting"]),
+                "statistic_queries": self._statistic_queries(),
+            }
+        )
+
+    def _statistic_queries(self) -> list[dict]:
+        p = self.params
+        sources = preflight.source_list(p.data_source)
+        options: dict[str, Any] = {"geography": p.geography, "source": sources[0], "year": p.year}
+        options.update(product_lines=p.product_lines, providers=p.providers or None, report_date=p.report_date)
+        table = pd.concat(
+            [
+                self.by_setting.assign(rates=flags.EXCLUDING_FLAGGED),
+                self.by_setting_all_rates.assign(rates=flags.ALL_RATES),
+            ],
+            ignore_index=True,
+        )
+        queries = trace.statistic_queries(table, p.code, **options) if len(table) else []
+        for query in queries:
+            if p.keep_implausible:
+                query["query"] += " --keep-implausible"
+            if query["rates"] == flags.EXCLUDING_FLAGGED:
+                query["rows"] = f"role '{trace.IN_STATISTIC}'" + (
+                    f", confidence {p.min_confidence} or higher" if p.min_confidence else ""
+                )
+            else:
+                query["rows"] = f"roles '{trace.IN_STATISTIC}' and '{trace.IN_ALL_ONLY}'"
+            if len(sources) > 1:
+                query["note"] = "the report read several sources; `paybench trace` reads one (the first is named)"
+        return queries
 
     def title(self) -> str:
         """The report's title; a geography report names its state or locality."""
@@ -374,6 +467,43 @@ class CodeReport:
         national = self.benchmark_rows["medicare_match"].eq(rates.MATCH_NATIONAL).sum()
         if national:
             gaps.append(f"{national} rates have no known locality and are compared with the national amount")
+        gaps.extend(self._assessment_gaps())
+        return gaps
+
+    def _assessment_gaps(self) -> list[str]:
+        """Data Gaps of the rate assessment: n flagged by reason, the specialty table and what it does not cover."""
+        p = self.params
+        if not self.assessment:
+            return []
+        bench = self.assessment["flags_benchmark_rows"]
+        gaps = []
+        reasons = {k: v for k, v in bench["n_flagged_by_reason"].items() if v}
+        if bench["n_flagged"]:
+            kept = " (rates flagged only implausible_provider kept: --keep-implausible)" if p.keep_implausible else ""
+            gaps.append(
+                f"{bench['n_flagged']} of {bench['n_rates']} benchmark rates flagged and left out of the statistics"
+                f"{kept}: "
+                + ", ".join(f"{k} {v}" for k, v in reasons.items())
+                + " (statistics with them: summary.json assessment.benchmark_all_rates)"
+            )
+        left_out = len(self.benchmark_rows_all) - len(self.benchmark_rows)
+        if p.min_confidence:
+            gaps.append(
+                f"Benchmark restricted to confidence '{p.min_confidence}' or higher ({left_out} rates left out)"
+            )
+        table = bench["specialty_table"]
+        unlisted = bench["codes_without_specialty_entry"]
+        if unlisted:
+            gaps.append(
+                f"No entry in the specialty table for {', '.join(unlisted)}: implausible-provider rates are not "
+                "filtered for it"
+            )
+        gaps.append(
+            f"Specialty table (which specialties plausibly perform a code) version {table['version']} "
+            f"({table['date']}): {table['basis']}"
+        )
+        if self.report_date_is_run_date:
+            gaps.append(f"Contracts counted as expired against the run date {p.report_date} (no report_date given)")
         return gaps
 
     # ----------------------------------------------------------------------------------------------- helpers
@@ -610,14 +740,15 @@ class CodeReport:
 
 
 # --------------------------------------------------------------------------------------------------- data helpers
-def _filter(frame: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
-    out = frame
-    if params.payers:
-        out = out[out["payer_family"].isin(list(params.payers))]
-    if params.geography != "all":
-        column = "state" if len(params.geography) == 2 else "medicare_locality"
-        out = out[out[column] == params.geography]
-    return out
+def _in_geography(frame: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
+    if params.geography == "all":
+        return frame
+    column = "state" if len(params.geography) == 2 else "medicare_locality"
+    return frame[frame[column] == params.geography]
+
+
+def _of_payers(frame: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
+    return frame[frame["payer_family"].isin(list(params.payers))] if params.payers else frame
 
 
 def _catalog_entry(code: str):
@@ -869,6 +1000,17 @@ def _nested(table: pd.DataFrame, keys: Sequence[str]) -> dict:
 
 def _records(table: pd.DataFrame) -> list[dict]:
     return [{k: _none(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every nested missing value (NaN, NA, NaT) as None and numpy scalars as Python ones (JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is not None and not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    return _none(value)
 
 
 def _none(value: Any) -> Any:
