@@ -18,14 +18,14 @@ def shared_reference() -> Path:
 
 
 @pytest.fixture(scope="session")
-def report_44320_2025(tmp_path_factory) -> Path:
+def report_44320(tmp_path_factory) -> Path:
     """One full report, rendered once for the whole run and shared by the report, deck and golden tests (read only):
-    `paybench report 44320 --year 2025` on the sample (notebook, HTML, summary.json, charts, deck, XLSX, CSV, PDF
+    `paybench report 44320 --report-date 2026-12-06` on the sample (default payment year) (notebook, HTML, summary.json, charts, deck, XLSX, CSV, PDF
     when Chromium is installed)."""
     from benchmark import cli
 
     out = tmp_path_factory.mktemp("shared-report") / "44320"
-    assert cli.main(["report", "44320", "--year", "2025", "--out", str(out)]) == 0
+    assert cli.main(["report", "44320", "--report-date", "2026-12-06", "--out", str(out)]) == 0
     return out
 
 

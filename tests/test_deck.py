@@ -20,9 +20,9 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 @pytest.fixture(scope="module")
-def report_dir(report_44320_2025):
+def report_dir(report_44320):
     """The 44320 report rendered once per run (conftest.py): charts/, summary.json and the deck its export built."""
-    return report_44320_2025
+    return report_44320
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def report_dir(report_44320_2025):
+def report_dir(report_44320):
     """`paybench report 44320 --year 2025`, rendered once per run (conftest.py)."""
-    return report_44320_2025
+    return report_44320
 
 
 class _Cells(HTMLParser):

@@ -13,8 +13,8 @@ from benchmark import config
 from benchmark.reporting import about
 from benchmark.reporting.report import CodeReport, ReportParams
 
-# data/reference/medicare/PROVENANCE.md: sha256 of PPRRVU2025_Oct_nodesc.csv
-PPRRVU_2025_SHA = "fe4f8ca3ae24288e1d4457f0019b42301c7da896e4c34e6d9084eead22ee9aab"
+# data/reference/medicare/PROVENANCE.md: sha256 of PPRRVU2026_Apr_nonQPP_nodesc.txt (the default payment year)
+PPRRVU_2026_SHA = "d3821c7ebe4a73f10f4a3e88ebec0e13b168e8726911da7d4996fe95effb254e"
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +42,16 @@ def test_fingerprint_is_the_sha256_of_the_sorted_file_digests():
 
 def test_a_geography_report_names_its_geography_in_title_and_summary(locality_report, state_report):
     summary = locality_report.summary()
-    assert summary["title"] == "CPT 44320 — payer benchmark report, 2025 — Medicare locality 04412-18 (Houston)"
+    assert summary["title"] == "CPT 44320 — payer benchmark report, 2026 — Medicare locality 04412-18 (Houston)"
     assert summary["report"]["geography"] == "04412-18"
     assert state_report.summary()["title"].endswith("— state TX")
     head = state_report.section_html("summary").split("<h2>")[0]  # the first screen, before the first section title
-    assert "<h1>CPT 44320 — payer benchmark report, 2025 — state TX</h1>" in head
+    assert "<h1>CPT 44320 — payer benchmark report, 2026 — state TX</h1>" in head
 
 
 def test_summary_json_states_sources_time_and_version(state_report):
     facts = state_report.summary()["report"]
-    assert facts["code"] == "44320" and facts["year"] == 2025
+    assert facts["code"] == "44320" and facts["year"] == 2026
     assert facts["payers"] == ["all"] and facts["product_lines"] == ["commercial"]
     assert facts["package_version"] == version("payer-benchmark")
     when = datetime.strptime(facts["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -64,7 +64,7 @@ def test_summary_json_states_sources_time_and_version(state_report):
     assert rates["fingerprint"] == hashlib.sha256("\n".join(sorted(digests.values())).encode()).hexdigest()[:12]
     assert rates["date_range"] == {"from": "2025-12-01", "to": "2025-12-01"}  # the sample TiC files' names
     assert rates["files_without_date"] == 4  # the hospital files' names carry no date
-    assert {"file": "PPRRVU2025_Oct_nodesc.csv", "sha256": PPRRVU_2025_SHA[:12]} in medicare["files"]
+    assert {"file": "PPRRVU2026_Apr_nonQPP_nodesc.txt", "sha256": PPRRVU_2026_SHA[:12]} in medicare["files"]
 
 
 def test_the_first_screen_says_what_the_report_is(state_report):
@@ -73,7 +73,7 @@ def test_the_first_screen_says_what_the_report_is(state_report):
     text = re.sub(r"\s+", " ", text)
     for fact in (
         "CPT 44320",
-        "Medicare payment year 2025",
+        "Medicare payment year 2026",
         "Payers all",
         "Geography state TX",
         "Product lines commercial",

@@ -21,9 +21,9 @@ from benchmark.reporting.report import SECTIONS, CodeReport, ReportParams
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 CASES = {
-    "44320": ReportParams(code="44320"),
-    "99213": ReportParams(code="99213"),
-    "44320_TX": ReportParams(code="44320", geography="TX"),
+    "44320": ReportParams(code="44320", report_date="2026-12-06"),
+    "99213": ReportParams(code="99213", report_date="2026-12-06"),
+    "44320_TX": ReportParams(code="44320", geography="TX", report_date="2026-12-06"),
 }
 
 

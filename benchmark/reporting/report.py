@@ -1072,6 +1072,7 @@ SLIDE_CHARTS: tuple[str, ...] = (
     "pct_of_medicare_by_state",
     "medicare_localities",
     "medicare_by_year",
+    "crosscheck",
 )
 CHART_NAMES: tuple[str, ...] = (
     "rate_distribution",
