@@ -241,7 +241,7 @@ def crosscheck_chart(verdicts_by_payer: pd.DataFrame, code: str, *, synthetic: b
     and one count column per verdict)."""
     verdicts = [c for c in verdicts_by_payer.columns if c != "payer_family"]
     with chart_style():
-        fig, ax = plt.subplots()
+        fig, ax = _figure()
         table = verdicts_by_payer
         if len(table):
             table = table[table[verdicts].sum(axis=1) > 0]
