@@ -373,7 +373,7 @@ def _report(args: argparse.Namespace) -> int:
     if problems or source_problems:
         raise ParameterError("; ".join(problems + source_problems))
 
-    from benchmark.reporting.report import ReportParams
+    from benchmark.reporting.params import ReportParams
     from benchmark.reporting.runner import run_report
 
     params = ReportParams(

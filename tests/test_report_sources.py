@@ -27,6 +27,7 @@ from benchmark.analysis import rates
 from benchmark.errors import ParameterError
 from benchmark.reference import medicare
 from benchmark.reporting import batch, preflight, provenance, runner
+from benchmark.reporting import params as params_module
 from benchmark.reporting.report import CodeReport, ReportParams
 
 SAMPLE_TIC = sorted(config.SAMPLE_TIC_DIR.glob("*.json.gz"))
@@ -110,7 +111,7 @@ def test_every_argument_of_every_subcommand_has_help():
 # ------------------------------------------------------------------------------------------------ sources
 def test_relative_sources_and_provider_directory_are_resolved_against_the_current_folder(monkeypatch):
     monkeypatch.chdir(config.PROJECT_ROOT)
-    params = preflight.check_report(
+    params = params_module.check_report(
         ReportParams(data_source="data/sample/tic", providers="data/sample/provider_directory.csv")
     )
     assert params.data_source == str(config.SAMPLE_TIC_DIR)
@@ -182,7 +183,7 @@ def test_a_rate_store_is_read_alone(tmp_path):
     store.mkdir()
     (store / config.STORE_MANIFEST).write_bytes(b"")
     with pytest.raises(ParameterError, match="on its own"):
-        preflight.check_report(ReportParams(data_source=(str(store), str(AETNA))))
+        params_module.check_report(ReportParams(data_source=(str(store), str(AETNA))))
 
 
 def test_batch_files_take_a_list_of_sources_and_a_provider_directory(tmp_path):

@@ -14,7 +14,7 @@ A batch file is YAML::
       payer_sets: [[], [Aetna, BCBS]]
 
 :func:`load_batch` validates everything before anything runs: top-level and parameter names are whitelisted, values
-are typed by :class:`~benchmark.reporting.report.ReportParams` field by field (the YAML is read without type guessing, so
+are typed by :class:`~benchmark.reporting.params.ReportParams` field by field (the YAML is read without type guessing, so
 ``code: 00100`` stays the string ``"00100"``), every set goes through ``ReportParams`` validation, relative data
 sources are resolved against the batch file's folder, and two sets that would write the same folder are an error.
 
@@ -49,9 +49,8 @@ from benchmark.files import atomic_write_text
 from benchmark.reporting import output_folder, provenance
 from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
+from benchmark.reporting.params import ReportParams, check_report
 from benchmark.reporting.parent_watch import die_with_parent
-from benchmark.reporting.preflight import check_report
-from benchmark.reporting.report import ReportParams
 from benchmark.reporting.runner import (
     KernelStartError,
     ReportRunError,

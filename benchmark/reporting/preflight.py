@@ -3,44 +3,29 @@
 Everything here loads without pandas (a parameter error must come back within a second):
 
 - :func:`parameter_problems` checks the values of a report (code, year, payers, geography, product lines) and names
-  the valid choices; :class:`~benchmark.reporting.report.ReportParams` refuses a parameter set with any problem.
+  the valid choices; :class:`~benchmark.reporting.params.ReportParams` refuses a parameter set with any problem.
 - :func:`check_sources` resolves relative paths against the current folder (the notebook runs elsewhere) and checks
   that each source and the provider directory exist and look usable.
-- :func:`check_report` does both for a ``ReportParams``; ``paybench report``, ``run_report`` and the batch loader call
+- :func:`benchmark.reporting.params.check_report` does both for a ``ReportParams``; ``paybench report``, ``run_report`` and the batch loader call
   it, so a bad value raises one :class:`~benchmark.errors.ParameterError` (CLI exit status 2) before anything runs.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime
 import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from benchmark import config
-from benchmark.errors import ParameterError
 from benchmark.sources.http import is_url
 from benchmark.sources.source import ZIP_SCHEME
-
-if TYPE_CHECKING:
-    from benchmark.reporting.report import ReportParams
 
 SAMPLE = "sample"
 PROVIDER_COLUMNS = ("npi", "tin", "state", "medicare_locality")
 CODE_PATTERN = re.compile(r"[0-9A-Z]{4}[0-9A-Z]")
-
-
-def check_report(params: ReportParams, *, base: str | Path | None = None) -> ReportParams:
-    """``params`` with every local path made absolute (against ``base``, default the current folder), or a
-    :class:`ParameterError` naming each problem with its sources and what would work instead."""
-    data_source, providers, problems = check_sources(params.data_source, params.providers, base)
-    if problems:
-        raise ParameterError("; ".join(problems))
-    return dataclasses.replace(params, data_source=data_source, providers=providers)
 
 
 def parameter_problems(

@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmark import config, files
 from benchmark.analysis.rates import resolve_source
-from benchmark.reporting.report import ReportParams
+from benchmark.reporting.params import ReportParams
 from benchmark.store.rate_store import MANIFEST, STORE_INFO
 
 # Packages whose versions are recorded with every run (the ones that shape a report's numbers and files).

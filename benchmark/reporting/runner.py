@@ -22,8 +22,7 @@ from pathlib import Path
 from benchmark import config
 from benchmark.errors import PaybenchError
 from benchmark.reporting import about, exports, output_folder, provenance
-from benchmark.reporting.preflight import check_report
-from benchmark.reporting.report import ReportParams
+from benchmark.reporting.params import ReportParams, check_report
 from benchmark.safe_text import neutralize_html
 
 KERNEL_NAME = "payer-benchmark"
