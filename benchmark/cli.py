@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -322,12 +323,6 @@ def _parser() -> argparse.ArgumentParser:
         "flagged rates",
     )
     _assessment_options(assess)
-    assess.add_argument(
-        "--min-confidence",
-        default=None,
-        choices=["flagged", "disputed", "single source", "corroborated"],
-        help="restrict the benchmark table to rates of this confidence or higher",
-    )
     assess.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON here")
     assess.add_argument(
         "--keep-verdicts",
@@ -354,9 +349,19 @@ def _assessment_options(command: argparse.ArgumentParser) -> None:
         default=["commercial"],
         help="product lines in the benchmark (default: commercial)",
     )
-    command.add_argument("--report-date", default=None, help="date contracts must not have expired by (YYYY-MM-DD)")
+    command.add_argument(
+        "--report-date",
+        default=None,
+        help="date contracts must not have expired by (YYYY-MM-DD; default: the run date, UTC, as for a report)",
+    )
     command.add_argument(
         "--keep-implausible", action="store_true", help="keep implausible-provider rates in the statistics"
+    )
+    command.add_argument(
+        "--min-confidence",
+        default=None,
+        choices=["flagged", "disputed", "single source", "corroborated"],
+        help="restrict the benchmark statistic to rates of this confidence or higher (as the report's option)",
     )
 
 
@@ -674,6 +679,7 @@ def _trace(args: argparse.Namespace) -> int:
         args.product_lines,
         args.report_date,
         args.keep_implausible,
+        args.min_confidence,
     )
     print(f"{len(rows)} rates of {args.code} behind the statistic; by role:")
     print(rows["role"].value_counts().to_string())
@@ -685,6 +691,11 @@ def _trace(args: argparse.Namespace) -> int:
         rows.to_csv(args.out, index=False)
         print(f"written to {args.out}")
     return 0
+
+
+def _run_date() -> str:
+    """Today's date in UTC (YYYY-MM-DD): the report date of a report made without one."""
+    return dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def _assess(args: argparse.Namespace) -> int:
@@ -701,9 +712,8 @@ def _assess(args: argparse.Namespace) -> int:
     if args.geography != "all":
         rates = rates[rates["state" if len(args.geography) == 2 else "medicare_locality"].eq(args.geography)]
     directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
-    assessed = assessment.assess(
-        compare_to_medicare(rates, args.year), directory, args.report_date, args.keep_implausible
-    )
+    report_date = args.report_date or _run_date()  # as a report made without --report-date
+    assessed = assessment.assess(compare_to_medicare(rates, args.year), directory, report_date, args.keep_implausible)
     table = assessment.benchmark_table(
         assessed,
         product_lines=args.product_lines,
@@ -723,7 +733,8 @@ def _assess(args: argparse.Namespace) -> int:
     print("cross-check verdicts:", summary["crosscheck"]["verdicts"])
     if args.out:
         options = {"source": args.source, "geography": args.geography, "year": args.year}
-        options.update(product_lines=args.product_lines, providers=args.providers, report_date=args.report_date)
+        options.update(product_lines=args.product_lines, providers=args.providers, report_date=report_date)
+        options.update(keep_implausible=args.keep_implausible, min_confidence=args.min_confidence)
         summary["queries"] = statistic_queries(table, args.code.strip(), **options)
         summary["data_label"] = config.SYNTHETIC_LABEL if data.is_synthetic else data.label
         args.out.parent.mkdir(parents=True, exist_ok=True)

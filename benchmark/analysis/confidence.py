@@ -46,10 +46,16 @@ def at_least(rates: pd.DataFrame, min_confidence: str | None) -> pd.DataFrame:
     """The rates whose ``confidence`` is ``min_confidence`` or higher (all rates for None)."""
     if min_confidence is None:
         return rates
+    return rates[rates["confidence"].isin(list(levels_at_least(min_confidence)))]
+
+
+def levels_at_least(min_confidence: str | None) -> tuple[str, ...]:
+    """The levels ``min_confidence`` keeps, lowest first (every level for None or "")."""
+    if not min_confidence:
+        return LEVELS
     if min_confidence not in LEVELS:
         raise ParameterError(f"min_confidence {min_confidence!r}: use one of {', '.join(LEVELS)}")
-    keep = LEVELS[LEVELS.index(min_confidence) :]
-    return rates[rates["confidence"].isin(keep)]
+    return LEVELS[LEVELS.index(min_confidence) :]
 
 
 def confidence_mix(rates: pd.DataFrame, by: str = "payer_family") -> pd.DataFrame:

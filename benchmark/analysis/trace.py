@@ -4,7 +4,10 @@
 rate with where it came from (file, sha256, JSON path or line), the value as published and what was done to it:
 normalized (the text the amount was read from, how dollars were derived), deduplicated (which row it repeats),
 flagged (why), cross-checked (against which hospital / payer figure) and compared with which Medicare amount; and
-its ``role``: in the statistic, a duplicate of a counted row, or not in the benchmark (and why).
+its ``role``: in the statistic, in the statistic with flagged rates only, below the report's minimum confidence, a
+duplicate of a counted row, or not in the benchmark (and why). Given a report's ``report_date``,
+``keep_implausible`` and ``min_confidence``, the rows of role :data:`IN_STATISTIC` are exactly the rates behind that
+report's statistic.
 
 :func:`statistic_queries` gives, for each row of a benchmark table, the ``paybench trace`` command that lists its
 rows (for ``summary.json``).
@@ -20,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.analysis import assessment, flags
+from benchmark.analysis import assessment, confidence, flags
 from benchmark.analysis.rates import compare_to_medicare, load_provider_directory, load_rates, resolve_source
 from benchmark.analysis.stats import BENCHMARK_FILTER, DEDUP_KEY, NOT_NULL, PROVIDER_KEY_COLUMNS
 
 IN_STATISTIC = "in statistic"
 IN_ALL_ONLY = "in statistic with flagged rates only"
+BELOW_CONFIDENCE = "in statistic with all rates only: confidence below the minimum"
 DUPLICATE = "duplicate"
 NOT_IN_BENCHMARK = "not in benchmark"
 
@@ -72,8 +76,12 @@ def trace(
     product_lines: Sequence[str] | None = ("commercial",),
     report_date: dt.date | str | None = None,
     keep_implausible: bool = False,
+    min_confidence: str | None = None,
 ) -> pd.DataFrame:
-    """The rows behind the statistic of ``code`` for ``payer`` (a payer family) in ``setting`` and ``geography``."""
+    """The rows behind the statistic of ``code`` for ``payer`` (a payer family) in ``setting`` and ``geography``
+    (``report_date`` None: the run date, UTC, as a report made without one)."""
+    if report_date is None:
+        report_date = dt.datetime.now(dt.UTC).date()
     data = resolve_source(source, provider_directory)
     loaded = load_rates(source, codes=[str(code)], provider_directory=provider_directory)
     directory = load_provider_directory(data.provider_directory) if data.provider_directory else None
@@ -82,7 +90,7 @@ def trace(
         rates = rates[rates["state" if len(geography) == 2 else "medicare_locality"].eq(geography)]
     # the cross-check needs the hospital rows of every payer: filter by payer after it
     assessed = assessment.assess(compare_to_medicare(rates, year), directory, report_date, keep_implausible)
-    return trace_rows(assessed, payer, setting, product_lines, keep_implausible)
+    return trace_rows(assessed, payer, setting, product_lines, keep_implausible, min_confidence)
 
 
 def trace_rows(
@@ -91,8 +99,10 @@ def trace_rows(
     setting: str | None = None,
     product_lines: Sequence[str] | None = ("commercial",),
     keep_implausible: bool = False,
+    min_confidence: str | None = None,
 ) -> pd.DataFrame:
     """:func:`trace` on already assessed rates (``assessment.assess`` output)."""
+    kept_levels = list(confidence.levels_at_least(min_confidence))
     out = assessed
     if payer:
         out = out[out["payer_family"].eq(payer)]
@@ -102,9 +112,11 @@ def trace_rows(
     reason = _why_not_in_benchmark(out, product_lines)
     eligible = reason.isna()
     duplicate_of = _duplicate_of(out[eligible])
-    excluded = flags.excluded(out, keep_implausible)
+    excluded = flags.excluded(out, keep_implausible).to_numpy(bool)
+    below = ~out["confidence"].isin(kept_levels).to_numpy(bool)
     role = pd.Series(NOT_IN_BENCHMARK + ": ", index=out.index, dtype=object) + reason.fillna("")
-    role[eligible] = np.where(excluded[eligible], IN_ALL_ONLY, IN_STATISTIC)
+    counted = eligible.to_numpy(bool)
+    role[counted] = np.where(excluded[counted], IN_ALL_ONLY, np.where(below[counted], BELOW_CONFIDENCE, IN_STATISTIC))
     is_duplicate = duplicate_of.reindex(out.index).notna()
     role[is_duplicate] = DUPLICATE
     out["role"] = role
@@ -203,6 +215,8 @@ def trace_command(
     product_lines: Sequence[str] | None = ("commercial",),
     providers: str | Path | None = None,
     report_date: str | None = None,
+    keep_implausible: bool = False,
+    min_confidence: str | None = None,
 ) -> str:
     """The ``paybench trace`` command line that lists the rows of one statistic."""
     words = ["paybench", "trace", str(code)]
@@ -217,6 +231,10 @@ def trace_command(
         words += ["--providers", str(providers)]
     if report_date:
         words += ["--report-date", report_date]
+    if keep_implausible:
+        words += ["--keep-implausible"]
+    if min_confidence:
+        words += ["--min-confidence", min_confidence]
     return shlex.join(words)
 
 

@@ -325,6 +325,7 @@ class CodeReport:
         sources = preflight.source_list(p.data_source)
         options: dict[str, Any] = {"geography": p.geography, "source": sources[0], "year": p.year}
         options.update(product_lines=p.product_lines, providers=p.providers or None, report_date=p.report_date)
+        options.update(keep_implausible=p.keep_implausible, min_confidence=p.min_confidence or None)
         table = pd.concat(
             [
                 self.by_setting.assign(rates=flags.EXCLUDING_FLAGGED),
@@ -334,14 +335,12 @@ class CodeReport:
         )
         queries = trace.statistic_queries(table, p.code, **options) if len(table) else []
         for query in queries:
-            if p.keep_implausible:
-                query["query"] += " --keep-implausible"
             if query["rates"] == flags.EXCLUDING_FLAGGED:
-                query["rows"] = f"role '{trace.IN_STATISTIC}'" + (
-                    f", confidence {p.min_confidence} or higher" if p.min_confidence else ""
-                )
+                query["rows"] = f"role '{trace.IN_STATISTIC}'"
             else:
-                query["rows"] = f"roles '{trace.IN_STATISTIC}' and '{trace.IN_ALL_ONLY}'"
+                query["rows"] = f"roles '{trace.IN_STATISTIC}', '{trace.IN_ALL_ONLY}'" + (
+                    f" and '{trace.BELOW_CONFIDENCE}'" if p.min_confidence else ""
+                )
             if len(sources) > 1:
                 query["note"] = "the report read several sources; `paybench trace` reads one (the first is named)"
         return queries
