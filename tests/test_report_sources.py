@@ -16,6 +16,7 @@ import resource
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
@@ -220,6 +221,43 @@ def test_an_up_to_date_report_is_skipped_unless_forced(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="papermill started"):
         runner.run_report(params, folder, force=True)
     assert (folder / "report.html").is_file()  # a failed forced run leaves the report as it was
+
+
+def test_a_report_dated_by_its_run_is_not_up_to_date_the_next_day(tmp_path, monkeypatch):
+    # expired-contract flags depend on the report date: without report_date it is the run date (UTC), so a report
+    # written yesterday is run again today; one with a report_date stays up to date whatever the run date
+    import papermill
+
+    def no_kernel(*args, **kwargs):
+        raise RuntimeError("papermill started")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+
+    def written(params, run_date):
+        folder = tmp_path / f"{params.report_date or 'run-date'}-{run_date}"
+        folder.mkdir()
+        (folder / "report.html").write_text("<html></html>", encoding="utf-8")
+        inputs = provenance.run_inputs(params, run_date=run_date)
+        record = {**inputs.as_record(), "outputs": ["report.html"], "notes": []}
+        (folder / runner.RUN_RECORD).write_text(json.dumps(record), encoding="utf-8")
+        return folder, inputs
+
+    undated = ReportParams(data_source=str(AETNA))
+    folder, inputs = written(undated, yesterday)
+    assert inputs.report_date == yesterday.isoformat()
+    assert provenance.run_inputs(undated, run_date=yesterday).fingerprint == inputs.fingerprint
+    assert not runner.is_up_to_date(folder, provenance.run_inputs(undated, run_date=today))
+    with pytest.raises(RuntimeError, match="papermill started"):  # the runner's own date (today): run again
+        runner.run_report(undated, folder)
+    folder, _ = written(undated, today)
+    assert runner.run_report(undated, folder).skipped  # written today: up to date
+    dated = ReportParams(data_source=str(AETNA), report_date="2026-06-30")
+    folder, inputs = written(dated, yesterday)
+    assert inputs.report_date == "2026-06-30"
+    assert runner.is_up_to_date(folder, provenance.run_inputs(dated, run_date=today))
+    assert runner.run_report(dated, folder).skipped
 
 
 # ------------------------------------------------------------------------------------------------ cache

@@ -4,7 +4,9 @@ A report is fully determined by its parameters, its input files (the rate files 
 store's manifest, which every commit replaces; the provider directory, and the reference data under ``data/``: Medicare files, code catalog, payer rules) and the code that turns
 them into outputs (the ``benchmark`` package, its style and templates, and the report notebook). :func:`run_inputs`
 hashes all of them; the runner writes the result into each report's ``run.json`` and the batch skips a report whose
-fingerprint has not changed since it was last written.
+fingerprint has not changed since it was last written. A report made without ``report_date`` is dated by its run
+(UTC; expired-contract flags depend on it), so the effective report date is part of the fingerprint: yesterday's
+report is not up to date today.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import json
 import platform
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -57,23 +59,34 @@ class RunInputs:
     input_checksums: dict[str, str]
     code_version: str
     fingerprint: str
+    report_date: str = ""  # the effective report date: the parameter, else the run date (UTC)
 
     def as_record(self) -> dict[str, Any]:
         return {
             "fingerprint": self.fingerprint,
             "code_version": self.code_version,
             "parameters": self.parameters,
+            "report_date": self.report_date,
             "input_checksums": self.input_checksums,
         }
 
 
-def run_inputs(params: ReportParams, code: str | None = None) -> RunInputs:
-    """Checksums of every input of the report for ``params`` plus the code version (pass ``code`` to reuse one)."""
+def effective_report_date(params: ReportParams, run_date: date | None = None) -> str:
+    """The date a report of ``params`` is made for: its ``report_date``, else ``run_date`` (default: today, UTC)."""
+    return params.report_date or (run_date or datetime.now(UTC).date()).isoformat()
+
+
+def run_inputs(params: ReportParams, code: str | None = None, *, run_date: date | None = None) -> RunInputs:
+    """Checksums of every input of the report for ``params`` plus the code version (pass ``code`` to reuse one)
+    and the effective report date (:func:`effective_report_date`; ``run_date`` stands for today, UTC)."""
     parameters = {k: v for k, v in params.as_notebook_parameters().items() if k != "output_dir"}
     checksums = input_checksums(params)
     code = code or code_version()
-    payload = json.dumps({"parameters": parameters, "inputs": checksums, "code": code}, sort_keys=True)
-    return RunInputs(parameters, checksums, code, hashlib.sha256(payload.encode()).hexdigest())
+    report_date = effective_report_date(params, run_date)
+    payload = json.dumps(
+        {"parameters": parameters, "inputs": checksums, "code": code, "report_date": report_date}, sort_keys=True
+    )
+    return RunInputs(parameters, checksums, code, hashlib.sha256(payload.encode()).hexdigest(), report_date)
 
 
 def input_checksums(params: ReportParams) -> dict[str, str]:
