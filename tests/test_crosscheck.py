@@ -149,6 +149,8 @@ def test_verdicts_by_payer_and_largest_disagreements(checked):
     assert largest["payer_amount"].tolist() == [5200.0, 41.5]  # 4% before 3.75%
     assert largest["hospital_amount"].tolist() == [5000.0, 40.0]
     assert largest["counterpart_source_file"].tolist() == [HOSPITAL_FILE, HOSPITAL_FILE]
+    assert largest["difference_pct"].tolist()[0] == 4.0  # 200 / 5000
+    assert largest["difference_pct"].tolist()[1] == pytest.approx(3.75, abs=0.05)  # 1.5 / 40, one decimal
     summary = crosscheck.crosscheck_summary(checked)
     assert summary["verdicts"][crosscheck.NOT_CHECKED] == 2
 

@@ -89,11 +89,9 @@ def test_report_in_chromium_runs_no_payer_script_and_every_image_loads(hostile_r
         ["--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom", wrapper.as_uri()]
     )
     result = json.loads(re.search(r'<pre id="result">(.*?)</pre>', done.stdout).group(1))
-    # each chart shown once, embedded; crosscheck.png is saved but its report section (template) is not merged yet:
-    # drop this exception when the "Do payers and hospitals agree?" section shows it
-    pngs = (hostile_report.out_dir / "charts").glob("*.png")
-    charts = len([p for p in pngs if p.name != "crosscheck.png"])
-    assert charts >= 5
+    # each chart shown once, embedded (the crosscheck chart in "Do payers and hospitals agree?")
+    charts = len(list((hostile_report.out_dir / "charts").glob("*.png")))
+    assert charts >= 6
     assert result == {
         "title": "CPT 44320 — payer benchmark report, 2026",  # the report's title (summary.json), default year
         "images": charts,

@@ -11,7 +11,7 @@ from matplotlib import pyplot as plt
 from benchmark import cli, config, synthetic
 from benchmark.analysis import confidence, flags, trace
 from benchmark.errors import ParameterError
-from benchmark.reporting import batch, charts, preflight
+from benchmark.reporting import assessment_view, batch, charts, preflight
 from benchmark.reporting.report import CodeReport, ReportParams
 
 CIGNA_PLACEHOLDER = 999999.99  # synthetic.PLACEHOLDER_PRICES: Cigna, group TX-G01, 44310
@@ -236,3 +236,72 @@ def test_summary_json_keeps_the_assessment_block(report_44310, tmp_path):
         assert key in block, key
     assert block["benchmark_all_rates"]["Cigna"]["facility"]["max"] == CIGNA_PLACEHOLDER
     assert written["payers"]["Cigna"]["facility"]["max"] < 10000
+
+
+# --------------------------------------------------------------------------------------------------- on the page
+def test_the_agreement_section_shows_verdicts_disagreements_confidence_and_flags(report_44320_corroborated):
+    report = report_44320_corroborated
+    html = report.section_html("crosscheck")
+    assert "<h2>Do payers and hospitals agree?</h2>" in html and config.SYNTHETIC_LABEL in html
+    # verdicts by payer: UnitedHealthcare's row carries the planted disagreement (its TiC rate and the hospital's)
+    uhc = next(
+        i for i, r in enumerate(report.assessment["crosscheck"]["by_payer"]) if r["payer_family"] == "UnitedHealthcare"
+    )
+    assert f'data-key="assessment.crosscheck.by_payer.{uhc}.disagree">2</td>' in html
+    # the largest disagreement: both values, the difference (43,264.54 / 40,059.76 - 1 = 8.0%), both files by name
+    assert 'largest_disagreements.0.payer_amount">43,264.54</td>' in html
+    assert 'largest_disagreements.0.hospital_amount">40,059.76</td>' in html
+    assert 'largest_disagreements.0.difference_pct">8.0%</td>' in html
+    assert "294809839_sample-bayside-hospital-of-miami-synthetic_standardcharges.csv</span>" in html
+    assert "line 11 column standard_charge" in html
+    # confidence mix by payer and flags by reason, as counted in the report's rates
+    mix = confidence.confidence_mix(report.benchmark_rows_all).set_index("payer_family")
+    assert (
+        f'data-key="assessment.confidence_by_payer.{uhc}.flagged">{mix.loc["UnitedHealthcare", "flagged"]}</td>' in html
+    )
+    expired = int(report.benchmark_rows_all["expired"].sum())
+    assert f'n_flagged_by_reason.expired">{expired}</td>' in html and expired > 0
+    assert "restricted to <b>corroborated</b> rates or higher" in html
+    assert "(the run date, UTC)" in html  # no report_date given
+
+
+def test_payment_benchmarking_shows_every_statistic_with_flagged_rates_too(report_44310):
+    html = report_44310.section_html("payment")
+    kept = html.index("Professional fees by payer and setting")
+    included = html.index("The same statistics with flagged rates included")
+    assert kept < included < html.index("<h3>By geography</h3>")
+    # the Cigna placeholder (999,999.99) is the all-rates maximum only
+    assert 'data-key="assessment.benchmark_all_rates.Cigna.facility.max">$999,999.99</td>' in html
+    assert html.count("$999,999.99") == 1
+    left_out = len(report_44310.benchmark_rows_all) - len(report_44310.benchmark_rows)
+    assert f"The table above leaves out {left_out} flagged rates" in html and left_out > 0
+
+
+@pytest.mark.parametrize(
+    ("source_file", "shown"),
+    [
+        ("294809839_x_standardcharges.csv", "294809839_x_standardcharges.csv"),
+        ("https://files.example.org/2025/in-network.json.gz", "in-network.json.gz"),
+        ("https://files.example.org/a/rates.json?sig=SECRET&exp=1", "rates.json"),
+        ("tic.zip!inner/folder/rates.json", "tic.zip!rates.json"),
+        ("/home/me/data/file.csv", "file.csv"),
+    ],
+)
+def test_sources_are_shown_by_file_name_without_address_or_query(source_file, shown):
+    assert assessment_view.file_name(source_file) == shown
+
+
+def test_the_agreement_section_without_any_cross_check_says_so():
+    block = {
+        "crosscheck": {
+            "verdicts": {"not cross-checked": 3},
+            "by_payer": [],
+            "tolerance": {"dollars_share_of_hospital_amount": 0.03, "percent_points": 1.0},
+            "largest_disagreements": [],
+        },
+        "flags_benchmark_rows": {"n_rates": 3, "n_flagged": 0, "n_flagged_by_reason": {}},
+        "flags_all_rates": {"n_rates": 3, "n_flagged": 0, "n_flagged_by_reason": {}},
+        "confidence_by_payer": [],
+    }
+    context = assessment_view.crosscheck_context(block)
+    assert context["disagreements"] == [] and [r["benchmark"] for r in context["flag_reasons"]] == [0] * 6

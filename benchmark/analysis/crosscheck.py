@@ -242,7 +242,8 @@ def verdicts_by_payer(checked: pd.DataFrame) -> pd.DataFrame:
 
 
 def largest_disagreements(checked: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The ``n`` TiC rates that disagree most with the hospital's figure, both values and both sources."""
+    """The ``n`` TiC rates that disagree most with the hospital's figure, both values and both sources
+    (``difference_pct``: ``crosscheck_difference`` in percent, one decimal, as the report shows it)."""
     columns = [
         "payer_family",
         "payer_raw",
@@ -261,7 +262,8 @@ def largest_disagreements(checked: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     ]
     rows = checked[checked["crosscheck"].eq(DISAGREE) & checked["source_type"].eq("tic")]
     rows = rows.sort_values("crosscheck_difference", ascending=False, kind="stable").head(n)
-    return rows[columns].rename(columns={"amount": "payer_amount", "counterpart_amount": "hospital_amount"})
+    out = rows[columns].rename(columns={"amount": "payer_amount", "counterpart_amount": "hospital_amount"})
+    return out.assign(difference_pct=(out["crosscheck_difference"].astype(float) * 100).round(1))
 
 
 def crosscheck_summary(checked: pd.DataFrame, n: int = 10) -> dict:

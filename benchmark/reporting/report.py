@@ -25,7 +25,7 @@ from benchmark import cache, config
 from benchmark.analysis import assessment, confidence, crosscheck, flags, rates, stats, trace
 from benchmark.reference import catalog, medicare, policy
 from benchmark.reference.medicare import clfs, ipps, opps
-from benchmark.reporting import about, charts, html_render, preflight
+from benchmark.reporting import about, assessment_view, charts, html_render, preflight
 from benchmark.reporting.params import ReportParams
 from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
 
@@ -34,6 +34,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("code_overview", "Billing Code Overview"),
     ("clinical", "Clinical & Coding Specifications"),
     ("payment", "Payment Benchmarking"),
+    ("crosscheck", "Do payers and hospitals agree?"),
     ("policy", "Coverage & Policy"),
     ("methodology", "Methodology, Sources and Data Gaps"),
 )
@@ -338,9 +339,8 @@ class CodeReport:
             if query["rates"] == flags.EXCLUDING_FLAGGED:
                 query["rows"] = f"role '{trace.IN_STATISTIC}'"
             else:
-                query["rows"] = f"roles '{trace.IN_STATISTIC}', '{trace.IN_ALL_ONLY}'" + (
-                    f" and '{trace.BELOW_CONFIDENCE}'" if p.min_confidence else ""
-                )
+                roles = [trace.IN_STATISTIC, trace.IN_ALL_ONLY] + ([trace.BELOW_CONFIDENCE] if p.min_confidence else [])
+                query["rows"] = "roles " + ", ".join(f"'{r}'" for r in roles[:-1]) + f" and '{roles[-1]}'"
             if len(sources) > 1:
                 query["note"] = "the report read several sources; `paybench trace` reads one (the first is named)"
         return queries
@@ -426,7 +426,7 @@ class CodeReport:
                 f"{bench['n_flagged']} of {bench['n_rates']} benchmark rates flagged and left out of the statistics"
                 f"{kept}: "
                 + ", ".join(f"{k} {v}" for k, v in reasons.items())
-                + " (statistics with them: summary.json assessment.benchmark_all_rates)"
+                + " (the statistics with them: Payment Benchmarking; reasons: 'Do payers and hospitals agree?')"
             )
         left_out = len(self.benchmark_rows_all) - len(self.benchmark_rows)
         if p.min_confidence:
@@ -473,6 +473,7 @@ class CodeReport:
             "code_overview": self._context_code_overview,
             "clinical": self._context_clinical,
             "payment": self._context_payment,
+            "crosscheck": lambda: assessment_view.crosscheck_context(self.assessment_block()),
             "policy": self._context_policy,
             "methodology": self._context_methodology,
         }
@@ -616,6 +617,11 @@ class CodeReport:
             "opps_note": opps.NATIONAL_UNADJUSTED_NOTE,
             "institutional": self.institutional.to_dict(orient="records"),
             "institutional_columns": INSTITUTIONAL_COLUMNS,
+            # the same statistics with flagged rates included (summary.json assessment.benchmark_all_rates)
+            "by_setting_all_rates": self.by_setting_all_rates.to_dict(orient="records"),
+            "rates_left_out": len(self.benchmark_rows_all) - len(self.benchmark_rows),
+            "min_confidence": p.min_confidence,
+            "keep_implausible": p.keep_implausible,
         }
 
     def _context_policy(self) -> dict[str, Any]:
@@ -1023,4 +1029,5 @@ CHART_NAMES: tuple[str, ...] = (
     "medicare_localities",
     "medicare_by_year",
     "policy_matrix",
+    "crosscheck",
 )
