@@ -118,4 +118,20 @@ def test_the_benchmark_table_prints_all_its_columns_on_one_page(printed):
 def test_every_chart_is_printed_whole_on_one_page(printed):
     outputs, _ = printed
     images = sum(len(page.images) for page in pypdf.PdfReader(outputs.pdf).pages)
-    assert images == 6  # six charts, each one image on one page (a chart cut by a page break prints twice)
+    assert images == 7  # seven charts (the crosscheck chart too), each one image on one page (a chart cut by a page
+    # break prints twice)
+
+
+def test_the_largest_disagreement_prints_whole_with_both_sources(printed):
+    # the widest table of "Do payers and hospitals agree?": its last column (the hospital's file and line) on the page
+    _, pages = printed
+    page = next(t for t in pages if "Largest disagreements" in t)
+    tail = re.sub(r"\s+", "", page[page.index("Largest disagreements") :])  # cells wrap anywhere: compare unbroken
+    for text in (
+        "43,264.54",
+        "40,059.76",
+        "8.0%",
+        "294809839_sample-bayside-hospital-of-miami-synthetic_standardcharges.csv",
+    ):
+        assert text in tail, text
+    assert "line11columnstandard_charge|UnitedHealthcare|ChoicePlus" in tail

@@ -85,7 +85,17 @@ def test_html_has_every_section_the_label_and_no_code(report_dir):
     assert "report.show(" not in html and "CodeReport.build" not in html
     assert "This notebook only shows" not in html  # the notebook-only note is removed from the report
     images = re.findall(r"<img [^>]*src=\"([^\"]{0,30})", html)
-    assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)  # embedded
+    assert len(images) == 7 and all(src.startswith("data:image/png;base64,") for src in images)  # embedded
+    # "Do payers and hospitals agree?" comes right after Payment Benchmarking, with its chart and tables
+    titles = [html.index(f"<h2>{title.replace('&', '&amp;')}</h2>") for _, title in SECTIONS]
+    assert titles == sorted(titles)
+    agree = html[html.index("<h2>Do payers and hospitals agree?</h2>") : html.index("<h2>Coverage &amp; Policy</h2>")]
+    assert '<img alt="crosscheck"' in agree
+    for heading in ("Verdicts by payer", "Largest disagreements", "Confidence of the benchmark rates by payer"):
+        assert f"<h3>{heading}</h3>" in agree
+    # the hospital's file by name (file names without address or query: test_report_assessment.py)
+    assert ">294809839_sample-bayside-hospital-of-miami-synthetic_standardcharges.csv</span>" in agree
+    assert "<h3>The same statistics with flagged rates included</h3>" in html
     assert "Data not available" in html  # e.g. non-facility Medicare amount of 44320, commercial policies
     # the Medicare section: the facility baseline in words, OPPS said national and unadjusted, years 2022-2026 with
     # the GPCI year each borrows
