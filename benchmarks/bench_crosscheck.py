@@ -167,16 +167,23 @@ def generate_store(root: Path, rows: int, hospitals: int):
         FROM g
     """)
     files = con.execute("SELECT source_file_key AS f, count(*) AS n FROM generated GROUP BY 1 ORDER BY 1").df()
-    files["part"] = [hashlib.sha256(f.encode()).hexdigest()[:16] + "-generated" for f in files["f"]]
-    con.register("files", files)
-    con.execute(f"""
-        COPY (
-            SELECT {select}, files.part AS _part, upper(substr(billing_code, 1, {store.prefix_length})) AS code_prefix
-            FROM generated g JOIN files ON files.f = g.source_file_key
-        ) TO '{root / st.RATES_DIR}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072,
-            PARTITION_BY (source_type, payer_family, code_prefix), OVERWRITE_OR_IGNORE true,
-            FILENAME_PATTERN 'generated-{{i}}')
-    """)
+    # part ids and part file names as the ingest writes them (rate_store.PART_FILE: <sha256[:16]>-<8 hex>, then
+    # -<chunk>-<n>.parquet): the store reads only files whose name names a committed part
+    files["part"] = [
+        (lambda digest: f"{digest[:16]}-{digest[16:24]}")(hashlib.sha256(f.encode()).hexdigest()) for f in files["f"]
+    ]
+    for f, part in zip(files["f"], files["part"]):
+        con.execute(
+            f"""
+            COPY (
+                SELECT {select}, '{part}' AS _part, upper(substr(billing_code, 1, {store.prefix_length})) AS code_prefix
+                FROM generated g WHERE g.source_file_key = $f
+            ) TO '{root / st.RATES_DIR}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072,
+                PARTITION_BY (source_type, payer_family, code_prefix), OVERWRITE_OR_IGNORE true,
+                FILENAME_PATTERN '{part}-00000-{{i}}')
+        """,
+            {"f": f},
+        )
     manifest = pd.DataFrame(
         {
             "seq": range(len(files)),
