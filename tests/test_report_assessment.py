@@ -272,7 +272,10 @@ def test_payment_benchmarking_shows_every_statistic_with_flagged_rates_too(repor
     assert kept < included < html.index("<h3>By geography</h3>")
     # the Cigna placeholder (999,999.99) is the all-rates maximum only
     assert 'data-key="assessment.benchmark_all_rates.Cigna.facility.max">$999,999.99</td>' in html
-    assert html.count("$999,999.99") == 1
+    # and by state: the placeholder's group is in TX
+    assert 'data-key="assessment.benchmark_all_rates_by_state.Cigna.TX.facility.max">$999,999.99</td>' in html
+    assert html.count("$999,999.99") == 2  # in the two flagged-included tables only
+    assert html.index("<h3>By geography</h3>") < html.index("<h3>By geography, flagged rates included</h3>")
     left_out = len(report_44310.benchmark_rows_all) - len(report_44310.benchmark_rows)
     assert f"The table above leaves out {left_out} flagged rates" in html and left_out > 0
 

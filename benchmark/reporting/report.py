@@ -87,6 +87,7 @@ class CodeReport:
     # ``min_confidence`` and above); the same statistics over every benchmark rate, flagged ones included:
     benchmark_rows_all: pd.DataFrame = field(default_factory=pd.DataFrame)
     by_setting_all_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_state_all_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
     assessment: dict = field(default_factory=dict)  # assessment.assessment_summary over the report's rates
     report_date_is_run_date: bool = False  # params.report_date was not given: the run date (UTC) was used
     generated_at: str = field(default_factory=about.utc_now)  # UTC, when the report was built
@@ -139,6 +140,9 @@ class CodeReport:
             benchmark_rows=bench,
             benchmark_rows_all=bench_all,
             by_setting_all_rates=stats.distribution_table(bench_all, ["payer_family", "pos_setting"]),
+            by_state_all_rates=stats.distribution_table(
+                bench_all.dropna(subset=["state"]), ["payer_family", "state", "pos_setting"]
+            ),
             assessment=assessment.assessment_summary(compared, params.product_lines),
             report_date_is_run_date=run_date,
             duplicates_collapsed=len(eligible) - len(bench_all),
@@ -317,6 +321,9 @@ class CodeReport:
                 "rates_in_benchmark": int(len(self.benchmark_rows)),
                 "rates_in_benchmark_all_rates": int(len(self.benchmark_rows_all)),
                 "benchmark_all_rates": _nested(self.by_setting_all_rates, ["payer_family", "pos_setting"]),
+                "benchmark_all_rates_by_state": _nested(
+                    self.by_state_all_rates, ["payer_family", "state", "pos_setting"]
+                ),
                 "statistic_queries": self._statistic_queries(),
             }
         )
@@ -619,6 +626,7 @@ class CodeReport:
             "institutional_columns": INSTITUTIONAL_COLUMNS,
             # the same statistics with flagged rates included (summary.json assessment.benchmark_all_rates)
             "by_setting_all_rates": self.by_setting_all_rates.to_dict(orient="records"),
+            "by_state_all_rates": self.by_state_all_rates.to_dict(orient="records"),
             "rates_left_out": len(self.benchmark_rows_all) - len(self.benchmark_rows),
             "min_confidence": p.min_confidence,
             "keep_implausible": p.keep_implausible,
