@@ -23,7 +23,7 @@ from pptx.dml.color import RGBColor
 from pptx.enum.text import PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
-from benchmark import config
+from benchmark import codes, config
 from benchmark.reference import policy
 from benchmark.reporting import about
 from benchmark.reporting.charts import PAYER_ORDER, PAYER_PALETTE
@@ -134,7 +134,7 @@ def benchmark_table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------------------------------- slides
 def _title(summary: dict[str, Any]) -> str:
-    return summary.get("title") or f"CPT {summary['code']} — payer benchmark report, {summary['year']}"
+    return summary.get("title") or f"{codes.label(summary['code'])} — payer benchmark report, {summary['year']}"
 
 
 def _title_slide(prs: Any, summary: dict[str, Any]) -> None:
@@ -182,7 +182,7 @@ def _titled_slide(prs: Any, text: str) -> Any:
 
 def _chart_slide(prs: Any, summary: dict[str, Any], png: Path) -> None:
     spec = CHART_SLIDES.get(png.stem, ChartSlide(png.stem.replace("_", " "), "See the report's methodology.", True))
-    slide = _titled_slide(prs, f"CPT {summary['code']}: {spec.title}")
+    slide = _titled_slide(prs, f"{codes.label(summary['code'])}: {spec.title}")
     box_left, box_top = _MARGIN, _BODY_TOP
     box_width, box_height = SLIDE_WIDTH - 2 * _MARGIN, _FOOTER_TOP - _BODY_TOP - Inches(0.05)
     with Image.open(png) as image:
@@ -200,7 +200,7 @@ def _table_slide(prs: Any, summary: dict[str, Any], rows: list[dict[str, Any]], 
     lines = ", ".join(summary.get("parameters", {}).get("product_lines") or [])
     slide = _titled_slide(
         prs,
-        f"CPT {summary['code']}: {lines} professional fees by payer and setting"
+        f"{codes.label(summary['code'])}: {lines} professional fees by payer and setting"
         + (" (continued)" if continued else ""),
     )
     body = rows or [{"payer_family": config.NOT_AVAILABLE}]
@@ -237,7 +237,8 @@ def _policy_slide(
 ) -> None:
     slide = _titled_slide(
         prs,
-        f"CPT {summary['code']}: what each payer requires, by policy type" + (" (continued)" if continued else ""),
+        f"{codes.label(summary['code'])}: what each payer requires, by policy type"
+        + (" (continued)" if continued else ""),
     )
     payers = list(matrix)
     first = Inches(2.4)

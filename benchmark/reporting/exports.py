@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import safe_text
+from benchmark import codes, safe_text
 from benchmark.errors import PaybenchError
 from benchmark.reporting import about
 from benchmark.reporting.deck import build_deck
@@ -159,7 +159,7 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, summary: dict[str, A
     )
     workbook.set_properties(
         {
-            "title": f"CPT {summary['code']} payer benchmark tables ({summary['year']})",
+            "title": f"{codes.label(summary['code'])} payer benchmark tables ({summary['year']})",
             "comments": summary["data_label"],
         }
     )
