@@ -166,7 +166,7 @@ def test_drg_report_without_table5_says_why_and_guesses_nothing(without_table5, 
     assert not any("PFS release" in g or "catalog entry" in g for g in summary["data_gaps"])
     assert summary["data_label"] == config.SYNTHETIC_LABEL
     payment = without_table5.section_html("payment")
-    assert ipps.TABLE5_NEEDED in payment and "never estimated" in payment and "$13,025" not in payment
+    assert ipps.TABLE5_NEEDED in payment and "no weight is ever estimated" in payment and "$13,025" not in payment
     assert "Physician Fee Schedule" not in payment and "Conversion factor" not in payment
     overview = without_table5.section_html("code_overview")
     assert "MS-DRG 470 (no title: the CMS Table 5 was not given)" in overview and "Global period" not in overview
@@ -213,12 +213,12 @@ def test_drg_report_with_table5_compares_with_the_ipps_amount(with_table5, houst
         assert row["median_pct_of_ipps"] == pct(dollars, amount), payer
     assert summary["counts"]["rates_compared_with_medicare"] == 0  # never against the physician fee schedule
     html = (with_table5 / "report.html").read_text(encoding="utf-8")
-    assert html.count("MS-DRG 470 — payer benchmark report, 2026 — TX") >= 1 and "CPT 470" not in html
+    assert "<h1>MS-DRG 470 — payer benchmark report, 2026 — state TX</h1>" in html and "CPT 470" not in html
     assert TITLE_470 in html and "$13,025.11" in html and "1.9289" in html and "wage index 1.0" in html
     assert 'data-key="medicare.ipps.payment"' in html
     aetna_pct = f"{pct(expected[('commercial', 'Aetna')], amount):.1f}%"
     assert f'data-key="drg_rates.commercial.Aetna.median_pct_of_ipps">{aetna_pct}' in html
-    for absent in ("Global period", "Global days</th>", "Conversion factor", "Assistant at surgery", "RVU"):
+    for absent in ("Global period", "Global days</th>", "Conversion factor", "Assistant at surgery", "work RVU", "work GPCI"):
         assert absent not in html, absent
     assert config.SYNTHETIC_LABEL in html
     drg_csv = (with_table5 / "tables" / "drg_rates.csv").read_text(encoding="utf-8")
