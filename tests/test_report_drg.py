@@ -218,7 +218,14 @@ def test_drg_report_with_table5_compares_with_the_ipps_amount(with_table5, houst
     assert 'data-key="medicare.ipps.payment"' in html
     aetna_pct = f"{pct(expected[('commercial', 'Aetna')], amount):.1f}%"
     assert f'data-key="drg_rates.commercial.Aetna.median_pct_of_ipps">{aetna_pct}' in html
-    for absent in ("Global period", "Global days</th>", "Conversion factor", "Assistant at surgery", "work RVU", "work GPCI"):
+    for absent in (
+        "Global period",
+        "Global days</th>",
+        "Conversion factor",
+        "Assistant at surgery",
+        "work RVU",
+        "work GPCI",
+    ):
         assert absent not in html, absent
     assert config.SYNTHETIC_LABEL in html
     drg_csv = (with_table5 / "tables" / "drg_rates.csv").read_text(encoding="utf-8")
