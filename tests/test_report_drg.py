@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 from conftest import rate_row
+from pptx import Presentation
 
 from benchmark import codes, config
 from benchmark.cli import main
@@ -230,6 +231,19 @@ def test_drg_report_with_table5_compares_with_the_ipps_amount(with_table5, houst
     assert config.SYNTHETIC_LABEL in html
     drg_csv = (with_table5 / "tables" / "drg_rates.csv").read_text(encoding="utf-8")
     assert "Aetna" in drg_csv and config.SYNTHETIC_LABEL in drg_csv
+
+
+def test_drg_deck_shows_rates_per_stay_not_professional_fees(with_table5, houston_rates):
+    slides = list(Presentation(str(with_table5 / "deck.pptx")).slides)
+    texts = [" | ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame) for slide in slides]
+    assert "Medicare IPPS fiscal year 2026" in texts[0]
+    assert not any("professional fees" in text for text in texts)
+    table_slide = next(slide for slide, text in zip(slides, texts) if "rates per inpatient stay" in text)
+    table = next(shape.table for shape in table_slide.shapes if shape.has_table)
+    cells = [[cell.text for cell in row.cells] for row in table.rows]
+    aetna = next(row for row in cells if row[:2] == ["commercial", "Aetna"])
+    dollars = houston_rates[("Aetna", "Open Access Managed Choice")]
+    assert aetna[4] == f"${dollars:,.2f}" and aetna[6] == f"{pct(dollars, ipps_470()):.1f}%"
 
 
 def test_rates_of_other_drg_families_are_counted_not_mixed():
