@@ -164,7 +164,7 @@ def test_drg_report_without_table5_says_why_and_guesses_nothing(without_table5, 
     assert summary["counts"]["institutional_rates_compared"] == 0
     assert any(g.startswith("No Medicare amount for MS-DRG 470: " + ipps.TABLE5_NEEDED) for g in summary["data_gaps"])
     assert any(g.startswith("No title for MS-DRG 470") for g in summary["data_gaps"])
-    assert not any("PFS release" in g or "catalog entry" in g for g in summary["data_gaps"])
+    assert not any("PFS release" in g or "catalog entry" in g or "county" in g for g in summary["data_gaps"])
     assert summary["data_label"] == config.SYNTHETIC_LABEL
     payment = without_table5.section_html("payment")
     assert ipps.TABLE5_NEEDED in payment and "no weight is ever estimated" in payment and "$13,025" not in payment

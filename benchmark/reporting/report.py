@@ -443,7 +443,7 @@ class CodeReport:
             gaps.extend(self._drg_gaps())  # no PFS amount: Medicare pays the stay under the IPPS
         else:
             gaps.extend(self._pfs_gaps())
-        geography = medicare.geography_note(p.year)
+        geography = None if self.code.is_drg else medicare.geography_note(p.year)  # PFS locality geography
         if geography:
             gaps.append(geography)
         institutional = self.compared[_is_facility_rate(self.compared)]
