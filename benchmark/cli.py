@@ -6,13 +6,14 @@ import argparse
 import datetime as dt
 import json
 import logging
+import re
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmark import config
+from benchmark import codes, config
 from benchmark.errors import ParameterError, PaybenchError
 from benchmark.safe_text import write_csv
 from benchmark.sources.http import redact
@@ -94,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands")
 
     report = sub.add_parser("report", help="run the code-report notebook and write reports/<code>/")
-    report.add_argument("code", help="CPT/HCPCS code, e.g. 44320")
+    report.add_argument(
+        "code", help="CPT/HCPCS code, e.g. 44320, or an MS-DRG written MS-DRG-470 (a bare 3-digit code is ambiguous)"
+    )
     report.add_argument("--out", type=Path, help="output folder (default: reports/<code>[__params])")
     report.add_argument(
         "--overwrite",
@@ -267,12 +270,14 @@ def _parser() -> argparse.ArgumentParser:
 
     pfs = sub.add_parser(
         "medicare",
-        help="print every Medicare baseline of a code: PFS, OPPS, CLFS (--json for scripts)",
+        help="print every Medicare baseline of a code: PFS, OPPS, CLFS, IPPS for an MS-DRG (--json for scripts)",
         description="Medicare amounts of a code from the shipped CMS files: physician fee schedule "
-        "(national and a locality), hospital outpatient (OPPS, national unadjusted) and lab (CLFS). "
-        "Exit status 0, 1 when no file of the year lists the code, 2 for an unknown year or locality.",
+        "(national and a locality), hospital outpatient (OPPS, national unadjusted) and lab (CLFS); for an MS-DRG "
+        "(MS-DRG-470) the IPPS national operating payment, which needs the CMS Table 5 (--ipps-table5 FILE). "
+        "Exit status 0, 1 when no file of the year lists the code (or no Table 5 is given for an MS-DRG), 2 for an "
+        "unknown year or locality or a code that is not written as one of these.",
     )
-    pfs.add_argument("code", help="CPT/HCPCS code, e.g. 44320")
+    pfs.add_argument("code", help="CPT/HCPCS code, e.g. 44320, or an MS-DRG written MS-DRG-470")
     pfs.add_argument(
         "--year",
         type=_year,
@@ -283,6 +288,13 @@ def _parser() -> argparse.ArgumentParser:
     pfs.add_argument("--json", action="store_true", help="print one JSON object (amounts in dollars, null = none)")
     pfs.add_argument(
         "--qp", action="store_true", help="use the qualifying-APM-participant conversion factor (2026 on: 33.5675)"
+    )
+    pfs.add_argument(
+        "--ipps-table5",
+        type=Path,
+        default=None,
+        help="for an MS-DRG (MS-DRG-470): a CMS IPPS Table 5 file, giving the DRG's weight and the FY "
+        f"{config.IPPS_FISCAL_YEAR} IPPS national operating payment",
     )
     pfs.set_defaults(handler=_medicare)
 
@@ -366,7 +378,7 @@ def _assessment_options(command: argparse.ArgumentParser) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from benchmark.reporting.preflight import assessment_problems, check_sources, parameter_problems
+    from benchmark.reporting.preflight import assessment_problems, check_sources, check_table5, parameter_problems
 
     # every value and source checked before the heavy imports (pandas, matplotlib) and before anything is written
     code = args.code.strip()
@@ -375,6 +387,8 @@ def _report(args: argparse.Namespace) -> int:
     sources, providers, source_problems = check_sources(
         [str(s) for s in args.source], str(args.providers) if args.providers else ""
     )
+    table5, table5_problem = check_table5(str(args.ipps_table5) if args.ipps_table5 else "")
+    source_problems += [table5_problem] if table5_problem else []
     if problems or source_problems:
         raise ParameterError("; ".join(problems + source_problems))
 
@@ -388,7 +402,7 @@ def _report(args: argparse.Namespace) -> int:
         geography=args.geography,
         data_source=sources,
         product_lines=tuple(args.product_lines),
-        ipps_table5=str(args.ipps_table5.resolve()) if args.ipps_table5 else "",
+        ipps_table5=table5,
         providers=providers,
         report_date=args.report_date,
         keep_implausible=args.keep_implausible,
@@ -397,11 +411,11 @@ def _report(args: argparse.Namespace) -> int:
     outputs = run_report(params, args.out, force=args.force, overwrite=args.overwrite)
     if outputs.skipped:
         print(
-            f"CPT {params.code} report in {outputs.out_dir} is up to date (same parameters, inputs and code; "
+            f"{codes.label(params.code)} report in {outputs.out_dir} is up to date (same parameters, inputs and code; "
             "--force re-runs it)"
         )
         return 0
-    print(f"CPT {params.code} report written to {outputs.out_dir}")
+    print(f"{codes.label(params.code)} report written to {outputs.out_dir}")
     for path in (outputs.html, outputs.pdf, outputs.deck, outputs.xlsx, outputs.summary, outputs.notebook):
         if path is not None:
             print(f"  {path.relative_to(outputs.out_dir)}")
@@ -586,15 +600,56 @@ def _sample_data(args: argparse.Namespace) -> int:
 
 
 def _medicare(args: argparse.Namespace) -> int:
+    code = args.code.strip()
+    problem = codes.code_problem(code)
+    if problem and re.fullmatch(r"\d{3}|(?i:MS-?DRG).*", code):  # an MS-DRG not written MS-DRG-470: say how
+        raise ParameterError(problem)
+    if problem is None and codes.parse(code).is_drg:
+        return _medicare_drg(args, code)
+    if args.ipps_table5:
+        raise ParameterError(f"--ipps-table5 applies to an MS-DRG (e.g. MS-DRG-470), not to {code!r}")
     from benchmark.reference.medicare import NATIONAL, medicare_baseline
 
-    baseline = medicare_baseline(args.code.strip(), args.year, args.locality or NATIONAL, qp=args.qp)
+    baseline = medicare_baseline(code, args.year, args.locality or NATIONAL, qp=args.qp)
     found = any(baseline[part] is not None for part in ("pfs", "opps", "clfs"))
     if args.json:
         print(json.dumps(baseline, indent=2))
         return 0 if found else 1
     print(_medicare_text(baseline))
     return 0 if found else 1
+
+
+def _medicare_drg(args: argparse.Namespace, code: str) -> int:
+    """An MS-DRG: its IPPS national operating payment with the user's Table 5, else null and the reason (exit 1)."""
+    if args.year != config.IPPS_FISCAL_YEAR:
+        raise ParameterError(
+            f"an MS-DRG is compared with the IPPS FY {config.IPPS_FISCAL_YEAR} standardized amounts, the only fiscal "
+            f"year shipped: --year {config.IPPS_FISCAL_YEAR} (or none), got {args.year}"
+        )
+    if args.locality:
+        raise ParameterError("--locality: the IPPS payment shown is national (wage index 1.0); give no locality")
+    from benchmark.reference.medicare import drg_baseline, ipps
+
+    table5 = ipps.load_table5(args.ipps_table5) if args.ipps_table5 else None
+    baseline = drg_baseline(code, table5)
+    if args.json:
+        print(json.dumps(baseline, indent=2))
+    else:
+        block = baseline["ipps"]
+        lines = [f"{codes.label(code)}, IPPS FY {baseline['year']}, national"]
+        if block is None:
+            lines.append(f"  IPPS: {config.NOT_AVAILABLE}")
+        else:
+            amounts = block["standardized_amount"]
+            lines.append(
+                f"  IPPS: weight {block['weight']} x ${amounts['total']:,.2f} (labor ${amounts['labor']:,.2f} + "
+                f"non-labor ${amounts['non_labor']:,.2f}, wage index 1.0) = ${block['payment']:,.2f}"
+                + (f" ({block['title']})" if block["title"] else "")
+            )
+            lines.append(f"  NOTE: {block['note']}")
+        lines.extend(f"  NOTE: {note}" for note in baseline["notes"])
+        print("\n".join(lines))
+    return 0 if baseline["ipps"] is not None else 1
 
 
 def _medicare_text(baseline: dict) -> str:

@@ -58,6 +58,8 @@ OPPS_ADDENDUM_B_FILES: dict[int, Path] = {2025: OPPS_DIR / "2025_NFRM_Addendum_B
 OPPS_ADDENDUM_A_FILES: dict[int, Path] = {2025: OPPS_DIR / "2025_NFRM_Addendum_A.txt"}
 CLFS_FILES: dict[int, Path] = {2026: CLFS_DIR / "PUF_CLFS_CY2026_Q3V1_nodesc.csv"}
 IPPS_TABLES_1A_1E: Path = IPPS_DIR / "FY2026_CMS-1833-F_Tables_1A-1E.txt"
+# the fiscal year of the shipped standardized amounts (a test checks the file says so); an MS-DRG report uses it
+IPPS_FISCAL_YEAR: int = 2026
 
 # Vocabulary shared by the whole package that must load without pandas (parameter checks run before anything heavy).
 PAYER_FAMILIES: list[str] = ["Aetna", "BCBS", "Cigna", "UnitedHealthcare", "Medicare", "Other"]

@@ -337,10 +337,11 @@ class ClfsRateSchema(pa.DataFrameModel):
 
 
 class DrgWeightSchema(pa.DataFrameModel):
-    """One MS-DRG of a CMS IPPS Table 5 (titles excluded)."""
+    """One MS-DRG of a CMS IPPS Table 5 (its title is CMS public text, read from the user's file)."""
 
     fiscal_year: Series[int] = pa.Field(ge=2000)
     drg: Series[str] = pa.Field(str_matches=r"^\d{3}$", unique=True)
+    title: Series[str] = pa.Field(nullable=True, description="MS-DRG Title column, empty when the file has none")
     weight: Series[float] = pa.Field(nullable=True, gt=0)
     weight_column: Series[str]
     gmlos: Series[float] = pa.Field(nullable=True, ge=0)

@@ -62,6 +62,10 @@ CODE_LABELS: dict[str, str] = {
     "44346": "Colostomy stoma rebuild with nearby hernia fix (plain-language label)",
 }
 FACILITY_LABEL = "Colostomy creation - hospital inpatient stay, facility fee (plain-language label)"
+# One MS-DRG listed by every sample hospital, so that an MS-DRG report (`paybench report MS-DRG-470`) has rows: a
+# case rate per inpatient stay (Cigna: percent of billed charges, which has no dollar amount to compare).
+SAMPLE_DRG = "470"
+DRG_LABEL = "Hip or knee joint replacement, inpatient stay without major complications (plain-language label)"
 MODIFIER_LABELS = {"80": "assistant surgeon", "62": "co-surgeon", "51": "additional procedure same session"}
 # Hospital professional rows: the two minor revisions are listed as outpatient, the rest as inpatient.
 HOSPITAL_SETTING = {code: ("outpatient" if code in {"44312", "44340"} else "inpatient") for code in CODES}
@@ -1102,7 +1106,38 @@ class _Generator:
                         )
                     )
                 items.append(self._facility_item(hospital, plans, v3))
+        items.append(self._drg_item(hospital, plans, v3))
         return items
+
+    def _drg_item(self, hospital: Entity, plans: list[tuple[str, str, str]], v3: bool) -> dict:
+        """MS-DRG 470: a case rate per stay for every payer but Cigna (percent of total billed charges)."""
+        gross = float(round(self.rng("drg-gross", hospital.entity_id).uniform(52000, 78000)))
+        level = math.exp(hospital.market.commercial_effect)
+        charges = {}
+        for payer, plan, family in plans:
+            if family == "cigna":
+                percent = float(self.rng("drg-pct", hospital.entity_id).integers(90, 141)) / 2
+                charges[(payer, plan)] = self._percent_charge(
+                    hospital, "drg", percent, gross, v3, "Percent of total billed charges for the inpatient stay"
+                )
+                continue
+            low, high = (12500.0, 15500.0) if family == "uhc_ma" else (17000.0, 34000.0)
+            amount = self.rng("drg", family, hospital.entity_id).uniform(low, high)
+            charges[(payer, plan)] = {
+                "dollar": _cents(amount * (1.0 if family == "uhc_ma" else level)),
+                "methodology": "case rate",
+                "note": "One case rate for the whole inpatient stay (MS-DRG)",
+            }
+        return _item(
+            DRG_LABEL,
+            [(SAMPLE_DRG, "MS-DRG")],
+            "inpatient",
+            "facility",
+            "",
+            gross,
+            self._cash(gross, hospital, "drg"),
+            charges,
+        )
 
     def _facility_item(self, hospital: Entity, plans: list[tuple[str, str, str]], v3: bool) -> dict:
         gross = self.facility_gross_charge(hospital)
@@ -1527,6 +1562,9 @@ def _readme(files: list[tuple[str, bytes, dict]], seed: int) -> str:
         "- 44320 facility row (`billing_class` facility, setting inpatient) mixing `per diem`, `case rate` and",
         "  `percent of total billed charges` for different payers; `standard_charge|min`/`max` are taken over all",
         "  dollar amounts of the item, so they mix per diem and case rates as real files do.",
+        "- One MS-DRG row (code `470`, type `MS-DRG`, billing class facility, setting inpatient): a `case rate` per",
+        "  stay for every payer but Cigna (`percent of total billed charges`), so `paybench report MS-DRG-470` has",
+        "  rates; with a CMS IPPS Table 5 (`--ipps-table5`) they are compared with the IPPS national payment.",
         '- Percentage rows carry the gross charge; v3 rows add `count` ("1 through 10" or an integer string) with',
         "  median / 10th / 90th percentile allowed amounts; v2 rows add `estimated_amount`.",
         "- Modifier rows: 44320 with `modifiers` 80 (assistant surgeon) and 62 (co-surgeon), in dollars.",

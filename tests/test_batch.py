@@ -92,7 +92,8 @@ def test_every_problem_is_reported_with_its_location_before_anything_runs(tmp_pa
     for expected in (
         f"{spec}: unknown key 'colour'",
         "reports[0]: year: expected a whole number, got 'twenty'",
-        "reports[1]: code must be a 5-character CPT/HCPCS string, got '4432'",
+        "reports[1]: code must be a 5-character CPT/HCPCS string or an MS-DRG (a 5-character CPT/HCPCS code such as "
+        "44320, or an MS-DRG written MS-DRG-470), got '4432'",
         "reports[2]: payers: expected a list of names",
         "reports[2]: unknown parameter 'output_dir'",
         "reports[3]: unknown parameter 'bogus'",

@@ -7,6 +7,8 @@ test_medicare_2026.py and test_facility_baselines.py).
 """
 
 import json
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from benchmark.cli import main
 
@@ -67,3 +69,36 @@ def test_text_output(capsys):
     text = capsys.readouterr().out
     assert "OPPS CY 2025: SI T, APC 5311, national unadjusted rate $911.71" in text
     assert "PFS HOUSTON" in text and "2026 GPCIs" in text
+
+
+TABLE5 = Path(__file__).parent / "fixtures" / "ipps" / "table5_fy2026_layout.txt"
+
+
+def test_ms_drg_json_carries_an_ipps_block(capsys):
+    # Table 5 layout fixture (not a CMS file), its line 5: "470\tYes\tNo\t08\tSURG\t...\t1.9289\t1.9289\t1.9\t2.2";
+    # FY 2026 Table 1B: labor $4,186.62 + non-labor $2,565.99
+    expected = (Decimal("1.9289") * (Decimal("4186.62") + Decimal("2565.99"))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    status, out = run_json(capsys, "MS-DRG-470", "--ipps-table5", str(TABLE5))
+    assert status == 0
+    assert (out["code"], out["code_type"], out["billing_code"], out["year"]) == ("MS-DRG-470", "MS-DRG", "470", 2026)
+    assert out["pfs"] is None and out["opps"] is None and out["clfs"] is None and out["notes"] == []
+    block = out["ipps"]
+    assert (block["weight"], block["payment"], block["wage_index"]) == (1.9289, float(expected), 1.0)
+    assert (block["standardized_amount"]["labor"], block["standardized_amount"]["non_labor"]) == (4186.62, 2565.99)
+    assert block["title"].startswith("MAJOR HIP AND KNEE") and (block["table5_file"], block["table5_line"]) == (
+        TABLE5.name,
+        5,
+    )
+    assert "capital, wage index, outliers, DSH and IME are not included" in block["note"]
+
+
+def test_ms_drg_json_without_table5_or_weight_is_null_with_the_reason(capsys):
+    status, out = run_json(capsys, "ms-drg-470")
+    assert status == 1 and out["code"] == "MS-DRG-470" and out["ipps"] is None
+    assert out["notes"][0].startswith("Medicare comparison needs the CMS IPPS Table 5 (MS-DRG weights)")
+    status, out = run_json(capsys, "MS-DRG-999", "--ipps-table5", str(TABLE5))  # listed without a weight
+    assert status == 1 and out["ipps"] is None and "without a weight" in out["notes"][0]
+    status, out = run_json(capsys, "MS-DRG-123", "--ipps-table5", str(TABLE5))
+    assert status == 1 and out["notes"] == ["MS-DRG 123 is not in the Table 5 given: Data not available"]
+    _, cpt = run_json(capsys, "44320")
+    assert cpt["ipps"] is None  # a CPT code: the key is there, empty

@@ -133,6 +133,16 @@ def test_table5_reader_and_drg_payment():
     assert payment.table5_line == 5  # the quoted title spans two lines, then the header
     assert ipps.drg_payment("999", table).amount is None
     assert ipps.drg_payment("123", table) is None
+    # the MS-DRG Title column (CMS public text in a CMS file; here the fixture's own row), spaces normalized
+    assert payment.title == "MAJOR HIP AND KNEE JOINT REPLACEMENT OR REATTACHMENT OF LOWER EXTREMITY WITHOUT MCC"
+    assert (payment.gmlos, payment.amlos) == (1.9, 2.2)
+    assert table.set_index("drg").loc["999", "title"] == "UNGROUPABLE"
+    assert ipps.drg_payment("001", table).gmlos is None  # empty GMLOS / AMLOS cells stay empty
+
+
+def test_shipped_standardized_amounts_are_of_the_configured_fiscal_year():
+    # an MS-DRG report's year is config.IPPS_FISCAL_YEAR: the shipped Tables 1A-1E must say the same year
+    assert ipps.load_standardized_amounts().fiscal_year == config.IPPS_FISCAL_YEAR == 2026
 
 
 def test_table5_of_another_year_or_layout_is_refused(tmp_path):

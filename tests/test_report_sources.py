@@ -77,6 +77,23 @@ def test_each_parameter_error_exits_2_fast_naming_the_choices_and_writes_nothing
     assert cpu < 1.0, f"{cpu:.2f} s of CPU before the error"
 
 
+BAD_CODES = {
+    "bare 3-digit code": (["470"], "for an MS-DRG report write MS-DRG-470"),
+    "revenue code": (["0360"], "or an MS-DRG written MS-DRG-470"),
+    "MS-DRG with a PFS year": (["MS-DRG-470", "--year", "2025"], "year must be 2026"),
+    "missing IPPS Table 5": (["MS-DRG-470", "--ipps-table5", "t5.txt"], "ipps_table5 't5.txt': no such file"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CODES)
+def test_a_code_of_the_wrong_form_exits_2_fast_with_a_working_example(case, tmp_path):
+    args, named = BAD_CODES[case]
+    status, output, cpu = _run_cli(["report", *args, "--out", "out"], tmp_path)
+    assert status == 2 and named in output and "Traceback" not in output, output
+    assert not (tmp_path / "out").exists()
+    assert cpu < 1.0, f"{cpu:.2f} s of CPU before the error"
+
+
 def test_a_locality_error_suggests_ids_that_work():
     problems = preflight.geography_problems("01112-26")
     examples = [word for word in problems[0].replace("(", " ").split() if len(word) == 8 and word[5] == "-"]

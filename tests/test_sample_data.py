@@ -593,7 +593,9 @@ def test_hospital_rows_follow_the_conditional_rules(hospital_files):
                 else:
                     assert float(c["estimated_amount"]) > 0
             assert c["setting"] in {"inpatient", "outpatient"}
-            assert c["code|1"] and c["code|1|type"] in {"CPT", "RC"}
+            assert c["code|1"] and c["code|1|type"] in {"CPT", "RC", "MS-DRG"}
+            if c["code|1|type"] == "MS-DRG":  # the sample's one MS-DRG item: a facility rate for an inpatient stay
+                assert (c["code|1"], c["billing_class"], c["setting"]) == ("470", "facility", "inpatient")
     assert {
         ("fee schedule", "professional"),
         ("per diem", "facility"),

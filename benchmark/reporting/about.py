@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmark import config
+from benchmark import codes, config
 from benchmark.files import sha256_file
 
 SHORT = 12  # hex digits of a short sha256
@@ -62,7 +62,7 @@ def geography_label(geography: str, locality_names: dict[str, str] | None = None
 
 def report_title(code: str, year: int, geography: str, locality_names: dict[str, str] | None = None) -> str:
     """The report's title; a geography report names its geography."""
-    title = f"CPT {code} — payer benchmark report, {year}"
+    title = f"{codes.label(code)} — payer benchmark report, {year}"
     return title if geography == "all" else f"{title} — {geography_label(geography, locality_names)}"
 
 
@@ -92,6 +92,21 @@ def medicare_source(year: int) -> dict[str, Any]:
     )
     source["date_range"] = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
     source["dates_from"] = "payment year"
+    return source
+
+
+def ipps_source(fiscal_year: int, table5: str = "") -> dict[str, Any]:
+    """The IPPS files an MS-DRG report uses: the shipped standardized amounts and the user's Table 5, if any."""
+    paths = [config.IPPS_TABLES_1A_1E, *([Path(table5)] if table5 else [])]
+    label = f"CMS IPPS FY {fiscal_year} standardized amounts (data/reference/ipps/PROVENANCE.md)"
+    source = files_source(
+        "Medicare",
+        label + (", MS-DRG weights from the CMS Table 5 given" if table5 else ", no Table 5 (MS-DRG weights) given"),
+        [(p.name, sha256_file(p)) for p in paths if p.is_file()],
+    )
+    # the federal fiscal year: discharges from October 1 of the year before to September 30
+    source["date_range"] = {"from": f"{fiscal_year - 1}-10-01", "to": f"{fiscal_year}-09-30"}
+    source["dates_from"] = "fiscal year"
     return source
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from benchmark import codes
 from benchmark.files import atomic_write_text
 from benchmark.reporting import charts, html_render
 from benchmark.safe_text import neutralize_html
@@ -85,7 +86,7 @@ def overview_table(root: Path, reports: list[dict[str, Any]]) -> tuple[pd.DataFr
 
 def report_label(parameters: dict[str, Any]) -> str:
     """A short label: the code and year, plus each parameter that is not the default."""
-    parts = [f"CPT {parameters['code']}", str(parameters["year"])]
+    parts = [codes.label(parameters["code"]), str(parameters["year"])]
     if parameters.get("geography", "all") != "all":
         parts.append(str(parameters["geography"]))
     if parameters.get("payers"):

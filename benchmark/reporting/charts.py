@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from benchmark import config
+from benchmark import codes, config
 
 # Okabe-Ito colours (safe for the common colour-vision deficiencies); each payer family keeps its colour everywhere.
 PAYER_PALETTE: dict[str, str] = {
@@ -192,7 +192,7 @@ def rate_distribution_chart(
             ax.xaxis.set_major_formatter(_dollars)
             ax.set_xlabel(f"Professional fee per service, {setting_label} setting (negotiated rate)")
             ax.set_ylabel("")
-        ax.set_title(f"CPT {code}: professional fees by payer")
+        ax.set_title(f"{codes.label(code)}: professional fees by payer")
         _footnote(fig, "Sources: payer TiC in-network files and hospital standard-charge files; CMS PFS.", synthetic)
     return fig
 
@@ -259,7 +259,7 @@ def crosscheck_chart(verdicts_by_payer: pd.DataFrame, code: str, *, synthetic: b
             ax.invert_yaxis()
             ax.set_xlabel("Rates cross-checked (payer file vs hospital file)")
             ax.legend(loc="lower right", fontsize=8.5, frameon=True)
-        ax.set_title(f"CPT {code}: do payers and hospitals agree?")
+        ax.set_title(f"{codes.label(code)}: do payers and hospitals agree?")
         _footnote(fig, "Sources: payer TiC in-network files and hospital standard-charge files.", synthetic)
     return fig
 
@@ -303,7 +303,7 @@ def pct_of_medicare_chart(table: pd.DataFrame, code: str, year: int, *, syntheti
             ax.invert_yaxis()
             ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
             ax.set_xlabel(f"Median rate as % of the {year} Medicare PFS amount of the same locality (bars: IQR)")
-        ax.set_title(f"CPT {code}: median % of Medicare by payer")
+        ax.set_title(f"{codes.label(code)}: median % of Medicare by payer")
         _footnote(fig, f"Sources: payer price files; CMS PFS {year}, locality-matched.", synthetic)
     return fig
 
@@ -355,7 +355,7 @@ def medicare_localities_chart(amounts: pd.DataFrame, code: str, year: int, highl
             ax.set_xlabel(f"{len(local)} Medicare payment localities, lowest to highest{borrowed}")
             ax.set_ylabel(f"{local['setting'].iloc[0].replace('_', '-')} amount")
             ax.legend(loc="upper left")
-        ax.set_title(f"CPT {code}: Medicare PFS amount across localities, {year}")
+        ax.set_title(f"{codes.label(code)}: Medicare PFS amount across localities, {year}")
         gpci_years = sorted({int(v) for v in local["gpci_year"].dropna()}) if not local.empty else []
         gpci_note = f" with {gpci_years[0]} GPCIs" if gpci_years and gpci_years[0] != year else ""
         _footnote(fig, f"Source: CMS PFS relative value file {year}{gpci_note}; CMS GPCI table.", False)
@@ -395,7 +395,7 @@ def medicare_trend_chart(by_year: pd.DataFrame, code: str) -> Figure:
             ax.set_ylim(low * 0.9, high * 1.08)
             ax.set_ylabel("National amount")
             ax.legend(loc="lower left")
-        ax.set_title(f"CPT {code}: Medicare national amount by year")
+        ax.set_title(f"{codes.label(code)}: Medicare national amount by year")
         _footnote(fig, "Source: CMS PFS relative value files (PPRRVU) of each year.", False)
     return fig
 
@@ -425,7 +425,7 @@ def market_heatmap(table: pd.DataFrame, code: str, *, synthetic: bool) -> Figure
             ax.set_xlabel("State")
             ax.set_ylabel("")
             ax.grid(False)
-        ax.set_title(f"CPT {code}: median % of Medicare by payer and state")
+        ax.set_title(f"{codes.label(code)}: median % of Medicare by payer and state")
         _footnote(fig, "Sources: payer price files; CMS PFS, locality-matched. Blank: no rates.", synthetic)
     return fig
 
@@ -548,7 +548,7 @@ def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, s
                 fontsize=8,
                 frameon=False,
             )
-        ax.set_title(f"CPT {code}: what each payer requires, by policy type", pad=26)
+        ax.set_title(f"{codes.label(code)}: what each payer requires, by policy type", pad=26)
         has_illustrative = bool(len(matrix)) and matrix["basis"].eq("illustrative").any()
         _footnote(
             fig,

@@ -23,7 +23,7 @@ from pptx.dml.color import RGBColor
 from pptx.enum.text import PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
-from benchmark import config
+from benchmark import codes, config
 from benchmark.reference import policy
 from benchmark.reporting import about
 from benchmark.reporting.charts import PAYER_ORDER, PAYER_PALETTE
@@ -98,6 +98,18 @@ TABLE_COLUMNS: tuple[tuple[str, str, str | None, float], ...] = (
 )
 
 
+# (summary key, header, format_value kind, width in inches) of an MS-DRG report's table slide
+DRG_TABLE_COLUMNS: tuple[tuple[str, str, str | None, float], ...] = (
+    ("product_line", "Product line", "setting", 2.0),
+    ("payer_family", "Payer", None, 2.2),
+    ("n", "n", "int", 0.8),
+    ("min", "Min", "money", 1.5),
+    ("median", "Median", "money", 1.5),
+    ("max", "Max", "money", 1.5),
+    ("median_pct_of_ipps", "Median % of Medicare (IPPS)", "pct", 2.0),
+)
+
+
 def build_deck(report_dir: str | Path, deck_path: str | Path | None = None) -> Path:
     """Write ``deck.pptx`` (or ``deck_path``) for the report in ``report_dir``; returns its path."""
     folder = Path(report_dir)
@@ -109,9 +121,14 @@ def build_deck(report_dir: str | Path, deck_path: str | Path | None = None) -> P
     _title_slide(prs, summary)
     for png in _chart_files(folder / SLIDES_DIR):
         _chart_slide(prs, summary, png)
-    rows = benchmark_table_rows(summary)
+    drg = summary.get("code_type") == codes.MS_DRG
+    rows = drg_table_rows(summary) if drg else benchmark_table_rows(summary)
     for start in range(0, max(len(rows), 1), TABLE_ROWS_PER_SLIDE):
-        _table_slide(prs, summary, rows[start : start + TABLE_ROWS_PER_SLIDE], continued=start > 0)
+        part = rows[start : start + TABLE_ROWS_PER_SLIDE]
+        if drg:
+            _drg_table_slide(prs, summary, part, continued=start > 0)
+        else:
+            _table_slide(prs, summary, part, continued=start > 0)
     matrix = summary.get("policy", {}).get("matrix") or {}
     types = list(dict.fromkeys(t for cells in matrix.values() for t in cells))
     for start in range(0, len(types), POLICY_TYPES_PER_SLIDE):
@@ -132,9 +149,20 @@ def benchmark_table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (rank.get(r["payer_family"], len(rank)), r["payer_family"], r["pos_setting"]))
 
 
+def drg_table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """An MS-DRG report's per-stay rates (product line x payer) of ``summary.json``, payers in palette order."""
+    rank = {p: i for i, p in enumerate(PAYER_ORDER)}
+    rows = [
+        {"product_line": line, "payer_family": payer, **stats}
+        for line, payers in summary.get("drg_rates", {}).items()
+        for payer, stats in payers.items()
+    ]
+    return sorted(rows, key=lambda r: (r["product_line"], rank.get(r["payer_family"], len(rank)), r["payer_family"]))
+
+
 # --------------------------------------------------------------------------------------------------- slides
 def _title(summary: dict[str, Any]) -> str:
-    return summary.get("title") or f"CPT {summary['code']} — payer benchmark report, {summary['year']}"
+    return summary.get("title") or f"{codes.label(summary['code'])} — payer benchmark report, {summary['year']}"
 
 
 def _title_slide(prs: Any, summary: dict[str, Any]) -> None:
@@ -145,7 +173,14 @@ def _title_slide(prs: Any, summary: dict[str, Any]) -> None:
     facts = summary.get("report") or {}
     params = summary.get("parameters", {})
     lines: list[tuple[str, int, bool, RGBColor | None]] = [
-        (f"Medicare PFS payment year {summary['year']}", 16, False, _GREY),
+        (
+            f"Medicare IPPS fiscal year {summary['year']}"
+            if summary.get("code_type") == codes.MS_DRG
+            else f"Medicare PFS payment year {summary['year']}",
+            16,
+            False,
+            _GREY,
+        ),
         ("Payers: " + ", ".join(facts.get("payers") or params.get("payers") or ["all"]), 16, False, _GREY),
         ("Geography: " + str(facts.get("geography_label") or params.get("geography", "all")), 16, False, _GREY),
         (
@@ -182,7 +217,7 @@ def _titled_slide(prs: Any, text: str) -> Any:
 
 def _chart_slide(prs: Any, summary: dict[str, Any], png: Path) -> None:
     spec = CHART_SLIDES.get(png.stem, ChartSlide(png.stem.replace("_", " "), "See the report's methodology.", True))
-    slide = _titled_slide(prs, f"CPT {summary['code']}: {spec.title}")
+    slide = _titled_slide(prs, f"{codes.label(summary['code'])}: {spec.title}")
     box_left, box_top = _MARGIN, _BODY_TOP
     box_width, box_height = SLIDE_WIDTH - 2 * _MARGIN, _FOOTER_TOP - _BODY_TOP - Inches(0.05)
     with Image.open(png) as image:
@@ -196,23 +231,32 @@ def _chart_slide(prs: Any, summary: dict[str, Any], png: Path) -> None:
     _footer(slide, summary, spec.source.format(year=summary["year"]), spec.payer_data)
 
 
-def _table_slide(prs: Any, summary: dict[str, Any], rows: list[dict[str, Any]], *, continued: bool) -> None:
+def _table_slide(
+    prs: Any,
+    summary: dict[str, Any],
+    rows: list[dict[str, Any]],
+    *,
+    continued: bool,
+    columns: tuple[tuple[str, str, str | None, float], ...] = TABLE_COLUMNS,
+    title: str | None = None,
+    source: str | None = None,
+) -> None:
     lines = ", ".join(summary.get("parameters", {}).get("product_lines") or [])
     slide = _titled_slide(
         prs,
-        f"CPT {summary['code']}: {lines} professional fees by payer and setting"
+        (title or f"{codes.label(summary['code'])}: {lines} professional fees by payer and setting")
         + (" (continued)" if continued else ""),
     )
     body = rows or [{"payer_family": config.NOT_AVAILABLE}]
     shape = slide.shapes.add_table(
-        len(body) + 1, len(TABLE_COLUMNS), _MARGIN, _BODY_TOP, SLIDE_WIDTH - 2 * _MARGIN, Inches(0.45) * (len(body) + 1)
+        len(body) + 1, len(columns), _MARGIN, _BODY_TOP, SLIDE_WIDTH - 2 * _MARGIN, Inches(0.45) * (len(body) + 1)
     )
     table = shape.table
-    for column, (_, label, kind, width) in enumerate(TABLE_COLUMNS):
+    for column, (_, label, kind, width) in enumerate(columns):
         table.columns[column].width = Inches(width)
         _cell(table.cell(0, column), label, bold=True, right=kind in ("int", "money", "pct"))
     for row_index, row in enumerate(body, start=1):
-        for column, (key, _, kind, _) in enumerate(TABLE_COLUMNS):
+        for column, (key, _, kind, _) in enumerate(columns):
             value = row.get(key)
             text = "" if key not in row else format_value(value, kind)
             color = _rgb(PAYER_PALETTE[value]) if key == "payer_family" and value in PAYER_PALETTE else None
@@ -226,10 +270,25 @@ def _table_slide(prs: Any, summary: dict[str, Any], rows: list[dict[str, Any]], 
     _footer(
         slide,
         summary,
-        f"Payer price files; % of the CMS Physician Fee Schedule {summary['year']} amount of the same locality. "
+        source
+        or f"Payer price files; % of the CMS Physician Fee Schedule {summary['year']} amount of the same locality. "
         f"Fewer than {config.SMALL_SAMPLE_N} rates: small sample.",
         True,
     )
+
+
+def _drg_table_slide(prs: Any, summary: dict[str, Any], rows: list[dict[str, Any]], *, continued: bool) -> None:
+    """An MS-DRG report's per-stay rates by product line and payer against the IPPS amount (or why there is none)."""
+    medicare = summary.get("medicare", {})
+    block = medicare.get("ipps")
+    source = (
+        f"Payer price files; % of the Medicare IPPS FY {block['fiscal_year']} national operating payment "
+        f"({format_value(block['payment'], 'money')}: weight x standardized amount, wage index 1.0)."
+        if block
+        else f"Payer price files. Medicare: {medicare.get('ipps_reason') or config.NOT_AVAILABLE}."
+    )
+    title = f"{codes.label(summary['code'])}: rates per inpatient stay by product line and payer"
+    _table_slide(prs, summary, rows, continued=continued, columns=DRG_TABLE_COLUMNS, title=title, source=source)
 
 
 def _policy_slide(
@@ -237,7 +296,8 @@ def _policy_slide(
 ) -> None:
     slide = _titled_slide(
         prs,
-        f"CPT {summary['code']}: what each payer requires, by policy type" + (" (continued)" if continued else ""),
+        f"{codes.label(summary['code'])}: what each payer requires, by policy type"
+        + (" (continued)" if continued else ""),
     )
     payers = list(matrix)
     first = Inches(2.4)

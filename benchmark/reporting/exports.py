@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import safe_text
+from benchmark import codes, safe_text
 from benchmark.errors import PaybenchError
 from benchmark.reporting import about
 from benchmark.reporting.deck import build_deck
@@ -81,6 +81,7 @@ class TableSpec:
     keys: tuple[str, ...] = ()
     value_column: str | None = None  # column of scalar leaves (``{reason: rows}``) or of a list of scalars
     payer_data: bool = True  # holds payer rates (gets the data_label column)
+    optional: bool = False  # written only when summary.json has it (an MS-DRG report's tables)
 
 
 TABLES: tuple[TableSpec, ...] = (
@@ -96,6 +97,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("medicare_localities", "medicare.localities", ("locality_id",), payer_data=False),
     TableSpec("medicare_years", "medicare.years", ("year",), payer_data=False),
     TableSpec("institutional_vs_medicare", "institutional", ("payer_family", "basis")),
+    TableSpec("drg_rates", "drg_rates", ("product_line", "payer_family"), optional=True),
     TableSpec("files", "files"),
     TableSpec("quarantine_by_reason", "quarantine_by_reason", ("reason_code",), value_column="rows"),
     TableSpec("data_gaps", "data_gaps", value_column="data_gap", payer_data=False),
@@ -131,7 +133,9 @@ def summary_tables(summary: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for spec in TABLES:
         node: Any = summary
         for part in spec.path.split("."):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
+            node = node.get(part, None if spec.optional else {}) if isinstance(node, dict) else {}
+        if node is None:
+            continue
         table = _flatten(node, spec.keys, spec.value_column)
         if spec.payer_data:
             table["data_label"] = summary["data_label"]
@@ -159,7 +163,7 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, summary: dict[str, A
     )
     workbook.set_properties(
         {
-            "title": f"CPT {summary['code']} payer benchmark tables ({summary['year']})",
+            "title": f"{codes.label(summary['code'])} payer benchmark tables ({summary['year']})",
             "comments": summary["data_label"],
         }
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark import config
+from benchmark import codes, config
 from benchmark.errors import ParameterError
 from benchmark.reporting import preflight
 
@@ -21,7 +21,7 @@ from benchmark.reporting import preflight
 class ReportParams:
     """The parameters of one report; the notebook's parameters cell mirrors these names and types."""
 
-    code: str = "44320"
+    code: str = "44320"  # a CPT/HCPCS code, or an MS-DRG written MS-DRG-470 (benchmark.codes)
     year: int = config.DEFAULT_MEDICARE_YEAR
     payers: tuple[str, ...] = ()
     geography: str = "all"
@@ -35,6 +35,7 @@ class ReportParams:
     min_confidence: str = ""  # restrict the benchmark to this confidence level or higher (confidence.LEVELS); "": all
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "code", codes.normalize(self.code))  # ms-drg-470 -> MS-DRG-470
         problems = (
             _source_problems(self)
             + preflight.parameter_problems(self.code, self.year, self.payers, self.geography, self.product_lines)
@@ -77,6 +78,9 @@ def check_report(params: ReportParams, *, base: str | Path | None = None) -> Rep
     """``params`` with every local path made absolute (against ``base``, default the current folder), or a
     :class:`ParameterError` naming each problem with its sources and what would work instead."""
     data_source, providers, problems = preflight.check_sources(params.data_source, params.providers, base)
+    table5, table5_problem = preflight.check_table5(params.ipps_table5, base)
+    if table5_problem:
+        problems.append(table5_problem)
     if problems:
         raise ParameterError("; ".join(problems))
-    return dataclasses.replace(params, data_source=data_source, providers=providers)
+    return dataclasses.replace(params, data_source=data_source, providers=providers, ipps_table5=table5)

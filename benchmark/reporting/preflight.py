@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from benchmark import config
+from benchmark import codes, config
 from benchmark.sources.http import is_url
 from benchmark.sources.source import ZIP_SCHEME
 
 SAMPLE = "sample"
 PROVIDER_COLUMNS = ("npi", "tin", "state", "medicare_locality")
-CODE_PATTERN = re.compile(r"[0-9A-Z]{4}[0-9A-Z]")
+CODE_PATTERN = codes.CPT_PATTERN  # a CPT/HCPCS code; an MS-DRG is written MS-DRG-470 (benchmark.codes)
 
 
 def parameter_problems(
@@ -33,11 +33,18 @@ def parameter_problems(
 ) -> list[str]:
     """Every problem of a report's values, each naming the valid choices (empty: all usable)."""
     problems = []
-    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
-        problems.append(f"code must be a 5-character CPT/HCPCS string, got {code!r}")
+    code_problem = codes.code_problem(code)
+    if code_problem:
+        problems.append(code_problem)
     years = sorted(config.PPRRVU_FILES)
     if isinstance(year, bool) or not isinstance(year, int) or year not in years:
         problems.append(f"year must be one of {years} (the payment years with a shipped PFS release), got {year!r}")
+    elif code_problem is None and codes.parse(str(code)).is_drg and year != config.IPPS_FISCAL_YEAR:
+        problems.append(
+            f"an MS-DRG report compares rates with the IPPS FY {config.IPPS_FISCAL_YEAR} standardized amounts, the "
+            f"only fiscal year shipped: year must be {config.IPPS_FISCAL_YEAR}, got {year!r} (e.g. `paybench report "
+            f"{codes.normalize(code)} --year {config.IPPS_FISCAL_YEAR}`)"
+        )
     unknown = [p for p in payers if p not in config.PAYER_FAMILIES]
     if unknown:
         problems.append(f"payers must be payer families {config.PAYER_FAMILIES}, got {unknown}")
@@ -168,6 +175,21 @@ def check_provider_directory(value: str | Path, base: Path) -> tuple[str, str | 
         return str(path), (
             f"providers {str(value)!r}: no column(s) {', '.join(missing)}; a provider directory is a CSV with "
             f"{', '.join(PROVIDER_COLUMNS)} (and optionally taxonomy, provider_name)"
+        )
+    return str(path), None
+
+
+def check_table5(value: str, base: str | Path | None = None) -> tuple[str, str | None]:
+    """A CMS IPPS Table 5 path made absolute (against ``base``, default the current folder) and what is wrong with
+    it ("" stays "": none given). Its layout is checked when the report reads it."""
+    if not value:
+        return "", None
+    path = (Path(base) if base is not None else Path.cwd()) / Path(str(value)).expanduser()
+    path = path.resolve()
+    if not path.is_file():
+        return str(path), (
+            f"ipps_table5 {str(value)!r}: no such file (looked for {path}); give the CMS IPPS Table 5 (MS-DRG "
+            "weights, .txt / .csv / .xlsx as CMS publishes it)"
         )
     return str(path), None
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import cache, config
+from benchmark import cache, codes, config
 from benchmark.analysis import assessment, confidence, crosscheck, flags, rates, stats, trace
 from benchmark.reference import catalog, medicare, policy
-from benchmark.reference.medicare import clfs, ipps, opps
+from benchmark.reference.medicare import baseline, clfs, ipps, opps
 from benchmark.reporting import about, assessment_view, charts, html_render, preflight
 from benchmark.reporting.params import ReportParams
 from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
@@ -41,12 +41,18 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 NA = config.NOT_AVAILABLE
 COMMERCIAL_FAMILIES = [p for p in PAYER_FAMILIES if p not in ("Medicare", "Other")]
 POLICY_TYPES = list(policy.POLICY_TYPES.values())  # the policy matrix's columns (labels)
+# an MS-DRG (a whole inpatient stay) has no global days, surgical indicators or modifier rules: only these apply
+DRG_POLICY_TYPES = ("prior_authorization", "site_of_service", "medical_necessity")
 # Modifiers of surgery (global package, bilateral, multiple procedures, co-, team and assistant surgeons): shown
 # only for codes in a global surgical package, not for codes whose global concept does not apply (E/M visits...).
 SURGICAL_MODIFIERS = frozenset(
     {"22", "50", "51", "54", "55", "56", "58", "62", "66", "78", "79", "80", "81", "82", "AS"}
 )
 NO_GLOBAL_PACKAGE = "XXX"  # PFS GLOB DAYS: the global concept does not apply
+# sections an MS-DRG report lays out with its own template (sections/drg_<name>.html.j2, context _context_drg_<name>):
+# no PFS amounts, indicators, global days or surgical modifiers
+DRG_SECTIONS: tuple[str, ...] = ("summary", "code_overview", "clinical", "payment")
+DRG_CHARTS: tuple[str, ...] = ("policy_matrix", "crosscheck")  # the charts an MS-DRG report draws
 
 
 def surgical(indicators: medicare.PfsIndicators | None) -> bool:
@@ -90,6 +96,12 @@ class CodeReport:
     by_state_all_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
     assessment: dict = field(default_factory=dict)  # assessment.assessment_summary over the report's rates
     report_date_is_run_date: bool = False  # params.report_date was not given: the run date (UTC) was used
+    # an MS-DRG report (code MS-DRG-470): the IPPS block (baseline.ipps_baseline) or None with the reason, the
+    # MS-DRG rates by product line and payer, and the rates of the same number under another code type (left out)
+    ipps: dict | None = None
+    ipps_reason: str | None = None
+    drg_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    other_code_types: dict = field(default_factory=dict)
     generated_at: str = field(default_factory=about.utc_now)  # UTC, when the report was built
 
     # ----------------------------------------------------------------------------------------------- build
@@ -101,14 +113,16 @@ class CodeReport:
         if run_date:  # the run date, written into the parameters so that summary.json reproduces it
             params = dataclasses.replace(params, report_date=datetime.now(UTC).date().isoformat())
         providers = params.providers or None
+        code = codes.parse(params.code)
         source = rates.resolve_source(params.data_source, providers)
-        loaded = rates.load_rates(params.data_source, codes=[params.code], provider_directory=providers)
+        loaded = rates.load_rates(params.data_source, codes=[code.billing_code], provider_directory=providers)
         directory = rates.load_provider_directory(source.provider_directory) if source.provider_directory else None
         table5 = ipps.load_table5(params.ipps_table5) if params.ipps_table5 else None
+        of_type, other_code_types = _of_code_type(loaded.rates, code)
         # assessed over every payer of the geography (the cross-check needs each payer's hospital rows, and the
         # outlier / placeholder rules see the same rows as `paybench trace`), then restricted to the report's payers
         assessed = assessment.assess(
-            rates.compare_to_medicare(_in_geography(loaded.rates, params), params.year, table5=table5),
+            rates.compare_to_medicare(_in_geography(of_type, params), params.year, table5=table5),
             directory,
             params.report_date,
             params.keep_implausible,
@@ -127,15 +141,20 @@ class CodeReport:
             params=params,
             synthetic=source.is_synthetic,
             source_label=source.label,
-            code_info=_catalog_entry(params.code),
-            indicators=_indicators(params.code, params.year),
+            # an MS-DRG has no catalog entry, PFS indicators or PFS amounts (Medicare pays the stay under the IPPS)
+            code_info=None if code.is_drg else _catalog_entry(params.code),
+            indicators=None if code.is_drg else _indicators(params.code, params.year),
             # all shipped PFS years: parsed once per set of Medicare files (benchmark.cache, keyed by their sha256)
-            medicare_by_year=cache.cached_frame(
+            medicare_by_year=_no_pfs_amounts(params.year)
+            if code.is_drg
+            else cache.cached_frame(
                 "medicare_by_year",
                 [params.code, cache.folder_digests(config.MEDICARE_DIR)],
                 lambda: _medicare_by_year(params.code),
             ),
-            medicare_localities=medicare.medicare_amounts(params.code, params.year, localities="all"),
+            medicare_localities=_no_pfs_amounts(params.year)
+            if code.is_drg
+            else medicare.medicare_amounts(params.code, params.year, localities="all"),
             compared=compared,
             benchmark_rows=bench,
             benchmark_rows_all=bench_all,
@@ -157,8 +176,14 @@ class CodeReport:
             rejected=list(loaded.rejected),
         )
         report.policies, report.policy_matrix, report.modifier_payments = _policy_tables(report)
-        report.facility_baseline = _facility_baseline(params.code, params.year, compared)
         report.institutional = _institutional_table(compared, params.product_lines)
+        if code.is_drg:
+            report.ipps, report.ipps_reason = baseline.ipps_baseline(code.billing_code, table5)
+            report.facility_baseline = _drg_facility_baseline(report.ipps, report.ipps_reason)
+            report.drg_rates = _drg_table(compared)
+            report.other_code_types = other_code_types
+        else:
+            report.facility_baseline = _facility_baseline(params.code, params.year, compared)
         if params.output_dir:
             report.write_outputs(Path(params.output_dir))
         return report
@@ -179,7 +204,7 @@ class CodeReport:
         locality_setting = "facility" if (payable["setting"] == "facility").any() else "non_facility"
         in_data = sorted(set(self.benchmark_rows["medicare_locality_used"].dropna()) - {medicare.NATIONAL})
         national = self._medicare_national(main_setting)
-        return {
+        drawn = {
             "rate_distribution": lambda: charts.rate_distribution_chart(
                 rows,
                 code,
@@ -195,12 +220,15 @@ class CodeReport:
             ),
             "medicare_by_year": lambda: charts.medicare_trend_chart(self.medicare_by_year, code),
             "policy_matrix": lambda: charts.policy_matrix_chart(
-                self.policy_matrix, code, POLICY_TYPES, synthetic=self.synthetic
+                self.policy_matrix, code, self._policy_labels(), synthetic=self.synthetic
             ),
             "crosscheck": lambda: charts.crosscheck_chart(
                 crosscheck.verdicts_by_payer(self.compared), code, synthetic=self.synthetic
             ),
         }
+        if self.code.is_drg:  # no professional fees or PFS amounts: those charts would be empty
+            return {name: draw for name, draw in drawn.items() if name in DRG_CHARTS}
+        return drawn
 
     def write_charts(self, out_dir: Path, slides_dir: Path | None = None) -> dict[str, dict[str, Path]]:
         """Draw and save every chart as PNG and SVG under ``out_dir``; with ``slides_dir``, also the slide picture
@@ -248,8 +276,9 @@ class CodeReport:
             localities.setdefault(r.locality_id, {"name": r.locality_name, "state": r.state})[r.setting] = _none(
                 r.amount
             )
-        return {
+        summary: dict[str, Any] = {
             "code": p.code,
+            "code_type": self.code.kind,
             "year": p.year,
             "title": self.title(),
             "report": self.about(),
@@ -290,6 +319,7 @@ class CodeReport:
                 "rates_in_benchmark": int(len(self.benchmark_rows)),
                 "duplicate_rates_collapsed": self.duplicates_collapsed,
                 "rates_compared_with_medicare": int(self.compared["pct_of_medicare"].notna().sum()),
+                "rates_billing_class_not_given": int(self.compared["billing_class"].eq("unknown").sum()),
                 "institutional_rates_compared": int(self.compared["pct_of_facility_medicare"].notna().sum()),
                 "rows_quarantined": int(len(self.quarantine)),
                 "files": int(len(self.accounts)),
@@ -303,6 +333,24 @@ class CodeReport:
             "report_date": p.report_date,
             "assessment": self.assessment_block(),
         }
+        if self.code.is_drg:
+            summary["billing_code"] = self.code.billing_code
+            summary["drg_title"] = self._drg_title()
+            summary["medicare"]["ipps"] = self.ipps
+            summary["medicare"]["ipps_reason"] = self.ipps_reason
+            summary["drg_rates"] = _nested(self.drg_rates, ["product_line", "payer_family"])
+            summary["counts"]["rates_of_other_code_types"] = self.other_code_types
+        return summary
+
+    @property
+    def code(self) -> codes.ReportCode:
+        """The report's code: CPT/HCPCS or MS-DRG (benchmark.codes)."""
+        return codes.parse(self.params.code)
+
+    def _drg_title(self) -> str:
+        """An MS-DRG's title: from the user's Table 5 (CMS public text), else just "MS-DRG 470" (none ships)."""
+        title = self.ipps.get("title") if self.ipps else None
+        return title or self.code.label
 
     def assessment_block(self) -> dict[str, Any]:
         """summary.json's ``assessment``: flags, cross-check verdicts and confidence mix
@@ -372,7 +420,9 @@ class CodeReport:
             "synthetic": self.synthetic,
             "sources": [
                 about.files_source("Rates", self._data_label(), rates_files),
-                about.medicare_source(p.year),
+                about.ipps_source(config.IPPS_FISCAL_YEAR, p.ipps_table5)
+                if self.code.is_drg
+                else about.medicare_source(p.year),
             ],
             "generated_at": self.generated_at,
             "package_version": package_version("payer-benchmark"),
@@ -386,11 +436,41 @@ class CodeReport:
         """What the inputs do not contain, in words (shown in the report and kept in summary.json)."""
         p = self.params
         gaps = [f"File not loaded: {Path(r.source_file).name}: {r.reason}" for r in self.rejected]
-        present = set(self.by_setting["payer_family"])
+        if self.code.is_drg:
+            in_lines = self.compared[self.compared["product_line"].isin(list(p.product_lines))]
+            present = set(in_lines["payer_family"])
+        else:
+            present = set(self.by_setting["payer_family"])
         wanted = list(p.payers) or COMMERCIAL_FAMILIES
         for family in wanted:
             if family not in present:
                 gaps.append(f"{family}: no {', '.join(p.product_lines)} rates for {p.code} in the data")
+        if self.code.is_drg:
+            gaps.extend(self._drg_gaps())  # no PFS amount: Medicare pays the stay under the IPPS
+        else:
+            gaps.extend(self._pfs_gaps())
+        geography = None if self.code.is_drg else medicare.geography_note(p.year)  # PFS locality geography
+        if geography:
+            gaps.append(geography)
+        institutional = self.compared[_is_facility_rate(self.compared)]
+        uncompared = institutional[institutional["pct_of_facility_medicare"].isna()]
+        for note, count in uncompared["facility_comparison_note"].fillna(NA).value_counts().sort_index().items():
+            gaps.append(f"{count} facility (institutional) rates have no % of Medicare: {note}")
+        gaps.extend(self._billing_class_gaps())
+        gaps.extend(f"Policy: {gap}" for gap in policy.policy_gaps(self.policy_matrix))
+        small = self.by_setting[self.by_setting["small_sample"]]
+        for r in small.itertuples():
+            gaps.append(f"{r.payer_family} ({r.pos_setting.replace('_', '-')}): only {r.n} rates, a small sample")
+        national = self.benchmark_rows["medicare_match"].eq(rates.MATCH_NATIONAL).sum()
+        if national:
+            gaps.append(f"{national} rates have no known locality and are compared with the national amount")
+        gaps.extend(self._assessment_gaps())
+        return gaps
+
+    def _pfs_gaps(self) -> list[str]:
+        """Data Gaps of a CPT/HCPCS code's catalog entry and PFS amounts."""
+        p = self.params
+        gaps = []
         if self.code_info is None:
             gaps.append(f"No catalog entry (plain-language description, clinical context) for {p.code}")
         if self.indicators is None:
@@ -402,21 +482,44 @@ class CodeReport:
                         f"Medicare does not pay {p.code} in the {setting.replace('_', '-')} setting "
                         "(PFS NA indicator); rates in that setting have no % of Medicare"
                     )
-        geography = medicare.geography_note(p.year)
-        if geography:
-            gaps.append(geography)
-        institutional = self.compared[_is_facility_rate(self.compared)]
-        uncompared = institutional[institutional["pct_of_facility_medicare"].isna()]
-        for note, count in uncompared["facility_comparison_note"].fillna(NA).value_counts().sort_index().items():
-            gaps.append(f"{count} facility (institutional) rates have no % of Medicare: {note}")
-        gaps.extend(f"Policy: {gap}" for gap in policy.policy_gaps(self.policy_matrix))
-        small = self.by_setting[self.by_setting["small_sample"]]
-        for r in small.itertuples():
-            gaps.append(f"{r.payer_family} ({r.pos_setting.replace('_', '-')}): only {r.n} rates, a small sample")
-        national = self.benchmark_rows["medicare_match"].eq(rates.MATCH_NATIONAL).sum()
-        if national:
-            gaps.append(f"{national} rates have no known locality and are compared with the national amount")
-        gaps.extend(self._assessment_gaps())
+        return gaps
+
+    def _drg_gaps(self) -> list[str]:
+        """Data Gaps of an MS-DRG report: the IPPS baseline (or why none), the title, other code types left out."""
+        gaps = []
+        if self.ipps is None:
+            gaps.append(f"No Medicare amount for {self.code.label}: {self.ipps_reason}")
+        else:
+            gaps.append(
+                f"The IPPS amount is national (wage index 1.0): capital, the hospital's wage index, outliers, DSH "
+                f"and IME are not included (FY {self.ipps['fiscal_year']} standardized amounts, Table 1B)"
+            )
+        if not (self.ipps and self.ipps.get("title")):
+            gaps.append(
+                f"No title for {self.code.label}: MS-DRG titles come from the CMS IPPS Table 5, which payer-benchmark "
+                "does not ship" + (" (the file given has no MS-DRG Title column)" if self.ipps else "")
+            )
+        gaps.append(f"No plain-language description or clinical context for {self.code.label} (the catalog covers CPT)")
+        for code_type, count in self.other_code_types.items():
+            gaps.append(
+                f"{count} rates of code {self.code.billing_code} have the code type {code_type}, not MS-DRG: they are "
+                "another code and are not in this report"
+            )
+        return gaps
+
+    def _billing_class_gaps(self) -> list[str]:
+        """Rates whose file does not say professional or institutional (v2.0 hospital files may leave it blank) or
+        says both: never assumed to be either, so compared with no Medicare baseline (PFS or facility)."""
+        gaps = []
+        billing_class = self.compared["billing_class"]
+        drg = self.compared["billing_code_type"].str.upper().str.contains("DRG", regex=False)
+        for value, words in (("unknown", "billing class not given"), ("both", "billing class 'both'")):
+            count = int((billing_class.eq(value) & ~drg).sum())
+            if count:
+                gaps.append(
+                    f"{count} rates have no % of Medicare: {words} (professional and facility fees cannot be told "
+                    "apart, so neither the PFS nor the facility baseline applies; they are not assumed to be either)"
+                )
         return gaps
 
     def _assessment_gaps(self) -> list[str]:
@@ -486,14 +589,18 @@ class CodeReport:
         }
         if section not in contexts:
             raise KeyError(f"Unknown section {section!r}; sections: {[s for s, _ in SECTIONS]}")
+        template = f"sections/{section}.html.j2"
+        if self.code.is_drg and section in DRG_SECTIONS:  # an MS-DRG's own layout: no PFS parts (templates/drg_*)
+            template, contexts[section] = f"sections/drg_{section}.html.j2", getattr(self, f"_context_drg_{section}")
         return html_render.render(
-            f"sections/{section}.html.j2",
+            template,
             section=section,
             title=dict(SECTIONS)[section],
             report_title=self.title(),
             first=section == SECTIONS[0][0],
             synthetic=self.synthetic,
             code=self.params.code,
+            code_label=self.code.label,
             year=self.params.year,
             product_lines=list(self.params.product_lines),
             charts=self._charts_context(),
@@ -664,7 +771,7 @@ class CodeReport:
                     }
                 )
         return {
-            "policy_types": POLICY_TYPES,
+            "policy_types": self._policy_labels(),
             "matrix": payers,
             "sources": sources,
             "gaps": policy.policy_gaps(matrix) if len(matrix) else [],
@@ -684,6 +791,65 @@ class CodeReport:
             "data_gaps": self.data_gaps(),
             "ipps_table5": Path(self.params.ipps_table5).name if self.params.ipps_table5 else "",
         }
+
+    # ----------------------------------------------------------------------------------------------- MS-DRG sections
+    def _context_drg_summary(self) -> dict[str, Any]:
+        lines = self.drg_rates[self.drg_rates["product_line"].isin(list(self.params.product_lines))]
+        return {
+            "about": self.about(),
+            "drg_title": self._drg_title(),
+            "data_label": self._data_label(),
+            "medicare_advantage": "medicare_advantage" in self.params.product_lines,
+            "ipps": self.ipps,
+            "ipps_reason": self.ipps_reason,
+            "payers": lines.to_dict(orient="records"),
+        }
+
+    def _context_drg_code_overview(self) -> dict[str, Any]:
+        block = self.ipps or {}
+        label = self.code.label
+        weight = block.get("weight")
+        los = [block.get("gmlos"), block.get("amlos")]
+        rows = [
+            ("Code", label),
+            ("Title (CMS IPPS Table 5)", block.get("title") or f"{label} (no title: the CMS Table 5 was not given)"),
+            (
+                "Code type",
+                "MS-DRG (Medicare Severity Diagnosis Related Group): one Medicare payment for a whole inpatient stay, "
+                "under the Inpatient Prospective Payment System (IPPS)",
+            ),
+            (f"Relative weight (FY {config.IPPS_FISCAL_YEAR})", NA if weight is None else f"{weight:.4f}"),
+            (
+                "Geometric / arithmetic mean length of stay (days)",
+                NA if los == [None, None] else " / ".join(NA if v is None else f"{v:g}" for v in los),
+            ),
+            ("Plain-language description", NA),
+        ]
+        source = f"{block['table5_file']}, line {block['table5_line']}" if block else None
+        return {"rows": rows, "table5_source": source}
+
+    def _context_drg_clinical(self) -> dict[str, Any]:
+        return {
+            "modifiers": self.modifier_table.to_dict(orient="records"),
+            "modifier_columns": MODIFIER_COLUMNS,
+        }
+
+    def _context_drg_payment(self) -> dict[str, Any]:
+        return {
+            "drg_rates": self.drg_rates.to_dict(orient="records"),
+            "drg_columns": DRG_COLUMNS,
+            "other_rate_types": self.other_rate_types.to_dict(orient="records"),
+            "other_rate_columns": OTHER_RATE_COLUMNS,
+            "ipps": self.ipps,
+            "ipps_reason": self.ipps_reason,
+            "facility_baseline": self.facility_baseline,
+        }
+
+    def _policy_labels(self) -> list[str]:
+        """The policy matrix's columns: every policy type, or for an MS-DRG those that apply to a stay."""
+        if self.code.is_drg:
+            return [policy.POLICY_TYPES[t] for t in DRG_POLICY_TYPES]
+        return POLICY_TYPES
 
     def _charts_context(self) -> dict[str, dict[str, str] | None]:
         """Chart name -> ``{alt, data}`` (base64 PNG) for every chart written by :meth:`write_charts`."""
@@ -719,6 +885,75 @@ def _indicators(code: str, year: int) -> medicare.PfsIndicators | None:
         return medicare.pfs_indicators(code, year)
     except KeyError:
         return None
+
+
+def _of_code_type(frame: pd.DataFrame, code: codes.ReportCode) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rates of the report's code and, for an MS-DRG, how many rates of the same number had another code type
+    (``{"APR-DRG": 2, "DRG": 1}``: an APR-DRG or a DRG of unstated family is not MS-DRG 470; they are left out and
+    counted in Data Gaps). A CPT/HCPCS code keeps every row (a 5-character code is never a DRG or revenue code)."""
+    if not code.is_drg or frame.empty:
+        return frame, {}
+    code_type = frame["billing_code_type"].str.upper()
+    keep = code_type.eq(codes.MS_DRG)
+    others = code_type[~keep].value_counts().sort_index()
+    return frame[keep], {str(k): int(v) for k, v in others.items()}
+
+
+def _no_pfs_amounts(year: int) -> pd.DataFrame:
+    """An empty PFS amount table (MedicareAmountSchema): an MS-DRG has no physician fee schedule amount."""
+    return medicare.medicare_amounts([], year, localities=None)
+
+
+def _drg_facility_baseline(block: dict | None, reason: str | None) -> dict[str, Any]:
+    """The facility baseline of an MS-DRG report: the IPPS national operating payment, or None with the reason."""
+    if block is None:
+        return {"basis": None, "amount": None, "label": None, "words": reason}
+    return {
+        "basis": rates.IPPS_BASIS,
+        "amount": block["payment"],
+        "label": f"IPPS FY {block['fiscal_year']}, national, wage index 1.0",
+        "words": block["note"],
+    }
+
+
+DRG_COLUMNS = [
+    ("product_line", "Product line", "setting"),
+    ("payer_family", "Payer", None),
+    ("n", "n", "int"),
+    ("min", "Min", "money"),
+    ("median", "Median", "money"),
+    ("max", "Max", "money"),
+    ("ipps_amount", "Medicare IPPS amount", "money"),
+    ("median_pct_of_ipps", "Median % of Medicare (IPPS)", "pct"),
+    ("n_compared", "n compared", "int"),
+]
+
+
+def _drg_table(compared: pd.DataFrame) -> pd.DataFrame:
+    """MS-DRG dollar rates per stay by product line and payer: n, min, median, max, the IPPS amount and the median %
+    of it. The dollars are those :func:`rates.compare_to_medicare` compares: a case rate, or a percent of charges
+    with the dollar amount the file gives or derives from the gross charge (``dollar_basis``); per diem rates (per
+    day) and percentages without a base have none and stay in ``other_rate_types`` only."""
+    columns = [c for c, _, _ in DRG_COLUMNS]
+    dollars = rates.facility_dollars(compared)
+    per_stay = dollars.notna() & compared["modifiers"].eq("")
+    rows = stats.deduplicate(compared[per_stay]).assign(dollars=dollars)
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = rows.groupby(["product_line", "payer_family"], sort=True)
+    table = grouped.agg(
+        n=("dollars", "size"),
+        min=("dollars", "min"),
+        median=("dollars", "median"),
+        max=("dollars", "max"),
+        ipps_amount=("facility_medicare_amount", "max"),
+        median_pct_of_ipps=("pct_of_facility_medicare", "median"),
+        n_compared=("pct_of_facility_medicare", "count"),
+    ).reset_index()
+    for column in ("min", "median", "max"):
+        table[column] = table[column].round(2)
+    table["median_pct_of_ipps"] = table["median_pct_of_ipps"].round(1)
+    return table[columns]
 
 
 def _medicare_by_year(code: str) -> pd.DataFrame:
@@ -914,7 +1149,9 @@ def _policy_tables(report: CodeReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
         [report.synthetic, cache.folder_digests(policy.POLICY_DIR)],
         lambda: policy.load_policies(include_illustrative=report.synthetic),
     )
-    policies = pd.concat([payers, policy.medicare_policies(p.code, p.year)], ignore_index=True)
+    # Medicare's own rows come from the PFS indicators, which an MS-DRG has none of
+    medicare_rows = [] if report.code.is_drg else [policy.medicare_policies(p.code, p.year)]
+    policies = pd.concat([payers, *medicare_rows], ignore_index=True)
     families = [f for f in (list(p.payers) or COMMERCIAL_FAMILIES) if f != "Medicare"]
     matrix = policy.policy_matrix(p.code, policies, families=families, product_lines=p.product_lines, year=p.year)
     main = report._main_setting()
@@ -941,6 +1178,9 @@ def _policy_tables(report: CodeReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     )
     if not surgical(report.indicators):
         payments = payments[~payments["modifier"].isin(SURGICAL_MODIFIERS)].reset_index(drop=True)
+    if report.code.is_drg:
+        matrix = matrix[matrix["policy_type"].isin(DRG_POLICY_TYPES)].reset_index(drop=True)
+        payments = payments.iloc[0:0]  # modifier payments are professional-fee rules
     return policies, matrix, payments
 
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark import config
+from benchmark import codes, config
 from benchmark.errors import PaybenchError
 from benchmark.reporting import about, exports, output_folder, provenance
 from benchmark.reporting.params import ReportParams, check_report
@@ -156,7 +156,7 @@ def run_report(
         shutil.copyfile(notebook, failed_notebook)
         shutil.rmtree(staging, ignore_errors=True)
         raise ReportRunError(
-            f"CPT {params.code}: notebook cell {error.exec_count} raised {error.ename}: "
+            f"{codes.label(params.code)}: notebook cell {error.exec_count} raised {error.ename}: "
             f"{error.evalue} (failed notebook kept at {failed_notebook})",
             ename=error.ename,
             evalue=error.evalue,
@@ -171,7 +171,7 @@ def run_report(
         shutil.rmtree(staging, ignore_errors=True)
         if kernel_never_ran:
             raise KernelStartError(
-                f"CPT {params.code}: the Jupyter kernel {kernel!r} did not start: {type(error).__name__}: {error}",
+                f"{codes.label(params.code)}: the Jupyter kernel {kernel!r} did not start: {type(error).__name__}: {error}",
                 ename=type(error).__name__,
                 evalue=str(error),
             ) from error

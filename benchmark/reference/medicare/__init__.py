@@ -13,7 +13,7 @@ Every file is parsed once per process (cached by path; PPRRVU and Table 5 files 
 
 from __future__ import annotations
 
-from benchmark.reference.medicare.baseline import medicare_baseline
+from benchmark.reference.medicare.baseline import drg_baseline, medicare_baseline
 from benchmark.reference.medicare.gpci import (
     county_year_for,
     geography_note,
@@ -85,6 +85,7 @@ __all__ = [
     "load_locality_counties",
     "load_pprrvu",
     "medicare_amounts",
+    "drg_baseline",
     "medicare_baseline",
     "modifier_effects",
     "modifier_rules",

@@ -1,6 +1,8 @@
 """Every shipped Medicare baseline of one code in one year, together: PFS (professional), OPPS (hospital
 outpatient) and CLFS (lab). :func:`medicare_baseline` is what ``paybench medicare --json`` prints. The inpatient
-(IPPS) baseline needs the user's CMS Table 5 and is computed per MS-DRG by :func:`.ipps.drg_payment`.
+(IPPS) baseline needs the user's CMS Table 5 and is computed per MS-DRG by :func:`.ipps.drg_payment`;
+:func:`ipps_baseline` is its block (in ``paybench medicare MS-DRG-470 --json`` and an MS-DRG report's summary.json),
+:func:`drg_baseline` the whole answer for an MS-DRG.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import config
-from benchmark.reference.medicare import clfs, gpci, opps
+from benchmark import codes, config
+from benchmark.reference.medicare import clfs, gpci, ipps, opps
 from benchmark.reference.medicare.indicators import STATUS_MEANINGS
 from benchmark.reference.medicare.pfs import (
     NATIONAL,
@@ -101,7 +103,7 @@ def clfs_baseline(code: str, year: int) -> dict[str, Any] | None:
 def medicare_baseline(
     code: str, year: int = config.DEFAULT_MEDICARE_YEAR, locality: str = NATIONAL, *, qp: bool = False
 ) -> dict[str, Any]:
-    """Every baseline of ``code``: ``{"code", "year", "locality", "pfs", "opps", "clfs", "notes"}``.
+    """Every baseline of ``code``: ``{"code", "year", "locality", "pfs", "opps", "clfs", "ipps", "notes"}``.
 
     ``pfs``, ``opps`` and ``clfs`` are None when the CMS file of the year does not list the code; amounts are
     rounded to cents and None where CMS gives none.
@@ -127,5 +129,62 @@ def medicare_baseline(
         "pfs": pfs,
         "opps": opps_part,
         "clfs": clfs_part,
+        "ipps": None,  # an inpatient stay is paid by MS-DRG: `paybench medicare MS-DRG-470 --ipps-table5 FILE`
         "notes": notes,
+    }
+
+
+def ipps_baseline(drg: str, table5: pd.DataFrame | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The IPPS block of MS-DRG ``drg`` (weight, FY standardized amounts, payment, Table 5 row) and None, or None and
+    the reason there is none (no Table 5 given, the DRG not in it, no weight). Never estimated."""
+    amounts = ipps.load_standardized_amounts()
+    if table5 is None:
+        return None, (
+            f"{ipps.TABLE5_NEEDED}: no Table 5 was given (--ipps-table5 FILE, the CMS FY {amounts.fiscal_year} "
+            "file); payer-benchmark ships the standardized amounts but no MS-DRG weights, and never estimates one"
+        )
+    payment = ipps.drg_payment(drg, table5, amounts)
+    if payment is None:
+        return None, f"MS-DRG {drg} is not in the Table 5 given: {config.NOT_AVAILABLE}"
+    if payment.amount is None:
+        return None, f"the Table 5 given lists MS-DRG {drg} without a weight: {config.NOT_AVAILABLE}"
+    return {
+        "fiscal_year": payment.fiscal_year,
+        "drg": payment.drg,
+        "title": payment.title,
+        "weight": payment.weight,
+        "standardized_amount": {
+            "labor": amounts.labor_1b,
+            "non_labor": amounts.nonlabor_1b,
+            "total": amounts.operating,
+            "table": "1B",
+            "source_file": amounts.source_file,
+        },
+        "wage_index": 1.0,
+        "payment": payment.amount,
+        "gmlos": payment.gmlos,
+        "amlos": payment.amlos,
+        "table5_file": payment.table5_file,
+        "table5_line": payment.table5_line,
+        "national": True,
+        "note": ipps.IPPS_NOTE.format(fy=payment.fiscal_year),
+    }, None
+
+
+def drg_baseline(code: str, table5: pd.DataFrame | None = None) -> dict[str, Any]:
+    """What ``paybench medicare MS-DRG-470 --json`` prints: the keys of :func:`medicare_baseline` (``pfs``, ``opps``
+    and ``clfs`` null: an MS-DRG is paid under the IPPS only) and ``ipps``, null with the reason in ``notes``."""
+    parsed = codes.parse(code)
+    block, reason = ipps_baseline(parsed.billing_code, table5)
+    return {
+        "code": parsed.text,
+        "code_type": parsed.kind,
+        "billing_code": parsed.billing_code,
+        "year": config.IPPS_FISCAL_YEAR,
+        "locality": NATIONAL,
+        "pfs": None,
+        "opps": None,
+        "clfs": None,
+        "ipps": block,
+        "notes": [reason] if reason else [],
     }

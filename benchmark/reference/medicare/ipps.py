@@ -65,6 +65,9 @@ class DrgPayment:
     amount: float | None  # None when Table 5 lists the DRG without a weight
     table5_file: str
     table5_line: int
+    title: str | None = None  # the file's MS-DRG Title (CMS public text), None when it has none
+    gmlos: float | None = None
+    amlos: float | None = None
 
 
 def load_standardized_amounts(path: str | Path | None = None) -> StandardizedAmounts:
@@ -102,7 +105,8 @@ def load_table5(path: str | Path) -> pd.DataFrame:
 
     Reads the tab-separated ``.txt`` CMS publishes (also ``.csv`` and ``.xlsx``): title lines, then a header row
     starting with ``MS-DRG``. The weight is the ``Weights - 10% Cap Applied`` column when the file has one, else
-    ``Weights``. DRGs without a weight (998, 999) keep an empty weight. Titles are not read.
+    ``Weights``. DRGs without a weight (998, 999) keep an empty weight. The ``MS-DRG Title`` column (CMS public text,
+    not shipped with payer-benchmark) is kept when the file has one.
     """
     target = Path(path)
     if not target.is_file():
@@ -146,6 +150,7 @@ def _table5_cached(path_text: str, mtime_ns: int) -> pd.DataFrame:
     if weight_col is None:
         raise IppsFileError(f"{path.name}, line {header_line}: no 'Weights' column")
     gmlos, amlos = find("Geometric mean LOS"), find("Arithmetic mean LOS")
+    title_col = find("MS-DRG Title")
     records: list[dict[str, object]] = []
     for line, row in rows[header_at + 1 :]:
         first = row[0].strip() if row else ""
@@ -158,6 +163,7 @@ def _table5_cached(path_text: str, mtime_ns: int) -> pd.DataFrame:
             {
                 "fiscal_year": int(fy.group(1)),
                 "drg": first.zfill(3),
+                "title": _text(row, title_col),
                 "weight": weight,
                 "weight_column": header[weight_col],
                 "gmlos": _number(row, gmlos, path, line, "GMLOS"),
@@ -169,6 +175,13 @@ def _table5_cached(path_text: str, mtime_ns: int) -> pd.DataFrame:
     if not records:
         raise IppsFileError(f"{path.name}: no MS-DRG rows after the header")
     return DrgWeightSchema.validate(pd.DataFrame.from_records(records), lazy=True)
+
+
+def _text(row: list[str], index: int | None) -> str | None:
+    if index is None or index >= len(row):
+        return None
+    text = " ".join(str(row[index]).split())
+    return text or None
 
 
 def _number(row: list[str], index: int | None, path: Path, line: int, what: str) -> float | None:
@@ -204,5 +217,14 @@ def drg_payment(drg: str, table5: pd.DataFrame, amounts: StandardizedAmounts | N
     weight = None if pd.isna(row["weight"]) else float(row["weight"])
     amount = None if weight is None else float(round_cents(pd.Series([weight * amounts.operating])).iloc[0])
     return DrgPayment(
-        amounts.fiscal_year, code, weight, amounts.operating, amount, row["source_file"], int(row["source_line"])
+        amounts.fiscal_year,
+        code,
+        weight,
+        amounts.operating,
+        amount,
+        row["source_file"],
+        int(row["source_line"]),
+        title=None if pd.isna(row["title"]) else str(row["title"]),
+        gmlos=None if pd.isna(row["gmlos"]) else float(row["gmlos"]),
+        amlos=None if pd.isna(row["amlos"]) else float(row["amlos"]),
     )
