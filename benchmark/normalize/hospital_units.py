@@ -177,6 +177,12 @@ class Sink:
         self.account.rows_seen += int(count)
         self.account.rows_filtered_out += int(count)
 
+    def loaded(self, count: int) -> None:
+        """``count`` units seen that need no normalization and are loaded as published (validation's fast path:
+        :mod:`benchmark.ingest.hospital.clean_units`)."""
+        self.account.rows_seen += int(count)
+        self.account.rows_loaded += int(count)
+
     def quarantine(self, locator: str, reason: str, detail: str, raw: str | None) -> None:
         """One unit seen and quarantined by the reader itself (a malformed row)."""
         self.account.rows_seen += 1
@@ -593,6 +599,57 @@ def normalize_units(
         }
     )
     return rates, quarantine_frame, counts, problems
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Values the normalization keeps as they are, without a word (validation's fast path,
+# :mod:`benchmark.ingest.hospital.clean_units`). Conservative: True only when :func:`normalize_units` would load the
+# value unchanged and report nothing about it; text with spaces at either end or non-ASCII text is never clean.
+
+
+def _tidy(text: str) -> bool:
+    return text.isascii() and text == text.strip()
+
+
+def clean_code(code_raw: str, stripped: str, type_raw: str) -> tuple[tuple[str, str] | None, bool]:
+    """(the normalized (code, type) -- None when the code cell is blank --, whether the pair is clean: a code and a
+    CMS code type that the normalization neither changes nor questions). ``stripped``: ``code_raw`` stripped as
+    :func:`normalize_codes` strips it."""
+    if not code_raw.strip():
+        return None, False
+    code, kind, modifier, problem, _, _ = normalize_code(stripped, type_raw)
+    clean = (
+        _tidy(code_raw)
+        and _tidy(type_raw)
+        and not problem
+        and not modifier
+        and code == code_raw
+        and kind == type_raw.upper()
+        and kind in CMS_CODE_TYPES
+    )
+    return (code, kind), clean
+
+
+def clean_setting_value(text: str, column: str) -> bool:
+    """A setting (``column`` "setting") or billing class ("billing_class") that is blank or a CMS value as is."""
+    if text == "":
+        return True
+    table = _CARE_SETTINGS if column == "setting" else _BILLING_CLASSES
+    key = text.lower()
+    return _tidy(text) and table.get(key) == key
+
+
+def clean_methodology(text: str, *, other: bool = False) -> bool:
+    """A methodology the normalization knows (``other``: instead, whether it is "other", which needs a note)."""
+    key = _squeeze_separators(text.lower()).strip()
+    if other:
+        return _METHODOLOGIES.get(key) == "other" or text.strip().lower() == "other"
+    return _tidy(text) and key in _METHODOLOGIES
+
+
+def clean_payer(text: str) -> bool:
+    """A payer name that is not blank however it is stripped."""
+    return any(c.isascii() and c.isalnum() for c in text)
 
 
 _WARNING_COLUMNS = [
