@@ -144,7 +144,9 @@ class CleanUnits:
         self.groups = groups
         self.payer_column = payer_column
         self.file_columns = file_columns
-        self._codes: dict[str, tuple[int, bool]] = {}  # "code\x00type" -> (id of the normalized pair, clean)
+        self._seen = pa.array([], pa.string())  # every "code\x00type" seen, and per entry:
+        self._ids = np.zeros(0, dtype=np.int64)  # the id of its normalized (code, type) (-1: no code)
+        self._clean = np.zeros(0, dtype=bool)  # whether it is clean
         self._pairs: dict[tuple[str, str], int] = {}
         self._settings: dict[str, bool] = {}
         self._classes: dict[str, bool] = {}
@@ -201,25 +203,29 @@ class CleanUnits:
 
     def _code_ids(self, t: _Columns, code: int, kind: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Per row of one code slot: the id of its normalized (code, type) (-1: no code), and whether it is clean
-        (a code and type the normalization keeps as they are, without a word)."""
+        (a code and type the normalization keeps as they are, without a word). Each distinct (code, type) is
+        normalized once per file; rows find theirs with one hash lookup (``index_in``) of the pairs seen so far."""
+        if t.n == 0:
+            return np.full(0, -1, dtype=np.int64), np.zeros(0, dtype=bool)
         codes = t.array(code)
         kinds = t.array(kind) if kind is not None else pa.repeat(pa.scalar("", codes.type), t.n)
         joined = pc.binary_join_element_wise(codes, kinds, "\x00")
-        encoded = pc.dictionary_encode(joined)
-        values = encoded.dictionary.to_pylist()
-        ids = np.empty(len(values), dtype=np.int64)
-        clean = np.empty(len(values), dtype=bool)
-        new = [(position, value) for position, value in enumerate(values) if value not in self._codes]
-        if new:  # codes are stripped as the normalization strips them (Arrow's whitespace)
-            raw = [value.partition("\x00") for _, value in new]
+        found = pc.index_in(joined, value_set=self._seen) if len(self._seen) else None
+        missing = joined if found is None else joined.filter(found.is_null())
+        if len(missing):
+            new = pc.unique(missing).to_pylist()
+            raw = [value.partition("\x00") for value in new]
+            # codes are stripped as the normalization strips them (Arrow's whitespace)
             stripped = pc.utf8_trim_whitespace(pa.array([r[0] for r in raw], pa.string())).to_pylist()
-            for (_, value), (raw_code, _, raw_kind), code in zip(new, raw, stripped):
-                pair, ok = clean_code(raw_code, code, raw_kind)
-                number = -1 if pair is None else self._pairs.setdefault(pair, len(self._pairs))
-                self._codes[value] = (number, ok)
-        for position, value in enumerate(values):
-            ids[position], clean[position] = self._codes[value]
-        if not len(values):
-            return np.full(t.n, -1, dtype=np.int64), np.zeros(t.n, dtype=bool)
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        return ids[indices], clean[indices]
+            ids, clean = [], []
+            for (raw_code, _, raw_kind), stripped_code in zip(raw, stripped):
+                pair, ok = clean_code(raw_code, stripped_code, raw_kind)
+                ids.append(-1 if pair is None else self._pairs.setdefault(pair, len(self._pairs)))
+                clean.append(ok)
+            self._seen = pa.concat_arrays([self._seen, pa.array(new, pa.string())])
+            self._ids = np.concatenate([self._ids, np.asarray(ids, dtype=np.int64)])
+            self._clean = np.concatenate([self._clean, np.asarray(clean, dtype=bool)])
+            found = pc.index_in(joined, value_set=self._seen)
+        assert found is not None
+        index = found.to_numpy(zero_copy_only=False).astype(np.int64)
+        return self._ids[index], self._clean[index]

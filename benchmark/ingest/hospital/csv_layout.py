@@ -781,16 +781,16 @@ class _RowReader:
         emitted = int((groups_per_row * (kept_per_row + codeless)).sum())
         sink.filtered(seen - emitted)
         rows = np.flatnonzero(~no_value & ((kept_per_row > 0) | codeless))
-        clean = None
+        clean, n_clean = None, 0
         if self.clean is not None and len(rows) and keep_code and self.clean.usable(table):
             # validation: units that need no normalization are only counted (see clean_units)
             units = group_has[:, None, :] & np.stack(keep_code)[None, :, :]
             clean = self.clean.masks(table) & units
-            sink.loaded(int(clean.sum()))
+            n_clean = int(clean.sum())
             left = (units & ~clean).any(axis=(0, 1)) | (codeless & ~no_value)
             rows = rows[left[rows]]
             clean = clean[:, :, rows]
-        if len(rows):
+        if len(rows) or n_clean:
             sink.units(
                 self._units(
                     table,
@@ -800,9 +800,12 @@ class _RowReader:
                     [k[rows] for k in keep_code],
                     codeless[rows],
                     clean,
-                ),
+                )
+                if len(rows)
+                else None,
                 legacy=self.legacy,
                 file_columns=self.file_columns,
+                clean=n_clean,
             )
 
     def _candidates(self, column: pa.ChunkedArray, filled: np.ndarray) -> np.ndarray:
