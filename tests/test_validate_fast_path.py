@@ -27,10 +27,12 @@ def _validate(path: Path, monkeypatch: pytest.MonkeyPatch, *, fast: bool) -> tup
     taken = 0
     original = hospital_units.Sink.units
 
-    def counting(self, columns, *, legacy=False, file_columns=frozenset(), clean=0):
+    def counting(self, columns, *, legacy=False, file_columns=frozenset(), clean=0, algorithm_only=None):
         nonlocal taken
-        taken += clean
-        return original(self, columns, legacy=legacy, file_columns=file_columns, clean=clean)
+        taken += clean + (len(algorithm_only[0]) if algorithm_only else 0)
+        return original(
+            self, columns, legacy=legacy, file_columns=file_columns, clean=clean, algorithm_only=algorithm_only
+        )
 
     with monkeypatch.context() as patch:
         patch.setattr(hospital_units.Sink, "units", counting)
@@ -113,3 +115,21 @@ def test_clean_rows_mixed_with_messy_ones(tmp_path: Path, monkeypatch: pytest.Mo
     assert fast.problems.equals(slow.problems)
     assert vars(fast.account) == vars(slow.account)
     assert fast.account.rows_quarantined > 0 and len(fast.problems) > 0  # the messy rows' outcomes are there
+
+
+# Algorithm-only charges (CMS v3.0 allows them; paybench does not load them): quarantined directly when the row has
+# nothing else to normalize, through the normalization otherwise -- the same problems either way.
+ALGORITHM = "Item,44320,CPT,outpatient,100.00,60.00,Aetna,PPO,,,Per contract,,,,1 through 10,20.00,90.00,other,note"
+
+
+def test_algorithm_only_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [ALGORITHM, CLEAN, ALGORITHM.replace("Per contract", "N/A"), ALGORITHM.replace("Aetna", "")]
+    rows += [ALGORITHM.replace("44320", "4432"), ALGORITHM.replace("Per contract", " Per contract")]
+    path = tmp_path / "algorithm.csv"
+    path.write_text(_tall(rows * 3), encoding="utf-8")
+    fast, taken = _validate(path, monkeypatch, fast=True)
+    slow, _ = _validate(path, monkeypatch, fast=False)
+    assert taken == 2 * 3  # the first two rows of each six: one algorithm-only, one clean
+    assert fast.problems.equals(slow.problems)
+    assert vars(fast.account) == vars(slow.account)
+    assert (fast.problems["reason_code"] == "algorithm_only").sum() == 3 * 3

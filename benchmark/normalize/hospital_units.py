@@ -160,6 +160,7 @@ class Sink:
     problems: list[Problem] = field(default_factory=list)
     _pending: list[tuple[dict[str, np.ndarray], bool, frozenset[str]]] = field(default_factory=list)
     _pending_rows: int = 0
+    _pending_quarantine: list[tuple[list[str], list[str], list[str]]] = field(default_factory=list)
     _rates: list[pd.DataFrame] = field(default_factory=list)
     _quarantine: list[pd.DataFrame] = field(default_factory=list)
     _quarantine_rows: list[dict] = field(default_factory=list)
@@ -203,21 +204,27 @@ class Sink:
         legacy: bool = False,
         file_columns: frozenset[str] = frozenset(),
         clean: int = 0,
+        algorithm_only: tuple[list[str], list[str], list[str]] | None = None,
     ) -> None:
         """Units to normalize: ``UNIT_COLUMNS`` as arrays of text (``row_key`` and ``group`` integers); each unit
         is one row seen. ``file_columns`` names the optional CMS columns the file has (``count``, ``estimated``,
         ``min``, ``max``) for the conditional-rule warnings. ``clean``: units of the same rows that need no
         normalization and are loaded as published (validation's fast path,
         :mod:`benchmark.ingest.hospital.clean_units`); they count toward a batch as if they were in it, so that
-        batches (and so the order of the problems) are the same either way."""
+        batches (and so the order of the problems) are the same either way. ``algorithm_only``: (locators, codes,
+        algorithms) of units of rows without any other unit to normalize, quarantined as ``algorithm_only``
+        when the batch is (their problems follow the batch's: they share no line with them)."""
         size = len(columns["locator"]) if columns is not None else 0
-        if not size and not clean:
+        fast = len(algorithm_only[0]) if algorithm_only is not None else 0
+        if not size and not clean and not fast:
             return
-        self.account.rows_seen += size + clean
+        self.account.rows_seen += size + clean + fast
         self.account.rows_loaded += clean
         if size:
             self._pending.append((columns, legacy, file_columns))
-        self._pending_rows += size + clean
+        if fast:
+            self._pending_quarantine.append(algorithm_only)
+        self._pending_rows += size + clean + fast
         if self._pending_rows >= self.flush_units:
             self.flush()
 
@@ -245,7 +252,26 @@ class Sink:
             if len(quarantine):
                 self._quarantine.append(quarantine)
             self.problems += problems
-        self._pending, self._pending_rows = [], 0
+        for locators, codes, algorithms in self._pending_quarantine:
+            details = [algorithm_only_detail(code) for code in codes]
+            self.account.rows_quarantined += len(locators)
+            self._quarantine.append(
+                pd.DataFrame(
+                    {
+                        "source_file": self.source_file,
+                        "source_locator": locators,
+                        "reason_code": "algorithm_only",
+                        "detail": details,
+                        "raw_value": algorithms,
+                    }
+                )
+            )
+            if self.collect_problems:
+                self.problems += [
+                    Problem(locator, SEVERITY_ERROR, "algorithm_only", detail, algorithm)
+                    for locator, detail, algorithm in zip(locators, details, algorithms)
+                ]
+        self._pending, self._pending_rows, self._pending_quarantine = [], 0, []
 
     def result(self) -> IngestResult:
         """Validated rates (with the hospital's details), quarantine and the balanced account."""
@@ -650,6 +676,16 @@ def clean_methodology(text: str, *, other: bool = False) -> bool:
     if other:
         return _METHODOLOGIES.get(key) == "other" or text.strip().lower() == "other"
     return _tidy(text) and key in _METHODOLOGIES
+
+
+def clean_algorithm(text: str) -> bool:
+    """A negotiated algorithm that is a real value (not blank, not N/A), written without spaces at either end."""
+    return bool(text) and _tidy(text) and text.lower() not in _NA_TOKENS
+
+
+def algorithm_only_detail(code: str) -> str:
+    """The detail of an ``algorithm_only`` quarantine (code as normalized)."""
+    return f"code {code}: negotiated_algorithm only; no dollar or percentage to load"
 
 
 def clean_payer(text: str) -> bool:

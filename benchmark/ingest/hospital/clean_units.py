@@ -22,7 +22,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from benchmark.normalize.hospital_units import clean_code, clean_methodology, clean_payer, clean_setting_value
+from benchmark.normalize.hospital_units import (
+    clean_algorithm,
+    clean_code,
+    clean_methodology,
+    clean_payer,
+    clean_setting_value,
+)
 
 # Bytes a cell may not start or end with to be its own ``str.strip()``: ASCII whitespace (as Python's str.isspace
 # sees it, \x1c-\x1f included) and every non-ASCII byte (Unicode spaces).
@@ -153,37 +159,44 @@ class CleanUnits:
         self._methods: dict[str, bool] = {}
         self._others: dict[str, bool] = {}
         self._payers: dict[str, bool] = {}
+        self._algorithms: dict[str, bool] = {}
 
     def usable(self, table: pa.Table) -> bool:
         return all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in table.schema.types)
 
-    def masks(self, table: pa.Table) -> np.ndarray:
-        """Clean units: a boolean array [group, slot, row] (True: the unit needs no normalization)."""
+    def masks(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """(clean units, algorithm-only units): boolean arrays [group, slot, row]. A clean unit needs no
+        normalization; an algorithm-only unit (a clean code and payer, no dollar nor percentage, a negotiated
+        algorithm that is not N/A) is quarantined as ``algorithm_only`` and nothing else is said about it."""
         t = _Columns(table)
         n = t.n
         items = self.items
-        row_ok = np.ones(n, dtype=bool)
-        row_ok &= t.distinct(items.get("setting_raw"), lambda v: clean_setting_value(v, "setting"), self._settings)
+        slots = [self._code_ids(t, code, kind) for code, kind in self.codes]
+        base = np.ones(n, dtype=bool)
+        for a in range(len(slots)):  # the same normalized code twice on a row: deduplication, not clean
+            for b in range(a + 1, len(slots)):
+                base &= ~((slots[a][0] == slots[b][0]) & (slots[a][0] >= 0))
+        if self.payer_column is not None:
+            base &= t.distinct(self.payer_column, clean_payer, self._payers)
+        row_ok = base & t.distinct(
+            items.get("setting_raw"), lambda v: clean_setting_value(v, "setting"), self._settings
+        )
         row_ok &= t.distinct(
             items.get("billing_class_raw"), lambda v: clean_setting_value(v, "billing_class"), self._classes
         )
         for name in ("gross_raw", "cash_raw", "min_raw", "max_raw", "drug_unit_raw"):
             row_ok &= t.amount(items.get(name))
-        slots = [self._code_ids(t, code, kind) for code, kind in self.codes]
-        for a in range(len(slots)):  # the same normalized code twice on a row: deduplication, not clean
-            for b in range(a + 1, len(slots)):
-                row_ok &= ~((slots[a][0] == slots[b][0]) & (slots[a][0] >= 0))
-        if self.payer_column is not None:
-            row_ok &= t.distinct(self.payer_column, clean_payer, self._payers)
         min_max = {"min", "max"} <= self.file_columns
         has_min_max = t.tight(items.get("min_raw")) & t.tight(items.get("max_raw")) if min_max else None
         out = np.zeros((len(self.groups), len(self.codes), n), dtype=bool)
+        algorithm_only = np.zeros_like(out)
         for g, (columns, payer) in enumerate(self.groups):
             if payer is not None and not clean_payer(payer):
                 continue
             dollar, percentage = columns.get("dollar"), columns.get("percentage")
-            ok = row_ok & t.amount(dollar) & t.amount(percentage, minimum=1.0)
-            ok &= ~(t.empty(dollar) & t.empty(percentage))
+            no_number = t.empty(dollar) & t.empty(percentage)
+            algorithm = base & no_number & t.distinct(columns.get("algorithm"), clean_algorithm, self._algorithms)
+            ok = row_ok & t.amount(dollar) & t.amount(percentage, minimum=1.0) & ~no_number
             method = columns.get("methodology")
             ok &= t.distinct(method, clean_methodology, self._methods)
             other = t.distinct(method, lambda v: clean_methodology(v, other=True), self._others)
@@ -199,7 +212,8 @@ class CleanUnits:
                 ok &= t.empty(dollar) | has_min_max
             for k, (_, clean) in enumerate(slots):
                 out[g, k] = ok & clean
-        return out
+                algorithm_only[g, k] = algorithm & clean
+        return out, algorithm_only
 
     def _code_ids(self, t: _Columns, code: int, kind: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Per row of one code slot: the id of its normalized (code, type) (-1: no code), and whether it is clean

@@ -781,16 +781,23 @@ class _RowReader:
         emitted = int((groups_per_row * (kept_per_row + codeless)).sum())
         sink.filtered(seen - emitted)
         rows = np.flatnonzero(~no_value & ((kept_per_row > 0) | codeless))
-        clean, n_clean = None, 0
+        clean, n_clean, algorithm_only = None, 0, None
         if self.clean is not None and len(rows) and keep_code and self.clean.usable(table):
-            # validation: units that need no normalization are only counted (see clean_units)
+            # validation: units that need no normalization are only counted, algorithm-only ones of rows with
+            # nothing else to normalize quarantined directly (see clean_units)
             units = group_has[:, None, :] & np.stack(keep_code)[None, :, :]
-            clean = self.clean.masks(table) & units
-            n_clean = int(clean.sum())
-            left = (units & ~clean).any(axis=(0, 1)) | (codeless & ~no_value)
-            rows = rows[left[rows]]
+            clean, algorithm = self.clean.masks(table)
+            clean &= units
+            algorithm &= units & ~clean
+            slow_rows = (units & ~clean & ~algorithm).any(axis=(0, 1)) | (codeless & ~no_value)
+            algorithm &= ~slow_rows[None, None, :]
+            if algorithm.any():
+                algorithm_only = self._algorithm_only(table, lines, algorithm)
+                clean |= algorithm
+            n_clean = int(clean.sum()) - (len(algorithm_only[0]) if algorithm_only else 0)
+            rows = rows[slow_rows[rows]]
             clean = clean[:, :, rows]
-        if len(rows) or n_clean:
+        if len(rows) or n_clean or algorithm_only:
             sink.units(
                 self._units(
                     table,
@@ -806,7 +813,32 @@ class _RowReader:
                 legacy=self.legacy,
                 file_columns=self.file_columns,
                 clean=n_clean,
+                algorithm_only=algorithm_only,
             )
+
+    def _algorithm_only(self, table: pa.Table, lines: np.ndarray, units: np.ndarray) -> tuple[list, list, list]:
+        """(locators, codes, algorithms) of the algorithm-only ``units`` ([group, slot, row]) in unit order."""
+        layout = self.layout
+        row, group, slot = np.nonzero(units.transpose(2, 0, 1))  # row by row, then group, then code slot
+        code_columns = [code for code, _ in layout.codes]
+        codes = np.empty(len(row), dtype=object)
+        algorithms = np.empty(len(row), dtype=object)
+        for k, column in enumerate(code_columns):
+            at = np.flatnonzero(slot == k)
+            if len(at):
+                codes[at] = table.column(f"c{column}").take(pa.array(row[at])).to_pylist()
+        for g, payer_group in enumerate(layout.groups):
+            at = np.flatnonzero(group == g)
+            if len(at):
+                column = table.column(f"c{payer_group.columns['algorithm']}")
+                algorithms[at] = column.take(pa.array(row[at])).to_pylist()
+        line_numbers = lines[row].tolist()
+        if layout.kind == "tall":
+            locators = [f"line {line}" for line in line_numbers]
+        else:
+            labels = [f" column {g.label}" for g in layout.groups]
+            locators = [f"line {line}{labels[g]}" for line, g in zip(line_numbers, group.tolist())]
+        return locators, codes.tolist(), algorithms.tolist()
 
     def _candidates(self, column: pa.ChunkedArray, filled: np.ndarray) -> np.ndarray:
         """Code cells whose normalized code may be wanted: a known spelling, or one with other characters than
