@@ -220,9 +220,9 @@ class Sink:
             return
         self.account.rows_seen += size + clean + fast
         self.account.rows_loaded += clean
-        if size:
+        if columns is not None and size:
             self._pending.append((columns, legacy, file_columns))
-        if fast:
+        if algorithm_only is not None and fast:
             self._pending_quarantine.append(algorithm_only)
         self._pending_rows += size + clean + fast
         if self._pending_rows >= self.flush_units:

@@ -65,7 +65,7 @@ class _Columns:
             array = self.array(index)
             buffers = array.buffers()
             width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-            offsets = np.frombuffer(
+            offsets: np.ndarray = np.frombuffer(
                 buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize
             )
             data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(1, np.uint8)

@@ -762,7 +762,9 @@ def _lengths_and_edges(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(byte length of every cell, whether a non-empty cell starts or ends with a byte in ``_TRIMMABLE``)."""
     buffers = array.buffers()
     width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize)
+    offsets: np.ndarray = np.frombuffer(
+        buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize
+    )
     lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
     filled = np.flatnonzero(lengths)
     edges = np.zeros(len(array), dtype=bool)
