@@ -1,24 +1,26 @@
-"""Speed benchmark of the hospital standard-charge CSV reader against pandas' default ``read_csv``, same run.
+"""Speed benchmark of the hospital standard-charge CSV reader (or of ``paybench validate``) against baselines, same run.
 
-Run: ``.venv/bin/python benchmarks/bench_hospital.py [--size-mb 300] [--keep]``.
+Run: ``.venv/bin/python benchmarks/bench_hospital.py [--size-mb 300] [--keep] [--work-dir DIR] [--validate]``.
 
-It generates two synthetic CMS v3.0 files into ``benchmarks/_work/`` (git-ignored; deleted afterwards unless
-``--keep``): a *tall* file of about ``--size-mb`` MB (24 columns, one payer/plan per row, quoted descriptions with
-commas, free-text notes on some rows) and a *wide* file of about the same size with 401 columns (43 payer/plan
-groups x 9 columns). Then, each in its own fresh process so that peak RSS is that task's alone:
+It generates two synthetic CMS v3.0 files into ``--work-dir`` (default ``benchmarks/_work/``, git-ignored; deleted
+afterwards unless ``--keep``; files of the right size already there are reused): a *tall* file of about
+``--size-mb`` MB (24 columns, one payer/plan per row, quoted descriptions with commas, free-text notes on some
+rows) and a *wide* file of about the same size with 401 columns (43 payer/plan groups x 9 columns). Then, each in
+its own fresh process so that peak RSS is that task's alone:
 
 - ours: :func:`benchmark.ingest.hospital.reader.read_standard_charges` with a 25-code set -- parse, filter to the codes,
   normalize and validate, i.e. end to end;
 - baseline: ``pandas.read_csv(path, skiprows=2)`` with default options -- parse only, no filtering, no rows.
 
-With ``--validate``, "ours" is ``paybench validate``'s check of the whole file
+With ``--validate``, ours is ``paybench validate`` of the whole file
 (:func:`benchmark.ingest.validate.validate_file`: every CMS rule on every row, every value change and every
-candidate rate not loaded listed), against the same pandas baseline.
+candidate rate not loaded listed), against two baselines: ``pyarrow.csv.read_csv`` of every column as text (the
+parser validate itself uses, parse only: the floor of any CSV check) and ``wc -l`` (reading the bytes).
 
 Each is run ``--repeat`` times, alternating. It prints the best and median MB/s (file bytes / wall time), CPU
-seconds (all threads; steadier than wall time on a shared machine), peak RSS and the ratio ours / baseline. The
-generated data are synthetic (random amounts, invented payer names): synthetic sample data -- not actual payer
-rates.
+seconds (all threads; steadier than wall time on a shared machine), MB per CPU-second, peak RSS and the ratio
+ours / baseline. The generated data are synthetic (random amounts, invented payer names): synthetic sample data --
+not actual payer rates.
 """
 
 from __future__ import annotations
@@ -155,14 +157,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated files in benchmarks/_work/")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each reader (default 3)")
     parser.add_argument("--validate", action="store_true", help="time `paybench validate` instead of the reader")
+    parser.add_argument("--work-dir", type=Path, default=WORK_DIR, help="where the generated files go")
     parser.add_argument("--child", nargs=2, metavar=("TASK", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return _child(*args.child)
 
-    WORK_DIR.mkdir(exist_ok=True)
-    files = {"tall": WORK_DIR / "bench_tall_v3.csv", "wide": WORK_DIR / "bench_wide_v3.csv"}
-    ours_task = "validate" if args.validate else "ours"
+    work_dir = args.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+    files = {"tall": work_dir / "bench_tall_v3.csv", "wide": work_dir / "bench_wide_v3.csv"}
+    tasks = ["ours", "arrow", "wc"] if args.validate else ["ours", "pandas"]
+    names = {
+        "ours": "paybench validate (all CMS rules, all rows)"
+        if args.validate
+        else f"ours (parse + filter to {len(CODES)} codes + normalize)",
+        "pandas": "pandas read_csv (parse only)",
+        "arrow": "pyarrow.csv.read_csv, all columns text (parse only)",
+        "wc": "wc -l (read the bytes)",
+    }
     target = int(args.size_mb * 1e6)
     for kind, path in files.items():
         if not path.exists() or abs(path.stat().st_size - target) > 0.05 * target:
@@ -176,34 +188,29 @@ def main(argv: list[str] | None = None) -> int:
         )
         for kind, path in files.items():
             size = path.stat().st_size
-            runs: dict[str, list[dict]] = {"ours": [], "pandas": []}
+            runs: dict[str, list[dict]] = {task: [] for task in tasks}
             for _ in range(args.repeat):
                 for task in runs:
-                    runs[task].append(_run(ours_task if task == "ours" else task, path))
+                    runs[task].append(_run("validate" if task == "ours" and args.validate else task, path))
             best = {task: min(r, key=lambda run: run["seconds"]) for task, r in runs.items()}
             median = {task: statistics.median(run["seconds"] for run in r) for task, r in runs.items()}
-            for task, name in (
-                (
-                    "ours",
-                    "paybench validate (all CMS rules, all rows)"
-                    if args.validate
-                    else f"ours (parse + filter to {len(CODES)} codes + normalize)",
-                ),
-                ("pandas", "pandas read_csv (parse only)"),
-            ):
+            for task in tasks:
                 run = best[task]
                 print(
-                    f"{kind:<5} {size / 1e6:5.0f} MB | {name:<52} {size / run['seconds'] / 1e6:6.1f} "
-                    f"({size / median[task] / 1e6:6.1f}) MB/s wall, {run['cpu_seconds']:5.2f} CPU s "
-                    f"({size / run['cpu_seconds'] / 1e6:5.1f} MB per CPU-s), peak RSS "
+                    f"{kind:<5} {size / 1e6:5.0f} MB | {names[task]:<52} {size / run['seconds'] / 1e6:6.1f} "
+                    f"({size / median[task] / 1e6:6.1f}) MB/s wall, {run['cpu_seconds']:6.2f} CPU s "
+                    f"({size / max(run['cpu_seconds'], 1e-9) / 1e6:6.1f} MB per CPU-s), peak RSS "
                     f"{max(r['max_rss_mb'] for r in runs[task]):5.0f} MB"
                 )
-            ours, baseline = best["ours"], best["pandas"]
-            print(
-                f"{kind:<5} ours: {ours['rates']:,} rates of {ours['rows_seen']:,} candidate rates | ours/baseline "
-                f"time x{ours['seconds'] / baseline['seconds']:.2f} (median x{median['ours'] / median['pandas']:.2f})"
-                f", CPU x{ours['cpu_seconds'] / baseline['cpu_seconds']:.2f}"
-            )
+            ours = best["ours"]
+            extra = f", {ours['problems']:,} problems" if "problems" in ours else ""
+            print(f"{kind:<5} ours: {ours['rates']:,} rates of {ours['rows_seen']:,} candidate rates{extra}")
+            for task in tasks[1:]:
+                baseline = best[task]
+                print(
+                    f"{kind:<5} ours/{task} time x{ours['seconds'] / baseline['seconds']:.2f} (median "
+                    f"x{median['ours'] / median[task]:.2f}), CPU x{ours['cpu_seconds'] / max(baseline['cpu_seconds'], 1e-9):.2f}"
+                )
         print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         if not args.keep:
@@ -240,6 +247,30 @@ def _child(task: str, path_text: str) -> int:
             "rows_seen": checked.account.rows_seen,
             "problems": len(checked.problems),
         }
+    elif task == "arrow":
+        import csv
+
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        with open(path, encoding="utf-8", newline="") as handle:
+            width = len(next(row for i, row in enumerate(csv.reader(handle)) if i == 2))
+        names = [f"c{i}" for i in range(width)]
+        cpu, start = _cpu(), time.perf_counter()
+        table = pacsv.read_csv(  # the data rows (after the general rows and the column headers), every column text
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=3, column_names=names),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+            ),
+        )
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+        report = {"rates": 0, "rows_seen": table.num_rows}
+    elif task == "wc":
+        cpu, start = _children_cpu(), time.perf_counter()
+        lines = subprocess.run(["wc", "-l", str(path)], check=True, capture_output=True, text=True).stdout.split()[0]
+        seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
+        report = {"rates": 0, "rows_seen": int(lines)}
     else:
         import pandas as pd
 
@@ -252,6 +283,11 @@ def _child(task: str, path_text: str) -> int:
     )
     print(json.dumps(report))
     return 0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cpu() -> float:

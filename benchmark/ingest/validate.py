@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from pandera.typing import Series
 
 from benchmark.accounts import FileAccount
@@ -297,17 +299,14 @@ def _report(
     used: str | None,
 ) -> ValidationReport:
     frame = pd.DataFrame(
-        [
-            {
-                "source_file": shown,
-                "location": p.location,
-                "severity": p.severity,
-                "reason_code": p.reason_code,
-                "detail": p.detail,
-                "raw_value": p.raw_value,
-            }
-            for p in problems
-        ],
+        {
+            "source_file": [shown] * len(problems),
+            "location": [p.location for p in problems],
+            "severity": [p.severity for p in problems],
+            "reason_code": [p.reason_code for p in problems],
+            "detail": [p.detail for p in problems],
+            "raw_value": pd.Series([p.raw_value for p in problems], dtype=object),
+        },
         columns=PROBLEM_COLUMNS,
     )
     frame = frame.iloc[_file_order(frame["location"])].reset_index(drop=True) if len(frame) else frame
@@ -322,11 +321,12 @@ def _os_message(error: BaseException) -> str:
 
 def _file_order(locations: pd.Series) -> list[int] | np.ndarray:
     """Positions sorting problems by line number (file-level ones first, JSON paths in document order)."""
-    line = locations.str.extract(r"^line (\d+)", expand=False)
-    on_line = line.notna().to_numpy()
+    text = pyarrow.array(locations.tolist(), pyarrow.string())
+    found = pc.struct_field(pc.extract_regex(text, r"^line (?P<n>\d+)"), "n")
+    on_line = found.is_valid().to_numpy(zero_copy_only=False)
     if on_line.all() or not locations[~on_line].str.contains(r"\[\d+\]", regex=True).any():
         # CSV problems: "line N ..." sorted by N, the others ("file", a header name) first; ties keep their order
-        number = pd.to_numeric(line.where(on_line, "0")).to_numpy(dtype=np.int64)
+        number = pc.cast(found.fill_null("0"), pyarrow.int64()).to_numpy(zero_copy_only=False)
         return np.lexsort((np.arange(len(locations)), number, on_line))
 
     def key(item: tuple[int, str]) -> tuple:

@@ -42,6 +42,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -96,9 +97,9 @@ SEVERITY_ERROR = "error"
 SEVERITY_WARNING = "warning"
 
 
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong in a file: where, how bad, which rule, what was seen."""
+class Problem(NamedTuple):
+    """Something wrong in a file: where, how bad, which rule, what was seen. (A named tuple: a big file has
+    hundreds of thousands of them, and a tuple is made three times faster than a frozen dataclass.)"""
 
     location: str
     severity: str
@@ -159,6 +160,7 @@ class Sink:
     problems: list[Problem] = field(default_factory=list)
     _pending: list[tuple[dict[str, np.ndarray], bool, frozenset[str]]] = field(default_factory=list)
     _pending_rows: int = 0
+    _pending_quarantine: list[tuple[list[str], list[str], list[str]]] = field(default_factory=list)
     _rates: list[pd.DataFrame] = field(default_factory=list)
     _quarantine: list[pd.DataFrame] = field(default_factory=list)
     _quarantine_rows: list[dict] = field(default_factory=list)
@@ -196,17 +198,33 @@ class Sink:
             self.problems.append(Problem(location, severity, reason, detail, raw))
 
     def units(
-        self, columns: dict[str, np.ndarray], *, legacy: bool = False, file_columns: frozenset[str] = frozenset()
+        self,
+        columns: dict[str, np.ndarray] | None,
+        *,
+        legacy: bool = False,
+        file_columns: frozenset[str] = frozenset(),
+        clean: int = 0,
+        algorithm_only: tuple[list[str], list[str], list[str]] | None = None,
     ) -> None:
         """Units to normalize: ``UNIT_COLUMNS`` as arrays of text (``row_key`` and ``group`` integers); each unit
         is one row seen. ``file_columns`` names the optional CMS columns the file has (``count``, ``estimated``,
-        ``min``, ``max``) for the conditional-rule warnings."""
-        size = len(columns["locator"])
-        if not size:
+        ``min``, ``max``) for the conditional-rule warnings. ``clean``: units of the same rows that need no
+        normalization and are loaded as published (validation's fast path,
+        :mod:`benchmark.ingest.hospital.clean_units`); they count toward a batch as if they were in it, so that
+        batches (and so the order of the problems) are the same either way. ``algorithm_only``: (locators, codes,
+        algorithms) of units of rows without any other unit to normalize, quarantined as ``algorithm_only``
+        when the batch is (their problems follow the batch's: they share no line with them)."""
+        size = len(columns["locator"]) if columns is not None else 0
+        fast = len(algorithm_only[0]) if algorithm_only is not None else 0
+        if not size and not clean and not fast:
             return
-        self.account.rows_seen += size
-        self._pending.append((columns, legacy, file_columns))
-        self._pending_rows += size
+        self.account.rows_seen += size + clean + fast
+        self.account.rows_loaded += clean
+        if columns is not None and size:
+            self._pending.append((columns, legacy, file_columns))
+        if algorithm_only is not None and fast:
+            self._pending_quarantine.append(algorithm_only)
+        self._pending_rows += size + clean + fast
         if self._pending_rows >= self.flush_units:
             self.flush()
 
@@ -234,7 +252,26 @@ class Sink:
             if len(quarantine):
                 self._quarantine.append(quarantine)
             self.problems += problems
-        self._pending, self._pending_rows = [], 0
+        for locators, codes, algorithms in self._pending_quarantine:
+            details = [algorithm_only_detail(code) for code in codes]
+            self.account.rows_quarantined += len(locators)
+            self._quarantine.append(
+                pd.DataFrame(
+                    {
+                        "source_file": self.source_file,
+                        "source_locator": locators,
+                        "reason_code": "algorithm_only",
+                        "detail": details,
+                        "raw_value": algorithms,
+                    }
+                )
+            )
+            if self.collect_problems:
+                self.problems += [
+                    Problem(locator, SEVERITY_ERROR, "algorithm_only", detail, algorithm)
+                    for locator, detail, algorithm in zip(locators, details, algorithms)
+                ]
+        self._pending, self._pending_rows, self._pending_quarantine = [], 0, []
 
     def result(self) -> IngestResult:
         """Validated rates (with the hospital's details), quarantine and the balanced account."""
@@ -501,9 +538,9 @@ def normalize_units(
     if collect_problems:
         problems += [
             Problem(loc, SEVERITY_ERROR, why, text_, value)
-            for loc, why, text_, value in quarantine_frame[
-                ["source_locator", "reason_code", "detail", "raw_value"]
-            ].itertuples(index=False)
+            for loc, why, text_, value in zip(
+                *(quarantine_frame[name].tolist() for name in ("source_locator", "reason_code", "detail", "raw_value"))
+            )
         ]
         checked = u[_WARNING_COLUMNS]  # only the columns the warnings look at are taken (a copy per column)
         problems += _unit_warnings(_rows(checked, loaded), _rows(codes, loaded), text, loaded, file_columns)
@@ -593,6 +630,67 @@ def normalize_units(
         }
     )
     return rates, quarantine_frame, counts, problems
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Values the normalization keeps as they are, without a word (validation's fast path,
+# :mod:`benchmark.ingest.hospital.clean_units`). Conservative: True only when :func:`normalize_units` would load the
+# value unchanged and report nothing about it; text with spaces at either end or non-ASCII text is never clean.
+
+
+def _tidy(text: str) -> bool:
+    return text.isascii() and text == text.strip()
+
+
+def clean_code(code_raw: str, stripped: str, type_raw: str) -> tuple[tuple[str, str] | None, bool]:
+    """(the normalized (code, type) -- None when the code cell is blank --, whether the pair is clean: a code and a
+    CMS code type that the normalization neither changes nor questions). ``stripped``: ``code_raw`` stripped as
+    :func:`normalize_codes` strips it."""
+    if not code_raw.strip():
+        return None, False
+    code, kind, modifier, problem, _, _ = normalize_code(stripped, type_raw)
+    clean = (
+        _tidy(code_raw)
+        and _tidy(type_raw)
+        and not problem
+        and not modifier
+        and code == code_raw
+        and kind == type_raw.upper()
+        and kind in CMS_CODE_TYPES
+    )
+    return (code, kind), clean
+
+
+def clean_setting_value(text: str, column: str) -> bool:
+    """A setting (``column`` "setting") or billing class ("billing_class") that is blank or a CMS value as is."""
+    if text == "":
+        return True
+    table = _CARE_SETTINGS if column == "setting" else _BILLING_CLASSES
+    key = text.lower()
+    return _tidy(text) and table.get(key) == key
+
+
+def clean_methodology(text: str, *, other: bool = False) -> bool:
+    """A methodology the normalization knows (``other``: instead, whether it is "other", which needs a note)."""
+    key = _squeeze_separators(text.lower()).strip()
+    if other:
+        return _METHODOLOGIES.get(key) == "other" or text.strip().lower() == "other"
+    return _tidy(text) and key in _METHODOLOGIES
+
+
+def clean_algorithm(text: str) -> bool:
+    """A negotiated algorithm that is a real value (not blank, not N/A), written without spaces at either end."""
+    return bool(text) and _tidy(text) and text.lower() not in _NA_TOKENS
+
+
+def algorithm_only_detail(code: str) -> str:
+    """The detail of an ``algorithm_only`` quarantine (code as normalized)."""
+    return f"code {code}: negotiated_algorithm only; no dollar or percentage to load"
+
+
+def clean_payer(text: str) -> bool:
+    """A payer name that is not blank however it is stripped."""
+    return any(c.isascii() and c.isalnum() for c in text)
 
 
 _WARNING_COLUMNS = [

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from benchmark.errors import ParameterError
 from benchmark.ingest.hospital.csvtext import Record
-from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem, plain_numbers
+from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
 
 CMS_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "3.0.0")
 
@@ -751,13 +751,41 @@ class RowRules:
             )
 
 
+# Bytes a cell may start or end with that Arrow's utf8_trim_whitespace could remove (ASCII whitespace, the
+# \x1c-\x1f separators, any non-ASCII byte): a column whose cells start and end with none of them is left as it is.
+_TRIMMABLE = np.zeros(256, dtype=bool)
+_TRIMMABLE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_TRIMMABLE[128:] = True
+
+
+def _lengths_and_edges(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(byte length of every cell, whether a non-empty cell starts or ends with a byte in ``_TRIMMABLE``)."""
+    buffers = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets: np.ndarray = np.frombuffer(
+        buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize
+    )
+    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    filled = np.flatnonzero(lengths)
+    edges = np.zeros(len(array), dtype=bool)
+    if len(filled):
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        edges[filled] = _TRIMMABLE[data[offsets[:-1][filled]]] | _TRIMMABLE[data[offsets[1:][filled] - 1]]
+    return lengths, edges
+
+
 class _Table:
-    """Column tests on one table, and the problems they find (located by line and column)."""
+    """Column tests on one table, and the problems they find (located by line and column).
+
+    Cells are trimmed (Arrow's ``utf8_trim_whitespace``) only in columns that have a cell to trim; emptiness comes
+    from the Arrow offsets; a comparison with one value looks only at the cells of its length; an enumeration is
+    matched as written first and upper-cased only for the cells that did not match."""
 
     def __init__(self, table: pa.Table, index: dict[str, int], lines: np.ndarray) -> None:
         self.table, self.index, self.lines, self.n = table, index, lines, table.num_rows
         self.problems: list[Problem] = []
         self._text: dict[str, pa.Array] = {}
+        self._lengths: dict[str, np.ndarray] = {}
         self._has: dict[str, np.ndarray] = {}
         self._false = np.zeros(self.n, dtype=bool)
 
@@ -772,24 +800,35 @@ class _Table:
                 column = column.chunk(0)
             if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
                 column = column.cast(pa.string())
-            self._text[name] = pc.utf8_trim_whitespace(column)
+            lengths, edges = _lengths_and_edges(column)
+            if edges.any():
+                column = pc.utf8_trim_whitespace(column)
+                lengths = _lengths_and_edges(column)[0]
+            self._text[name], self._lengths[name] = column, lengths
         return self._text[name]
 
     def has(self, name: str) -> np.ndarray:
         if name not in self._has:
-            text = self.text(name)
-            self._has[name] = (
-                self._false
-                if text is None
-                else np.asarray(pc.greater(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False), dtype=bool)
-            )
+            self._has[name] = self._false if self.text(name) is None else self._lengths[name] > 0
         return self._has[name]
 
     def equals(self, name: str, value: str) -> np.ndarray:
         text = self.text(name)
         if text is None:
             return self._false
-        return np.asarray(pc.equal(pc.utf8_upper(text), value.upper()).to_numpy(zero_copy_only=False), dtype=bool)
+        upper = value.upper()
+        if upper.isascii() and not set(upper) & {"I", "S"}:
+            # only ASCII text upper-cases to such a value (the non-ASCII letters whose upper case is ASCII are the
+            # dotless i and the long s), so only cells of its length can equal it
+            candidates = np.flatnonzero(self._lengths[name] == len(upper))
+        else:
+            candidates = np.arange(self.n)
+        out = np.zeros(self.n, dtype=bool)
+        if len(candidates):
+            picked = text.take(pa.array(candidates)) if len(candidates) < self.n else text
+            same = pc.equal(pc.utf8_upper(picked), upper).to_numpy(zero_copy_only=False)
+            out[candidates] = np.asarray(same, dtype=bool)
+        return out
 
     def required(self, name: str, when: np.ndarray | None = None, why: str = "") -> None:
         rows = ~self.has(name) if when is None else when & ~self.has(name)
@@ -799,11 +838,17 @@ class _Table:
         text = self.text(name)
         if text is None:
             return
-        ok = plain_numbers(text)  # _NUMBER, tested on the bytes
-        bad = self.has(name) & ~ok
+        has = self.has(name)
+        if not has.any():
+            return
+        # _NUMBER (digits with at most one point, at least one digit; RE2's \d is ASCII): the first point removed,
+        # what is left must be ASCII digits
+        plain = pc.ascii_is_decimal(pc.replace_substring(text, ".", "", max_replacements=1))
+        ok = np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
+        bad = has & ~ok
         if ok.any():  # "0", "0.00": digits but not positive
-            value = pc.cast(pc.if_else(pa.array(ok), text, "1"), pa.float64())
-            bad |= self.has(name) & (value.to_numpy(zero_copy_only=False) <= 0)
+            value = pc.cast(pc.if_else(plain, text, "1"), pa.float64())
+            bad |= has & (value.to_numpy(zero_copy_only=False) <= 0)
         if when is not None:
             bad &= when
         self.flag(
@@ -814,10 +859,16 @@ class _Table:
         text = self.text(name)
         if text is None:
             return
-        ok = np.asarray(pc.match_substring_regex(text, _COUNT).to_numpy(zero_copy_only=False), dtype=bool)
+        has = self.has(name)
+        rows = np.flatnonzero(has)
+        if not len(rows):
+            return
+        picked = text.take(pa.array(rows)) if len(rows) < self.n else text
+        ok = np.zeros(self.n, dtype=bool)
+        ok[rows] = np.asarray(pc.match_substring_regex(picked, _COUNT).to_numpy(zero_copy_only=False), dtype=bool)
         ok |= self.equals(name, "1 THROUGH 10")
         self.flag(
-            self.has(name) & ~ok,
+            has & ~ok,
             "invalid_count",
             f"{name} must be 0, '1 through 10' or a whole number of 11 or more",
             name,
@@ -829,10 +880,20 @@ class _Table:
         if text is None:
             return
         values = pa.array([a.upper() for a in allowed]) if not isinstance(allowed, pa.Array) else allowed
-        ok = np.asarray(pc.is_in(pc.utf8_upper(text), value_set=values).to_numpy(zero_copy_only=False), dtype=bool)
-        bad = self.has(name) & ~ok
-        if when is not None:
-            bad &= when
+        has = self.has(name)
+        look = has if when is None else has & when
+        if look.any():
+            # as written first (upper, lower or as listed), then upper-cased: only the cells that did not match
+            listed = values.to_pylist()
+            spellings = pa.array(sorted({v for a in listed for v in (a, a.lower(), a.upper())}))
+            ok = np.asarray(pc.is_in(text, value_set=spellings).to_numpy(zero_copy_only=False), dtype=bool)
+            rest = np.flatnonzero(look & ~ok)
+            if len(rest):
+                upper = pc.utf8_upper(text.take(pa.array(rest)))
+                ok[rest] = np.asarray(pc.is_in(upper, value_set=values).to_numpy(zero_copy_only=False), dtype=bool)
+            bad = look & ~ok
+        else:
+            bad = self._false
         shown = ", ".join(a.lower() if lower else a for a in values.to_pylist())
         self.flag(bad, rule, f"{name} is not one of the CMS values ({_short(shown)})", name, raw=True)
 
@@ -852,14 +913,8 @@ class _Table:
         position = self.index.get(column)
         suffix = f" column {position + 1}" if position is not None else ""
         text = self.text(column) if raw else None  # None too when the column is absent
-        values = text.take(pa.array(where)).to_pylist() if text is not None else None
-        for k, row in enumerate(where):
-            self.problems.append(
-                Problem(
-                    f"line {int(self.lines[row])}{suffix}",
-                    severity,
-                    rule,
-                    detail,
-                    values[k] if values is not None else None,
-                )
-            )
+        values = text.take(pa.array(where)).to_pylist() if text is not None else [None] * len(where)
+        self.problems += [
+            Problem(f"line {line}{suffix}", severity, rule, detail, value)
+            for line, value in zip(self.lines[where].tolist(), values)
+        ]

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from benchmark.ingest.hospital.clean_units import CleanUnits
 from benchmark.ingest.hospital.csvtext import ByteSource, Chunk, Record, UnbalancedQuoteError, records
 from benchmark.normalize.hospital_units import (
     PAYER_FIELDS,
@@ -720,6 +721,15 @@ class _RowReader:
             | {k for g in layout.groups for k in ("count", "estimated") if k in g.columns}
         )
         self.legacy = layout.kind == "legacy"
+        self.clean: CleanUnits | None = None
+        if sink.check_only and sink.collect_problems and sink.wanted is None and layout.kind in ("tall", "wide"):
+            self.clean = CleanUnits(
+                layout.codes,
+                {name: layout.columns[header] for header, name in ITEM_HEADERS.items() if header in layout.columns},
+                [(g.columns, None if layout.kind == "tall" else g.payer or "") for g in layout.groups],
+                layout.columns.get("payer_name") if layout.kind == "tall" else None,
+                self.file_columns,
+            )
 
     def table(self, table: pa.Table, lines: np.ndarray, full: Callable[[], pa.Table | None] | None = None) -> None:
         """Count and gather the rows of ``table`` (columns named c<index>; ``full`` gives every column when some
@@ -771,12 +781,64 @@ class _RowReader:
         emitted = int((groups_per_row * (kept_per_row + codeless)).sum())
         sink.filtered(seen - emitted)
         rows = np.flatnonzero(~no_value & ((kept_per_row > 0) | codeless))
-        if len(rows):
+        clean, n_clean, algorithm_only = None, 0, None
+        if self.clean is not None and len(rows) and keep_code and self.clean.usable(table):
+            # validation: units that need no normalization are only counted, algorithm-only ones of rows with
+            # nothing else to normalize quarantined directly (see clean_units)
+            units = group_has[:, None, :] & np.stack(keep_code)[None, :, :]
+            clean, algorithm = self.clean.masks(table)
+            clean &= units
+            algorithm &= units & ~clean
+            slow_rows = (units & ~clean & ~algorithm).any(axis=(0, 1)) | (codeless & ~no_value)
+            algorithm &= ~slow_rows[None, None, :]
+            if algorithm.any():
+                algorithm_only = self._algorithm_only(table, lines, algorithm)
+                clean |= algorithm
+            n_clean = int(clean.sum()) - (len(algorithm_only[0]) if algorithm_only else 0)
+            rows = rows[slow_rows[rows]]
+            clean = clean[:, :, rows]
+        if len(rows) or n_clean or algorithm_only:
             sink.units(
-                self._units(table, rows, lines[rows], group_has[:, rows], [k[rows] for k in keep_code], codeless[rows]),
+                self._units(
+                    table,
+                    rows,
+                    lines[rows],
+                    group_has[:, rows],
+                    [k[rows] for k in keep_code],
+                    codeless[rows],
+                    clean,
+                )
+                if len(rows)
+                else None,
                 legacy=self.legacy,
                 file_columns=self.file_columns,
+                clean=n_clean,
+                algorithm_only=algorithm_only,
             )
+
+    def _algorithm_only(self, table: pa.Table, lines: np.ndarray, units: np.ndarray) -> tuple[list, list, list]:
+        """(locators, codes, algorithms) of the algorithm-only ``units`` ([group, slot, row]) in unit order."""
+        layout = self.layout
+        row, group, slot = np.nonzero(units.transpose(2, 0, 1))  # row by row, then group, then code slot
+        code_columns = [code for code, _ in layout.codes]
+        codes = np.empty(len(row), dtype=object)
+        algorithms = np.empty(len(row), dtype=object)
+        for k, column in enumerate(code_columns):
+            at = np.flatnonzero(slot == k)
+            if len(at):
+                codes[at] = table.column(f"c{column}").take(pa.array(row[at])).to_pylist()
+        for g, payer_group in enumerate(layout.groups):
+            at = np.flatnonzero(group == g)
+            if len(at):
+                column = table.column(f"c{payer_group.columns['algorithm']}")
+                algorithms[at] = column.take(pa.array(row[at])).to_pylist()
+        line_numbers = lines[row].tolist()
+        if layout.kind == "tall":
+            locators = [f"line {line}" for line in line_numbers]
+        else:
+            labels = [f" column {g.label}" for g in layout.groups]
+            locators = [f"line {line}{labels[g]}" for line, g in zip(line_numbers, group.tolist())]
+        return locators, codes.tolist(), algorithms.tolist()
 
     def _candidates(self, column: pa.ChunkedArray, filled: np.ndarray) -> np.ndarray:
         """Code cells whose normalized code may be wanted: a known spelling, or one with other characters than
@@ -794,8 +856,10 @@ class _RowReader:
         group_has: np.ndarray,
         keep_code: list[np.ndarray],
         codeless: np.ndarray,
+        clean: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Unit columns (object arrays of text) for the kept ``rows``: one unit per (row, group, code slot)."""
+        """Unit columns (object arrays of text) for the kept ``rows``: one unit per (row, group, code slot), but for
+        the ``clean`` ones ([group, slot, row]: counted already)."""
         layout = self.layout
         kept = _as_text(table.take(pa.array(rows)))  # one call for every column, then one cast
         columns = {
@@ -811,7 +875,10 @@ class _RowReader:
         slots = list(enumerate(keep_code)) + [(-1, codeless)]
         for g in range(len(layout.groups)):
             for k, mask in slots:
-                idx = np.flatnonzero(group_has[g] & mask)
+                wanted = group_has[g] & mask
+                if clean is not None and k >= 0:
+                    wanted &= ~clean[g, k]
+                idx = np.flatnonzero(wanted)
                 if len(idx):
                     unit_row.append(idx)
                     unit_group.append(np.full(len(idx), g))
