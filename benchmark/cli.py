@@ -354,7 +354,12 @@ def _assessment_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--providers", type=Path, default=None, help="provider directory CSV (npi, tin, ..., optional taxonomy)"
     )
-    command.add_argument("--year", type=int, default=2025, help="Medicare PFS payment year (default 2025)")
+    command.add_argument(
+        "--year",
+        type=int,
+        default=config.DEFAULT_MEDICARE_YEAR,
+        help=f"Medicare PFS payment year (default {config.DEFAULT_MEDICARE_YEAR}, like a report)",
+    )
     command.add_argument(
         "--product-lines",
         nargs="+",
