@@ -140,3 +140,13 @@ def cached_frame(namespace: str, parts: list[Any], build: Callable[[], pd.DataFr
     frame = build()
     save(namespace, key, {"frame": frame})
     return frame
+
+
+def parsed_file(namespace: str, path: str | Path, parse: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
+    """``parse(path)`` (a validated table read from one input file), kept under the file's sha256 and name.
+
+    For reference files (CMS fee schedules...) that every report reads: the first process parses and validates
+    the file, later ones read the Parquet entry back as it was written. A parse error is raised, never cached.
+    """
+    path = Path(path)
+    return cached_frame(namespace, [path.name, file_digest(path)], lambda: parse(path))
