@@ -140,3 +140,47 @@ def cached_frame(namespace: str, parts: list[Any], build: Callable[[], pd.DataFr
     frame = build()
     save(namespace, key, {"frame": frame})
     return frame
+
+
+def parsed_file(namespace: str, path: str | Path, parse: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
+    """``parse(path)`` (a validated table read from one input file), kept under the file's sha256 and name.
+
+    For reference files (CMS fee schedules...) that every report reads: the first process parses and validates
+    the file, later ones read the Parquet entry back as it was written. A parse error is raised, never cached.
+    """
+    path = Path(path)
+    return cached_frame(namespace, [path.name, file_digest(path)], lambda: parse(path))
+
+
+def load_files(namespace: str, key: str) -> Path | None:
+    """The folder of a whole file entry written by :func:`save_files`, or None (no entry, or the cache is off)."""
+    if not enabled():
+        return None
+    entry = folder() / namespace / key
+    return entry if (entry / META).is_file() else None
+
+
+def save_files(namespace: str, key: str, sources: dict[str, Path]) -> bool:
+    """Copy ``sources`` (entry file name -> file) into an entry, whole or not at all (as :func:`save`)."""
+    if not enabled():
+        return False
+    root = folder() / namespace
+    entry = root / key
+    if (entry / META).is_file():
+        return True
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{key[:12]}."))
+    except OSError as error:
+        log.debug("cache folder %s not writable (%s): not cached", root, error)
+        return False
+    try:
+        for name, source in sources.items():
+            shutil.copyfile(source, staging / name)
+        (staging / META).write_text(json.dumps({"files": sorted(sources)}), encoding="utf-8")
+        os.rename(staging, entry)
+        return True
+    except OSError as error:  # a full disk, or another process won the rename
+        log.debug("cache entry %s/%s not written (%s)", namespace, key, error)
+        shutil.rmtree(staging, ignore_errors=True)
+        return (entry / META).is_file()

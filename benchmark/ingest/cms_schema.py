@@ -17,14 +17,16 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import ijson
-import jsonschema
 
 from benchmark import config
 from benchmark.errors import ParameterError
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_DIR = config.DATA_DIR / "cms_schemas"
 HOSPITAL_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "2.2.1", "3.0.0")
@@ -59,6 +61,10 @@ def load_schema(kind: str, version: str) -> dict[str, Any]:
 
 @cache
 def _validators(kind: str, version: str) -> tuple[jsonschema.Draft7Validator, dict[str, jsonschema.Draft7Validator]]:
+    # lazy: start-up time (importing jsonschema costs ~3 s of CPU, in every process that imports the readers, e.g.
+    # each report's CLI and kernel, although only a CMS JSON check uses it)
+    import jsonschema
+
     schema = load_schema(kind, version)
     items: dict[str, jsonschema.Draft7Validator] = {}
     for name in ARRAYS[kind]:

@@ -11,9 +11,13 @@ makes room for: the footnote and every tick label stay inside the figure however
 
 from __future__ import annotations
 
+import hashlib
 import io
-from collections.abc import Iterator
+import json
+import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -24,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from benchmark import codes, config
+from benchmark import cache, codes, config
 
 # Okabe-Ito colours (safe for the common colour-vision deficiencies); each payer family keeps its colour everywhere.
 PAYER_PALETTE: dict[str, str] = {
@@ -93,6 +97,81 @@ def save_slide_figure(fig: Figure, out_dir: str | Path, stem: str) -> Path:
     with chart_style():
         fig.savefig(path, dpi=SLIDE_DPI, metadata={"Software": None})
     return path
+
+
+def save_chart(
+    draw: Callable[[], Figure], out_dir: str | Path, stem: str, slides_dir: str | Path | None = None
+) -> dict[str, Path]:
+    """Draw a chart and write it as :func:`save_figure` does, plus its slide picture into ``slides_dir`` (when given
+    and the chart has data, :func:`save_slide_figure`).
+
+    A chart drawn before from equal inputs is not drawn again: when ``draw`` is a :func:`functools.partial` of a
+    chart function whose arguments can be fingerprinted (tables, numbers, text), its files are kept in the cache
+    (:mod:`benchmark.cache`, namespace ``charts``) under a key of the function, every argument, the package source,
+    the style file, matplotlib's version and font; a later call with the same key copies those files.
+    """
+    out = Path(out_dir)
+    key = _chart_key(draw, stem, slides_dir is not None)
+    entry = cache.load_files("charts", key) if key else None
+    if entry is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {kind: out / f"{stem}.{kind}" for kind in ("png", "svg")}
+        for kind, path in paths.items():
+            shutil.copyfile(entry / f"chart.{kind}", path)
+        if slides_dir is not None and (entry / "slide.png").is_file():
+            Path(slides_dir).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(entry / "slide.png", Path(slides_dir) / f"{stem}.png")
+        return paths
+    fig = draw()
+    paths = save_figure(fig, out, stem)
+    slide = save_slide_figure(fig, slides_dir, stem) if slides_dir is not None and has_data(fig) else None
+    if key:
+        files = {"chart.png": paths["png"], "chart.svg": paths["svg"], **({"slide.png": slide} if slide else {})}
+        cache.save_files("charts", key, files)
+    return paths
+
+
+def _chart_key(draw: Callable[[], Figure], stem: str, slide: bool) -> str | None:
+    """The cache key of a chart drawn by ``draw``, or None when its inputs cannot be fingerprinted."""
+    function = draw.func if isinstance(draw, partial) else None
+    module, name = getattr(function, "__module__", None), getattr(function, "__qualname__", None)
+    if not (module and name) or "<" in name:  # only a named chart function (not a lambda or a stand-in)
+        return None
+    try:
+        arguments = [_fingerprint(value) for value in draw.args]
+        keywords = {name: _fingerprint(value) for name, value in sorted(draw.keywords.items())}
+    except TypeError:
+        return None
+    return cache.key_of(
+        "chart", stem, slide, draw.func.__module__, draw.func.__qualname__, arguments, keywords, _look()
+    )
+
+
+def _fingerprint(value: Any) -> Any:
+    """A JSON-able stand-in of a chart argument that changes whenever the argument does (TypeError if unknown)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return [_fingerprint(item) for item in value]
+    if isinstance(value, dict):
+        return {str(name): _fingerprint(item) for name, item in sorted(value.items())}
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        digest = hashlib.sha256(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        layout = [[str(name), str(dtype)] for name, dtype in frame.dtypes.items()]
+        return {"rows": len(frame), "layout": layout, "sha256": digest.hexdigest(), "attrs": _fingerprint(value.attrs)}
+    raise TypeError(f"no fingerprint for {type(value).__name__}")
+
+
+def _look() -> list[str]:
+    """What a drawn chart depends on besides its arguments and the package: style file, matplotlib and its font."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    style = hashlib.sha256(config.STYLE_FILE.read_bytes()).hexdigest()
+    with chart_style():
+        font = font_manager.findfont(font_manager.FontProperties(family=plt.rcParams["font.family"]))
+    return [style, matplotlib.__version__, font, str(Path(font).stat().st_size), json.dumps(PNG_DPI), str(SLIDE_DPI)]
 
 
 class ChartFigure(Figure):

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -204,8 +205,10 @@ class CodeReport:
         locality_setting = "facility" if (payable["setting"] == "facility").any() else "non_facility"
         in_data = sorted(set(self.benchmark_rows["medicare_locality_used"].dropna()) - {medicare.NATIONAL})
         national = self._medicare_national(main_setting)
+        # partials, not lambdas: charts.save_chart keys its cache on the chart function and these arguments
         drawn = {
-            "rate_distribution": lambda: charts.rate_distribution_chart(
+            "rate_distribution": partial(
+                charts.rate_distribution_chart,
                 rows,
                 code,
                 national,
@@ -213,17 +216,21 @@ class CodeReport:
                 setting_label=main_setting.replace("_", "-"),
                 flagged=flagged_rows,
             ),
-            "pct_of_medicare": lambda: charts.pct_of_medicare_chart(by_payer, code, year, synthetic=self.synthetic),
-            "pct_of_medicare_by_state": lambda: charts.market_heatmap(state_rows, code, synthetic=self.synthetic),
-            "medicare_localities": lambda: charts.medicare_localities_chart(
-                self.medicare_localities[self.medicare_localities["setting"] == locality_setting], code, year, in_data
+            "pct_of_medicare": partial(charts.pct_of_medicare_chart, by_payer, code, year, synthetic=self.synthetic),
+            "pct_of_medicare_by_state": partial(charts.market_heatmap, state_rows, code, synthetic=self.synthetic),
+            "medicare_localities": partial(
+                charts.medicare_localities_chart,
+                self.medicare_localities[self.medicare_localities["setting"] == locality_setting],
+                code,
+                year,
+                in_data,
             ),
-            "medicare_by_year": lambda: charts.medicare_trend_chart(self.medicare_by_year, code),
-            "policy_matrix": lambda: charts.policy_matrix_chart(
-                self.policy_matrix, code, self._policy_labels(), synthetic=self.synthetic
+            "medicare_by_year": partial(charts.medicare_trend_chart, self.medicare_by_year, code),
+            "policy_matrix": partial(
+                charts.policy_matrix_chart, self.policy_matrix, code, self._policy_labels(), synthetic=self.synthetic
             ),
-            "crosscheck": lambda: charts.crosscheck_chart(
-                crosscheck.verdicts_by_payer(self.compared), code, synthetic=self.synthetic
+            "crosscheck": partial(
+                charts.crosscheck_chart, crosscheck.verdicts_by_payer(self.compared), code, synthetic=self.synthetic
             ),
         }
         if self.code.is_drg:  # no professional fees or PFS amounts: those charts would be empty
@@ -232,13 +239,11 @@ class CodeReport:
 
     def write_charts(self, out_dir: Path, slides_dir: Path | None = None) -> dict[str, dict[str, Path]]:
         """Draw and save every chart as PNG and SVG under ``out_dir``; with ``slides_dir``, also the slide picture
-        of every chart that has data (:func:`charts.save_slide_figure`; the deck shows those)."""
+        of every chart that has data (:func:`charts.save_chart`: a chart drawn before from equal inputs is copied)."""
         self.chart_paths = {}
         for name, draw in self.figures().items():
-            fig = draw()
-            self.chart_paths[name] = charts.save_figure(fig, out_dir, name)
-            if slides_dir is not None and name in SLIDE_CHARTS and charts.has_data(fig):
-                charts.save_slide_figure(fig, slides_dir, name)
+            slides = slides_dir if name in SLIDE_CHARTS else None
+            self.chart_paths[name] = charts.save_chart(draw, out_dir, name, slides)
         return self.chart_paths
 
     def write_outputs(self, out_dir: Path) -> None:

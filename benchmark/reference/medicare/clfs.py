@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import config
+from benchmark import cache, config
 from benchmark.errors import InputFileError, UnknownParameterError
 from benchmark.schema import ClfsRateSchema
 
@@ -81,7 +81,11 @@ def clfs_rate(code: str, year: int = config.DEFAULT_MEDICARE_YEAR, modifier: str
 
 @lru_cache(maxsize=4)
 def _load_cached(path_text: str) -> pd.DataFrame:
-    path = Path(path_text)
+    # parsed and validated once per file content (benchmark.cache: Parquet keyed by the file's sha256)
+    return cache.parsed_file("medicare_clfs", path_text, _parse)
+
+
+def _parse(path: Path) -> pd.DataFrame:
     with open(path, newline="", encoding="latin-1") as handle:
         reader = csv.reader(handle)
         numbered = [(reader.line_num, row) for row in reader]  # line_num: physical line where the row ends

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import config
+from benchmark import cache, config
 from benchmark.errors import InputFileError, UnknownParameterError
 from benchmark.schema import GpciSchema, LocalityCountySchema
 
@@ -92,7 +92,11 @@ def _column(header: list[str], pattern: str, path: Path, line: int, required: bo
 
 @lru_cache(maxsize=8)
 def _load_gpci_cached(path_text: str) -> pd.DataFrame:
-    path = Path(path_text)
+    # parsed and validated once per file content (benchmark.cache: Parquet keyed by the file's sha256)
+    return cache.parsed_file("medicare_gpci", path_text, _parse_gpci)
+
+
+def _parse_gpci(path: Path) -> pd.DataFrame:
     with open(path, newline="", encoding="latin-1") as handle:
         lines = list(csv.reader(handle))
     header_index = next((i for i, row in enumerate(lines) if any("Locality Number" in c for c in row)), None)
@@ -161,7 +165,11 @@ def load_locality_counties(year_or_path: int | str | Path = config.DEFAULT_MEDIC
 
 @lru_cache(maxsize=8)
 def _load_counties_cached(path_text: str) -> pd.DataFrame:
-    path = Path(path_text)
+    # parsed and validated once per file content (benchmark.cache: Parquet keyed by the file's sha256)
+    return cache.parsed_file("medicare_locality_counties", path_text, _parse_counties)
+
+
+def _parse_counties(path: Path) -> pd.DataFrame:
     with open(path, newline="", encoding="latin-1") as handle:
         lines = list(csv.reader(handle))
     title = " ".join(lines[0]) if lines else ""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import config
+from benchmark import cache, config
 from benchmark.errors import InputFileError, UnknownParameterError
 from benchmark.schema import OppsApcSchema, OppsRateSchema
 
@@ -230,7 +230,11 @@ def _money(text: str, path: Path, line: int, column: str) -> float | None:
 
 @lru_cache(maxsize=4)
 def _load_b_cached(path_text: str) -> pd.DataFrame:
-    path = Path(path_text)
+    # parsed and validated once per file content (benchmark.cache: Parquet keyed by the file's sha256)
+    return cache.parsed_file("medicare_opps_b", path_text, _parse_b)
+
+
+def _parse_b(path: Path) -> pd.DataFrame:
     year, rows = _read_table(path, _B_COLUMNS)
     records = []
     for line, cells in rows:

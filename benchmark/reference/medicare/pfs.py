@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import config
+from benchmark import cache, config
 from benchmark.errors import InputFileError, UnknownParameterError
 from benchmark.reference.medicare import gpci as gpci_tables
 from benchmark.schema import MedicareAmountSchema, PfsRvuSchema
@@ -176,7 +176,11 @@ def load_pprrvu(year_or_path: int | str | Path) -> pd.DataFrame:
 
 @lru_cache(maxsize=8)
 def _load_pprrvu_cached(path_text: str, size: int, mtime_ns: int) -> pd.DataFrame:
-    path = Path(path_text)
+    # parsed and validated once per file content (benchmark.cache: Parquet keyed by the file's sha256)
+    return cache.parsed_file("medicare_pprrvu", path_text, _parse_pprrvu)
+
+
+def _parse_pprrvu(path: Path) -> pd.DataFrame:
     with open(path, encoding="latin-1", newline="") as handle:
         first = handle.readline()
     frame = _read_fixed_width(path) if first.startswith("HDR") else _read_csv(path)
