@@ -208,8 +208,12 @@ def anchor(args: argparse.Namespace) -> int:
         f"{len(codes)} codes; {os.cpu_count()} cores; synthetic sample data — not actual payer rates"
     )
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'file':<24} {'reader':<12} {'seconds':>8} {'MB/s':>7} {'CPU s':>7} {'peak RSS MB':>12}  note")
+    print(
+        f"{'file':<24} {'reader':<12} {'seconds':>8} {'MB/s':>7} {'CPU s':>7} {'MB/CPU-s':>8} {'peak RSS MB':>12} "
+        f"{'peak PSS MB':>12}  note"
+    )
     results: dict[tuple[str, str], dict] = {}
+    WORK.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-tic-", dir=WORK.parent) as scratch:
         for form in args.forms:
             path = packed if form == "gz" else plain
@@ -235,7 +239,7 @@ def anchor(args: argparse.Namespace) -> int:
                     runs.append(("mrf-extract", None, "not installed (pip install cms-mrf-extractor; --mrf-extract)"))
             for name, command, note in runs:
                 if command is None:
-                    print(f"{path.name:<24} {name:<12} {'-':>8} {'-':>7} {'-':>7} {'-':>12}  {note}")
+                    print(f"{path.name:<24} {name:<12} {'-':>8} {'-':>7} {'-':>7} {'-':>8} {'-':>12} {'-':>12}  {note}")
                     continue
                 result = _run_tree(command)
                 if result["returncode"]:
@@ -243,7 +247,8 @@ def anchor(args: argparse.Namespace) -> int:
                 results[(form, name)] = result
                 print(
                     f"{path.name:<24} {name:<12} {result['seconds']:>8.1f} {json_mb / result['seconds']:>7.0f} "
-                    f"{result['cpu_seconds']:>7.1f} {result['peak_rss_mb']:>12,.0f}  {note}"
+                    f"{result['cpu_seconds']:>7.1f} {json_mb / max(result['cpu_seconds'], 1e-9):>8.0f} "
+                    f"{result['peak_rss_mb']:>12,.0f} {result['peak_pss_mb']:>12,.0f}  {note}"
                 )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     floor = results.get(("gz", "gzip -dc")) or results.get(("json", "gzip -dc"))
@@ -278,9 +283,10 @@ def _run_tree(command: list[str]) -> dict:
     errors: list[str] = []
     reader = threading.Thread(target=lambda: errors.append(process.stderr.read() if process.stderr else ""))
     reader.start()
-    peak = 0
+    peak = peak_pss = 0
     while process.poll() is None:
-        peak = max(peak, _tree_rss_kb(process.pid))
+        rss, pss = _tree_rss_kb(process.pid)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         time.sleep(0.02)
     seconds = time.perf_counter() - start
     reader.join()
@@ -290,26 +296,31 @@ def _run_tree(command: list[str]) -> dict:
         "seconds": seconds,
         "cpu_seconds": cpu,
         "peak_rss_mb": peak / 1024,
+        "peak_pss_mb": peak_pss / 1024,
         "returncode": process.returncode,
         "stderr": "".join(errors),
     }
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """VmRSS of a process and all its descendants, in kB (0 for those that ended meanwhile)."""
-    total, pending = 0, [pid]
+def _tree_rss_kb(pid: int) -> tuple[int, int]:
+    """RSS and PSS (shared pages divided among the processes that map them) of a process and all its descendants,
+    in kB (0 for those that ended meanwhile). RSS counts the helpers' shared-memory slots once per process."""
+    total = total_pss = 0
+    pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
                     total += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    total_pss += int(line.split()[1])
                     break
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(child) for child in (task / "children").read_text().split())
         except (OSError, ValueError):
             continue
-    return total
+    return total, total_pss
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -75,8 +75,12 @@ def test_whole_read_gives_the_rows_of_the_reader_before(path, codes):
     assert vars(got) == account
 
 
-@pytest.mark.parametrize("batch_rows", [1, 37, 1000])
-@pytest.mark.parametrize("path,codes", CASES, ids=[_stem(p) for p, _ in CASES])
+BATCHED = [(path, None, rows) for path in CMS for rows in (1, 4)] + [
+    (path, BENCH_CODES, rows) for path in TINY for rows in (317, 4000)
+]
+
+
+@pytest.mark.parametrize("path,codes,batch_rows", BATCHED, ids=[f"{_stem(p)}-{n}" for p, _, n in BATCHED])
 def test_batches_together_are_the_rows_of_the_reader_before(path, codes, batch_rows):
     """Small batches cut deduplication classes across batches: the first row of a class is still the one kept,
     with the count of the whole file."""

@@ -101,9 +101,7 @@ class FileTask:
         return local.name if local else redact(self.source).rstrip("/").rsplit("/", 1)[-1]
 
 
-def stage_file(
-    task: FileTask, loaded: Mapping[str, str], loaded_sizes: Collection[int] | None = None
-) -> FileOutcome:
+def stage_file(task: FileTask, loaded: Mapping[str, str], loaded_sizes: Collection[int] | None = None) -> FileOutcome:
     """Read one file into staged parts (``loaded``: sha256 -> code filter already in the store).
 
     ``loaded_sizes``: the sizes of the files loaded in the store, when known. A local file of another size cannot be
@@ -136,6 +134,7 @@ def stage_file(
         write_parts(chunk, folder, part_id, chunk_number, rates_written, quarantine_written, task.prefix_length)
         rates_written += len(chunk.rates)
         quarantine_written += len(chunk.quarantine)
+        del chunk  # before the reader builds the next batch: one batch in memory at a time
     for account in accounts.values():
         account.check()
     if before is not None and _stat(task.source) != before:  # stored rows must come from the bytes hashed

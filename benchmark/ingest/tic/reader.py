@@ -178,7 +178,7 @@ _ROOT_FIELDS = frozenset(
     }
 )
 _SPILL_IN_MEMORY = 64 << 20
-_DECODE_CHUNK_BYTES = 16 << 20  # kept elements decoded together (bounds their Python objects)
+_DECODE_CHUNK_BYTES = 4 << 20  # kept elements decoded together (bounds their Python objects: ~10x the text)
 
 
 class TicFileError(InputFileError):
@@ -325,7 +325,12 @@ def iter_in_network(
                 except ScanError:  # the helper died; the error that stopped the read (if any) is what matters
                     tic_workers.shutdown_after_failure()
     collector.release()
-    yield from rows.results(batch_rows)
+    if lease is not None:
+        tic_workers.give_back_freed_memory()  # the scan's buffer settings are not wanted while rows are built
+    for batch in rows.results(batch_rows):
+        yield batch
+        del batch
+        tic_workers.trim_freed_memory()
 
 
 def _use_helpers(
