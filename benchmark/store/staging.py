@@ -111,6 +111,8 @@ def stage_file(task: FileTask, loaded: Mapping[str, str], loaded_sizes: Collecti
     the file, then records it as failed); a file its reader rejects comes back ``rejected`` with nothing staged.
     """
     before = _stat(task.source)  # taken before hashing: any change during hashing or reading shows after the read
+    sha256: str | None
+    size: int | None
     if before is not None and loaded_sizes is not None and before[2] not in loaded_sizes:
         sha256, size = None, before[2]  # not in the store: the reader's hash identifies it (read once, hashed once)
     else:
