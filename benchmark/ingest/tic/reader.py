@@ -214,7 +214,7 @@ def reporting_progress(callback: Callable[[ReadProgress], None]) -> Iterator[Non
         _PROGRESS.reset(token)
 
 
-BATCH_ROWS = 131_072  # rows per batch of iter_in_network (one Parquet row group of the store)
+BATCH_ROWS = 65_536  # rows per batch of iter_in_network (~60 MB of rate table each)
 
 
 def read_in_network(
@@ -327,6 +327,8 @@ def iter_in_network(
     collector.release()
     if lease is not None:
         tic_workers.give_back_freed_memory()  # the scan's buffer settings are not wanted while rows are built
+        if batch_rows is not None and rows.account.rows_loaded > batch_rows:
+            tic_workers.stop_if_idle()  # building many rows takes seconds: the helpers' memory is better freed
     for batch in rows.results(batch_rows):
         yield batch
         del batch

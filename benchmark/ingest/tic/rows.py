@@ -612,7 +612,8 @@ class RowBuilder:
         """The rates in batches of about ``batch_rows`` rows (None: all in one), in file order, each validated.
 
         The last batch carries the quarantine table and the file's balanced account (the others carry none), so the
-        batches combined are exactly :meth:`result`. Only one batch of rows is built at a time: what is kept for the
+        batches combined are exactly :meth:`result`. The builder's rows are built once (its Python-side tables are
+        dropped when the first batch is built). Only one batch of rows is built at a time: what is kept for the
         whole file is the price and group tables and, to deduplicate across batches, one class number per row
         (the first row of each class is kept, in file order, with the count of rows it stands for). A negotiated
         rate's rows are never split, so a batch may exceed ``batch_rows`` by one rate's rows.
@@ -630,6 +631,8 @@ class RowBuilder:
             self.account.rows_deduplicated += self.account.rows_loaded - len(counts)
             self.account.rows_loaded = len(counts)
         self.account.check()
+        parts = self._locator_parts()
+        self._forget_tables()  # what the batches need is in Arrow and numpy now
         single = {  # a column holding one value in the whole file: one small chunk repeated in every batch
             name: values[0].as_py()
             for table in (prices, groups)
@@ -646,12 +649,19 @@ class RowBuilder:
             last = number == len(ranges) - 1
             if not len(rows[0]) and not last:
                 continue
-            rates = validate_rates(self._frame(rows, prices, groups, batch_counts, single))
+            rates = validate_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
             yield IngestResult(
                 rates=rates,
                 quarantine=self._quarantine_frame() if last else _empty_quarantine(),
                 accounts=[self.account] if last else [],
             )
+
+    def _forget_tables(self) -> None:
+        """Drop the Python-side price, span and group tables (a builder's rows are built once)."""
+        self.prices, self.price_locators, self.spans = [], [], []
+        self.root.groups = self.groups = GroupTable()
+        self.root.references.clear()
+        self.span_of_id.clear()
 
     def _quarantine_frame(self) -> pd.DataFrame:
         if self.quarantined:
@@ -923,9 +933,9 @@ class RowBuilder:
             for name, values in zip(_GROUP_FIELDS, (table.networks, table.npis, table.tins, table.names))
         }
 
-    def _locators(self, price: np.ndarray, group: np.ndarray, prefix: np.ndarray) -> pa.ChunkedArray:
-        """``<price locator>[.provider_references[j]]<group suffix>`` for every row (joined by Arrow, a slice of
-        rows at a time so that the pieces stay small)."""
+    def _locator_parts(self) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """The pieces of every ``source_locator``: per price its locator, per prefix number its text, per group row
+        its suffix (built once per file)."""
         text, pool = pa.large_string(), _TABLE_MEMORY
         positions = pc.cast(pa.array(self.groups.positions, pa.int64(), memory_pool=pool), text, memory_pool=pool)
         ids = pa.array(self.groups.ids, text, memory_pool=pool)
@@ -944,6 +954,16 @@ class RowBuilder:
         suffixes = pc.if_else(pc.is_null(ids), inline, referenced, memory_pool=pool)
         price_locators = pa.array(self.price_locators, text, memory_pool=pool)
         prefixes = pa.array(self.prefixes, text, memory_pool=pool)
+        return price_locators, prefixes, suffixes
+
+    @staticmethod
+    def _locators(
+        price: np.ndarray, group: np.ndarray, prefix: np.ndarray, parts: tuple[pa.Array, pa.Array, pa.Array]
+    ) -> pa.ChunkedArray:
+        """``<price locator>[.provider_references[j]]<group suffix>`` for every row (joined by Arrow, a slice of
+        rows at a time so that the pieces stay small)."""
+        text = pa.large_string()
+        price_locators, prefixes, suffixes = parts
         chunks = [
             pc.binary_join_element_wise(
                 pc.take(price_locators, price[start : start + _LOCATOR_ROWS], memory_pool=_TABLE_MEMORY),
@@ -963,6 +983,7 @@ class RowBuilder:
         groups: dict[str, pa.Array],
         counts: np.ndarray | None,
         single: dict[str, Any],
+        parts: tuple[pa.Array, pa.Array, pa.Array],
     ) -> pd.DataFrame:
         """The rate table from the row index arrays (column by column; dtypes as validate_rates makes them);
         ``single``: the text columns that hold one value in the whole file, with that value."""
@@ -979,7 +1000,7 @@ class RowBuilder:
                     columns[name] = _strings(_repeated_text(single[name], size, repeated))
                 else:
                     columns[name] = _strings(pc.take(values, take, memory_pool=_TABLE_MEMORY))
-        columns["source_locator"] = _strings(self._locators(price, group, prefix))
+        columns["source_locator"] = _strings(self._locators(price, group, prefix, parts))
         if counts is not None:
             columns["dedup_count"] = pd.arrays.IntegerArray(counts.astype(np.int64), np.zeros(size, bool))
         constants = {name: value for name, value in self.constants.items() if name not in columns}

@@ -141,6 +141,15 @@ def shutdown_after_failure() -> None:
     _stop_all()
 
 
+def stop_if_idle() -> None:
+    """Stop the helper processes unless a read is using them (the next large read starts them again, ~0.1 s)."""
+    if _LOCK.acquire(blocking=False):
+        try:
+            _stop_all()
+        finally:
+            _LOCK.release()
+
+
 def shutdown() -> None:
     """Stop the helper processes of this process (they are started again on the next large read)."""
     with _LOCK:
