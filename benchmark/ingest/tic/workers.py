@@ -14,7 +14,8 @@ Python thread). Helper processes share nothing but memory segments, so they run 
   every result in file order (``tic_scan``), so a result that proves a batch cut wrong is simply discarded.
 
 The helpers start on first use (~0.1 s: they import msgspec and isal; the scanner loads numpy when a read starts),
-serve one read at a time and stay up for the next read of the same process; :func:`shutdown` (also run at exit)
+serve one read at a time and stay up for the next read of the same process, unless the read goes on to build
+many rows in batches (:func:`stop_if_idle`: their memory is freed meanwhile); :func:`shutdown` (also run at exit)
 stops them. A read that finds them busy (another thread is reading) or cannot start them reads with the thread
 alone. Files smaller than :data:`MIN_PARALLEL_BYTES` are read without helpers: starting them would cost more than
 it saves.
