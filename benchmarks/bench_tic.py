@@ -266,8 +266,8 @@ def anchor(args: argparse.Namespace) -> int:
             theirs = results.get((form, other))
             if theirs and not theirs["returncode"]:
                 parts.append(
-                    f"vs {other}: {theirs['seconds'] / ours['seconds']:.2f}x faster, "
-                    f"{theirs['cpu_seconds'] / ours['cpu_seconds']:.2f}x less CPU, "
+                    f"vs {other}: ours {ours['seconds'] / theirs['seconds']:.2f}x its wall time, "
+                    f"{ours['cpu_seconds'] / theirs['cpu_seconds']:.2f}x its CPU time, "
                     f"RSS {ours['peak_rss_mb']:,.0f} vs {theirs['peak_rss_mb']:,.0f} MB"
                 )
         print(f"ratios ({form}): " + "; ".join(parts))
