@@ -13,6 +13,17 @@ baseline measured in the same run on the same file.
 The baseline is ``ijson.items(stream, "in_network.item")`` with its C backend, keeping the items of the same codes:
 the usual way to stream these files in Python (it neither resolves provider references nor builds rows, so it does
 less work than the project's reader). The numbers are synthetic sample data — not actual payer rates.
+
+``--anchor`` measures instead the file shaped like a large payer's (issue 17): ``../shared/bench/gen_tic.py OUT
+--scale 1.8 --groups 300000`` (1.455 GB of minified JSON, ``provider_references`` after ``in_network``; generated
+once under ``benchmarks/_work/anchor-*`` unless ``--anchor-dir`` names a folder that holds it; gzipped with
+``gzip -6 -k``), read for the 20 codes of its ``codes.txt``. From one run it prints, for the ``.json.gz`` and the
+plain file: ``gzip -dc FILE > /dev/null`` (the floor every reader of a ``.gz`` pays), the project's whole
+``paybench ingest`` into a new store (store commit included), ijson (C backend, items of the 20 codes kept), and
+``mrf-extract`` (PyPI ``cms-mrf-extractor``, which converts the whole file, with no code filter) when it is
+installed (``--mrf-extract PATH``, else looked up on PATH). Each runs as its own process tree; wall seconds, CPU
+seconds (the tree's user + system time) and peak RSS (the largest sum of the tree's resident sizes, sampled every
+20 ms) are measured from outside the same way for all, with the load average before and after.
 """
 
 from __future__ import annotations
@@ -23,12 +34,17 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / "_work" / "tic"
+REPO = Path(__file__).resolve().parent.parent
+GENERATOR = REPO.parent / "shared" / "bench" / "gen_tic.py"
 GENERATOR_VERSION = 3
 REFERENCE_GROUPS = 60_000
 DEFAULT_CODES = ["44320", "99213", "27447"]
@@ -39,11 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=1000, help="approximate JSON size of each file (default 1000)")
     parser.add_argument("--codes", nargs="+", default=DEFAULT_CODES, help="codes to read (default 44320 99213 27447)")
     parser.add_argument("--skip-baseline", action="store_true", help="measure only the project's reader")
+    parser.add_argument("--anchor", action="store_true", help="measure the large-payer-shaped file of issue 17")
+    parser.add_argument("--anchor-dir", type=Path, help="folder holding innet_pr_last.json(.gz) and codes.txt")
+    parser.add_argument("--scale", type=float, default=1.8, help="gen_tic.py --scale of the anchor (default 1.8)")
+    parser.add_argument("--groups", type=int, default=300_000, help="gen_tic.py --groups (default 300000)")
+    parser.add_argument("--generator", type=Path, default=GENERATOR, help="path of gen_tic.py")
+    parser.add_argument("--mrf-extract", help="the mrf-extract command of cms-mrf-extractor (default: on PATH)")
+    parser.add_argument("--only", nargs="+", help="anchor: measure only these (gzip ours ijson mrf-extract)")
+    parser.add_argument("--forms", nargs="+", default=["gz", "json"], help="anchor: gz and/or json (default both)")
     parser.add_argument("--worker", choices=["ours", "ijson"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return _worker(args.worker, args.file, args.codes)
+    if args.anchor:
+        return anchor(args)
 
     files = generate(args.size_mb)
     print(
@@ -155,6 +181,146 @@ def _peak_rss_mb(usage, status: str = "/proc/self/status") -> float:
     except OSError:
         pass
     return usage.ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# --anchor: the large-payer-shaped file, end to end, against gzip -dc, ijson and cms-mrf-extractor
+
+
+def anchor(args: argparse.Namespace) -> int:
+    folder = args.anchor_dir or WORK.parent / f"anchor-{args.scale:g}-{args.groups}"
+    plain = folder / "innet_pr_last.json"
+    if not plain.exists():
+        if not args.generator.exists():
+            raise SystemExit(f"no {plain} and no generator at {args.generator} (give --generator or --anchor-dir)")
+        folder.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, str(args.generator), str(folder), "--scale", str(args.scale)]
+        subprocess.run([*command, "--groups", str(args.groups)], check=True, stdout=subprocess.DEVNULL)
+    packed = plain.with_suffix(".json.gz")
+    if not packed.exists():
+        subprocess.run(["gzip", "-6", "-k", str(plain)], check=True)
+    codes = (folder / "codes.txt").read_text().split()
+    json_mb = plain.stat().st_size / 1e6
+    mrf = args.mrf_extract or shutil.which("mrf-extract")
+    only = set(args.only or ["gzip", "ours", "ijson", "mrf-extract"])
+    print(
+        f"TiC anchor file {plain.name}: {json_mb:,.0f} MB JSON, {packed.stat().st_size / 1e6:,.0f} MB gzip; "
+        f"{len(codes)} codes; {os.cpu_count()} cores; synthetic sample data — not actual payer rates"
+    )
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"{'file':<24} {'reader':<12} {'seconds':>8} {'MB/s':>7} {'CPU s':>7} {'MB/CPU-s':>8} {'peak RSS MB':>12} "
+        f"{'peak PSS MB':>12}  note"
+    )
+    results: dict[tuple[str, str], dict] = {}
+    WORK.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-tic-", dir=WORK.parent) as scratch:
+        for form in args.forms:
+            path = packed if form == "gz" else plain
+            runs: list[tuple[str, list[str] | None, str]] = []
+            if "gzip" in only:
+                runs.append(("gzip -dc", ["sh", "-c", 'exec gzip -dc "$0" > /dev/null', str(packed)], ""))
+            if "ours" in only:
+                store = Path(scratch) / f"store-{form}"
+                paybench = Path(sys.executable).with_name("paybench")
+                command = [str(paybench), "ingest", str(path), "--codes", *codes, "--out", str(store)]
+                runs.append(("ours ingest", command, "paybench ingest, store commit included"))
+            if "ijson" in only:
+                command = [sys.executable, __file__, "--worker", "ijson", "--file", str(path), "--codes", *codes]
+                runs.append(("ijson (C)", command, "items of the codes kept, no rows built"))
+            if "mrf-extract" in only:
+                if mrf:
+                    source = Path(scratch) / f"mrf-in-{form}"
+                    source.mkdir()
+                    (source / path.name).symlink_to(path)
+                    command = [mrf, str(source), "-o", str(Path(scratch) / f"mrf-out-{form}"), "-q"]
+                    runs.append(("mrf-extract", command, "cms-mrf-extractor, whole file (no code filter)"))
+                else:
+                    runs.append(("mrf-extract", None, "not installed (pip install cms-mrf-extractor; --mrf-extract)"))
+            for name, command, note in runs:
+                if command is None:
+                    print(f"{path.name:<24} {name:<12} {'-':>8} {'-':>7} {'-':>7} {'-':>8} {'-':>12} {'-':>12}  {note}")
+                    continue
+                result = _run_tree(command)
+                if result["returncode"]:
+                    note = f"FAILED (exit {result['returncode']}): {result['stderr'][-300:]}"
+                results[(form, name)] = result
+                print(
+                    f"{path.name:<24} {name:<12} {result['seconds']:>8.1f} {json_mb / result['seconds']:>7.0f} "
+                    f"{result['cpu_seconds']:>7.1f} {json_mb / max(result['cpu_seconds'], 1e-9):>8.0f} "
+                    f"{result['peak_rss_mb']:>12,.0f} {result['peak_pss_mb']:>12,.0f}  {note}"
+                )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    floor = results.get(("gz", "gzip -dc")) or results.get(("json", "gzip -dc"))
+    for form in args.forms:
+        ours = results.get((form, "ours ingest"))
+        if not ours:
+            continue
+        parts = []
+        if floor:
+            parts.append(
+                f"vs gzip -dc: {ours['seconds'] / floor['seconds']:.2f}x wall, "
+                f"{ours['cpu_seconds'] / floor['cpu_seconds']:.2f}x CPU"
+            )
+        for other in ("ijson (C)", "mrf-extract"):
+            theirs = results.get((form, other))
+            if theirs and not theirs["returncode"]:
+                parts.append(
+                    f"vs {other}: ours {ours['seconds'] / theirs['seconds']:.2f}x its wall time, "
+                    f"{ours['cpu_seconds'] / theirs['cpu_seconds']:.2f}x its CPU time, "
+                    f"RSS {ours['peak_rss_mb']:,.0f} vs {theirs['peak_rss_mb']:,.0f} MB"
+                )
+        print(f"ratios ({form}): " + "; ".join(parts))
+    return 0
+
+
+def _run_tree(command: list[str]) -> dict:
+    """Run a command; its wall and CPU seconds (the whole process tree, from RUSAGE_CHILDREN) and the peak of the
+    summed resident size of the tree (sampled every 20 ms from /proc)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    errors: list[str] = []
+    reader = threading.Thread(target=lambda: errors.append(process.stderr.read() if process.stderr else ""))
+    reader.start()
+    peak = peak_pss = 0
+    while process.poll() is None:
+        rss, pss = _tree_rss_kb(process.pid)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    reader.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": peak / 1024,
+        "peak_pss_mb": peak_pss / 1024,
+        "returncode": process.returncode,
+        "stderr": "".join(errors),
+    }
+
+
+def _tree_rss_kb(pid: int) -> tuple[int, int]:
+    """RSS and PSS (shared pages divided among the processes that map them) of a process and all its descendants,
+    in kB (0 for those that ended meanwhile). RSS counts the helpers' shared-memory slots once per process."""
+    total = total_pss = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    total += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    total_pss += int(line.split()[1])
+                    break
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total, total_pss
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from benchmark import config
 from benchmark.accounts import IngestResult, RejectedFile
 from benchmark.errors import InputFileError
 from benchmark.ingest.hospital.reader import HospitalFileError, read_standard_charges, sniff_csv
-from benchmark.ingest.tic.reader import TableOfContentsFound, TicFileError, read_in_network
+from benchmark.ingest.tic.reader import TableOfContentsFound, TicFileError, iter_in_network, read_in_network
 from benchmark.ingest.tic.scan import ScanError
 from benchmark.ingest.tic.toc import read_table_of_contents
 from benchmark.sources.http import RemotePolicy, SourceError, is_url, redact
@@ -148,6 +148,32 @@ def read_file(
     except ValueError as error:  # TicFileError, HospitalFileError, UnsupportedFileError
         _log.info("%s: rejected: %s", path.name, error)
         return IngestResult(rejected=[RejectedFile(str(path), str(error))])
+
+
+def read_file_in_batches(
+    path: str | Path | Source, codes: Sequence[str] | None = None, *, is_synthetic: bool = False
+) -> Iterator[IngestResult]:
+    """:func:`read_file` in batches of bounded size where the reader can (a local TiC in-network file: see
+    :func:`benchmark.ingest.tic.reader.iter_in_network`); other files come as one result. A file that cannot be
+    read comes back as one rejected result, before any of its rows."""
+    if not isinstance(path, Source) and not routes_here(path):
+        local = Path(path)
+        try:
+            kind = detect_format(local)
+        except ValueError:
+            kind = None  # read_file rejects it with its reason
+        if kind == TIC_IN_NETWORK:
+            batches = iter_in_network(local, codes, is_synthetic=is_synthetic)
+            try:
+                first = next(batches)
+            except ValueError as error:  # TicFileError
+                _log.info("%s: rejected: %s", local.name, error)
+                yield IngestResult(rejected=[RejectedFile(str(local), str(error))])
+                return
+            yield first
+            yield from batches
+            return
+    yield read_file(path, codes, is_synthetic=is_synthetic)
 
 
 def is_sample_file(path: str | Path | None) -> bool:

@@ -152,6 +152,7 @@ def _ingest_into_store(
             for f in files
         ]
         loaded = store.loaded_codes()
+        sizes = store.loaded_sizes()
         if engine == "dask":
             outcomes = stage_on_dask(
                 tasks, loaded, scheduler=scheduler, workers=workers, retries=retries, client=client, progress=progress
@@ -159,7 +160,7 @@ def _ingest_into_store(
         else:
             outcomes = []
             for task in tasks:
-                outcomes.append(stage_with_retries(task, loaded, retries))
+                outcomes.append(stage_with_retries(task, loaded, retries, sizes))
                 if progress:
                     progress(task.source, outcomes[-1])
         summary = store.commit(outcomes, run_id=run_id, engine=engine)
@@ -169,7 +170,7 @@ def _ingest_into_store(
                 break
             loaded = store.loaded_codes()
             for i in again:
-                outcomes[i] = stage_with_retries(tasks[i], loaded, retries)
+                outcomes[i] = stage_with_retries(tasks[i], loaded, retries, store.loaded_sizes())
             more = store.commit([outcomes[i] for i in again], run_id=run_id, engine=engine)
             summary = CommitSummary(**{k: getattr(summary, k) + getattr(more, k) for k in vars(summary)})
         for outcome in outcomes:

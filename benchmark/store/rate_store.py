@@ -320,6 +320,15 @@ class Store:
         loaded = loaded[loaded["status"].eq(LOADED)]
         return dict(zip(loaded["sha256"], loaded["codes"]))
 
+    def loaded_sizes(self) -> set[int] | None:
+        """Sizes in bytes of every loaded file (a file of another size is not in the store: no need to hash it
+        before reading it, see :func:`benchmark.store.staging.stage_file`); None when some size is unknown."""
+        loaded = self.manifest()
+        sizes = loaded.loc[loaded["status"].eq(LOADED), "size_bytes"]
+        if sizes.isna().any():  # a file stored without its size (a remote source): any size may be it
+            return None
+        return {int(size) for size in sizes}
+
     @property
     def is_synthetic(self) -> bool:
         """Whether any loaded file is synthetic (reports built from the store then carry the label)."""

@@ -19,19 +19,20 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from benchmark.accounts import FileAccount, IngestResult
 from benchmark.files import sha256_file
-from benchmark.ingest.routing import read_file
+from benchmark.ingest.routing import read_file_in_batches
 from benchmark.sources.http import redact
 from benchmark.sources.source import local_path
 from benchmark.store.rate_store import (
@@ -100,14 +101,22 @@ class FileTask:
         return local.name if local else redact(self.source).rstrip("/").rsplit("/", 1)[-1]
 
 
-def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
+def stage_file(task: FileTask, loaded: Mapping[str, str], loaded_sizes: Collection[int] | None = None) -> FileOutcome:
     """Read one file into staged parts (``loaded``: sha256 -> code filter already in the store).
 
-    Unexpected errors propagate (the engine retries the file, then records it as failed); a file its reader
-    rejects comes back ``rejected`` with nothing staged.
+    ``loaded_sizes``: the sizes of the files loaded in the store, when known. A local file of another size cannot be
+    one of them, so it is not hashed before reading: its readers hash the bytes as they read them (the sha256 of the
+    stored bytes, as :func:`benchmark.files.sha256_file` gives it), which is then its identity; other files (or
+    ``None``) are hashed first, to skip them when already stored. Unexpected errors propagate (the engine retries
+    the file, then records it as failed); a file its reader rejects comes back ``rejected`` with nothing staged.
     """
     before = _stat(task.source)  # taken before hashing: any change during hashing or reading shows after the read
-    sha256, size = _identify(task.source)
+    sha256: str | None
+    size: int | None
+    if before is not None and loaded_sizes is not None and before[2] not in loaded_sizes:
+        sha256, size = None, before[2]  # not in the store: the reader's hash identifies it (read once, hashed once)
+    else:
+        sha256, size = _identify(task.source)
     wanted = task.codes_key
     if sha256 and covers(loaded.get(sha256), wanted):
         _log.info("%s: skipped, already in the store (same sha256, codes %s)", task.name, loaded[sha256])
@@ -127,14 +136,17 @@ def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
         write_parts(chunk, folder, part_id, chunk_number, rates_written, quarantine_written, task.prefix_length)
         rates_written += len(chunk.rates)
         quarantine_written += len(chunk.quarantine)
+        del chunk  # before the reader builds the next batch: one batch in memory at a time
     for account in accounts.values():
         account.check()
     if before is not None and _stat(task.source) != before:  # stored rows must come from the bytes hashed
         shutil.rmtree(folder, ignore_errors=True)
         reason = f"{task.name}: the file changed while it was read (size or modification time); read it again"
         return _outcome(task, REJECTED, None, None, reason=reason, codes=to_read)
-    if not sha256:  # a remote source: identified by the reader's hash of the bytes it streamed
-        sha256 = next((a.source_sha256 for a in accounts.values()), None)
+    if not sha256:  # a remote source or a new size: identified by the reader's hash of the bytes it streamed
+        sha256 = next((a.source_sha256 for a in accounts.values() if a.source_sha256), None)
+        if sha256 is None and before is not None:  # a reader that gave no hash: hash the local file now
+            sha256 = _identify(task.source)[0]
         if sha256 and covers(loaded.get(sha256), wanted):
             shutil.rmtree(folder, ignore_errors=True)
             _log.info("%s: skipped, already in the store (same sha256, codes %s)", task.name, loaded[sha256])
@@ -145,11 +157,13 @@ def stage_file(task: FileTask, loaded: Mapping[str, str]) -> FileOutcome:
     return outcome
 
 
-def stage_with_retries(task: FileTask, loaded: Mapping[str, str], retries: int = 2) -> FileOutcome:
+def stage_with_retries(
+    task: FileTask, loaded: Mapping[str, str], retries: int = 2, loaded_sizes: Collection[int] | None = None
+) -> FileOutcome:
     """:func:`stage_file`, tried ``1 + retries`` times; the last error makes a ``failed`` outcome."""
     for attempt in range(1, retries + 2):
         try:
-            outcome = stage_file(task, loaded)
+            outcome = stage_file(task, loaded, loaded_sizes)
             outcome.attempts = attempt
             return outcome
         except Exception as error:
@@ -181,14 +195,14 @@ def write_parts(
     stem = f"{part_id}-{chunk_number:05d}"
     rates = chunk.rates
     if len(rates):
-        rates = rates.assign(
-            **{
-                PART_COLUMN: part_id,
-                ROW_COLUMN: np.arange(rate_offset, rate_offset + len(rates), dtype="int64"),
-                "code_prefix": code_prefixes(rates["billing_code"], prefix_length),
-            }
+        table = pa.Table.from_pandas(rates, preserve_index=False)  # Arrow-backed columns: no copy of their data
+        table = (
+            table.append_column(PART_COLUMN, pa.repeat(pa.scalar(part_id, pa.string()), len(rates)).dictionary_encode())
+            .append_column(ROW_COLUMN, pa.array(np.arange(rate_offset, rate_offset + len(rates), dtype="int64")))
+            .append_column("code_prefix", pa.array(code_prefixes(rates["billing_code"], prefix_length), pa.string()))
         )
-        table = pa.Table.from_pandas(rates, preserve_index=False).sort_by([("billing_code", "ascending")])
+        if not pc.all(pc.greater_equal(table["billing_code"][1:], table["billing_code"][:-1])).as_py():
+            table = table.sort_by([("billing_code", "ascending")])
         ds.write_dataset(
             table,
             folder / RATES_DIR,
@@ -239,7 +253,7 @@ def _stat(source: Any) -> tuple[int, int, int, int] | None:
 def _chunks(task: FileTask, codes: list[str] | None) -> Iterable[IngestResult]:
     reader = task.reader
     if reader is None:
-        reader = read_file
+        reader = read_file_in_batches  # a large TiC file comes in batches of bounded size
     source = task.source if not isinstance(task.source, str) or local_path(task.source) is None else Path(task.source)
     result = reader(source, codes, is_synthetic=task.is_synthetic)
     return [result] if isinstance(result, IngestResult) else result

@@ -178,7 +178,7 @@ _ROOT_FIELDS = frozenset(
     }
 )
 _SPILL_IN_MEMORY = 64 << 20
-_DECODE_CHUNK_BYTES = 16 << 20  # kept elements decoded together (bounds their Python objects)
+_DECODE_CHUNK_BYTES = 4 << 20  # kept elements decoded together (bounds their Python objects: ~10x the text)
 
 
 class TicFileError(InputFileError):
@@ -214,6 +214,9 @@ def reporting_progress(callback: Callable[[ReadProgress], None]) -> Iterator[Non
         _PROGRESS.reset(token)
 
 
+BATCH_ROWS = 65_536  # rows per batch of iter_in_network (~60 MB of rate table each)
+
+
 def read_in_network(
     path: str | Path | Source,
     codes: Iterable[str] | str | CodeFilter | None = None,
@@ -235,6 +238,46 @@ def read_in_network(
     allows fetching 1.x remote provider-reference files. ``helpers``: use the helper processes of
     :mod:`~benchmark.ingest.tic.workers` (a second core for gunzip and scanning); None decides by file size and
     cores. Item-level problems are quarantined; file-level problems raise :class:`TicFileError`.
+
+    All rows at once, in memory: for a large output use :func:`iter_in_network` (bounded batches).
+    """
+    (result,) = iter_in_network(
+        path,
+        codes,
+        is_synthetic=is_synthetic,
+        source_name=source_name,
+        plans=plans,
+        remote=remote,
+        limits=limits,
+        deduplicate=deduplicate,
+        progress=progress,
+        helpers=helpers,
+        batch_rows=None,
+    )
+    return result
+
+
+def iter_in_network(
+    path: str | Path | Source,
+    codes: Iterable[str] | str | CodeFilter | None = None,
+    *,
+    is_synthetic: bool = False,
+    source_name: str | None = None,
+    plans: Iterable[PlanInfo] | None = None,
+    remote: RemotePolicy | None = None,
+    limits: Limits | None = None,
+    deduplicate: bool = True,
+    progress: Callable[[ReadProgress], None] | None = None,
+    helpers: bool | None = None,
+    batch_rows: int | None = BATCH_ROWS,
+) -> Iterator[IngestResult]:
+    """:func:`read_in_network` in batches of about ``batch_rows`` rate rows (None: one batch), in file order.
+
+    The whole file is read and checked before the first batch comes (a file-level problem raises
+    :class:`TicFileError` at the first ``next``, and nothing of the file has been returned). Each batch's rates are
+    validated; the last batch carries the quarantine table and the file's account, which balances for the batches
+    together. Memory stays bounded by the batch size, not by the rows of the file: only the kept prices, the
+    provider groups they use and one integer per row (for deduplication across batches) are held for the file.
     """
     try:
         source = as_source(path, remote)
@@ -259,7 +302,7 @@ def read_in_network(
                 stream, collector, name=name, limits=limits, progress=report, expect_gzip=expect_gzip, reader=reader
             )
             collector.check_root()
-            result = collector.finish(
+            rows = collector.finish(
                 sha256=stats.sha256 or "",
                 is_synthetic=is_synthetic,
                 plans=tuple(plans) if plans is not None else source.plans,
@@ -267,7 +310,6 @@ def read_in_network(
                 deduplicate=deduplicate,
             )
         report(stats, finished=True)
-        return result
     except ScanError as error:
         raise TicFileError(str(error)) from None
     except SourceError as error:
@@ -282,6 +324,15 @@ def read_in_network(
                         collector.pool.close()
                 except ScanError:  # the helper died; the error that stopped the read (if any) is what matters
                     tic_workers.shutdown_after_failure()
+    collector.release()
+    if lease is not None:
+        tic_workers.give_back_freed_memory()  # the scan's buffer settings are not wanted while rows are built
+        if batch_rows is not None and rows.account.rows_loaded > batch_rows:
+            tic_workers.stop_if_idle()  # building many rows takes seconds: the helpers' memory is better freed
+    for batch in rows.results(batch_rows):
+        yield batch
+        del batch
+        tic_workers.trim_freed_memory()
 
 
 def _use_helpers(
@@ -438,6 +489,11 @@ class _Collector:
         if _text(self.fields.get("reporting_entity_name")) is None and _text(self.fields.get("issuer_name")) is None:
             raise TicFileError(f"{self.name}: no reporting_entity_name (nor issuer_name) at the root")
 
+    def release(self) -> None:
+        """Forget the scan's tables once the rows are prepared (they are not needed to build them)."""
+        self.kept, self.needed, self.table, self.batches = [], set(), {}, []
+        self.duplicates = set()
+
     # -- after the scan ----------------------------------------------------------------------------------------------
 
     def finish(
@@ -448,8 +504,9 @@ class _Collector:
         plans: tuple[PlanInfo, ...],
         policy: RemotePolicy | None,
         deduplicate: bool,
-    ) -> IngestResult:
-        """The rows of the kept items (decoded 16 MB at a time), built by tic_rows, and the file's account."""
+    ) -> RowBuilder:
+        """The kept items (decoded 16 MB at a time) read into a :class:`RowBuilder`, with the file's account
+        complete (its ``results`` build the rows)."""
         root = Root(fields=self.fields)
         self._load_references(root, policy)
         rows = RowBuilder(
@@ -472,7 +529,7 @@ class _Collector:
         filtered = self.filtered.total(self.table, self.duplicates)
         rows.account.rows_seen += filtered
         rows.account.rows_filtered_out += filtered
-        return rows.result()
+        return rows
 
     def _load_references(self, root: Root, policy: RemotePolicy | None) -> None:
         """Decode the root provider references the kept items use (in file order), then fetch remote ones."""

@@ -33,7 +33,7 @@ import difflib
 import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, repeat
@@ -605,25 +605,68 @@ class RowBuilder:
             self._read_rate(f"{base}.negotiated_rates[{rate_index}]", values, rate, item_problem)
 
     def result(self) -> IngestResult:
-        """The validated rates and quarantine tables and the balanced account of everything read."""
-        rows = self._rows()
-        if rows is None:
+        """The validated rates and quarantine tables and the balanced account of everything read (one batch)."""
+        return next(iter(self.results(None)))
+
+    def results(self, batch_rows: int | None = None) -> Iterator[IngestResult]:
+        """The rates in batches of about ``batch_rows`` rows (None: all in one), in file order, each validated.
+
+        The last batch carries the quarantine table and the file's balanced account (the others carry none), so the
+        batches combined are exactly :meth:`result`. The builder's rows are built once (its Python-side tables are
+        dropped when the first batch is built). Only one batch of rows is built at a time: what is kept for the
+        whole file is the price and group tables and, to deduplicate across batches, one class number per row
+        (the first row of each class is kept, in file order, with the count of rows it stands for). A negotiated
+        rate's rows are never split, so a batch may exceed ``batch_rows`` by one rate's rows.
+        """
+        plan = self._row_plan()
+        if plan is None:
             self.account.check()
-            rates = empty_rates()
-        else:
-            prices, groups = self._price_columns(), self._group_columns()
-            counts = None
-            if self.deduplicate:
-                rows, counts = _first_occurrences(rows, _tuple_classes(self.prices), _classes(groups.values()))
-                self.account.rows_deduplicated += self.account.rows_loaded - len(counts)
-                self.account.rows_loaded = len(counts)
-            self.account.check()
-            rates = validate_rates(self._frame(rows, prices, groups, counts))
+            yield IngestResult(rates=empty_rates(), quarantine=self._quarantine_frame(), accounts=[self.account])
+            return
+        prices, groups = self._price_columns(), self._group_columns()
+        ranges = plan.ranges(batch_rows)
+        classes = first = counts = None
+        if self.deduplicate:
+            classes, first, counts = plan.duplicates(ranges, _tuple_classes(self.prices), _classes(groups.values()))
+            self.account.rows_deduplicated += self.account.rows_loaded - len(counts)
+            self.account.rows_loaded = len(counts)
+        self.account.check()
+        parts = self._locator_parts()
+        self._forget_tables()  # what the batches need is in Arrow and numpy now
+        single = {  # a column holding one value in the whole file: one small chunk repeated in every batch
+            name: values[0].as_py()
+            for table in (prices, groups)
+            for name, values in table.items()
+            if not isinstance(values, np.ndarray) and pc.count_distinct(values, mode="all").as_py() == 1
+        }
+        for number, (start, end, row_start, row_end) in enumerate(ranges):
+            rows = plan.rows(start, end)
+            batch_counts = None
+            if classes is not None and first is not None and counts is not None:
+                keep = first[row_start:row_end]
+                rows = (rows[0][keep], rows[1][keep], rows[2][keep])
+                batch_counts = counts[classes[row_start:row_end][keep]]
+            last = number == len(ranges) - 1
+            if not len(rows[0]) and not last:
+                continue
+            rates = validate_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
+            yield IngestResult(
+                rates=rates,
+                quarantine=self._quarantine_frame() if last else _empty_quarantine(),
+                accounts=[self.account] if last else [],
+            )
+
+    def _forget_tables(self) -> None:
+        """Drop the Python-side price, span and group tables (a builder's rows are built once)."""
+        self.prices, self.price_locators, self.spans = [], [], []
+        self.root.groups = self.groups = GroupTable()
+        self.root.references.clear()
+        self.span_of_id.clear()
+
+    def _quarantine_frame(self) -> pd.DataFrame:
         if self.quarantined:
-            quarantine = QuarantineSchema.validate(pd.DataFrame(self.quarantined, columns=_QUARANTINE_COLUMNS))
-        else:
-            quarantine = _empty_quarantine()
-        return IngestResult(rates=rates, quarantine=quarantine, accounts=[self.account])
+            return QuarantineSchema.validate(pd.DataFrame(self.quarantined, columns=_QUARANTINE_COLUMNS))
+        return _empty_quarantine()
 
     # -- one negotiated_rates entry --------------------------------------------------------------------------------
 
@@ -837,8 +880,8 @@ class RowBuilder:
 
     # -- the table ---------------------------------------------------------------------------------------------------
 
-    def _rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Every loaded row, in order, as (price row, group row, prefix) index arrays; None if there is none."""
+    def _row_plan(self) -> _RowPlan | None:
+        """Where every loaded row comes from, per block (see :class:`_RowPlan`); None if no row is loaded."""
         if not self.block_prices:
             return None
         spans = np.array(self.spans, np.int64).reshape(-1, 2)
@@ -858,18 +901,19 @@ class RowBuilder:
         slot_prefix = np.repeat(span_prefix, span_count)
         block_slots = np.add.reduceat(span_count, block_span_start)
         block_slot_start = np.cumsum(block_slots) - block_slots
-        # Expand the blocks: row -> block, then its price (outer loop) and slot (inner loop).
         prices = np.array(self.block_prices, np.int64)
-        block_rows = prices * block_slots
-        total = int(block_rows.sum())
-        block = np.repeat(np.arange(len(prices)), block_rows)
-        local = np.arange(total) - np.repeat(np.cumsum(block_rows) - block_rows, block_rows)
-        width = block_slots[block]
-        price = np.array(self.block_first_price, np.int64)[block] + local // width
-        slot = block_slot_start[block] + local % width
+        plan = _RowPlan(
+            block_rows=prices * block_slots,
+            block_first_price=np.array(self.block_first_price, np.int64),
+            block_slots=block_slots,
+            block_slot_start=block_slot_start,
+            slot_group=slot_group,
+            slot_prefix=slot_prefix,
+        )
+        total = int(plan.block_rows.sum())
         if total != self.account.rows_loaded:
             raise AssertionError(f"{self.source_file}: {total} rows built for {self.account.rows_loaded} loaded")
-        return price, slot_group[slot], slot_prefix[slot]
+        return plan
 
     def _price_columns(self) -> dict[str, Any]:
         """The price table's value columns (Arrow text, numpy floats)."""
@@ -889,9 +933,9 @@ class RowBuilder:
             for name, values in zip(_GROUP_FIELDS, (table.networks, table.npis, table.tins, table.names))
         }
 
-    def _locators(self, price: np.ndarray, group: np.ndarray, prefix: np.ndarray) -> pa.ChunkedArray:
-        """``<price locator>[.provider_references[j]]<group suffix>`` for every row (joined by Arrow, a slice of
-        rows at a time so that the pieces stay small)."""
+    def _locator_parts(self) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """The pieces of every ``source_locator``: per price its locator, per prefix number its text, per group row
+        its suffix (built once per file)."""
         text, pool = pa.large_string(), _TABLE_MEMORY
         positions = pc.cast(pa.array(self.groups.positions, pa.int64(), memory_pool=pool), text, memory_pool=pool)
         ids = pa.array(self.groups.ids, text, memory_pool=pool)
@@ -910,6 +954,16 @@ class RowBuilder:
         suffixes = pc.if_else(pc.is_null(ids), inline, referenced, memory_pool=pool)
         price_locators = pa.array(self.price_locators, text, memory_pool=pool)
         prefixes = pa.array(self.prefixes, text, memory_pool=pool)
+        return price_locators, prefixes, suffixes
+
+    @staticmethod
+    def _locators(
+        price: np.ndarray, group: np.ndarray, prefix: np.ndarray, parts: tuple[pa.Array, pa.Array, pa.Array]
+    ) -> pa.ChunkedArray:
+        """``<price locator>[.provider_references[j]]<group suffix>`` for every row (joined by Arrow, a slice of
+        rows at a time so that the pieces stay small)."""
+        text = pa.large_string()
+        price_locators, prefixes, suffixes = parts
         chunks = [
             pc.binary_join_element_wise(
                 pc.take(price_locators, price[start : start + _LOCATOR_ROWS], memory_pool=_TABLE_MEMORY),
@@ -928,8 +982,11 @@ class RowBuilder:
         prices: dict[str, Any],
         groups: dict[str, pa.Array],
         counts: np.ndarray | None,
+        single: dict[str, Any],
+        parts: tuple[pa.Array, pa.Array, pa.Array],
     ) -> pd.DataFrame:
-        """The rate table from the row index arrays (column by column; dtypes as validate_rates makes them)."""
+        """The rate table from the row index arrays (column by column; dtypes as validate_rates makes them);
+        ``single``: the text columns that hold one value in the whole file, with that value."""
         price, group, prefix = rows
         size = len(price)
         price_take, group_take = pa.array(price), pa.array(group)
@@ -939,11 +996,11 @@ class RowBuilder:
             for name, values in table.items():
                 if isinstance(values, np.ndarray):
                     columns[name] = values[price]
-                elif pc.count_distinct(values, mode="all").as_py() == 1:  # one value in the whole file
-                    columns[name] = _strings(_repeated_text(values[0].as_py(), size, repeated))
+                elif name in single:  # one value in the whole file
+                    columns[name] = _strings(_repeated_text(single[name], size, repeated))
                 else:
                     columns[name] = _strings(pc.take(values, take, memory_pool=_TABLE_MEMORY))
-        columns["source_locator"] = _strings(self._locators(price, group, prefix))
+        columns["source_locator"] = _strings(self._locators(price, group, prefix, parts))
         if counts is not None:
             columns["dedup_count"] = pd.arrays.IntegerArray(counts.astype(np.int64), np.zeros(size, bool))
         constants = {name: value for name, value in self.constants.items() if name not in columns}
@@ -955,20 +1012,68 @@ _NO_PROVIDER: Provider = (None, None, None)
 _COUNT_OF = itemgetter(1)
 
 
-def _first_occurrences(
-    rows: tuple[np.ndarray, np.ndarray, np.ndarray], price_classes: np.ndarray, group_classes: np.ndarray
-) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    """The rows that are first of their values (in order) and how many rows each stands for.
+@dataclass(frozen=True)
+class _RowPlan:
+    """Every loaded row, block by block: a block is one negotiated rate's valid prices (outer loop) x its valid
+    provider slots (inner loop); rows are numbered in file order across blocks."""
 
-    Two rows are duplicates when their price values and group values are equal (every column but the locator):
-    price and group rows are numbered by their distinct values, so a row's values are one integer.
-    """
-    price, group, prefix = rows
-    keys = price_classes[price] * (int(group_classes.max()) + 1) + group_classes[group]
-    codes, _ = pd.factorize(keys)  # numbered in order of first occurrence
-    earlier = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])))
-    first = np.flatnonzero(codes > earlier)
-    return (price[first], group[first], prefix[first]), np.bincount(codes)
+    block_rows: np.ndarray  # rows of each block
+    block_first_price: np.ndarray  # its first row of the price table (its prices are consecutive)
+    block_slots: np.ndarray  # its slots
+    block_slot_start: np.ndarray  # its first slot in slot_group / slot_prefix
+    slot_group: np.ndarray  # per slot: row of the group table
+    slot_prefix: np.ndarray  # per slot: index into RowBuilder.prefixes
+
+    def ranges(self, batch_rows: int | None) -> list[tuple[int, int, int, int]]:
+        """(first block, end block, first row, end row) of consecutive blocks holding about ``batch_rows`` rows
+        together (at least one block each; None: one range for all)."""
+        blocks = len(self.block_rows)
+        ends = np.cumsum(self.block_rows)
+        total = int(ends[-1]) if blocks else 0
+        if batch_rows is None or total <= batch_rows:
+            return [(0, blocks, 0, total)]
+        ranges = []
+        start, row_start = 0, 0
+        while start < blocks:
+            end = max(int(np.searchsorted(ends, row_start + batch_rows, side="right")), start + 1)
+            row_end = int(ends[end - 1])
+            ranges.append((start, end, row_start, row_end))
+            start, row_start = end, row_end
+        return ranges
+
+    def rows(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows of blocks ``start:end``, in order, as (price row, group row, prefix) index arrays."""
+        block_rows = self.block_rows[start:end]
+        total = int(block_rows.sum())
+        block = np.repeat(np.arange(start, end), block_rows)
+        local = np.arange(total) - np.repeat(np.cumsum(block_rows) - block_rows, block_rows)
+        width = self.block_slots[block]
+        price = self.block_first_price[block] + local // width
+        slot = self.block_slot_start[block] + local % width
+        return price, self.slot_group[slot], self.slot_prefix[slot]
+
+    def duplicates(
+        self, ranges: list[tuple[int, int, int, int]], price_classes: np.ndarray, group_classes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row its class (rows of equal values share one, numbered in order of first occurrence) and whether
+        it is the first of its class; per class how many rows it has.
+
+        Two rows are duplicates when their price values and group values are equal (every column but the locator):
+        price and group rows are numbered by their distinct values, so a row's values are one integer.
+        """
+        keys = np.empty(ranges[-1][3], np.int64)
+        width = int(group_classes.max()) + 1
+        for start, end, row_start, row_end in ranges:
+            price, group, _ = self.rows(start, end)
+            keys[row_start:row_end] = price_classes[price] * width + group_classes[group]
+        classes, _ = pd.factorize(keys)  # numbered in order of first occurrence
+        del keys
+        classes = classes.astype(np.int64, copy=False)
+        first = np.empty(len(classes), bool)
+        if len(classes):
+            first[0] = True
+            first[1:] = classes[1:] > np.maximum.accumulate(classes)[:-1]
+        return classes, first, np.bincount(classes)
 
 
 _EMPTY_QUARANTINE: list[pd.DataFrame] = []

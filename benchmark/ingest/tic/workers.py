@@ -14,7 +14,8 @@ Python thread). Helper processes share nothing but memory segments, so they run 
   every result in file order (``tic_scan``), so a result that proves a batch cut wrong is simply discarded.
 
 The helpers start on first use (~0.1 s: they import msgspec and isal; the scanner loads numpy when a read starts),
-serve one read at a time and stay up for the next read of the same process; :func:`shutdown` (also run at exit)
+serve one read at a time and stay up for the next read of the same process, unless the read goes on to build
+many rows in batches (:func:`stop_if_idle`: their memory is freed meanwhile); :func:`shutdown` (also run at exit)
 stops them. A read that finds them busy (another thread is reading) or cannot start them reads with the thread
 alone. Files smaller than :data:`MIN_PARALLEL_BYTES` are read without helpers: starting them would cost more than
 it saves.
@@ -108,9 +109,46 @@ def keep_freed_buffers() -> None:
         pass
 
 
+def give_back_freed_memory() -> None:
+    """Undo :func:`keep_freed_buffers` in this process once its scan is over, and return the memory freed so far
+    to the system (``malloc_trim``): building and writing rows in batches frees each batch, and glibc would
+    otherwise keep up to 512 MB of it mapped (a no-op where the C library is not glibc)."""
+    if _STATE.get("mallopt") != os.getpid():
+        return
+    _STATE.pop("mallopt", None)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 128 << 10)  # M_MMAP_THRESHOLD: glibc's default; large buffers are unmapped when freed
+        libc.mallopt(-1, 128 << 10)  # M_TRIM_THRESHOLD: glibc's default
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to undo
+        pass
+
+
+def trim_freed_memory() -> None:
+    """Return the memory glibc holds freed to the system (a no-op elsewhere); cheap, called between batches."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def shutdown_after_failure() -> None:
     """Stop helpers that failed (the caller holds the lease); the next read starts new ones."""
     _stop_all()
+
+
+def stop_if_idle() -> None:
+    """Stop the helper processes unless a read is using them (the next large read starts them again, ~0.1 s)."""
+    if _LOCK.acquire(blocking=False):
+        try:
+            _stop_all()
+        finally:
+            _LOCK.release()
 
 
 def shutdown() -> None:

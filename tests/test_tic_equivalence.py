@@ -1,0 +1,134 @@
+"""The TiC reader's rows are those of the reader before issue 17, whole, in batches and through the store.
+
+The expected tables were not computed by the code under test: ``tests/fixtures/golden/tic_rows/capture.py`` ran
+main's reader (commit 5c5bf67, before the batched reader) on the CMS examples and on a small file of the large-payer
+shape made by ``shared/bench/gen_tic.py`` (see tests/fixtures/PROVENANCE.md), and wrote its rates, quarantine and
+account. Every column is compared, values and types, row by row in order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from benchmark.files import sha256_file
+from benchmark.ingest.tic.reader import iter_in_network, read_in_network
+from benchmark.store.pipeline import ingest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN = FIXTURES / "golden" / "tic_rows"
+BENCH = FIXTURES / "reference" / "bench"
+BENCH_CODES = (BENCH / "tiny_codes.txt").read_text().split()
+CMS = [
+    *sorted((FIXTURES / "reference/tic/v1.6.2").glob("in-network-*.json")),
+    *sorted((FIXTURES / "reference/tic/v2").glob("in-network-*.json")),
+]
+TINY = [BENCH / "innet_pr_last_tiny.json.gz", BENCH / "innet_pr_first_tiny.json.gz"]
+CASES = [(path, None) for path in CMS] + [(path, BENCH_CODES) for path in TINY]
+
+
+def _stem(path: Path) -> str:
+    return f"{path.parent.name}__{path.name.split('.')[0]}"
+
+
+def _golden(path: Path) -> tuple[pa.Table, pa.Table, dict]:
+    name = _stem(path)
+    return (
+        pq.read_table(GOLDEN / f"{name}.rates.parquet"),
+        pq.read_table(GOLDEN / f"{name}.quarantine.parquet"),
+        json.loads((GOLDEN / f"{name}.account.json").read_text()),
+    )
+
+
+def _table(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _assert_same_rows(frame: pd.DataFrame, expected: pa.Table) -> None:
+    actual = _table(frame).replace_schema_metadata(None)
+    expected = expected.replace_schema_metadata(None)
+    assert actual.schema == expected.schema
+    assert actual.num_rows == expected.num_rows
+    for name in expected.column_names:
+        assert actual[name].to_pylist() == expected[name].to_pylist(), name
+
+
+def test_the_golden_inputs_are_there():
+    assert len(CMS) == 11  # 5 in-network examples of v1.6.2, 6 of v2
+    for path, _ in CASES:
+        assert (GOLDEN / f"{_stem(path)}.rates.parquet").exists(), path.name
+
+
+@pytest.mark.parametrize("path,codes", CASES, ids=[_stem(p) for p, _ in CASES])
+def test_whole_read_gives_the_rows_of_the_reader_before(path, codes):
+    rates, quarantine, account = _golden(path)
+    result = read_in_network(path, codes, helpers=False)
+    _assert_same_rows(result.rates, rates)
+    _assert_same_rows(result.quarantine, quarantine)
+    (got,) = result.accounts
+    got.check()
+    assert vars(got) == account
+
+
+BATCHED = [(path, None, rows) for path in CMS for rows in (1, 4)] + [
+    (path, BENCH_CODES, rows) for path in TINY for rows in (317, 4000)
+]
+
+
+@pytest.mark.parametrize("path,codes,batch_rows", BATCHED, ids=[f"{_stem(p)}-{n}" for p, _, n in BATCHED])
+def test_batches_together_are_the_rows_of_the_reader_before(path, codes, batch_rows):
+    """Small batches cut deduplication classes across batches: the first row of a class is still the one kept,
+    with the count of the whole file."""
+    rates, quarantine, account = _golden(path)
+    batches = list(iter_in_network(path, codes, helpers=False, batch_rows=batch_rows))
+    assert all(not batch.accounts for batch in batches[:-1])
+    (got,) = batches[-1].accounts
+    got.check()
+    assert vars(got) == account
+    frames = [batch.rates for batch in batches if len(batch.rates)]
+    _assert_same_rows(pd.concat(frames, ignore_index=True) if frames else batches[0].rates, rates)
+    _assert_same_rows(batches[-1].quarantine, quarantine)
+    assert all(not len(batch.quarantine) for batch in batches[:-1])
+
+
+def test_batches_are_bounded_by_the_rows_of_one_negotiated_rate():
+    path = TINY[0]
+    batches = list(iter_in_network(path, BENCH_CODES, helpers=False, batch_rows=500))
+    sizes = [len(batch.rates) for batch in batches]
+    assert len(batches) > 5
+    assert max(sizes) <= 500 + 3 * 200  # one rate: at most 3 prices x its groups (this file's largest: < 200)
+
+
+def test_helper_processes_give_the_same_rows():
+    path = TINY[0]
+    rates, _, account = _golden(path)
+    batches = list(iter_in_network(path, BENCH_CODES, helpers=True, batch_rows=2000))
+    _assert_same_rows(pd.concat([b.rates for b in batches], ignore_index=True), rates)
+    assert vars(batches[-1].accounts[0]) == account
+
+
+def test_the_account_hash_is_the_files_sha256():
+    """The store identifies a file it did not hash beforehand by the reader's hash: it must be sha256_file's."""
+    for path in (TINY[0], CMS[0]):
+        (result,) = iter_in_network(path, BENCH_CODES, helpers=False, batch_rows=None)
+        assert result.accounts[0].source_sha256 == sha256_file(path)
+
+
+@pytest.mark.parametrize("path", TINY, ids=[_stem(p) for p in TINY])
+def test_ingest_stores_the_rows_of_the_reader_before(tmp_path, path):
+    rates, _, account = _golden(path)
+    run = ingest([path], BENCH_CODES, tmp_path / "store")
+    assert run.ok and run.count("loaded") == 1
+    stored = run.store.read_rates()
+    _assert_same_rows(stored, rates)
+    (outcome,) = run.outcomes
+    assert outcome.sha256 == sha256_file(path)
+    assert vars(outcome.accounts[0]) == account
+    again = ingest([path], BENCH_CODES, tmp_path / "store")  # same bytes, same codes: skipped without reading
+    assert again.count("skipped") == 1
+    assert len(again.store.read_rates()) == len(rates)
