@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+REPORT_DATE = "2026-12-06"  # the fixed report date of the shared reports (expired contracts are counted against it)
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +26,25 @@ def report_44320(tmp_path_factory) -> Path:
     from benchmark import cli
 
     out = tmp_path_factory.mktemp("shared-report") / "44320"
-    assert cli.main(["report", "44320", "--report-date", "2026-12-06", "--out", str(out)]) == 0
+    assert cli.main(["report", "44320", "--report-date", REPORT_DATE, "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def built_report():
+    """``built_report(params)``: ``CodeReport.build(params)`` in this process, built once per distinct parameters for
+    the whole run and shared by every test that asks for the same parameters (read only: a test that changes one,
+    e.g. its ``generated_at``, changes a ``copy.copy`` of it)."""
+    from benchmark.reporting.report import CodeReport
+
+    built: dict = {}
+
+    def build(params):
+        if params not in built:
+            built[params] = CodeReport.build(params)
+        return built[params]
+
+    return build
 
 
 @pytest.fixture(scope="session")
