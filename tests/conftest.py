@@ -2,12 +2,58 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPORT_DATE = "2026-12-06"  # the fixed report date of the shared reports (expired contracts are counted against it)
+ROOT = FIXTURES.parent.parent
+_BACKGROUND: dict[str, subprocess.Popen] = {}  # checks started when the tests were collected (see below)
+
+
+# --------------------------------------------------------------------------------------------------- the type check
+def _start_mypy() -> subprocess.Popen | None:
+    """``mypy`` over benchmark/ ([tool.mypy] in pyproject.toml), started in the project folder, output in pipes."""
+    found = Path(sys.executable).parent / "mypy"
+    command = str(found) if found.exists() else shutil.which("mypy")
+    if command is None:
+        return None
+    return subprocess.Popen([command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When the run includes tests/test_code_quality.py::test_types_check, start mypy now, in the background: without
+    a .mypy_cache (a fresh clone, CI) it needs ~30 s of CPU, which then overlap with the other tests (on a second
+    core) instead of adding to the run's time; the test reads the result (fixture ``type_check``)."""
+    if any(item.nodeid.endswith("test_code_quality.py::test_types_check") for item in session.items):
+        started = _start_mypy()
+        if started is not None:
+            _BACKGROUND["mypy"] = started
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for process in _BACKGROUND.values():  # a run stopped before the test read its check
+        process.kill()
+        process.communicate()
+
+
+@pytest.fixture(scope="session")
+def type_check() -> subprocess.CompletedProcess:
+    """mypy's exit status and output: from the run started when the tests were collected, or started now."""
+    process = _BACKGROUND.pop("mypy", None) or _start_mypy()
+    if process is None:
+        pytest.fail("mypy is not installed: `pip install -e '.[test]'` installs it")
+    try:
+        out, err = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 @pytest.fixture(scope="session")
