@@ -35,6 +35,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             _BACKGROUND["mypy"] = started
 
 
+# the fixtures that execute the report notebook (a Jupyter kernel, exports, Chromium): their tests are "slow", so
+# `pytest -m "not slow"` runs every test that needs no kernel
+RENDERS_A_REPORT = {"report_44320", "hostile_report", "three_runs"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if RENDERS_A_REPORT & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     for process in _BACKGROUND.values():  # a run stopped before the test read its check
         process.kill()
