@@ -2,11 +2,69 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+REPORT_DATE = "2026-12-06"  # the fixed report date of the shared reports (expired contracts are counted against it)
+ROOT = FIXTURES.parent.parent
+_BACKGROUND: dict[str, subprocess.Popen] = {}  # checks started when the tests were collected (see below)
+
+
+# --------------------------------------------------------------------------------------------------- the type check
+def _start_mypy() -> subprocess.Popen | None:
+    """``mypy`` over benchmark/ ([tool.mypy] in pyproject.toml), started in the project folder, output in pipes."""
+    found = Path(sys.executable).parent / "mypy"
+    command = str(found) if found.exists() else shutil.which("mypy")
+    if command is None:
+        return None
+    return subprocess.Popen([command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When the run includes tests/test_code_quality.py::test_types_check, start mypy now, in the background: without
+    a .mypy_cache (a fresh clone, CI) it needs ~30 s of CPU, which then overlap with the other tests (on a second
+    core) instead of adding to the run's time; the test reads the result (fixture ``type_check``)."""
+    if any(item.nodeid.endswith("test_code_quality.py::test_types_check") for item in session.items):
+        started = _start_mypy()
+        if started is not None:
+            _BACKGROUND["mypy"] = started
+
+
+# the fixtures that execute the report notebook (a Jupyter kernel, exports, Chromium): their tests are "slow", so
+# `pytest -m "not slow"` runs every test that needs no kernel
+RENDERS_A_REPORT = {"report_44320", "hostile_report", "three_runs"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if RENDERS_A_REPORT & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for process in _BACKGROUND.values():  # a run stopped before the test read its check
+        process.kill()
+        process.communicate()
+
+
+@pytest.fixture(scope="session")
+def type_check() -> subprocess.CompletedProcess:
+    """mypy's exit status and output: from the run started when the tests were collected, or started now."""
+    process = _BACKGROUND.pop("mypy", None) or _start_mypy()
+    if process is None:
+        pytest.fail("mypy is not installed: `pip install -e '.[test]'` installs it")
+    try:
+        out, err = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +83,25 @@ def report_44320(tmp_path_factory) -> Path:
     from benchmark import cli
 
     out = tmp_path_factory.mktemp("shared-report") / "44320"
-    assert cli.main(["report", "44320", "--report-date", "2026-12-06", "--out", str(out)]) == 0
+    assert cli.main(["report", "44320", "--report-date", REPORT_DATE, "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def built_report():
+    """``built_report(params)``: ``CodeReport.build(params)`` in this process, built once per distinct parameters for
+    the whole run and shared by every test that asks for the same parameters (read only: a test that changes one,
+    e.g. its ``generated_at``, changes a ``copy.copy`` of it)."""
+    from benchmark.reporting.report import CodeReport
+
+    built: dict = {}
+
+    def build(params):
+        if params not in built:
+            built[params] = CodeReport.build(params)
+        return built[params]
+
+    return build
 
 
 @pytest.fixture(scope="session")

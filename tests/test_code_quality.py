@@ -65,9 +65,10 @@ def test_the_layer_contract_fails_on_a_wrong_way_import(tmp_path):
     assert "benchmark.reference.catalog -> benchmark.analysis.stats" in run.stdout
 
 
-def test_types_check():
-    """mypy over benchmark/ (configuration: [tool.mypy] in pyproject.toml)."""
-    run = _run(_tool("mypy"))
+def test_types_check(type_check):
+    """mypy over benchmark/ (configuration: [tool.mypy] in pyproject.toml), started in the background when the tests
+    were collected (conftest.py)."""
+    run = type_check
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Success: no issues found" in run.stdout
 

@@ -68,10 +68,12 @@ def test_a_figure_saved_with_a_plain_savefig_keeps_its_footer_and_labels(plot):
         assert "UnitedHealthcare" in ticks
 
 
-def test_every_report_chart_keeps_its_texts_inside_the_figure():
-    from benchmark.reporting.report import CodeReport, ReportParams
+def test_every_report_chart_keeps_its_texts_inside_the_figure(built_report):
+    from conftest import REPORT_DATE
 
-    report = CodeReport.build(ReportParams(code="44320"))
+    from benchmark.reporting.report import ReportParams
+
+    report = built_report(ReportParams(code="44320", report_date=REPORT_DATE))  # built once per run (conftest)
     for name, draw in report.figures().items():
         fig = draw()
         buffer = io.BytesIO()

@@ -319,10 +319,13 @@ def test_round_half_up_matches_the_medicare_engine():
 
 # --------------------------------------------------------------------------------------------------- report
 @pytest.fixture(scope="module")
-def sample_report():
-    from benchmark.reporting.report import CodeReport, ReportParams
+def sample_report(built_report):
+    """The 44320 report on the sample (default parameters, the shared report date), built once per run (conftest)."""
+    from conftest import REPORT_DATE
 
-    return CodeReport.build(ReportParams())
+    from benchmark.reporting.report import ReportParams
+
+    return built_report(ReportParams(report_date=REPORT_DATE))
 
 
 def test_report_shows_matrix_chart_gaps_and_modifier_payments(sample_report):

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 
 import nbformat
 import pytest
+from conftest import REPORT_DATE
 from PIL import Image
 
 from benchmark import config
@@ -196,10 +197,8 @@ def test_a_failed_run_leaves_no_half_report(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["broken.failed.ipynb"]
 
 
-def test_a_code_without_rates_or_catalog_entry_reads_data_not_available():
-    from benchmark.reporting.report import CodeReport
-
-    report = CodeReport.build(ReportParams(code="99213"))
+def test_a_code_without_rates_or_catalog_entry_reads_data_not_available(built_report):
+    report = built_report(ReportParams(code="99213", report_date=REPORT_DATE))  # built once per run (conftest)
     summary = report.summary()
     assert summary["payers"] == {}
     # PPRRVU2026 line 12909: 99213 totals 2.85 (non-facility) / 1.72 (facility) RVU x 33.4009 = 95.19 / 57.45

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 
 import pytest
+from conftest import REPORT_DATE
 
 from benchmark import config
 from benchmark.reporting import about
@@ -23,8 +24,9 @@ def locality_report():
 
 
 @pytest.fixture(scope="module")
-def state_report():
-    return CodeReport.build(ReportParams(code="44320", geography="TX"))
+def state_report(built_report):
+    """Built once per run (conftest.py), shared with the template golden test."""
+    return built_report(ReportParams(code="44320", geography="TX", report_date=REPORT_DATE))
 
 
 def test_dates_come_from_file_names_only_when_they_are_real_dates():

@@ -9,6 +9,7 @@ golden files in their own commits, which say what changed and why.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from html.parser import HTMLParser
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.reporting import batch_index, html_render
-from benchmark.reporting.report import SECTIONS, CodeReport, ReportParams
+from benchmark.reporting.report import SECTIONS, ReportParams
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 CASES = {
@@ -79,10 +80,13 @@ def _diff(expected: list[tuple], actual: list[tuple]) -> str:
 
 
 @pytest.fixture(scope="module")
-def reports():
-    built = {name: CodeReport.build(params) for name, params in CASES.items()}
-    for report in built.values():
-        report.generated_at = "2026-12-07T00:00:00Z"  # as in the golden files
+def reports(built_report):
+    """The three reports, built once per run (conftest.py, shared with the other report tests); the build time set
+    as in the golden files on a copy (the shared report keeps its own)."""
+    built = {}
+    for name, params in CASES.items():
+        built[name] = copy.copy(built_report(params))
+        built[name].generated_at = "2026-12-07T00:00:00Z"  # as in the golden files
     return built
 
 
