@@ -133,18 +133,17 @@ def save_chart(
 
 def _chart_key(draw: Callable[[], Figure], stem: str, slide: bool) -> str | None:
     """The cache key of a chart drawn by ``draw``, or None when its inputs cannot be fingerprinted."""
-    function = draw.func if isinstance(draw, partial) else None
-    module, name = getattr(function, "__module__", None), getattr(function, "__qualname__", None)
-    if not (module and name) or "<" in name:  # only a named chart function (not a lambda or a stand-in)
+    if not isinstance(draw, partial):  # only a named chart function with its arguments (not a lambda or a stand-in)
+        return None
+    module, name = getattr(draw.func, "__module__", None), getattr(draw.func, "__qualname__", None)
+    if not (module and name) or "<" in name:
         return None
     try:
         arguments = [_fingerprint(value) for value in draw.args]
-        keywords = {name: _fingerprint(value) for name, value in sorted(draw.keywords.items())}
+        keywords = {key: _fingerprint(value) for key, value in sorted(draw.keywords.items())}
     except TypeError:
         return None
-    return cache.key_of(
-        "chart", stem, slide, draw.func.__module__, draw.func.__qualname__, arguments, keywords, _look()
-    )
+    return cache.key_of("chart", stem, slide, module, name, arguments, keywords, _look())
 
 
 def _fingerprint(value: Any) -> Any:

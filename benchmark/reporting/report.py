@@ -206,7 +206,7 @@ class CodeReport:
         in_data = sorted(set(self.benchmark_rows["medicare_locality_used"].dropna()) - {medicare.NATIONAL})
         national = self._medicare_national(main_setting)
         # partials, not lambdas: charts.save_chart keys its cache on the chart function and these arguments
-        drawn = {
+        drawn: dict[str, Callable[[], Any]] = {
             "rate_distribution": partial(
                 charts.rate_distribution_chart,
                 rows,
