@@ -383,7 +383,13 @@ def _assessment_options(command: argparse.ArgumentParser) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from benchmark.reporting.preflight import assessment_problems, check_sources, check_table5, parameter_problems
+    from benchmark.reporting.preflight import (
+        assessment_problems,
+        check_sources,
+        check_table5,
+        parameter_problems,
+        table5_use_problems,
+    )
 
     # every value and source checked before the heavy imports (pandas, matplotlib) and before anything is written
     code = args.code.strip()
@@ -394,6 +400,8 @@ def _report(args: argparse.Namespace) -> int:
     )
     table5, table5_problem = check_table5(str(args.ipps_table5) if args.ipps_table5 else "")
     source_problems += [table5_problem] if table5_problem else []
+    if not problems and args.ipps_table5:
+        problems += table5_use_problems(code, str(args.ipps_table5))
     if problems or source_problems:
         raise ParameterError("; ".join(problems + source_problems))
 

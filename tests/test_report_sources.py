@@ -82,6 +82,10 @@ BAD_CODES = {
     "revenue code": (["0360"], "or an MS-DRG written MS-DRG-470"),
     "MS-DRG with a PFS year": (["MS-DRG-470", "--year", "2025"], "year must be 2026"),
     "missing IPPS Table 5": (["MS-DRG-470", "--ipps-table5", "t5.txt"], "ipps_table5 't5.txt': no such file"),
+    "IPPS Table 5 with a CPT code": (
+        ["44320", "--ipps-table5", str(Path(__file__).parent / "fixtures" / "ipps" / "table5_fy2026_layout.txt")],
+        "ipps_table5 is used only by an MS-DRG report (e.g. MS-DRG-470)",
+    ),
 }
 
 

@@ -41,6 +41,8 @@ class ReportParams:
             + preflight.parameter_problems(self.code, self.year, self.payers, self.geography, self.product_lines)
             + preflight.assessment_problems(self.report_date, self.keep_implausible, self.min_confidence)
         )
+        if not problems:
+            problems += preflight.table5_use_problems(self.code, self.ipps_table5)
         if problems:
             raise ParameterError("Invalid report parameters: " + "; ".join(problems))
 

@@ -194,6 +194,16 @@ def check_table5(value: str, base: str | Path | None = None) -> tuple[str, str |
     return str(path), None
 
 
+def table5_use_problems(code: str, table5: str) -> list[str]:
+    """A Table 5 given for a report whose rates cannot be DRG-coded (a valid CPT/HCPCS ``code``) is refused."""
+    if not table5 or codes.parse(code).is_drg:
+        return []
+    return [
+        f"ipps_table5 is used only by an MS-DRG report (e.g. MS-DRG-470): the rates of {code} are not DRG-coded, so "
+        "a Table 5 would change nothing in its report"
+    ]
+
+
 def geography_problems(geography: object) -> list[str]:
     """``all``, a state with a Medicare locality, or a locality id of the GPCI table; the message lists what exists."""
     if geography == "all":
