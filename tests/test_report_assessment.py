@@ -3,6 +3,7 @@ charts and the `paybench report` options. Reports are built in-process (no noteb
 planted problems (benchmark.synthetic, README "Planted problems")."""
 
 import datetime as dt
+import shlex
 
 import pandas as pd
 import pytest
@@ -83,7 +84,7 @@ def test_data_gaps_name_the_flags_and_the_specialty_table(report_44310):
 def test_statistic_queries_reproduce_each_statistic(report_44310):
     summary = report_44310.summary()
     queries = summary["assessment"]["statistic_queries"]
-    cigna = [q for q in queries if q["payer_family"] == "Cigna" and q["pos_setting"] == "facility"]
+    cigna = [q for q in queries if q["payer_family"] == "Cigna" and q["pos_setting"] == "facility" and "state" not in q]
     by_rates = {q["rates"]: q for q in cigna}
     assert by_rates[flags.EXCLUDING_FLAGGED]["n"] == summary["payers"]["Cigna"]["facility"]["n"]
     assert by_rates[flags.ALL_RATES]["n"] == summary["assessment"]["benchmark_all_rates"]["Cigna"]["facility"]["n"]
@@ -95,6 +96,24 @@ def test_statistic_queries_reproduce_each_statistic(report_44310):
     in_stat = rows["role"].eq(trace.IN_STATISTIC).sum()
     assert in_stat == by_rates[flags.EXCLUDING_FLAGGED]["n"]
     assert in_stat + rows["role"].eq(trace.IN_ALL_ONLY).sum() == by_rates[flags.ALL_RATES]["n"]
+
+
+def test_a_by_state_statistic_has_a_query_whose_trace_lists_its_rows(report_44310, tmp_path):
+    summary = report_44310.summary()
+    by_state = [q for q in summary["assessment"]["statistic_queries"] if "state" in q]
+    # one query per row of the page's by-state tables (without and with flagged rates)
+    assert len(by_state) == len(report_44310.by_state) + len(report_44310.by_state_all_rates)
+    query = max((q for q in by_state if q["rates"] == flags.EXCLUDING_FLAGGED), key=lambda q: q["n"])
+    words = shlex.split(query["query"])
+    assert words[words.index("--geography") + 1] == query["state"]
+    out = tmp_path / "trace.csv"
+    assert cli.main([*words[1:], "--out", str(out)]) == 0
+    rows = pd.read_csv(out, dtype={"role": str})
+    stats = report_44310.by_state.set_index(["payer_family", "state", "pos_setting"])
+    key = (query["payer_family"], query["state"], query["pos_setting"])
+    counted = rows[rows["role"].eq(trace.IN_STATISTIC)]
+    assert len(counted) == query["n"] == stats.loc[key, "n"] > 0
+    assert abs(counted["amount_usd"].median() - stats.loc[key, "median"]) <= 0.005 + 1e-9
 
 
 def test_the_planted_disagreement_is_in_summary_with_both_sources(report_44320_corroborated):

@@ -387,14 +387,17 @@ class CodeReport:
         options: dict[str, Any] = {"geography": p.geography, "source": sources[0], "year": p.year}
         options.update(product_lines=p.product_lines, providers=p.providers or None, report_date=p.report_date)
         options.update(keep_implausible=p.keep_implausible, min_confidence=p.min_confidence or None)
-        table = pd.concat(
-            [
-                self.by_setting.assign(rates=flags.EXCLUDING_FLAGGED),
-                self.by_setting_all_rates.assign(rates=flags.ALL_RATES),
-            ],
-            ignore_index=True,
-        )
-        queries = trace.statistic_queries(table, p.code, **options) if len(table) else []
+        # each statistic of the page: by payer and setting, then by state (its query names the state), each
+        # without and with the flagged rates
+        tables = [
+            self.by_setting.assign(rates=flags.EXCLUDING_FLAGGED),
+            self.by_setting_all_rates.assign(rates=flags.ALL_RATES),
+            self.by_state.assign(rates=flags.EXCLUDING_FLAGGED),
+            self.by_state_all_rates.assign(rates=flags.ALL_RATES),
+        ]
+        queries = [
+            query for table in tables if len(table) for query in trace.statistic_queries(table, p.code, **options)
+        ]
         for query in queries:
             if query["rates"] == flags.EXCLUDING_FLAGGED:
                 query["rows"] = f"role '{trace.IN_STATISTIC}'"
