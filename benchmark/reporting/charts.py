@@ -21,9 +21,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, PercentFormatter
@@ -164,9 +166,6 @@ def _fingerprint(value: Any) -> Any:
 
 def _look() -> list[str]:
     """What a drawn chart depends on besides its arguments and the package: style file, matplotlib and its font."""
-    import matplotlib
-    from matplotlib import font_manager
-
     style = hashlib.sha256(config.STYLE_FILE.read_bytes()).hexdigest()
     with chart_style():
         font = font_manager.findfont(font_manager.FontProperties(family=plt.rcParams["font.family"]))

@@ -24,6 +24,7 @@ it saves.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import gc
 import os
 import socket
@@ -100,8 +101,6 @@ def keep_freed_buffers() -> None:
         return
     _STATE["mallopt"] = os.getpid()
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None)
         libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD
         libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD
@@ -117,8 +116,6 @@ def give_back_freed_memory() -> None:
         return
     _STATE.pop("mallopt", None)
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None)
         libc.mallopt(-3, 128 << 10)  # M_MMAP_THRESHOLD: glibc's default; large buffers are unmapped when freed
         libc.mallopt(-1, 128 << 10)  # M_TRIM_THRESHOLD: glibc's default
@@ -130,8 +127,6 @@ def give_back_freed_memory() -> None:
 def trim_freed_memory() -> None:
     """Return the memory glibc holds freed to the system (a no-op elsewhere); cheap, called between batches."""
     try:
-        import ctypes
-
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
         pass
