@@ -100,29 +100,14 @@ def load(namespace: str, key: str) -> tuple[dict[str, pd.DataFrame], dict[str, A
 
 def save(namespace: str, key: str, tables: dict[str, pd.DataFrame], meta: dict[str, Any] | None = None) -> bool:
     """Write an entry (whole or not at all); False when the cache is off or a table cannot be stored."""
-    if not enabled():
-        return False
-    root = folder() / namespace
-    entry = root / key
-    if (entry / META).is_file():
-        return True
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{key[:12]}."))
-    except OSError as error:
-        log.debug("cache folder %s not writable (%s): not cached", root, error)
-        return False
-    try:
+
+    def fill(staging: Path) -> dict[str, Any]:
         for name, table in tables.items():
             table.to_parquet(staging / f"{name}.parquet", index=False)
-        record = {"tables": list(tables), "meta": meta or {}}
-        (staging / META).write_text(json.dumps(record, default=str), encoding="utf-8")
-        os.rename(staging, entry)
-        return True
-    except Exception as error:  # a table Parquet cannot hold, a full disk, or another process won the rename
-        log.debug("cache entry %s/%s not written (%s)", namespace, key, error)
-        shutil.rmtree(staging, ignore_errors=True)
-        return (entry / META).is_file()
+        return {"tables": list(tables), "meta": meta or {}}
+
+    # a table Parquet cannot hold, a full disk, or another process won the rename
+    return _write_entry(namespace, key, fill, Exception)
 
 
 def folder_digests(path: str | Path) -> list[list[str]]:
@@ -162,6 +147,21 @@ def load_files(namespace: str, key: str) -> Path | None:
 
 def save_files(namespace: str, key: str, sources: dict[str, Path]) -> bool:
     """Copy ``sources`` (entry file name -> file) into an entry, whole or not at all (as :func:`save`)."""
+
+    def fill(staging: Path) -> dict[str, Any]:
+        for name, source in sources.items():
+            shutil.copyfile(source, staging / name)
+        return {"files": sorted(sources)}
+
+    return _write_entry(namespace, key, fill, OSError)  # a full disk, or another process won the rename
+
+
+def _write_entry(
+    namespace: str, key: str, fill: Callable[[Path], dict[str, Any]], failures: type[BaseException]
+) -> bool:
+    """Fill a staging folder (``fill`` returns the entry's META record) and rename it into place: an entry is whole
+    or absent. False when the cache is off or the entry could not be written (``failures``: the errors that mean
+    that, logged at debug level); True when it exists, also when another process wrote it first."""
     if not enabled():
         return False
     root = folder() / namespace
@@ -175,12 +175,11 @@ def save_files(namespace: str, key: str, sources: dict[str, Path]) -> bool:
         log.debug("cache folder %s not writable (%s): not cached", root, error)
         return False
     try:
-        for name, source in sources.items():
-            shutil.copyfile(source, staging / name)
-        (staging / META).write_text(json.dumps({"files": sorted(sources)}), encoding="utf-8")
+        record = fill(staging)
+        (staging / META).write_text(json.dumps(record, default=str), encoding="utf-8")
         os.rename(staging, entry)
         return True
-    except OSError as error:  # a full disk, or another process won the rename
+    except failures as error:
         log.debug("cache entry %s/%s not written (%s)", namespace, key, error)
         shutil.rmtree(staging, ignore_errors=True)
         return (entry / META).is_file()
