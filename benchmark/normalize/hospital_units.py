@@ -833,32 +833,31 @@ _AUX_PAYER = {
     "p10": "10th percentile",
     "p90": "90th percentile",
 }
-# CMS code types (v2.0-v3.0 data dictionary); a code type outside them is kept as published, with a warning
-CMS_CODE_TYPES = frozenset(
-    {
-        "CPT",
-        "HCPCS",
-        "ICD",
-        "DRG",
-        "MS-DRG",
-        "R-DRG",
-        "S-DRG",
-        "APS-DRG",
-        "AP-DRG",
-        "APR-DRG",
-        "APC",
-        "NDC",
-        "HIPPS",
-        "LOCAL",
-        "EAPG",
-        "CDT",
-        "RC",
-        "CDM",
-        "TRIS-DRG",
-        "CMG",
-        "MS-LTC-DRG",
-    }
+# CMS code types of the v2.0-v2.2 data dictionary and those v3.0 adds; a code type outside them is kept as
+# published, with a warning
+CMS_CODE_TYPES_V2 = (
+    "CPT",
+    "HCPCS",
+    "ICD",
+    "DRG",
+    "MS-DRG",
+    "R-DRG",
+    "S-DRG",
+    "APS-DRG",
+    "AP-DRG",
+    "APR-DRG",
+    "APC",
+    "NDC",
+    "HIPPS",
+    "LOCAL",
+    "EAPG",
+    "CDT",
+    "RC",
+    "CDM",
+    "TRIS-DRG",
 )
+CMS_CODE_TYPES_V3_ADDED = ("CMG", "MS-LTC-DRG")
+CMS_CODE_TYPES = frozenset(CMS_CODE_TYPES_V2 + CMS_CODE_TYPES_V3_ADDED)
 
 
 def _value_warnings(

@@ -33,8 +33,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmark.errors import ParameterError
+from benchmark.ingest.hospital.csv_layout import US_STATES
 from benchmark.ingest.hospital.csvtext import Record
-from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
+from benchmark.normalize.hospital_units import (
+    CMS_CODE_TYPES_V2,
+    CMS_CODE_TYPES_V3_ADDED,
+    SEVERITY_ERROR,
+    SEVERITY_WARNING,
+    Problem,
+)
 
 CMS_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "3.0.0")
 
@@ -58,88 +65,6 @@ ATTESTATION = (
 SETTINGS = ("inpatient", "outpatient", "both")
 METHODOLOGIES = ("case rate", "fee schedule", "percent of total billed charges", "per diem", "other")
 DRUG_TYPES = ("GR", "ME", "ML", "UN", "F2", "EA", "GM")
-CODE_TYPES = (
-    "CPT",
-    "HCPCS",
-    "ICD",
-    "DRG",
-    "MS-DRG",
-    "R-DRG",
-    "S-DRG",
-    "APS-DRG",
-    "AP-DRG",
-    "APR-DRG",
-    "APC",
-    "NDC",
-    "HIPPS",
-    "LOCAL",
-    "EAPG",
-    "CDT",
-    "RC",
-    "CDM",
-    "TRIS-DRG",
-)
-CODE_TYPES_V3 = ("CMG", "MS-LTC-DRG")
-STATES = frozenset(
-    [
-        "AL",
-        "AK",
-        "AS",
-        "AZ",
-        "AR",
-        "CA",
-        "CO",
-        "CT",
-        "DE",
-        "DC",
-        "FL",
-        "GA",
-        "GU",
-        "HI",
-        "ID",
-        "IL",
-        "IN",
-        "IA",
-        "KS",
-        "KY",
-        "LA",
-        "ME",
-        "MD",
-        "MA",
-        "MI",
-        "MN",
-        "MS",
-        "MO",
-        "MT",
-        "NE",
-        "NV",
-        "NH",
-        "NJ",
-        "NM",
-        "NY",
-        "NC",
-        "ND",
-        "MP",
-        "OH",
-        "OK",
-        "OR",
-        "PA",
-        "PR",
-        "RI",
-        "SC",
-        "SD",
-        "TN",
-        "TX",
-        "UT",
-        "VT",
-        "VI",
-        "VA",
-        "WA",
-        "WV",
-        "WI",
-        "WY",
-    ]
-)
 NINE_NINES = "999999999"
 # A positive number as CMS writes it: digits with an optional decimal point, nothing else ($, commas, signs, E).
 _NUMBER = r"^(\d+|\d+\.\d*|\.\d+)$"
@@ -276,7 +201,7 @@ def check_general(
             continue
         parts = name.split(" | ")
         if len(parts) == 2 and parts[0] == "license_number" and "license_number | [state]" in remaining:
-            if parts[1].upper() in STATES:
+            if parts[1].upper() in US_STATES:
                 remaining.remove("license_number | [state]")
                 found["license_number"] = index
             else:
@@ -558,7 +483,9 @@ class RowRules:
     def __init__(self, columns: Columns) -> None:
         self.c = columns
         self.v = columns.version
-        self.code_types = pa.array(list(CODE_TYPES) + (list(CODE_TYPES_V3) if at_least(self.v, "3.0.0") else []))
+        self.code_types = pa.array(
+            list(CMS_CODE_TYPES_V2) + (list(CMS_CODE_TYPES_V3_ADDED) if at_least(self.v, "3.0.0") else [])
+        )
         self.rows_checked = 0
         self.problems: list[Problem] = []
 
