@@ -234,6 +234,19 @@ def _load_b_cached(path_text: str) -> pd.DataFrame:
     return cache.parsed_file("medicare_opps_b", path_text, _parse_b)
 
 
+# The money columns both addenda carry, with the CMS header that names each in an error message.
+_AMOUNT_HEADERS = {
+    "relative_weight": "Relative Weight",
+    "payment_rate": "Payment Rate",
+    "national_copayment": "National Unadjusted Copayment",
+    "minimum_copayment": "Minimum Unadjusted Copayment",
+}
+
+
+def _amounts(cells: dict[str, str], path: Path, line: int) -> dict[str, float | None]:
+    return {name: _money(cells[name], path, line, header) for name, header in _AMOUNT_HEADERS.items()}
+
+
 def _parse_b(path: Path) -> pd.DataFrame:
     year, rows = _read_table(path, _B_COLUMNS)
     records = []
@@ -250,10 +263,7 @@ def _parse_b(path: Path) -> pd.DataFrame:
                 "comment_indicator": cells["comment_indicator"].strip(),
                 "status_indicator": cells["status_indicator"].strip(),
                 "apc": cells["apc"].strip(),
-                "relative_weight": _money(cells["relative_weight"], path, line, "Relative Weight"),
-                "payment_rate": _money(cells["payment_rate"], path, line, "Payment Rate"),
-                "national_copayment": _money(cells["national_copayment"], path, line, "National Unadjusted Copayment"),
-                "minimum_copayment": _money(cells["minimum_copayment"], path, line, "Minimum Unadjusted Copayment"),
+                **_amounts(cells, path, line),
                 "source_file": path.name,
                 "source_line": line,
             }
@@ -271,10 +281,7 @@ def _load_a_cached(path_text: str) -> pd.DataFrame:
             "apc": cells["apc"].strip(),
             "group_title": cells["group_title"].strip(),
             "status_indicator": cells["status_indicator"].strip(),
-            "relative_weight": _money(cells["relative_weight"], path, line, "Relative Weight"),
-            "payment_rate": _money(cells["payment_rate"], path, line, "Payment Rate"),
-            "national_copayment": _money(cells["national_copayment"], path, line, "National Unadjusted Copayment"),
-            "minimum_copayment": _money(cells["minimum_copayment"], path, line, "Minimum Unadjusted Copayment"),
+            **_amounts(cells, path, line),
             "source_file": path.name,
             "source_line": line,
         }
