@@ -12,11 +12,15 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmark import codes, config
 from benchmark.errors import ParameterError, PaybenchError
 from benchmark.safe_text import write_csv
 from benchmark.sources.http import redact
+
+if TYPE_CHECKING:  # pandas is imported by the commands that need it (start-up time of `paybench --help`)
+    import pandas as pd
 
 EXIT_PARAMETER = 2  # a parameter or option that cannot be used (argparse uses 2 for malformed ones too)
 EXIT_FAILED = 1  # an input could not be read or a step failed; the message says which and why
@@ -555,6 +559,8 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     for rejected in run.rejected:
         print(f"  REJECTED {redact(rejected.source_file)}: {redact(rejected.reason)}", file=sys.stderr)
+    for line in _no_rates_lines(accounts, args.codes):
+        print(line, file=sys.stderr)
     assert run.store is not None  # ingest with an output folder writes into a store
     if providers is not None:
         from benchmark.analysis.rates import STORE_PROVIDERS
@@ -571,6 +577,20 @@ def _ingest(args: argparse.Namespace) -> int:
         f"({args.engine} engine; manifest: {run.written['manifest'].name})"
     )
     return 0 if run.ok else 1
+
+
+def _no_rates_lines(accounts: pd.DataFrame, codes: list[str] | None) -> list[str]:
+    """One warning per file read with rows but none loaded: a success in numbers that is easy to miss."""
+    wanted = " for the codes asked" if codes else ""
+    lines = []
+    for account in accounts.itertuples():
+        if account.rows_seen and not account.rows_loaded:
+            lines.append(
+                f"  NO RATES {redact(account.source_file)}: {account.rows_seen:,} rows seen, none loaded{wanted} "
+                f"(quarantined {account.rows_quarantined:,}, filtered out {account.rows_filtered_out:,}, "
+                f"deduplicated {account.rows_deduplicated:,}); `paybench validate` on it lists why"
+            )
+    return lines
 
 
 def _checked_providers(path: Path | None) -> Path | None:

@@ -187,3 +187,14 @@ def test_cms_version_option_checks_against_another_version(tmp_path: Path, capsy
     assert "INVALID (CMS v2.2.0 rules)" in printed and "column_missing" in printed  # v2.2 requires estimated_amount
     assert cli.main(["validate", str(V3_TALL), "--cms-version", "9.9"]) == 2
     assert "--cms-version '9.9'" in capsys.readouterr().err
+
+
+def test_ingest_names_a_file_read_with_rows_but_no_rate_loaded(tmp_path: Path, capsys) -> None:
+    """Exit 0 is right (nothing failed), but a file that gave no rate is said on stderr, with its counts."""
+    [rows] = read_standard_charges(V3_TALL).accounts
+    assert cli.main(["ingest", str(V3_TALL), "--codes", "00000", "--out", str(tmp_path / "none")]) == 0
+    err = capsys.readouterr().err
+    assert f"NO RATES {V3_TALL.name}: {rows.rows_seen:,} rows seen, none loaded for the codes asked" in err
+    assert f"filtered out {rows.rows_seen:,}" in err  # every row is outside the codes asked
+    assert cli.main(["ingest", str(V3_TALL), "--out", str(tmp_path / "some")]) == 0
+    assert "NO RATES" not in capsys.readouterr().err
