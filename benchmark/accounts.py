@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date
 
 import pandas as pd
 
@@ -24,6 +26,7 @@ class FileAccount:
     rows_quarantined: int = 0
     rows_filtered_out: int = 0
     rows_deduplicated: int = 0
+    file_date: str | None = None  # ISO date the file declares (its last_updated_on), when it declares a real one
 
     def check(self) -> None:
         accounted = self.rows_loaded + self.rows_quarantined + self.rows_filtered_out + self.rows_deduplicated
@@ -33,6 +36,28 @@ class FileAccount:
                 f"(loaded {self.rows_loaded}, quarantined {self.rows_quarantined}, "
                 f"filtered out {self.rows_filtered_out}, deduplicated {self.rows_deduplicated})"
             )
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?")
+_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?: .*)?")
+
+
+def declared_date(value: object) -> str | None:
+    """The ISO date (YYYY-MM-DD) of a file's declared date -- ``2026-01-15``, ``2026-01-15T08:00:00Z`` or the
+    ``1/15/2026`` form of CMS's v3 CSV example -- or None for anything else (not a string, not a calendar date)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if m := _ISO_DATE.fullmatch(text):
+        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    elif m := _US_DATE.fullmatch(text):
+        month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        return None
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

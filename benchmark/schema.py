@@ -144,6 +144,9 @@ class FileAccountSchema(pa.DataFrameModel):
     rows_quarantined: Series[int] = pa.Field(ge=0)
     rows_filtered_out: Series[int] = pa.Field(ge=0)
     rows_deduplicated: Series[int] = pa.Field(ge=0)
+    file_date: Series[str] = pa.Field(
+        nullable=True, str_matches=r"^\d{4}-\d{2}-\d{2}$", description="the date the file declares (last_updated_on)"
+    )
 
     class Config:
         strict = True

@@ -220,6 +220,28 @@ def test_parts_written_before_a_column_was_added_read_back_empty(tmp_path, sampl
     pd.testing.assert_frame_equal(back.drop(columns="network_name"), expected.drop(columns="network_name"))
 
 
+def test_the_manifest_keeps_the_date_each_file_declares(tmp_path):
+    example = (
+        config.PROJECT_ROOT / "tests/fixtures/cms_validator/hpt_examples/v3.0.0/V3.0.0_Tall_CSV_Format_Example.csv"
+    )
+    assert example.read_text(encoding="utf-8").splitlines()[1].split(",")[1] == "4/1/2026"  # its last_updated_on
+    root = tmp_path / "s"
+    store_pipeline.ingest([example], None, root)
+    store = st.open_store(root)
+    assert list(store.manifest()["file_date"]) == ["2026-04-01"]
+    assert list(store.accounts()["file_date"]) == ["2026-04-01"]
+
+
+def test_a_manifest_written_before_file_dates_reads_and_takes_new_files(tmp_path, sample_files):
+    root = tmp_path / "s"
+    store_pipeline.ingest(sample_files[:1], ["44320"], root)
+    manifest = root / st.MANIFEST
+    pq.write_table(pq.read_table(manifest).drop_columns(["file_date"]), manifest)  # as an older version wrote it
+    assert st.open_store(root).manifest()["file_date"].isna().all()
+    assert store_pipeline.ingest(sample_files[1:2], ["44320"], root).ok  # the next commit writes the column
+    assert list(st.open_store(root).manifest()["file_date"].isna()) == [True, False]
+
+
 # --------------------------------------------------------------------------------------------------- analysis
 @pytest.mark.parametrize(
     "by,product_lines",

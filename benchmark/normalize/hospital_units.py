@@ -49,7 +49,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from benchmark.accounts import FileAccount, IngestResult
+from benchmark.accounts import FileAccount, IngestResult, declared_date
 from benchmark.errors import InputFileError
 from benchmark.normalize.payers import resolve_payer
 from benchmark.schema import (
@@ -296,6 +296,7 @@ class Sink:
             rates = validate_rates(rates.reindex(columns=RATE_COLUMNS))
         else:
             rates = empty_rates()
+        self.account.file_date = declared_date(self.meta.last_updated_on)
         self.account.check()
         parts = self._quarantine + ([pd.DataFrame(self._quarantine_rows)] if self._quarantine_rows else [])
         quarantine = QuarantineSchema.validate(pd.concat(parts, ignore_index=True)) if parts else empty_quarantine()

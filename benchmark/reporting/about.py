@@ -3,8 +3,9 @@ the deck's title slide and ``summary.json`` (key ``report``) all state them.
 
 A data source is described by its files: how many, their names, the sha256 of each (short form: 12 hex digits) and
 one fingerprint (the sha256 of the files' sorted sha256s, short form), and the date range of the files. A file's date
-is the date its name carries (the TiC file-naming convention ``YYYY-MM-DD_<payer>_...``); files whose name carries no
-date are counted as "date not in the file name" rather than dated by guess.
+is the date it declares (``last_updated_on``, required in CMS hospital and TiC files), else the date its name carries
+(the TiC file-naming convention ``YYYY-MM-DD_<payer>_...``); a file with neither is counted as without a date rather
+than dated by guess.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from benchmark import codes, config
 from benchmark.files import sha256_file
 
 SHORT = 12  # hex digits of a short sha256
+DATES_FROM_FILES = "last_updated_on in each file, else its name"
 _NAME_DATE = re.compile(r"(?:^|[_\-])(\d{4}-\d{2}-\d{2})(?=[_\-.])")
 
 
@@ -66,19 +68,21 @@ def report_title(code: str, year: int, geography: str, locality_names: dict[str,
     return title if geography == "all" else f"{title} — {geography_label(geography, locality_names)}"
 
 
-def files_source(name: str, label: str, files: list[tuple[str, str]]) -> dict[str, Any]:
-    """A data source of ``files`` (file name, full sha256)."""
-    dates = sorted(d for d in (name_date(f) for f, _ in files) if d)
-    undated = sum(1 for f, _ in files if name_date(f) is None)
+def files_source(name: str, label: str, files: list[tuple[str, str, str | None]]) -> dict[str, Any]:
+    """A data source of ``files`` (file name, full sha256, the date the file declares or None). A file is dated by
+    the date it declares (``last_updated_on``), else by the date in its name, else counted as without a date."""
+    file_dates = [declared or name_date(file) for file, _, declared in files]
+    dates = sorted(d for d in file_dates if d)
+    undated = sum(1 for d in file_dates if d is None)
     return {
         "name": name,
         "label": label,
         "file_count": len(files),
-        "fingerprint": fingerprint(s for _, s in files) if files else None,
-        "files": [{"file": Path(f).name, "sha256": short(s)} for f, s in files],
+        "fingerprint": fingerprint(s for _, s, _ in files) if files else None,
+        "files": [{"file": Path(f).name, "sha256": short(s), "date": d} for (f, s, _), d in zip(files, file_dates)],
         "date_range": {"from": dates[0], "to": dates[-1]} if dates else None,
         "files_without_date": undated,
-        "dates_from": "file names",
+        "dates_from": DATES_FROM_FILES,
     }
 
 
@@ -88,7 +92,7 @@ def medicare_source(year: int) -> dict[str, Any]:
     source = files_source(
         "Medicare",
         f"CMS Physician Fee Schedule {year} (data/reference/medicare/PROVENANCE.md)",
-        [(p.name, sha256_file(p)) for p in paths if p.is_file()],
+        [(p.name, sha256_file(p), None) for p in paths if p.is_file()],
     )
     source["date_range"] = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
     source["dates_from"] = "payment year"
@@ -102,7 +106,7 @@ def ipps_source(fiscal_year: int, table5: str = "") -> dict[str, Any]:
     source = files_source(
         "Medicare",
         label + (", MS-DRG weights from the CMS Table 5 given" if table5 else ", no Table 5 (MS-DRG weights) given"),
-        [(p.name, sha256_file(p)) for p in paths if p.is_file()],
+        [(p.name, sha256_file(p), None) for p in paths if p.is_file()],
     )
     # the federal fiscal year: discharges from October 1 of the year before to September 30
     source["date_range"] = {"from": f"{fiscal_year - 1}-10-01", "to": f"{fiscal_year}-09-30"}
@@ -120,6 +124,6 @@ def source_line(source: dict[str, Any]) -> str:
     if dates:
         span = dates["from"] if dates["from"] == dates["to"] else f"{dates['from']} to {dates['to']}"
         parts.append(f"dated {span} ({source['dates_from']})")
-    if source.get("files_without_date") and source.get("dates_from") == "file names":
-        parts.append(f"{source['files_without_date']} without a date in the file name")
+    if source.get("files_without_date") and source.get("dates_from") == DATES_FROM_FILES:
+        parts.append(f"{source['files_without_date']} without a date (none declared in the file or its name)")
     return "; ".join(parts)

@@ -415,7 +415,7 @@ class CodeReport:
     def about(self) -> dict[str, Any]:
         """What this report is: code, year, payers, geography, product lines, data sources, when and by what."""
         p = self.params
-        rates_files = [(r.source_file, r.source_sha256) for r in self.accounts.itertuples()]
+        rates_files = [(r.source_file, r.source_sha256, r.file_date) for r in self.accounts.itertuples()]
         return {
             "title": self.title(),
             "code": p.code,

@@ -125,6 +125,7 @@ class ManifestSchema(pa.DataFrameModel):
     rows_quarantined: Series[int] = pa.Field(ge=0)
     rows_filtered_out: Series[int] = pa.Field(ge=0)
     rows_deduplicated: Series[int] = pa.Field(ge=0)
+    file_date: Series[str] = pa.Field(nullable=True, description="the date the file declares (last_updated_on)")
     part_id: Series[str] = pa.Field(nullable=True, description="committed part of a loaded file")
     schema_version: Series[str]
     is_synthetic: Series[bool]
@@ -165,9 +166,14 @@ class FileOutcome:
     is_synthetic: bool = False
     attempts: int = 1
 
-    def account(self) -> dict[str, int]:
-        """The file's row account, summed over the reader's accounts (zeros for a file that was not read)."""
-        return {name: sum(getattr(a, name) for a in self.accounts) for name in _ACCOUNT_COLUMNS}
+    def account(self) -> dict[str, int | str | None]:
+        """The file's row account, summed over the reader's accounts (zeros for a file that was not read), and the
+        date the file declares (None when it declares none)."""
+        account: dict[str, int | str | None] = {
+            name: sum(getattr(a, name) for a in self.accounts) for name in _ACCOUNT_COLUMNS
+        }
+        account["file_date"] = next((a.file_date for a in self.accounts if a.file_date), None)
+        return account
 
 
 @dataclass(frozen=True)
@@ -312,7 +318,7 @@ class Store:
     # ----------------------------------------------------------------------------------------------- manifest
     def manifest(self) -> pd.DataFrame:
         """Every ingested file, in commit order (validated)."""
-        return ManifestSchema.validate(pd.read_parquet(self.root / MANIFEST), lazy=True)
+        return _manifest_frame(pd.read_parquet(self.root / MANIFEST))
 
     def loaded_codes(self) -> dict[str, str]:
         """sha256 -> code filter of every loaded file (what a new ingest may skip)."""
@@ -728,6 +734,13 @@ def _manifest_row(outcome: FileOutcome, seq: int, now: str, run_id: str, engine:
         "engine": engine,
     }
     return ManifestSchema.validate(pd.DataFrame([row], columns=MANIFEST_COLUMNS), lazy=True)
+
+
+def _manifest_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A manifest as read, validated (one written before file dates were recorded gets an empty file_date)."""
+    if "file_date" not in frame.columns:
+        frame["file_date"] = None
+    return ManifestSchema.validate(frame[MANIFEST_COLUMNS], lazy=True)
 
 
 def _empty_manifest() -> pd.DataFrame:

@@ -266,6 +266,7 @@ def _add_account(accounts: dict[str, FileAccount], account: FileAccount) -> None
         return
     for name in ("rows_seen", "rows_loaded", "rows_quarantined", "rows_filtered_out", "rows_deduplicated"):
         setattr(known, name, getattr(known, name) + getattr(account, name))
+    known.file_date = known.file_date or account.file_date
 
 
 def _outcome(

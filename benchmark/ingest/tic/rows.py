@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET, UnsetType
 
-from benchmark.accounts import FileAccount, IngestResult
+from benchmark.accounts import FileAccount, IngestResult, declared_date
 from benchmark.ingest.tic.items import CodeFilter, id_text, reference_id, text_of
 from benchmark.normalize.payers import resolve_payer
 from benchmark.schema import (
@@ -525,9 +525,11 @@ class RowBuilder:
         self.source_file = source_file
         self.wanted = wanted
         self.deduplicate = deduplicate
-        self.account = FileAccount(source_file=source_file, source_sha256=sha256)
-        self.quarantined: list[dict[str, Any]] = []
         fields = root.fields
+        self.account = FileAccount(
+            source_file=source_file, source_sha256=sha256, file_date=declared_date(fields.get("last_updated_on"))
+        )
+        self.quarantined: list[dict[str, Any]] = []
         payer_raw = _text(fields.get("reporting_entity_name")) or _text(fields.get("issuer_name"))
         plan = _plan_columns(fields, plans)
         identity = resolve_payer(payer_raw, plan.plan_raw)
