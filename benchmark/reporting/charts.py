@@ -124,13 +124,22 @@ def save_chart(
             Path(slides_dir).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(entry / "slide.png", Path(slides_dir) / f"{stem}.png")
         return paths
-    fig = draw()
-    paths = save_figure(fig, out, stem)
-    slide = save_slide_figure(fig, slides_dir, stem) if slides_dir is not None and has_data(fig) else None
+    paths, slide = draw_and_save(draw, out, stem, slides_dir)
     if key:
         files = {"chart.png": paths["png"], "chart.svg": paths["svg"], **({"slide.png": slide} if slide else {})}
         cache.save_files("charts", key, files)
     return paths
+
+
+def draw_and_save(
+    draw: Callable[[], Figure], out_dir: str | Path, stem: str, slides_dir: str | Path | None = None
+) -> tuple[dict[str, Path], Path | None]:
+    """Draw a chart and write it (:func:`save_figure`) and, when ``slides_dir`` is given and the chart has data, its
+    slide picture (:func:`save_slide_figure`), without the cache of :func:`save_chart`: (paths, slide picture)."""
+    fig = draw()
+    paths = save_figure(fig, out_dir, stem)
+    slide = save_slide_figure(fig, slides_dir, stem) if slides_dir is not None and has_data(fig) else None
+    return paths, slide
 
 
 def _chart_key(draw: Callable[[], Figure], stem: str, slide: bool) -> str | None:
