@@ -51,6 +51,19 @@ def bounds(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lengths, first, last
 
 
+def _plain_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, value) of every cell (see :meth:`CellFacts.numbers`)."""
+    plain = pc.ascii_is_decimal(pc.replace_substring(text, ".", "", max_replacements=1))
+    plain_np = np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
+    if not plain_np.any():
+        return plain_np, np.zeros(len(text), dtype=np.float64)
+    if plain_np.all():
+        value = pc.cast(text, pa.float64())
+    else:
+        value = pc.cast(pc.if_else(plain, text, "0"), pa.float64())
+    return plain_np, np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
 class CellFacts:
     """Facts about the columns of one table (columns named ``c<index>``, text), each computed on first use.
 
@@ -67,6 +80,10 @@ class CellFacts:
         self._trimmed: dict[int, tuple[pa.Array, np.ndarray]] = {}
         self._numbers: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._dictionaries: dict[tuple[int, bool], tuple[pa.Array, np.ndarray] | None] = {}
+        # every column end to end, once (a wide file has hundreds of columns: one pass instead of one per column)
+        self._joined: pa.Array | None = None
+        self._position: dict[int, int] = {}  # column index -> its place in _joined
+        self._batched = False
 
     def has_column(self, index: int) -> bool:
         return f"c{index}" in self.table.column_names
@@ -83,8 +100,80 @@ class CellFacts:
     def bounds(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(byte length, first byte, last byte) of every cell as published."""
         if index not in self._bounds:
+            self._batch()
+        if index not in self._bounds:
             self._bounds[index] = bounds(self.raw(index))
         return self._bounds[index]
+
+    def _batch(self) -> None:
+        """Bounds and edges of every column at once, from the columns joined end to end (when they are all text
+        without nulls and fit 32-bit offsets; else column by column)."""
+        if self._batched:
+            return
+        self._batched = True
+        indices = [int(name[1:]) for name in self.table.column_names if name[:1] == "c" and name[1:].isdigit()]
+        if len(indices) < 2 or self.n == 0:
+            return
+        arrays = [self.raw(i) for i in indices]
+        if any(not pa.types.is_string(a.type) or a.null_count for a in arrays):
+            return
+        if sum(a.nbytes for a in arrays) >= 1 << 30:
+            return
+        joined = pa.concat_arrays(arrays)
+        lengths, first, last = bounds(joined)
+        n = self.n
+        edges = ((lengths > 0) & (TRIMMABLE[first] | TRIMMABLE[last])).reshape(len(arrays), n).any(axis=1)
+        for k, index in enumerate(indices):
+            part = slice(k * n, (k + 1) * n)
+            self._bounds[index] = (lengths[part], first[part], last[part])
+            self._edges[index] = bool(edges[k])
+            self._position[index] = k
+        self._joined = joined
+
+    def prefetch_numbers(self, indices: list[int], trimmed: bool) -> None:
+        """:meth:`numbers` of several columns with one pass of the Arrow kernels over all their non-empty cells
+        (columns with a cell to trim, when ``trimmed``, are left to :meth:`numbers`)."""
+        self._batch()
+        todo = [
+            i
+            for i in dict.fromkeys(indices)
+            if i in self._position and self._key(i, trimmed) not in self._numbers and not self._key(i, trimmed)[1]
+        ]
+        if len(todo) < 2 or self._joined is None:
+            return
+        n = self.n
+        filled = [np.flatnonzero(self._bounds[i][0]) for i in todo]
+        where = np.concatenate([rows + self._position[i] * n for i, rows in zip(todo, filled)])
+        plain_all = np.zeros(0, dtype=bool)
+        value_all = np.zeros(0, dtype=np.float64)
+        if len(where):
+            plain_all, value_all = _plain_numbers(self._joined.take(pa.array(where)))
+        start = 0
+        for i, rows in zip(todo, filled):
+            plain = np.zeros(n, dtype=bool)
+            value = np.zeros(n, dtype=np.float64)
+            plain[rows] = plain_all[start : start + len(rows)]
+            value[rows] = value_all[start : start + len(rows)]
+            start += len(rows)
+            self._numbers[(i, False)] = (plain, value)
+
+    def prefetch_dictionaries(self, indices: list[int], trimmed: bool) -> None:
+        """:meth:`dictionary` of several columns as one dictionary encoding of all their cells (one dictionary
+        shared by the columns)."""
+        self._batch()
+        todo = [
+            i
+            for i in dict.fromkeys(indices)
+            if i in self._position and self._key(i, trimmed) not in self._dictionaries and not self._key(i, trimmed)[1]
+        ]
+        if len(todo) < 2 or self._joined is None:
+            return
+        n = self.n
+        joined = pa.concat_arrays([self._joined.slice(self._position[i] * n, n) for i in todo])
+        encoded = pc.dictionary_encode(joined)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        for k, i in enumerate(todo):
+            self._dictionaries[(i, False)] = (encoded.dictionary, codes[k * n : (k + 1) * n])
 
     def trimmable(self, index: int) -> bool:
         """Whether any cell of the column starts or ends with a byte that trimming could remove."""
@@ -112,17 +201,22 @@ class CellFacts:
 
     def numbers(self, index: int, trimmed: bool) -> tuple[np.ndarray, np.ndarray]:
         """(plain, value): whether each cell is a plain decimal -- ASCII digits with at most one point, at least one
-        digit -- and its value (meaningless where it is not plain)."""
+        digit -- and its value (0 where it is not plain). Only the non-empty cells are looked at (an empty cell is
+        not plain): many amount columns are mostly empty."""
         key = self._key(index, trimmed)
         if key not in self._numbers:
-            text = self.text(index, trimmed)[0]
-            plain = pc.ascii_is_decimal(pc.replace_substring(text, ".", "", max_replacements=1))
-            plain_np = np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
-            if plain_np.any():
-                value = pc.cast(pc.if_else(plain, text, "0"), pa.float64()).to_numpy(zero_copy_only=False)
+            text, lengths = self.text(index, trimmed)
+            filled = lengths > 0
+            count = int(np.count_nonzero(filled))
+            if count == self.n:
+                self._numbers[key] = _plain_numbers(text)
             else:
+                plain = np.zeros(self.n, dtype=bool)
                 value = np.zeros(self.n, dtype=np.float64)
-            self._numbers[key] = (plain_np, value)
+                if count:
+                    rows = np.flatnonzero(filled)
+                    plain[rows], value[rows] = _plain_numbers(text.take(pa.array(rows)))
+                self._numbers[key] = (plain, value)
         return self._numbers[key]
 
     def dictionary(self, index: int, trimmed: bool) -> tuple[pa.Array, np.ndarray] | None:

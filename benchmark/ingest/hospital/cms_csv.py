@@ -489,6 +489,18 @@ class RowRules:
         )
         self.rows_checked = 0
         self.problems: list[Problem] = []
+        # the columns read as numbers, and those of few distinct values, each looked at in one batch per table
+        v, c = self.v, columns
+        numbers = ["standard_charge | gross", "standard_charge | discounted_cash", "standard_charge | min"]
+        numbers += ["standard_charge | max", "drug_unit_of_measurement"]
+        distinct = [f"code | {i} | type" for i in range(1, c.code_count + 1)] + ["setting", "drug_type_of_measurement"]
+        for pp in [""] if c.tall else c.payers_plans:
+            sc, extra = _charge_field(c.tall, pp), _payer_field(c.tall, pp)
+            numbers += [sc("negotiated_dollar"), sc("negotiated_percentage"), extra("estimated_amount")]
+            numbers += [extra(name) for name in ("median_amount", "10th_percentile", "90th_percentile")]
+            distinct += [sc("methodology")] + ([extra("count")] if at_least(v, "3.0.0") else [])
+        self._numbers = [c.index[name] for name in numbers if name in c.index]
+        self._distinct = [c.index[name] for name in distinct if name in c.index]
 
     def check(self, table: pa.Table, lines: np.ndarray, facts: CellFacts | None = None) -> None:
         """Add every broken rule (errors) and alert (warnings) of the rows of ``table`` (``lines``: their line
@@ -497,7 +509,10 @@ class RowRules:
         if n == 0:
             return
         self.rows_checked += n
-        checker = _Table(facts if facts is not None else CellFacts(table), self.c.index, lines)
+        facts = facts if facts is not None else CellFacts(table)
+        facts.prefetch_numbers(self._numbers, trimmed=True)
+        facts.prefetch_dictionaries(self._distinct, trimmed=True)
+        checker = _Table(facts, self.c.index, lines)
         self._run(checker)
         self.problems += checker.problems
 
