@@ -1,6 +1,7 @@
 """Speed benchmark of the hospital standard-charge CSV reader (or of ``paybench validate``) against baselines, same run.
 
-Run: ``.venv/bin/python benchmarks/bench_hospital.py [--size-mb 300] [--keep] [--work-dir DIR] [--validate]``.
+Run: ``.venv/bin/python benchmarks/bench_hospital.py [--size-mb 300] [--keep] [--work-dir DIR] [--validate]
+[--baseline CHECKOUT]``.
 
 It generates two synthetic CMS v3.0 files into ``--work-dir`` (default ``benchmarks/_work/``, git-ignored; deleted
 afterwards unless ``--keep``; files of the right size already there are reused): a *tall* file of about
@@ -15,7 +16,12 @@ its own fresh process so that peak RSS is that task's alone:
 With ``--validate``, ours is ``paybench validate`` of the whole file
 (:func:`benchmark.ingest.validate.validate_file`: every CMS rule on every row, every value change and every
 candidate rate not loaded listed), against two baselines: ``pyarrow.csv.read_csv`` of every column as text (the
-parser validate itself uses, parse only: the floor of any CSV check) and ``wc -l`` (reading the bytes).
+parser validate itself uses, parse only: the floor of any CSV check) and ``wc -l`` (reading the bytes). The generated files are valid CMS v3.0 files (no CMS error: the benchmark times
+the normal path); the tall one has algorithm-only charges, which validate lists as warnings (not loaded).
+
+``--baseline CHECKOUT`` adds one more task: the same as ours, run with the ``benchmark`` package of another checkout
+of the repository (e.g. a ``git worktree`` of main), to compare two versions in the same run. Ours is always the
+``benchmark`` package beside this script.
 
 Each is run ``--repeat`` times, alternating. It prints the best and median MB/s (file bytes / wall time), CPU
 seconds (all threads; steadier than wall time on a shared machine), MB per CPU-second, peak RSS and the ratio
@@ -37,6 +43,7 @@ import time
 from pathlib import Path
 
 WORK_DIR = Path(__file__).resolve().parent / "_work"
+REPO = Path(__file__).resolve().parent.parent
 CODES = [
     "44320",
     "44310",
@@ -64,10 +71,23 @@ CODES = [
     "66984",
     "J1450",
 ]
+# The v3.0 attestation statement, word for word (CMS matches the header text): the files are valid CMS v3.0 files,
+# so that the benchmark times the normal path (a valid file), not the wording of a CMS error on every row.
+_ATTESTATION = (
+    "To the best of its knowledge and belief, this hospital has included all applicable standard charge "
+    "information in accordance with the requirements of 45 CFR 180.50, and the information encoded is true, "
+    "accurate, and complete as of the date in the file. This hospital has included all payer-specific "
+    "negotiated charges in dollars that can be expressed as a dollar amount. For payer-specific negotiated "
+    "charges that cannot be expressed as a dollar amount in the machine-readable file or not knowable in "
+    "advance, the hospital attests that the payer-specific negotiated charge is based on a contractual "
+    "algorithm, percentage or formula that precludes the provision of a dollar amount and has provided all "
+    "necessary information available to the hospital for the public to be able to derive the dollar amount, "
+    "including, but not limited to, the specific fee schedule or components referenced in such percentage, "
+    "algorithm or formula."
+)
 _GENERAL = (
     "hospital_name,last_updated_on,version,location_name,hospital_address,license_number|NY,type_2_npi,"
-    '"To the best of its knowledge and belief, this hospital has included all applicable standard charge '
-    'information in accordance with the requirements of 45 CFR 180.50.",attester_name\n'
+    f'"{_ATTESTATION}",attester_name\n'
     'Benchmark General Hospital (synthetic),2026-01-01,3.0.0,Benchmark General Hospital,"1 Example Way, Buffalo, '
     'NY 14215",123456,1234567893,true,Synthetic Attester\n'
 )
@@ -158,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each reader (default 3)")
     parser.add_argument("--validate", action="store_true", help="time `paybench validate` instead of the reader")
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR, help="where the generated files go")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout of the repository: its `benchmark` package timed as well"
+    )
     parser.add_argument("--child", nargs=2, metavar=("TASK", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -165,8 +188,14 @@ def main(argv: list[str] | None = None) -> int:
 
     work_dir = args.work_dir
     work_dir.mkdir(parents=True, exist_ok=True)
-    files = {"tall": work_dir / "bench_tall_v3.csv", "wide": work_dir / "bench_wide_v3.csv"}
+    files = {"tall": work_dir / "bench_tall_v3_valid.csv", "wide": work_dir / "bench_wide_v3_valid.csv"}
     tasks = ["ours", "arrow", "wc"] if args.validate else ["ours", "pandas"]
+    roots = {"ours": REPO}
+    if args.baseline:
+        if not (args.baseline / "benchmark" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: no benchmark/ package there")
+        tasks.insert(1, "base")
+        roots["base"] = args.baseline.resolve()
     names = {
         "ours": "paybench validate (all CMS rules, all rows)"
         if args.validate
@@ -174,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "pandas": "pandas read_csv (parse only)",
         "arrow": "pyarrow.csv.read_csv, all columns text (parse only)",
         "wc": "wc -l (read the bytes)",
+        "base": f"the same, baseline checkout {args.baseline.name if args.baseline else ''}",
     }
     target = int(args.size_mb * 1e6)
     for kind, path in files.items():
@@ -191,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             runs: dict[str, list[dict]] = {task: [] for task in tasks}
             for _ in range(args.repeat):
                 for task in runs:
-                    runs[task].append(_run("validate" if task == "ours" and args.validate else task, path))
+                    child = ("validate" if args.validate else "ours") if task in roots else task
+                    runs[task].append(_run(child, path, roots.get(task, REPO)))
             best = {task: min(r, key=lambda run: run["seconds"]) for task, r in runs.items()}
             median = {task: statistics.median(run["seconds"] for run in r) for task, r in runs.items()}
             for task in tasks:
@@ -205,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             ours = best["ours"]
             extra = f", {ours['problems']:,} problems" if "problems" in ours else ""
             print(f"{kind:<5} ours: {ours['rates']:,} rates of {ours['rows_seen']:,} candidate rates{extra}")
+            if "base" in best:
+                base = best["base"]
+                extra = f", {base['problems']:,} problems" if "problems" in base else ""
+                print(f"{kind:<5} base: {base['rates']:,} rates of {base['rows_seen']:,} candidate rates{extra}")
             for task in tasks[1:]:
                 baseline = best[task]
                 print(
@@ -219,10 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run(task: str, path: Path) -> dict:
-    """One task in a fresh interpreter (imports done before the clock starts); its JSON report."""
+def _run(task: str, path: Path, root: Path) -> dict:
+    """One task in a fresh interpreter (imports done before the clock starts), importing ``benchmark`` from the
+    checkout ``root``; its JSON report."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
     output = subprocess.run(
-        [sys.executable, __file__, "--child", task, str(path)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--child", task, str(path)], check=True, capture_output=True, text=True, env=env
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -312,6 +349,11 @@ def _description(rng: random.Random) -> str:
     return text
 
 
+def _code_type(code: str) -> str:
+    """CPT for a five-digit code, HCPCS for a letter and four digits (J1450)."""
+    return "CPT" if code.isdigit() else "HCPCS"
+
+
 def _money(value: float) -> str:
     return f"{value:.2f}"
 
@@ -342,15 +384,19 @@ def write_tall(path: Path, target_bytes: int, seed: int = 2026) -> None:
                     dollar, methodology = _money(gross * 1.4), "case rate"
                 else:
                     algorithm = "Paid per the payer's APR-DRG grouper times the hospital base rate"
-                    methodology = "other"
+                    methodology = "other"  # CMS: 'other' needs notes, a count other than 0 needs the percentiles
+                    median, p10, p90 = (_money(gross * f) for f in (0.9, 0.6, 1.2))
                     count = "1 through 10"
-                notes = rng.choice(_NOTES) if rng.random() < 0.1 else ""
+                if methodology == "other":
+                    notes = rng.choice(_NOTES[:3])
+                else:
+                    notes = rng.choice(_NOTES) if rng.random() < 0.1 else ""
                 lines.append(
                     ",".join(
                         (
                             description,
                             code,
-                            "CPT",
+                            _code_type(code),
                             revenue,
                             "RC",
                             "",
@@ -408,10 +454,11 @@ def write_wide(path: Path, target_bytes: int, seed: int = 2027) -> None:
         written = out.write(_GENERAL + ",".join(header) + "\n")
         while written < target_bytes:
             gross = rng.uniform(40, 40000)
+            code = rng.choice(pool)
             cells = [
                 _description(rng),
-                rng.choice(pool),
-                "CPT",
+                code,
+                _code_type(code),
                 f"0{rng.randint(250, 999)}",
                 "RC",
                 "",

@@ -21,6 +21,7 @@ knowingly differs from CMS.
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import tempfile
@@ -145,12 +146,23 @@ def validate_sources(paths: Iterable[str | Path], cms_version: str | None = None
 
 def validate_file(path: str | Path, cms_version: str | None = None, *, name: str | None = None) -> ValidationReport:
     """Every problem of one file (see the module docstring); never raises for a bad file."""
-    path = Path(path)
+    # The objects that exist before (modules, reference tables) are left out of the garbage collector's full
+    # passes while the file is checked: a big file makes hundreds of thousands of problems, and each full pass
+    # would walk everything again. They are handed back afterwards.
+    gc.freeze()
+    try:
+        return _validate_file(Path(path), cms_version, name)
+    finally:
+        gc.unfreeze()
+
+
+def _validate_file(path: Path, cms_version: str | None, name: str | None) -> ValidationReport:
     shown = name or path.name
     layout: str | None = None
     account: FileAccount | None = None
     used: str | None = None
     problems: list[Problem] = []
+    hospital: _Columns | None = None  # a hospital file's problems (column-wise)
     try:  # a FIFO or device is refused before it is opened; an unreadable file is one problem, not a crash
         kind = routing.detect_format(path)
     except (SourceError, OSError) as error:
@@ -163,12 +175,9 @@ def validate_file(path: str | Path, cms_version: str | None = None, *, name: str
         check = check_standard_charges(path, source_name=shown, cms_version=cms_version)
         layout, used = check.layout, check.cms_version
         account = check.result.accounts[0] if check.result else None
-        problems = check.cms_problems + _reader_problems(
-            check.problems, readable=account is not None, cms_checked=used is not None
-        )
+        first: list[Problem] = []
         if account is not None and used is None and kind == routing.HOSPITAL_CSV:
-            problems.insert(
-                0,
+            first.append(
                 Problem(
                     "file",
                     SEVERITY_ERROR,
@@ -177,6 +186,10 @@ def validate_file(path: str | Path, cms_version: str | None = None, *, name: str
                     "paybench can read, but CMS requires the template layout",
                 ),
             )
+        hospital = _concat(
+            _columns(first + check.cms_problems),
+            _reader_problems(check.problems, readable=account is not None, cms_checked=used is not None),
+        )
     elif kind in (routing.TIC_IN_NETWORK, routing.TIC_OTHER):
         used, layout, account, problems = _check_tic(path, kind, cms_version)
     else:
@@ -185,7 +198,7 @@ def validate_file(path: str | Path, cms_version: str | None = None, *, name: str
             with open(path, "rb") as handle:
                 message += f"; it starts with {handle.read(80)!r}"
         problems.append(Problem("file", SEVERITY_ERROR, "unsupported_file", message))
-    return _report(path, shown, kind, layout, problems, account, used)
+    return _report(path, shown, kind, layout, problems if hospital is None else hospital, account, used)
 
 
 def format_problem(row: Any) -> str:
@@ -198,23 +211,42 @@ def format_problem(row: Any) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _reader_problems(found: list[Problem], *, readable: bool, cms_checked: bool) -> list[Problem]:
+# Problems as columns (location, severity, reason_code, detail, raw_value): a big file has hundreds of thousands
+_Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _columns(problems: list[Problem]) -> _Columns:
+    if not problems:
+        return tuple(np.empty(0, dtype=object) for _ in range(5))  # type: ignore[return-value]
+    return tuple(np.array(column, dtype=object) for column in zip(*problems))  # type: ignore[return-value]
+
+
+def _concat(*parts: _Columns) -> _Columns:
+    return tuple(np.concatenate(columns) for columns in zip(*parts))  # type: ignore[return-value]
+
+
+def _reader_problems(found: list[Problem], *, readable: bool, cms_checked: bool) -> _Columns:
     """The reader's problems as validation problems: those restating a CMS rule dropped when the CMS rules were
-    checked; in a readable file, its errors (candidate rates not loaded) become warnings."""
-    out = []
-    for problem in found:
-        if cms_checked and problem.reason_code in _RESTATED:
-            continue
-        if readable and problem.severity == SEVERITY_ERROR and problem.reason_code not in _FILE_DAMAGE:
-            problem = Problem(
-                problem.location,
-                SEVERITY_WARNING,
-                problem.reason_code,
-                f"not loaded: {problem.detail}",
-                problem.raw_value,
-            )
-        out.append(problem)
-    return out
+    checked; in a readable file, its errors (candidate rates not loaded) become warnings (column-wise)."""
+    location, severity, reason, detail, raw = _columns(found)
+    if not len(location):
+        return location, severity, reason, detail, raw
+    kinds = set(reason.tolist())
+    keep = np.ones(len(reason), dtype=bool)
+    if cms_checked and kinds & _RESTATED:
+        keep = ~np.isin(reason, list(kinds & _RESTATED))
+    if readable:
+        demote = severity == SEVERITY_ERROR
+        if kinds & _FILE_DAMAGE:
+            demote &= ~np.isin(reason, list(kinds & _FILE_DAMAGE))
+        if demote.any():
+            severity = severity.copy()
+            detail = detail.copy()
+            severity[demote] = SEVERITY_WARNING
+            detail[demote] = np.add("not loaded: ", detail[demote])
+    if not keep.all():
+        return location[keep], severity[keep], reason[keep], detail[keep], raw[keep]
+    return location, severity, reason, detail, raw
 
 
 def _check_tic(
@@ -294,18 +326,19 @@ def _report(
     shown: str,
     kind: str,
     layout: str | None,
-    problems: list[Problem],
+    problems: list[Problem] | _Columns,
     account: FileAccount | None,
     used: str | None,
 ) -> ValidationReport:
+    location, severity, reason, detail, raw = _columns(problems) if isinstance(problems, list) else problems
     frame = pd.DataFrame(
         {
-            "source_file": [shown] * len(problems),
-            "location": [p.location for p in problems],
-            "severity": [p.severity for p in problems],
-            "reason_code": [p.reason_code for p in problems],
-            "detail": [p.detail for p in problems],
-            "raw_value": pd.Series([p.raw_value for p in problems], dtype=object),
+            "source_file": [shown] * len(location),
+            "location": location,
+            "severity": severity,
+            "reason_code": reason,
+            "detail": detail,
+            "raw_value": pd.Series(raw, dtype=object),
         },
         columns=PROBLEM_COLUMNS,
     )

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmark.ingest.hospital.cell_facts import CellFacts
 from benchmark.normalize.hospital_units import (
     clean_algorithm,
     clean_code,
@@ -30,58 +31,24 @@ from benchmark.normalize.hospital_units import (
     clean_setting_value,
 )
 
-# Bytes a cell may not start or end with to be its own ``str.strip()``: ASCII whitespace (as Python's str.isspace
-# sees it, \x1c-\x1f included) and every non-ASCII byte (Unicode spaces).
-_EDGE = np.zeros(256, dtype=bool)
-_EDGE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
-_EDGE[128:] = True
 _PLACEHOLDER = 9_999_999  # seven 9s or more is a placeholder: a plain number this big is not clean
 
 
-def _single(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-    return column
-
-
 class _Columns:
-    """Per-column facts of one table of rows (columns ``c<index>``, text), each computed once."""
+    """Per-column answers of one table of rows, from its :class:`CellFacts` (shared with the CMS row rules)."""
 
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-        self.n = table.num_rows
-        self._arrays: dict[int, pa.Array] = {}
-        self._bounds: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    def __init__(self, facts: CellFacts) -> None:
+        self.facts = facts
+        self.n = facts.n
         self._memo: dict[tuple, np.ndarray] = {}
 
     def array(self, index: int) -> pa.Array:
-        if index not in self._arrays:
-            self._arrays[index] = _single(self.table.column(f"c{index}"))
-        return self._arrays[index]
-
-    def _edges(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(lengths in bytes, first byte, last byte) of every cell (0 for empty cells)."""
-        if index not in self._bounds:
-            array = self.array(index)
-            buffers = array.buffers()
-            width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-            offsets: np.ndarray = np.frombuffer(
-                buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize
-            )
-            data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(1, np.uint8)
-            lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
-            filled = lengths > 0
-            first = np.zeros(self.n, dtype=np.uint8)
-            last = np.zeros(self.n, dtype=np.uint8)
-            first[filled] = data[offsets[:-1][filled]]
-            last[filled] = data[offsets[1:][filled] - 1]
-            self._bounds[index] = (lengths, first, last)
-        return self._bounds[index]
+        return self.facts.raw(index)
 
     def empty(self, index: int | None) -> np.ndarray:
         if index is None:
             return np.ones(self.n, dtype=bool)
-        return self._edges(index)[0] == 0
+        return self.facts.bounds(index)[0] == 0
 
     def tight(self, index: int | None) -> np.ndarray:
         """Non-empty cells whose first and last bytes are neither a space nor non-ASCII (``strip`` keeps them)."""
@@ -89,8 +56,7 @@ class _Columns:
             return np.zeros(self.n, dtype=bool)
         key = ("tight", index)
         if key not in self._memo:
-            lengths, first, last = self._edges(index)
-            self._memo[key] = (lengths > 0) & ~_EDGE[first] & ~_EDGE[last]
+            self._memo[key] = self.facts.tight(index)
         return self._memo[key]
 
     def amount(self, index: int | None, minimum: float = 0.0) -> np.ndarray:
@@ -100,16 +66,11 @@ class _Columns:
             return np.ones(self.n, dtype=bool)
         key = ("amount", index, minimum)
         if key not in self._memo:
-            lengths = self._edges(index)[0]
-            out = lengths == 0
+            out = self.empty(index)
             if not out.all():
-                array = self.array(index)
-                plain = pc.ascii_is_decimal(pc.replace_substring(array, ".", "", max_replacements=1))
-                plain_np = np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
-                if plain_np.any():
-                    value = pc.cast(pc.if_else(plain, array, "0"), pa.float64()).to_numpy(zero_copy_only=False)
-                    above = value > 0 if minimum == 0 else value >= minimum
-                    out |= plain_np & above & (value < _PLACEHOLDER)
+                plain, value = self.facts.numbers(index, trimmed=False)
+                above = value > 0 if minimum == 0 else value >= minimum
+                out = out | (plain & above & (value < _PLACEHOLDER))
             self._memo[key] = out
         return self._memo[key]
 
@@ -117,15 +78,16 @@ class _Columns:
         """``test`` of every cell, called once per distinct value (answers kept in ``cache`` across chunks)."""
         if index is None:
             return np.full(self.n, test(""), dtype=bool)
-        encoded = pc.dictionary_encode(self.array(index))
-        values = encoded.dictionary.to_pylist()
+        found = self.facts.dictionary(index, trimmed=False)
+        assert found is not None  # parsed text has no nulls
+        values = found[0].to_pylist()
         answers = np.empty(len(values), dtype=bool)
         for position, value in enumerate(values):
-            found = cache.get(value)
-            if found is None:
-                found = cache[value] = bool(test(value))
-            answers[position] = found
-        return answers[encoded.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(self.n, bool)
+            known = cache.get(value)
+            if known is None:
+                known = cache[value] = bool(test(value))
+            answers[position] = known
+        return self.facts.per_value(index, False, answers) if len(values) else np.zeros(self.n, bool)
 
 
 class CleanUnits:
@@ -164,11 +126,11 @@ class CleanUnits:
     def usable(self, table: pa.Table) -> bool:
         return all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in table.schema.types)
 
-    def masks(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    def masks(self, table: pa.Table, facts: CellFacts | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(clean units, algorithm-only units): boolean arrays [group, slot, row]. A clean unit needs no
         normalization; an algorithm-only unit (a clean code and payer, no dollar nor percentage, a negotiated
         algorithm that is not N/A) is quarantined as ``algorithm_only`` and nothing else is said about it."""
-        t = _Columns(table)
+        t = _Columns(facts if facts is not None else CellFacts(table))
         n = t.n
         items = self.items
         slots = [self._code_ids(t, code, kind) for code, kind in self.codes]

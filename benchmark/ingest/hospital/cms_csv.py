@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmark.errors import ParameterError
+from benchmark.ingest.hospital.cell_facts import CellFacts
 from benchmark.ingest.hospital.csv_layout import US_STATES
 from benchmark.ingest.hospital.csvtext import Record
 from benchmark.normalize.hospital_units import (
@@ -488,15 +489,30 @@ class RowRules:
         )
         self.rows_checked = 0
         self.problems: list[Problem] = []
+        # the columns read as numbers, and those of few distinct values, each looked at in one batch per table
+        v, c = self.v, columns
+        numbers = ["standard_charge | gross", "standard_charge | discounted_cash", "standard_charge | min"]
+        numbers += ["standard_charge | max", "drug_unit_of_measurement"]
+        distinct = [f"code | {i} | type" for i in range(1, c.code_count + 1)] + ["setting", "drug_type_of_measurement"]
+        for pp in [""] if c.tall else c.payers_plans:
+            sc, extra = _charge_field(c.tall, pp), _payer_field(c.tall, pp)
+            numbers += [sc("negotiated_dollar"), sc("negotiated_percentage"), extra("estimated_amount")]
+            numbers += [extra(name) for name in ("median_amount", "10th_percentile", "90th_percentile")]
+            distinct += [sc("methodology")] + ([extra("count")] if at_least(v, "3.0.0") else [])
+        self._numbers = [c.index[name] for name in numbers if name in c.index]
+        self._distinct = [c.index[name] for name in distinct if name in c.index]
 
-    def check(self, table: pa.Table, lines: np.ndarray) -> None:
+    def check(self, table: pa.Table, lines: np.ndarray, facts: CellFacts | None = None) -> None:
         """Add every broken rule (errors) and alert (warnings) of the rows of ``table`` (``lines``: their line
-        numbers) to :attr:`problems`."""
+        numbers; ``facts``: the table's column facts, shared with the reader) to :attr:`problems`."""
         n = table.num_rows
         if n == 0:
             return
         self.rows_checked += n
-        checker = _Table(table, self.c.index, lines)
+        facts = facts if facts is not None else CellFacts(table)
+        facts.prefetch_numbers(self._numbers, trimmed=True)
+        facts.prefetch_dictionaries(self._distinct, trimmed=True)
+        checker = _Table(facts, self.c.index, lines)
         self._run(checker)
         self.problems += checker.problems
 
@@ -678,76 +694,55 @@ class RowRules:
             )
 
 
-# Bytes a cell may start or end with that Arrow's utf8_trim_whitespace could remove (ASCII whitespace, the
-# \x1c-\x1f separators, any non-ASCII byte): a column whose cells start and end with none of them is left as it is.
-_TRIMMABLE = np.zeros(256, dtype=bool)
-_TRIMMABLE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
-_TRIMMABLE[128:] = True
-
-
-def _lengths_and_edges(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(byte length of every cell, whether a non-empty cell starts or ends with a byte in ``_TRIMMABLE``)."""
-    buffers = array.buffers()
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets: np.ndarray = np.frombuffer(
-        buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize
-    )
-    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
-    filled = np.flatnonzero(lengths)
-    edges = np.zeros(len(array), dtype=bool)
-    if len(filled):
-        data = np.frombuffer(buffers[2], dtype=np.uint8)
-        edges[filled] = _TRIMMABLE[data[offsets[:-1][filled]]] | _TRIMMABLE[data[offsets[1:][filled] - 1]]
-    return lengths, edges
-
-
 class _Table:
     """Column tests on one table, and the problems they find (located by line and column).
 
-    Cells are trimmed (Arrow's ``utf8_trim_whitespace``) only in columns that have a cell to trim; emptiness comes
-    from the Arrow offsets; a comparison with one value looks only at the cells of its length; an enumeration is
-    matched as written first and upper-cased only for the cells that did not match."""
+    Cells are read trimmed (Arrow's ``utf8_trim_whitespace``; only columns that have a cell to trim are trimmed);
+    the per-column facts (lengths, numbers, distinct values) come from the table's :class:`CellFacts`, shared with
+    the other checks of the same rows. A test of a column of few distinct values (an enumeration, a count, a
+    comparison with one value) is evaluated on its distinct values and mapped back to the rows."""
 
-    def __init__(self, table: pa.Table, index: dict[str, int], lines: np.ndarray) -> None:
-        self.table, self.index, self.lines, self.n = table, index, lines, table.num_rows
+    def __init__(self, facts: CellFacts, index: dict[str, int], lines: np.ndarray) -> None:
+        self.facts, self.index, self.lines, self.n = facts, index, lines, facts.n
         self.problems: list[Problem] = []
-        self._text: dict[str, pa.Array] = {}
-        self._lengths: dict[str, np.ndarray] = {}
         self._has: dict[str, np.ndarray] = {}
         self._false = np.zeros(self.n, dtype=bool)
 
     def text(self, name: str) -> pa.Array | None:
         if name not in self.index:
             return None
-        if name not in self._text:
-            column = self.table.column(f"c{self.index[name]}")
-            if column.num_chunks != 1:
-                column = column.combine_chunks()
-            else:
-                column = column.chunk(0)
-            if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
-                column = column.cast(pa.string())
-            lengths, edges = _lengths_and_edges(column)
-            if edges.any():
-                column = pc.utf8_trim_whitespace(column)
-                lengths = _lengths_and_edges(column)[0]
-            self._text[name], self._lengths[name] = column, lengths
-        return self._text[name]
+        return self.facts.text(self.index[name], trimmed=True)[0]
 
     def has(self, name: str) -> np.ndarray:
         if name not in self._has:
-            self._has[name] = self._false if self.text(name) is None else self._lengths[name] > 0
+            if name not in self.index:
+                self._has[name] = self._false
+            else:
+                self._has[name] = self.facts.text(self.index[name], trimmed=True)[1] > 0
         return self._has[name]
+
+    def _on_values(self, name: str, test: Callable[[pa.Array], pa.Array]) -> np.ndarray:
+        """``test`` (an Arrow kernel, cell by cell) of every cell, evaluated on the column's distinct values."""
+        index = self.index[name]
+        found = self.facts.dictionary(index, trimmed=True)
+        if found is None:  # not for parsed text (no nulls); kept for safety
+            text = self.facts.text(index, trimmed=True)[0]
+            return np.asarray(test(text).to_numpy(zero_copy_only=False), dtype=bool)
+        values = np.asarray(test(found[0]).to_numpy(zero_copy_only=False), dtype=bool)
+        return self.facts.per_value(index, True, values)
 
     def equals(self, name: str, value: str) -> np.ndarray:
         text = self.text(name)
         if text is None:
             return self._false
         upper = value.upper()
+        index = self.index[name]
+        if self.facts.has_dictionary(index, trimmed=True):
+            return self._on_values(name, lambda values: pc.equal(pc.utf8_upper(values), upper))
         if upper.isascii() and not set(upper) & {"I", "S"}:
             # only ASCII text upper-cases to such a value (the non-ASCII letters whose upper case is ASCII are the
             # dotless i and the long s), so only cells of its length can equal it
-            candidates = np.flatnonzero(self._lengths[name] == len(upper))
+            candidates = np.flatnonzero(self.facts.text(index, trimmed=True)[1] == len(upper))
         else:
             candidates = np.arange(self.n)
         out = np.zeros(self.n, dtype=bool)
@@ -762,20 +757,14 @@ class _Table:
         self.flag(rows, "required_value", f"{name} is required" + (f" {why}" if why else ""), name)
 
     def number(self, name: str, when: np.ndarray | None = None) -> None:
-        text = self.text(name)
-        if text is None:
+        if name not in self.index:
             return
         has = self.has(name)
         if not has.any():
             return
-        # _NUMBER (digits with at most one point, at least one digit; RE2's \d is ASCII): the first point removed,
-        # what is left must be ASCII digits
-        plain = pc.ascii_is_decimal(pc.replace_substring(text, ".", "", max_replacements=1))
-        ok = np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
-        bad = has & ~ok
-        if ok.any():  # "0", "0.00": digits but not positive
-            value = pc.cast(pc.if_else(plain, text, "1"), pa.float64())
-            bad |= has & (value.to_numpy(zero_copy_only=False) <= 0)
+        # _NUMBER (digits with at most one point, at least one digit; RE2's \d is ASCII), and positive
+        plain, value = self.facts.numbers(self.index[name], trimmed=True)
+        bad = has & ~(plain & (value > 0))
         if when is not None:
             bad &= when
         self.flag(
@@ -783,16 +772,12 @@ class _Table:
         )
 
     def count(self, name: str) -> None:
-        text = self.text(name)
-        if text is None:
+        if name not in self.index:
             return
         has = self.has(name)
-        rows = np.flatnonzero(has)
-        if not len(rows):
+        if not has.any():
             return
-        picked = text.take(pa.array(rows)) if len(rows) < self.n else text
-        ok = np.zeros(self.n, dtype=bool)
-        ok[rows] = np.asarray(pc.match_substring_regex(picked, _COUNT).to_numpy(zero_copy_only=False), dtype=bool)
+        ok = self._on_values(name, lambda values: pc.match_substring_regex(values, _COUNT))
         ok |= self.equals(name, "1 THROUGH 10")
         self.flag(
             has & ~ok,
@@ -803,22 +788,20 @@ class _Table:
         )
 
     def enum(self, name: str, allowed, rule: str, when: np.ndarray | None = None, lower: bool = False) -> None:
-        text = self.text(name)
-        if text is None:
+        if name not in self.index:
             return
         values = pa.array([a.upper() for a in allowed]) if not isinstance(allowed, pa.Array) else allowed
         has = self.has(name)
         look = has if when is None else has & when
         if look.any():
-            # as written first (upper, lower or as listed), then upper-cased: only the cells that did not match
+            # as written (upper, lower or as listed), else upper-cased
             listed = values.to_pylist()
             spellings = pa.array(sorted({v for a in listed for v in (a, a.lower(), a.upper())}))
-            ok = np.asarray(pc.is_in(text, value_set=spellings).to_numpy(zero_copy_only=False), dtype=bool)
-            rest = np.flatnonzero(look & ~ok)
-            if len(rest):
-                upper = pc.utf8_upper(text.take(pa.array(rest)))
-                ok[rest] = np.asarray(pc.is_in(upper, value_set=values).to_numpy(zero_copy_only=False), dtype=bool)
-            bad = look & ~ok
+
+            def known(cells: pa.Array) -> pa.Array:
+                return pc.or_(pc.is_in(cells, value_set=spellings), pc.is_in(pc.utf8_upper(cells), value_set=values))
+
+            bad = look & ~self._on_values(name, known)
         else:
             bad = self._false
         shown = ", ".join(a.lower() if lower else a for a in values.to_pylist())

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from benchmark.ingest.hospital.cell_facts import CellFacts
 from benchmark.ingest.hospital.clean_units import CleanUnits
 from benchmark.ingest.hospital.csvtext import ByteSource, Chunk, Record, UnbalancedQuoteError, records
 from benchmark.normalize.hospital_units import (
@@ -500,9 +501,10 @@ def read_rows(
     reader = _RowReader(layout, sink)
     parser = _ChunkParser(layout, all_columns=sink.collect_problems)
     for table, lines, full in _tables(source, layout, sink, parser, resync=resync):
+        facts = CellFacts(table)  # per-column facts shared by the CMS rules and the fast path
         if check is not None:
-            check.check(table, lines)
-        reader.table(table, lines, full)
+            check.check(table, lines, facts)
+        reader.table(table, lines, full, facts)
     for line in sorted(set(source.cp1252_lines)):
         sink.problem(f"line {line}", SEVERITY_WARNING, "not_utf8", "bytes that are not UTF-8; decoded as cp1252")
 
@@ -510,7 +512,7 @@ def read_rows(
 class RowCheck(Protocol):
     """Rules applied to the data rows while they are read (:class:`benchmark.ingest.hospital.cms_csv.RowRules`)."""
 
-    def check(self, table: pa.Table, lines: np.ndarray) -> None: ...
+    def check(self, table: pa.Table, lines: np.ndarray, facts: CellFacts | None = None) -> None: ...
 
 
 _Parsed = tuple[pa.Table, np.ndarray, "Callable[[], pa.Table] | None"]
@@ -731,9 +733,16 @@ class _RowReader:
                 self.file_columns,
             )
 
-    def table(self, table: pa.Table, lines: np.ndarray, full: Callable[[], pa.Table | None] | None = None) -> None:
+    def table(
+        self,
+        table: pa.Table,
+        lines: np.ndarray,
+        full: Callable[[], pa.Table | None] | None = None,
+        facts: CellFacts | None = None,
+    ) -> None:
         """Count and gather the rows of ``table`` (columns named c<index>; ``full`` gives every column when some
-        were not parsed, to tell a row with only a description from a blank one)."""
+        were not parsed, to tell a row with only a description from a blank one; ``facts``: the table's column
+        facts, when they are shared with other checks)."""
         n = table.num_rows
         if n == 0:
             return
@@ -786,7 +795,7 @@ class _RowReader:
             # validation: units that need no normalization are only counted, algorithm-only ones of rows with
             # nothing else to normalize quarantined directly (see clean_units)
             units = group_has[:, None, :] & np.stack(keep_code)[None, :, :]
-            clean, algorithm = self.clean.masks(table)
+            clean, algorithm = self.clean.masks(table, facts)
             clean &= units
             algorithm &= units & ~clean
             slow_rows = (units & ~clean & ~algorithm).any(axis=(0, 1)) | (codeless & ~no_value)

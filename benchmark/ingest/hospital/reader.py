@@ -111,7 +111,8 @@ def check_standard_charges(
 ) -> FileCheck:
     """Read a file only to list its problems (file-level and row-level, errors and warnings) and check it against
     the CMS rules of its version (``cms_version`` to choose another: ``"2.2.0"``...); never raises
-    :class:`HospitalFileError` -- a file that cannot be read comes back with its error problems and no result."""
+    :class:`HospitalFileError` -- a file that cannot be read comes back with its error problems and no result.
+    Nothing is loaded, so the file is not hashed (the account's ``source_sha256`` is empty)."""
     return _read(Path(path), None, is_synthetic=False, source_name=source_name, collect=True, cms_version=cms_version)
 
 
@@ -143,7 +144,9 @@ def _read(
     source_file = source_name or path.name
     check = FileCheck(source_file=source_file, layout=None, cms_override=cms_version)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while reading it (hashlib releases the GIL)
-        sha256 = pool.submit(sha256_file, path)
+        # validation loads nothing, so no rate needs the file's hash for its provenance: not computed (a whole
+        # pass over the file's bytes)
+        sha256 = None if collect else pool.submit(sha256_file, path)
         sink = Sink(
             source_file=source_file,
             sha256="",
@@ -153,7 +156,8 @@ def _read(
             check_only=collect,
         )
         read = _read_into(path, sink, check, collect)
-        sink.set_sha256(sha256.result())
+        if sha256 is not None:
+            sink.set_sha256(sha256.result())
     if read:
         check.result = sink.result()
         check.problems = sink.problems

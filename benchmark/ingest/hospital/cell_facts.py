@@ -1,0 +1,242 @@
+"""Per-column facts of one table of CSV rows, computed once and shared by everything that looks at the table.
+
+Validating a hospital CSV, two checks read the same columns of every chunk of rows: the CMS row rules
+(:class:`benchmark.ingest.hospital.cms_csv.RowRules`, on cells trimmed of whitespace) and the fast path that tells
+which candidate rates need no normalization (:class:`benchmark.ingest.hospital.clean_units.CleanUnits`, on cells as
+published). Both want the byte length and first and last byte of every cell, whether a cell is a plain positive
+number and its value, and a column's distinct values. :class:`CellFacts` computes each of these once per column
+(from the Arrow buffers, or with one Arrow kernel per column) and keeps it for the next question.
+
+Distinct values: a column of few distinct values (code types, settings, methodologies, payer names, counts) is
+dictionary-encoded once; a rule is then evaluated on its distinct values with the same Arrow kernels as it would be
+on the cells, and mapped back to the rows by the dictionary indices -- the same answer, computed on a few hundred
+values instead of a hundred thousand cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Bytes a cell may start or end with that Arrow's utf8_trim_whitespace (and Python's str.strip) could remove: ASCII
+# whitespace, the \x1c-\x1f separators, any non-ASCII byte (Unicode spaces). A cell whose first and last bytes are
+# none of them is its own trimmed form.
+TRIMMABLE = np.zeros(256, dtype=bool)
+TRIMMABLE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+TRIMMABLE[128:] = True
+
+
+def single(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One Arrow array of a column (its chunks combined)."""
+    if isinstance(column, pa.ChunkedArray):
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column
+
+
+def bounds(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(byte length, first byte, last byte) of every cell of a string array (0 for empty cells), from its buffers."""
+    n = len(array)
+    buffers = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets: np.ndarray = np.frombuffer(buffers[1], dtype=width, count=n + 1, offset=array.offset * width().itemsize)
+    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    first = np.zeros(n, dtype=np.uint8)
+    last = np.zeros(n, dtype=np.uint8)
+    filled = np.flatnonzero(lengths)
+    if len(filled) and buffers[2] is not None:
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        first[filled] = data[offsets[:-1][filled]]
+        last[filled] = data[offsets[1:][filled] - 1]
+    return lengths, first, last
+
+
+def _plain_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, value) of every cell (see :meth:`CellFacts.numbers`)."""
+    plain = pc.ascii_is_decimal(pc.replace_substring(text, ".", "", max_replacements=1))
+    plain_np = np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
+    if not plain_np.any():
+        return plain_np, np.zeros(len(text), dtype=np.float64)
+    if plain_np.all():
+        value = pc.cast(text, pa.float64())
+    else:
+        value = pc.cast(pc.if_else(plain, text, "0"), pa.float64())
+    return plain_np, np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+class CellFacts:
+    """Facts about the columns of one table (columns named ``c<index>``, text), each computed on first use.
+
+    ``trimmed=True`` asks about the cells trimmed of whitespace (Arrow's ``utf8_trim_whitespace``), ``False`` about
+    the cells as published; in a column without a cell to trim both are the same array and share their facts.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.n = table.num_rows
+        self._raw: dict[int, pa.Array] = {}
+        self._bounds: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._edges: dict[int, bool] = {}
+        self._trimmed: dict[int, tuple[pa.Array, np.ndarray]] = {}
+        self._numbers: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._dictionaries: dict[tuple[int, bool], tuple[pa.Array, np.ndarray] | None] = {}
+        # every column end to end, once (a wide file has hundreds of columns: one pass instead of one per column)
+        self._joined: pa.Array | None = None
+        self._position: dict[int, int] = {}  # column index -> its place in _joined
+        self._batched = False
+
+    def has_column(self, index: int) -> bool:
+        return f"c{index}" in self.table.column_names
+
+    def raw(self, index: int) -> pa.Array:
+        """The column as published (one array, text)."""
+        if index not in self._raw:
+            array = single(self.table.column(f"c{index}"))
+            if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+                array = array.cast(pa.string())
+            self._raw[index] = array
+        return self._raw[index]
+
+    def bounds(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(byte length, first byte, last byte) of every cell as published."""
+        if index not in self._bounds:
+            self._batch()
+        if index not in self._bounds:
+            self._bounds[index] = bounds(self.raw(index))
+        return self._bounds[index]
+
+    def _batch(self) -> None:
+        """Bounds and edges of every column at once, from the columns joined end to end (when they are all text
+        without nulls and fit 32-bit offsets; else column by column)."""
+        if self._batched:
+            return
+        self._batched = True
+        indices = [int(name[1:]) for name in self.table.column_names if name[:1] == "c" and name[1:].isdigit()]
+        if len(indices) < 2 or self.n == 0:
+            return
+        arrays = [self.raw(i) for i in indices]
+        if any(not pa.types.is_string(a.type) or a.null_count for a in arrays):
+            return
+        if sum(a.nbytes for a in arrays) >= 1 << 30:
+            return
+        joined = pa.concat_arrays(arrays)
+        lengths, first, last = bounds(joined)
+        n = self.n
+        edges = ((lengths > 0) & (TRIMMABLE[first] | TRIMMABLE[last])).reshape(len(arrays), n).any(axis=1)
+        for k, index in enumerate(indices):
+            part = slice(k * n, (k + 1) * n)
+            self._bounds[index] = (lengths[part], first[part], last[part])
+            self._edges[index] = bool(edges[k])
+            self._position[index] = k
+        self._joined = joined
+
+    def prefetch_numbers(self, indices: list[int], trimmed: bool) -> None:
+        """:meth:`numbers` of several columns with one pass of the Arrow kernels over all their non-empty cells
+        (columns with a cell to trim, when ``trimmed``, are left to :meth:`numbers`)."""
+        self._batch()
+        todo = [
+            i
+            for i in dict.fromkeys(indices)
+            if i in self._position and self._key(i, trimmed) not in self._numbers and not self._key(i, trimmed)[1]
+        ]
+        if len(todo) < 2 or self._joined is None:
+            return
+        n = self.n
+        filled = [np.flatnonzero(self._bounds[i][0]) for i in todo]
+        where = np.concatenate([rows + self._position[i] * n for i, rows in zip(todo, filled)])
+        plain_all = np.zeros(0, dtype=bool)
+        value_all = np.zeros(0, dtype=np.float64)
+        if len(where):
+            plain_all, value_all = _plain_numbers(self._joined.take(pa.array(where)))
+        start = 0
+        for i, rows in zip(todo, filled):
+            plain = np.zeros(n, dtype=bool)
+            value = np.zeros(n, dtype=np.float64)
+            plain[rows] = plain_all[start : start + len(rows)]
+            value[rows] = value_all[start : start + len(rows)]
+            start += len(rows)
+            self._numbers[(i, False)] = (plain, value)
+
+    def prefetch_dictionaries(self, indices: list[int], trimmed: bool) -> None:
+        """:meth:`dictionary` of several columns as one dictionary encoding of all their cells (one dictionary
+        shared by the columns)."""
+        self._batch()
+        todo = [
+            i
+            for i in dict.fromkeys(indices)
+            if i in self._position and self._key(i, trimmed) not in self._dictionaries and not self._key(i, trimmed)[1]
+        ]
+        if len(todo) < 2 or self._joined is None:
+            return
+        n = self.n
+        joined = pa.concat_arrays([self._joined.slice(self._position[i] * n, n) for i in todo])
+        encoded = pc.dictionary_encode(joined)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        for k, i in enumerate(todo):
+            self._dictionaries[(i, False)] = (encoded.dictionary, codes[k * n : (k + 1) * n])
+
+    def trimmable(self, index: int) -> bool:
+        """Whether any cell of the column starts or ends with a byte that trimming could remove."""
+        if index not in self._edges:
+            lengths, first, last = self.bounds(index)
+            self._edges[index] = bool(((lengths > 0) & (TRIMMABLE[first] | TRIMMABLE[last])).any())
+        return self._edges[index]
+
+    def tight(self, index: int) -> np.ndarray:
+        """Non-empty cells whose first and last bytes are neither whitespace nor non-ASCII (``strip`` keeps them)."""
+        lengths, first, last = self.bounds(index)
+        return (lengths > 0) & ~TRIMMABLE[first] & ~TRIMMABLE[last]
+
+    def text(self, index: int, trimmed: bool) -> tuple[pa.Array, np.ndarray]:
+        """(cells, their byte lengths), trimmed or as published."""
+        if not trimmed or not self.trimmable(index):
+            return self.raw(index), self.bounds(index)[0]
+        if index not in self._trimmed:
+            array = pc.utf8_trim_whitespace(self.raw(index))
+            self._trimmed[index] = (array, bounds(array)[0])
+        return self._trimmed[index]
+
+    def _key(self, index: int, trimmed: bool) -> tuple[int, bool]:
+        return (index, trimmed and self.trimmable(index))
+
+    def numbers(self, index: int, trimmed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(plain, value): whether each cell is a plain decimal -- ASCII digits with at most one point, at least one
+        digit -- and its value (0 where it is not plain). Only the non-empty cells are looked at (an empty cell is
+        not plain): many amount columns are mostly empty."""
+        key = self._key(index, trimmed)
+        if key not in self._numbers:
+            text, lengths = self.text(index, trimmed)
+            filled = lengths > 0
+            count = int(np.count_nonzero(filled))
+            if count == self.n:
+                self._numbers[key] = _plain_numbers(text)
+            else:
+                plain = np.zeros(self.n, dtype=bool)
+                value = np.zeros(self.n, dtype=np.float64)
+                if count:
+                    rows = np.flatnonzero(filled)
+                    plain[rows], value[rows] = _plain_numbers(text.take(pa.array(rows)))
+                self._numbers[key] = (plain, value)
+        return self._numbers[key]
+
+    def dictionary(self, index: int, trimmed: bool) -> tuple[pa.Array, np.ndarray] | None:
+        """(distinct values, index of each cell's value) -- None when the column has nulls (never, for parsed
+        text) -- computed once per column."""
+        key = self._key(index, trimmed)
+        if key not in self._dictionaries:
+            text = self.text(index, trimmed)[0]
+            found = None
+            if text.null_count == 0:
+                encoded = pc.dictionary_encode(text)
+                found = (encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False))
+            self._dictionaries[key] = found
+        return self._dictionaries[key]
+
+    def has_dictionary(self, index: int, trimmed: bool) -> bool:
+        return self._key(index, trimmed) in self._dictionaries
+
+    def per_value(self, index: int, trimmed: bool, values: np.ndarray) -> np.ndarray:
+        """An answer per distinct value (in dictionary order) mapped to the cells."""
+        found = self.dictionary(index, trimmed)
+        assert found is not None
+        return values[found[1]] if len(values) else np.zeros(self.n, dtype=values.dtype)
