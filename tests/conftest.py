@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import fcntl
+import functools
+import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPORT_DATE = "2026-12-06"  # the fixed report date of the shared reports (expired contracts are counted against it)
@@ -25,11 +31,20 @@ def _start_mypy() -> subprocess.Popen | None:
     return subprocess.Popen([command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _is_worker(config: pytest.Config) -> bool:
+    """This process is a pytest-xdist worker (``-n 2``, pyproject.toml's default), not a run in one process."""
+    return hasattr(config, "workerinput")
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """When the run includes tests/test_code_quality.py::test_types_check, start mypy now, in the background: without
     a .mypy_cache (a fresh clone, CI) it needs ~30 s of CPU, which then overlap with the other tests (on a second
-    core) instead of adding to the run's time; the test reads the result (fixture ``type_check``)."""
-    if any(item.nodeid.endswith("test_code_quality.py::test_types_check") for item in session.items):
+    core) instead of adding to the run's time; the test reads the result (fixture ``type_check``). Not in an xdist
+    worker: every worker collects every test, and the second core is busy with the other worker; the fixture starts
+    mypy when the test runs."""
+    if _is_worker(session.config):
+        return
+    if any(item.path.name == "test_code_quality.py" and item.name == "test_types_check" for item in session.items):
         started = _start_mypy()
         if started is not None:
             _BACKGROUND["mypy"] = started
@@ -39,11 +54,80 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 # `pytest -m "not slow"` runs every test that needs no kernel
 RENDERS_A_REPORT = {"report_44320", "hostile_report", "three_runs"}
 
+# ------------------------------------------------------------------------------------------ tests on every core
+# pyproject.toml runs the tests in pytest-xdist workers, `--dist=loadfile --no-loadscope-reorder`: a worker takes a
+# whole file at a time, files in the order the items have after pytest_collection_modifyitems. Two changes to
+# loadfile here, through xdist's public scheduler hook (FileGroupScheduling):
+# - the session fixtures below are built once per worker that asks for them (the 44320 report takes a kernel and
+#   ~30 s of CPU), so the files whose tests or fixtures ask for one are one unit of work, run by one worker;
+# - units start longest first (seconds of one serial run, rounded), so that no long unit starts last while the other
+#   workers are idle; the others follow in the files' order.
+# `-n 0` runs everything in one process, in the files' order.
+SHARED_SESSION_FIXTURES = frozenset({"report_44320", "built_report", "sample_store"})
+SHARED_GROUP = "shared session fixtures"
+GROUP_SECONDS = {
+    SHARED_GROUP: 200,
+    "test_store_concurrency.py": 100,
+    "test_batch.py": 60,
+    "test_exports.py": 50,
+    "test_code_quality.py": 40,
+    "test_notebook.py": 30,
+    "test_distributed.py": 30,
+    "test_hostile_inputs.py": 30,
+}
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+
+@functools.cache
+def _group(path: Path) -> str:
+    """A test file's unit of work: the shared group when a function in it takes one of the shared session fixtures
+    as an argument (a test or a fixture) or names one in a string (``usefixtures``, ``getfixturevalue``); else the
+    file itself."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.add(node.value)
+    return SHARED_GROUP if names & SHARED_SESSION_FIXTURES else path.name
+
+
+class FileGroupScheduling(LoadScopeScheduling):
+    """xdist's loadfile with the files that share a session fixture as one scope (see above). Overrides
+    ``_split_scope``, as xdist's own LoadFileScheduling does (tested with pytest-xdist 3.8; pyproject.toml pins the
+    range). Not ``--dist=loadgroup``: with pytest 9.2 it no longer groups (pytest-xdist issue 1386)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return _group(self.config.rootpath / nodeid.split("::", 1)[0])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling | None:
+    return FileGroupScheduling(config, log) if config.getoption("dist") == "loadfile" else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if RENDERS_A_REPORT & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    if _is_worker(config):  # the order the workers send to the scheduler (the same in every worker)
+        position = {item: index for index, item in enumerate(items)}
+        items.sort(key=lambda item: (-GROUP_SECONDS.get(_group(item.path), 0), position[item]))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """xdist workers register the Jupyter kernel one at a time: two workers installing the kernel spec at once (a
+    fresh environment, e.g. CI) can delete each other's files. Once registered, ``ensure_kernel`` only reads it."""
+    if not _is_worker(session.config):
+        return
+    from benchmark.reporting.runner import ensure_kernel
+
+    prefix = hashlib.sha256(sys.prefix.encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"payer-benchmark-kernel-{prefix}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            ensure_kernel()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -68,10 +67,61 @@ def test_commit_refuses_an_outcome_that_would_narrow_a_concurrent_one(tmp_path):
     assert _counts(store.read_rates()) == {"44320": 177}
 
 
-def _read_loop(root: str, seconds: float, queue) -> None:
+# ------------------------------------------------------------------------------------------- processes at once
+# The races need real processes (the store's locks are file locks). Each spawned process imports the package (~3 s
+# of CPU), so the module spawns three once and sends every round's work to them: each round still starts its
+# processes' work together (a barrier) on a new store.
+def _serve(inbox, outbox, barriers: dict, stop) -> None:
+    """A worker process: run ``(index, function name, args)`` from ``inbox`` (with the shared barriers and stop
+    event) and put ``(index, result)`` in ``outbox`` (an exception's text if it raised), until ``None``."""
+    while (task := inbox.get()) is not None:
+        index, name, args = task
+        try:
+            result = globals()[name](*args, barriers=barriers, stop=stop)
+        except BaseException as error:  # reported to the test, which fails on it
+            result = f"raised {type(error).__name__}: {error}"
+        outbox.put((index, result))
+
+
+@pytest.fixture(scope="module")
+def workers():
+    """Three spawned processes that run this module's functions: ``run([(function, args), ...])`` gives each its
+    task at once and returns their results in the order given."""
+    context = multiprocessing.get_context("spawn")
+    barriers = {parties: context.Barrier(parties) for parties in (2, 3)}
+    stop, outbox = context.Event(), context.Queue()
+    inboxes = [context.Queue() for _ in range(3)]
+    processes = [context.Process(target=_serve, args=(inbox, outbox, barriers, stop)) for inbox in inboxes]
+    for process in processes:
+        process.start()
+
+    def run(tasks: list[tuple], timeout: float = 300) -> list:
+        assert len(tasks) <= len(processes)
+        stop.clear()
+        for barrier in barriers.values():
+            barrier.reset()
+        for index, (inbox, (function, args)) in enumerate(zip(inboxes, tasks)):
+            inbox.put((index, function.__name__, args))
+        results = dict(outbox.get(timeout=timeout) for _ in tasks)
+        return [results[index] for index in range(len(tasks))]
+
+    yield run
+    for inbox in inboxes:
+        inbox.put(None)
+    for process in processes:
+        process.join(30)
+        if process.is_alive():
+            process.kill()
+
+
+def _read_loop(root: str, *, barriers, stop) -> tuple[int, list[str]]:
+    """Read 44320 until the writer says it is done: the first read before the writer starts, the others while it
+    commits."""
     store = st.Store.open(root)
-    errors, reads, deadline = [], 0, time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    errors, reads = [], 0
+
+    def read() -> None:
+        nonlocal reads
         try:
             frame = store.read_rates(["44320"])
             reads += 1
@@ -79,61 +129,58 @@ def _read_loop(root: str, seconds: float, queue) -> None:
                 errors.append(f"{len(frame)} rows of 44320")
         except Exception as error:  # any error a reader sees is the finding
             errors.append(f"{type(error).__name__}: {error}")
-    queue.put((reads, errors[:5]))
+
+    read()
+    barriers[3].wait(120)
+    while True:  # at least one read after the writer started
+        read()
+        if stop.is_set():
+            return reads, errors[:5]
 
 
-def _widen_loop(root: str, rounds: int) -> None:
+def _widen_loop(root: str, rounds: int, *, barriers, stop) -> int:
+    """Re-read F for ever wider code filters (each commit replaces the part the readers read), once both readers
+    are reading; then tell them to stop. Returns the number of commits."""
     codes = ["44320"]
-    for extra in ["44310", "44312", "44314", "44316", "44322", "44340", "44345", "44346"][:rounds]:
-        codes.append(extra)
-        store_pipeline.ingest([F], codes, root)
+    barriers[3].wait(120)
+    try:
+        for extra in ["44310", "44312", "44314", "44316", "44322", "44340", "44345", "44346"][:rounds]:
+            codes.append(extra)
+            store_pipeline.ingest([F], codes, root)
+    finally:
+        stop.set()
+    return rounds
 
 
 @pytest.mark.slow
-def test_readers_see_one_snapshot_while_commits_widen_a_code_filter(tmp_path):
+def test_readers_see_one_snapshot_while_commits_widen_a_code_filter(tmp_path, workers):
     """Readers in other processes read 44320 while a writer re-reads F for ever wider filters (each commit replaces
     the part the readers are reading). No read may fail (``IOException: No files found``) or see a partial part."""
     root = tmp_path / "s"
     store_pipeline.ingest([F], ["44320"], root)
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    readers = [context.Process(target=_read_loop, args=(str(root), 25.0, queue)) for _ in range(2)]
-    writer = context.Process(target=_widen_loop, args=(str(root), 8))
-    for process in (*readers, writer):
-        process.start()
-    writer.join(240)
-    results = [queue.get(timeout=120) for _ in readers]
-    for process in readers:
-        process.join(30)
-    assert writer.exitcode == 0
-    assert all(reads > 0 for reads, _ in results), results
+    *results, commits = workers([(_read_loop, (str(root),)), (_read_loop, (str(root),)), (_widen_loop, (str(root), 8))])
+    assert commits == 8
+    assert all(reads > 1 for reads, _ in results), results  # a read before the writer started and reads during it
     assert [errors for _, errors in results] == [[], []]
     store = st.open_store(root)
     assert len(store.read_rates(["44320"])) == 177
     assert st.open_store(root).vacuum() is not None and store.verify() == []
 
 
-def _create(root: str, barrier, queue) -> None:
-    barrier.wait(30)
+def _create(root: str, *, barriers, stop) -> str:
+    barriers[3].wait(30)
     try:
         st.open_store(root, create=True)
-        queue.put("ok")
+        return "ok"
     except Exception as error:  # the failure is the finding
-        queue.put(f"{type(error).__name__}: {error}")
+        return f"{type(error).__name__}: {error}"
 
 
 @pytest.mark.slow
-def test_concurrent_creation_of_one_new_store_works_every_time(tmp_path):
-    context = multiprocessing.get_context("spawn")
+def test_concurrent_creation_of_one_new_store_works_every_time(tmp_path, workers):
     for attempt in range(5):
         root = tmp_path / f"s{attempt}"
-        barrier, queue = context.Barrier(3), context.Queue()
-        processes = [context.Process(target=_create, args=(str(root), barrier, queue)) for _ in range(3)]
-        for process in processes:
-            process.start()
-        outcomes = [queue.get(timeout=120) for _ in processes]
-        for process in processes:
-            process.join(30)
+        outcomes = workers([(_create, (str(root),))] * 3, timeout=120)
         assert outcomes == ["ok"] * 3
         assert st.is_store(root) and st.open_store(root).verify() == []
 
@@ -200,33 +247,23 @@ def test_a_commit_that_fails_leaves_no_temporary_manifest_and_no_orphan_parts(tm
     assert store.verify() == [] and len(store.manifest()) == 0
 
 
-def _ingest_codes(root: str, codes: list[str], barrier, queue) -> None:
-    barrier.wait(60)
+def _ingest_codes(root: str, codes: list[str], *, barriers, stop) -> tuple:
+    barriers[2].wait(60)
     try:
         run = store_pipeline.ingest([F, G], codes, root)
-        queue.put((tuple(codes), run.ok))
+        return (tuple(codes), run.ok)
     except Exception as error:  # the failure is the finding
-        queue.put((tuple(codes), f"{type(error).__name__}: {error}"))
+        return (tuple(codes), f"{type(error).__name__}: {error}")
 
 
 @pytest.mark.slow
-def test_concurrent_ingests_of_the_same_files_for_other_codes_keep_every_row(tmp_path):
+def test_concurrent_ingests_of_the_same_files_for_other_codes_keep_every_row(tmp_path, workers):
     """The issue's CONC case in processes, in a loop: two ingests of the same files at once, 44320 and 44310, on a
     new store each round (so the creation races too). Every round ends with both codes' rows, exactly once."""
-    context = multiprocessing.get_context("spawn")
     expected = _counts(store_pipeline.ingest([F, G], ["44310", "44320"], None).result.rates)
     for attempt in range(3):
         root = tmp_path / f"s{attempt}"
-        barrier, queue = context.Barrier(2), context.Queue()
-        processes = [
-            context.Process(target=_ingest_codes, args=(str(root), codes, barrier, queue))
-            for codes in (["44320"], ["44310"])
-        ]
-        for process in processes:
-            process.start()
-        outcomes = [queue.get(timeout=300) for _ in processes]
-        for process in processes:
-            process.join(30)
+        outcomes = workers([(_ingest_codes, (str(root), codes)) for codes in (["44320"], ["44310"])])
         assert sorted(outcomes) == [(("44310",), True), (("44320",), True)]
         store = st.open_store(root)
         assert _counts(store.read_rates()) == expected
