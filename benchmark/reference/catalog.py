@@ -31,6 +31,7 @@ import yaml
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Series
 
+import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
 from benchmark.errors import InputFileError
 

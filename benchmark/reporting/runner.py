@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark import codes, config
+from benchmark import codes, config, lean_imports
 from benchmark.errors import PaybenchError
 from benchmark.reporting import about, exports, output_folder, provenance
 from benchmark.reporting.params import ReportParams, check_report
@@ -133,6 +133,7 @@ def run_report(
     target = output_folder.check_output_folder(target, output_folder.REPORT_MARKER, overwrite=overwrite)
     if not force and is_up_to_date(target, inputs):
         return existing_outputs(target)
+    lean_imports.import_jsonschema()  # before papermill imports it (through nbformat): see benchmark.lean_imports
     import papermill as pm  # lazy: start-up time of a skipped report
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -272,6 +273,7 @@ def _report_title(staging: Path, params: ReportParams) -> str:
 
 def export_html(notebook: Path, html_path: Path, title: str) -> Path:
     """Export an executed notebook to HTML without code cells, prompts or scripts (``templates/report.html.j2``)."""
+    lean_imports.import_jsonschema()  # before nbformat imports it: see benchmark.lean_imports
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -293,6 +295,7 @@ def export_html(notebook: Path, html_path: Path, title: str) -> Path:
 
 def _any_cell_started(notebook: Path) -> bool:
     """Whether papermill recorded a start time for any cell of the (partly) executed notebook."""
+    lean_imports.import_jsonschema()  # before nbformat imports it: see benchmark.lean_imports
     import nbformat
 
     try:
