@@ -14,6 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
 
 PAYER_FAMILIES = config.PAYER_FAMILIES

@@ -4,7 +4,8 @@ Run: ``.venv/bin/python benchmarks/bench_batch.py [--reports 4]``. Every figure 
 shipped sample, into a temporary folder:
 
 1. ``--reports`` reports (codes of the sample) with 2 workers vs the same batch with 1 worker (the baseline:
-   reports one after the other). Each report runs the notebook in its own kernel, then writes its exports.
+   reports one after the other). Each worker keeps one kernel for its reports (reset before each), runs the
+   notebook in it, then writes the report's exports.
 2. The same batch again, every report up to date (fingerprints checked, nothing run) vs the 2-worker run.
 3. The exports of one report (CSV, XLSX, deck, PDF when Chromium is installed) vs the whole ``run_report`` of it.
 

@@ -34,6 +34,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import cache, config
 from benchmark.accounts import FileAccount, IngestResult, RejectedFile
 from benchmark.errors import InputFileError, ParameterError

@@ -39,6 +39,7 @@ import pyarrow
 import pyarrow.compute as pc
 from pandera.typing import Series
 
+import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark.accounts import FileAccount
 from benchmark.ingest import cms_schema, routing
 from benchmark.ingest.hospital.reader import check_standard_charges

@@ -37,6 +37,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
 from benchmark.errors import InputFileError
 from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional

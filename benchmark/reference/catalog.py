@@ -31,6 +31,7 @@ import yaml
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Series
 
+import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
 from benchmark.errors import InputFileError
 
@@ -167,7 +168,11 @@ class ModifierSchema(pa.DataFrameModel):
 # --------------------------------------------------------------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (the same safe constructor and resolver, several times faster)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """Safe loader that refuses a mapping with the same key twice (PyYAML silently keeps the last one)."""
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
 from benchmark.errors import InputFileError
 from benchmark.reference import medicare
@@ -444,11 +445,12 @@ def policy_matrix(
     """
     indicators = _indicators(code, year)
     applicable = applicable_policies(code, policies, product_lines=product_lines, indicators=indicators, as_of=as_of)
+    by_payer = _by_payer(applicable)
     records = []
     for key, family, brand in _payer_rows(applicable, families):
-        mine = _payer_policies(applicable, family, brand)
+        mine = by_payer.get((family, brand), [])
         for policy_type in POLICY_TYPES:
-            cell = mine[mine["policy_type"] == policy_type]
+            cell = [row for row in mine if row["policy_type"] == policy_type]
             if policy_type == "modifier_rule":
                 records.append(_modifier_cell(key, family, brand, cell))
                 continue
@@ -542,11 +544,11 @@ def modifier_payments(
     indicators = _indicators(code, year)
     applicable = applicable_policies(code, policies, product_lines=product_lines, indicators=indicators, as_of=as_of)
     applicable = applicable[applicable["policy_type"] == "modifier_rule"]
+    by_payer = _by_payer(applicable)
     records = []
     for modifier in PAYMENT_MODIFIERS:
         for key, family, brand in payers:
-            mine = _payer_policies(applicable, family, brand)
-            best = _most_specific(mine[mine["modifier"] == modifier])
+            best = _most_specific([row for row in by_payer.get((family, brand), []) if row["modifier"] == modifier])
             base = base_amounts.get(key)
             record = {
                 "modifier": modifier,
@@ -646,44 +648,55 @@ def _payer_rows(applicable: pd.DataFrame, families: Sequence[str]) -> list[tuple
     return rows
 
 
-def _payer_policies(applicable: pd.DataFrame, family: str, brand: str | None) -> pd.DataFrame:
-    if applicable.empty:
-        return applicable
-    same_family = applicable["payer_family"] == family
-    if brand is None:
-        return applicable[same_family & applicable["payer_brand"].isna()]
-    return applicable[same_family & applicable["payer_brand"].eq(brand)]
+def _by_payer(applicable: pd.DataFrame) -> dict[tuple[str, str | None], list[dict[str, Any]]]:
+    """The rows of ``applicable`` as records by (family, brand): brand None for the family's own rows, in table
+    order (the matrix and the modifier table look up each payer's rows here, not by a scan of the table per cell)."""
+    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for row in applicable.to_dict("records"):
+        brand = row["payer_brand"]
+        groups.setdefault((row["payer_family"], None if _missing(brand) else brand), []).append(row)
+    return groups
 
 
-def _most_specific(rows: pd.DataFrame) -> pd.Series | None:
-    if rows.empty:
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _most_specific(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The row that wins a cell: the exact code over a range over ALL, a product line over ``all``, then the latest
+    effective date (a row without one last); among equals, the first in table order."""
+    if not rows:
         return None
-    ranked = rows.assign(
-        _code_rank=rows["codes"].map(lambda c: 2 if c == ALL_CODES else (1 if "-" in c else 0)),
-        _line_rank=rows["product_line"].eq(ALL_PRODUCTS).astype(int),
-        _date=rows["effective_date"].fillna(""),
-    ).sort_values(["_code_rank", "_line_rank", "_date"], ascending=[True, True, False], kind="stable")
-    return ranked.iloc[0]
+
+    def rank(row: dict[str, Any]) -> tuple[int, int]:
+        codes = row["codes"]
+        return (2 if codes == ALL_CODES else (1 if "-" in codes else 0), int(row["product_line"] == ALL_PRODUCTS))
+
+    def dated(row: dict[str, Any]) -> str:
+        return "" if _missing(row["effective_date"]) else str(row["effective_date"])
+
+    by_date = sorted(rows, key=dated, reverse=True)  # stable: equal dates keep table order
+    return min(by_date, key=rank)  # min keeps the first of equal ranks
 
 
-def _modifier_cell(key: str, family: str, brand: str | None, rows: pd.DataFrame) -> dict:
-    known = rows[rows["status"] == "known"]
+def _modifier_cell(key: str, family: str, brand: str | None, rows: list[dict[str, Any]]) -> dict:
+    known = [row for row in rows if row["status"] == "known"]
     empty = _empty_cell(key, family, brand, "modifier_rule")
-    if known.empty:
+    if not known:
         return empty
-    modifiers = sorted(set(known["modifier"]), key=lambda m: (PAYMENT_MODIFIERS + (m,)).index(m))
-    bases = sorted(set(known["basis"]))
-    dated = known["effective_date"].dropna()
-    titles = list(dict.fromkeys(known["source_title"].dropna()))
-    urls = list(dict.fromkeys(known["source_url"].dropna()))
+    modifiers = sorted({row["modifier"] for row in known}, key=lambda m: (PAYMENT_MODIFIERS + (m,)).index(m))
+    bases = sorted({row["basis"] for row in known})
+    dated = [row["effective_date"] for row in known if not _missing(row["effective_date"])]
+    titles = list(dict.fromkeys(row["source_title"] for row in known if not _missing(row["source_title"])))
+    urls = list(dict.fromkeys(row["source_url"] for row in known if not _missing(row["source_url"])))
     empty.update(
         status="known",
         value=f"{len(modifiers)} modifier rule{'s' if len(modifiers) > 1 else ''}: {', '.join(modifiers)}",
         basis=min(bases, key=BASES.index),  # the firmest basis among the rules: published first
-        effective_date=max(dated) if len(dated) else None,
+        effective_date=max(dated) if dated else None,
         source_title="; ".join(titles) or None,
         source_url=urls[0] if urls else None,
-        policy_id=",".join(known["policy_id"]),
+        policy_id=",".join(row["policy_id"] for row in known),
     )
     return empty
 

@@ -19,7 +19,8 @@ are typed by :class:`~benchmark.reporting.params.ReportParams` field by field (t
 sources are resolved against the batch file's folder, and two sets that would write the same folder are an error.
 
 :func:`run_batch` writes each report to ``<out>/<report_slug>/`` with bounded parallel workers (separate processes,
-each report in its own Jupyter kernel), retries a report whose kernel did not start, keeps going past failures,
+each with one Jupyter kernel that runs its reports one after the other, reset before each:
+:class:`~benchmark.reporting.runner.SharedKernel`), retries a report whose kernel did not start, keeps going past failures,
 skips reports whose parameters, inputs and code version are unchanged since they were written (unless forced),
 and writes ``manifest.json`` and ``index.html``. ``BatchRun.exit_status`` is the scheduler contract: 0 when every
 report is written or up to date, 1 when any failed.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import multiprocessing.util
 import os
 import time
 import traceback
@@ -54,6 +56,7 @@ from benchmark.reporting.parent_watch import die_with_parent
 from benchmark.reporting.runner import (
     KernelStartError,
     ReportRunError,
+    SharedKernel,
     failed_notebook_path,
     is_up_to_date,
     read_run_record,
@@ -368,7 +371,7 @@ def _execute(to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path
     with ProcessPoolExecutor(
         max_workers=min(workers, len(to_run)),
         mp_context=get_context("spawn"),
-        initializer=die_with_parent,  # a killed batch stops: its workers (and their kernels) do not go on
+        initializer=_start_worker,
         initargs=(os.getpid(),),
     ) as pool:
         futures: dict[Future, tuple[ReportParams, provenance.RunInputs]] = {
@@ -387,6 +390,20 @@ def _execute(to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path
                 }
 
 
+# The worker's Jupyter kernel, kept from one report to the next (runner.SharedKernel): set by _start_worker.
+_worker_kernel: SharedKernel | None = None
+
+
+def _start_worker(parent_pid: int) -> None:
+    """Worker initializer: die with the batch process (a killed batch stops: its workers and their kernels do not go
+    on), and keep one kernel for all the worker's reports, shut down when the worker exits."""
+    global _worker_kernel
+    die_with_parent(parent_pid)
+    _worker_kernel = SharedKernel()
+    # multiprocessing runs its finalizers (not atexit handlers) when a pool worker exits
+    multiprocessing.util.Finalize(_worker_kernel, _worker_kernel.close, exitpriority=10)
+
+
 def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> dict[str, Any]:
     """Worker: run one report (retrying kernel-start failures) and describe the outcome; never raises."""
     slug = report_slug(params)
@@ -394,7 +411,9 @@ def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> d
     started, clock = provenance.now_utc(), time.perf_counter()
     outcome: dict[str, Any] = {"slug": slug, "started": started}
     try:
-        outputs, attempts = run_with_retries(lambda: run_report(params, target, inputs=inputs, force=True))
+        outputs, attempts = run_with_retries(
+            lambda: run_report(params, target, inputs=inputs, force=True, shared_kernel=_worker_kernel)
+        )
         outcome.update(
             status="ok", attempts=attempts, notes=list(outputs.notes), outputs=_relative_outputs(target, Path(root))
         )

@@ -1102,18 +1102,23 @@ def _modifier_table(code: str, year: int, compared: pd.DataFrame) -> pd.DataFram
             & compared["billing_class"].eq("professional")
         ]
     )
+    # each commercial rate once as (its modifiers, payer family, amount), looked up per modifier below
+    rated = list(
+        zip(
+            [mods.split("|") for mods in commercial["modifiers"]],
+            commercial["payer_family"],
+            commercial["amount_usd"],
+            strict=True,
+        )
+    )
     records = []
     for ref in reference.itertuples():
         effect = effects.get(ref.modifier)
-        with_mod = commercial[commercial["modifiers"].str.split("|").apply(lambda mods, m=ref.modifier: m in mods)]
-        pct_of_base = [
-            row.amount_usd / base_median[row.payer_family] * 100
-            for row in with_mod.itertuples()
-            if row.payer_family in base_median.index
-        ]
-        if effect is None and with_mod.empty:
+        with_mod = [(family, amount) for mods, family, amount in rated if ref.modifier in mods]
+        pct_of_base = [amount / base_median[family] * 100 for family, amount in with_mod if family in base_median.index]
+        if effect is None and not with_mod:
             continue
-        if not surgical(ind) and ref.modifier in SURGICAL_MODIFIERS and with_mod.empty:
+        if not surgical(ind) and ref.modifier in SURGICAL_MODIFIERS and not with_mod:
             continue
         factor = effect[0] / 100 if effect and effect[0] is not None else None
         records.append(

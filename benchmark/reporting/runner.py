@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from benchmark import codes, config
+from benchmark import codes, config, lean_imports
 from benchmark.errors import PaybenchError
 from benchmark.reporting import about, exports, output_folder, provenance
 from benchmark.reporting.params import ReportParams, check_report
@@ -30,6 +32,7 @@ EXECUTED_NOTEBOOK = "code_report.ipynb"
 REMOVE_TAG = "remove-in-report"  # notebook cells for notebook readers only (e.g. the how-to-run note)
 RUN_RECORD = "run.json"
 HTML_TEMPLATE = config.TEMPLATES_DIR / "report.html.j2"
+_log = logging.getLogger(__name__)
 
 
 class ReportRunError(PaybenchError, RuntimeError):
@@ -105,6 +108,77 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
+class SharedKernel:
+    """One Jupyter kernel that runs report after report in one process (a batch worker), instead of one per report.
+
+    Starting a kernel and importing the report's libraries in it costs seconds of CPU per report. Before each report
+    the kernel's namespace is cleared (``%reset -f``) and its working folder set to the report's staging folder, so
+    each report starts from the notebook's own cells as in a fresh kernel; imported modules (and the caches they
+    keep, all keyed by their inputs) stay. A kernel that died, or whose reset failed, is replaced by a new one.
+    :meth:`close` shuts it down (a batch worker does so when it exits).
+    """
+
+    def __init__(self, kernel_name: str | None = None) -> None:
+        self.kernel_name = kernel_name
+        self._manager: Any = None  # jupyter_client AsyncKernelManager, started
+
+    def ready(self, cwd: Path) -> Any:
+        """The kernel manager of a kernel with an empty namespace whose working folder is ``cwd`` (started now when
+        there is none or it died). Raises :class:`KernelStartError` when a new kernel does not start."""
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        if self._manager is not None and run_sync(self._manager.is_alive)() and self._reset(cwd):
+            return self._manager
+        self.close()
+        manager = AsyncKernelManager(kernel_name=self.kernel_name or ensure_kernel())
+        try:
+            run_sync(manager.start_kernel)(cwd=str(cwd))
+        except Exception as error:
+            raise KernelStartError(
+                f"the Jupyter kernel {manager.kernel_name!r} did not start: {type(error).__name__}: {error}",
+                ename=type(error).__name__,
+                evalue=str(error),
+            ) from error
+        self._manager = manager
+        return manager
+
+    def _reset(self, cwd: Path, timeout: float = 60) -> bool:
+        from jupyter_client.blocking import BlockingKernelClient
+
+        # the manager as parent: "is the kernel alive" asks it (a bare client trusts a heartbeat not yet heard)
+        client = BlockingKernelClient(parent=self._manager, **self._manager.get_connection_info(session=True))
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=timeout)
+            reply = client.execute_interactive(
+                f"%reset -f\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os",
+                store_history=False,
+                timeout=timeout,
+                output_hook=lambda message: None,  # nothing to show
+            )
+            return reply["content"]["status"] == "ok"
+        except Exception as error:  # a kernel that does not answer is replaced
+            _log.info(
+                "the shared report kernel did not reset (%s: %s): starting a new one", type(error).__name__, error
+            )
+            return False
+        finally:
+            client.stop_channels()
+
+    def close(self) -> None:
+        """Shut the kernel down (nothing when none was started)."""
+        from jupyter_core.utils import run_sync
+
+        manager, self._manager = self._manager, None
+        if manager is None:
+            return
+        try:
+            run_sync(manager.shutdown_kernel)(now=True)
+        except Exception as error:  # already gone
+            _log.debug("shared report kernel shutdown: %s", error)
+
+
 def run_report(
     params: ReportParams,
     out_dir: str | Path | None = None,
@@ -114,6 +188,7 @@ def run_report(
     inputs: provenance.RunInputs | None = None,
     force: bool = False,
     overwrite: bool = False,
+    shared_kernel: SharedKernel | None = None,
 ) -> ReportOutputs:
     """Execute the code notebook for ``params`` and write its outputs to ``out_dir`` (default reports/<slug>).
 
@@ -123,8 +198,10 @@ def run_report(
     else aside); it becomes a link to a hidden sibling folder, replaced in one rename, so a report is at the path at
     every moment. A report already in ``out_dir`` with the same fingerprint (parameters, input sha256, code version)
     is not run again unless ``force``: the result then has ``skipped=True``. ``inputs`` (checksums and fingerprint,
-    computed when not given) goes into ``run.json``. Raises :class:`ReportRunError` when a cell fails (the failed
-    notebook is kept beside the output folder) and :class:`KernelStartError` when the kernel never ran a cell.
+    computed when not given) goes into ``run.json``. ``shared_kernel`` runs the notebook in that kernel (reset
+    first: :class:`SharedKernel`) instead of a new kernel started and shut down for this report. Raises
+    :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the output folder) and
+    :class:`KernelStartError` when the kernel never ran a cell.
     """
     params = check_report(params)
     started, clock = provenance.now_utc(), time.perf_counter()
@@ -133,6 +210,7 @@ def run_report(
     target = output_folder.check_output_folder(target, output_folder.REPORT_MARKER, overwrite=overwrite)
     if not force and is_up_to_date(target, inputs):
         return existing_outputs(target)
+    lean_imports.import_jsonschema()  # before papermill imports it (through nbformat): see benchmark.lean_imports
     import papermill as pm  # lazy: start-up time of a skipped report
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -141,8 +219,10 @@ def run_report(
     staging = output_folder.staging_folder(target)
     run_params = ReportParams.from_mapping({**params.as_notebook_parameters(), "output_dir": str(staging)})
     notebook = staging / EXECUTED_NOTEBOOK
-    kernel = kernel_name or ensure_kernel()
+    kernel = kernel_name or (shared_kernel.kernel_name if shared_kernel else None) or ensure_kernel()
     try:
+        # a shared kernel: papermill runs the cells in it and leaves it running (it does not own it)
+        engine = {"km": shared_kernel.ready(staging)} if shared_kernel else {}
         pm.execute_notebook(
             str(config.CODE_REPORT_NOTEBOOK),
             str(notebook),
@@ -151,6 +231,7 @@ def run_report(
             cwd=str(staging),
             progress_bar=False,
             execution_timeout=timeout,
+            **engine,
         )
     except pm.PapermillExecutionError as error:
         shutil.copyfile(notebook, failed_notebook)
@@ -272,6 +353,7 @@ def _report_title(staging: Path, params: ReportParams) -> str:
 
 def export_html(notebook: Path, html_path: Path, title: str) -> Path:
     """Export an executed notebook to HTML without code cells, prompts or scripts (``templates/report.html.j2``)."""
+    lean_imports.import_jsonschema()  # before nbformat imports it: see benchmark.lean_imports
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -293,6 +375,7 @@ def export_html(notebook: Path, html_path: Path, title: str) -> Path:
 
 def _any_cell_started(notebook: Path) -> bool:
     """Whether papermill recorded a start time for any cell of the (partly) executed notebook."""
+    lean_imports.import_jsonschema()  # before nbformat imports it: see benchmark.lean_imports
     import nbformat
 
     try:

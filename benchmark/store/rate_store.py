@@ -56,6 +56,7 @@ import pandera.pandas as pa
 import pyarrow.parquet as pq
 from pandera.typing import Series
 
+import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
 from benchmark.accounts import FileAccount, RejectedFile
 from benchmark.errors import ParameterError, PaybenchError

@@ -1,0 +1,59 @@
+"""A batch worker's kernel (runner.SharedKernel): one kernel process for many reports, each starting from an empty
+namespace in its own folder; a dead kernel is replaced; close() ends it."""
+
+import os
+import signal
+
+import pytest
+from jupyter_client.blocking import BlockingKernelClient
+
+from benchmark.reporting.runner import SharedKernel
+
+pytestmark = pytest.mark.slow
+
+
+def _run(manager, code: str) -> dict:
+    """Execute ``code`` in the kernel; the user expressions ``pid``, ``cwd`` and ``has_x`` evaluated after it."""
+    client = BlockingKernelClient(parent=manager, **manager.get_connection_info(session=True))
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive(
+            code,
+            user_expressions={
+                "pid": "__import__('os').getpid()",
+                "cwd": "__import__('os').getcwd()",
+                "has_x": "'x' in dir()",
+            },
+            timeout=60,
+            output_hook=lambda message: None,
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return {k: v["data"]["text/plain"] for k, v in reply["content"]["user_expressions"].items()}
+    finally:
+        client.stop_channels()
+
+
+def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tmp_path):
+    first, second, third = (tmp_path / name for name in ("first", "second", "third"))
+    for folder in (first, second, third):
+        folder.mkdir()
+    kernel = SharedKernel()
+    try:
+        state = _run(kernel.ready(first), "x = 1")
+        assert state["has_x"] == "True" and state["cwd"] == repr(str(first))
+        pid = int(state["pid"])
+
+        again = _run(kernel.ready(second), "pass")
+        assert int(again["pid"]) == pid  # the same kernel process
+        assert again["has_x"] == "False"  # the first report's names are gone
+        assert again["cwd"] == repr(str(second))
+
+        os.kill(pid, signal.SIGKILL)  # a kernel that died is replaced
+        replaced = _run(kernel.ready(third), "pass")
+        assert int(replaced["pid"]) != pid and replaced["cwd"] == repr(str(third))
+        last = int(replaced["pid"])
+    finally:
+        kernel.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(last, 0)
