@@ -105,6 +105,7 @@ _PRICES_OF = attrgetter("negotiated_prices")
 _GROUPS_OF = attrgetter("provider_groups")
 _REFERENCES_OF = attrgetter("provider_references")
 _MAX_DENSE_ID = 50_000_000
+_FOLD_PENDING = 4_000_000  # (id, prices) pairs held before they are added up (~32 MB)
 _LIST_PUNCTUATION = b"[] \t\r\n"
 _BAR_TO_COMMA = bytes.maketrans(b"|", b",")
 
@@ -180,13 +181,18 @@ class FilteredRowCounter:
     """Rows of filtered-out items, counted with the loaded-row rule from shapes (references resolved at the end).
 
     The work is done per batch with C-level iteration and numpy, not a Python loop per rate: the batch's reference
-    lists are decoded in one call and their prices added per reference id (``np.bincount`` into a dense array for
-    ordinary integer ids; a dict for anything else). Counters of separate batches add up with :meth:`absorb`.
+    lists are decoded in one call and their (id, prices) pairs kept as arrays for ordinary integer ids (a dict for
+    anything else). The pairs are added up per id (``np.bincount`` into a dense array) only once several million are
+    pending, not per batch: ids run to millions, so a dense array per batch would cost more than the batch (and more
+    still to send from a helper process). Counters of separate batches add up with :meth:`absorb`.
     """
 
     direct: int = 0
     dense: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # prices per integer id
     per_id: dict[Any, float] = field(default_factory=dict)  # prices per any other id
+    pending_ids: list[np.ndarray] = field(default_factory=list)  # integer ids not yet added to dense
+    pending_weights: list[np.ndarray] = field(default_factory=list)  # their prices (int32, same lengths)
+    pending: int = 0  # ids in pending_ids
 
     def add_shapes(self, items: list[ItemShape]) -> None:
         """Count the rows of filtered items (one batch at a time)."""
@@ -241,6 +247,8 @@ class FilteredRowCounter:
         if used.size:
             self._grow(int(used[-1]) + 1)
             self.dense[used] += other.dense[used]
+        for ids, weights in zip(other.pending_ids, other.pending_weights):
+            self._pend(ids, weights)
         for key, weight in other.per_id.items():
             self.per_id[key] = self.per_id.get(key, 0) + weight
 
@@ -248,7 +256,9 @@ class FilteredRowCounter:
         """The same counts with the dense array cut after its last used id (smaller to send between processes)."""
         used = np.flatnonzero(self.dense)
         dense = self.dense[: int(used[-1]) + 1] if used.size else self.dense[:0]
-        return FilteredRowCounter(self.direct, dense, self.per_id)
+        return FilteredRowCounter(
+            self.direct, dense, self.per_id, list(self.pending_ids), list(self.pending_weights), self.pending
+        )
 
     def total(self, table: dict[Any, tuple[int, int, int]], duplicates: set[Any]) -> int:
         """All filtered rows, given the reference table (groups per id; unknown or duplicated ids count 1)."""
@@ -257,6 +267,7 @@ class FilteredRowCounter:
             entry = None if key in duplicates else table.get(key)
             return entry[0] if entry else 1
 
+        self._fold()
         total: float = self.direct
         if self.dense.size:
             used = np.flatnonzero(self.dense)
@@ -300,13 +311,34 @@ class FilteredRowCounter:
         if not ids.size:
             return
         if ids.min() >= 0 and ids.max() < _MAX_DENSE_ID:
-            sums = np.bincount(ids, weights=weights).round().astype(np.int64)
-            self._grow(sums.size)
-            self.dense[: sums.size] += sums
+            self._pend(ids.astype(np.int32), weights.astype(np.int32))  # ids < _MAX_DENSE_ID < 2**31
             return
         unique, inverse = np.unique(ids, return_inverse=True)
         for key, weight in zip(unique.tolist(), np.bincount(inverse, weights=weights).tolist()):
             self.per_id[key] = self.per_id.get(key, 0) + weight
+
+    def _pend(self, ids: np.ndarray, weights: np.ndarray) -> None:
+        """Note (id, prices) pairs of integer ids in ``[0, _MAX_DENSE_ID)``; add them up when many are pending."""
+        self.pending_ids.append(ids)
+        self.pending_weights.append(weights)
+        self.pending += ids.size
+        if self.pending >= _FOLD_PENDING:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Add the pending pairs to the dense array (one bincount for all of them)."""
+        if not self.pending_ids:
+            return
+        ids, weights = np.concatenate(self.pending_ids), np.concatenate(self.pending_weights)
+        self.pending_ids, self.pending_weights, self.pending = [], [], 0
+        size = max(int(ids.max()) + 1, self.dense.size)
+        sums = np.bincount(ids, weights=weights, minlength=size)  # float64: exact for sums below 2**53
+        if self.dense.size == size:
+            self.dense += sums.astype(np.int64)
+        else:
+            sums = sums.astype(np.int64)
+            sums[: self.dense.size] += self.dense
+            self.dense = sums
 
     def _grow(self, size: int) -> None:
         if size > self.dense.size:

@@ -707,11 +707,11 @@ class _ReferenceArray:
             return len(shapes)
         places = [(-1, 0)] * len(keys)  # after in_network: only the entries the kept items use are stored
         needed = [position for position, key in enumerate(keys) if key in c.needed and key not in c.table]
-        if needed:
-            spans = batch.spans(len(shapes))
-            for position in needed:
-                start, end = spans[position]
-                places[position] = (c.store_batch(b"[" + batch.data[start:end] + b"]"), 0)
+        if needed:  # stored together, as one batch of their own (their texts cut by msgspec: exact, one call)
+            texts = _RAW_LIST.decode(batch.data)
+            number = c.store_batch(b"[" + b",".join([texts[position] for position in needed]) + b"]")
+            for stored, position in enumerate(needed):
+                places[position] = (number, stored)
         c.register_many(keys, groups, places)
         return len(shapes)
 
