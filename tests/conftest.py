@@ -60,20 +60,30 @@ RENDERS_A_REPORT = {"report_44320", "hostile_report", "three_runs"}
 # loadfile here, through xdist's public scheduler hook (FileGroupScheduling):
 # - the session fixtures below are built once per worker that asks for them (the 44320 report takes a kernel and
 #   ~30 s of CPU), so the files whose tests or fixtures ask for one are one unit of work, run by one worker;
-# - units start longest first (seconds of one serial run, rounded), so that no long unit starts last while the other
+# - units start longest first (GROUP_SECONDS), so that no long unit starts last while the other
 #   workers are idle; the others follow in the files' order.
 # `-n 0` runs everything in one process, in the files' order.
 SHARED_SESSION_FIXTURES = frozenset({"report_44320", "built_report", "sample_store"})
 SHARED_GROUP = "shared session fixtures"
-GROUP_SECONDS = {
-    SHARED_GROUP: 200,
-    "test_store_concurrency.py": 100,
-    "test_batch.py": 60,
-    "test_exports.py": 50,
-    "test_code_quality.py": 40,
-    "test_notebook.py": 30,
-    "test_distributed.py": 30,
-    "test_hostile_inputs.py": 30,
+GROUP_SECONDS = {  # worker seconds of one `-n 2` run on a loaded machine (load average ~12): only their order matters
+    SHARED_GROUP: 850,
+    "test_distributed.py": 430,
+    "test_cms_parity.py": 310,
+    "test_report_sources.py": 270,
+    "test_batch.py": 250,
+    "test_store_concurrency.py": 245,
+    "test_tic_equivalence.py": 235,
+    "test_hostile_inputs.py": 195,
+    "test_validate_golden.py": 180,
+    "test_ingest_tic.py": 140,
+    "test_charts_edge_cases.py": 140,
+    "test_no_secrets.py": 130,
+    "test_ingest_pipeline.py": 100,
+    "test_validate_fast_path.py": 90,
+    "test_exports.py": 90,
+    "test_cache_reuse.py": 85,
+    "test_rates.py": 80,
+    "test_report_assessment.py": 80,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import queue
 from pathlib import Path
 
 import pandas as pd
@@ -95,14 +96,22 @@ def workers():
     for process in processes:
         process.start()
 
+    unfinished: list[str] = []  # a round that timed out: its processes may still run it
+
     def run(tasks: list[tuple], timeout: float = 300) -> list:
         assert len(tasks) <= len(processes)
+        if unfinished:
+            pytest.fail(f"the worker processes are still in an earlier round ({unfinished[0]})")
         stop.clear()
         for barrier in barriers.values():
             barrier.reset()
         for index, (inbox, (function, args)) in enumerate(zip(inboxes, tasks)):
             inbox.put((index, function.__name__, args))
-        results = dict(outbox.get(timeout=timeout) for _ in tasks)
+        try:
+            results = dict(outbox.get(timeout=timeout) for _ in tasks)
+        except queue.Empty:
+            unfinished.append(", ".join(function.__name__ for function, _ in tasks))
+            raise
         return [results[index] for index in range(len(tasks))]
 
     yield run
