@@ -1254,12 +1254,14 @@ def _parse_price(price: Any) -> tuple | _Problem:
     if raw_setting and care_setting not in CARE_SETTINGS:
         return _Problem("setting_unknown", "setting is not inpatient/outpatient/both", raw_setting)
     raw_codes = price.get("service_code")
-    key = (
-        (tuple(raw_codes), billing_class)
-        if type(raw_codes) is list and set(map(type, raw_codes)) <= _STR_ONLY
-        else None
-    )
-    service = _SERVICE_CODES_OF.get(key) if key is not None else None
+    key = service = None
+    if type(raw_codes) is list:
+        try:  # a remembered key holds str values only, so a list that finds one holds the same str values
+            service = _SERVICE_CODES_OF.get((tuple(raw_codes), billing_class))
+        except TypeError:  # an unhashable value (a nested list): not remembered
+            pass
+        if service is None and set(map(type, raw_codes)) <= _STR_ONLY:
+            key = (tuple(raw_codes), billing_class)
     if service is None:
         service_codes = _service_codes(raw_codes)
         service = _pos_setting(service_codes, billing_class), "|".join(service_codes) or None
