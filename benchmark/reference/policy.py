@@ -26,6 +26,7 @@ Public entry points, in the order a report uses them:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -588,12 +589,12 @@ def modifier_payments(
 
 
 def round_half_up(value: float) -> float:
-    """Dollars rounded half-up to cents, like the Medicare engine (the epsilon absorbs binary error)."""
-    return (
-        float(medicare.round_cents(pd.Series([value])).iloc[0])
-        if value >= 0
-        else -float(medicare.round_cents(pd.Series([-value])).iloc[0])
-    )
+    """Dollars rounded half-up to cents, like the Medicare engine (the epsilon absorbs binary error): the arithmetic
+    of :func:`benchmark.reference.medicare.round_cents` on one number, without a Series per value."""
+    if value != value:  # NaN stays NaN, as in round_cents
+        return value
+    cents = math.floor(abs(value) * 100 + 0.5 + 1e-7) / 100
+    return cents if value >= 0 else -cents
 
 
 def optional_float(value: Any) -> float | None:
