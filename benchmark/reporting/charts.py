@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
@@ -80,12 +81,20 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, Path]:
 
 
 def _save_png(fig: Figure, path: Path, dpi: float) -> None:
-    """``fig`` drawn by Agg at ``dpi`` (the way ``fig.savefig`` draws it) and written as PNG with zlib level
-    ``PNG_COMPRESSION``: RGB when every pixel is opaque (a chart's white background), RGBA otherwise."""
-    raw = io.BytesIO()
-    fig.savefig(raw, format="rgba", dpi=dpi)
-    width, height = (int(inches * dpi) for inches in fig.get_size_inches())  # Agg's canvas: the figure box, floored
-    image = Image.frombuffer("RGBA", (width, height), raw.getvalue(), "raw", "RGBA", 0, 1)
+    """``fig`` drawn by Agg at ``dpi`` and written as PNG with zlib level ``PNG_COMPRESSION``: RGB when every pixel
+    is opaque (a chart's white background), RGBA otherwise.
+
+    The figure is drawn once, its layout engine running inside that draw; ``fig.savefig`` would first draw it once
+    more without rendering, only to run the layout (~12% of the time). Its canvas and resolution are put back."""
+    canvas, figure_dpi = fig.canvas, fig.dpi
+    agg = FigureCanvasAgg(fig)
+    try:
+        fig.dpi = dpi
+        agg.draw()
+        image = Image.fromarray(np.asarray(agg.buffer_rgba()))
+    finally:
+        fig.dpi = figure_dpi
+        fig.set_canvas(canvas)
     if image.getchannel("A").getextrema() == (255, 255):
         image = image.convert("RGB")
     image.save(path, format="png", compress_level=PNG_COMPRESSION, dpi=(dpi, dpi))
@@ -230,12 +239,14 @@ class ChartFigure(Figure):
 
     footnote: str = ""  # the footnote's text before wrapping ("" without a footnote)
     footnote_label: Text | None = None  # the footnote as drawn
+    footnote_width: float = 0.0  # the figure's width (inches) the footnote was wrapped for
 
     def set_size_inches(self, w: Any, h: Any = None, forward: bool = True) -> None:
-        super().set_size_inches(w, h, forward)
-        label = self.footnote_label
-        if label is not None and label.get_text():  # a slide picture clears the footnote
+        super().set_size_inches(w, h, forward)  # also called when the resolution changes (savefig's dpi)
+        label, width = self.footnote_label, float(self.get_size_inches()[0])
+        if label is not None and label.get_text() and width != self.footnote_width:  # a slide picture clears it
             label.set_text(_wrapped(self.footnote, label.get_fontproperties(), self, label.get_position()[0]))
+            self.footnote_width = width
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
@@ -260,7 +271,7 @@ def _footnote(fig: Figure, source: str, synthetic: bool) -> None:
     label = fig.supxlabel(text, x=x, ha="left", fontsize=8.5, color="#B00020" if synthetic else "#444444")
     label.set_text(_wrapped(text, label.get_fontproperties(), fig, x))
     if isinstance(fig, ChartFigure):
-        fig.footnote, fig.footnote_label = text, label
+        fig.footnote, fig.footnote_label, fig.footnote_width = text, label, float(fig.get_size_inches()[0])
 
 
 # Agg's hinting draws small text wider than its outline measures: 8.5 pt text by up to 11% at 72 dpi (the worst
