@@ -382,7 +382,7 @@ FLAG_COLOR = "#D55E00"  # Okabe-Ito vermillion: flagged rates
 JITTER = 0.18  # half the height of the band a payer's dots are spread over (categories are 1 apart)
 
 
-def _jitter(family: str, count: int) -> Any:
+def _jitter(family: str, count: int) -> np.ndarray:
     """Vertical offsets of ``count`` dots of one payer family: uniform in +-``JITTER``, from a generator seeded by
     the family's name (the same rates give the same picture every time); none for a single dot."""
     if count < 2:
@@ -682,6 +682,8 @@ def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, s
         payers = list(dict.fromkeys(matrix["payer_key"])) if len(matrix) else []
         types = list(dict.fromkeys(matrix["policy_type"])) if len(matrix) else []
         width = max(8.0, 1.35 * len(types) + 2.4)
+        # the legend's four entries take ~8.5 in in one row: two rows on a narrower figure, so they stay inside it
+        legend_columns = 4 if width >= 9.5 else 2
         fig, ax = _figure((width, max(3.0, 0.78 * len(payers) + 1.9)))
         if matrix.empty:
             _no_data(ax)
@@ -733,11 +735,12 @@ def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, s
                 handles=[Patch(facecolor=POLICY_BASIS_COLORS[b], label=_POLICY_BASIS_LABELS[b]) for b in present],
                 loc="lower center",
                 bbox_to_anchor=(0.5, 1.0),
-                ncol=4,
+                ncol=legend_columns,
                 fontsize=8,
                 frameon=False,
             )
-        ax.set_title(f"{codes.label(code)}: what each payer requires, by policy type", pad=26)
+        title_pad = 26 if matrix.empty or legend_columns == 4 else 38  # above the legend's one or two rows
+        ax.set_title(f"{codes.label(code)}: what each payer requires, by policy type", pad=title_pad)
         has_illustrative = bool(len(matrix)) and matrix["basis"].eq("illustrative").any()
         _footnote(
             fig,
