@@ -5,8 +5,13 @@ writes it as PNG (``PNG_DPI``, >= 200) and SVG. Charts built from synthetic data
 synthetic-data label in their footnote, so a chart pasted alone into a deck still says what it is.
 
 Figures use matplotlib's constrained layout and draw their footnote as the figure's ``supxlabel``, which the layout
-makes room for: the footnote and every tick label stay inside the figure however it is saved (a plain
-``fig.savefig()`` included). Figures are made without pyplot, so a notebook shows a returned figure once.
+makes room for: the footnote (wrapped to the figure's width) and every tick label stay inside the figure however it
+is saved (a plain ``fig.savefig()`` included; no tight bounding box is needed, none is used). Figures are made
+without pyplot, so a notebook shows a returned figure once.
+
+Saving is the costly part of a report's charts, so each chart is laid out and drawn once per picture: the PNG by
+Agg (written RGB, zlib level ``PNG_COMPRESSION``), the SVG in the layout the PNG's draw computed, the slide picture
+laid out again for its larger text (``benchmarks/bench_charts.py`` times it).
 """
 
 from __future__ import annotations
