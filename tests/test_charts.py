@@ -96,7 +96,9 @@ def test_the_policy_matrix_colours_each_cell_by_what_it_rests_on():
 
 def test_saved_png_and_svg_have_the_figures_size_and_the_layout_stays_live(tmp_path):
     fig = charts.pct_of_medicare_chart(bm.benchmark_table("44320", by=("payer_family",)), "44320", 2025, synthetic=True)
+    canvas, dpi = fig.canvas, fig.dpi
     paths = charts.save_figure(fig, tmp_path, "pct")
+    assert fig.canvas is canvas and fig.dpi == dpi == 100  # drawn at 220 dpi on an Agg canvas, both put back
     with Image.open(paths["png"]) as image:
         # 10 x 5.625 in at 220 dpi, opaque (RGB), the resolution recorded
         assert (image.size, image.mode) == ((2200, 1237), "RGB")

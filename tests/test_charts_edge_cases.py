@@ -1,6 +1,6 @@
 """Every chart function draws (and saves) a figure for empty, one-row and all-NaN input: no exception, and a chart
 without data says so ("Data not available") instead of failing (the state heat map once crashed on rates without
-a state: ``zero-size array to reduction operation fmin``)."""
+a state: ``zero-size array to reduction operation fmin``), and keeps what it draws inside the figure."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from benchmark import config
 from benchmark.reporting import charts
@@ -147,6 +148,12 @@ def test_chart_handles_input(chart, case, tmp_path):
         assert config.NOT_AVAILABLE in _texts(fig), "a chart without data must say so"
     elif chart not in ("market_heatmap (rates without a state)", "policy_matrix_chart"):  # its legend names it
         assert config.NOT_AVAILABLE not in _texts(fig)
+    # saved without a tight bounding box: what the chart draws (titles, legends, labels, footnote) fits in the figure
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    drawn, page = fig.get_tightbbox(canvas.get_renderer()), fig.bbox_inches
+    assert page.x0 - 0.01 <= drawn.x0 and drawn.x1 <= page.x1 + 0.01, (drawn, page)
+    assert page.y0 - 0.01 <= drawn.y0 and drawn.y1 <= page.y1 + 0.01, (drawn, page)
     plt.close("all")
 
 

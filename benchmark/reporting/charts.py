@@ -5,8 +5,13 @@ writes it as PNG (``PNG_DPI``, >= 200) and SVG. Charts built from synthetic data
 synthetic-data label in their footnote, so a chart pasted alone into a deck still says what it is.
 
 Figures use matplotlib's constrained layout and draw their footnote as the figure's ``supxlabel``, which the layout
-makes room for: the footnote and every tick label stay inside the figure however it is saved (a plain
-``fig.savefig()`` included). Figures are made without pyplot, so a notebook shows a returned figure once.
+makes room for: the footnote (wrapped to the figure's width) and every tick label stay inside the figure however it
+is saved (a plain ``fig.savefig()`` included; no tight bounding box is needed, none is used). Figures are made
+without pyplot, so a notebook shows a returned figure once.
+
+Saving is the costly part of a report's charts, so each chart is laid out and drawn once per picture: the PNG by
+Agg (written RGB, zlib level ``PNG_COMPRESSION``), the SVG in the layout the PNG's draw computed, the slide picture
+laid out again for its larger text (``benchmarks/bench_charts.py`` times it).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
@@ -80,12 +86,20 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> dict[str, Path]:
 
 
 def _save_png(fig: Figure, path: Path, dpi: float) -> None:
-    """``fig`` drawn by Agg at ``dpi`` (the way ``fig.savefig`` draws it) and written as PNG with zlib level
-    ``PNG_COMPRESSION``: RGB when every pixel is opaque (a chart's white background), RGBA otherwise."""
-    raw = io.BytesIO()
-    fig.savefig(raw, format="rgba", dpi=dpi)
-    width, height = (int(inches * dpi) for inches in fig.get_size_inches())  # Agg's canvas: the figure box, floored
-    image = Image.frombuffer("RGBA", (width, height), raw.getvalue(), "raw", "RGBA", 0, 1)
+    """``fig`` drawn by Agg at ``dpi`` and written as PNG with zlib level ``PNG_COMPRESSION``: RGB when every pixel
+    is opaque (a chart's white background), RGBA otherwise.
+
+    The figure is drawn once, its layout engine running inside that draw; ``fig.savefig`` would first draw it once
+    more without rendering, only to run the layout (~12% of the time). Its canvas and resolution are put back."""
+    canvas, figure_dpi = fig.canvas, fig.dpi
+    agg = FigureCanvasAgg(fig)
+    try:
+        fig.dpi = dpi
+        agg.draw()
+        image = Image.fromarray(np.asarray(agg.buffer_rgba()))
+    finally:
+        fig.dpi = figure_dpi
+        fig.set_canvas(canvas)
     if image.getchannel("A").getextrema() == (255, 255):
         image = image.convert("RGB")
     image.save(path, format="png", compress_level=PNG_COMPRESSION, dpi=(dpi, dpi))
@@ -230,12 +244,14 @@ class ChartFigure(Figure):
 
     footnote: str = ""  # the footnote's text before wrapping ("" without a footnote)
     footnote_label: Text | None = None  # the footnote as drawn
+    footnote_width: float = 0.0  # the figure's width (inches) the footnote was wrapped for
 
     def set_size_inches(self, w: Any, h: Any = None, forward: bool = True) -> None:
-        super().set_size_inches(w, h, forward)
-        label = self.footnote_label
-        if label is not None and label.get_text():  # a slide picture clears the footnote
+        super().set_size_inches(w, h, forward)  # also called when the resolution changes (savefig's dpi)
+        label, width = self.footnote_label, float(self.get_size_inches()[0])
+        if label is not None and label.get_text() and width != self.footnote_width:  # a slide picture clears it
             label.set_text(_wrapped(self.footnote, label.get_fontproperties(), self, label.get_position()[0]))
+            self.footnote_width = width
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
@@ -260,7 +276,7 @@ def _footnote(fig: Figure, source: str, synthetic: bool) -> None:
     label = fig.supxlabel(text, x=x, ha="left", fontsize=8.5, color="#B00020" if synthetic else "#444444")
     label.set_text(_wrapped(text, label.get_fontproperties(), fig, x))
     if isinstance(fig, ChartFigure):
-        fig.footnote, fig.footnote_label = text, label
+        fig.footnote, fig.footnote_label, fig.footnote_width = text, label, float(fig.get_size_inches()[0])
 
 
 # Agg's hinting draws small text wider than its outline measures: 8.5 pt text by up to 11% at 72 dpi (the worst
@@ -371,7 +387,7 @@ FLAG_COLOR = "#D55E00"  # Okabe-Ito vermillion: flagged rates
 JITTER = 0.18  # half the height of the band a payer's dots are spread over (categories are 1 apart)
 
 
-def _jitter(family: str, count: int) -> Any:
+def _jitter(family: str, count: int) -> np.ndarray:
     """Vertical offsets of ``count`` dots of one payer family: uniform in +-``JITTER``, from a generator seeded by
     the family's name (the same rates give the same picture every time); none for a single dot."""
     if count < 2:
@@ -671,6 +687,8 @@ def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, s
         payers = list(dict.fromkeys(matrix["payer_key"])) if len(matrix) else []
         types = list(dict.fromkeys(matrix["policy_type"])) if len(matrix) else []
         width = max(8.0, 1.35 * len(types) + 2.4)
+        # the legend's four entries take ~8.5 in in one row: two rows on a narrower figure, so they stay inside it
+        legend_columns = 4 if width >= 9.5 else 2
         fig, ax = _figure((width, max(3.0, 0.78 * len(payers) + 1.9)))
         if matrix.empty:
             _no_data(ax)
@@ -722,11 +740,12 @@ def policy_matrix_chart(matrix: pd.DataFrame, code: str, labels: list[str], *, s
                 handles=[Patch(facecolor=POLICY_BASIS_COLORS[b], label=_POLICY_BASIS_LABELS[b]) for b in present],
                 loc="lower center",
                 bbox_to_anchor=(0.5, 1.0),
-                ncol=4,
+                ncol=legend_columns,
                 fontsize=8,
                 frameon=False,
             )
-        ax.set_title(f"{codes.label(code)}: what each payer requires, by policy type", pad=26)
+        title_pad = 26 if matrix.empty or legend_columns == 4 else 38  # above the legend's one or two rows
+        ax.set_title(f"{codes.label(code)}: what each payer requires, by policy type", pad=title_pad)
         has_illustrative = bool(len(matrix)) and matrix["basis"].eq("illustrative").any()
         _footnote(
             fig,
