@@ -112,7 +112,7 @@ class CellFacts:
             return
         self._batched = True
         indices = [int(name[1:]) for name in self.table.column_names if name[:1] == "c" and name[1:].isdigit()]
-        if len(indices) < 2 or self.n == 0:
+        if len(indices) < 2 or self.n == 0 or not all(pa.types.is_string(t) for t in self.table.schema.types):
             return
         arrays = [self.raw(i) for i in indices]
         if any(not pa.types.is_string(a.type) or a.null_count for a in arrays):

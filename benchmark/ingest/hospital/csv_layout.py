@@ -501,7 +501,8 @@ def read_rows(
     reader = _RowReader(layout, sink)
     parser = _ChunkParser(layout, all_columns=sink.collect_problems)
     for table, lines, full in _tables(source, layout, sink, parser, resync=resync):
-        facts = CellFacts(table)  # per-column facts shared by the CMS rules and the fast path
+        # validating: per-column facts shared by the CMS rules and the fast path (the columns are text there)
+        facts = CellFacts(table) if sink.check_only else None
         if check is not None:
             check.check(table, lines, facts)
         reader.table(table, lines, full, facts)
