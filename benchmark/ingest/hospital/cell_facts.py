@@ -35,19 +35,19 @@ def single(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def bounds(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(byte length, first byte, last byte) of every cell of a string array (0 for empty cells), from its buffers."""
+    """(byte length, first byte, last byte) of every cell of a string array, from its buffers. The first and last
+    bytes of an empty cell mean nothing: look at them only where the length is not 0."""
     n = len(array)
     buffers = array.buffers()
     width = np.int64 if pa.types.is_large_string(array.type) else np.int32
     offsets: np.ndarray = np.frombuffer(buffers[1], dtype=width, count=n + 1, offset=array.offset * width().itemsize)
-    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
-    first = np.zeros(n, dtype=np.uint8)
-    last = np.zeros(n, dtype=np.uint8)
-    filled = np.flatnonzero(lengths)
-    if len(filled) and buffers[2] is not None:
-        data = np.frombuffer(buffers[2], dtype=np.uint8)
-        first[filled] = data[offsets[:-1][filled]]
-        last[filled] = data[offsets[1:][filled] - 1]
+    lengths = offsets[1:] - offsets[:-1]
+    if buffers[2] is None or not len(buffers[2]) or not n:
+        return lengths, np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)
+    top = len(data) - 1
+    first = data[np.minimum(offsets[:-1], top)]
+    last = data[np.clip(offsets[1:] - 1, 0, top)]
     return lengths, first, last
 
 
@@ -112,7 +112,7 @@ class CellFacts:
             return
         self._batched = True
         indices = [int(name[1:]) for name in self.table.column_names if name[:1] == "c" and name[1:].isdigit()]
-        if len(indices) < 2 or self.n == 0:
+        if len(indices) < 2 or self.n == 0 or not all(pa.types.is_string(t) for t in self.table.schema.types):
             return
         arrays = [self.raw(i) for i in indices]
         if any(not pa.types.is_string(a.type) or a.null_count for a in arrays):

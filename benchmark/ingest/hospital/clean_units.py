@@ -130,7 +130,15 @@ class CleanUnits:
         """(clean units, algorithm-only units): boolean arrays [group, slot, row]. A clean unit needs no
         normalization; an algorithm-only unit (a clean code and payer, no dollar nor percentage, a negotiated
         algorithm that is not N/A) is quarantined as ``algorithm_only`` and nothing else is said about it."""
-        t = _Columns(facts if facts is not None else CellFacts(table))
+        facts = facts if facts is not None else CellFacts(table)
+        # the same question about every payer/plan group's column: one batch each (a wide file has hundreds)
+        amounts = ("dollar", "percentage", "estimated", "median", "p10", "p90")
+        facts.prefetch_numbers([i for g, _ in self.groups for name, i in g.items() if name in amounts], trimmed=False)
+        texts = ("methodology", "algorithm")
+        facts.prefetch_dictionaries(
+            [i for g, _ in self.groups for name, i in g.items() if name in texts], trimmed=False
+        )
+        t = _Columns(facts)
         n = t.n
         items = self.items
         slots = [self._code_ids(t, code, kind) for code, kind in self.codes]

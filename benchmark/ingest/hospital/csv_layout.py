@@ -501,7 +501,8 @@ def read_rows(
     reader = _RowReader(layout, sink)
     parser = _ChunkParser(layout, all_columns=sink.collect_problems)
     for table, lines, full in _tables(source, layout, sink, parser, resync=resync):
-        facts = CellFacts(table)  # per-column facts shared by the CMS rules and the fast path
+        # validating: per-column facts shared by the CMS rules and the fast path (the columns are text there)
+        facts = CellFacts(table) if sink.check_only else None
         if check is not None:
             check.check(table, lines, facts)
         reader.table(table, lines, full, facts)
@@ -748,7 +749,11 @@ class _RowReader:
             return
         layout, sink = self.layout, self.sink
         value_columns = [[group.columns[name] for name in group.value_fields] for group in layout.groups]
-        cells = {i: nonempty(table.column(f"c{i}")) for i in {i for columns in value_columns for i in columns}}
+        needed = {i for columns in value_columns for i in columns}
+        if facts is not None:  # the lengths are known already
+            cells = {i: facts.bounds(i)[0] > 0 for i in needed}
+        else:
+            cells = {i: nonempty(table.column(f"c{i}")) for i in needed}
         cache: dict[int, np.ndarray] = {}
 
         def filled(index: int) -> np.ndarray:
