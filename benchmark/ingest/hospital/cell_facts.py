@@ -15,6 +15,8 @@ values instead of a hundred thousand cells.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -130,15 +132,20 @@ class CellFacts:
             self._position[index] = k
         self._joined = joined
 
+    def _not_yet(self, indices: list[int], trimmed: bool, done: Mapping[tuple[int, bool], object]) -> list[int]:
+        """The distinct columns of ``indices`` in the joined batch whose facts are not in ``done`` yet (a column
+        with a cell to trim, when ``trimmed``, is left to the per-column methods)."""
+        return [
+            i
+            for i in dict.fromkeys(indices)
+            if i in self._position and self._key(i, trimmed) not in done and not self._key(i, trimmed)[1]
+        ]
+
     def prefetch_numbers(self, indices: list[int], trimmed: bool) -> None:
         """:meth:`numbers` of several columns with one pass of the Arrow kernels over all their non-empty cells
         (columns with a cell to trim, when ``trimmed``, are left to :meth:`numbers`)."""
         self._batch()
-        todo = [
-            i
-            for i in dict.fromkeys(indices)
-            if i in self._position and self._key(i, trimmed) not in self._numbers and not self._key(i, trimmed)[1]
-        ]
+        todo = self._not_yet(indices, trimmed, self._numbers)
         if len(todo) < 2 or self._joined is None:
             return
         n = self.n
@@ -161,11 +168,7 @@ class CellFacts:
         """:meth:`dictionary` of several columns as one dictionary encoding of all their cells (one dictionary
         shared by the columns)."""
         self._batch()
-        todo = [
-            i
-            for i in dict.fromkeys(indices)
-            if i in self._position and self._key(i, trimmed) not in self._dictionaries and not self._key(i, trimmed)[1]
-        ]
+        todo = self._not_yet(indices, trimmed, self._dictionaries)
         if len(todo) < 2 or self._joined is None:
             return
         n = self.n
