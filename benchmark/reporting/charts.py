@@ -46,17 +46,8 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 from PIL import Image
 
 from benchmark import cache, codes, config
+from benchmark.reporting.palette import PAYER_ORDER, PAYER_PALETTE  # each payer family keeps its colour everywhere
 
-# Okabe-Ito colours (safe for the common colour-vision deficiencies); each payer family keeps its colour everywhere.
-PAYER_PALETTE: dict[str, str] = {
-    "Aetna": "#CC79A7",
-    "BCBS": "#0072B2",
-    "Cigna": "#009E73",
-    "UnitedHealthcare": "#E69F00",
-    "Medicare": "#000000",
-    "Other": "#999999",
-}
-PAYER_ORDER: list[str] = list(PAYER_PALETTE)
 PNG_DPI = 220  # presentation resolution (>= 200 dpi)
 PNG_COMPRESSION = 3  # zlib level of the PNGs written: ~3x faster to write than matplotlib's 6, files ~10% larger
 _dollars = FuncFormatter(lambda v, _: f"${v:,.0f}")

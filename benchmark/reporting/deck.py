@@ -26,8 +26,8 @@ from pptx.util import Emu, Inches, Pt
 from benchmark import codes, config
 from benchmark.reference import policy
 from benchmark.reporting import about
-from benchmark.reporting.charts import PAYER_ORDER, PAYER_PALETTE
 from benchmark.reporting.html_render import format_value
+from benchmark.reporting.palette import PAYER_ORDER, PAYER_PALETTE
 
 DECK_NAME = "deck.pptx"
 SLIDES_DIR = "slides"  # slide pictures written by CodeReport.write_outputs
