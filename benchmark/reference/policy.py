@@ -26,7 +26,6 @@ Public entry points, in the order a report uses them:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -589,11 +588,9 @@ def modifier_payments(
 
 
 def round_half_up(value: float) -> float:
-    """Dollars rounded half-up to cents, like the Medicare engine (the epsilon absorbs binary error): the arithmetic
-    of :func:`benchmark.reference.medicare.round_cents` on one number, without a Series per value."""
-    if value != value:  # NaN stays NaN, as in round_cents
-        return value
-    cents = math.floor(abs(value) * 100 + 0.5 + 1e-7) / 100
+    """Dollars rounded half-up to cents by the Medicare engine's rule (:func:`benchmark.reference.medicare.round_cents`
+    on the magnitude; a negative amount keeps its sign). NaN stays NaN."""
+    cents = float(medicare.round_cents(abs(value)))
     return cents if value >= 0 else -cents
 
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -400,8 +401,12 @@ def national_amount(
     return float(match["amount"].iloc[0])
 
 
-def round_cents(values: pd.Series) -> pd.Series:
-    """Round dollars half-up to cents (the tiny epsilon absorbs binary floating-point error)."""
+_Dollars = TypeVar("_Dollars", pd.Series, float)
+
+
+def round_cents(values: _Dollars) -> _Dollars:
+    """Round dollars half-up to cents (the tiny epsilon absorbs binary floating-point error): a Series, or one
+    non-negative number (:func:`benchmark.reference.policy.round_half_up` gives negative numbers their sign)."""
     return np.floor(values * 100 + 0.5 + 1e-7) / 100
 
 
