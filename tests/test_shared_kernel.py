@@ -3,6 +3,7 @@ namespace in its own folder; a dead kernel is replaced; close() ends it."""
 
 import os
 import signal
+import time
 
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
@@ -57,3 +58,36 @@ def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tm
         kernel.close()
     with pytest.raises(ProcessLookupError):
         os.kill(last, 0)
+
+
+def _evaluate(manager, expressions: dict[str, str]) -> dict[str, str]:
+    client = BlockingKernelClient(parent=manager, **manager.get_connection_info(session=True))
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive("", user_expressions=expressions, timeout=60, output_hook=lambda m: None)
+        return {k: v["data"]["text/plain"] for k, v in reply["content"]["user_expressions"].items()}
+    finally:
+        client.stop_channels()
+
+
+def test_a_new_kernel_imports_the_report_modules_unasked_and_binds_no_name(tmp_path):
+    """A new kernel is sent the warm-up import (runner.WARM_UP) at start, without waiting for it: the report's
+    modules are loaded before the notebook asks for them, and nothing is left in the namespace the notebook sees."""
+    kernel = SharedKernel()
+    try:
+        manager = kernel.ready(tmp_path)  # a new kernel: started, warm-up sent, no reset
+        expressions = {
+            "warm": "'benchmark.reporting.report' in __import__('sys').modules",
+            # what ipykernel itself puts in a new kernel's namespace is left out (its ``open`` among them)
+            "names": "sorted(n for n in dir() if not n.startswith('_') and n not in ('In', 'Out', 'exit', 'quit', "
+            "'get_ipython', 'open'))",
+        }
+        deadline = time.monotonic() + 120
+        values = _evaluate(manager, expressions)
+        while values["warm"] != "True" and time.monotonic() < deadline:  # the import may still be running
+            time.sleep(0.5)
+            values = _evaluate(manager, expressions)
+        assert values == {"warm": "True", "names": "[]"}
+    finally:
+        kernel.close()

@@ -17,7 +17,9 @@ import re
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,9 @@ KERNEL_NAME = "payer-benchmark"
 EXECUTED_NOTEBOOK = "code_report.ipynb"
 REMOVE_TAG = "remove-in-report"  # notebook cells for notebook readers only (e.g. the how-to-run note)
 RUN_RECORD = "run.json"
+# What a new report kernel imports before the first cell asks for it (the notebook's first import; nothing is bound
+# in the kernel's namespace): kernel start and these imports take seconds, done on the other core meanwhile.
+WARM_UP = "__import__('importlib').import_module('benchmark.reporting.report')"
 HTML_TEMPLATE = config.TEMPLATES_DIR / "report.html.j2"
 _log = logging.getLogger(__name__)
 
@@ -121,15 +126,18 @@ class SharedKernel:
     def __init__(self, kernel_name: str | None = None) -> None:
         self.kernel_name = kernel_name
         self._manager: Any = None  # jupyter_client AsyncKernelManager, started
+        self._warm_client: Any = None  # the client that sent WARM_UP to a new kernel, stopped once it is ready
 
-    def ready(self, cwd: Path) -> Any:
-        """The kernel manager of a kernel with an empty namespace whose working folder is ``cwd`` (started now when
-        there is none or it died). Raises :class:`KernelStartError` when a new kernel does not start."""
+    def start(self, cwd: Path) -> None:
+        """Start a new kernel in ``cwd`` and have it import the report's modules (:data:`WARM_UP`) without waiting.
+
+        The kernel boots and imports on the other core while this process goes on (importing papermill and the
+        exporters): :meth:`ready` then waits for it. Raises :class:`KernelStartError` when it does not start.
+        """
+        from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        if self._manager is not None and run_sync(self._manager.is_alive)() and self._reset(cwd):
-            return self._manager
         self.close()
         manager = AsyncKernelManager(kernel_name=self.kernel_name or ensure_kernel())
         try:
@@ -141,7 +149,26 @@ class SharedKernel:
                 evalue=str(error),
             ) from error
         self._manager = manager
-        return manager
+        # queued on the shell channel until the kernel listens; the kernel runs requests in order, so the report's
+        # cells (and the reset before them) run after this import. Silent: no output, no execution count. Its own
+        # session (not the manager's): clients sharing one have the same socket identity, and the kernel would
+        # send the next client's replies to this one.
+        session = manager.session.clone()  # the key and signature scheme of the kernel's messages ...
+        session.session = str(uuid.uuid4())  # ... under another session id (the socket identity)
+        ports = {k: v for k, v in manager.get_connection_info().items() if k not in ("key", "signature_scheme")}
+        self._warm_client = BlockingKernelClient(session=session, **ports)
+        self._warm_client.start_channels(iopub=False, stdin=False, hb=False, control=False)
+        self._warm_client.execute(WARM_UP, silent=True, store_history=False)
+
+    def ready(self, cwd: Path) -> Any:
+        """The kernel manager of a kernel with an empty namespace whose working folder is ``cwd`` (started now when
+        there is none or it died). Raises :class:`KernelStartError` when a new kernel does not start."""
+        from jupyter_core.utils import run_sync
+
+        if self._manager is not None and run_sync(self._manager.is_alive)() and self._reset(cwd):
+            return self._manager
+        self.start(cwd)
+        return self._manager
 
     def _reset(self, cwd: Path, timeout: float = 60) -> bool:
         from jupyter_client.blocking import BlockingKernelClient
@@ -165,11 +192,18 @@ class SharedKernel:
             return False
         finally:
             client.stop_channels()
+            self._stop_warm_client()
+
+    def _stop_warm_client(self) -> None:
+        warm, self._warm_client = self._warm_client, None
+        if warm is not None:
+            warm.stop_channels()
 
     def close(self) -> None:
         """Shut the kernel down (nothing when none was started)."""
         from jupyter_core.utils import run_sync
 
+        self._stop_warm_client()
         manager, self._manager = self._manager, None
         if manager is None:
             return
@@ -210,9 +244,6 @@ def run_report(
     target = output_folder.check_output_folder(target, output_folder.REPORT_MARKER, overwrite=overwrite)
     if not force and is_up_to_date(target, inputs):
         return existing_outputs(target)
-    lean_imports.import_jsonschema()  # before papermill imports it (through nbformat): see benchmark.lean_imports
-    import papermill as pm  # lazy: start-up time of a skipped report
-
     target.parent.mkdir(parents=True, exist_ok=True)
     failed_notebook = failed_notebook_path(target)
     failed_notebook.unlink(missing_ok=True)  # from an earlier run of the same report
@@ -220,9 +251,24 @@ def run_report(
     run_params = ReportParams.from_mapping({**params.as_notebook_parameters(), "output_dir": str(staging)})
     notebook = staging / EXECUTED_NOTEBOOK
     kernel = kernel_name or (shared_kernel.kernel_name if shared_kernel else None) or ensure_kernel()
+    # this report's own kernel unless a shared one is given, started first: it boots and imports the report's
+    # modules on the other core while this process imports papermill and builds the HTML exporter
+    own_kernel = SharedKernel(kernel) if shared_kernel is None else None
     try:
-        # a shared kernel: papermill runs the cells in it and leaves it running (it does not own it)
-        engine = {"km": shared_kernel.ready(staging)} if shared_kernel else {}
+        if own_kernel is not None:
+            own_kernel.start(staging)
+        lean_imports.import_jsonschema()  # before papermill imports it (through nbformat): see benchmark.lean_imports
+        import papermill as pm  # lazy: start-up time of a skipped report
+
+        html_exporter()
+    except BaseException:
+        if own_kernel is not None:
+            own_kernel.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    try:
+        # papermill runs the cells in the kernel and leaves it running (it does not own it)
+        engine = {"km": (shared_kernel or own_kernel).ready(staging)}  # type: ignore[union-attr]
         pm.execute_notebook(
             str(config.CODE_REPORT_NOTEBOOK),
             str(notebook),
@@ -260,6 +306,9 @@ def run_report(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        if own_kernel is not None:
+            own_kernel.close()
     try:
         export_html(notebook, staging / "report.html", title=_report_title(staging, params))
         made = exports.write_exports(staging)
@@ -351,11 +400,13 @@ def _report_title(staging: Path, params: ReportParams) -> str:
     return about.report_title(params.code, params.year, params.geography)
 
 
-def export_html(notebook: Path, html_path: Path, title: str) -> Path:
-    """Export an executed notebook to HTML without code cells, prompts or scripts (``templates/report.html.j2``)."""
+@lru_cache(maxsize=1)
+def html_exporter() -> Any:
+    """The nbconvert exporter of ``report.html`` (``templates/report.html.j2``, no code cells, prompts or scripts),
+    built once per process: its templates compile on first use (~0.5 s), and a batch worker exports many reports."""
     lean_imports.import_jsonschema()  # before nbformat imports it: see benchmark.lean_imports
     import nbformat
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter  # lazy: start-up time of the commands that export nothing
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(
@@ -366,9 +417,18 @@ def export_html(notebook: Path, html_path: Path, title: str) -> Path:
         exclude_output_prompt=True,
     )
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}, enabled=True), enabled=True)
+    exporter.from_notebook_node(nbformat.v4.new_notebook())  # compiles its templates (and selectors) now
+    return exporter
+
+
+def export_html(notebook: Path, html_path: Path, title: str) -> Path:
+    """Export an executed notebook to HTML without code cells, prompts or scripts (``templates/report.html.j2``)."""
+    lean_imports.import_jsonschema()  # before nbformat imports it: see benchmark.lean_imports
+    import nbformat
+
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     html_path.write_text(neutralize_html(body), encoding="utf-8")  # bidi controls from file / payer names shown
     return html_path
 
