@@ -114,13 +114,15 @@ def ensure_kernel() -> str:
 
 
 class SharedKernel:
-    """One Jupyter kernel that runs report after report in one process (a batch worker), instead of one per report.
+    """One Jupyter kernel that runs report after report in one process (a batch worker), instead of one per report;
+    :func:`run_report` also uses one for a single report, started early (:meth:`start`).
 
-    Starting a kernel and importing the report's libraries in it costs seconds of CPU per report. Before each report
-    the kernel's namespace is cleared (``%reset -f``) and its working folder set to the report's staging folder, so
-    each report starts from the notebook's own cells as in a fresh kernel; imported modules (and the caches they
-    keep, all keyed by their inputs) stay. A kernel that died, or whose reset failed, is replaced by a new one.
-    :meth:`close` shuts it down (a batch worker does so when it exits).
+    Starting a kernel and importing the report's libraries in it costs seconds of CPU per report. A new kernel is
+    sent :data:`WARM_UP` at start. Before each report the kernel's namespace is cleared (``%reset -f``) and its
+    working folder set to the report's staging folder, so each report starts from the notebook's own cells as in a
+    fresh kernel; imported modules (and the caches they keep, all keyed by their inputs) stay. A kernel that died,
+    or whose reset failed, is replaced by a new one. :meth:`close` shuts it down (a batch worker does so when it
+    exits).
     """
 
     def __init__(self, kernel_name: str | None = None) -> None:
