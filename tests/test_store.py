@@ -6,6 +6,7 @@ The oracle everywhere is the in-memory path on the same files (``store_pipeline.
 
 import hashlib
 import shutil
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -18,6 +19,7 @@ from benchmark import cli, config
 from benchmark.accounts import FileAccount, IngestResult
 from benchmark.analysis import benchmark_sql, rates, stats
 from benchmark.ingest import routing as pipeline
+from benchmark.ingest.tic.reader import read_in_network
 from benchmark.reporting.report import CodeReport, ReportParams
 from benchmark.store import pipeline as store_pipeline
 from benchmark.store import rate_store as st
@@ -95,6 +97,59 @@ def test_parts_are_partitioned_by_source_payer_and_code_prefix_and_sorted(sample
     pruned = st.open_store(sample_store).part_files(["44320"])
     assert pruned and all("/code_prefix=443/" in f for f in pruned)
     assert len(pruned) < len(parts)
+
+
+@pytest.fixture(scope="module")
+def tiny_rates():
+    """One TiC file's rates over many code prefixes (a small file of the large-payer shape, tests/fixtures)."""
+    bench = Path(__file__).parent / "fixtures" / "reference" / "bench"
+    codes = (bench / "tiny_codes.txt").read_text().split()
+    return read_in_network(bench / "innet_pr_last_tiny.json.gz", codes, helpers=False).rates
+
+
+def _written(folder):
+    """Every Parquet file under ``folder``: its relative path -> (schema with metadata, rows, row groups)."""
+    found = {}
+    for path in sorted(folder.rglob("*.parquet")):
+        table = pq.read_table(path)
+        found[str(path.relative_to(folder))] = (table.schema, table.to_pylist(), pq.read_metadata(path).num_row_groups)
+    return found
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_staged_parts_are_the_files_write_dataset_writes(tmp_path, tiny_rates, monkeypatch, split):
+    """write_parts writes each partition's run of rows with pq.write_table when the partitions are runs of the sorted
+    rows; the files (paths, schema, rows in order, row groups) are those ds.write_dataset writes. With ``split``, a
+    partition is in two runs (two payer families sharing code prefixes): write_dataset writes it, as before."""
+    rates = tiny_rates
+    if split:
+        rates = rates.assign(payer_family=["Aetna" if i % 2 else "Cigna" for i in range(len(rates))])
+    chunk = IngestResult(rates=rates, quarantine=pd.DataFrame(), accounts=[])
+    used = []
+    write_runs = output._write_runs
+    monkeypatch.setattr(output, "_write_runs", lambda *args: used.append(write_runs(*args)) or used[-1])
+    ours = output.write_parts(chunk, tmp_path / "ours", "0123456789abcdef-01234567", 3, 10, 5)
+    assert used == [not split]
+    monkeypatch.setattr(output, "_write_runs", lambda *args: False)
+    theirs = output.write_parts(chunk, tmp_path / "theirs", "0123456789abcdef-01234567", 3, 10, 5)
+    assert [p.relative_to(tmp_path / "ours") for p in ours] == [p.relative_to(tmp_path / "theirs") for p in theirs]
+    assert len(ours) > 10
+    found, expected = _written(tmp_path / "ours"), _written(tmp_path / "theirs")
+    assert found.keys() == expected.keys()
+    for name in expected:
+        assert found[name][0].equals(expected[name][0], check_metadata=True), name
+        assert found[name][1:] == expected[name][1:], name
+
+
+def test_write_runs_refuses_a_split_partition(tmp_path, tiny_rates):
+    table = pa.Table.from_pandas(tiny_rates, preserve_index=False).sort_by("billing_code")
+    prefixes = pa.array(st.code_prefixes(table["billing_code"].to_pandas(), 3), pa.string())
+    table = table.append_column("code_prefix", prefixes)
+    assert output._write_runs(table, tmp_path / "runs", "stem")
+    families = pa.array(["Aetna" if i % 2 else "Cigna" for i in range(table.num_rows)], pa.string())
+    table = table.set_column(table.schema.get_field_index("payer_family"), "payer_family", families)
+    assert not output._write_runs(table, tmp_path / "split", "stem")
+    assert not (tmp_path / "split").exists()  # nothing written
 
 
 # --------------------------------------------------------------------------------------------------- idempotent

@@ -17,6 +17,7 @@ output, so rows read back in the reader's order).
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -203,18 +204,19 @@ def write_parts(
         )
         if not pc.all(pc.greater_equal(table["billing_code"][1:], table["billing_code"][:-1])).as_py():
             table = table.sort_by([("billing_code", "ascending")])
-        ds.write_dataset(
-            table,
-            folder / RATES_DIR,
-            format="parquet",
-            partitioning=_PARTITIONING,
-            basename_template=stem + "-{i}.parquet",
-            existing_data_behavior="overwrite_or_ignore",
-            preserve_order=True,
-            max_partitions=1_000_000,
-            max_rows_per_group=ROW_GROUP_SIZE,
-            file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
-        )
+        if not _write_runs(table, folder / RATES_DIR, stem):
+            ds.write_dataset(
+                table,
+                folder / RATES_DIR,
+                format="parquet",
+                partitioning=_PARTITIONING,
+                basename_template=stem + "-{i}.parquet",
+                existing_data_behavior="overwrite_or_ignore",
+                preserve_order=True,
+                max_partitions=1_000_000,
+                max_rows_per_group=ROW_GROUP_SIZE,
+                file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
+            )
     quarantine = chunk.quarantine
     if len(quarantine):
         quarantine = quarantine.assign(
@@ -230,6 +232,45 @@ def write_parts(
 
 
 # --------------------------------------------------------------------------------------------------- helpers
+_SAFE_FOLDER_VALUE = re.compile(r"[0-9A-Za-z_]+")
+
+
+def _write_runs(table: pa.Table, base: Path, stem: str) -> bool:
+    """Write ``table`` (sorted by billing code) as ``ds.write_dataset`` with the Hive partitioning above writes it
+    (one file ``<stem>-0.parquet`` per partition folder, the partition columns left out of the file, rows in order)
+    when each partition's rows are one run of consecutive rows: the usual case, since the code prefix follows the
+    sorted codes and a file has one source type and payer family. ``pq.write_table`` on each run's slice costs a
+    third of ``write_dataset`` (~0.1 s instead of ~0.3 s of CPU per batch of 65,536 rows). Returns False, having
+    written nothing, when a partition is split in several runs or a folder value is not plain letters, digits and
+    ``_`` (write_dataset then writes it, escaping values as it does)."""
+    keys = [*PARTITION_COLUMNS, "code_prefix"]
+    rows = table.num_rows
+    change = np.zeros(rows, bool)
+    change[0] = True
+    for name in keys:
+        values = table[name]
+        if values.null_count:
+            return False
+        if rows > 1:
+            change[1:] |= pc.not_equal(values.slice(1), values.slice(0, rows - 1)).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(change)
+    ends = [*starts[1:].tolist(), rows]
+    folders = []
+    for start in starts.tolist():
+        values = [table[name][start].as_py() for name in keys]
+        if not all(isinstance(value, str) and _SAFE_FOLDER_VALUE.fullmatch(value) for value in values):
+            return False
+        folders.append("/".join(f"{name}={value}" for name, value in zip(keys, values)))
+    if len(set(folders)) != len(folders):
+        return False  # a partition in several runs
+    data = table.drop_columns(keys)
+    for folder, start, end in zip(folders, starts.tolist(), ends):
+        path = base / folder / f"{stem}-0.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data.slice(start, end - start), path, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+    return True
+
+
 def _identify(source: Any) -> tuple[str | None, int | None]:
     """sha256 and size of a local file's bytes; (None, None) for others (the reader's hash identifies them)."""
     path = local_path(source)
