@@ -141,6 +141,30 @@ def test_staged_parts_are_the_files_write_dataset_writes(tmp_path, tiny_rates, m
         assert found[name][1:] == expected[name][1:], name
 
 
+@pytest.mark.parametrize("max_runs", [4096, 3])
+def test_chunks_are_sorted_by_code_as_a_stable_sort_sorts_them(tiny_rates, monkeypatch, max_runs):
+    """Runs of equal codes put in code order give the rows of a stable sort (with few runs allowed: the row sort)."""
+    monkeypatch.setattr(output, "_MAX_RUNS", max_runs)
+    table = pa.Table.from_pandas(tiny_rates, preserve_index=False)
+    blocks = [table.slice(start, 700) for start in range(0, table.num_rows, 700)]
+    mixed = pa.concat_tables(blocks[1::2] + blocks[::2])  # runs of one code cut and interleaved
+    mixed = mixed.append_column(st.ROW_COLUMN, pa.array(range(mixed.num_rows), pa.int64()))
+    expected = pa.Table.from_pylist(  # a stable sort computed in Python: code, then position
+        sorted(mixed.to_pylist(), key=lambda row: (row["billing_code"], row[st.ROW_COLUMN])), schema=mixed.schema
+    )
+    found = output._sorted_by_code(mixed)
+    assert found.equals(expected)
+    assert found[st.ROW_COLUMN].to_pylist() != list(range(mixed.num_rows))  # it did reorder
+
+
+def test_code_prefixes_once_per_distinct_code_are_the_prefixes_row_by_row():
+    codes = pd.Series(["44320", "44320", " 99213", "0001A", "J1234", "0001A", "", "ab-c"], dtype="str")
+    expected = [st.code_prefix(code, 3) for code in codes]
+    assert output._code_prefixes(codes, 3).to_pylist() == expected == st.code_prefixes(codes, 3).tolist()
+    with_missing = pd.Series(["44320", None, "99213"], dtype="str")
+    assert output._code_prefixes(with_missing, 3).to_pylist() == st.code_prefixes(with_missing, 3).tolist()
+
+
 def test_write_runs_refuses_a_split_partition(tmp_path, tiny_rates):
     table = pa.Table.from_pandas(tiny_rates, preserve_index=False).sort_by("billing_code")
     prefixes = pa.array(st.code_prefixes(table["billing_code"].to_pandas(), 3), pa.string())

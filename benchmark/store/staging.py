@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -200,13 +201,12 @@ def write_parts(
         table = (
             table.append_column(PART_COLUMN, pa.repeat(pa.scalar(part_id, pa.string()), len(rates)).dictionary_encode())
             .append_column(ROW_COLUMN, pa.array(np.arange(rate_offset, rate_offset + len(rates), dtype="int64")))
-            .append_column("code_prefix", pa.array(code_prefixes(rates["billing_code"], prefix_length), pa.string()))
+            .append_column("code_prefix", _code_prefixes(rates["billing_code"], prefix_length))
         )
-        if not pc.all(pc.greater_equal(table["billing_code"][1:], table["billing_code"][:-1])).as_py():
-            table = table.sort_by([("billing_code", "ascending")])
-        if not _write_runs(table, folder / RATES_DIR, stem):
-            ds.write_dataset(
-                table,
+        unsorted = not pc.all(pc.greater_equal(table["billing_code"][1:], table["billing_code"][:-1])).as_py()
+        if not _write_runs(_sorted_by_code(table) if unsorted else table, folder / RATES_DIR, stem):
+            ds.write_dataset(  # one chunk in (the row sort's): one row group per file, as it has always written
+                table.sort_by([("billing_code", "ascending")]) if unsorted else table,
                 folder / RATES_DIR,
                 format="parquet",
                 partitioning=_PARTITIONING,
@@ -233,6 +233,34 @@ def write_parts(
 
 # --------------------------------------------------------------------------------------------------- helpers
 _SAFE_FOLDER_VALUE = re.compile(r"[0-9A-Za-z_]+")
+_MAX_RUNS = 4096  # runs of equal codes in a chunk above which it is sorted row by row
+
+
+def _code_prefixes(codes: pd.Series, length: int) -> pa.Array:
+    """:func:`code_prefixes` of a column, computed once per distinct code (a chunk holds few distinct codes)."""
+    numbers, distinct = pd.factorize(codes)
+    if (numbers < 0).any():  # a missing code: computed row by row, as code_prefixes does
+        return pa.array(code_prefixes(codes, length), pa.string())
+    prefixes = pa.array(code_prefixes(pd.Series(distinct, dtype=codes.dtype), length), pa.string())
+    return prefixes.take(pa.array(numbers))
+
+
+def _sorted_by_code(table: pa.Table) -> pa.Table:
+    """``table.sort_by("billing_code")`` (a stable sort) without copying the rows when they come in few runs of equal
+    codes (a reader's chunk: one item's rows share its code): the runs' slices in the stable order of their codes.
+    Python orders text by code point and Arrow by UTF-8 bytes: the same order."""
+    codes = table["billing_code"]
+    rows = table.num_rows
+    if codes.null_count or rows < 2:
+        return table.sort_by([("billing_code", "ascending")])
+    change = pc.not_equal(codes.slice(1), codes.slice(0, rows - 1)).to_numpy(zero_copy_only=False)
+    starts = np.concatenate(([0], np.flatnonzero(change) + 1))
+    if len(starts) > _MAX_RUNS:
+        return table.sort_by([("billing_code", "ascending")])
+    ends = [*starts[1:].tolist(), rows]
+    run_codes = codes.take(pa.array(starts)).to_pylist()
+    order = sorted(range(len(starts)), key=run_codes.__getitem__)  # sorted() is stable
+    return pa.concat_tables([table.slice(int(starts[i]), ends[i] - int(starts[i])) for i in order])
 
 
 def _write_runs(table: pa.Table, base: Path, stem: str) -> bool:
