@@ -10,6 +10,9 @@ billing code (+ modifiers) under one payer/plan, for one provider group, with it
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -413,6 +416,88 @@ def empty_rates() -> pd.DataFrame:
 def validate_rates(df: pd.DataFrame) -> pd.DataFrame:
     """Validate (and coerce) a rate table, reporting every failing column at once."""
     return RateSchema.validate(df, lazy=True)
+
+
+def check_built_rates(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`validate_rates` for a rate table a reader built with the exact columns and dtypes already (a batch of
+    typed Arrow / numpy columns): the same rules, checked column by column without pandera's fixed cost (~0.2 s per
+    call, most of it set-up: the rules themselves take a few ms on 65,000 rows).
+
+    Checked here: the columns and their order (``strict``, ``ordered``), each column's dtype equal to the one
+    :func:`validate_rates` gives it (so its coercion would change nothing), no missing value in a non-nullable
+    column, and every check of :class:`RateSchema` (isin, greater_than, greater_than_or_equal_to, str_length,
+    str_matches and the sha256 check), each evaluated by the same pandas operation pandera's check runs, on the
+    column's distinct non-missing values (every check is element-wise; pandera skips missing values too).
+
+    Returns ``df`` itself when all of that holds. Otherwise, or if the schema holds a check this function does not
+    know, the table goes to :func:`validate_rates`, which coerces it or raises the ``SchemaErrors`` it always
+    raises, with the same message: a bad batch fails exactly as it would have.
+    """
+    if _fast_rules_hold(df):
+        return df
+    return validate_rates(df)
+
+
+def _check_rule(check: object) -> Callable[[pd.Series], pd.Series] | None:
+    """The element-wise rule of one pandera check of RateSchema as a pandas operation (pandera's builtin check
+    functions, pandera/backends/pandas/builtin_checks.py, are these same expressions); None if unknown."""
+    name, stats = getattr(check, "name", None), getattr(check, "statistics", None) or {}
+    if name == f"str_matches('{SHA256_PATTERN}')" and not stats:  # RateSchema.source_sha256_is_a_hash
+        return lambda values: values.str.match(SHA256_PATTERN, na=False)
+    if name == "isin":
+        allowed = list(stats["allowed_values"])
+        return lambda values: values.isin(allowed)
+    if name == "greater_than":
+        low = stats["min_value"]
+        return lambda values: values > low
+    if name == "greater_than_or_equal_to":
+        low = stats["min_value"]
+        return lambda values: values >= low
+    if name == "str_matches":
+        pattern = stats["pattern"]
+        return lambda values: values.str.match(pattern, na=False)
+    if name == "str_length" and stats.get("exact_value") is None and stats.get("max_value") is None:
+        shortest = stats["min_value"]
+        return lambda values: values.str.len() >= shortest
+    return None
+
+
+@functools.cache
+def _fast_rules() -> tuple[dict[str, object], list[tuple[str, bool, list]]] | None:
+    """(column -> dtype validate_rates gives it, [(column, nullable, rules)]), or None if a check is unknown."""
+    dtypes = dict(empty_rates().dtypes)
+    columns = []
+    for name, column in RateSchema.to_schema().columns.items():
+        if column.unique or column.regex:
+            return None
+        rules = [_check_rule(check) for check in column.checks]
+        if None in rules:
+            return None
+        columns.append((name, bool(column.nullable), rules))
+    return dtypes, columns
+
+
+def _fast_rules_hold(df: pd.DataFrame) -> bool:
+    """Whether ``df`` passes RateSchema as it is (see :func:`check_built_rates`)."""
+    known = _fast_rules()
+    if known is None or list(df.columns) != RATE_COLUMNS:
+        return False
+    dtypes, columns = known
+    for name, nullable, rules in columns:
+        series = df[name]
+        if series.dtype != dtypes[name]:
+            return False
+        if not rules and nullable:
+            continue
+        missing = series.isna()
+        if not nullable and missing.any():
+            return False
+        if rules:
+            present = series[~missing] if missing.any() else series
+            distinct = pd.Series(present.unique(), dtype=series.dtype)
+            if not all(bool(rule(distinct).all()) for rule in rules):
+                return False
+    return True
 
 
 def empty_quarantine() -> pd.DataFrame:

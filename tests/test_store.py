@@ -6,6 +6,7 @@ The oracle everywhere is the in-memory path on the same files (``store_pipeline.
 
 import hashlib
 import shutil
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -18,6 +19,7 @@ from benchmark import cli, config
 from benchmark.accounts import FileAccount, IngestResult
 from benchmark.analysis import benchmark_sql, rates, stats
 from benchmark.ingest import routing as pipeline
+from benchmark.ingest.tic.reader import read_in_network
 from benchmark.reporting.report import CodeReport, ReportParams
 from benchmark.store import pipeline as store_pipeline
 from benchmark.store import rate_store as st
@@ -95,6 +97,83 @@ def test_parts_are_partitioned_by_source_payer_and_code_prefix_and_sorted(sample
     pruned = st.open_store(sample_store).part_files(["44320"])
     assert pruned and all("/code_prefix=443/" in f for f in pruned)
     assert len(pruned) < len(parts)
+
+
+@pytest.fixture(scope="module")
+def tiny_rates():
+    """One TiC file's rates over many code prefixes (a small file of the large-payer shape, tests/fixtures)."""
+    bench = Path(__file__).parent / "fixtures" / "reference" / "bench"
+    codes = (bench / "tiny_codes.txt").read_text().split()
+    return read_in_network(bench / "innet_pr_last_tiny.json.gz", codes, helpers=False).rates
+
+
+def _written(folder):
+    """Every Parquet file under ``folder``: its relative path -> (schema with metadata, rows, row groups)."""
+    found = {}
+    for path in sorted(folder.rglob("*.parquet")):
+        table = pq.read_table(path)
+        found[str(path.relative_to(folder))] = (table.schema, table.to_pylist(), pq.read_metadata(path).num_row_groups)
+    return found
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_staged_parts_are_the_files_write_dataset_writes(tmp_path, tiny_rates, monkeypatch, split):
+    """write_parts writes each partition's run of rows with pq.write_table when the partitions are runs of the sorted
+    rows; the files (paths, schema, rows in order, row groups) are those ds.write_dataset writes. With ``split``, a
+    partition is in two runs (two payer families sharing code prefixes): write_dataset writes it, as before."""
+    rates = tiny_rates
+    if split:
+        rates = rates.assign(payer_family=["Aetna" if i % 2 else "Cigna" for i in range(len(rates))])
+    chunk = IngestResult(rates=rates, quarantine=pd.DataFrame(), accounts=[])
+    used = []
+    write_runs = output._write_runs
+    monkeypatch.setattr(output, "_write_runs", lambda *args: used.append(write_runs(*args)) or used[-1])
+    ours = output.write_parts(chunk, tmp_path / "ours", "0123456789abcdef-01234567", 3, 10, 5)
+    assert used == [not split]
+    monkeypatch.setattr(output, "_write_runs", lambda *args: False)
+    theirs = output.write_parts(chunk, tmp_path / "theirs", "0123456789abcdef-01234567", 3, 10, 5)
+    assert [p.relative_to(tmp_path / "ours") for p in ours] == [p.relative_to(tmp_path / "theirs") for p in theirs]
+    assert len(ours) > 10
+    found, expected = _written(tmp_path / "ours"), _written(tmp_path / "theirs")
+    assert found.keys() == expected.keys()
+    for name in expected:
+        assert found[name][0].equals(expected[name][0], check_metadata=True), name
+        assert found[name][1:] == expected[name][1:], name
+
+
+@pytest.mark.parametrize("max_runs", [4096, 3])
+def test_chunks_are_sorted_by_code_as_a_stable_sort_sorts_them(tiny_rates, monkeypatch, max_runs):
+    """Runs of equal codes put in code order give the rows of a stable sort (with few runs allowed: the row sort)."""
+    monkeypatch.setattr(output, "_MAX_RUNS", max_runs)
+    table = pa.Table.from_pandas(tiny_rates, preserve_index=False)
+    blocks = [table.slice(start, 700) for start in range(0, table.num_rows, 700)]
+    mixed = pa.concat_tables(blocks[1::2] + blocks[::2])  # runs of one code cut and interleaved
+    mixed = mixed.append_column(st.ROW_COLUMN, pa.array(range(mixed.num_rows), pa.int64()))
+    expected = pa.Table.from_pylist(  # a stable sort computed in Python: code, then position
+        sorted(mixed.to_pylist(), key=lambda row: (row["billing_code"], row[st.ROW_COLUMN])), schema=mixed.schema
+    )
+    found = output._sorted_by_code(mixed)
+    assert found.equals(expected)
+    assert found[st.ROW_COLUMN].to_pylist() != list(range(mixed.num_rows))  # it did reorder
+
+
+def test_code_prefixes_once_per_distinct_code_are_the_prefixes_row_by_row():
+    codes = pd.Series(["44320", "44320", " 99213", "0001A", "J1234", "0001A", "", "ab-c"], dtype="str")
+    expected = [st.code_prefix(code, 3) for code in codes]
+    assert output._code_prefixes(codes, 3).to_pylist() == expected == st.code_prefixes(codes, 3).tolist()
+    with_missing = pd.Series(["44320", None, "99213"], dtype="str")
+    assert output._code_prefixes(with_missing, 3).to_pylist() == st.code_prefixes(with_missing, 3).tolist()
+
+
+def test_write_runs_refuses_a_split_partition(tmp_path, tiny_rates):
+    table = pa.Table.from_pandas(tiny_rates, preserve_index=False).sort_by("billing_code")
+    prefixes = pa.array(st.code_prefixes(table["billing_code"].to_pandas(), 3), pa.string())
+    table = table.append_column("code_prefix", prefixes)
+    assert output._write_runs(table, tmp_path / "runs", "stem")
+    families = pa.array(["Aetna" if i % 2 else "Cigna" for i in range(table.num_rows)], pa.string())
+    table = table.set_column(table.schema.get_field_index("payer_family"), "payer_family", families)
+    assert not output._write_runs(table, tmp_path / "split", "stem")
+    assert not (tmp_path / "split").exists()  # nothing written
 
 
 # --------------------------------------------------------------------------------------------------- idempotent

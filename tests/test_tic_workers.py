@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 from test_ingest_tic import expected_rows, synthetic_file
 
+from benchmark.accounts import IngestResult
 from benchmark.ingest.tic import workers as tic_workers
-from benchmark.ingest.tic.reader import TicFileError, read_in_network
+from benchmark.ingest.tic.reader import TicFileError, iter_in_network, read_in_network
+from benchmark.ingest.tic.rows import RowBuilder
 from benchmark.sources.limits import Limits
 
 HELPER_CHUNKS = Limits(chunk_bytes=3001, queue_chunks=2)  # ~100 batches for a 300 KB file
@@ -133,3 +135,30 @@ def test_text_that_is_not_utf8_is_rejected_even_in_skipped_items(
     accented = tmp_path / "utf8.json.gz"  # the same text in UTF-8 reads fine
     accented.write_bytes(gzip.compress(text[:at] + "Clínica".encode() + text[at + 1 :]))
     assert read_in_network(accented, WANTED, limits=HELPER_CHUNKS, helpers=helpers).accounts[0].rows_loaded > 0
+
+
+def test_helpers_are_stopped_before_a_large_build(
+    tmp_path: Path, submitted: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read in batches whose kept items hold more prices than a batch has rows: the helpers are given back and
+    stopped when the scan ends, before the kept items are decoded into rows, whose values do not change."""
+    document = synthetic_file(12, items=200)
+    path = write_gz(tmp_path / "synthetic.json.gz", document)
+    alone = read_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=False)
+    alive_while_building: list[bool] = []
+    read_item = RowBuilder.read_item
+
+    def spy(self, index, item):
+        alive_while_building.append("scanner" in tic_workers._STATE and tic_workers._alive())
+        return read_item(self, index, item)
+
+    monkeypatch.setattr(RowBuilder, "read_item", spy)
+    helped = read_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=True)
+    assert submitted and alive_while_building and all(alive_while_building)  # one batch: the helpers stay up
+    assert helped.accounts[0].rows_loaded > 100
+    alive_while_building.clear()
+    batches = list(iter_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=True, batch_rows=10))
+    assert alive_while_building and not any(alive_while_building)
+    assert len(batches) > 2
+    assert_same(helped, alone)
+    assert_same(IngestResult.combine(batches), alone)

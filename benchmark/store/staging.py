@@ -17,6 +17,7 @@ output, so rows read back in the reader's order).
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -199,22 +201,22 @@ def write_parts(
         table = (
             table.append_column(PART_COLUMN, pa.repeat(pa.scalar(part_id, pa.string()), len(rates)).dictionary_encode())
             .append_column(ROW_COLUMN, pa.array(np.arange(rate_offset, rate_offset + len(rates), dtype="int64")))
-            .append_column("code_prefix", pa.array(code_prefixes(rates["billing_code"], prefix_length), pa.string()))
+            .append_column("code_prefix", _code_prefixes(rates["billing_code"], prefix_length))
         )
-        if not pc.all(pc.greater_equal(table["billing_code"][1:], table["billing_code"][:-1])).as_py():
-            table = table.sort_by([("billing_code", "ascending")])
-        ds.write_dataset(
-            table,
-            folder / RATES_DIR,
-            format="parquet",
-            partitioning=_PARTITIONING,
-            basename_template=stem + "-{i}.parquet",
-            existing_data_behavior="overwrite_or_ignore",
-            preserve_order=True,
-            max_partitions=1_000_000,
-            max_rows_per_group=ROW_GROUP_SIZE,
-            file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
-        )
+        unsorted = not pc.all(pc.greater_equal(table["billing_code"][1:], table["billing_code"][:-1])).as_py()
+        if not _write_runs(_sorted_by_code(table) if unsorted else table, folder / RATES_DIR, stem):
+            ds.write_dataset(  # one chunk in (the row sort's): one row group per file, as it has always written
+                table.sort_by([("billing_code", "ascending")]) if unsorted else table,
+                folder / RATES_DIR,
+                format="parquet",
+                partitioning=_PARTITIONING,
+                basename_template=stem + "-{i}.parquet",
+                existing_data_behavior="overwrite_or_ignore",
+                preserve_order=True,
+                max_partitions=1_000_000,
+                max_rows_per_group=ROW_GROUP_SIZE,
+                file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
+            )
     quarantine = chunk.quarantine
     if len(quarantine):
         quarantine = quarantine.assign(
@@ -230,6 +232,73 @@ def write_parts(
 
 
 # --------------------------------------------------------------------------------------------------- helpers
+_SAFE_FOLDER_VALUE = re.compile(r"[0-9A-Za-z_]+")
+_MAX_RUNS = 4096  # runs of equal codes in a chunk above which it is sorted row by row
+
+
+def _code_prefixes(codes: pd.Series, length: int) -> pa.Array:
+    """:func:`code_prefixes` of a column, computed once per distinct code (a chunk holds few distinct codes)."""
+    numbers, distinct = pd.factorize(codes)
+    if (numbers < 0).any():  # a missing code: computed row by row, as code_prefixes does
+        return pa.array(code_prefixes(codes, length), pa.string())
+    prefixes = pa.array(code_prefixes(pd.Series(distinct, dtype=codes.dtype), length), pa.string())
+    return prefixes.take(pa.array(numbers))
+
+
+def _sorted_by_code(table: pa.Table) -> pa.Table:
+    """``table.sort_by("billing_code")`` (a stable sort) without copying the rows when they come in few runs of equal
+    codes (a reader's chunk: one item's rows share its code): the runs' slices in the stable order of their codes.
+    Python orders text by code point and Arrow by UTF-8 bytes: the same order."""
+    codes = table["billing_code"]
+    rows = table.num_rows
+    if codes.null_count or rows < 2:
+        return table.sort_by([("billing_code", "ascending")])
+    change = pc.not_equal(codes.slice(1), codes.slice(0, rows - 1)).to_numpy(zero_copy_only=False)
+    starts = np.concatenate(([0], np.flatnonzero(change) + 1))
+    if len(starts) > _MAX_RUNS:
+        return table.sort_by([("billing_code", "ascending")])
+    ends = [*starts[1:].tolist(), rows]
+    run_codes = codes.take(pa.array(starts)).to_pylist()
+    order = sorted(range(len(starts)), key=run_codes.__getitem__)  # sorted() is stable
+    return pa.concat_tables([table.slice(int(starts[i]), ends[i] - int(starts[i])) for i in order])
+
+
+def _write_runs(table: pa.Table, base: Path, stem: str) -> bool:
+    """Write ``table`` (sorted by billing code) as ``ds.write_dataset`` with the Hive partitioning above writes it
+    (one file ``<stem>-0.parquet`` per partition folder, the partition columns left out of the file, rows in order)
+    when each partition's rows are one run of consecutive rows: the usual case, since the code prefix follows the
+    sorted codes and a file has one source type and payer family. ``pq.write_table`` on each run's slice costs a
+    third of ``write_dataset`` (~0.1 s instead of ~0.3 s of CPU per batch of 65,536 rows). Returns False, having
+    written nothing, when a partition is split in several runs or a folder value is not plain letters, digits and
+    ``_`` (write_dataset then writes it, escaping values as it does)."""
+    keys = [*PARTITION_COLUMNS, "code_prefix"]
+    rows = table.num_rows
+    change = np.zeros(rows, bool)
+    change[0] = True
+    for name in keys:
+        values = table[name]
+        if values.null_count:
+            return False
+        if rows > 1:
+            change[1:] |= pc.not_equal(values.slice(1), values.slice(0, rows - 1)).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(change)
+    ends = [*starts[1:].tolist(), rows]
+    folders = []
+    for start in starts.tolist():
+        values = [table[name][start].as_py() for name in keys]
+        if not all(isinstance(value, str) and _SAFE_FOLDER_VALUE.fullmatch(value) for value in values):
+            return False
+        folders.append("/".join(f"{name}={value}" for name, value in zip(keys, values)))
+    if len(set(folders)) != len(folders):
+        return False  # a partition in several runs
+    data = table.drop_columns(keys)
+    for folder, start, end in zip(folders, starts.tolist(), ends):
+        path = base / folder / f"{stem}-0.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data.slice(start, end - start), path, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+    return True
+
+
 def _identify(source: Any) -> tuple[str | None, int | None]:
     """sha256 and size of a local file's bytes; (None, None) for others (the reader's hash identifies them)."""
     path = local_path(source)

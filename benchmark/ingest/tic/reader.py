@@ -295,6 +295,7 @@ def iter_in_network(
 
     expect_gzip = source.file_name.lower().endswith(".gz")
     lease = tic_workers.acquire(limits or Limits()) if tic_workers.helpers_wanted(stored, helpers) else None
+    leases = [lease] if lease is not None else []  # given back once the scan is over (or on failure)
     try:
         reader = _use_helpers(lease, collector, source, name, limits or Limits(), expect_gzip) if lease else None
         with gc_paused(), source.open(limits) as stream, collector.spill:
@@ -302,6 +303,11 @@ def iter_in_network(
                 stream, collector, name=name, limits=limits, progress=report, expect_gzip=expect_gzip, reader=reader
             )
             collector.check_root()
+            if leases:  # the rows are built without the helpers: their memory is freed first when there is much
+                _release_helpers(leases, collector)
+                tic_workers.give_back_freed_memory()  # the scan's buffer settings are not wanted while rows are built
+                if batch_rows is not None and collector.prices_found > batch_rows:  # rows >= prices: many rows
+                    tic_workers.stop_if_idle()
             rows = collector.finish(
                 sha256=stats.sha256 or "",
                 is_synthetic=is_synthetic,
@@ -317,22 +323,27 @@ def iter_in_network(
     except OSError as error:
         raise TicFileError(f"{name}: cannot read ({error})") from None
     finally:
-        if lease is not None:
-            with lease:
-                try:
-                    if collector.pool is not None:
-                        collector.pool.close()
-                except ScanError:  # the helper died; the error that stopped the read (if any) is what matters
-                    tic_workers.shutdown_after_failure()
+        _release_helpers(leases, collector)
     collector.release()
     if lease is not None:
-        tic_workers.give_back_freed_memory()  # the scan's buffer settings are not wanted while rows are built
+        tic_workers.give_back_freed_memory()  # (done already unless the scan failed)
         if batch_rows is not None and rows.account.rows_loaded > batch_rows:
             tic_workers.stop_if_idle()  # building many rows takes seconds: the helpers' memory is better freed
     for batch in rows.results(batch_rows):
         yield batch
         del batch
         tic_workers.trim_freed_memory()
+
+
+def _release_helpers(leases: list[tic_workers.HelperLease], collector: _Collector) -> None:
+    """Give back the helpers of a read (once: ``leases`` is emptied), their scanner's batch pool closed."""
+    while leases:
+        with leases.pop():
+            try:
+                if collector.pool is not None:
+                    collector.pool.close()
+            except ScanError:  # the helper died; the error that stopped the read (if any) is what matters
+                tic_workers.shutdown_after_failure()
 
 
 def _use_helpers(
@@ -491,8 +502,15 @@ class _Collector:
 
     def release(self) -> None:
         """Forget the scan's tables once the rows are prepared (they are not needed to build them)."""
-        self.kept, self.needed, self.table, self.batches = [], set(), {}, []
+        self.kept = []
+        self._forget_references()
+
+    def _forget_references(self) -> None:
+        """Forget the reference table and the filtered-row counts (~100 bytes per root reference id, 8 per integer
+        id up to the largest: ~60 MB for 300,000 references) once the kept items' references are decoded."""
+        self.needed, self.table, self.batches = set(), {}, []
         self.duplicates = set()
+        self.filtered = FilteredRowCounter()
 
     # -- after the scan ----------------------------------------------------------------------------------------------
 
@@ -509,6 +527,8 @@ class _Collector:
         complete (its ``results`` build the rows)."""
         root = Root(fields=self.fields)
         self._load_references(root, policy)
+        filtered = self.filtered.total(self.table, self.duplicates)
+        self._forget_references()  # what the rows need of them is in `root` now: freed before the items are decoded
         rows = RowBuilder(
             root=root,
             source_file=self.name,
@@ -526,7 +546,6 @@ class _Collector:
             places = [(f"in_network[{kept.index}]", kept.offset) for kept in chunk]
             for kept, item in zip(chunk, self._decode_many(raws, places, item_level=True)):
                 rows.read_item(kept.index, item)
-        filtered = self.filtered.total(self.table, self.duplicates)
         rows.account.rows_seen += filtered
         rows.account.rows_filtered_out += filtered
         return rows

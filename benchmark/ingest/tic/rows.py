@@ -55,9 +55,9 @@ from benchmark.schema import (
     RATE_COLUMNS,
     QuarantineSchema,
     RateSchema,
+    check_built_rates,
     empty_quarantine,
     empty_rates,
-    validate_rates,
 )
 from benchmark.sources.source import PlanInfo
 
@@ -651,7 +651,7 @@ class RowBuilder:
             last = number == len(ranges) - 1
             if not len(rows[0]) and not last:
                 continue
-            rates = validate_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
+            rates = check_built_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
             yield IngestResult(
                 rates=rates,
                 quarantine=self._quarantine_frame() if last else _empty_quarantine(),
