@@ -8,7 +8,7 @@ from datetime import date
 
 import pandas as pd
 
-from benchmark.schema import FileAccountSchema, QuarantineSchema, empty_quarantine, empty_rates, validate_rates
+from benchmark.schema import FileAccountSchema, QuarantineSchema, check_built_rates, empty_quarantine, empty_rates
 
 
 class RowAccountError(RuntimeError):
@@ -96,7 +96,7 @@ class IngestResult:
         rates = [r.rates for r in results if len(r.rates)]
         quarantine = [r.quarantine for r in results if len(r.quarantine)]
         return cls(
-            rates=validate_rates(pd.concat(rates, ignore_index=True)) if rates else empty_rates(),
+            rates=check_built_rates(pd.concat(rates, ignore_index=True)) if rates else empty_rates(),
             quarantine=(
                 QuarantineSchema.validate(pd.concat(quarantine, ignore_index=True))
                 if quarantine

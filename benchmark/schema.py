@@ -409,8 +409,34 @@ HOSPITAL_DETAIL_COLUMNS: list[str] = [
 
 
 def empty_rates() -> pd.DataFrame:
-    """A zero-row table in the rate schema."""
+    """A zero-row table in the rate schema (a new frame each call, copied from one validated once per process)."""
+    return _empty_rates().copy()
+
+
+@functools.cache
+def _empty_rates() -> pd.DataFrame:
     return validate_rates(pd.DataFrame({c: pd.Series([], dtype=object) for c in RATE_COLUMNS}))
+
+
+def in_rate_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df.reindex(columns=RATE_COLUMNS)`` with the added columns (all missing) and the text columns held as Python
+    objects already in the dtype :func:`validate_rates` coerces them to, so that :func:`check_built_rates` can take
+    the table as it is. Only changes that coercion would make: an added column is all missing in either form; a
+    column of ``str`` values (and missing ones) becomes the string dtype. Added ``bool`` columns stay as reindex
+    makes them (pandera then decides)."""
+    dtypes = _empty_rates().dtypes
+    out = df.reindex(columns=RATE_COLUMNS)
+    for name in RATE_COLUMNS:
+        target = dtypes[name]
+        if name not in df.columns and not pd.api.types.is_bool_dtype(target):
+            out[name] = pd.Series(index=out.index, dtype=target)
+        elif (
+            out[name].dtype == object
+            and isinstance(target, pd.StringDtype)
+            and pd.api.types.infer_dtype(out[name], skipna=True) in ("string", "empty")
+        ):
+            out[name] = out[name].astype(target)
+    return out
 
 
 def validate_rates(df: pd.DataFrame) -> pd.DataFrame:
@@ -466,6 +492,8 @@ def _check_rule(check: object) -> Callable[[pd.Series], pd.Series] | None:
 def _fast_rules() -> tuple[dict[str, object], list[tuple[str, bool, list]]] | None:
     """(column -> dtype validate_rates gives it, [(column, nullable, rules)]), or None if a check is unknown."""
     dtypes = dict(empty_rates().dtypes)
+    if RateSchema.to_schema().checks:  # a rule over several columns: not checked here, so pandera checks every table
+        return None
     columns = []
     for name, column in RateSchema.to_schema().columns.items():
         if column.unique or column.regex:

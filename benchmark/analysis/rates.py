@@ -42,7 +42,7 @@ from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
 from benchmark.reference import medicare
 from benchmark.reference.medicare import clfs, ipps, opps
 from benchmark.reference.medicare.baseline import CLFS_BASIS, IPPS_BASIS, OPPS_BASIS, PFS_BASIS
-from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, validate_rates
+from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, check_built_rates
 from benchmark.sources.source import Source, local_path
 from benchmark.store.rate_store import LOADED, is_store, open_store
 
@@ -256,7 +256,7 @@ def attach_geography(rates: pd.DataFrame, directory: pd.DataFrame | None) -> pd.
                 out[column] = out[column].fillna(from_name.where(same_state))
     single = single_locality_states()
     out["medicare_locality"] = out["medicare_locality"].fillna(out["state"].map(single))
-    return validate_rates(out)
+    return check_built_rates(out)
 
 
 def _name_key(name: object) -> str | None:

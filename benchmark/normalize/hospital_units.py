@@ -55,9 +55,10 @@ from benchmark.normalize.payers import resolve_payer
 from benchmark.schema import (
     RATE_COLUMNS,
     QuarantineSchema,
+    check_built_rates,
     empty_quarantine,
     empty_rates,
-    validate_rates,
+    in_rate_columns,
 )
 
 
@@ -293,7 +294,7 @@ class Sink:
             ):
                 rates[column] = value
             rates["is_synthetic"] = self.is_synthetic
-            rates = validate_rates(rates.reindex(columns=RATE_COLUMNS))
+            rates = check_built_rates(in_rate_columns(rates))
         else:
             rates = empty_rates()
         self.account.file_date = declared_date(self.meta.last_updated_on)
