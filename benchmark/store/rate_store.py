@@ -319,7 +319,10 @@ class Store:
     # ----------------------------------------------------------------------------------------------- manifest
     def manifest(self) -> pd.DataFrame:
         """Every ingested file, in commit order (validated)."""
-        return _manifest_frame(pd.read_parquet(self.root / MANIFEST))
+        # read through one open file: given a path, pyarrow opens it once for the footer and again for the data,
+        # and a commit replacing the manifest in between pairs one file's footer with the other's pages
+        with open(self.root / MANIFEST, "rb") as handle:
+            return _manifest_frame(pd.read_parquet(handle))
 
     def loaded_codes(self) -> dict[str, str]:
         """sha256 -> code filter of every loaded file (what a new ingest may skip)."""
