@@ -10,6 +10,8 @@ billing code (+ modifiers) under one payer/plan, for one provider group, with it
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -406,8 +408,19 @@ HOSPITAL_DETAIL_COLUMNS: list[str] = [
 
 
 def empty_rates() -> pd.DataFrame:
-    """A zero-row table in the rate schema."""
-    return validate_rates(pd.DataFrame({c: pd.Series([], dtype=object) for c in RATE_COLUMNS}))
+    """A zero-row table in the rate schema (the dtypes validation would give it, without running the checks: a
+    table without rows has no value to check)."""
+    return _empty(RateSchema, RATE_COLUMNS)
+
+
+def _empty(model: type[pa.DataFrameModel], columns: list[str]) -> pd.DataFrame:
+    schema = _schema(model)
+    return pd.DataFrame({c: pd.Series([], dtype=schema.columns[c].dtype.type) for c in columns})
+
+
+@functools.cache
+def _schema(model: type[pa.DataFrameModel]) -> pa.DataFrameSchema:
+    return model.to_schema()
 
 
 def validate_rates(df: pd.DataFrame) -> pd.DataFrame:
@@ -416,8 +429,8 @@ def validate_rates(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def empty_quarantine() -> pd.DataFrame:
-    cols = list(QuarantineSchema.to_schema().columns)
-    return QuarantineSchema.validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in cols}))
+    """A zero-row quarantine table (the dtypes validation would give it)."""
+    return _empty(QuarantineSchema, list(_schema(QuarantineSchema).columns))
 
 
 def optional(value: object) -> str | None:

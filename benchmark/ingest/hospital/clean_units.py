@@ -48,7 +48,7 @@ class _Columns:
     def empty(self, index: int | None) -> np.ndarray:
         if index is None:
             return np.ones(self.n, dtype=bool)
-        return self.facts.bounds(index)[0] == 0
+        return self.facts.lengths(index) == 0
 
     def tight(self, index: int | None) -> np.ndarray:
         """Non-empty cells whose first and last bytes are neither a space nor non-ASCII (``strip`` keeps them)."""
@@ -80,14 +80,19 @@ class _Columns:
             return np.full(self.n, test(""), dtype=bool)
         found = self.facts.dictionary(index, trimmed=False)
         assert found is not None  # parsed text has no nulls
-        values = found[0].to_pylist()
-        answers = np.empty(len(values), dtype=bool)
-        for position, value in enumerate(values):
-            known = cache.get(value)
-            if known is None:
-                known = cache[value] = bool(test(value))
-            answers[position] = known
-        return self.facts.per_value(index, False, answers) if len(values) else np.zeros(self.n, bool)
+        # columns sharing one dictionary (the payer/plan groups' methodologies and algorithms) share the answers
+        key = ("distinct", id(found[0]), id(cache))
+        answers = self._memo.get(key)
+        if answers is None:
+            values = found[0].to_pylist()
+            answers = np.empty(len(values), dtype=bool)
+            for position, value in enumerate(values):
+                known = cache.get(value)
+                if known is None:
+                    known = cache[value] = bool(test(value))
+                answers[position] = known
+            self._memo[key] = answers
+        return self.facts.per_value(index, False, answers) if len(answers) else np.zeros(self.n, bool)
 
 
 class CleanUnits:

@@ -707,6 +707,7 @@ class _Table:
         self.problems: list[Problem] = []
         self._has: dict[str, np.ndarray] = {}
         self._false = np.zeros(self.n, dtype=bool)
+        self._answers: dict[tuple, np.ndarray] = {}  # (dictionary, test) -> answer per distinct value
 
     def text(self, name: str) -> pa.Array | None:
         if name not in self.index:
@@ -721,14 +722,20 @@ class _Table:
                 self._has[name] = self.facts.text(self.index[name], trimmed=True)[1] > 0
         return self._has[name]
 
-    def _on_values(self, name: str, test: Callable[[pa.Array], pa.Array]) -> np.ndarray:
-        """``test`` (an Arrow kernel, cell by cell) of every cell, evaluated on the column's distinct values."""
+    def _on_values(self, name: str, key: tuple, test: Callable[[pa.Array], pa.Array]) -> np.ndarray:
+        """``test`` (an Arrow kernel, cell by cell) of every cell, evaluated on the column's distinct values. Columns
+        sharing one dictionary (the payer/plan groups' methodologies and counts) share the answers of a test:
+        ``key`` names the test (the same key, the same test)."""
         index = self.index[name]
         found = self.facts.dictionary(index, trimmed=True)
         if found is None:  # not for parsed text (no nulls); kept for safety
             text = self.facts.text(index, trimmed=True)[0]
             return np.asarray(test(text).to_numpy(zero_copy_only=False), dtype=bool)
-        values = np.asarray(test(found[0]).to_numpy(zero_copy_only=False), dtype=bool)
+        memo = (id(found[0]), *key)
+        values = self._answers.get(memo)
+        if values is None:
+            values = np.asarray(test(found[0]).to_numpy(zero_copy_only=False), dtype=bool)
+            self._answers[memo] = values
         return self.facts.per_value(index, True, values)
 
     def equals(self, name: str, value: str) -> np.ndarray:
@@ -738,7 +745,7 @@ class _Table:
         upper = value.upper()
         index = self.index[name]
         if self.facts.has_dictionary(index, trimmed=True):
-            return self._on_values(name, lambda values: pc.equal(pc.utf8_upper(values), upper))
+            return self._on_values(name, ("equals", upper), lambda values: pc.equal(pc.utf8_upper(values), upper))
         if upper.isascii() and not set(upper) & {"I", "S"}:
             # only ASCII text upper-cases to such a value (the non-ASCII letters whose upper case is ASCII are the
             # dotless i and the long s), so only cells of its length can equal it
@@ -777,7 +784,7 @@ class _Table:
         has = self.has(name)
         if not has.any():
             return
-        ok = self._on_values(name, lambda values: pc.match_substring_regex(values, _COUNT))
+        ok = self._on_values(name, ("count",), lambda values: pc.match_substring_regex(values, _COUNT))
         ok |= self.equals(name, "1 THROUGH 10")
         self.flag(
             has & ~ok,
@@ -794,14 +801,14 @@ class _Table:
         has = self.has(name)
         look = has if when is None else has & when
         if look.any():
-            # as written (upper, lower or as listed), else upper-cased
             listed = values.to_pylist()
-            spellings = pa.array(sorted({v for a in listed for v in (a, a.lower(), a.upper())}))
 
             def known(cells: pa.Array) -> pa.Array:
+                # as written (upper, lower or as listed), else upper-cased
+                spellings = pa.array(sorted({v for a in listed for v in (a, a.lower(), a.upper())}))
                 return pc.or_(pc.is_in(cells, value_set=spellings), pc.is_in(pc.utf8_upper(cells), value_set=values))
 
-            bad = look & ~self._on_values(name, known)
+            bad = look & ~self._on_values(name, ("enum", tuple(listed)), known)
         else:
             bad = self._false
         shown = ", ".join(a.lower() if lower else a for a in values.to_pylist())
@@ -817,9 +824,9 @@ class _Table:
         raw: bool = False,
         severity: str = SEVERITY_ERROR,
     ) -> None:
-        where = np.flatnonzero(rows)
-        if not len(where):
+        if not rows.any():
             return
+        where = np.flatnonzero(rows)
         position = self.index.get(column)
         suffix = f" column {position + 1}" if position is not None else ""
         text = self.text(column) if raw else None  # None too when the column is absent

@@ -751,7 +751,7 @@ class _RowReader:
         value_columns = [[group.columns[name] for name in group.value_fields] for group in layout.groups]
         needed = {i for columns in value_columns for i in columns}
         if facts is not None:  # the lengths are known already
-            cells = {i: facts.bounds(i)[0] > 0 for i in needed}
+            cells = {i: facts.lengths(i) > 0 for i in needed}
         else:
             cells = {i: nonempty(table.column(f"c{i}")) for i in needed}
         cache: dict[int, np.ndarray] = {}
