@@ -131,18 +131,21 @@ class CleanUnits:
     def usable(self, table: pa.Table) -> bool:
         return all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in table.schema.types)
 
-    def masks(self, table: pa.Table, facts: CellFacts | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(clean units, algorithm-only units): boolean arrays [group, slot, row]. A clean unit needs no
-        normalization; an algorithm-only unit (a clean code and payer, no dollar nor percentage, a negotiated
-        algorithm that is not N/A) is quarantined as ``algorithm_only`` and nothing else is said about it."""
-        facts = facts if facts is not None else CellFacts(table)
-        # the same question about every payer/plan group's column: one batch each (a wide file has hundreds)
+    def prefetch(self, facts: CellFacts) -> None:
+        """The same question about every payer/plan group's column: one batch each (a wide file has hundreds)."""
         amounts = ("dollar", "percentage", "estimated", "median", "p10", "p90")
         facts.prefetch_numbers([i for g, _ in self.groups for name, i in g.items() if name in amounts], trimmed=False)
         texts = ("methodology", "algorithm")
         facts.prefetch_dictionaries(
             [i for g, _ in self.groups for name, i in g.items() if name in texts], trimmed=False
         )
+
+    def masks(self, table: pa.Table, facts: CellFacts | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(clean units, algorithm-only units): boolean arrays [group, slot, row]. A clean unit needs no
+        normalization; an algorithm-only unit (a clean code and payer, no dollar nor percentage, a negotiated
+        algorithm that is not N/A) is quarantined as ``algorithm_only`` and nothing else is said about it."""
+        facts = facts if facts is not None else CellFacts(table)
+        self.prefetch(facts)
         t = _Columns(facts)
         n = t.n
         items = self.items

@@ -520,11 +520,15 @@ class RowRules:
             return
         self.rows_checked += n
         facts = facts if facts is not None else CellFacts(table)
-        facts.prefetch_numbers(self._numbers, trimmed=True)
-        facts.prefetch_dictionaries(self._distinct, trimmed=True)
+        self.prefetch(facts)
         checker = _Table(facts, self.c.index, lines)
         self._run(checker)
         self.problems += checker.problems
+
+    def prefetch(self, facts: CellFacts) -> None:
+        """The numbers and distinct values of the columns the rules read as such, each in one batch per table."""
+        facts.prefetch_numbers(self._numbers, trimmed=True)
+        facts.prefetch_dictionaries(self._distinct, trimmed=True)
 
     def _run(self, t: _Table) -> None:
         v, c = self.v, self.c
