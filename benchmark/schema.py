@@ -529,6 +529,12 @@ def _fast_rules_hold(df: pd.DataFrame) -> bool:
 
 
 def empty_quarantine() -> pd.DataFrame:
+    """A zero-row quarantine table (a new frame each call, copied from one validated once per process)."""
+    return _empty_quarantine().copy()
+
+
+@functools.cache
+def _empty_quarantine() -> pd.DataFrame:
     cols = list(QuarantineSchema.to_schema().columns)
     return QuarantineSchema.validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in cols}))
 

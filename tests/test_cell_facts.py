@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
 
-from benchmark.ingest.hospital.cell_facts import CellFacts
+from benchmark.ingest.hospital.cell_facts import CellFacts, plain_decimals
 
 AMOUNTS = ["12.50", "", " 3", "0", "1e5", "7.", ".5", "abc", "9999999", "1.2.3", "$4", "."]
 # plain decimal = ASCII digits with at most one point and at least one digit, as written
@@ -67,3 +69,21 @@ def test_shared_dictionary_maps_back_to_every_cell() -> None:
     # one dictionary for both columns: every distinct value of either, once
     shared = facts.dictionary(2, trimmed=False)
     assert shared is not None and sorted(shared[0].to_pylist()) == sorted(set(WORDS) | set(CODES))
+
+
+def test_plain_decimals_on_the_bytes_match_a_regular_expression() -> None:
+    # every string of up to 3 characters over digits, point, space, sign, letter, non-ASCII digit, and longer ones
+    alphabet = ["0", "7", ".", " ", "-", "e", "\u0663", "$"]
+    cells = [""] + alphabet
+    cells += [a + b for a in alphabet for b in alphabet]
+    cells += [a + b + c for a in alphabet[:4] for b in alphabet[:4] for c in alphabet[:4]]
+    cells += ["12345.678", "1.2.3", "..5", "0012", "9" * 40, "１２", "5\n", "3.14e2"]
+    expected = [
+        re.fullmatch(r"[0-9]*\.?[0-9]*", c) is not None and any(ch.isdigit() and ch.isascii() for ch in c)
+        for c in cells
+    ]
+    array = pa.array(cells, pa.string())
+    assert plain_decimals(array).tolist() == expected
+    # a slice (offsets not starting at 0) and a large_string array give the same answers
+    assert plain_decimals(array.slice(5, 40)).tolist() == expected[5:45]
+    assert plain_decimals(array.cast(pa.large_string())).tolist() == expected

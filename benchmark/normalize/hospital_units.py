@@ -648,6 +648,21 @@ def clean_code(code_raw: str, stripped: str, type_raw: str) -> tuple[tuple[str, 
     """(the normalized (code, type) -- None when the code cell is blank --, whether the pair is clean: a code and a
     CMS code type that the normalization neither changes nor questions). ``stripped``: ``code_raw`` stripped as
     :func:`normalize_codes` strips it."""
+    shape = _CLEAN_SHAPES.get(type_raw)
+    if shape is not None and shape.fullmatch(code_raw):
+        # the common case, decided without normalize_code: what it returns for these (tests/test_clean_code_fast.py
+        # compares the two on every such input)
+        return (code_raw, type_raw), True
+    return _clean_code(code_raw, stripped, type_raw)
+
+
+# a code of these shapes with this exact type is one normalize_code keeps as it is, without a word ([0-9], not \d:
+# Python's \d is any Unicode digit)
+_CLEAN_SHAPES = {"CPT": re.compile(r"[0-9]{5}"), "HCPCS": re.compile(r"[A-V][0-9]{4}"), "RC": re.compile(r"[0-9]{4}")}
+
+
+def _clean_code(code_raw: str, stripped: str, type_raw: str) -> tuple[tuple[str, str] | None, bool]:
+    """:func:`clean_code` through :func:`normalize_code` (any input)."""
     if not code_raw.strip():
         return None, False
     code, kind, modifier, problem, _, _ = normalize_code(stripped, type_raw)

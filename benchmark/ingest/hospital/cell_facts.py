@@ -53,16 +53,38 @@ def bounds(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lengths, first, last
 
 
+def plain_decimals(text: pa.Array) -> np.ndarray:
+    """Whether each cell is a plain decimal: ASCII digits with at most one point and at least one digit. Looked at
+    on the bytes (numpy over the Arrow buffers): a cell is plain when it has no byte other than 0-9 and ``.``, at
+    most one ``.``, and is longer than its points."""
+    n = len(text)
+    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    buffers = text.buffers()
+    offsets: np.ndarray = np.frombuffer(buffers[1], dtype=width, count=n + 1, offset=text.offset * width().itemsize)
+    lengths = offsets[1:] - offsets[:-1]
+    if buffers[2] is None or not len(buffers[2]) or not n:
+        return np.zeros(n, dtype=bool)
+    start = int(offsets[0])
+    body = np.frombuffer(buffers[2], dtype=np.uint8)[start : int(offsets[-1])]
+    # per byte 0 for a digit, 1 for a point, 2 for anything else; per cell their sum (a running total read at the
+    # cells' ends): plain = no other byte and at most one point (sum <= 1), and a digit (length > sum)
+    point = body == 46
+    weight = (((body - np.uint8(48)) >= 10) & ~point).view(np.uint8) * np.uint8(2) + point.view(np.uint8)
+    total = np.zeros(len(body) + 1, dtype=np.int32 if len(body) < 1 << 29 else np.int64)
+    np.cumsum(weight, dtype=total.dtype, out=total[1:])
+    sums = total[offsets[1:] - start] - total[offsets[:-1] - start]
+    return (sums <= 1) & (lengths > sums)
+
+
 def _plain_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(plain, value) of every cell (see :meth:`CellFacts.numbers`)."""
-    plain = pc.ascii_is_decimal(pc.replace_substring(text, ".", "", max_replacements=1))
-    plain_np = np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
+    plain_np = plain_decimals(text)
     if not plain_np.any():
         return plain_np, np.zeros(len(text), dtype=np.float64)
     if plain_np.all():
         value = pc.cast(text, pa.float64())
     else:
-        value = pc.cast(pc.if_else(plain, text, "0"), pa.float64())
+        value = pc.cast(pc.if_else(pa.array(plain_np), text, "0"), pa.float64())
     return plain_np, np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
@@ -77,6 +99,7 @@ class CellFacts:
         self.table = table
         self.n = table.num_rows
         self._raw: dict[int, pa.Array] = {}
+        self._lengths: dict[int, np.ndarray] = {}
         self._bounds: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._edges: dict[int, bool] = {}
         self._trimmed: dict[int, tuple[pa.Array, np.ndarray]] = {}
@@ -99,17 +122,26 @@ class CellFacts:
             self._raw[index] = array
         return self._raw[index]
 
+    def lengths(self, index: int) -> np.ndarray:
+        """Byte length of every cell as published."""
+        if index not in self._lengths:
+            self._batch()
+        if index not in self._lengths:
+            self._lengths[index] = self.bounds(index)[0]
+        return self._lengths[index]
+
     def bounds(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(byte length, first byte, last byte) of every cell as published."""
         if index not in self._bounds:
-            self._batch()
-        if index not in self._bounds:
             self._bounds[index] = bounds(self.raw(index))
+            self._lengths.setdefault(index, self._bounds[index][0])
         return self._bounds[index]
 
     def _batch(self) -> None:
-        """Bounds and edges of every column at once, from the columns joined end to end (when they are all text
-        without nulls and fit 32-bit offsets; else column by column)."""
+        """Lengths and edges of every column at once, from the columns joined end to end (when they are all text
+        without nulls and fit 32-bit offsets; else column by column). The first and last bytes of the cells are
+        looked at only in the columns that hold a byte that could be trimmed at all (a space, a control
+        character, a non-ASCII byte): in the others no cell can start or end with one."""
         if self._batched:
             return
         self._batched = True
@@ -122,15 +154,36 @@ class CellFacts:
         if sum(a.nbytes for a in arrays) >= 1 << 30:
             return
         joined = pa.concat_arrays(arrays)
-        lengths, first, last = bounds(joined)
-        n = self.n
-        edges = ((lengths > 0) & (TRIMMABLE[first] | TRIMMABLE[last])).reshape(len(arrays), n).any(axis=1)
+        n, count = self.n, len(arrays)
+        buffers = joined.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4)
+        lengths = offsets[1:] - offsets[:-1]
+        # per column, whether any of its cells starts or ends with a byte to trim; looked at cell by cell only in
+        # the columns holding a byte <= 32 or >= 128 at all (a superset of TRIMMABLE)
+        edges = np.zeros(count, dtype=bool)
+        if buffers[2] is not None and len(buffers[2]):
+            everything = np.frombuffer(buffers[2], dtype=np.uint8)
+            data = everything[offsets[0] : offsets[-1]]
+            hits = np.flatnonzero((data - np.uint8(33)) >= 95) + offsets[0]  # byte - 33 wraps below 33
+            starts = offsets[np.arange(count + 1) * n]  # where each column's bytes begin (and the last ends)
+            suspect = np.flatnonzero(np.searchsorted(hits, starts[1:]) > np.searchsorted(hits, starts[:-1]))
+            if len(suspect):
+                cells = (suspect[:, None] * n + np.arange(n)).ravel()
+                size, begin = lengths[cells], offsets[cells]
+                top = len(everything) - 1
+                first = everything[np.minimum(begin, top)]
+                last = everything[np.clip(begin + size - 1, 0, top)]
+                edge = (size > 0) & (TRIMMABLE[first] | TRIMMABLE[last])
+                edges[suspect] = edge.reshape(len(suspect), n).any(axis=1)
         for k, index in enumerate(indices):
-            part = slice(k * n, (k + 1) * n)
-            self._bounds[index] = (lengths[part], first[part], last[part])
+            self._lengths[index] = lengths[k * n : (k + 1) * n]
             self._edges[index] = bool(edges[k])
             self._position[index] = k
         self._joined = joined
+
+    def _edge_cells(self, index: int) -> np.ndarray:
+        lengths, first, last = self.bounds(index)
+        return (lengths > 0) & (TRIMMABLE[first] | TRIMMABLE[last])
 
     def _not_yet(self, indices: list[int], trimmed: bool, done: Mapping[tuple[int, bool], object]) -> list[int]:
         """The distinct columns of ``indices`` in the joined batch whose facts are not in ``done`` yet (a column
@@ -149,20 +202,16 @@ class CellFacts:
         if len(todo) < 2 or self._joined is None:
             return
         n = self.n
-        filled = [np.flatnonzero(self._bounds[i][0]) for i in todo]
-        where = np.concatenate([rows + self._position[i] * n for i, rows in zip(todo, filled)])
-        plain_all = np.zeros(0, dtype=bool)
-        value_all = np.zeros(0, dtype=np.float64)
+        positions = np.array([self._position[i] for i in todo], dtype=np.int64)
+        # the non-empty cells of the columns, as places in a [column, row] block and in the joined array
+        block = np.flatnonzero(np.stack([self._lengths[i] for i in todo]))
+        where = positions[block // n] * n + block % n
+        plain = np.zeros(len(todo) * n, dtype=bool)
+        value = np.zeros(len(todo) * n, dtype=np.float64)
         if len(where):
-            plain_all, value_all = _plain_numbers(self._joined.take(pa.array(where)))
-        start = 0
-        for i, rows in zip(todo, filled):
-            plain = np.zeros(n, dtype=bool)
-            value = np.zeros(n, dtype=np.float64)
-            plain[rows] = plain_all[start : start + len(rows)]
-            value[rows] = value_all[start : start + len(rows)]
-            start += len(rows)
-            self._numbers[(i, False)] = (plain, value)
+            plain[block], value[block] = _plain_numbers(self._joined.take(pa.array(where)))
+        for k, i in enumerate(todo):
+            self._numbers[(i, False)] = (plain[k * n : (k + 1) * n], value[k * n : (k + 1) * n])
 
     def prefetch_dictionaries(self, indices: list[int], trimmed: bool) -> None:
         """:meth:`dictionary` of several columns as one dictionary encoding of all their cells (one dictionary
@@ -181,19 +230,22 @@ class CellFacts:
     def trimmable(self, index: int) -> bool:
         """Whether any cell of the column starts or ends with a byte that trimming could remove."""
         if index not in self._edges:
-            lengths, first, last = self.bounds(index)
-            self._edges[index] = bool(((lengths > 0) & (TRIMMABLE[first] | TRIMMABLE[last])).any())
+            self._batch()
+        if index not in self._edges:
+            self._edges[index] = bool(self._edge_cells(index).any())
         return self._edges[index]
 
     def tight(self, index: int) -> np.ndarray:
         """Non-empty cells whose first and last bytes are neither whitespace nor non-ASCII (``strip`` keeps them)."""
+        if not self.trimmable(index):
+            return self.lengths(index) > 0
         lengths, first, last = self.bounds(index)
         return (lengths > 0) & ~TRIMMABLE[first] & ~TRIMMABLE[last]
 
     def text(self, index: int, trimmed: bool) -> tuple[pa.Array, np.ndarray]:
         """(cells, their byte lengths), trimmed or as published."""
         if not trimmed or not self.trimmable(index):
-            return self.raw(index), self.bounds(index)[0]
+            return self.raw(index), self.lengths(index)
         if index not in self._trimmed:
             array = pc.utf8_trim_whitespace(self.raw(index))
             self._trimmed[index] = (array, bounds(array)[0])

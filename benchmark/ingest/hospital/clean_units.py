@@ -48,7 +48,7 @@ class _Columns:
     def empty(self, index: int | None) -> np.ndarray:
         if index is None:
             return np.ones(self.n, dtype=bool)
-        return self.facts.bounds(index)[0] == 0
+        return self.facts.lengths(index) == 0
 
     def tight(self, index: int | None) -> np.ndarray:
         """Non-empty cells whose first and last bytes are neither a space nor non-ASCII (``strip`` keeps them)."""
@@ -80,14 +80,19 @@ class _Columns:
             return np.full(self.n, test(""), dtype=bool)
         found = self.facts.dictionary(index, trimmed=False)
         assert found is not None  # parsed text has no nulls
-        values = found[0].to_pylist()
-        answers = np.empty(len(values), dtype=bool)
-        for position, value in enumerate(values):
-            known = cache.get(value)
-            if known is None:
-                known = cache[value] = bool(test(value))
-            answers[position] = known
-        return self.facts.per_value(index, False, answers) if len(values) else np.zeros(self.n, bool)
+        # columns sharing one dictionary (the payer/plan groups' methodologies and algorithms) share the answers
+        key = ("distinct", id(found[0]), id(cache))
+        answers = self._memo.get(key)
+        if answers is None:
+            values = found[0].to_pylist()
+            answers = np.empty(len(values), dtype=bool)
+            for position, value in enumerate(values):
+                known = cache.get(value)
+                if known is None:
+                    known = cache[value] = bool(test(value))
+                answers[position] = known
+            self._memo[key] = answers
+        return self.facts.per_value(index, False, answers) if len(answers) else np.zeros(self.n, bool)
 
 
 class CleanUnits:
@@ -126,18 +131,21 @@ class CleanUnits:
     def usable(self, table: pa.Table) -> bool:
         return all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in table.schema.types)
 
-    def masks(self, table: pa.Table, facts: CellFacts | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(clean units, algorithm-only units): boolean arrays [group, slot, row]. A clean unit needs no
-        normalization; an algorithm-only unit (a clean code and payer, no dollar nor percentage, a negotiated
-        algorithm that is not N/A) is quarantined as ``algorithm_only`` and nothing else is said about it."""
-        facts = facts if facts is not None else CellFacts(table)
-        # the same question about every payer/plan group's column: one batch each (a wide file has hundreds)
+    def prefetch(self, facts: CellFacts) -> None:
+        """The same question about every payer/plan group's column: one batch each (a wide file has hundreds)."""
         amounts = ("dollar", "percentage", "estimated", "median", "p10", "p90")
         facts.prefetch_numbers([i for g, _ in self.groups for name, i in g.items() if name in amounts], trimmed=False)
         texts = ("methodology", "algorithm")
         facts.prefetch_dictionaries(
             [i for g, _ in self.groups for name, i in g.items() if name in texts], trimmed=False
         )
+
+    def masks(self, table: pa.Table, facts: CellFacts | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(clean units, algorithm-only units): boolean arrays [group, slot, row]. A clean unit needs no
+        normalization; an algorithm-only unit (a clean code and payer, no dollar nor percentage, a negotiated
+        algorithm that is not N/A) is quarantined as ``algorithm_only`` and nothing else is said about it."""
+        facts = facts if facts is not None else CellFacts(table)
+        self.prefetch(facts)
         t = _Columns(facts)
         n = t.n
         items = self.items

@@ -23,6 +23,7 @@ units, ``modifiers``) is checked against 2.2.0.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -501,6 +502,15 @@ class RowRules:
             distinct += [sc("methodology")] + ([extra("count")] if at_least(v, "3.0.0") else [])
         self._numbers = [c.index[name] for name in numbers if name in c.index]
         self._distinct = [c.index[name] for name in distinct if name in c.index]
+        # per field, its column name in each payer/plan group (one group, the plain names, in a tall file)
+        groups = [""] if c.tall else c.payers_plans
+        charge_fields = ("negotiated_dollar", "negotiated_percentage", "negotiated_algorithm", "methodology")
+        payer_fields = ("estimated_amount", "median_amount", "10th_percentile", "90th_percentile", "count")
+        self._charge_names = {f: [_charge_field(c.tall, pp)(f) for pp in groups] for f in charge_fields}
+        self._payer_names = {f: [_payer_field(c.tall, pp)(f) for pp in groups] for f in payer_fields}
+        self._notes_names = [
+            "additional_generic_notes" if c.tall else f"additional_payer_notes | {pp}" for pp in groups
+        ]
 
     def check(self, table: pa.Table, lines: np.ndarray, facts: CellFacts | None = None) -> None:
         """Add every broken rule (errors) and alert (warnings) of the rows of ``table`` (``lines``: their line
@@ -510,11 +520,15 @@ class RowRules:
             return
         self.rows_checked += n
         facts = facts if facts is not None else CellFacts(table)
-        facts.prefetch_numbers(self._numbers, trimmed=True)
-        facts.prefetch_dictionaries(self._distinct, trimmed=True)
+        self.prefetch(facts)
         checker = _Table(facts, self.c.index, lines)
         self._run(checker)
         self.problems += checker.problems
+
+    def prefetch(self, facts: CellFacts) -> None:
+        """The numbers and distinct values of the columns the rules read as such, each in one batch per table."""
+        facts.prefetch_numbers(self._numbers, trimmed=True)
+        facts.prefetch_dictionaries(self._distinct, trimmed=True)
 
     def _run(self, t: _Table) -> None:
         v, c = self.v, self.c
@@ -531,18 +545,19 @@ class RowRules:
             "standard_charge | max",
         ):
             t.number(name)
-        groups = [""] if c.tall else c.payers_plans
-        for pp in groups:
-            sc, extra = _charge_field(c.tall, pp), _payer_field(c.tall, pp)
-            t.number(sc("negotiated_dollar"))
-            t.number(sc("negotiated_percentage"))
-            t.enum(sc("methodology"), METHODOLOGIES, "invalid_methodology", lower=True)
-            if v.startswith("2.2"):
-                t.number(extra("estimated_amount"))
-            if at_least(v, "3.0.0"):
-                for name in ("median_amount", "10th_percentile", "90th_percentile"):
-                    t.number(extra(name))
-                t.count(extra("count"))
+        # the rules of each payer/plan group, evaluated for every group at once and flagged group by group
+        sc, extra = self._charge_names, self._payer_names
+        per_group = _PerGroup(t)
+        per_group.number(sc["negotiated_dollar"])
+        per_group.number(sc["negotiated_percentage"])
+        per_group.enum(sc["methodology"], METHODOLOGIES, "invalid_methodology", lower=True)
+        if v.startswith("2.2"):
+            per_group.number(extra["estimated_amount"])
+        if at_least(v, "3.0.0"):
+            for name in ("median_amount", "10th_percentile", "90th_percentile"):
+                per_group.number(extra[name])
+            per_group.count(extra["count"])
+        per_group.emit()
         if at_least(v, "2.2.0"):
             drug = t.has("drug_unit_of_measurement") | t.has("drug_type_of_measurement")
             t.required("drug_unit_of_measurement", when=drug, why="when drug_type_of_measurement is given")
@@ -597,71 +612,69 @@ class RowRules:
         t.enum("setting", SETTINGS, "invalid_setting", when=rows, lower=True)
         if not at_least(v, "2.1.0"):
             return
-        charged = t.has("standard_charge | gross") | t.has("standard_charge | discounted_cash")
-        any_dollar = np.zeros(t.n, dtype=bool)
-        for pp in [""] if c.tall else c.payers_plans:
-            sc, extra = _charge_field(c.tall, pp), _payer_field(c.tall, pp)
-            notes = "additional_generic_notes" if c.tall else f"additional_payer_notes | {pp}"
-            dollar, pct, alg = (
-                t.has(sc("negotiated_dollar")),
-                t.has(sc("negotiated_percentage")),
-                t.has(sc("negotiated_algorithm")),
+        sc, extra, notes = self._charge_names, self._payer_names, self._notes_names
+        dollar, pct, alg = (
+            t.has_each(sc[f]) for f in ("negotiated_dollar", "negotiated_percentage", "negotiated_algorithm")
+        )
+        any_charge = dollar | pct | alg
+        charged = t.has("standard_charge | gross") | t.has("standard_charge | discounted_cash") | any_charge.any(axis=0)
+        any_dollar = dollar.any(axis=0)
+        why = "when a payer-specific negotiated charge (dollar, percentage or algorithm) is given"
+        per_group = _PerGroup(t)
+        if c.tall:
+            per_group.required(["payer_name"], when=rows & any_charge, why=why)
+            per_group.required(["plan_name"], when=rows & any_charge, why=why)
+        per_group.required(sc["methodology"], when=rows & any_charge, why=why)
+        per_group.flag(
+            rows & t.equals_each(sc["methodology"], "OTHER") & ~t.has_each(notes),
+            "other_needs_notes",
+            lambda name: "methodology 'other' needs an explanation in the additional notes",
+            notes,
+        )
+        if v.startswith("2.2"):
+            per_group.flag(
+                rows & ~dollar & (pct | alg) & ~t.has_each(extra["estimated_amount"]),
+                "estimate_missing",
+                lambda name: "a charge given only as a percentage or algorithm needs an estimated_amount",
+                extra["estimated_amount"],
             )
-            any_charge = dollar | pct | alg
-            charged |= any_charge
-            any_dollar |= dollar
-            why = "when a payer-specific negotiated charge (dollar, percentage or algorithm) is given"
-            if c.tall:
-                t.required("payer_name", when=rows & any_charge, why=why)
-                t.required("plan_name", when=rows & any_charge, why=why)
-            t.required(sc("methodology"), when=rows & any_charge, why=why)
-            other = t.equals(sc("methodology"), "OTHER")
-            t.flag(
-                rows & other & ~t.has(notes),
-                "other_needs_notes",
-                "methodology 'other' needs an explanation in the additional notes",
+        if at_least(v, "3.0.0"):
+            count = extra["count"]
+            per_group.flag(
+                rows & (pct | alg) & ~t.has_each(count),
+                "count_missing",
+                lambda name: "a percentage or algorithm charge needs the count of allowed amounts",
+                count,
+            )
+            zero = t.equals_each(count, "0")
+            for what, rule in (
+                ("median_amount", "median_missing"),
+                ("10th_percentile", "p10_missing"),
+                ("90th_percentile", "p90_missing"),
+            ):
+                detail = f"a percentage or algorithm charge with a count other than 0 needs {what}"
+                per_group.flag(
+                    rows & (pct | alg) & ~zero & ~t.has_each(extra[what]),
+                    rule,
+                    functools.partial(_same_detail, detail),
+                    extra[what],
+                )
+            per_group.flag(
+                rows & zero & ~t.has_each(notes),
+                "count_zero_needs_notes",
+                lambda name: "a count of allowed amounts of 0 needs an explanation in the additional notes",
                 notes,
             )
-            if v.startswith("2.2"):
-                t.flag(
-                    rows & ~dollar & (pct | alg) & ~t.has(extra("estimated_amount")),
-                    "estimate_missing",
-                    "a charge given only as a percentage or algorithm needs an estimated_amount",
-                    extra("estimated_amount"),
+            if c.tall:
+                per_group.flag(
+                    rows & t.has("payer_name") & t.has("plan_name") & ~any_charge,
+                    "payer_without_charge",
+                    lambda name: (
+                        "payer and plan are given but no payer-specific charge (dollar, percentage or algorithm)"
+                    ),
+                    ["payer_name"],
                 )
-            if at_least(v, "3.0.0"):
-                count = extra("count")
-                t.flag(
-                    rows & (pct | alg) & ~t.has(count),
-                    "count_missing",
-                    "a percentage or algorithm charge needs the count of allowed amounts",
-                    count,
-                )
-                nonzero = ~t.equals(count, "0")
-                for name, rule in (
-                    ("median_amount", "median_missing"),
-                    ("10th_percentile", "p10_missing"),
-                    ("90th_percentile", "p90_missing"),
-                ):
-                    t.flag(
-                        rows & (pct | alg) & nonzero & ~t.has(extra(name)),
-                        rule,
-                        f"a percentage or algorithm charge with a count other than 0 needs {name}",
-                        extra(name),
-                    )
-                t.flag(
-                    rows & t.equals(count, "0") & ~t.has(notes),
-                    "count_zero_needs_notes",
-                    "a count of allowed amounts of 0 needs an explanation in the additional notes",
-                    notes,
-                )
-                if c.tall:
-                    t.flag(
-                        rows & t.has("payer_name") & t.has("plan_name") & ~any_charge,
-                        "payer_without_charge",
-                        "payer and plan are given but no payer-specific charge (dollar, percentage or algorithm)",
-                        "payer_name",
-                    )
+        per_group.emit()
         t.flag(
             rows & ~charged,
             "no_charge",
@@ -676,22 +689,21 @@ class RowRules:
         )
 
     def _alerts(self, t: _Table) -> None:
-        v, c = self.v, self.c
-        names: list[str] = []
-        for pp in [""] if c.tall else c.payers_plans:
-            extra = (lambda f: f) if c.tall else (lambda f, pp=pp: f"{f} | {pp}")
-            if at_least(v, "2.2.0"):
-                names.append(extra("estimated_amount"))
-            if at_least(v, "3.0.0"):
-                names += [extra(f) for f in ("count", "median_amount", "10th_percentile", "90th_percentile")]
-        for name in names:
-            t.flag(
-                t.equals(name, NINE_NINES),
+        v = self.v
+        fields = (["estimated_amount"] if at_least(v, "2.2.0") else []) + (
+            ["count", "median_amount", "10th_percentile", "90th_percentile"] if at_least(v, "3.0.0") else []
+        )
+        per_group = _PerGroup(t)
+        for what in fields:
+            names = self._payer_names[what]
+            per_group.flag(
+                t.equals_each(names, NINE_NINES),
                 "nine_nines",
-                f"999999999 (nine 9s) encoded in {name}; CMS asks for the actual amount",
-                name,
+                lambda name: f"999999999 (nine 9s) encoded in {name}; CMS asks for the actual amount",
+                names,
                 severity=SEVERITY_WARNING,
             )
+        per_group.emit()
 
 
 class _Table:
@@ -707,6 +719,10 @@ class _Table:
         self.problems: list[Problem] = []
         self._has: dict[str, np.ndarray] = {}
         self._false = np.zeros(self.n, dtype=bool)
+        self._answers: dict[tuple, np.ndarray] = {}  # (dictionary, test) -> answer per distinct value
+        self._equal: dict[tuple[str, str], np.ndarray] = {}
+        self._none = np.zeros(self.n, dtype=bool)  # "no cell": never changed, never handed out to be changed
+        self._none.flags.writeable = False
 
     def text(self, name: str) -> pa.Array | None:
         if name not in self.index:
@@ -721,24 +737,36 @@ class _Table:
                 self._has[name] = self.facts.text(self.index[name], trimmed=True)[1] > 0
         return self._has[name]
 
-    def _on_values(self, name: str, test: Callable[[pa.Array], pa.Array]) -> np.ndarray:
-        """``test`` (an Arrow kernel, cell by cell) of every cell, evaluated on the column's distinct values."""
+    def _on_values(self, name: str, key: tuple, test: Callable[[pa.Array], pa.Array]) -> np.ndarray:
+        """``test`` (an Arrow kernel, cell by cell) of every cell, evaluated on the column's distinct values. Columns
+        sharing one dictionary (the payer/plan groups' methodologies and counts) share the answers of a test:
+        ``key`` names the test (the same key, the same test)."""
         index = self.index[name]
         found = self.facts.dictionary(index, trimmed=True)
         if found is None:  # not for parsed text (no nulls); kept for safety
             text = self.facts.text(index, trimmed=True)[0]
             return np.asarray(test(text).to_numpy(zero_copy_only=False), dtype=bool)
-        values = np.asarray(test(found[0]).to_numpy(zero_copy_only=False), dtype=bool)
+        memo = (id(found[0]), *key)
+        values = self._answers.get(memo)
+        if values is None:
+            values = np.asarray(test(found[0]).to_numpy(zero_copy_only=False), dtype=bool)
+            self._answers[memo] = values
         return self.facts.per_value(index, True, values)
 
     def equals(self, name: str, value: str) -> np.ndarray:
+        key = (name, value)
+        if key not in self._equal:
+            self._equal[key] = self._equals(name, value)
+        return self._equal[key]
+
+    def _equals(self, name: str, value: str) -> np.ndarray:
         text = self.text(name)
         if text is None:
             return self._false
         upper = value.upper()
         index = self.index[name]
         if self.facts.has_dictionary(index, trimmed=True):
-            return self._on_values(name, lambda values: pc.equal(pc.utf8_upper(values), upper))
+            return self._on_values(name, ("equals", upper), lambda values: pc.equal(pc.utf8_upper(values), upper))
         if upper.isascii() and not set(upper) & {"I", "S"}:
             # only ASCII text upper-cases to such a value (the non-ASCII letters whose upper case is ASCII are the
             # dotless i and the long s), so only cells of its length can equal it
@@ -757,55 +785,65 @@ class _Table:
         self.flag(rows, "required_value", f"{name} is required" + (f" {why}" if why else ""), name)
 
     def number(self, name: str, when: np.ndarray | None = None) -> None:
+        bad = self.number_bad(name)
+        if when is not None:
+            bad = bad & when
+        self.flag(bad, "invalid_number", number_detail(name), name, raw=True)
+
+    def number_bad(self, name: str) -> np.ndarray:
+        """Non-empty cells that are not a positive plain number (CMS's pattern: digits with at most one point, at
+        least one digit; RE2's \\d is ASCII)."""
         if name not in self.index:
-            return
+            return self._none
         has = self.has(name)
         if not has.any():
-            return
-        # _NUMBER (digits with at most one point, at least one digit; RE2's \d is ASCII), and positive
+            return self._none
         plain, value = self.facts.numbers(self.index[name], trimmed=True)
-        bad = has & ~(plain & (value > 0))
-        if when is not None:
-            bad &= when
-        self.flag(
-            bad, "invalid_number", f"{name} must be a positive number (digits and a decimal point only)", name, raw=True
-        )
+        return has & ~(plain & (value > 0))
 
     def count(self, name: str) -> None:
+        self.flag(self.count_bad(name), "invalid_count", count_detail(name), name, raw=True)
+
+    def count_bad(self, name: str) -> np.ndarray:
         if name not in self.index:
-            return
+            return self._none
         has = self.has(name)
         if not has.any():
-            return
-        ok = self._on_values(name, lambda values: pc.match_substring_regex(values, _COUNT))
+            return self._none
+        ok = self._on_values(name, ("count",), lambda values: pc.match_substring_regex(values, _COUNT))
         ok |= self.equals(name, "1 THROUGH 10")
-        self.flag(
-            has & ~ok,
-            "invalid_count",
-            f"{name} must be 0, '1 through 10' or a whole number of 11 or more",
-            name,
-            raw=True,
-        )
+        return has & ~ok
 
     def enum(self, name: str, allowed, rule: str, when: np.ndarray | None = None, lower: bool = False) -> None:
         if name not in self.index:
             return
-        values = pa.array([a.upper() for a in allowed]) if not isinstance(allowed, pa.Array) else allowed
+        values = _upper_values(allowed)
+        self.flag(self.enum_bad(name, values, when), rule, enum_detail(name, values, lower), name, raw=True)
+
+    def enum_bad(self, name: str, values: pa.Array, when: np.ndarray | None = None) -> np.ndarray:
+        """Non-empty cells (where ``when``) that are none of ``values`` (upper case) as written, in lower case or
+        upper-cased."""
+        if name not in self.index:
+            return self._none
         has = self.has(name)
         look = has if when is None else has & when
-        if look.any():
+        if not look.any():
+            return self._none
+        listed = values.to_pylist()
+
+        def known(cells: pa.Array) -> pa.Array:
             # as written (upper, lower or as listed), else upper-cased
-            listed = values.to_pylist()
             spellings = pa.array(sorted({v for a in listed for v in (a, a.lower(), a.upper())}))
+            return pc.or_(pc.is_in(cells, value_set=spellings), pc.is_in(pc.utf8_upper(cells), value_set=values))
 
-            def known(cells: pa.Array) -> pa.Array:
-                return pc.or_(pc.is_in(cells, value_set=spellings), pc.is_in(pc.utf8_upper(cells), value_set=values))
+        return look & ~self._on_values(name, ("enum", tuple(listed)), known)
 
-            bad = look & ~self._on_values(name, known)
-        else:
-            bad = self._false
-        shown = ", ".join(a.lower() if lower else a for a in values.to_pylist())
-        self.flag(bad, rule, f"{name} is not one of the CMS values ({_short(shown)})", name, raw=True)
+    def has_each(self, names: list[str]) -> np.ndarray:
+        """:meth:`has` of each column of ``names``: [column, row]."""
+        return np.stack([self.has(name) for name in names])
+
+    def equals_each(self, names: list[str], value: str) -> np.ndarray:
+        return np.stack([self.equals(name, value) for name in names])
 
     def flag(
         self,
@@ -817,9 +855,9 @@ class _Table:
         raw: bool = False,
         severity: str = SEVERITY_ERROR,
     ) -> None:
-        where = np.flatnonzero(rows)
-        if not len(where):
+        if not rows.any():
             return
+        where = np.flatnonzero(rows)
         position = self.index.get(column)
         suffix = f" column {position + 1}" if position is not None else ""
         text = self.text(column) if raw else None  # None too when the column is absent
@@ -828,3 +866,80 @@ class _Table:
             Problem(f"line {line}{suffix}", severity, rule, detail, value)
             for line, value in zip(self.lines[where].tolist(), values)
         ]
+
+
+def _same_detail(detail: str, name: str) -> str:
+    return detail
+
+
+def number_detail(name: str) -> str:
+    return f"{name} must be a positive number (digits and a decimal point only)"
+
+
+def count_detail(name: str) -> str:
+    return f"{name} must be 0, '1 through 10' or a whole number of 11 or more"
+
+
+def enum_detail(name: str, values: pa.Array, lower: bool) -> str:
+    shown = ", ".join(a.lower() if lower else a for a in values.to_pylist())
+    return f"{name} is not one of the CMS values ({_short(shown)})"
+
+
+def _upper_values(allowed) -> pa.Array:
+    return pa.array([a.upper() for a in allowed]) if not isinstance(allowed, pa.Array) else allowed
+
+
+class _PerGroup:
+    """Rules of the payer/plan groups (one group in a tall file, one per payer and plan in a wide one), evaluated
+    for every group at once ([group, row] masks) and flagged as the rules would be one group after the other:
+    group by group, in each group the rules in the order they were added. Nothing to flag (a valid file): one
+    ``any`` per rule instead of one per rule and group."""
+
+    def __init__(self, t: _Table) -> None:
+        self.t = t
+        self.rules: list[tuple[np.ndarray, str, Callable[[str], str], list[str], bool, str]] = []
+
+    def flag(
+        self,
+        rows: np.ndarray,
+        rule: str,
+        detail: Callable[[str], str],
+        names: list[str],
+        *,
+        raw: bool = False,
+        severity: str = SEVERITY_ERROR,
+    ) -> None:
+        """``rows``: [group, row] (``names``: the column of each group) -- ``detail`` words a problem from the
+        group's column name."""
+        self.rules.append((rows, rule, detail, names, raw, severity))
+
+    def required(self, names: list[str], when: np.ndarray, why: str) -> None:
+        self.flag(
+            when & ~self.t.has_each(names),
+            "required_value",
+            lambda name: f"{name} is required" + (f" {why}" if why else ""),
+            names,
+        )
+
+    def number(self, names: list[str]) -> None:
+        self.flag(
+            np.stack([self.t.number_bad(name) for name in names]), "invalid_number", number_detail, names, raw=True
+        )
+
+    def count(self, names: list[str]) -> None:
+        self.flag(np.stack([self.t.count_bad(name) for name in names]), "invalid_count", count_detail, names, raw=True)
+
+    def enum(self, names: list[str], allowed, rule: str, lower: bool = False) -> None:
+        values = _upper_values(allowed)
+        bad = np.stack([self.t.enum_bad(name, values) for name in names])
+        self.flag(bad, rule, lambda name: enum_detail(name, values, lower), names, raw=True)
+
+    def emit(self) -> None:
+        if not any(rows.any() for rows, *_ in self.rules):
+            return
+        groups = max(len(names) for *_, names, _, _ in self.rules)
+        for g in range(groups):
+            for rows, rule, detail, names, raw, severity in self.rules:
+                if g < len(names) and rows[g].any():
+                    name = names[g]
+                    self.t.flag(rows[g], rule, detail(name), name, raw=raw, severity=severity)

@@ -500,9 +500,11 @@ def read_rows(
     """
     reader = _RowReader(layout, sink)
     parser = _ChunkParser(layout, all_columns=sink.collect_problems)
-    for table, lines, full in _tables(source, layout, sink, parser, resync=resync):
-        # validating: per-column facts shared by the CMS rules and the fast path (the columns are text there)
-        facts = CellFacts(table) if sink.check_only else None
+    # validating: per-column facts shared by the CMS rules and the fast path (the columns are text there), computed
+    # in the parsing threads beside the checks of the chunk before (they only read the chunk's own table)
+    prepare = functools.partial(_prepare, check, reader) if sink.check_only else None
+    for table, lines, full, ready in _tables(source, layout, sink, parser, resync=resync, prepare=prepare):
+        facts = ready if ready is not None else CellFacts(table) if sink.check_only else None
         if check is not None:
             check.check(table, lines, facts)
         reader.table(table, lines, full, facts)
@@ -515,15 +517,41 @@ class RowCheck(Protocol):
 
     def check(self, table: pa.Table, lines: np.ndarray, facts: CellFacts | None = None) -> None: ...
 
+    def prefetch(self, facts: CellFacts) -> None: ...
 
-_Parsed = tuple[pa.Table, np.ndarray, "Callable[[], pa.Table] | None"]
+
+def _prepare(check: RowCheck | None, reader: _RowReader, table: pa.Table) -> CellFacts:
+    """The facts of a table's columns that the row rules and the fast path will ask for (what they would compute
+    on first use, computed ahead)."""
+    facts = CellFacts(table)
+    if check is not None:
+        check.prefetch(facts)
+    reader.prefetch(table, facts)
+    return facts
+
+
+_Parsed = tuple[pa.Table, np.ndarray, "Callable[[], pa.Table] | None", CellFacts | None]
 _NO_LINES = np.zeros(0, dtype=np.int64)
 
 
-def _tables(source: ByteSource, layout: Layout, sink: Sink, parser: _ChunkParser, *, resync: bool) -> Iterator[_Parsed]:
-    """Tables of data rows in file order. The next chunks are counted and parsed by worker threads (numpy and
-    pyarrow release the GIL; one pyarrow parse uses one core) while the caller works on the current one; a chunk
-    the fast parser cannot vouch for is read record by record."""
+def _tables(
+    source: ByteSource,
+    layout: Layout,
+    sink: Sink,
+    parser: _ChunkParser,
+    *,
+    resync: bool,
+    prepare: Callable[[pa.Table], CellFacts] | None = None,
+) -> Iterator[_Parsed]:
+    """Tables of data rows in file order (with their facts from ``prepare``, when given and the chunk was parsed
+    whole). The next chunks are counted, parsed and prepared by worker threads (numpy and pyarrow release the GIL;
+    one pyarrow parse uses one core) while the caller works on the current one; a chunk the fast parser cannot
+    vouch for is read record by record."""
+
+    def work(chunk: Chunk) -> tuple[pa.Table | None, np.ndarray, int, CellFacts | None]:
+        table, rows_at, lines = parser.parse(chunk)
+        return table, rows_at, lines, prepare(table) if prepare is not None and table is not None else None
+
     size = CHUNK_BYTES * max(1, min(2, layout.n_columns // 100))
     line = source.line  # where the next chunk to yield starts
     with ThreadPoolExecutor(max_workers=_PARSE_THREADS) as pool:
@@ -531,13 +559,13 @@ def _tables(source: ByteSource, layout: Layout, sink: Sink, parser: _ChunkParser
         while True:
             while len(ahead) <= _PARSE_THREADS and not source.exhausted:
                 chunk = source.take_chunk(size, count=False)
-                ahead.append((chunk, pool.submit(parser.parse, chunk)))
+                ahead.append((chunk, pool.submit(work, chunk)))
             if not ahead:
                 return
             chunk, future = ahead.popleft()
-            table, rows_at, lines = future.result()
+            table, rows_at, lines, facts = future.result()
             if table is not None:
-                yield table, line + rows_at, functools.partial(parser.full, chunk) if parser.partial else None
+                yield table, line + rows_at, functools.partial(parser.full, chunk) if parser.partial else None, facts
                 line += lines
                 continue
             put_back = [chunk] + [c for c, _ in ahead]
@@ -547,7 +575,7 @@ def _tables(source: ByteSource, layout: Layout, sink: Sink, parser: _ChunkParser
             source.push_back(b"".join(bytes(c.data) for c in put_back), 0)
             source.line = line
             table, row_lines = _slow_table(source, layout, sink, source.offset + len(chunk.data), resync=resync)
-            yield table, row_lines, None
+            yield table, row_lines, None, None
             line = source.line
 
 
@@ -734,6 +762,11 @@ class _RowReader:
                 self.file_columns,
             )
 
+    def prefetch(self, table: pa.Table, facts: CellFacts) -> None:
+        """Compute ahead the facts :meth:`table` will ask for (the fast path's)."""
+        if self.clean is not None and self.clean.usable(table):
+            self.clean.prefetch(facts)
+
     def table(
         self,
         table: pa.Table,
@@ -751,7 +784,7 @@ class _RowReader:
         value_columns = [[group.columns[name] for name in group.value_fields] for group in layout.groups]
         needed = {i for columns in value_columns for i in columns}
         if facts is not None:  # the lengths are known already
-            cells = {i: facts.bounds(i)[0] > 0 for i in needed}
+            cells = {i: facts.lengths(i) > 0 for i in needed}
         else:
             cells = {i: nonempty(table.column(f"c{i}")) for i in needed}
         cache: dict[int, np.ndarray] = {}
