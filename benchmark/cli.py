@@ -22,6 +22,8 @@ from benchmark.sources.http import redact
 if TYPE_CHECKING:  # pandas is imported by the commands that need it (start-up time of `paybench --help`)
     import pandas as pd
 
+    from benchmark.reporting.kernel import SharedKernel
+
 EXIT_PARAMETER = 2  # a parameter or option that cannot be used (argparse uses 2 for malformed ones too)
 EXIT_FAILED = 1  # an input could not be read or a step failed; the message says which and why
 EXIT_BUG = 70  # an unexpected exception: a bug in paybench (EX_SOFTWARE)
@@ -409,6 +411,28 @@ def _report(args: argparse.Namespace) -> int:
     if problems or source_problems:
         raise ParameterError("; ".join(problems + source_problems))
 
+    from benchmark.reporting.kernel import SharedKernel
+
+    # When the report will run (--force, or an --out folder holding no report yet), its kernel starts now and boots
+    # on the other core while the reporting modules below are imported; else run_report starts one if it must.
+    kernel = SharedKernel() if args.force or (args.out and not (Path(args.out) / "run.json").exists()) else None
+    if kernel is not None:
+        kernel.start(Path.cwd())
+    try:
+        return _run_report(args, code, sources, providers, table5, kernel)
+    finally:
+        if kernel is not None:
+            kernel.close()
+
+
+def _run_report(
+    args: argparse.Namespace,
+    code: str,
+    sources: str | tuple[str, ...],
+    providers: str,
+    table5: str,
+    kernel: SharedKernel | None,
+) -> int:
     from benchmark.reporting.params import ReportParams
     from benchmark.reporting.runner import run_report
 
@@ -425,7 +449,7 @@ def _report(args: argparse.Namespace) -> int:
         keep_implausible=args.keep_implausible,
         min_confidence=args.min_confidence,
     )
-    outputs = run_report(params, args.out, force=args.force, overwrite=args.overwrite)
+    outputs = run_report(params, args.out, force=args.force, overwrite=args.overwrite, shared_kernel=kernel)
     if outputs.skipped:
         print(
             f"{codes.label(params.code)} report in {outputs.out_dir} is up to date (same parameters, inputs and code; "

@@ -62,7 +62,7 @@ def test_console_script_and_package_names():
 def test_kernel_is_registered_by_name_for_this_interpreter():
     from jupyter_client.kernelspec import KernelSpecManager
 
-    from benchmark.reporting.runner import KERNEL_NAME, ensure_kernel
+    from benchmark.reporting.kernel import KERNEL_NAME, ensure_kernel
 
     assert ensure_kernel() == KERNEL_NAME
     spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)

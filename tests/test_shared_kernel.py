@@ -1,4 +1,4 @@
-"""A batch worker's kernel (runner.SharedKernel): one kernel process for many reports, each starting from an empty
+"""A batch worker's kernel (kernel.SharedKernel): one kernel process for many reports, each starting from an empty
 namespace in its own folder; a dead kernel is replaced; close() ends it."""
 
 import os
@@ -8,7 +8,7 @@ import time
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
 
-from benchmark.reporting.runner import SharedKernel
+from benchmark.reporting.kernel import SharedKernel
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def _evaluate(manager, expressions: dict[str, str]) -> dict[str, str]:
 
 
 def test_a_new_kernel_imports_the_report_modules_unasked_and_binds_no_name(tmp_path):
-    """A new kernel is sent the warm-up import (runner.WARM_UP) at start, without waiting for it: the report's
+    """A new kernel is sent the warm-up import (kernel.WARM_UP) at start, without waiting for it: the report's
     modules are loaded before the notebook asks for them, and nothing is left in the namespace the notebook sees."""
     kernel = SharedKernel()
     try:

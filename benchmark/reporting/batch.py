@@ -20,7 +20,7 @@ sources are resolved against the batch file's folder, and two sets that would wr
 
 :func:`run_batch` writes each report to ``<out>/<report_slug>/`` with bounded parallel workers (separate processes,
 each with one Jupyter kernel that runs its reports one after the other, reset before each:
-:class:`~benchmark.reporting.runner.SharedKernel`), retries a report whose kernel did not start, keeps going past failures,
+:class:`~benchmark.reporting.kernel.SharedKernel`), retries a report whose kernel did not start, keeps going past failures,
 skips reports whose parameters, inputs and code version are unchanged since they were written (unless forced),
 and writes ``manifest.json`` and ``index.html``. ``BatchRun.exit_status`` is the scheduler contract: 0 when every
 report is written or up to date, 1 when any failed.
@@ -51,12 +51,10 @@ from benchmark.files import atomic_write_text
 from benchmark.reporting import output_folder, provenance
 from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
+from benchmark.reporting.kernel import KernelStartError, ReportRunError, SharedKernel
 from benchmark.reporting.params import ReportParams, check_report
 from benchmark.reporting.parent_watch import die_with_parent
 from benchmark.reporting.runner import (
-    KernelStartError,
-    ReportRunError,
-    SharedKernel,
     failed_notebook_path,
     is_up_to_date,
     read_run_record,
@@ -343,7 +341,7 @@ def run_batch(
 def run_with_retries(
     run: Callable[[], Any], *, attempts: int = KERNEL_START_ATTEMPTS, delay: float = RETRY_DELAY_SECONDS
 ) -> tuple[Any, int]:
-    """``run()``, again after a :class:`~benchmark.reporting.runner.KernelStartError`, at most ``attempts`` times in all.
+    """``run()``, again after a :class:`~benchmark.reporting.kernel.KernelStartError`, at most ``attempts`` times in all.
 
     Returns ``(result, attempts used)``; the last KernelStartError, or any other error, propagates (with the attempt
     count as ``error.attempts``).
@@ -390,7 +388,7 @@ def _execute(to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path
                 }
 
 
-# The worker's Jupyter kernel, kept from one report to the next (runner.SharedKernel): set by _start_worker.
+# The worker's Jupyter kernel, kept from one report to the next (kernel.SharedKernel): set by _start_worker.
 _worker_kernel: SharedKernel | None = None
 
 
