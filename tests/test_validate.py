@@ -217,3 +217,14 @@ def test_a_json_number_given_as_text_is_a_warning(tmp_path: Path) -> None:
     assert found.loc[(where, "number_from_text"), "severity"] == "warning"
     assert found.loc[(where, "schema"), "severity"] == "error"  # CMS: gross_charge must be a number
     assert not report.valid
+
+
+def test_a_modifier_row_does_not_hide_the_notes_rule_of_the_rows_beside_it(tmp_path: Path) -> None:
+    """A modifier row's check (notes or a charge) once widened, in place, the cached "has additional notes" column
+    of the chunk, so an "other" methodology row without notes passed when a modifier row came before it."""
+    other = row("Visit,99213,CPT,outpatient,200,Aetna,PPO,,100,,,other,90,110") + "\n"
+    modifier = row("Mod,,,,,Aetna,PPO,25,100,,,fee schedule,90,110") + "\n"
+    alone = validate_file(_write(tmp_path, other, name="alone.csv"))
+    beside = validate_file(_write(tmp_path, modifier + other, name="beside.csv"))
+    assert ("line 4 column 16", "error", "other_needs_notes") in _problems(alone)
+    assert ("line 5 column 16", "error", "other_needs_notes") in _problems(beside)

@@ -593,7 +593,7 @@ class RowRules:
     def _modifier_rules(self, t: _Table, rows: np.ndarray) -> None:
         if not rows.any():
             return
-        info = t.has("additional_generic_notes")
+        info = t.has("additional_generic_notes").copy()  # has() returns its cached array: never change it in place
         for pp in [""] if self.c.tall else self.c.payers_plans:
             for f in ("negotiated_dollar", "negotiated_percentage", "negotiated_algorithm"):
                 info |= t.has(f"standard_charge | {f}" if self.c.tall else f"standard_charge | {pp} | {f}")
