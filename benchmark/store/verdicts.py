@@ -61,7 +61,8 @@ def read_verdicts(store: Store) -> tuple[pd.DataFrame | None, bool]:
     path = verdicts_path(store)
     if not path.is_file():
         return None, False
-    frame = pd.read_parquet(path)
+    with open(path, "rb") as handle:  # one open file (a path is opened twice, and the file may be replaced between)
+        frame = pd.read_parquet(handle)
     current = len(frame) == 0 or frame["store_manifest_sha256"].iloc[0] == sha256_file(store.root / MANIFEST)
     if not current:
         log.info("cross-check verdicts in %s predate the store's manifest: recompute them", path)
