@@ -113,22 +113,21 @@ def run_report(
     kernel = kernel_name or (shared_kernel.kernel_name if shared_kernel else None) or ensure_kernel()
     # this report's own kernel unless a shared one is given, started first: it boots and imports the report's
     # modules on the other core while this process imports papermill and builds the HTML exporter
-    own_kernel = SharedKernel(kernel) if shared_kernel is None else None
+    owned = shared_kernel is None
+    report_kernel = shared_kernel or SharedKernel(kernel)
     try:
-        if own_kernel is not None:
-            own_kernel.start(staging)
+        if owned:
+            report_kernel.start(staging)
         lean_imports.import_jsonschema()  # before papermill imports it (through nbformat): see benchmark.lean_imports
         import papermill as pm  # lazy: start-up time of a skipped report
 
         html_exporter()
     except BaseException:
-        if own_kernel is not None:
-            own_kernel.close()
+        if owned:
+            report_kernel.close()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     try:
-        # papermill runs the cells in the kernel and leaves it running (it does not own it)
-        engine = {"km": (shared_kernel or own_kernel).ready(staging)}  # type: ignore[union-attr]
         pm.execute_notebook(
             str(config.CODE_REPORT_NOTEBOOK),
             str(notebook),
@@ -137,7 +136,7 @@ def run_report(
             cwd=str(staging),
             progress_bar=False,
             execution_timeout=timeout,
-            **engine,
+            km=report_kernel.ready(staging),  # papermill runs the cells in it and leaves it running (not its own)
         )
     except pm.PapermillExecutionError as error:
         shutil.copyfile(notebook, failed_notebook)
@@ -167,8 +166,8 @@ def run_report(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
-        if own_kernel is not None:
-            own_kernel.close()
+        if owned:
+            report_kernel.close()
     try:
         export_html(notebook, staging / "report.html", title=_report_title(staging, params))
         made = exports.write_exports(staging)
