@@ -491,11 +491,12 @@ def _check_rule(check: object) -> Callable[[pd.Series], pd.Series] | None:
 @functools.cache
 def _fast_rules() -> tuple[dict[str, object], list[tuple[str, bool, list]]] | None:
     """(column -> dtype validate_rates gives it, [(column, nullable, rules)]), or None if a check is unknown."""
-    dtypes = dict(empty_rates().dtypes)
-    if RateSchema.to_schema().checks:  # a rule over several columns: not checked here, so pandera checks every table
+    dtypes = dict(_empty_rates().dtypes)
+    schema = RateSchema.to_schema()
+    if schema.checks:  # a rule over several columns: not checked here, so pandera checks every table
         return None
     columns = []
-    for name, column in RateSchema.to_schema().columns.items():
+    for name, column in schema.columns.items():
         if column.unique or column.regex:
             return None
         rules = [_check_rule(check) for check in column.checks]

@@ -654,7 +654,7 @@ class RowBuilder:
             rates = check_built_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
             yield IngestResult(
                 rates=rates,
-                quarantine=self._quarantine_frame() if last else _empty_quarantine(),
+                quarantine=self._quarantine_frame() if last else empty_quarantine(),
                 accounts=[self.account] if last else [],
             )
 
@@ -668,7 +668,7 @@ class RowBuilder:
     def _quarantine_frame(self) -> pd.DataFrame:
         if self.quarantined:
             return QuarantineSchema.validate(pd.DataFrame(self.quarantined, columns=_QUARANTINE_COLUMNS))
-        return _empty_quarantine()
+        return empty_quarantine()
 
     # -- one negotiated_rates entry --------------------------------------------------------------------------------
 
@@ -1076,16 +1076,6 @@ class _RowPlan:
             first[0] = True
             first[1:] = classes[1:] > np.maximum.accumulate(classes)[:-1]
         return classes, first, np.bincount(classes)
-
-
-_EMPTY_QUARANTINE: list[pd.DataFrame] = []
-
-
-def _empty_quarantine() -> pd.DataFrame:
-    """empty_quarantine(), validated once per process (a copy each time: the caller may change its own)."""
-    if not _EMPTY_QUARANTINE:
-        _EMPTY_QUARANTINE.append(empty_quarantine())
-    return _EMPTY_QUARANTINE[0].copy()
 
 
 def _tuple_classes(rows: list[tuple]) -> np.ndarray:
