@@ -616,8 +616,9 @@ class RowBuilder:
         The last batch carries the quarantine table and the file's balanced account (the others carry none), so the
         batches combined are exactly :meth:`result`. The builder's rows are built once (its Python-side tables are
         dropped when the first batch is built). Only one batch of rows is built at a time: what is kept for the
-        whole file is the price and group tables and, to deduplicate across batches, one class number per row
-        (the first row of each class is kept, in file order, with the count of rows it stands for). A negotiated
+        whole file is the price and group tables and, to deduplicate across batches, a class number per row of the
+        prices whose values recur (the first row of each class is kept, in file order, with the count of rows it
+        stands for; see :meth:`_RowPlan.duplicates`). A negotiated
         rate's rows are never split, so a batch may exceed ``batch_rows`` by one rate's rows.
         """
         plan = self._row_plan()
@@ -627,11 +628,11 @@ class RowBuilder:
             return
         prices, groups = self._price_columns(), self._group_columns()
         ranges = plan.ranges(batch_rows)
-        classes = first = counts = None
+        dedup = None
         if self.deduplicate:
-            classes, first, counts = plan.duplicates(ranges, _tuple_classes(self.prices), _classes(groups.values()))
-            self.account.rows_deduplicated += self.account.rows_loaded - len(counts)
-            self.account.rows_loaded = len(counts)
+            dedup = plan.duplicates(ranges, _tuple_classes(self.prices), _classes(groups.values()))
+            self.account.rows_deduplicated += self.account.rows_loaded - dedup.kept
+            self.account.rows_loaded = dedup.kept
         self.account.check()
         parts = self._locator_parts()
         self._forget_tables()  # what the batches need is in Arrow and numpy now
@@ -641,13 +642,12 @@ class RowBuilder:
             for name, values in table.items()
             if not isinstance(values, np.ndarray) and pc.count_distinct(values, mode="all").as_py() == 1
         }
-        for number, (start, end, row_start, row_end) in enumerate(ranges):
+        for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
-            if classes is not None and first is not None and counts is not None:
-                keep = first[row_start:row_end]
+            if dedup is not None:
+                keep, batch_counts = dedup.batch(number, rows[0], rows[1])
                 rows = (rows[0][keep], rows[1][keep], rows[2][keep])
-                batch_counts = counts[classes[row_start:row_end][keep]]
             last = number == len(ranges) - 1
             if not len(rows[0]) and not last:
                 continue
@@ -1056,26 +1056,75 @@ class _RowPlan:
 
     def duplicates(
         self, ranges: list[tuple[int, int, int, int]], price_classes: np.ndarray, group_classes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row its class (rows of equal values share one, numbered in order of first occurrence) and whether
-        it is the first of its class; per class how many rows it has.
+    ) -> _Duplicates:
+        """Which rows are duplicates of an earlier row of the file (see :class:`_Duplicates`).
 
         Two rows are duplicates when their price values and group values are equal (every column but the locator):
-        price and group rows are numbered by their distinct values, so a row's values are one integer.
+        price and group rows are numbered by their distinct values, so a row's values are two integers. A price
+        whose values no other price has can only repeat its own rows: those are one run of one block (its slots),
+        so they are deduplicated batch by batch; only the rows of prices whose values recur elsewhere in the file
+        are numbered together, file-wide (memory grows with those rows only, not with every row of the file).
         """
-        keys = np.empty(ranges[-1][3], np.int64)
         width = int(group_classes.max()) + 1
-        for start, end, row_start, row_end in ranges:
+        shared = np.bincount(price_classes)[price_classes] > 1  # per price: another price has its values
+        keys, starts, alone_kept, held = [], [], 0, 0
+        for start, end, _, _ in ranges:
             price, group, _ = self.rows(start, end)
-            keys[row_start:row_end] = price_classes[price] * width + group_classes[group]
-        classes, _ = pd.factorize(keys)  # numbered in order of first occurrence
-        del keys
-        classes = classes.astype(np.int64, copy=False)
-        first = np.empty(len(classes), bool)
-        if len(classes):
-            first[0] = True
-            first[1:] = classes[1:] > np.maximum.accumulate(classes)[:-1]
-        return classes, first, np.bincount(classes)
+            recurring = shared[price]
+            starts.append(held)
+            if recurring.any():
+                keys.append(price_classes[price[recurring]] * width + group_classes[group[recurring]])
+                held += len(keys[-1])
+            alone = ~recurring
+            alone_kept += len(pd.unique(price[alone] * width + group_classes[group[alone]]))
+        first, counts = _first_and_counts(np.concatenate(keys) if keys else np.zeros(0, np.int64))
+        return _Duplicates(
+            width=width,
+            group_classes=group_classes,
+            shared=shared,
+            shared_first=first,
+            shared_counts=counts,
+            shared_start=starts,
+            kept=alone_kept + int(first.sum()),
+        )
+
+
+@dataclass(frozen=True)
+class _Duplicates:
+    """The rows to keep when deduplicating, batch by batch (the ranges of :meth:`_RowPlan.ranges`), and the count
+    of rows each kept row stands for. A row is kept when it is the first of the file with its values."""
+
+    width: int  # group classes are below it
+    group_classes: np.ndarray  # per group row: the number of its values
+    shared: np.ndarray  # per price: another price of the file has the same values
+    shared_first: np.ndarray  # per row of such a price, in file order: the first of the file with its values
+    shared_counts: np.ndarray  # per such row: how many rows of the file have its values
+    shared_start: list[int]  # per range: its first row in shared_first / shared_counts
+    kept: int  # rows kept in the whole file
+
+    def batch(self, number: int, price: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Range ``number``'s rows to keep (a mask of ``price``/``group``, its rows) and their counts."""
+        recurring = self.shared[price]
+        keep = np.empty(len(price), bool)
+        counts = np.empty(len(price), np.int64)
+        start = self.shared_start[number]
+        held = int(recurring.sum())
+        keep[recurring] = self.shared_first[start : start + held]
+        counts[recurring] = self.shared_counts[start : start + held]
+        alone = ~recurring
+        keep[alone], counts[alone] = _first_and_counts(price[alone] * self.width + self.group_classes[group[alone]])
+        return keep, counts[keep]
+
+
+def _first_and_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per key: whether it is the first occurrence of its value, and how many times its value occurs."""
+    classes, _ = pd.factorize(keys)  # numbered in order of first occurrence
+    classes = classes.astype(np.int64, copy=False)
+    first = np.empty(len(classes), bool)
+    if len(classes):
+        first[0] = True
+        first[1:] = classes[1:] > np.maximum.accumulate(classes)[:-1]
+    return first, np.bincount(classes)[classes]
 
 
 def _tuple_classes(rows: list[tuple]) -> np.ndarray:
