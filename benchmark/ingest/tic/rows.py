@@ -553,8 +553,11 @@ class RowBuilder:
             **dict.fromkeys(HOSPITAL_DETAIL_COLUMNS),  # hospital standard-charge details: none in TiC
         }
         # The price table: one row per valid negotiated price (the item's values + the price's, and its locator).
-        self.prices: list[tuple] = []
+        self.prices: list[tuple] = []  # the prices read since the last compact()
         self.price_locators: list[str] = []
+        self.price_chunks: list[dict[str, Any]] = []  # earlier prices, column by column (see compact)
+        self.locator_chunks: list[pa.Array] = []
+        self.prices_compacted = 0  # prices in price_chunks
         self.groups = root.groups  # the references' groups, and inline groups added as rates use them
         # integer reference id -> (first group row, count), None if a slot of that id is a problem
         duplicates = root.duplicate_ids
@@ -606,6 +609,17 @@ class RowBuilder:
         for rate_index, rate in enumerate(rates):
             self._read_rate(f"{base}.negotiated_rates[{rate_index}]", values, rate, item_problem)
 
+    def compact(self) -> None:
+        """Move the prices read so far from Python tuples into columns: text dictionary-encoded, amounts as
+        floats, locators as Arrow text (~100 bytes a price instead of ~500): the reader calls it after every chunk
+        of items, so the price table of a large output stays small."""
+        if not self.prices:
+            return
+        self.price_chunks.append(_price_chunk(self.prices))
+        self.locator_chunks.append(pa.array(self.price_locators, pa.large_string(), memory_pool=_TABLE_MEMORY))
+        self.prices_compacted += len(self.prices)
+        self.prices, self.price_locators = [], []
+
     def result(self) -> IngestResult:
         """The validated rates and quarantine tables and the balanced account of everything read (one batch)."""
         return next(iter(self.results(None)))
@@ -630,7 +644,7 @@ class RowBuilder:
         ranges = plan.ranges(batch_rows)
         dedup = None
         if self.deduplicate:
-            dedup = plan.duplicates(ranges, _tuple_classes(self.prices), _classes(groups.values()))
+            dedup = plan.duplicates(ranges, _classes(prices.values()), _classes(groups.values()))
             self.account.rows_deduplicated += self.account.rows_loaded - dedup.kept
             self.account.rows_loaded = dedup.kept
         self.account.check()
@@ -640,7 +654,7 @@ class RowBuilder:
             name: values[0].as_py()
             for table in (prices, groups)
             for name, values in table.items()
-            if not isinstance(values, np.ndarray) and pc.count_distinct(values, mode="all").as_py() == 1
+            if not isinstance(values, np.ndarray) and _distinct(values) == 1
         }
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
@@ -661,6 +675,7 @@ class RowBuilder:
     def _forget_tables(self) -> None:
         """Drop the Python-side price, span and group tables (a builder's rows are built once)."""
         self.prices, self.price_locators, self.spans = [], [], []
+        self.price_chunks, self.locator_chunks = [], []
         self.root.groups = self.groups = GroupTable()
         self.root.references.clear()
         self.span_of_id.clear()
@@ -689,7 +704,7 @@ class RowBuilder:
             if _Problem not in map(type, parsed):
                 slots = self._add_clean_spans(rate)
                 if slots:  # every price is valid and every slot a provider group: all rows are loaded
-                    first = len(self.prices)
+                    first = self.prices_compacted + len(self.prices)
                     self.prices.extend([item_values + p for p in parsed])
                     self.price_locators.extend([f"{locator}.negotiated_prices[{i}]" for i in range(len(prices))])
                     self.block_first_price.append(first)
@@ -704,7 +719,7 @@ class RowBuilder:
     ) -> None:
         """A rate with a problem somewhere: each price x slot is quarantined or loaded, in order."""
         good_slots = [slot for slot in slots if slot.problem is None]
-        first, count = len(self.prices), 0
+        first, count = self.prices_compacted + len(self.prices), 0
         for price_index, price in enumerate(prices):
             price_locator = f"{locator}.negotiated_prices[{price_index}]"
             parsed = _parse_price(price) if rate_problem is None else rate_problem
@@ -918,13 +933,18 @@ class RowBuilder:
         return plan
 
     def _price_columns(self) -> dict[str, Any]:
-        """The price table's value columns (Arrow text, numpy floats)."""
+        """The price table's value columns (Arrow text dictionary-encoded, one dictionary per column; numpy
+        floats); every price is moved to the chunks first."""
+        self.compact()
         columns: dict[str, Any] = {}
-        for name, values in zip(_PRICE_FIELDS, zip(*self.prices)):
+        for name in _PRICE_FIELDS if self.price_chunks else ():
+            chunks = [chunk[name] for chunk in self.price_chunks]
             if name in _FLOAT_FIELDS:
-                columns[name] = np.array(values, dtype=np.float64)
+                columns[name] = np.concatenate(chunks)
             else:
-                columns[name] = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
+                columns[name] = pa.concat_arrays(pa.chunked_array(chunks).unify_dictionaries().chunks)
+            for chunk in self.price_chunks:  # each column's chunks freed once it is joined
+                del chunk[name]
         return columns
 
     def _group_columns(self) -> dict[str, pa.Array]:
@@ -954,7 +974,10 @@ class RowBuilder:
             memory_pool=pool,
         )
         suffixes = pc.if_else(pc.is_null(ids), inline, referenced, memory_pool=pool)
-        price_locators = pa.array(self.price_locators, text, memory_pool=pool)
+        self.compact()
+        price_locators = (
+            pa.concat_arrays(self.locator_chunks, memory_pool=pool) if self.locator_chunks else pa.array([], text)
+        )
         prefixes = pa.array(self.prefixes, text, memory_pool=pool)
         return price_locators, prefixes, suffixes
 
@@ -1000,6 +1023,9 @@ class RowBuilder:
                     columns[name] = values[price]
                 elif name in single:  # one value in the whole file
                     columns[name] = _strings(_repeated_text(single[name], size, repeated))
+                elif pa.types.is_dictionary(values.type):
+                    indices = pc.take(values.indices, take, memory_pool=_TABLE_MEMORY)
+                    columns[name] = _strings(pc.take(values.dictionary, indices, memory_pool=_TABLE_MEMORY))
                 else:
                     columns[name] = _strings(pc.take(values, take, memory_pool=_TABLE_MEMORY))
         columns["source_locator"] = _strings(self._locators(price, group, prefix, parts))
@@ -1127,19 +1153,42 @@ def _first_and_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, np.bincount(classes)[classes]
 
 
-def _tuple_classes(rows: list[tuple]) -> np.ndarray:
-    """Per row: a number shared exactly by the rows whose tuples are equal."""
-    classes: dict[tuple, int] = {}
-    return np.fromiter((classes.setdefault(row, len(classes)) for row in rows), np.int64, len(rows))
+def _price_chunk(prices: list[tuple]) -> dict[str, Any]:
+    """Price tuples as columns: text dictionary-encoded (Arrow), amounts as floats (numpy; None is NaN)."""
+    columns: dict[str, Any] = {}
+    for name, values in zip(_PRICE_FIELDS, zip(*prices)):
+        if name in _FLOAT_FIELDS:
+            columns[name] = np.array(values, dtype=np.float64)
+        else:
+            text = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
+            columns[name] = pc.dictionary_encode(text, memory_pool=_TABLE_MEMORY)
+    return columns
 
 
-def _classes(columns: Iterable[pa.Array]) -> np.ndarray:
-    """Per row of a table of text columns: a number shared exactly by the rows whose values are all equal (a
-    missing value equals only a missing value)."""
+def _distinct(values: pa.Array) -> int:
+    """Distinct values of a text column, a missing value counting as one (of a dictionary-encoded column: its
+    dictionary holds each value once, each one used)."""
+    if pa.types.is_dictionary(values.type):
+        return len(values.dictionary) + (values.null_count > 0)
+    return pc.count_distinct(values, mode="all").as_py()
+
+
+def _codes(values: pa.Array | np.ndarray) -> np.ndarray:
+    """Per row a number shared exactly by the rows with equal values; -1 for a missing value (None, or NaN in a
+    float column, where it stands for None: amounts are finite)."""
+    if isinstance(values, np.ndarray):
+        return pd.factorize(values)[0].astype(np.int64)
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY)
+    return pc.fill_null(values.indices, -1).to_numpy().astype(np.int64)
+
+
+def _classes(columns: Iterable[pa.Array | np.ndarray]) -> np.ndarray:
+    """Per row of a table of columns (text in Arrow, floats in numpy): a number shared exactly by the rows whose
+    values are all equal (a missing value equals only a missing value)."""
     classes = None
     for values in columns:
-        indices = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY).indices
-        codes = pc.fill_null(indices, -1).to_numpy().astype(np.int64)
+        codes = _codes(values)
         if classes is None:
             classes = codes + 1
         else:
