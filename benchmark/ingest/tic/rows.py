@@ -901,7 +901,7 @@ class RowBuilder:
         """Where every loaded row comes from, per block (see :class:`_RowPlan`); None if no row is loaded."""
         if not self.block_prices:
             return None
-        spans = np.array(self.spans, np.int64).reshape(-1, 2)
+        spans = np.fromiter(chain.from_iterable(self.spans), np.int64, 2 * len(self.spans)).reshape(-1, 2)
         span_count = spans[:, 1]
         span_start = np.cumsum(span_count) - span_count
         block_spans = np.array(self.block_spans, np.int64)
