@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from benchmark.files import sha256_file
+from benchmark.ingest.tic import reader as tic_reader
 from benchmark.ingest.tic.reader import TicFileError, gc_paused, read_in_network
 from benchmark.schema import QuarantineSchema, validate_rates
 
@@ -724,6 +725,25 @@ def test_duplicate_rates_are_merged_and_counted(tmp_path: Path) -> None:
     assert first["dedup_count"] == 4  # the first occurrence is kept, with its locator
     unmerged = read_in_network(write_json(tmp_path / "dupes.json", document), deduplicate=False)
     assert len(unmerged.rates) == 13 and unmerged.rates["dedup_count"].isna().all()
+
+
+def test_an_item_repeated_in_a_later_decode_chunk_is_deduplicated(tmp_path: Path, monkeypatch) -> None:
+    """Items decoded one per chunk (their prices moved into columns after each one): a copy of an item later in the
+    file is a duplicate of every row of the first, counted on the first rows, exactly as in one chunk."""
+    document = messy_file()
+    knee = document["in_network"][2]
+    path = write_json(tmp_path / "repeated.json", {**document, "in_network": [*document["in_network"], knee]})
+    once = read_in_network(write_json(tmp_path / "once.json", document))
+    knee_rows = once.rates[once.rates["billing_code"].eq("27447")]
+    chunks = tic_reader._chunks
+    monkeypatch.setattr(tic_reader, "_chunks", lambda elements, size_of, limit=0: chunks(elements, size_of, 1))
+    result = read_in_network(path)
+    account = result.accounts[0]
+    assert account.rows_deduplicated == once.accounts[0].rows_deduplicated + len(knee_rows) > 0
+    assert account.rows_loaded == once.accounts[0].rows_loaded
+    doubled = result.rates[result.rates["billing_code"].eq("27447")]
+    assert list(doubled["dedup_count"]) == [2 * count for count in knee_rows["dedup_count"]]
+    assert list(doubled["source_locator"]) == list(knee_rows["source_locator"])  # the first rows are kept
 
 
 def test_misspelled_keys_are_quarantined(tmp_path: Path) -> None:

@@ -176,6 +176,93 @@ def test_write_runs_refuses_a_split_partition(tmp_path, tiny_rates):
     assert not (tmp_path / "split").exists()  # nothing written
 
 
+def _loaded_account(rows):
+    return FileAccount("innet_pr_last_tiny.json.gz", "0" * 64, rows_seen=rows, rows_loaded=rows)
+
+
+def _chunked_reader(rates, account, sizes, seen):
+    """A reader giving ``rates`` in chunks of ``sizes`` rows (the account with the last), noting in ``seen`` when
+    each chunk is asked for and which writes had ended by then."""
+
+    def reader(path, codes, *, is_synthetic=False):
+        start = 0
+        for number, size in enumerate(sizes):
+            seen.append(("asked", number))
+            last = number == len(sizes) - 1
+            part = rates.iloc[start : start + size].reset_index(drop=True)
+            yield IngestResult(rates=part, quarantine=pd.DataFrame(), accounts=[account] if last else [])
+            start += size
+
+    return reader
+
+
+def test_chunks_are_written_in_a_thread_in_order_one_at_a_time(tmp_path, tiny_rates, monkeypatch):
+    """stage_file writes each chunk while the reader builds the next: the files are those of write_parts called in
+    turn on the same chunks; writes never overlap, and a chunk is asked for only once the write before the previous
+    one has ended (at most two chunks held)."""
+    sizes = [700, 1, 2500, len(tiny_rates) - 3201]
+    account = _loaded_account(len(tiny_rates))
+    seen: list = []
+    write_parts = output.write_parts
+    running = []
+
+    def noted(chunk, folder, part_id, number, *args):
+        running.append(number)
+        assert len(running) == 1  # one write at a time
+        found = write_parts(chunk, folder, part_id, number, *args)
+        seen.append(("written", number))
+        running.remove(number)
+        return found
+
+    monkeypatch.setattr(output, "write_parts", noted)
+    source = tmp_path / "innet_pr_last_tiny.json.gz"
+    source.write_bytes(b"not read: the reader below gives the rows")
+    task = output.FileTask(
+        str(source), None, str(tmp_path / "staging"), reader=_chunked_reader(tiny_rates, account, sizes, seen)
+    )
+    outcome = output.stage_file(task, {})
+    assert outcome.status == "loaded" and outcome.rates_written == len(tiny_rates)
+    assert [event for event in seen if event[0] == "written"] == [("written", n) for n in range(4)]
+    for number in range(2, 4):  # chunk n is asked for after chunk n - 2 was written
+        assert seen.index(("written", number - 2)) < seen.index(("asked", number))
+    expected = tmp_path / "expected"
+    start = 0
+    for number, size in enumerate(sizes):
+        chunk = IngestResult(
+            rates=tiny_rates.iloc[start : start + size].reset_index(drop=True), quarantine=pd.DataFrame()
+        )
+        write_parts(chunk, expected, outcome.part_id, number, start, 0)
+        start += size
+    found, wanted = _written(Path(outcome.staged)), _written(expected)
+    assert found.keys() == wanted.keys() and len(found) > 4
+    for name in wanted:
+        assert found[name][0].equals(wanted[name][0], check_metadata=True), name
+        assert found[name][1:] == wanted[name][1:], name
+
+
+def test_a_failed_chunk_write_fails_the_file(tmp_path, tiny_rates, monkeypatch):
+    """An error of the writing thread is raised by stage_file (the engine then retries the file); no later chunk
+    is written after it."""
+    account = _loaded_account(len(tiny_rates))
+    seen: list = []
+    write_parts = output.write_parts
+
+    def failing(chunk, folder, part_id, number, *args):
+        if number == 1:
+            raise OSError("disk full")
+        seen.append(("written", number))
+        return write_parts(chunk, folder, part_id, number, *args)
+
+    monkeypatch.setattr(output, "write_parts", failing)
+    source = tmp_path / "innet_pr_last_tiny.json.gz"
+    source.write_bytes(b"not read")
+    sizes = [1000, 1000, 1000, len(tiny_rates) - 3000]
+    reader = _chunked_reader(tiny_rates, account, sizes, seen)
+    with pytest.raises(OSError, match="disk full"):
+        output.stage_file(output.FileTask(str(source), None, str(tmp_path / "staging"), reader=reader), {})
+    assert [event for event in seen if event[0] == "written"] == [("written", 0)]
+
+
 # --------------------------------------------------------------------------------------------------- idempotent
 def test_the_same_file_twice_adds_nothing(tmp_path, sample_files):
     root = tmp_path / "s"

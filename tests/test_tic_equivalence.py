@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmark.files import sha256_file
+from benchmark.ingest.tic import reader as reader_module
 from benchmark.ingest.tic.reader import iter_in_network, read_in_network
 from benchmark.store.pipeline import ingest
 
@@ -85,6 +86,29 @@ def test_whole_read_gives_the_rows_of_the_reader_before(path, codes):
     (got,) = result.accounts
     got.check()
     _assert_same_account(got, account, path)
+
+
+@pytest.mark.parametrize("path,codes", CASES, ids=[_stem(p) for p, _ in CASES])
+def test_items_decoded_one_at_a_time_give_the_same_rows(path, codes, monkeypatch):
+    """Each kept item in a decode chunk of its own: the price table is moved into columns after every item (text
+    dictionary-encoded per chunk, the dictionaries unified at the end), and rows, counts and deduplication stay
+    those of the reader before."""
+    chunks = reader_module._chunks
+    sizes = []
+
+    def one_by_one(elements, size_of, limit=0):
+        for chunk in chunks(elements, size_of, 1):
+            sizes.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(reader_module, "_chunks", one_by_one)
+    rates, quarantine, account = _golden(path)
+    batches = list(iter_in_network(path, codes, helpers=False, batch_rows=500))
+    assert sizes and set(sizes) == {1}
+    frames = [batch.rates for batch in batches if len(batch.rates)]
+    _assert_same_rows(pd.concat(frames, ignore_index=True) if frames else batches[0].rates, rates)
+    _assert_same_rows(batches[-1].quarantine, quarantine)
+    _assert_same_account(batches[-1].accounts[0], account, path)
 
 
 BATCHED = [(path, None, rows) for path in CMS for rows in (1, 4)] + [

@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,6 +84,7 @@ def run_report(
     force: bool = False,
     overwrite: bool = False,
     shared_kernel: SharedKernel | None = None,
+    pdf_printer: Callable[[Path, Path], Path] | None = None,
 ) -> ReportOutputs:
     """Execute the code notebook for ``params`` and write its outputs to ``out_dir`` (default reports/<slug>).
 
@@ -93,7 +95,9 @@ def run_report(
     every moment. A report already in ``out_dir`` with the same fingerprint (parameters, input sha256, code version)
     is not run again unless ``force``: the result then has ``skipped=True``. ``inputs`` (checksums and fingerprint,
     computed when not given) goes into ``run.json``. ``shared_kernel`` runs the notebook in that kernel (reset
-    first: :class:`SharedKernel`) instead of a new kernel started and shut down for this report. Raises
+    first: :class:`SharedKernel`) instead of a new kernel started and shut down for this report; ``pdf_printer``
+    prints ``report.pdf`` (:func:`~benchmark.reporting.exports.write_exports`; a batch worker's long-lived Chromium).
+    Raises
     :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the output folder) and
     :class:`KernelStartError` when the kernel never ran a cell.
     """
@@ -170,7 +174,7 @@ def run_report(
             report_kernel.close()
     try:
         export_html(notebook, staging / "report.html", title=_report_title(staging, params))
-        made = exports.write_exports(staging)
+        made = exports.write_exports(staging, pdf_printer=pdf_printer)
         _write_run_record(staging, inputs, started, time.perf_counter() - clock, made.notes)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

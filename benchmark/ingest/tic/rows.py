@@ -553,8 +553,11 @@ class RowBuilder:
             **dict.fromkeys(HOSPITAL_DETAIL_COLUMNS),  # hospital standard-charge details: none in TiC
         }
         # The price table: one row per valid negotiated price (the item's values + the price's, and its locator).
-        self.prices: list[tuple] = []
+        self.prices: list[tuple] = []  # the prices read since the last compact()
         self.price_locators: list[str] = []
+        self.price_chunks: list[dict[str, Any]] = []  # earlier prices, column by column (see compact)
+        self.locator_chunks: list[pa.Array] = []
+        self.prices_compacted = 0  # prices in price_chunks
         self.groups = root.groups  # the references' groups, and inline groups added as rates use them
         # integer reference id -> (first group row, count), None if a slot of that id is a problem
         duplicates = root.duplicate_ids
@@ -606,6 +609,17 @@ class RowBuilder:
         for rate_index, rate in enumerate(rates):
             self._read_rate(f"{base}.negotiated_rates[{rate_index}]", values, rate, item_problem)
 
+    def compact(self) -> None:
+        """Move the prices read so far from Python tuples into columns: text dictionary-encoded, amounts as
+        floats, locators as Arrow text (~100 bytes a price instead of ~500): the reader calls it after every chunk
+        of items, so the price table of a large output stays small."""
+        if not self.prices:
+            return
+        self.price_chunks.append(_price_chunk(self.prices))
+        self.locator_chunks.append(pa.array(self.price_locators, pa.large_string(), memory_pool=_TABLE_MEMORY))
+        self.prices_compacted += len(self.prices)
+        self.prices, self.price_locators = [], []
+
     def result(self) -> IngestResult:
         """The validated rates and quarantine tables and the balanced account of everything read (one batch)."""
         return next(iter(self.results(None)))
@@ -616,8 +630,9 @@ class RowBuilder:
         The last batch carries the quarantine table and the file's balanced account (the others carry none), so the
         batches combined are exactly :meth:`result`. The builder's rows are built once (its Python-side tables are
         dropped when the first batch is built). Only one batch of rows is built at a time: what is kept for the
-        whole file is the price and group tables and, to deduplicate across batches, one class number per row
-        (the first row of each class is kept, in file order, with the count of rows it stands for). A negotiated
+        whole file is the price and group tables and, to deduplicate across batches, a class number per row of the
+        prices whose values recur (the first row of each class is kept, in file order, with the count of rows it
+        stands for; see :meth:`_RowPlan.duplicates`). A negotiated
         rate's rows are never split, so a batch may exceed ``batch_rows`` by one rate's rows.
         """
         plan = self._row_plan()
@@ -627,11 +642,11 @@ class RowBuilder:
             return
         prices, groups = self._price_columns(), self._group_columns()
         ranges = plan.ranges(batch_rows)
-        classes = first = counts = None
+        dedup = None
         if self.deduplicate:
-            classes, first, counts = plan.duplicates(ranges, _tuple_classes(self.prices), _classes(groups.values()))
-            self.account.rows_deduplicated += self.account.rows_loaded - len(counts)
-            self.account.rows_loaded = len(counts)
+            dedup = plan.duplicates(ranges, _classes(prices.values()), _classes(groups.values()))
+            self.account.rows_deduplicated += self.account.rows_loaded - dedup.kept
+            self.account.rows_loaded = dedup.kept
         self.account.check()
         parts = self._locator_parts()
         self._forget_tables()  # what the batches need is in Arrow and numpy now
@@ -639,15 +654,14 @@ class RowBuilder:
             name: values[0].as_py()
             for table in (prices, groups)
             for name, values in table.items()
-            if not isinstance(values, np.ndarray) and pc.count_distinct(values, mode="all").as_py() == 1
+            if not isinstance(values, np.ndarray) and _distinct(values) == 1
         }
-        for number, (start, end, row_start, row_end) in enumerate(ranges):
+        for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
-            if classes is not None and first is not None and counts is not None:
-                keep = first[row_start:row_end]
+            if dedup is not None:
+                keep, batch_counts = dedup.batch(number, rows[0], rows[1])
                 rows = (rows[0][keep], rows[1][keep], rows[2][keep])
-                batch_counts = counts[classes[row_start:row_end][keep]]
             last = number == len(ranges) - 1
             if not len(rows[0]) and not last:
                 continue
@@ -661,6 +675,7 @@ class RowBuilder:
     def _forget_tables(self) -> None:
         """Drop the Python-side price, span and group tables (a builder's rows are built once)."""
         self.prices, self.price_locators, self.spans = [], [], []
+        self.price_chunks, self.locator_chunks = [], []
         self.root.groups = self.groups = GroupTable()
         self.root.references.clear()
         self.span_of_id.clear()
@@ -689,7 +704,7 @@ class RowBuilder:
             if _Problem not in map(type, parsed):
                 slots = self._add_clean_spans(rate)
                 if slots:  # every price is valid and every slot a provider group: all rows are loaded
-                    first = len(self.prices)
+                    first = self.prices_compacted + len(self.prices)
                     self.prices.extend([item_values + p for p in parsed])
                     self.price_locators.extend([f"{locator}.negotiated_prices[{i}]" for i in range(len(prices))])
                     self.block_first_price.append(first)
@@ -704,7 +719,7 @@ class RowBuilder:
     ) -> None:
         """A rate with a problem somewhere: each price x slot is quarantined or loaded, in order."""
         good_slots = [slot for slot in slots if slot.problem is None]
-        first, count = len(self.prices), 0
+        first, count = self.prices_compacted + len(self.prices), 0
         for price_index, price in enumerate(prices):
             price_locator = f"{locator}.negotiated_prices[{price_index}]"
             parsed = _parse_price(price) if rate_problem is None else rate_problem
@@ -886,7 +901,7 @@ class RowBuilder:
         """Where every loaded row comes from, per block (see :class:`_RowPlan`); None if no row is loaded."""
         if not self.block_prices:
             return None
-        spans = np.array(self.spans, np.int64).reshape(-1, 2)
+        spans = np.fromiter(chain.from_iterable(self.spans), np.int64, 2 * len(self.spans)).reshape(-1, 2)
         span_count = spans[:, 1]
         span_start = np.cumsum(span_count) - span_count
         block_spans = np.array(self.block_spans, np.int64)
@@ -918,13 +933,18 @@ class RowBuilder:
         return plan
 
     def _price_columns(self) -> dict[str, Any]:
-        """The price table's value columns (Arrow text, numpy floats)."""
+        """The price table's value columns (Arrow text dictionary-encoded, one dictionary per column; numpy
+        floats); every price is moved to the chunks first."""
+        self.compact()
         columns: dict[str, Any] = {}
-        for name, values in zip(_PRICE_FIELDS, zip(*self.prices)):
+        for name in _PRICE_FIELDS if self.price_chunks else ():
+            chunks = [chunk[name] for chunk in self.price_chunks]
             if name in _FLOAT_FIELDS:
-                columns[name] = np.array(values, dtype=np.float64)
+                columns[name] = np.concatenate(chunks)
             else:
-                columns[name] = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
+                columns[name] = pa.concat_arrays(pa.chunked_array(chunks).unify_dictionaries().chunks)
+            for chunk in self.price_chunks:  # each column's chunks freed once it is joined
+                del chunk[name]
         return columns
 
     def _group_columns(self) -> dict[str, pa.Array]:
@@ -954,7 +974,10 @@ class RowBuilder:
             memory_pool=pool,
         )
         suffixes = pc.if_else(pc.is_null(ids), inline, referenced, memory_pool=pool)
-        price_locators = pa.array(self.price_locators, text, memory_pool=pool)
+        self.compact()
+        price_locators = (
+            pa.concat_arrays(self.locator_chunks, memory_pool=pool) if self.locator_chunks else pa.array([], text)
+        )
         prefixes = pa.array(self.prefixes, text, memory_pool=pool)
         return price_locators, prefixes, suffixes
 
@@ -1000,6 +1023,9 @@ class RowBuilder:
                     columns[name] = values[price]
                 elif name in single:  # one value in the whole file
                     columns[name] = _strings(_repeated_text(single[name], size, repeated))
+                elif pa.types.is_dictionary(values.type):
+                    indices = pc.take(values.indices, take, memory_pool=_TABLE_MEMORY)
+                    columns[name] = _strings(pc.take(values.dictionary, indices, memory_pool=_TABLE_MEMORY))
                 else:
                     columns[name] = _strings(pc.take(values, take, memory_pool=_TABLE_MEMORY))
         columns["source_locator"] = _strings(self._locators(price, group, prefix, parts))
@@ -1056,41 +1082,113 @@ class _RowPlan:
 
     def duplicates(
         self, ranges: list[tuple[int, int, int, int]], price_classes: np.ndarray, group_classes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row its class (rows of equal values share one, numbered in order of first occurrence) and whether
-        it is the first of its class; per class how many rows it has.
+    ) -> _Duplicates:
+        """Which rows are duplicates of an earlier row of the file (see :class:`_Duplicates`).
 
         Two rows are duplicates when their price values and group values are equal (every column but the locator):
-        price and group rows are numbered by their distinct values, so a row's values are one integer.
+        price and group rows are numbered by their distinct values, so a row's values are two integers. A price
+        whose values no other price has can only repeat its own rows: those are one run of one block (its slots),
+        so they are deduplicated batch by batch; only the rows of prices whose values recur elsewhere in the file
+        are numbered together, file-wide (memory grows with those rows only, not with every row of the file).
         """
-        keys = np.empty(ranges[-1][3], np.int64)
         width = int(group_classes.max()) + 1
-        for start, end, row_start, row_end in ranges:
+        shared = np.bincount(price_classes)[price_classes] > 1  # per price: another price has its values
+        keys, starts, alone_kept, held = [], [], 0, 0
+        for start, end, _, _ in ranges:
             price, group, _ = self.rows(start, end)
-            keys[row_start:row_end] = price_classes[price] * width + group_classes[group]
-        classes, _ = pd.factorize(keys)  # numbered in order of first occurrence
-        del keys
-        classes = classes.astype(np.int64, copy=False)
-        first = np.empty(len(classes), bool)
-        if len(classes):
-            first[0] = True
-            first[1:] = classes[1:] > np.maximum.accumulate(classes)[:-1]
-        return classes, first, np.bincount(classes)
+            recurring = shared[price]
+            starts.append(held)
+            if recurring.any():
+                keys.append(price_classes[price[recurring]] * width + group_classes[group[recurring]])
+                held += len(keys[-1])
+            alone = ~recurring
+            alone_kept += len(pd.unique(price[alone] * width + group_classes[group[alone]]))
+        first, counts = _first_and_counts(np.concatenate(keys) if keys else np.zeros(0, np.int64))
+        return _Duplicates(
+            width=width,
+            group_classes=group_classes,
+            shared=shared,
+            shared_first=first,
+            shared_counts=counts,
+            shared_start=starts,
+            kept=alone_kept + int(first.sum()),
+        )
 
 
-def _tuple_classes(rows: list[tuple]) -> np.ndarray:
-    """Per row: a number shared exactly by the rows whose tuples are equal."""
-    classes: dict[tuple, int] = {}
-    return np.fromiter((classes.setdefault(row, len(classes)) for row in rows), np.int64, len(rows))
+@dataclass(frozen=True)
+class _Duplicates:
+    """The rows to keep when deduplicating, batch by batch (the ranges of :meth:`_RowPlan.ranges`), and the count
+    of rows each kept row stands for. A row is kept when it is the first of the file with its values."""
+
+    width: int  # group classes are below it
+    group_classes: np.ndarray  # per group row: the number of its values
+    shared: np.ndarray  # per price: another price of the file has the same values
+    shared_first: np.ndarray  # per row of such a price, in file order: the first of the file with its values
+    shared_counts: np.ndarray  # per such row: how many rows of the file have its values
+    shared_start: list[int]  # per range: its first row in shared_first / shared_counts
+    kept: int  # rows kept in the whole file
+
+    def batch(self, number: int, price: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Range ``number``'s rows to keep (a mask of ``price``/``group``, its rows) and their counts."""
+        recurring = self.shared[price]
+        keep = np.empty(len(price), bool)
+        counts = np.empty(len(price), np.int64)
+        start = self.shared_start[number]
+        held = int(recurring.sum())
+        keep[recurring] = self.shared_first[start : start + held]
+        counts[recurring] = self.shared_counts[start : start + held]
+        alone = ~recurring
+        keep[alone], counts[alone] = _first_and_counts(price[alone] * self.width + self.group_classes[group[alone]])
+        return keep, counts[keep]
 
 
-def _classes(columns: Iterable[pa.Array]) -> np.ndarray:
-    """Per row of a table of text columns: a number shared exactly by the rows whose values are all equal (a
-    missing value equals only a missing value)."""
+def _first_and_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per key: whether it is the first occurrence of its value, and how many times its value occurs."""
+    classes, _ = pd.factorize(keys)  # numbered in order of first occurrence
+    classes = classes.astype(np.int64, copy=False)
+    first = np.empty(len(classes), bool)
+    if len(classes):
+        first[0] = True
+        first[1:] = classes[1:] > np.maximum.accumulate(classes)[:-1]
+    return first, np.bincount(classes)[classes]
+
+
+def _price_chunk(prices: list[tuple]) -> dict[str, Any]:
+    """Price tuples as columns: text dictionary-encoded (Arrow), amounts as floats (numpy; None is NaN)."""
+    columns: dict[str, Any] = {}
+    for name, values in zip(_PRICE_FIELDS, zip(*prices)):
+        if name in _FLOAT_FIELDS:
+            columns[name] = np.array(values, dtype=np.float64)
+        else:
+            text = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
+            columns[name] = pc.dictionary_encode(text, memory_pool=_TABLE_MEMORY)
+    return columns
+
+
+def _distinct(values: pa.Array) -> int:
+    """Distinct values of a text column, a missing value counting as one (of a dictionary-encoded column: its
+    dictionary holds each value once, each one used)."""
+    if pa.types.is_dictionary(values.type):
+        return len(values.dictionary) + (values.null_count > 0)
+    return pc.count_distinct(values, mode="all").as_py()
+
+
+def _codes(values: pa.Array | np.ndarray) -> np.ndarray:
+    """Per row a number shared exactly by the rows with equal values; -1 for a missing value (None, or NaN in a
+    float column, where it stands for None: amounts are finite)."""
+    if isinstance(values, np.ndarray):
+        return pd.factorize(values)[0].astype(np.int64)
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY)
+    return pc.fill_null(values.indices, -1).to_numpy().astype(np.int64)
+
+
+def _classes(columns: Iterable[pa.Array | np.ndarray]) -> np.ndarray:
+    """Per row of a table of columns (text in Arrow, floats in numpy): a number shared exactly by the rows whose
+    values are all equal (a missing value equals only a missing value)."""
     classes = None
     for values in columns:
-        indices = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY).indices
-        codes = pc.fill_null(indices, -1).to_numpy().astype(np.int64)
+        codes = _codes(values)
         if classes is None:
             classes = codes + 1
         else:
