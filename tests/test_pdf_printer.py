@@ -52,6 +52,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:  # it has exited meanwhile
+        return ""
+
+
 @needs_chromium
 def test_prints_pdfs_one_after_the_other_in_one_chromium(tmp_path):
     first = _page(tmp_path, "first", "<h1>Benchmark of CPT 44320</h1><p>Median 1,525.00</p>")
@@ -129,7 +136,7 @@ def test_no_chromium_process_is_left_after_close(tmp_path):
     while any(map(_alive, started)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [pid for pid in started if _alive(pid)] == []
-    assert [pid for pid in descendants(os.getpid()) if "chromium" in Path(f"/proc/{pid}/cmdline").read_text()] == []
+    assert [pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid)] == []
 
 
 def test_without_chromium_the_note_of_the_one_shot_path(tmp_path, monkeypatch):
