@@ -236,6 +236,16 @@ class PdfPrinter:
         """The process id of the running Chromium (None before the first PDF and after :meth:`close`)."""
         return self._browser.process.pid if self._browser else None
 
+    def start(self) -> None:
+        """Start Chromium now rather than on the first PDF (a report starts it while its notebook runs). A failure
+        is only logged: the first PDF then tries again and raises what it finds."""
+        with self._lock:
+            if self._browser is None:
+                try:
+                    self._start()
+                except ExportError as error:
+                    _log.info("Chromium not started ahead of the PDF: %s", error)
+
     def print_pdf(self, html_path: Path, pdf_path: Path) -> Path:
         """Print ``html_path`` to ``pdf_path`` (replaced atomically); raises :class:`ExportError` when it cannot."""
         url = Path(html_path).resolve().as_uri()
