@@ -8,7 +8,14 @@ from datetime import date
 
 import pandas as pd
 
-from benchmark.schema import FileAccountSchema, QuarantineSchema, check_built_rates, empty_quarantine, empty_rates
+from benchmark.schema import (
+    FileAccountSchema,
+    QuarantineSchema,
+    check_built,
+    check_built_rates,
+    empty_quarantine,
+    empty_rates,
+)
 
 
 class RowAccountError(RuntimeError):
@@ -81,7 +88,7 @@ class IngestResult:
         """Per-file accounts as a validated table (the schema re-checks that every file balances)."""
         cols = list(FileAccountSchema.to_schema().columns)
         frame = pd.DataFrame([vars(a) for a in self.accounts], columns=cols)
-        return FileAccountSchema.validate(frame, lazy=True)
+        return check_built(FileAccountSchema, frame)
 
     def extend(self, other: IngestResult) -> IngestResult:
         """Combine two results (see :meth:`combine`)."""

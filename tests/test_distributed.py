@@ -9,6 +9,7 @@ import hashlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import cloudpickle
@@ -85,12 +86,24 @@ def _dies_mid_file(path, codes, *, is_synthetic=False, target, marker):
     half = len(result.rates) // 2
     yield IngestResult(rates=result.rates.iloc[:half].reset_index(drop=True))
     if path.name == target and not os.path.exists(marker):
-        staged = sorted(str(p) for p in Path(marker).parent.glob("s/_staging/*/*/rates/**/*.parquet"))
+        # staging writes a chunk in a thread while the reader goes on: wait until the first chunk's parts are on disk
+        own = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        deadline = time.monotonic() + 60
+        while True:
+            staged = sorted(str(p) for p in Path(marker).parent.glob("s/_staging/*/*/rates/**/*.parquet"))
+            if any(_staged_part(p).startswith(own) for p in staged) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         Path(marker).write_text("\n".join([str(os.getpid()), *staged]))
         os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-file, after writing its first parts
     yield IngestResult(
         rates=result.rates.iloc[half:].reset_index(drop=True), quarantine=result.quarantine, accounts=result.accounts
     )
+
+
+def _staged_part(path: str) -> str:
+    """The part id of a staged rate file: <part_id>/rates/a/b/c/file."""
+    return Path(path).parent.parent.parent.parent.parent.name
 
 
 def _always_fails(path, codes, *, is_synthetic=False, target):
@@ -118,11 +131,11 @@ def test_a_worker_killed_mid_file_leaves_no_partial_parts(tmp_path, scheduler, s
     run = store_pipeline.ingest(sample_files, None, tmp_path / "s", engine="dask", scheduler=scheduler, reader=reader)
     pid, *staged = marker.read_text().splitlines()
     own = hashlib.sha256(sample_files[3].read_bytes()).hexdigest()[:16]
-    partial = [p for p in staged if Path(p).parent.parent.parent.parent.parent.name.startswith(own)]
+    partial = [p for p in staged if _staged_part(p).startswith(own)]
     assert not psutil.pid_exists(int(pid)) or psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
     assert partial, "the killed attempt had written parts before it died"
     assert not any(Path(p).exists() for p in partial)
-    dead_parts = {Path(p).parent.parent.parent.parent.parent.name for p in partial}  # <part_id>/rates/a/b/c/file
+    dead_parts = {_staged_part(p) for p in partial}
     assert not dead_parts & set(st.open_store(tmp_path / "s").manifest()["part_id"])
     assert run.ok and run.count("loaded") == 6  # the file was retried on a live worker
     _same_store(st.open_store(tmp_path / "s"), local_store)

@@ -7,6 +7,7 @@ import re
 import shutil
 
 import pandas as pd
+import psutil
 import pytest
 from PIL import Image
 
@@ -61,6 +62,15 @@ def hostile_report(tmp_path_factory):
     (source / FORMULA_FILE).write_text(_hospital_csv("=cmd|' /C calc'!A0", [1550.0, 1650.0, 1625.0]))
     outputs = run_report(ReportParams(data_source=str(source)), tmp_path_factory.mktemp("out") / "report")
     return outputs
+
+
+def test_a_single_report_prints_its_pdf_in_its_own_chromium_and_ends_it(hostile_report):
+    """run_report without a printer starts Chromium while the notebook runs, prints the PDF in it, and ends it."""
+    if CHROMIUM is None:
+        assert hostile_report.pdf is None
+    else:
+        assert hostile_report.pdf.read_bytes()[:5] == b"%PDF-"
+    assert not [p.name() for p in psutil.Process().children(recursive=True) if "chrom" in p.name().lower()]
 
 
 # --------------------------------------------------------------------------------------------------- Chromium

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import nbformat
+import psutil
 import pytest
 from conftest import REPORT_DATE
 from PIL import Image
@@ -191,6 +192,8 @@ def test_a_failed_run_leaves_no_half_report(tmp_path):
     providers.write_bytes(header + b"\n" + b"1,2,x,1,TX,a,1,04412-18,y\n" * 5000 + b"\xff\n")
     with pytest.raises(ReportRunError, match="UnicodeDecodeError"):
         run_report(ReportParams(providers=str(providers)), target)
+    # the report's own kernel and the Chromium it started for the PDF ended with it
+    assert not [p.name() for p in psutil.Process().children(recursive=True) if "chrom" in p.name().lower()]
     providers.unlink()
     assert not target.exists()
     assert (tmp_path / "broken.failed.ipynb").exists()

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 def _run(manager, code: str) -> dict:
-    """Execute ``code`` in the kernel; the user expressions ``pid``, ``cwd`` and ``has_x`` evaluated after it."""
+    """Execute ``code`` in the kernel: the user expressions ``pid``, ``cwd`` and ``has_x`` evaluated after it, and the
+    number of its cell (``cell``, the ``In [n]`` of a notebook)."""
     client = BlockingKernelClient(parent=manager, **manager.get_connection_info(session=True))
     client.start_channels()
     try:
@@ -30,7 +31,8 @@ def _run(manager, code: str) -> dict:
             output_hook=lambda message: None,
         )
         assert reply["content"]["status"] == "ok", reply["content"]
-        return {k: v["data"]["text/plain"] for k, v in reply["content"]["user_expressions"].items()}
+        values = {k: v["data"]["text/plain"] for k, v in reply["content"]["user_expressions"].items()}
+        return {**values, "cell": reply["content"]["execution_count"]}
     finally:
         client.stop_channels()
 
@@ -49,6 +51,7 @@ def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tm
         assert int(again["pid"]) == pid  # the same kernel process
         assert again["has_x"] == "False"  # the first report's names are gone
         assert again["cwd"] == repr(str(second))
+        assert state["cell"] == again["cell"] == 1  # each report's cells are numbered from In [1], as in a new kernel
 
         os.kill(pid, signal.SIGKILL)  # a kernel that died is replaced
         replaced = _run(kernel.ready(third), "pass")

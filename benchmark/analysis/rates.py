@@ -42,7 +42,7 @@ from benchmark.ingest.routing import expand_sources, is_sample_file, read_file
 from benchmark.reference import medicare
 from benchmark.reference.medicare import clfs, ipps, opps
 from benchmark.reference.medicare.baseline import CLFS_BASIS, IPPS_BASIS, OPPS_BASIS, PFS_BASIS
-from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, check_built_rates
+from benchmark.schema import PER_SERVICE_RATE_TYPES, RateSchema, check_built, check_built_rates
 from benchmark.sources.source import Source, local_path
 from benchmark.store.rate_store import LOADED, is_store, open_store
 
@@ -329,7 +329,7 @@ def compare_to_medicare(
     for column in facility.columns:
         out[column] = facility[column]
     columns = list(ComparedRateSchema.to_schema().columns)
-    return ComparedRateSchema.validate(out[columns], lazy=True)
+    return check_built(ComparedRateSchema, out[columns])
 
 
 def _why_not_comparable(rates: pd.DataFrame) -> pd.Series:

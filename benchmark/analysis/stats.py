@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import config
-from benchmark.schema import DistributionSchema
+from benchmark.schema import DistributionSchema, check_built
 
 DEFAULT_GROUPS: tuple[str, ...] = ("payer_family", "pos_setting")
 STAT_COLUMNS: list[str] = list(DistributionSchema.to_schema().columns)
@@ -119,4 +119,4 @@ def distribution_table(rows: pd.DataFrame, by: Sequence[str] = DEFAULT_GROUPS) -
     frame = pd.DataFrame.from_records(records, columns=[*by, *STAT_COLUMNS])
     for column in by:
         frame[column] = frame[column].astype("str")
-    return DistributionSchema.validate(frame, lazy=True)
+    return check_built(DistributionSchema, frame)

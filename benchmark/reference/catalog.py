@@ -34,6 +34,7 @@ from pandera.typing import Series
 import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
 from benchmark.errors import InputFileError
+from benchmark.schema import check_built
 
 CODES_FILE_NAME = "codes.yaml"
 MODIFIERS_FILE_NAME = "modifiers.yaml"
@@ -396,7 +397,7 @@ def _modifier_index(path: str, _mtime_ns: int, _size: int) -> dict[str, Modifier
 
 def _validate(frame: pd.DataFrame, schema: type[pa.DataFrameModel], path: str) -> pd.DataFrame:
     try:
-        return schema.validate(frame, lazy=True)
+        return check_built(schema, frame)
     except (SchemaError, SchemaErrors) as exc:
         raise CatalogError(f"{path}: catalog table fails {schema.__name__}:\n{exc}") from exc
 

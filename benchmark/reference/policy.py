@@ -40,7 +40,7 @@ import benchmark.lean_imports  # noqa: F401  (before any schema is built: pander
 from benchmark import config
 from benchmark.errors import InputFileError
 from benchmark.reference import medicare
-from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
+from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, check_built, optional
 
 POLICY_DIR: Path = config.DATA_DIR / "policy"
 # Policy type key -> label, in the order the matrix shows them.
@@ -268,7 +268,7 @@ def load_policies(
         )
     if not include_illustrative:
         table = table[table["basis"] != "illustrative"]
-    return PolicySchema.validate(table.reset_index(drop=True), lazy=True)
+    return check_built(PolicySchema, table.reset_index(drop=True))
 
 
 def read_policy_file(path: str | Path) -> PolicyLoad:
@@ -302,7 +302,7 @@ def read_policy_file(path: str | Path) -> PolicyLoad:
             rejected.append(_rejection(frame, index, column, reason))
             bad_index.add(index)
     good = frame.drop(index=sorted(bad_index))
-    good = PolicySchema.validate(good, lazy=True) if len(good) else _empty_policies()
+    good = check_built(PolicySchema, good) if len(good) else _empty_policies()
     table = pd.DataFrame.from_records(rejected, columns=["file", "line", "column", "reason"]).drop_duplicates()
     return PolicyLoad(good.reset_index(drop=True), table.sort_values(["line", "column"], ignore_index=True))
 
@@ -475,7 +475,7 @@ def policy_matrix(
                     }
                 )
     frame = pd.DataFrame.from_records(records, columns=list(PolicyMatrixSchema.to_schema().columns))
-    return PolicyMatrixSchema.validate(frame, lazy=True)
+    return check_built(PolicyMatrixSchema, frame)
 
 
 def applicable_policies(
@@ -584,7 +584,7 @@ def modifier_payments(
                         record.update(amount=amount, change_usd=round_half_up(amount - base))
             records.append(record)
     frame = pd.DataFrame.from_records(records, columns=list(ModifierPaymentSchema.to_schema().columns))
-    return ModifierPaymentSchema.validate(frame, lazy=True)
+    return check_built(ModifierPaymentSchema, frame)
 
 
 def round_half_up(value: float) -> float:
@@ -751,7 +751,7 @@ def _finish(rows: list[dict], origin: str) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=_FILE_COLUMNS)
     frame["policy_file"] = origin
     frame["policy_line"] = range(2, len(frame) + 2)
-    return PolicySchema.validate(frame, lazy=True)
+    return check_built(PolicySchema, frame)
 
 
 def _site_value(ind: medicare.PfsIndicators) -> str:

@@ -54,6 +54,7 @@ from benchmark.reporting.exports import chromium_version
 from benchmark.reporting.kernel import KernelStartError, ReportRunError, SharedKernel
 from benchmark.reporting.params import ReportParams, check_report
 from benchmark.reporting.parent_watch import die_with_parent
+from benchmark.reporting.pdf_printer import PdfPrinter
 from benchmark.reporting.runner import (
     failed_notebook_path,
     is_up_to_date,
@@ -388,18 +389,21 @@ def _execute(to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path
                 }
 
 
-# The worker's Jupyter kernel, kept from one report to the next (kernel.SharedKernel): set by _start_worker.
+# The worker's Jupyter kernel and PDF printer (one Chromium), kept from one report to the next: set by _start_worker.
 _worker_kernel: SharedKernel | None = None
+_worker_printer: PdfPrinter | None = None
 
 
 def _start_worker(parent_pid: int) -> None:
-    """Worker initializer: die with the batch process (a killed batch stops: its workers and their kernels do not go
-    on), and keep one kernel for all the worker's reports, shut down when the worker exits."""
-    global _worker_kernel
+    """Worker initializer: die with the batch process (a killed batch stops: its workers, their kernels and Chromium
+    do not go on), and keep one kernel and one Chromium for all the worker's reports, ended when the worker exits."""
+    global _worker_kernel, _worker_printer
     die_with_parent(parent_pid)
     _worker_kernel = SharedKernel()
+    _worker_printer = PdfPrinter()
     # multiprocessing runs its finalizers (not atexit handlers) when a pool worker exits
     multiprocessing.util.Finalize(_worker_kernel, _worker_kernel.close, exitpriority=10)
+    multiprocessing.util.Finalize(_worker_printer, _worker_printer.close, exitpriority=10)
 
 
 def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> dict[str, Any]:
@@ -410,7 +414,14 @@ def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> d
     outcome: dict[str, Any] = {"slug": slug, "started": started}
     try:
         outputs, attempts = run_with_retries(
-            lambda: run_report(params, target, inputs=inputs, force=True, shared_kernel=_worker_kernel)
+            lambda: run_report(
+                params,
+                target,
+                inputs=inputs,
+                force=True,
+                shared_kernel=_worker_kernel,
+                pdf_printer=_worker_printer.print_pdf if _worker_printer else None,
+            )
         )
         outcome.update(
             status="ok", attempts=attempts, notes=list(outputs.notes), outputs=_relative_outputs(target, Path(root))

@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +105,12 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 
-def write_exports(report_dir: str | Path) -> ExportOutputs:
-    """Write the tables (CSV + XLSX), ``deck.pptx`` and, when Chromium is installed, ``report.pdf``."""
+def write_exports(report_dir: str | Path, *, pdf_printer: Callable[[Path, Path], Path] | None = None) -> ExportOutputs:
+    """Write the tables (CSV + XLSX), ``deck.pptx`` and, when Chromium is installed, ``report.pdf``.
+
+    ``pdf_printer(html, pdf)`` prints the PDF (default :func:`print_pdf`, a Chromium started for it; a batch worker
+    passes :meth:`benchmark.reporting.pdf_printer.PdfPrinter.print_pdf`, one Chromium for all its reports).
+    """
     folder = Path(report_dir)
     notes: list[str] = []
     # Chromium prints the PDF in its own processes while this one writes the tables and the deck (a thread only
@@ -117,7 +121,7 @@ def write_exports(report_dir: str | Path) -> ExportOutputs:
             notes.append(NO_CHROMIUM_NOTE)
             _log.info("%s", NO_CHROMIUM_NOTE)
         else:
-            printing = printer.submit(print_pdf, folder / "report.html", folder / PDF_NAME)
+            printing = printer.submit(pdf_printer or print_pdf, folder / "report.html", folder / PDF_NAME)
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         tables = summary_tables(summary)
         csv_paths = write_csv(tables, folder / CSV_DIR)
@@ -208,7 +212,7 @@ def headless_chromium(args: Sequence[str], *, timeout: float = 120) -> subproces
         except subprocess.TimeoutExpired as error:
             raise ExportError(f"Chromium did not finish within {timeout:.0f} s: {' '.join(args)}") from error
     if done.returncode != 0:
-        raise ExportError(f"Chromium exited with status {done.returncode}: {_tail(done.stderr)}")
+        raise ExportError(f"Chromium exited with status {done.returncode}: {stderr_tail(done.stderr)}")
     return done
 
 
@@ -219,7 +223,7 @@ def print_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120) -> Path:
         ["--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", Path(html_path).resolve().as_uri()], timeout=timeout
     )
     if not pdf_path.is_file() or not pdf_path.read_bytes()[:5] == b"%PDF-":
-        raise ExportError(f"Chromium did not write a PDF for {html_path}: {_tail(done.stderr)}")
+        raise ExportError(f"Chromium did not write a PDF for {html_path}: {stderr_tail(done.stderr)}")
     return pdf_path
 
 
@@ -294,6 +298,7 @@ def _write_cell(sheet: Any, row: int, column: int, value: Any) -> None:
         sheet.write_string(row, column, str(value))
 
 
-def _tail(text: str, lines: int = 5) -> str:
+def stderr_tail(text: str, lines: int = 5) -> str:
+    """The last lines of what Chromium wrote to stderr, without its D-Bus complaints (one line)."""
     useful = [line for line in text.splitlines() if line.strip() and "dbus" not in line.lower()]
     return " | ".join(useful[-lines:]) or "no message"

@@ -121,7 +121,8 @@ class SharedKernel:
         try:
             client.wait_for_ready(timeout=timeout)
             reply = client.execute_interactive(
-                f"%reset -f\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os",
+                # cells numbered from 1 again (In [1], ...) as in a new kernel: %reset keeps the count going
+                f"%reset -f\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os\nget_ipython().execution_count = 1",
                 store_history=False,
                 timeout=timeout,
                 output_hook=lambda message: None,  # nothing to show

@@ -14,7 +14,9 @@ import hashlib
 import json
 import re
 import shutil
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +26,7 @@ from benchmark import codes, config, lean_imports
 from benchmark.reporting import about, exports, output_folder, provenance
 from benchmark.reporting.kernel import KernelStartError, ReportRunError, SharedKernel, ensure_kernel
 from benchmark.reporting.params import ReportParams, check_report
+from benchmark.reporting.pdf_printer import PdfPrinter
 from benchmark.safe_text import neutralize_html
 
 EXECUTED_NOTEBOOK = "code_report.ipynb"
@@ -83,6 +86,7 @@ def run_report(
     force: bool = False,
     overwrite: bool = False,
     shared_kernel: SharedKernel | None = None,
+    pdf_printer: Callable[[Path, Path], Path] | None = None,
 ) -> ReportOutputs:
     """Execute the code notebook for ``params`` and write its outputs to ``out_dir`` (default reports/<slug>).
 
@@ -93,7 +97,9 @@ def run_report(
     every moment. A report already in ``out_dir`` with the same fingerprint (parameters, input sha256, code version)
     is not run again unless ``force``: the result then has ``skipped=True``. ``inputs`` (checksums and fingerprint,
     computed when not given) goes into ``run.json``. ``shared_kernel`` runs the notebook in that kernel (reset
-    first: :class:`SharedKernel`) instead of a new kernel started and shut down for this report. Raises
+    first: :class:`SharedKernel`) instead of a new kernel started and shut down for this report; ``pdf_printer``
+    prints ``report.pdf`` (:func:`~benchmark.reporting.exports.write_exports`; a batch worker's long-lived Chromium).
+    Raises
     :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the output folder) and
     :class:`KernelStartError` when the kernel never ran a cell.
     """
@@ -115,6 +121,19 @@ def run_report(
     # modules on the other core while this process imports papermill and builds the HTML exporter
     owned = shared_kernel is None
     report_kernel = shared_kernel or SharedKernel(kernel)
+    # no printer given (a single report): this report's own Chromium, started while the notebook runs, so that the
+    # PDF does not wait for Chromium to start after it
+    own_printer = PdfPrinter() if pdf_printer is None and exports.find_chromium() else None
+    starting = threading.Thread(target=own_printer.start if own_printer else None, name="paybench-chromium-start")
+    if own_printer is not None:
+        pdf_printer = own_printer.print_pdf
+        starting.start()
+
+    def close_own_printer() -> None:
+        if own_printer is not None:
+            starting.join()  # a Chromium still starting is ended too, not left behind
+            own_printer.close()
+
     try:
         if owned:
             report_kernel.start(staging)
@@ -125,78 +144,82 @@ def run_report(
     except BaseException:
         if owned:
             report_kernel.close()
+        close_own_printer()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     try:
-        pm.execute_notebook(
-            str(config.CODE_REPORT_NOTEBOOK),
-            str(notebook),
-            parameters=run_params.as_notebook_parameters(),
-            kernel_name=kernel,
-            cwd=str(staging),
-            progress_bar=False,
-            execution_timeout=timeout,
-            km=report_kernel.ready(staging),  # papermill runs the cells in it and leaves it running (not its own)
+        try:
+            pm.execute_notebook(
+                str(config.CODE_REPORT_NOTEBOOK),
+                str(notebook),
+                parameters=run_params.as_notebook_parameters(),
+                kernel_name=kernel,
+                cwd=str(staging),
+                progress_bar=False,
+                execution_timeout=timeout,
+                km=report_kernel.ready(staging),  # papermill runs the cells in it and leaves it running (not its own)
+            )
+        except pm.PapermillExecutionError as error:
+            shutil.copyfile(notebook, failed_notebook)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ReportRunError(
+                f"{codes.label(params.code)}: notebook cell {error.exec_count} raised {error.ename}: "
+                f"{error.evalue} (failed notebook kept at {failed_notebook})",
+                ename=error.ename,
+                evalue=error.evalue,
+            ) from None
+        except Exception as error:  # the kernel did not start or died, a cell timed out, or papermill could not start
+            kernel_never_ran = notebook.is_file() and not _any_cell_started(notebook)
+            if notebook.is_file() and not kernel_never_ran:
+                try:
+                    shutil.copyfile(notebook, failed_notebook)
+                except OSError:  # a full disk: the error that stopped the run is the one to report
+                    failed_notebook.unlink(missing_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            if kernel_never_ran:
+                raise KernelStartError(
+                    f"{codes.label(params.code)}: the Jupyter kernel {kernel!r} did not start: {type(error).__name__}: {error}",
+                    ename=type(error).__name__,
+                    evalue=str(error),
+                ) from error
+            raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            if owned:
+                report_kernel.close()
+        try:
+            export_html(notebook, staging / "report.html", title=_report_title(staging, params))
+            made = exports.write_exports(staging, pdf_printer=pdf_printer)
+            _write_run_record(staging, inputs, started, time.perf_counter() - clock, made.notes)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            output_folder.publish(staging, target, output_folder.REPORT_MARKER, overwrite=overwrite)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+        def moved(path: Path) -> Path:
+            return target / path.relative_to(staging)
+
+        return ReportOutputs(
+            target,
+            target / EXECUTED_NOTEBOOK,
+            target / "report.html",
+            target / "summary.json",
+            tuple(sorted((target / "charts").glob("*"))),
+            deck=moved(made.deck),
+            pdf=moved(made.pdf) if made.pdf else None,
+            xlsx=moved(made.xlsx),
+            csv=tuple(map(moved, made.csv)),
+            run_record=target / RUN_RECORD,
+            notes=made.notes,
         )
-    except pm.PapermillExecutionError as error:
-        shutil.copyfile(notebook, failed_notebook)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ReportRunError(
-            f"{codes.label(params.code)}: notebook cell {error.exec_count} raised {error.ename}: "
-            f"{error.evalue} (failed notebook kept at {failed_notebook})",
-            ename=error.ename,
-            evalue=error.evalue,
-        ) from None
-    except Exception as error:  # the kernel did not start or died, a cell timed out, or papermill could not start
-        kernel_never_ran = notebook.is_file() and not _any_cell_started(notebook)
-        if notebook.is_file() and not kernel_never_ran:
-            try:
-                shutil.copyfile(notebook, failed_notebook)
-            except OSError:  # a full disk: the error that stopped the run is the one to report
-                failed_notebook.unlink(missing_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        if kernel_never_ran:
-            raise KernelStartError(
-                f"{codes.label(params.code)}: the Jupyter kernel {kernel!r} did not start: {type(error).__name__}: {error}",
-                ename=type(error).__name__,
-                evalue=str(error),
-            ) from error
-        raise
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     finally:
-        if owned:
-            report_kernel.close()
-    try:
-        export_html(notebook, staging / "report.html", title=_report_title(staging, params))
-        made = exports.write_exports(staging)
-        _write_run_record(staging, inputs, started, time.perf_counter() - clock, made.notes)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    try:
-        output_folder.publish(staging, target, output_folder.REPORT_MARKER, overwrite=overwrite)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-    def moved(path: Path) -> Path:
-        return target / path.relative_to(staging)
-
-    return ReportOutputs(
-        target,
-        target / EXECUTED_NOTEBOOK,
-        target / "report.html",
-        target / "summary.json",
-        tuple(sorted((target / "charts").glob("*"))),
-        deck=moved(made.deck),
-        pdf=moved(made.pdf) if made.pdf else None,
-        xlsx=moved(made.xlsx),
-        csv=tuple(map(moved, made.csv)),
-        run_record=target / RUN_RECORD,
-        notes=made.notes,
-    )
+        close_own_printer()
 
 
 def is_up_to_date(report_dir: Path, inputs: provenance.RunInputs) -> bool:

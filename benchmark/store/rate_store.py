@@ -66,10 +66,11 @@ from benchmark.schema import (
     FileAccountSchema,
     QuarantineSchema,
     RateSchema,
+    check_built,
+    check_built_rates,
     empty_quarantine,
     empty_rates,
     rows_balance,
-    validate_rates,
 )
 from benchmark.sources.http import redact
 
@@ -350,7 +351,7 @@ class Store:
         loaded = self.manifest()
         loaded = loaded[loaded["status"].eq(LOADED)]
         frame = loaded.rename(columns={"sha256": "source_sha256"})[list(FileAccountSchema.to_schema().columns)]
-        return FileAccountSchema.validate(frame.reset_index(drop=True), lazy=True)
+        return check_built(FileAccountSchema, frame.reset_index(drop=True))
 
     def rejected(self) -> list[RejectedFile]:
         """Files that were rejected or failed, with the reason."""
@@ -396,7 +397,7 @@ class Store:
                 f"JOIN committed c ON r.{PART_COLUMN} = c.part_id WHERE {where} ORDER BY c.seq, r.{ROW_COLUMN}",
                 {"files": files, **params},
             ).df()
-        return validate_rates(frame.reindex(columns=RATE_COLUMNS))
+        return check_built_rates(frame.reindex(columns=RATE_COLUMNS))
 
     def read_quarantine(self) -> pd.DataFrame:
         """Quarantined rows of the loaded files, in ingest order (QuarantineSchema)."""
@@ -412,7 +413,7 @@ class Store:
                 {"files": files},
             ).df()
         columns = list(QuarantineSchema.to_schema().columns)
-        return QuarantineSchema.validate(frame.reindex(columns=columns), lazy=True)
+        return check_built(QuarantineSchema, frame.reindex(columns=columns))
 
     def part_files(
         self,

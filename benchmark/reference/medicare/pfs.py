@@ -33,7 +33,7 @@ import pandas as pd
 from benchmark import cache, config
 from benchmark.errors import InputFileError, UnknownParameterError
 from benchmark.reference.medicare import gpci as gpci_tables
-from benchmark.schema import MedicareAmountSchema, PfsRvuSchema
+from benchmark.schema import MedicareAmountSchema, PfsRvuSchema, check_built
 
 NATIONAL = "national"
 
@@ -387,7 +387,7 @@ def medicare_amounts(
     result["amount"] = round_cents(raw).where(result["payable"])
     columns = list(MedicareAmountSchema.to_schema().columns)
     ordered = result[columns].sort_values(["hcpcs", "setting", "locality_id"], ignore_index=True)
-    return MedicareAmountSchema.validate(ordered, lazy=True)
+    return check_built(MedicareAmountSchema, ordered)
 
 
 def national_amount(

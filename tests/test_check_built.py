@@ -1,0 +1,121 @@
+"""schema.check_built: ``model.validate(df, lazy=True)`` without pandera's fixed cost, for any model of the project.
+
+pandera is the oracle here: for every table, valid or broken, check_built must give what ``model.validate`` gives
+(the same table, or the same error with the same message), and must not change the caller's table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+from pandera.errors import SchemaError, SchemaErrors
+from pandera.typing import Index, Series
+
+from benchmark.analysis import stats
+from benchmark.reference import policy
+from benchmark.schema import DistributionSchema, check_built
+
+
+@pytest.fixture(scope="module")
+def policies() -> pd.DataFrame:
+    """The shipped sample policies (illustrative rows included) as PolicySchema gives them."""
+    return policy.load_policies(include_illustrative=True)
+
+
+def _same_outcome(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> None:
+    """check_built and model.validate agree on ``frame``: the same table, or the same error message."""
+    before = frame.copy()
+    expected: pd.DataFrame | SchemaErrors
+    try:
+        expected = model.validate(frame.copy(), lazy=True)
+    except SchemaErrors as error:
+        expected = error
+    # outside the except block: an error raised while handling another one would carry it in its traceback text
+    if isinstance(expected, SchemaErrors):
+        with pytest.raises(SchemaErrors) as found:
+            check_built(model, frame)
+        assert str(found.value) == str(expected)
+    else:
+        pd.testing.assert_frame_equal(check_built(model, frame), expected)
+    pd.testing.assert_frame_equal(frame, before)  # the caller's table is left as it was
+
+
+def test_a_valid_typed_table_is_returned_as_it_is(policies: pd.DataFrame) -> None:
+    assert len(policies) > 10
+    assert check_built(policy.PolicySchema, policies) is policies
+    _same_outcome(policy.PolicySchema, policies)
+
+
+def test_a_table_of_python_objects_is_coerced_like_validate_does(policies: pd.DataFrame) -> None:
+    loose = policies.astype(object)
+    assert all(dtype is np.dtype(object) for dtype in loose.dtypes)
+    checked = check_built(policy.PolicySchema, loose)
+    assert checked is not loose
+    pd.testing.assert_frame_equal(checked, policies)
+    assert all(dtype is np.dtype(object) for dtype in loose.dtypes)  # coerced in a copy
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        pytest.param(lambda f: f.assign(policy_id=f["policy_id"].iloc[0]), id="unique policy_id repeated"),
+        pytest.param(lambda f: f.assign(payer_family="Acme"), id="isin"),
+        pytest.param(lambda f: f.assign(policy_id="Not An Id"), id="str_matches"),
+        pytest.param(lambda f: f.assign(status=None), id="missing in a non-nullable column"),
+        pytest.param(lambda f: f.assign(payment_pct=-5.0), id="number out of range"),
+        pytest.param(lambda f: f.assign(policy_line="line two"), id="cannot be coerced"),
+        pytest.param(
+            lambda f: f.assign(source_url=f["source_url"].where(f["basis"] != "illustrative", "https://example.com/p")),
+            id="table-level check: illustrative rows claim no source URL",
+        ),
+        pytest.param(lambda f: f.drop(columns=["note"]), id="a column missing"),
+        pytest.param(lambda f: f.assign(extra=1), id="a column too many (strict)"),
+        pytest.param(lambda f: f[list(reversed(f.columns))], id="columns out of order (ordered)"),
+    ],
+)
+def test_a_broken_table_fails_exactly_as_validate_fails(policies: pd.DataFrame, break_it) -> None:
+    broken = break_it(policies.copy())
+    with pytest.raises(SchemaErrors):
+        policy.PolicySchema.validate(broken.copy(), lazy=True)
+    _same_outcome(policy.PolicySchema, broken)
+
+
+def test_a_non_strict_model_takes_other_columns_and_leaves_them_unchecked() -> None:
+    rows = pd.DataFrame(
+        {
+            "payer_family": ["Aetna", "Aetna", "Cigna"],
+            "pos_setting": ["facility", "facility", "facility"],
+            "amount_usd": [100.0, 300.0, 250.0],
+            "pct_of_medicare": [110.0, 130.0, None],
+        }
+    )
+    table = stats.distribution_table(rows)
+    assert list(table["payer_family"]) == ["Aetna", "Cigna"]
+    assert check_built(DistributionSchema, table) is table
+    _same_outcome(DistributionSchema, table)
+    _same_outcome(DistributionSchema, table.assign(n=-1))  # a rule of the model still holds with other columns
+
+
+def test_validate_decides_what_check_built_does_not_cover_itself() -> None:
+    class Indexed(pa.DataFrameModel):
+        idx: Index[int] = pa.Field(ge=0)
+        value: Series[float] = pa.Field(gt=0)
+
+        class Config:
+            strict = True
+            coerce = True
+
+    good = pd.DataFrame({"value": [1.0, 2.0]})
+    _same_outcome(Indexed, good)
+    _same_outcome(Indexed, good.set_axis([-1, 0]))  # the index rule: only pandera checks it
+
+
+def test_a_non_lazy_check_raises_the_first_error_as_validate_does(policies: pd.DataFrame) -> None:
+    broken = policies.assign(payer_family="Acme")
+    with pytest.raises(SchemaError) as expected:
+        policy.PolicySchema.validate(broken.copy())
+    with pytest.raises(SchemaError) as found:
+        check_built(policy.PolicySchema, broken, lazy=False)
+    assert str(found.value) == str(expected.value)

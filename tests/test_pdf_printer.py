@@ -1,0 +1,231 @@
+"""The long-lived PDF printer (benchmark.reporting.pdf_printer): one headless Chromium over the DevTools pipe prints
+PDF after PDF as the one-shot `--print-to-pdf` does; a dead or hung Chromium is replaced; nothing outlives close().
+
+Needs Debian's `chromium` (skipped, with the reason, where it is not installed); pages are read with pypdf.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark import config
+from benchmark.reporting import exports
+from benchmark.reporting.parent_watch import descendants
+from benchmark.reporting.pdf_printer import PdfPrinter
+
+pypdf = pytest.importorskip("pypdf")
+needs_chromium = pytest.mark.skipif(
+    exports.find_chromium() is None,
+    reason="headless Chromium not installed (Debian package `chromium`: apt-get install -y chromium)",
+)
+LETTER = (612, 792)  # points: 8.5 x 11 in, the paper of `chromium --print-to-pdf`
+
+
+def _page(tmp_path: Path, name: str, body: str, style: str = "") -> Path:
+    path = tmp_path / f"{name}.html"
+    path.write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{body}</body></html>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _pages(pdf: Path) -> list[tuple[tuple[float, float], str]]:
+    """(width, height) in points and the text of every page."""
+    reader = pypdf.PdfReader(pdf)
+    return [((float(p.mediabox.width), float(p.mediabox.height)), p.extract_text()) for p in reader.pages]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:  # it has exited meanwhile
+        return ""
+
+
+@needs_chromium
+def test_prints_pdfs_one_after_the_other_in_one_chromium(tmp_path):
+    first = _page(tmp_path, "first", "<h1>Benchmark of CPT 44320</h1><p>Median 1,525.00</p>")
+    breaks = "".join(f"<p style='break-after: page'>Page {n} of the second file</p>" for n in (1, 2, 3))
+    second = _page(tmp_path, "second", breaks)
+    with PdfPrinter() as printer:
+        assert printer.pid is None  # nothing is started before the first PDF
+        assert printer.print_pdf(first, tmp_path / "first.pdf") == tmp_path / "first.pdf"
+        chromium = printer.pid
+        printer.print_pdf(second, tmp_path / "second.pdf")
+        assert printer.pid == chromium  # the same Chromium printed both
+    one = _pages(tmp_path / "first.pdf")
+    assert [size for size, _ in one] == [LETTER]
+    assert "Benchmark of CPT 44320" in one[0][1] and "Median 1,525.00" in one[0][1]
+    two = _pages(tmp_path / "second.pdf")
+    assert [size for size, _ in two] == [LETTER] * 3
+    assert [f"Page {n} of the second file" in text for n, (_, text) in enumerate(two, start=1)] == [True] * 3
+    assert "44320" not in " ".join(text for _, text in two)
+
+
+@needs_chromium
+def test_same_pages_as_the_one_shot_print_to_pdf(tmp_path):
+    # the page's CSS paper size wins (preferCSSPageSize), backgrounds print, no header or footer line (no date, no URL)
+    html = _page(
+        tmp_path,
+        "sized",
+        "<div style='background:#123456;color:white'>Tagged landscape page</div>"
+        "<p style='break-before: page'>Second page</p>",
+        style="@page { size: 6in 4in; margin: 0.5in }",
+    )
+    exports.print_pdf(html, tmp_path / "one_shot.pdf")
+    with PdfPrinter() as printer:
+        printer.print_pdf(html, tmp_path / "pipe.pdf")
+    pipe, one_shot = _pages(tmp_path / "pipe.pdf"), _pages(tmp_path / "one_shot.pdf")
+    assert [size for size, _ in pipe] == [(432, 288), (432, 288)]  # 6 x 4 in
+    assert pipe == one_shot
+    assert "file://" not in pipe[0][1] and "sized.html" not in pipe[0][1]
+    assert b"/StructTreeRoot" in (tmp_path / "pipe.pdf").read_bytes()  # tagged, as --print-to-pdf makes it
+
+
+@needs_chromium
+def test_a_chromium_killed_between_prints_is_replaced(tmp_path):
+    html = _page(tmp_path, "page", "<p>After a crash</p>")
+    with PdfPrinter() as printer:
+        printer.print_pdf(html, tmp_path / "before.pdf")
+        killed = printer.pid
+        os.kill(killed, signal.SIGKILL)
+        printer.print_pdf(html, tmp_path / "after.pdf")
+        assert printer.pid not in (None, killed)
+    assert "After a crash" in _pages(tmp_path / "after.pdf")[0][1]
+
+
+@needs_chromium
+def test_a_page_that_cannot_be_loaded_is_an_error_and_chromium_stays(tmp_path):
+    html = _page(tmp_path, "page", "<p>fine</p>")
+    with PdfPrinter() as printer:
+        printer.print_pdf(html, tmp_path / "fine.pdf")
+        chromium = printer.pid
+        with pytest.raises(exports.ExportError, match="ERR_FILE_NOT_FOUND"):
+            printer.print_pdf(tmp_path / "missing.html", tmp_path / "missing.pdf")
+        assert not (tmp_path / "missing.pdf").exists()
+        printer.print_pdf(html, tmp_path / "again.pdf")
+        assert printer.pid == chromium
+
+
+@needs_chromium
+def test_no_chromium_process_is_left_after_close(tmp_path):
+    printer = PdfPrinter()
+    printer.print_pdf(_page(tmp_path, "page", "<p>x</p>"), tmp_path / "page.pdf")
+    started = [printer.pid, *descendants(printer.pid)]
+    assert len(started) > 2  # the browser and its helpers (zygote, renderer, ...)
+    printer.close()
+    assert printer.pid is None
+    deadline = time.monotonic() + 10
+    while any(map(_alive, started)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in started if _alive(pid)] == []
+    assert [pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid)] == []
+
+
+def test_without_chromium_the_note_of_the_one_shot_path(tmp_path, monkeypatch):
+    monkeypatch.setenv(exports.CHROMIUM_ENV, "")
+    html = _page(tmp_path, "page", "<p>x</p>")
+    with PdfPrinter() as printer:
+        with pytest.raises(exports.ExportError) as raised:
+            printer.print_pdf(html, tmp_path / "page.pdf")
+        assert printer.pid is None
+    assert str(raised.value) == exports.NO_CHROMIUM_NOTE
+    assert not (tmp_path / "page.pdf").exists()
+
+
+def test_a_chromium_that_exits_at_once_is_tried_twice_then_an_error(tmp_path, monkeypatch):
+    counter = tmp_path / "starts"
+    fake = tmp_path / "fake-chromium"
+    fake.write_text(f"#!/bin/sh\necho started >> {counter}\necho 'cannot open display' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv(exports.CHROMIUM_ENV, str(fake))
+    with PdfPrinter() as printer, pytest.raises(exports.ExportError, match="exited with status 1: cannot open display"):
+        printer.print_pdf(_page(tmp_path, "page", "<p>x</p>"), tmp_path / "page.pdf")
+    assert counter.read_text().splitlines() == ["started", "started"]
+    assert not (tmp_path / "page.pdf").exists()
+
+
+def test_a_hung_chromium_is_killed_after_the_timeout_and_replaced_once(tmp_path, monkeypatch):
+    pids = tmp_path / "pids"
+    fake = tmp_path / "hung-chromium"  # reads nothing from its pipe and never answers
+    fake.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 60\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv(exports.CHROMIUM_ENV, str(fake))
+    started = time.monotonic()
+    with PdfPrinter(timeout=2.0) as printer, pytest.raises(exports.ExportError, match="did not finish within 2 s"):
+        printer.print_pdf(_page(tmp_path, "page", "<p>x</p>"), tmp_path / "page.pdf")
+    assert 4.0 <= time.monotonic() - started < 30
+    hung = [int(pid) for pid in pids.read_text().split()]
+    assert len(hung) == 2 and not any(map(_alive, hung))
+
+
+# --------------------------------------------------------------------------------------------- batch workers
+_WORKERS = textwrap.dedent(
+    """
+    import os, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+    from pathlib import Path
+    from benchmark.reporting import batch
+
+    def work(html, pdf):
+        batch._worker_printer.print_pdf(Path(html), Path(pdf))
+        return os.getpid(), batch._worker_printer.pid
+
+    if __name__ == "__main__":
+        html, out, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=batch._start_worker,
+                                 initargs=(os.getpid(),)) as pool:
+            first = pool.submit(work, html, str(out / "1.pdf")).result()
+            second = pool.submit(work, html, str(out / "2.pdf")).result()
+            (out / "pids").write_text(f"{first[0]} {first[1]} {second[1]}")
+            if mode == "hang":
+                time.sleep(120)
+    """
+)
+
+
+@needs_chromium
+@pytest.mark.parametrize("ending", ["exit", "kill"])
+def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
+    script = tmp_path / "workers.py"
+    script.write_text(_WORKERS)
+    html = _page(tmp_path, "page", "<p>worker</p>")
+    command = [sys.executable, str(script), str(html), str(tmp_path), "hang" if ending == "kill" else "exit"]
+    parent = subprocess.Popen(command, cwd=config.PROJECT_ROOT)
+    try:
+        pids = tmp_path / "pids"
+        deadline = time.monotonic() + 120
+        while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+            assert parent.poll() in (None, 0)
+            time.sleep(0.1)
+        worker, chromium, again = map(int, pids.read_text().split())
+        assert again == chromium  # one Chromium for the worker's two PDFs
+        started = [chromium, *descendants(chromium)]
+        if ending == "kill":
+            parent.kill()  # kill -9 of the batch: its worker stops and takes Chromium along
+        assert parent.wait(60) in (0, -signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while any(map(_alive, [worker, *started])) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in [worker, *started] if _alive(pid)] == []
+        assert "worker" in _pages(tmp_path / "2.pdf")[0][1]
+    finally:
+        parent.kill()
