@@ -213,6 +213,15 @@ def sample_store(tmp_path_factory) -> Path:
     return root
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, exited but not yet reaped by its parent, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def rate_row(**overrides) -> dict:
     """One valid normalized rate row (RateSchema) for hand-built test tables; override any column."""
     row = {

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import process_alive
 
 from benchmark import cli, config, safe_text
 from benchmark.ingest import routing
@@ -217,14 +218,6 @@ _PARENT = textwrap.dedent(
 )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_a_killed_batch_takes_its_workers_and_their_kernels_with_it(tmp_path):
     script, pids = tmp_path / "parent.py", tmp_path / "pids"
     script.write_text(_PARENT)
@@ -238,9 +231,9 @@ def test_a_killed_batch_takes_its_workers_and_their_kernels_with_it(tmp_path):
         parent.kill()  # kill -9: no handler runs in the parent
         parent.wait(30)
         deadline = time.monotonic() + 30
-        while (_alive(worker) or _alive(kernel)) and time.monotonic() < deadline:
+        while (process_alive(worker) or process_alive(kernel)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(worker) and not _alive(kernel)
+        assert not process_alive(worker) and not process_alive(kernel)
     finally:
         parent.kill()
 

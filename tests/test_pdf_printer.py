@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import process_alive
 
 from benchmark import config
 from benchmark.reporting import exports
@@ -42,14 +43,6 @@ def _pages(pdf: Path) -> list[tuple[tuple[float, float], str]]:
     """(width, height) in points and the text of every page."""
     reader = pypdf.PdfReader(pdf)
     return [((float(p.mediabox.width), float(p.mediabox.height)), p.extract_text()) for p in reader.pages]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _cmdline(pid: int) -> str:
@@ -133,9 +126,9 @@ def test_no_chromium_process_is_left_after_close(tmp_path):
     printer.close()
     assert printer.pid is None
     deadline = time.monotonic() + 10
-    while any(map(_alive, started)) and time.monotonic() < deadline:
+    while any(map(process_alive, started)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert [pid for pid in started if _alive(pid)] == []
+    assert [pid for pid in started if process_alive(pid)] == []
     assert [pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid)] == []
 
 
@@ -173,7 +166,7 @@ def test_a_hung_chromium_is_killed_after_the_timeout_and_replaced_once(tmp_path,
         printer.print_pdf(_page(tmp_path, "page", "<p>x</p>"), tmp_path / "page.pdf")
     assert 4.0 <= time.monotonic() - started < 30
     hung = [int(pid) for pid in pids.read_text().split()]
-    assert len(hung) == 2 and not any(map(_alive, hung))
+    assert len(hung) == 2 and not any(map(process_alive, hung))
 
 
 # --------------------------------------------------------------------------------------------- batch workers
@@ -223,9 +216,9 @@ def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
             parent.kill()  # kill -9 of the batch: its worker stops and takes Chromium along
         assert parent.wait(60) in (0, -signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while any(map(_alive, [worker, *started])) and time.monotonic() < deadline:
+        while any(map(process_alive, [worker, *started])) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert [pid for pid in [worker, *started] if _alive(pid)] == []
+        assert [pid for pid in [worker, *started] if process_alive(pid)] == []
         assert "worker" in _pages(tmp_path / "2.pdf")[0][1]
     finally:
         parent.kill()
