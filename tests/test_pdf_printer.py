@@ -222,3 +222,26 @@ def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
         assert "worker" in _pages(tmp_path / "2.pdf")[0][1]
     finally:
         parent.kill()
+
+
+@needs_chromium
+def test_pdfs_printed_one_after_another_show_only_their_own_page(tmp_path):
+    """The tab is reused from one PDF to the next: each PDF is its own page, sized by its own CSS, never the one
+    before (the same file twice in a row included)."""
+    alpha = _page(tmp_path, "alpha", "<p>Alpha page</p>", "@page { size: A4 landscape; }")
+    beta = _page(tmp_path, "beta", "<p>Beta page</p>")
+    with PdfPrinter() as printer:
+        for name, html in [("a1", alpha), ("a2", alpha), ("b", beta), ("a3", alpha)]:
+            printer.print_pdf(html, tmp_path / f"{name}.pdf")
+    a4_landscape = (841.89, 595.28)  # points: 297 x 210 mm
+    for name, own, other, size in [
+        ("a1", "Alpha", "Beta", a4_landscape),
+        ("a2", "Alpha", "Beta", a4_landscape),
+        ("b", "Beta", "Alpha", LETTER),
+        ("a3", "Alpha", "Beta", a4_landscape),
+    ]:
+        pages = _pages(tmp_path / f"{name}.pdf")
+        assert len(pages) == 1
+        (width, height), text = pages[0]
+        assert own in text and other not in text
+        assert abs(width - size[0]) < 1 and abs(height - size[1]) < 1
