@@ -412,12 +412,18 @@ HOSPITAL_DETAIL_COLUMNS: list[str] = [
 
 def empty_rates() -> pd.DataFrame:
     """A zero-row table in the rate schema (a new frame each call, copied from one validated once per process)."""
-    return _empty_rates().copy()
+    return _validated_empty(RateSchema).copy()
 
 
 @functools.cache
-def _empty_rates() -> pd.DataFrame:
-    return validate_rates(pd.DataFrame({c: pd.Series([], dtype=object) for c in RATE_COLUMNS}))
+def _validated_empty(model: type[pa.DataFrameModel]) -> pd.DataFrame:
+    """A zero-row table of ``model``, validated once per process (callers copy it or only read it)."""
+    return model.validate(_untyped(list(model.to_schema().columns)))
+
+
+def _untyped(columns: list[str]) -> pd.DataFrame:
+    """A zero-row table of these columns, each of Python objects (what validation coerces from)."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
 def in_rate_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -426,7 +432,7 @@ def in_rate_columns(df: pd.DataFrame) -> pd.DataFrame:
     the table as it is. Only changes that coercion would make: an added column is all missing in either form; a
     column of ``str`` values (and missing ones) becomes the string dtype. Added ``bool`` columns stay as reindex
     makes them (pandera then decides)."""
-    dtypes = _empty_rates().dtypes
+    dtypes = _validated_empty(RateSchema).dtypes
     out = df.reindex(columns=RATE_COLUMNS)
     for name in RATE_COLUMNS:
         target = dtypes[name]
@@ -542,7 +548,7 @@ def _fast_rules(model: type[pa.DataFrameModel]) -> _FastRules | None:
     if any(c.raise_warning or c.groupby is not None or c.n_failure_cases is not None for c in schema.checks):
         return None
     names = list(schema.columns)
-    dtypes = dict(schema.coerce_dtype(pd.DataFrame({c: pd.Series([], dtype=object) for c in names})).dtypes)
+    dtypes = dict(schema.coerce_dtype(_untyped(names)).dtypes)
     columns = []
     for name, column in schema.columns.items():
         if column.regex or not column.required:
@@ -601,13 +607,7 @@ def _passed(result: object) -> bool:
 
 def empty_quarantine() -> pd.DataFrame:
     """A zero-row quarantine table (a new frame each call, copied from one validated once per process)."""
-    return _empty_quarantine().copy()
-
-
-@functools.cache
-def _empty_quarantine() -> pd.DataFrame:
-    cols = list(QuarantineSchema.to_schema().columns)
-    return QuarantineSchema.validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in cols}))
+    return _validated_empty(QuarantineSchema).copy()
 
 
 def optional(value: object) -> str | None:
