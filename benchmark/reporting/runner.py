@@ -124,102 +124,93 @@ def run_report(
     # no printer given (a single report): this report's own Chromium, started while the notebook runs, so that the
     # PDF does not wait for Chromium to start after it
     own_printer = PdfPrinter() if pdf_printer is None and exports.find_chromium() else None
-    starting = threading.Thread(target=own_printer.start if own_printer else None, name="paybench-chromium-start")
+    starting: threading.Thread | None = None
     if own_printer is not None:
         pdf_printer = own_printer.print_pdf
+        starting = threading.Thread(target=own_printer.start, name="paybench-chromium-start")
         starting.start()
-
-    def close_own_printer() -> None:
-        if own_printer is not None:
-            starting.join()  # a Chromium still starting is ended too, not left behind
-            own_printer.close()
-
     try:
-        if owned:
-            report_kernel.start(staging)
-        lean_imports.import_jsonschema()  # before papermill imports it (through nbformat): see benchmark.lean_imports
-        import papermill as pm  # lazy: start-up time of a skipped report
+        try:  # nothing of a run that fails is left in the staging folder
+            try:
+                if owned:
+                    report_kernel.start(staging)
+                lean_imports.import_jsonschema()  # before papermill imports it (through nbformat): see lean_imports
+                import papermill as pm  # lazy: start-up time of a skipped report
 
-        html_exporter()
-    except BaseException:
-        if owned:
-            report_kernel.close()
-        close_own_printer()
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    try:
-        try:
-            pm.execute_notebook(
-                str(config.CODE_REPORT_NOTEBOOK),
-                str(notebook),
-                parameters=run_params.as_notebook_parameters(),
-                kernel_name=kernel,
-                cwd=str(staging),
-                progress_bar=False,
-                execution_timeout=timeout,
-                km=report_kernel.ready(staging),  # papermill runs the cells in it and leaves it running (not its own)
-            )
-        except pm.PapermillExecutionError as error:
-            shutil.copyfile(notebook, failed_notebook)
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ReportRunError(
-                f"{codes.label(params.code)}: notebook cell {error.exec_count} raised {error.ename}: "
-                f"{error.evalue} (failed notebook kept at {failed_notebook})",
-                ename=error.ename,
-                evalue=error.evalue,
-            ) from None
-        except Exception as error:  # the kernel did not start or died, a cell timed out, or papermill could not start
-            kernel_never_ran = notebook.is_file() and not _any_cell_started(notebook)
-            if notebook.is_file() and not kernel_never_ran:
-                try:
-                    shutil.copyfile(notebook, failed_notebook)
-                except OSError:  # a full disk: the error that stopped the run is the one to report
-                    failed_notebook.unlink(missing_ok=True)
-            shutil.rmtree(staging, ignore_errors=True)
-            if kernel_never_ran:
-                raise KernelStartError(
-                    f"{codes.label(params.code)}: the Jupyter kernel {kernel!r} did not start: {type(error).__name__}: {error}",
-                    ename=type(error).__name__,
-                    evalue=str(error),
-                ) from error
-            raise
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        finally:
-            if owned:
-                report_kernel.close()
-        try:
+                html_exporter()
+                _execute(pm, run_params, notebook, failed_notebook, kernel, report_kernel.ready(staging), timeout)
+            finally:
+                if owned:
+                    report_kernel.close()
             export_html(notebook, staging / "report.html", title=_report_title(staging, params))
             made = exports.write_exports(staging, pdf_printer=pdf_printer)
             _write_run_record(staging, inputs, started, time.perf_counter() - clock, made.notes)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        try:
             output_folder.publish(staging, target, output_folder.REPORT_MARKER, overwrite=overwrite)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-
-        def moved(path: Path) -> Path:
-            return target / path.relative_to(staging)
-
-        return ReportOutputs(
-            target,
-            target / EXECUTED_NOTEBOOK,
-            target / "report.html",
-            target / "summary.json",
-            tuple(sorted((target / "charts").glob("*"))),
-            deck=moved(made.deck),
-            pdf=moved(made.pdf) if made.pdf else None,
-            xlsx=moved(made.xlsx),
-            csv=tuple(map(moved, made.csv)),
-            run_record=target / RUN_RECORD,
-            notes=made.notes,
-        )
     finally:
-        close_own_printer()
+        if own_printer is not None and starting is not None:
+            starting.join()  # a Chromium still starting is ended too, not left behind
+            own_printer.close()
+
+    def moved(path: Path) -> Path:
+        return target / path.relative_to(staging)
+
+    return ReportOutputs(
+        target,
+        target / EXECUTED_NOTEBOOK,
+        target / "report.html",
+        target / "summary.json",
+        tuple(sorted((target / "charts").glob("*"))),
+        deck=moved(made.deck),
+        pdf=moved(made.pdf) if made.pdf else None,
+        xlsx=moved(made.xlsx),
+        csv=tuple(map(moved, made.csv)),
+        run_record=target / RUN_RECORD,
+        notes=made.notes,
+    )
+
+
+def _execute(
+    pm: Any, params: ReportParams, notebook: Path, failed_notebook: Path, kernel: str, km: Any, timeout: int
+) -> None:
+    """Run the code notebook into ``notebook`` in the started kernel ``km`` (papermill runs the cells in it and
+    leaves it running). A failed run keeps its notebook at ``failed_notebook`` and raises :class:`ReportRunError`,
+    or :class:`KernelStartError` when no cell ran."""
+    try:
+        pm.execute_notebook(
+            str(config.CODE_REPORT_NOTEBOOK),
+            str(notebook),
+            parameters=params.as_notebook_parameters(),
+            kernel_name=kernel,
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+            km=km,
+        )
+    except pm.PapermillExecutionError as error:
+        shutil.copyfile(notebook, failed_notebook)
+        raise ReportRunError(
+            f"{codes.label(params.code)}: notebook cell {error.exec_count} raised {error.ename}: "
+            f"{error.evalue} (failed notebook kept at {failed_notebook})",
+            ename=error.ename,
+            evalue=error.evalue,
+        ) from None
+    except Exception as error:  # the kernel did not start or died, a cell timed out, or papermill could not start
+        kernel_never_ran = notebook.is_file() and not _any_cell_started(notebook)
+        if notebook.is_file() and not kernel_never_ran:
+            try:
+                shutil.copyfile(notebook, failed_notebook)
+            except OSError:  # a full disk: the error that stopped the run is the one to report
+                failed_notebook.unlink(missing_ok=True)
+        if kernel_never_ran:
+            raise KernelStartError(
+                f"{codes.label(params.code)}: the Jupyter kernel {kernel!r} did not start: {type(error).__name__}: {error}",
+                ename=type(error).__name__,
+                evalue=str(error),
+            ) from error
+        raise
 
 
 def is_up_to_date(report_dir: Path, inputs: provenance.RunInputs) -> bool:
