@@ -36,17 +36,26 @@ def single(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column
 
 
+def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string or large_string array, read from its Arrow buffers without a copy: cell ``i`` is
+    ``data[offsets[i]:offsets[i + 1]]`` (an array without data bytes gives an empty ``data``)."""
+    buffers = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets: np.ndarray = np.frombuffer(
+        buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize
+    )
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
 def bounds(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(byte length, first byte, last byte) of every cell of a string array, from its buffers. The first and last
     bytes of an empty cell mean nothing: look at them only where the length is not 0."""
     n = len(array)
-    buffers = array.buffers()
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets: np.ndarray = np.frombuffer(buffers[1], dtype=width, count=n + 1, offset=array.offset * width().itemsize)
+    offsets, data = string_buffers(array)
     lengths = offsets[1:] - offsets[:-1]
-    if buffers[2] is None or not len(buffers[2]) or not n:
+    if not len(data) or not n:
         return lengths, np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8)
-    data = np.frombuffer(buffers[2], dtype=np.uint8)
     top = len(data) - 1
     first = data[np.minimum(offsets[:-1], top)]
     last = data[np.clip(offsets[1:] - 1, 0, top)]
@@ -58,14 +67,12 @@ def plain_decimals(text: pa.Array) -> np.ndarray:
     on the bytes (numpy over the Arrow buffers): a cell is plain when it has no byte other than 0-9 and ``.``, at
     most one ``.``, and is longer than its points."""
     n = len(text)
-    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
-    buffers = text.buffers()
-    offsets: np.ndarray = np.frombuffer(buffers[1], dtype=width, count=n + 1, offset=text.offset * width().itemsize)
+    offsets, data = string_buffers(text)
     lengths = offsets[1:] - offsets[:-1]
-    if buffers[2] is None or not len(buffers[2]) or not n:
+    if not len(data) or not n:
         return np.zeros(n, dtype=bool)
     start = int(offsets[0])
-    body = np.frombuffer(buffers[2], dtype=np.uint8)[start : int(offsets[-1])]
+    body = data[start : int(offsets[-1])]
     # per byte 0 for a digit, 1 for a point, 2 for anything else; per cell their sum (a running total read at the
     # cells' ends): plain = no other byte and at most one point (sum <= 1), and a digit (length > sum)
     point = body == 46
@@ -155,14 +162,12 @@ class CellFacts:
             return
         joined = pa.concat_arrays(arrays)
         n, count = self.n, len(arrays)
-        buffers = joined.buffers()
-        offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4)
+        offsets, everything = string_buffers(joined)
         lengths = offsets[1:] - offsets[:-1]
         # per column, whether any of its cells starts or ends with a byte to trim; looked at cell by cell only in
         # the columns holding a byte <= 32 or >= 128 at all (a superset of TRIMMABLE)
         edges = np.zeros(count, dtype=bool)
-        if buffers[2] is not None and len(buffers[2]):
-            everything = np.frombuffer(buffers[2], dtype=np.uint8)
+        if len(everything):
             data = everything[offsets[0] : offsets[-1]]
             hits = np.flatnonzero((data - np.uint8(33)) >= 95) + offsets[0]  # byte - 33 wraps below 33
             starts = offsets[np.arange(count + 1) * n]  # where each column's bytes begin (and the last ends)

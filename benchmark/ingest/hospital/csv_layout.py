@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from benchmark.ingest.hospital.cell_facts import CellFacts
+from benchmark.ingest.hospital.cell_facts import CellFacts, string_buffers
 from benchmark.ingest.hospital.clean_units import CleanUnits
 from benchmark.ingest.hospital.csvtext import ByteSource, Chunk, Record, UnbalancedQuoteError, records
 from benchmark.normalize.hospital_units import (
@@ -978,9 +978,7 @@ def _string_chunks(column: pa.ChunkedArray | pa.Array) -> Iterator[tuple[pa.Arra
     for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
         if len(chunk) == 0:
             continue
-        buffers = chunk.buffers()
-        offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
-        data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+        offsets, data = string_buffers(chunk)
         yield chunk, offsets, data
 
 
