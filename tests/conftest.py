@@ -15,6 +15,13 @@ from pathlib import Path
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from benchmark import lean_imports
+
+# jsonschema without rfc3987_syntax, as the tool itself imports it (benchmark.lean_imports): test modules import
+# nbformat and papermill, which import jsonschema; with rfc3987_syntax each test process would compile its lark
+# grammars (~1.5-6 s of CPU per xdist worker) for two JSON-Schema formats no schema here uses
+lean_imports.import_jsonschema()
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPORT_DATE = "2026-12-06"  # the fixed report date of the shared reports (expired contracts are counted against it)
 ROOT = FIXTURES.parent.parent
