@@ -21,7 +21,8 @@ only, and what it turns off is named here:
    no checker for the JSON-Schema formats ``iri`` and ``iri-reference`` (an ``iri`` value is accepted unchecked).
    No schema the tool validates uses them: nbformat's notebook schema has no ``format``, and the CMS schemas
    (``data/cms_schemas``) use ``date`` and ``uri`` only, whose checkers stay. Nothing is done when jsonschema was
-   already imported. The runner calls it before importing papermill or nbconvert.
+   already imported. The runner calls it before importing papermill or nbconvert, the CMS schema check
+   (`benchmark.ingest.cms_schema`) to import jsonschema, and the tests' conftest before the test modules import them.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark import cli
+from benchmark import cli, config, lean_imports
 from benchmark.ingest.hospital.cms_csv import ATTESTATION
 from benchmark.ingest.validate import PROBLEM_COLUMNS, validate_file
 
@@ -228,3 +228,23 @@ def test_a_modifier_row_does_not_hide_the_notes_rule_of_the_rows_beside_it(tmp_p
     beside = validate_file(_write(tmp_path, modifier + other, name="beside.csv"))
     assert ("line 4 column 16", "error", "other_needs_notes") in _problems(alone)
     assert ("line 5 column 16", "error", "other_needs_notes") in _problems(beside)
+
+
+def _formats(node: object) -> set[str]:
+    if isinstance(node, dict):
+        own = {node["format"]} if isinstance(node.get("format"), str) else set()
+        return own.union(*(_formats(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_formats(value) for value in node))
+    return set()
+
+
+def test_every_format_a_cms_schema_names_has_a_checker() -> None:
+    """jsonschema is imported without rfc3987_syntax (benchmark.lean_imports), so it has no checker for ``iri`` or
+    ``iri-reference``: a shipped CMS schema that named one would have those values accepted unchecked."""
+    schemas = sorted(config.DATA_DIR.joinpath("cms_schemas").rglob("*.json"))
+    assert schemas
+    named = set().union(*(_formats(json.loads(path.read_text(encoding="utf-8"))) for path in schemas))
+    assert named >= {"date", "uri"}  # what the schemas use today: the walk above finds them
+    checkers = lean_imports.import_jsonschema().Draft7Validator.FORMAT_CHECKER.checkers
+    assert named <= set(checkers), f"formats without a checker: {sorted(named - set(checkers))}"
