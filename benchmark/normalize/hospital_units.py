@@ -50,6 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmark.accounts import FileAccount, IngestResult, declared_date
+from benchmark.arrow_text import string_buffers
 from benchmark.errors import InputFileError
 from benchmark.normalize.payers import resolve_payer
 from benchmark.schema import (
@@ -1038,13 +1039,10 @@ def _arrow_text(text: pd.Series | pa.Array) -> pa.Array:
 def _byte_counts(text: pd.Series | pa.Array, *tables: np.ndarray) -> list[np.ndarray]:
     """Per cell of a text column, how many of its UTF-8 bytes each 256-entry table allows, and its length in bytes
     (from the Arrow buffers: no Python string per cell)."""
-    array = _arrow_text(text)
-    buffers = array.buffers()
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize)
+    offsets, data = string_buffers(_arrow_text(text))
     start = int(offsets[0]) if len(offsets) else 0
     end = int(offsets[-1]) if len(offsets) else 0
-    data = np.frombuffer(buffers[2], dtype=np.uint8)[start:end] if buffers[2] is not None else np.zeros(0, np.uint8)
+    data = data[start:end]
     offsets = offsets.astype(np.int64) - start  # only this slice's bytes are looked at
     lengths = offsets[1:] - offsets[:-1]
     out = []

@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmark.arrow_text import string_buffers
+
 # Bytes a cell may start or end with that Arrow's utf8_trim_whitespace (and Python's str.strip) could remove: ASCII
 # whitespace, the \x1c-\x1f separators, any non-ASCII byte (Unicode spaces). A cell whose first and last bytes are
 # none of them is its own trimmed form.
@@ -34,18 +36,6 @@ def single(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
         return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     return column
-
-
-def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, bytes) of a string or large_string array, read from its Arrow buffers without a copy: cell ``i`` is
-    ``data[offsets[i]:offsets[i + 1]]`` (an array without data bytes gives an empty ``data``)."""
-    buffers = array.buffers()
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets: np.ndarray = np.frombuffer(
-        buffers[1], dtype=width, count=len(array) + 1, offset=array.offset * width().itemsize
-    )
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
-    return offsets, data
 
 
 def bounds(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -41,7 +41,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from benchmark.ingest.hospital.cell_facts import CellFacts, string_buffers
+from benchmark.arrow_text import string_buffers
+from benchmark.ingest.hospital.cell_facts import CellFacts
 from benchmark.ingest.hospital.clean_units import CleanUnits
 from benchmark.ingest.hospital.csvtext import ByteSource, Chunk, Record, UnbalancedQuoteError, records
 from benchmark.normalize.hospital_units import (
