@@ -105,7 +105,7 @@ class IngestResult:
         return cls(
             rates=check_built_rates(pd.concat(rates, ignore_index=True)) if rates else empty_rates(),
             quarantine=(
-                QuarantineSchema.validate(pd.concat(quarantine, ignore_index=True))
+                check_built(QuarantineSchema, pd.concat(quarantine, ignore_index=True))
                 if quarantine
                 else empty_quarantine()
             ),

@@ -56,6 +56,7 @@ from benchmark.normalize.payers import resolve_payer
 from benchmark.schema import (
     RATE_COLUMNS,
     QuarantineSchema,
+    check_built,
     check_built_rates,
     empty_quarantine,
     empty_rates,
@@ -301,7 +302,7 @@ class Sink:
         self.account.file_date = declared_date(self.meta.last_updated_on)
         self.account.check()
         parts = self._quarantine + ([pd.DataFrame(self._quarantine_rows)] if self._quarantine_rows else [])
-        quarantine = QuarantineSchema.validate(pd.concat(parts, ignore_index=True)) if parts else empty_quarantine()
+        quarantine = check_built(QuarantineSchema, pd.concat(parts, ignore_index=True)) if parts else empty_quarantine()
         for row in self._quarantine_rows:
             self.problem(row["source_locator"], SEVERITY_ERROR, row["reason_code"], row["detail"], row["raw_value"])
         return IngestResult(rates=rates, quarantine=quarantine, accounts=[self.account])
