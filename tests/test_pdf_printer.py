@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -45,6 +46,46 @@ def _pages(pdf: Path) -> list[tuple[tuple[float, float], str]]:
     return [((float(p.mediabox.width), float(p.mediabox.height)), p.extract_text()) for p in reader.pages]
 
 
+def _ended_pid() -> int:
+    """The id of a process that has ended (and been reaped)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_only_profiles_of_ended_processes_of_this_user_are_removed(tmp_path):
+    """remove_left_profiles removes this tool's Chromium profile folders that no running process owns, and nothing
+    else: not a running process's, not another user's, not a file or a link of that name, not other folders."""
+    ended = _ended_pid()
+    prefix = exports.PROFILE_PREFIX
+
+    def folder(name: str) -> Path:
+        path = tmp_path / name
+        (path / "profile").mkdir(parents=True)
+        (path / "stderr.log").write_text("log")
+        return path
+
+    left = [folder(f"{prefix}{ended}-abc"), folder(f"{prefix}{ended}-def")]
+    kept = [
+        folder(f"{prefix}{os.getpid()}-ghi"),  # this process runs
+        folder(f"{prefix}1-jkl"),  # process 1 runs
+        folder(f"{prefix}x{ended}-mno"),  # not the pattern
+        folder(f"{prefix}abc"),  # the name tempfile gave before this rule: no process to ask
+        folder(f"other-{ended}-pqr"),
+    ]
+    (tmp_path / f"{prefix}{ended}-file").write_text("a file")
+    target = folder("target")
+    (tmp_path / f"{prefix}{ended}-link").symlink_to(target, target_is_directory=True)
+    kept += [tmp_path / f"{prefix}{ended}-file", tmp_path / f"{prefix}{ended}-link", target]
+    if os.getuid() == 0:  # root can give a folder to another user
+        foreign = folder(f"{prefix}{ended}-stu")
+        os.chown(foreign, 54321, 54321)
+        kept.append(foreign)
+    assert sorted(exports.remove_left_profiles(tmp_path)) == sorted(left)
+    assert not any(path.exists() for path in left)
+    assert all(path.exists() for path in kept) and (target / "stderr.log").read_text() == "log"
+    assert exports.remove_left_profiles(tmp_path) == []
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
@@ -53,16 +94,24 @@ def _cmdline(pid: int) -> str:
 
 
 @needs_chromium
-def test_prints_pdfs_one_after_the_other_in_one_chromium(tmp_path):
+def test_prints_pdfs_one_after_the_other_in_one_chromium(tmp_path, monkeypatch):
     first = _page(tmp_path, "first", "<h1>Benchmark of CPT 44320</h1><p>Median 1,525.00</p>")
     breaks = "".join(f"<p style='break-after: page'>Page {n} of the second file</p>" for n in (1, 2, 3))
     second = _page(tmp_path, "second", breaks)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    left = temp / f"{exports.PROFILE_PREFIX}{_ended_pid()}-x1"  # a profile a process killed with SIGKILL left
+    (left / "profile").mkdir(parents=True)
     with PdfPrinter() as printer:
         assert printer.pid is None  # nothing is started before the first PDF
         assert printer.print_pdf(first, tmp_path / "first.pdf") == tmp_path / "first.pdf"
         chromium = printer.pid
+        assert not left.exists()  # removed when the printer made its own
+        assert [p.name.startswith(f"{exports.PROFILE_PREFIX}{os.getpid()}-") for p in temp.iterdir()] == [True]
         printer.print_pdf(second, tmp_path / "second.pdf")
         assert printer.pid == chromium  # the same Chromium printed both
+    assert list(temp.iterdir()) == []  # its own profile removed with Chromium
     one = _pages(tmp_path / "first.pdf")
     assert [size for size, _ in one] == [LETTER]
     assert "Benchmark of CPT 44320" in one[0][1] and "Median 1,525.00" in one[0][1]

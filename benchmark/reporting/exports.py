@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -200,17 +201,67 @@ def find_chromium() -> str | None:
     return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 
+PROFILE_PREFIX = "paybench-chromium-"  # + the id of the process that made it + "-" + random
+_PROFILE_NAME = re.compile(rf"{re.escape(PROFILE_PREFIX)}(\d+)-")
+
+
+def chromium_profile_folder() -> Path:
+    """A new temporary folder for one Chromium's profile, named after this process, after removing the ones killed
+    processes left (:func:`remove_left_profiles`): its maker removes it when Chromium ends, but a process killed with
+    SIGKILL cannot."""
+    remove_left_profiles()
+    return Path(tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-"))
+
+
+def remove_left_profiles(folder: Path | None = None) -> list[Path]:
+    """Remove the Chromium profile folders of this tool that no running process owns, in ``folder`` (default: the
+    temporary folder); returns them. Only folders named ``paybench-chromium-<pid>-...``, owned by this user, whose
+    ``<pid>`` no longer runs (in this process's PID namespace) -- never a folder of a running process, another user's
+    or anything else."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder or tempfile.gettempdir()))
+    except OSError:
+        return removed
+    for entry in entries:
+        named = _PROFILE_NAME.match(entry.name)
+        if named is None or _running(int(named.group(1))):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        _log.debug("removed %s: a Chromium profile left by process %s, which no longer runs", entry.path, named[1])
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # runs, as another user
+        return True
+    return True
+
+
 def headless_chromium(args: Sequence[str], *, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run headless Chromium with :data:`CHROMIUM_FLAGS`, a fresh profile folder and ``args``; raise on failure."""
     chromium = find_chromium()
     if chromium is None:
         raise ExportError(NO_CHROMIUM_NOTE)
-    with tempfile.TemporaryDirectory(prefix="paybench-chromium-") as profile:
+    profile = chromium_profile_folder()
+    try:
         command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as error:
             raise ExportError(f"Chromium did not finish within {timeout:.0f} s: {' '.join(args)}") from error
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
     if done.returncode != 0:
         raise ExportError(f"Chromium exited with status {done.returncode}: {stderr_tail(done.stderr)}")
     return done

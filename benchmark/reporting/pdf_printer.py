@@ -28,7 +28,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.files import atomic_write_bytes
-from benchmark.reporting.exports import CHROMIUM_FLAGS, NO_CHROMIUM_NOTE, ExportError, find_chromium, stderr_tail
+from benchmark.reporting.exports import (
+    CHROMIUM_FLAGS,
+    NO_CHROMIUM_NOTE,
+    ExportError,
+    chromium_profile_folder,
+    find_chromium,
+    stderr_tail,
+)
 from benchmark.reporting.parent_watch import descendants
 
 _log = logging.getLogger(__name__)
@@ -84,7 +90,7 @@ class _Browser:
 
     @classmethod
     def start(cls, chromium: str) -> _Browser:
-        folder = Path(tempfile.mkdtemp(prefix="paybench-chromium-"))
+        folder = chromium_profile_folder()
         commands_in, commands = os.pipe()  # Chromium reads commands from the first end, we write to the second
         replies, replies_out = os.pipe()  # we read replies from the first end, Chromium writes to the second
         try:
