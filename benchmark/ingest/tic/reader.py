@@ -605,7 +605,8 @@ class _Collector:
         item = dict(zip(keys, [*before, raws, *after]))
         mark = rows.mark()
         read = rows.start_item(kept.index, item, raws)
-        for first, piece in self._pieces(text, members[number], raws, where, offset):
+        read_bytes = 0  # since the price table was last moved into columns
+        for first, size, piece in self._pieces(text, members[number], raws, where, offset):
             if isinstance(piece, ItemProblem):
                 rows.rollback(mark)
                 rows.read_item(kept.index, piece)
@@ -613,7 +614,10 @@ class _Collector:
             if read is not None:
                 read(piece, first)
             del piece
-            rows.compact()
+            read_bytes += size
+            if read_bytes >= _DECODE_CHUNK_BYTES:  # as often as for chunks of small items (each call costs)
+                rows.compact()
+                read_bytes = 0
 
     def _read_whole(self, rows: RowBuilder, kept: _Kept, text: bytes) -> None:
         (item,) = self._decode_many([text], [(f"in_network[{kept.index}]", kept.offset)], item_level=True)
@@ -632,8 +636,8 @@ class _Collector:
 
     def _pieces(
         self, text: bytes, member: tuple[bytes, int, int], raws: list[msgspec.Raw], where: str, offset: int
-    ) -> Iterator[tuple[int, list[Any] | ItemProblem]]:
-        """(index of the first, the decoded elements or the item's problem) for consecutive runs of about
+    ) -> Iterator[tuple[int, int, list[Any] | ItemProblem]]:
+        """(index of the first, bytes, the decoded elements or the item's problem) for consecutive runs of about
         _PIECE_BYTES of an array's elements (``raws``; the array is ``member``'s value)."""
         _, start, end = member
         spans: list[tuple[int, int]] = []
@@ -646,7 +650,7 @@ class _Collector:
 
         first = 0
         for piece in _chunks(raws, len, _PIECE_BYTES):
-            yield first, self._decode_checked(piece, (where, offset), partial(place, first))
+            yield first, sum(map(len, piece)), self._decode_checked(piece, (where, offset), partial(place, first))
             first += len(piece)
 
     def _decode_values(
@@ -672,7 +676,7 @@ class _Collector:
                 if isinstance(found, ItemProblem):
                     return found
                 continue
-            for _, piece in self._pieces(text, member, raws, where, offset):
+            for _, _, piece in self._pieces(text, member, raws, where, offset):
                 if isinstance(piece, ItemProblem):
                     return piece
         return None
