@@ -33,7 +33,7 @@ import difflib
 import functools
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, repeat
@@ -485,6 +485,20 @@ class ItemProblem:
 
 
 @dataclass(frozen=True)
+class BuilderMark:
+    """The lengths of a :class:`RowBuilder`'s tables and its counts at one moment (see :meth:`RowBuilder.mark`)."""
+
+    price_chunks: int
+    prices: int
+    blocks: int
+    spans: int
+    prefixes: int
+    groups: int
+    quarantined: int
+    counts: tuple[int, int, int, int]  # rows seen, loaded, quarantined, filtered out
+
+
+@dataclass(frozen=True)
 class _Slot:
     """One provider group a price is crossed with: its locator and group-table row, or why it cannot be."""
 
@@ -581,22 +595,34 @@ class RowBuilder:
 
     def read_item(self, index: int, item: Any) -> None:
         """Read one kept in_network item (``index`` is its position in the file's array)."""
+        rates = item.get("negotiated_rates") if isinstance(item, dict) else None
+        read = self.start_item(index, item, rates)
+        if read is not None:
+            assert isinstance(rates, list)  # start_item reads no other negotiated_rates value
+            read(rates, 0)
+
+    def start_item(self, index: int, item: Any, rates: Any) -> Callable[[list, int], None] | None:
+        """Check a kept item's own values and count it if it has no rates to read; else return the function that
+        reads a run of its ``negotiated_rates`` (the decoded entries, the index of the first): the whole array at
+        once (:meth:`read_item`), or piece by piece for a large item. ``rates`` is the item's ``negotiated_rates``
+        value; for an item read in pieces, the list of its entries' texts (only its length is looked at here)."""
         base = f"in_network[{index}]"
         if isinstance(item, ItemProblem):
             self._quarantine(base, _Problem(item.reason_code, item.detail))
-            return
+            return None
         if not isinstance(item, dict):
             self._quarantine(base, _Problem("in_network_item_invalid", "in_network item is not an object", _raw(item)))
-            return
+            return None
         code = _text(item.get("billing_code"))
         if self.wanted is not None and not self.wanted.matches(code):
-            self._filter_out(item)
-            return
-        rates = item.get("negotiated_rates")
+            if isinstance(rates, list) and rates:
+                return self._filter_out
+            self._count_filtered(1)  # no negotiated_rates array: one row
+            return None
         if not isinstance(rates, list) or not rates:
             problem = _Problem("negotiated_rates_missing", "item has no negotiated_rates array", _raw(rates))
             self._quarantine(f"{base}.negotiated_rates", problem)
-            return
+            return None
         item_problem = _item_problem(item, code)
         values = (
             code,
@@ -606,8 +632,51 @@ class RowBuilder:
             _contained_codes(item.get("bundled_codes")),
             _contained_codes(item.get("covered_services")),
         )
-        for rate_index, rate in enumerate(rates):
-            self._read_rate(f"{base}.negotiated_rates[{rate_index}]", values, rate, item_problem)
+
+        def read(run: list, first: int) -> None:
+            for rate_index, rate in enumerate(run, first):
+                self._read_rate(f"{base}.negotiated_rates[{rate_index}]", values, rate, item_problem)
+
+        return read
+
+    def mark(self) -> BuilderMark:
+        """Where the builder is (its prices moved into columns first): :meth:`rollback` undoes what was read after."""
+        self.compact()
+        account = self.account
+        return BuilderMark(
+            price_chunks=len(self.price_chunks),
+            prices=self.prices_compacted,
+            blocks=len(self.block_first_price),
+            spans=len(self.spans),
+            prefixes=len(self.prefixes),
+            groups=len(self.groups),
+            quarantined=len(self.quarantined),
+            counts=(account.rows_seen, account.rows_loaded, account.rows_quarantined, account.rows_filtered_out),
+        )
+
+    def rollback(self, mark: BuilderMark) -> None:
+        """Forget everything read since ``mark`` (an item read in pieces that turns out to be ambiguous): its
+        prices, blocks, spans, quarantine records and counts, and the group rows added for it (a provider reference
+        whose groups were first added then is added again when an item uses it, as if never used)."""
+        self.prices, self.price_locators = [], []
+        del self.price_chunks[mark.price_chunks :], self.locator_chunks[mark.price_chunks :]
+        self.prices_compacted = mark.prices
+        for blocks in (self.block_first_price, self.block_prices, self.block_spans, self.block_prefix):
+            del blocks[mark.blocks :]
+        del self.spans[mark.spans :], self.prefixes[mark.prefixes :], self.quarantined[mark.quarantined :]
+        for span in [span for span in self.explicit_prefixes if span >= mark.spans]:
+            del self.explicit_prefixes[span]
+        groups = self.groups
+        if len(groups) > mark.groups:
+            for column in (groups.networks, groups.npis, groups.tins, groups.names, groups.ids, groups.positions):
+                del column[mark.groups :]
+            for reference in self.root.references.values():
+                if reference.first_row is not None and reference.first_row >= mark.groups:
+                    reference.first_row = None
+            for ref_id in [key for key, span in self.span_of_id.items() if span is not None and span[0] >= mark.groups]:
+                del self.span_of_id[ref_id]
+        account = self.account
+        account.rows_seen, account.rows_loaded, account.rows_quarantined, account.rows_filtered_out = mark.counts
 
     def compact(self) -> None:
         """Move the prices read so far from Python tuples into columns: text dictionary-encoded, amounts as
@@ -654,7 +723,7 @@ class RowBuilder:
             name: values[0].as_py()
             for table in (prices, groups)
             for name, values in table.items()
-            if not isinstance(values, np.ndarray) and _distinct(values) == 1
+            if not isinstance(values, np.ndarray) and _one_value(values)
         }
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
@@ -879,19 +948,19 @@ class RowBuilder:
         self.account.rows_seen += 1
         self.account.rows_quarantined += 1
 
-    def _filter_out(self, item: dict) -> None:
-        """Count an unwanted item's rows with the same rule as loaded ones (see the tic module docstring)."""
-        rates = item.get("negotiated_rates")
+    def _filter_out(self, rates: list, first: int = 0) -> None:
+        """Count the rows of negotiated rates of an unwanted item with the same rule as loaded ones (see the tic
+        module docstring)."""
         count = 0
-        if isinstance(rates, list) and rates:
-            for rate in rates:
-                prices = rate.get("negotiated_prices") if isinstance(rate, dict) else None
-                if isinstance(prices, list) and prices:
-                    count += len(prices) * len(self._slots(rate))
-                else:
-                    count += 1
-        else:
-            count = 1
+        for rate in rates:
+            prices = rate.get("negotiated_prices") if isinstance(rate, dict) else None
+            if isinstance(prices, list) and prices:
+                count += len(prices) * len(self._slots(rate))
+            else:
+                count += 1
+        self._count_filtered(count)
+
+    def _count_filtered(self, count: int) -> None:
         self.account.rows_seen += count
         self.account.rows_filtered_out += count
 
@@ -1165,12 +1234,17 @@ def _price_chunk(prices: list[tuple]) -> dict[str, Any]:
     return columns
 
 
-def _distinct(values: pa.Array) -> int:
-    """Distinct values of a text column, a missing value counting as one (of a dictionary-encoded column: its
-    dictionary holds each value once, each one used)."""
+def _one_value(values: pa.Array) -> bool:
+    """True when a text column holds one value on every row, a missing value counting as a value (of a
+    dictionary-encoded column: its dictionary holds each value once, each one used). Compared with the first value,
+    not counted in a hash table: for the group table's text (millions of rows) the default memory pool of a
+    ``count_distinct`` kept ~200 MB mapped at the file's peak."""
     if pa.types.is_dictionary(values.type):
-        return len(values.dictionary) + (values.null_count > 0)
-    return pc.count_distinct(values, mode="all").as_py()
+        return len(values.dictionary) + (values.null_count > 0) == 1
+    if not len(values) or values.null_count:
+        return values.null_count == len(values) > 0
+    same = pc.equal(values, values[0], memory_pool=_TABLE_MEMORY)
+    return bool(pc.all(same, memory_pool=_TABLE_MEMORY).as_py())
 
 
 def _codes(values: pa.Array | np.ndarray) -> np.ndarray:
