@@ -564,17 +564,25 @@ class RowBuilder:
         self.span_of_id: dict[int, tuple[int, int] | None] = {
             ref_id: (first, size) for ref_id, key, first, size in root.integer_spans if key not in duplicates
         }
+        self.id_table = _IdTable.of(self.span_of_id)  # the same spans as sorted numpy arrays (see read_item)
+        self.found_rows: list[int] = []  # id_table rows of the current item's reference ids
         # Locator parts between a price and a group: 0 = inline group, j + 1 = provider_references[j].
         self.prefixes: list[str] = ["."]
         # Blocks: the valid prices (consecutive rows of the price table) x the valid slots of one negotiated rate;
-        # slots are spans (first group row, count), each block's spans consecutive in `spans`. The prefix of a
+        # slots are spans (first group row, count), each block's spans consecutive in the span list. The prefix of a
         # block's k-th span is block_prefix[block] + k (0: inline groups first, then references 1, 2, ...), or,
         # where block_prefix is -1 (a rate read row by row), explicit_prefixes[span].
+        # The span list holds one integer per span: p >= 0 is the span of row p of `id_table` (a root reference
+        # found by its integer id), -1 - k the k-th entry of `spans` (any other span). Its integers are moved to
+        # numpy by compact() (`span_chunks`, then `span_codes` since the last compact).
         self.block_first_price: list[int] = []
         self.block_prices: list[int] = []
         self.block_spans: list[int] = []
         self.block_prefix: list[int] = []
         self.spans: list[tuple[int, int]] = []
+        self.span_codes: list[int] = []
+        self.span_chunks: list[np.ndarray] = []
+        self.spans_compacted = 0
         self.explicit_prefixes: dict[int, int] = {}
 
     # -- public to the package ---------------------------------------------------------------------------------------
@@ -606,13 +614,60 @@ class RowBuilder:
             _contained_codes(item.get("bundled_codes")),
             _contained_codes(item.get("covered_services")),
         )
+        found = self._found_references(rates)
         for rate_index, rate in enumerate(rates):
-            self._read_rate(f"{base}.negotiated_rates[{rate_index}]", values, rate, item_problem)
+            self._read_rate(
+                f"{base}.negotiated_rates[{rate_index}]",
+                values,
+                rate,
+                item_problem,
+                found[rate_index] if found is not None else None,
+            )
+
+    def _found_references(self, rates: list) -> list[tuple[int, int, int] | None] | None:
+        """Per rate, when its ``provider_references`` is a non-empty list of integer ids that all name root
+        references whose groups are in the group table (``id_table``): (first, end, slots), where
+        ``found_rows[first:end]`` are the id_table rows of its ids, in order, and slots their groups; else None
+        (the rate's references are looked up one by one, by :meth:`_add_clean_spans` or :meth:`_slots`). All the
+        item's ids are looked up in one numpy search; None for all when the item has any other id."""
+        table = self.id_table
+        if not len(table.ids):
+            return None
+        lists = []
+        for rate in rates:
+            references = rate.get("provider_references") if type(rate) is dict else None
+            lists.append(references if type(references) is list else ())
+        ids_found = list(chain.from_iterable(lists))
+        if not ids_found or not set(map(type, ids_found)) <= _INT_ONLY:  # (bool is not int here)
+            return None
+        try:
+            ids = np.array(ids_found, np.int64)
+        except OverflowError:
+            return None
+        rows = np.minimum(np.searchsorted(table.ids, ids), len(table.ids) - 1)
+        known = table.ids[rows] == ids
+        counts = np.fromiter(map(len, lists), np.int64, len(lists))
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        unknown = np.concatenate(([0], np.cumsum(~known)))
+        slots = np.concatenate(([0], np.cumsum(np.where(known, table.sizes[rows], 0))))
+        usable = ((unknown[ends] - unknown[starts]) == 0) & (counts > 0)
+        self.found_rows = rows.tolist()
+        return [
+            (start, end, total) if use else None
+            for start, end, total, use in zip(
+                starts.tolist(), ends.tolist(), (slots[ends] - slots[starts]).tolist(), usable.tolist()
+            )
+        ]
 
     def compact(self) -> None:
         """Move the prices read so far from Python tuples into columns: text dictionary-encoded, amounts as
         floats, locators as Arrow text (~100 bytes a price instead of ~500): the reader calls it after every chunk
         of items, so the price table of a large output stays small."""
+        if self.span_codes:
+            self.span_chunks.append(np.array(self.span_codes, np.int64))
+            self.spans_compacted += len(self.span_codes)
+            self.span_codes = []
         if not self.prices:
             return
         self.price_chunks.append(_price_chunk(self.prices))
@@ -674,7 +729,7 @@ class RowBuilder:
 
     def _forget_tables(self) -> None:
         """Drop the Python-side price, span and group tables (a builder's rows are built once)."""
-        self.prices, self.price_locators, self.spans = [], [], []
+        self.prices, self.price_locators, self.spans, self.span_codes, self.span_chunks = [], [], [], [], []
         self.price_chunks, self.locator_chunks = [], []
         self.root.groups = self.groups = GroupTable()
         self.root.references.clear()
@@ -687,7 +742,14 @@ class RowBuilder:
 
     # -- one negotiated_rates entry --------------------------------------------------------------------------------
 
-    def _read_rate(self, locator: str, item_values: tuple, rate: Any, item_problem: _Problem | None) -> None:
+    def _read_rate(
+        self,
+        locator: str,
+        item_values: tuple,
+        rate: Any,
+        item_problem: _Problem | None,
+        found: tuple[int, int, int] | None,
+    ) -> None:
         if not isinstance(rate, dict):
             self._quarantine(locator, _Problem("negotiated_rate_invalid", "negotiated_rates entry is not an object"))
             return
@@ -702,7 +764,7 @@ class RowBuilder:
         if rate_problem is None:
             parsed: list[Any] = list(map(_parse_price, prices))  # value tuples, or _Problem
             if _Problem not in map(type, parsed):
-                slots = self._add_clean_spans(rate)
+                slots = self._add_clean_spans(rate, found)
                 if slots:  # every price is valid and every slot a provider group: all rows are loaded
                     first = self.prices_compacted + len(self.prices)
                     self.prices.extend([item_values + p for p in parsed])
@@ -742,12 +804,17 @@ class RowBuilder:
             self.block_prefix.append(-1)
             for slot in good_slots:
                 assert slot.group is not None  # a slot without a problem has its group row
-                self.explicit_prefixes[len(self.spans)] = slot.prefix
-                self.spans.append((slot.group, 1))
+                self.explicit_prefixes[self.spans_compacted + len(self.span_codes)] = slot.prefix
+                self._add_span((slot.group, 1))
 
-    def _add_clean_spans(self, rate: dict) -> int:
+    def _add_span(self, span: tuple[int, int]) -> None:
+        self.span_codes.append(-1 - len(self.spans))
+        self.spans.append(span)
+
+    def _add_clean_spans(self, rate: dict, found_ids: tuple[int, int, int] | None = None) -> int:
         """Add the rate's slots as spans of a new block if every one is a provider group; the number of slots, or
-        0 (nothing added) if any slot is a problem or there is none."""
+        0 (nothing added) if any slot is a problem or there is none. ``found_ids``: its references, found by
+        :meth:`_found_references`."""
         groups = rate.get("provider_groups")
         if type(groups) is dict:
             groups = [groups]
@@ -755,6 +822,19 @@ class RowBuilder:
             groups = None
         elif not all(type(group) is dict for group in groups):
             return 0
+        if found_ids is not None:  # every reference is a root reference of the id table
+            first, end, slots = found_ids
+            while len(self.prefixes) <= end - first:
+                self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
+            if groups is not None:
+                self._add_span((len(self.groups), len(groups)))
+                for position, group in enumerate(groups):
+                    self.groups.add(None, provider_of(group), None, position)
+                slots += len(groups)
+            self.span_codes.extend(self.found_rows[first:end])
+            self.block_spans.append(end - first + (groups is not None))
+            self.block_prefix.append(0 if groups is not None else 1)
+            return slots
         references = rate.get("provider_references")
         found: list = []
         if references is not None:
@@ -776,13 +856,14 @@ class RowBuilder:
                 self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
         slots = sum(map(_COUNT_OF, found))
         if groups is not None:
-            self.spans.append((len(self.groups), len(groups)))
+            self._add_span((len(self.groups), len(groups)))
             for position, group in enumerate(groups):
                 self.groups.add(None, provider_of(group), None, position)
             slots += len(groups)
         elif not slots:
             return 0
-        self.spans.extend(found)
+        for span in found:
+            self._add_span(span)
         self.block_spans.append(len(found) + (groups is not None))
         self.block_prefix.append(0 if groups is not None else 1)
         return slots
@@ -901,7 +982,7 @@ class RowBuilder:
         """Where every loaded row comes from, per block (see :class:`_RowPlan`); None if no row is loaded."""
         if not self.block_prices:
             return None
-        spans = np.fromiter(chain.from_iterable(self.spans), np.int64, 2 * len(self.spans)).reshape(-1, 2)
+        spans = self._span_array()
         span_count = spans[:, 1]
         span_start = np.cumsum(span_count) - span_count
         block_spans = np.array(self.block_spans, np.int64)
@@ -931,6 +1012,20 @@ class RowBuilder:
         if total != self.account.rows_loaded:
             raise AssertionError(f"{self.source_file}: {total} rows built for {self.account.rows_loaded} loaded")
         return plan
+
+    def _span_array(self) -> np.ndarray:
+        """Every span as a row (first group row, count), in order (see the span list in __init__)."""
+        self.compact()
+        codes = np.concatenate(self.span_chunks) if self.span_chunks else np.zeros(0, np.int64)
+        spans = np.empty((len(codes), 2), np.int64)
+        by_id = codes >= 0
+        spans[by_id, 0] = self.id_table.firsts[codes[by_id]]
+        spans[by_id, 1] = self.id_table.sizes[codes[by_id]]
+        others = ~by_id
+        if others.any():
+            listed = np.fromiter(chain.from_iterable(self.spans), np.int64, 2 * len(self.spans)).reshape(-1, 2)
+            spans[others] = listed[-1 - codes[others]]
+        return spans
 
     def _price_columns(self) -> dict[str, Any]:
         """The price table's value columns (Arrow text dictionary-encoded, one dictionary per column; numpy
@@ -1038,6 +1133,25 @@ class RowBuilder:
 
 _NO_PROVIDER: Provider = (None, None, None)
 _COUNT_OF = itemgetter(1)
+
+
+@dataclass(frozen=True)
+class _IdTable:
+    """Root references known by an integer id, sorted by id: their group-table spans (first row, count)."""
+
+    ids: np.ndarray
+    firsts: np.ndarray
+    sizes: np.ndarray
+
+    @staticmethod
+    def of(span_of_id: dict[int, tuple[int, int] | None]) -> _IdTable:
+        known = [
+            (ref_id, span) for ref_id, span in span_of_id.items() if span is not None and -(2**63) <= ref_id < 2**63
+        ]
+        ids = np.fromiter((ref_id for ref_id, _ in known), np.int64, len(known))
+        order = np.argsort(ids, kind="stable")
+        spans = np.fromiter(chain.from_iterable(span for _, span in known), np.int64, 2 * len(known)).reshape(-1, 2)
+        return _IdTable(ids[order], spans[order, 0], spans[order, 1])
 
 
 @dataclass(frozen=True)
