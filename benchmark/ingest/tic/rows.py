@@ -130,6 +130,7 @@ _PRICE_FIELDS = (
     "expiration_date",
     "additional_information",
 )
+_ITEM_FIELDS = 6  # the first fields are the item's
 _GROUP_FIELDS = ("network_name", "provider_npis", "provider_tin", "provider_name")
 _FLOAT_FIELDS = frozenset({"amount", "amount_usd"})
 _STRING = pd.StringDtype("pyarrow", na_value=np.nan)  # the "str" dtype validate_rates gives text columns
@@ -553,8 +554,18 @@ class RowBuilder:
             **dict.fromkeys(HOSPITAL_DETAIL_COLUMNS),  # hospital standard-charge details: none in TiC
         }
         # The price table: one row per valid negotiated price (the item's values + the price's, and its locator).
-        self.prices: list[tuple] = []  # the prices read since the last compact()
-        self.price_locators: list[str] = []
+        # Since the last compact(), a price is its values without the amount (a row of `shapes`: the tuple of
+        # _parse_price, whose amount fields are ignored) and its amount; its item and place come from its run
+        # (consecutive prices of one rate: count, row of `items`, item index in the file, rate index, index of its
+        # first price). Prices whose values other than the amount are equal share a shape (see _price_of), so a
+        # price costs two numbers until compact() makes columns of them.
+        self.items: list[tuple] = []  # item values of the items read since the last compact()
+        self.shapes: list[tuple | None] = []  # shapes (those only of prices compacted already: None)
+        self.shape_of: dict[tuple, int | _Problem] = {}  # a remembered shape key -> its shape, or its problem
+        self.passing_shapes: list[int] = []  # shapes not remembered, used since the last compact()
+        self.price_shapes: list[int] = []
+        self.price_amounts: list[float] = []
+        self.price_runs: list[tuple[int, int, int, int, int]] = []
         self.price_chunks: list[dict[str, Any]] = []  # earlier prices, column by column (see compact)
         self.locator_chunks: list[pa.Array] = []
         self.prices_compacted = 0  # prices in price_chunks
@@ -615,13 +626,11 @@ class RowBuilder:
             _contained_codes(item.get("covered_services")),
         )
         found = self._found_references(rates)
+        item = (index, len(self.items))
+        self.items.append(values)
         for rate_index, rate in enumerate(rates):
             self._read_rate(
-                f"{base}.negotiated_rates[{rate_index}]",
-                values,
-                rate,
-                item_problem,
-                found[rate_index] if found is not None else None,
+                base, rate_index, item, values, rate, item_problem, found[rate_index] if found is not None else None
             )
 
     def _found_references(self, rates: list) -> list[tuple[int, int, int] | None] | None:
@@ -668,12 +677,100 @@ class RowBuilder:
             self.span_chunks.append(np.array(self.span_codes, np.int64))
             self.spans_compacted += len(self.span_codes)
             self.span_codes = []
-        if not self.prices:
-            return
-        self.price_chunks.append(_price_chunk(self.prices))
-        self.locator_chunks.append(pa.array(self.price_locators, pa.large_string(), memory_pool=_TABLE_MEMORY))
-        self.prices_compacted += len(self.prices)
-        self.prices, self.price_locators = [], []
+        if self.price_shapes:
+            runs = np.array(self.price_runs, np.int64).reshape(-1, 5)
+            counts = runs[:, 0]
+            starts = np.cumsum(counts) - counts
+            price_items = np.repeat(runs[:, 1], counts)
+            self.price_chunks.append(self._price_chunk(price_items))
+            first_price = np.repeat(runs[:, 4] - starts, counts) + np.arange(len(price_items))
+            self.locator_chunks.append(
+                _price_locators(np.repeat(runs[:, 2], counts), np.repeat(runs[:, 3], counts), first_price)
+            )
+            self.prices_compacted += len(self.price_shapes)
+        for shape in self.passing_shapes:  # no later price uses them
+            self.shapes[shape] = None
+        self.items, self.passing_shapes, self.price_shapes, self.price_amounts = [], [], [], []
+        self.price_runs = []
+
+    def _price_chunk(self, price_items: np.ndarray) -> dict[str, Any]:
+        """The prices read since the last compact() as columns: text dictionary-encoded (Arrow; each dictionary
+        holds only values of these prices), amounts as floats (numpy; a missing amount_usd is NaN)."""
+        columns: dict[str, Any] = {}
+        amounts = np.array(self.price_amounts, np.float64)
+        for table, numbers, fields in (
+            (self.items, price_items, _PRICE_FIELDS[:_ITEM_FIELDS]),
+            (self.shapes, np.array(self.price_shapes, np.int64), _PRICE_FIELDS[_ITEM_FIELDS:]),
+        ):
+            used, inverse = np.unique(numbers, return_inverse=True)
+            rows = [table[number] for number in used.tolist()]
+            positions = pa.array(inverse.astype(np.int32), pa.int32())
+            for name, values in zip(fields, zip(*rows)):
+                if name == "amount":
+                    columns[name] = amounts
+                elif name == "amount_usd":  # the amount where the price's type is per-service dollars
+                    per_service = np.array([value is not None for value in values], bool)
+                    columns[name] = np.where(per_service[inverse], amounts, np.nan)
+                else:
+                    text = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
+                    encoded = pc.dictionary_encode(text, memory_pool=_TABLE_MEMORY)
+                    indices = pc.take(encoded.indices, positions, memory_pool=_TABLE_MEMORY)
+                    columns[name] = pa.DictionaryArray.from_arrays(indices, encoded.dictionary)
+        return columns
+
+    def _price_of(self, price: Any) -> tuple[float, int] | _Problem:
+        """_parse_price of one price as (amount, shape), or its problem. A price whose keys are all TiC keys is
+        known by the values _parse_price reads besides the amount (lists as tuples): a key of texts, missing
+        values and tuples of texts only is remembered with its shape (or problem), and a price with an equal key
+        gets the same (text equals only text, so a key that finds one has the same values)."""
+        if type(price) is not dict:
+            problem = _parse_price(price)  # not an object: its problem
+            assert isinstance(problem, _Problem)
+            return problem
+        amount = price.get("negotiated_rate")
+        if not (type(amount) is float and 0.0 < amount < math.inf):  # as in _parse_price: the amount comes first
+            amount = _parse_rate(amount)
+            if isinstance(amount, _Problem):
+                return amount
+        key = None
+        if price.keys() <= _PRICE_KEYS:
+            get = price.get
+            codes, modifiers = get("service_code"), get("billing_code_modifier")
+            key = (
+                get("negotiated_type"),
+                get("billing_class"),
+                get("setting"),
+                tuple(codes) if type(codes) is list else codes,
+                tuple(modifiers) if type(modifiers) is list else modifiers,
+                get("expiration_date"),
+                get("additional_information"),
+            )
+            try:
+                known = self.shape_of.get(key)
+            except TypeError:  # an unhashable value (a nested list or an object): not remembered
+                key, known = None, None
+            if known is not None:
+                return known if type(known) is _Problem else (amount, known)  # type: ignore[return-value]
+        parsed = _parse_price(price)
+        if isinstance(parsed, _Problem):
+            if key is not None and _remembered_key(key) and len(self.shape_of) < _REMEMBERED:
+                self.shape_of[key] = parsed
+            return parsed
+        shape = len(self.shapes)
+        self.shapes.append(parsed)
+        if key is not None and _remembered_key(key) and len(self.shape_of) < _REMEMBERED:
+            self.shape_of[key] = shape
+        else:
+            self.passing_shapes.append(shape)
+        return parsed[5], shape
+
+    def _add_price(self, item: tuple[int, int], rate_index: int, price_index: int, parsed: tuple) -> None:
+        """One price of a rate read row by row (a shape of its own)."""
+        self.passing_shapes.append(len(self.shapes))
+        self.price_shapes.append(len(self.shapes))
+        self.shapes.append(parsed)
+        self.price_amounts.append(parsed[5])
+        self.price_runs.append((1, item[1], item[0], rate_index, price_index))
 
     def result(self) -> IngestResult:
         """The validated rates and quarantine tables and the balanced account of everything read (one batch)."""
@@ -698,19 +795,19 @@ class RowBuilder:
         prices, groups = self._price_columns(), self._group_columns()
         ranges = plan.ranges(batch_rows)
         dedup = None
+        single: dict[str, Any] = {}  # a column holding one value in the whole file: one small chunk repeated
+        price_text = _encoded_text(prices, single)
+        group_text = _encoded_text(groups, single)  # each group column dictionary-encoded once, for both uses
         if self.deduplicate:
-            dedup = plan.duplicates(ranges, _classes(prices.values()), _classes(groups.values()))
+            dedup = plan.duplicates(ranges, _classes(price_text), _classes(group_text))
             self.account.rows_deduplicated += self.account.rows_loaded - dedup.kept
             self.account.rows_loaded = dedup.kept
+        else:
+            for _ in chain(price_text, group_text):
+                pass
         self.account.check()
         parts = self._locator_parts()
         self._forget_tables()  # what the batches need is in Arrow and numpy now
-        single = {  # a column holding one value in the whole file: one small chunk repeated in every batch
-            name: values[0].as_py()
-            for table in (prices, groups)
-            for name, values in table.items()
-            if not isinstance(values, np.ndarray) and _distinct(values) == 1
-        }
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
@@ -729,7 +826,9 @@ class RowBuilder:
 
     def _forget_tables(self) -> None:
         """Drop the Python-side price, span and group tables (a builder's rows are built once)."""
-        self.prices, self.price_locators, self.spans, self.span_codes, self.span_chunks = [], [], [], [], []
+        self.items, self.shapes, self.passing_shapes, self.price_shapes, self.price_runs = [], [], [], [], []
+        self.shape_of, self.price_amounts = {}, []
+        self.spans, self.span_codes, self.span_chunks = [], [], []
         self.price_chunks, self.locator_chunks = [], []
         self.root.groups = self.groups = GroupTable()
         self.root.references.clear()
@@ -744,44 +843,59 @@ class RowBuilder:
 
     def _read_rate(
         self,
-        locator: str,
+        base: str,
+        rate_index: int,
+        item: tuple[int, int],
         item_values: tuple,
         rate: Any,
         item_problem: _Problem | None,
         found: tuple[int, int, int] | None,
     ) -> None:
+        """Read ``rate``, the ``rate_index``-th negotiated rate of the item ``base`` (``item``: its index in the
+        file and its row of ``items``)."""
         if not isinstance(rate, dict):
-            self._quarantine(locator, _Problem("negotiated_rate_invalid", "negotiated_rates entry is not an object"))
+            self._quarantine(
+                f"{base}.negotiated_rates[{rate_index}]",
+                _Problem("negotiated_rate_invalid", "negotiated_rates entry is not an object"),
+            )
             return
         prices = rate.get("negotiated_prices")
         if not isinstance(prices, list) or not prices:
             problem = _Problem("negotiated_prices_missing", "negotiated rate has no negotiated_prices", _raw(prices))
-            self._quarantine(locator, problem)
+            self._quarantine(f"{base}.negotiated_rates[{rate_index}]", problem)
             return
         rate_problem = item_problem
         if rate_problem is None and not rate.keys() <= _RATE_KEYS:
             rate_problem = _misspelled(rate, _RATE_KEYS, _RATE_KEYS)
         if rate_problem is None:
-            parsed: list[Any] = list(map(_parse_price, prices))  # value tuples, or _Problem
+            parsed: list[Any] = list(map(self._price_of, prices))  # (amount, shape) pairs, or _Problem
             if _Problem not in map(type, parsed):
                 slots = self._add_clean_spans(rate, found)
                 if slots:  # every price is valid and every slot a provider group: all rows are loaded
-                    first = self.prices_compacted + len(self.prices)
-                    self.prices.extend([item_values + p for p in parsed])
-                    self.price_locators.extend([f"{locator}.negotiated_prices[{i}]" for i in range(len(prices))])
-                    self.block_first_price.append(first)
-                    self.block_prices.append(len(prices))
-                    self.account.rows_seen += len(prices) * slots
-                    self.account.rows_loaded += len(prices) * slots
+                    count = len(prices)
+                    self.block_first_price.append(self.prices_compacted + len(self.price_shapes))
+                    self.price_amounts.extend(map(_FIRST, parsed))
+                    self.price_shapes.extend(map(_SECOND, parsed))
+                    self.price_runs.append((count, item[1], item[0], rate_index, 0))
+                    self.block_prices.append(count)
+                    self.account.rows_seen += count * slots
+                    self.account.rows_loaded += count * slots
                     return
-        self._read_rate_row_by_row(locator, item_values, prices, self._slots(rate), rate_problem)
+        self._read_rate_row_by_row(
+            f"{base}.negotiated_rates[{rate_index}]", (item, rate_index), prices, self._slots(rate), rate_problem
+        )
 
     def _read_rate_row_by_row(
-        self, locator: str, item_values: tuple, prices: list, slots: list[_Slot], rate_problem: _Problem | None
+        self,
+        locator: str,
+        place: tuple[tuple[int, int], int],
+        prices: list,
+        slots: list[_Slot],
+        rate_problem: _Problem | None,
     ) -> None:
         """A rate with a problem somewhere: each price x slot is quarantined or loaded, in order."""
         good_slots = [slot for slot in slots if slot.problem is None]
-        first, count = self.prices_compacted + len(self.prices), 0
+        first, count = self.prices_compacted + len(self.price_shapes), 0
         for price_index, price in enumerate(prices):
             price_locator = f"{locator}.negotiated_prices[{price_index}]"
             parsed = _parse_price(price) if rate_problem is None else rate_problem
@@ -789,8 +903,7 @@ class RowBuilder:
                 for slot in slots:
                     self._quarantine(f"{price_locator}.{slot.locator}", parsed)
                 continue
-            self.prices.append(item_values + parsed)
-            self.price_locators.append(price_locator)
+            self._add_price(place[0], place[1], price_index, parsed)
             count += 1
             for slot in slots:
                 if slot.problem is not None:
@@ -1132,6 +1245,8 @@ class RowBuilder:
 
 
 _NO_PROVIDER: Provider = (None, None, None)
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 _COUNT_OF = itemgetter(1)
 
 
@@ -1267,16 +1382,46 @@ def _first_and_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, np.bincount(classes)[classes]
 
 
-def _price_chunk(prices: list[tuple]) -> dict[str, Any]:
-    """Price tuples as columns: text dictionary-encoded (Arrow), amounts as floats (numpy; None is NaN)."""
-    columns: dict[str, Any] = {}
-    for name, values in zip(_PRICE_FIELDS, zip(*prices)):
-        if name in _FLOAT_FIELDS:
-            columns[name] = np.array(values, dtype=np.float64)
-        else:
-            text = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
-            columns[name] = pc.dictionary_encode(text, memory_pool=_TABLE_MEMORY)
-    return columns
+def _remembered_key(key: tuple) -> bool:
+    """Whether a key of RowBuilder._price_of holds only texts, missing values and tuples of texts."""
+    return all(
+        value is None or type(value) is str or (type(value) is tuple and set(map(type, value)) <= _STR_ONLY)
+        for value in key
+    )
+
+
+def _price_locators(items: np.ndarray, rates: np.ndarray, prices: np.ndarray) -> pa.Array:
+    """``in_network[i].negotiated_rates[j].negotiated_prices[k]`` for every (i, j, k), joined by Arrow."""
+    text, pool = pa.large_string(), _TABLE_MEMORY
+
+    def numbers(values: np.ndarray) -> pa.Array:
+        return pc.cast(pa.array(values, pa.int64(), memory_pool=pool), text, memory_pool=pool)
+
+    return pc.binary_join_element_wise(
+        pa.scalar("in_network[", text),
+        numbers(items),
+        pa.scalar("].negotiated_rates[", text),
+        numbers(rates),
+        pa.scalar("].negotiated_prices[", text),
+        numbers(prices),
+        pa.scalar("]", text),
+        pa.scalar("", text),
+        memory_pool=pool,
+    )
+
+
+def _encoded_text(columns: dict[str, Any], single: dict[str, Any]) -> Iterator[pa.Array | np.ndarray]:
+    """The columns (floats as they are, text dictionary-encoded), one at a time; a text column holding one value
+    (or only missing ones) is added to ``single`` with its value as it goes."""
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray):
+            yield values
+            continue
+        if not pa.types.is_dictionary(values.type):
+            values = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY)
+        if _distinct(values) == 1:
+            single[name] = values[0].as_py()
+        yield values
 
 
 def _distinct(values: pa.Array) -> int:
