@@ -65,14 +65,15 @@ def _price(rng: random.Random) -> object:
     return {**shape, "negotiated_rate": amount}
 
 
-def _references(rng: random.Random) -> object:
+def _references(rng: random.Random, other: int) -> object:
     choice = rng.random()
     if choice < 0.75:
-        return rng.sample([1, 2, 3, 4, 6, -3, 12], rng.randint(1, 4))
+        return rng.sample([1, 2, 3, 4, 6, other, 12], rng.randint(1, 4))
     return rng.choice([[1, 999], [5], [2, 5], ["2"], [HUGE_ID], [True], [], 1, [7], [1, 2.0]])
 
 
-def _file(seed: int) -> dict:
+def _file(seed: int, other: int = -3) -> dict:
+    """The file; ``other``: the id of one more reference (-3: ids are looked up in a sorted table, 9: by index)."""
     rng = random.Random(seed)
     items = []
     for index in range(12):
@@ -80,7 +81,7 @@ def _file(seed: int) -> dict:
         for _ in range(rng.randint(3, 12)):
             rate: dict = {"negotiated_prices": [_price(rng) for _ in range(rng.randint(1, 4))]}
             if rng.random() < 0.85:
-                rate["provider_references"] = _references(rng)
+                rate["provider_references"] = _references(rng, other)
             if rng.random() < 0.25 or "provider_references" not in rate:
                 rate["provider_groups"] = [
                     {"npi": [1700000000 + rng.randint(0, 3)], "tin": {"type": "ein", "value": "1"}}
@@ -109,7 +110,7 @@ def _file(seed: int) -> dict:
         {"provider_group_id": 5, "provider_groups": [group([1444444444], "55")]},
         {"provider_group_id": 5, "provider_groups": [group([1555555555], "56")]},  # a repeated id
         {"provider_group_id": 6, "provider_groups": [group([1666666666], "66")] * 3},
-        {"provider_group_id": -3, "provider_groups": [group([1777777777], "77")]},
+        {"provider_group_id": other, "provider_groups": [group([1777777777], "77")]},
         {"provider_group_id": HUGE_ID, "provider_groups": [group([1888888888], "88")]},
         {"provider_group_id": 7, "provider_groups": []},  # no groups
         {"provider_group_id": 12, "provider_groups": [group([1234567893], "12")]},
@@ -147,9 +148,15 @@ def _read(path: Path, batch_rows: int | None) -> tuple[pd.DataFrame, pd.DataFram
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("batch_rows", [None, 7])
 @pytest.mark.parametrize("chunked", [False, True], ids=["chunk", "item-per-chunk"])
-def test_fast_paths_give_the_rows_of_the_general_paths(tmp_path, monkeypatch, seed, batch_rows, chunked):
+@pytest.mark.parametrize("other", [-3, 9], ids=["sorted-ids", "indexed-ids"])
+def test_fast_paths_give_the_rows_of_the_general_paths(tmp_path, monkeypatch, seed, batch_rows, chunked, other):
     path = tmp_path / "in-network.json"
-    path.write_text(json.dumps(_file(seed)))
+    path.write_text(json.dumps(_file(seed, other)))
+    tables = []
+    table_of = rows_module._IdTable.of
+    monkeypatch.setattr(
+        rows_module._IdTable, "of", staticmethod(lambda spans: tables.append(table_of(spans)) or tables[-1])
+    )
     if chunked:  # the price table is compacted after every item: shapes not remembered are dropped in between
         _one_item_per_chunk(monkeypatch)
     found_sets = []
@@ -163,6 +170,7 @@ def test_fast_paths_give_the_rows_of_the_general_paths(tmp_path, monkeypatch, se
     monkeypatch.setattr(rows_module.RowBuilder, "_found_references", spy)
     fast = _read(path, batch_rows)
     assert any(found_sets) and not all(found_sets)  # both ways of looking references up were taken
+    assert tables and all((table.row_of is None) == (other < 0) for table in tables)
     with monkeypatch.context() as general:
         _general_paths_only(general)
         slow = _read(path, batch_rows)

@@ -653,8 +653,7 @@ class RowBuilder:
             ids = np.array(ids_found, np.int64)
         except OverflowError:
             return None
-        rows = np.minimum(np.searchsorted(table.ids, ids), len(table.ids) - 1)
-        known = table.ids[rows] == ids
+        rows, known = table.find(ids)
         counts = np.fromiter(map(len, lists), np.int64, len(lists))
         ends = np.cumsum(counts)
         starts = ends - counts
@@ -1257,6 +1256,17 @@ class _IdTable:
     ids: np.ndarray
     firsts: np.ndarray
     sizes: np.ndarray
+    row_of: np.ndarray | None = None  # the row of each id from 0 on (-1: none), when ids are few of that range
+
+    def find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The table row of each id (a valid row, whatever it holds, where the id is not in the table), and
+        whether the id is there."""
+        if self.row_of is not None:
+            inside = (ids >= 0) & (ids < len(self.row_of))
+            rows = self.row_of[np.where(inside, ids, 0)]
+            return np.maximum(rows, 0), inside & (rows >= 0)
+        rows = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return rows, self.ids[rows] == ids
 
     @staticmethod
     def of(span_of_id: dict[int, tuple[int, int] | None]) -> _IdTable:
@@ -1266,7 +1276,15 @@ class _IdTable:
         ids = np.fromiter((ref_id for ref_id, _ in known), np.int64, len(known))
         order = np.argsort(ids, kind="stable")
         spans = np.fromiter(chain.from_iterable(span for _, span in known), np.int64, 2 * len(known)).reshape(-1, 2)
-        return _IdTable(ids[order], spans[order, 0], spans[order, 1])
+        ids = ids[order]
+        row_of = None
+        if len(ids) and ids[0] >= 0 and ids[-1] < _DENSE_IDS * len(ids):  # ids numbered from 0 or 1, as usual
+            row_of = np.full(int(ids[-1]) + 1, -1, np.int32)  # (4 bytes an id: at most 64 a reference)
+            row_of[ids] = np.arange(len(ids))
+        return _IdTable(ids, spans[order, 0], spans[order, 1], row_of)
+
+
+_DENSE_IDS = 16  # an id table is indexed by id when its largest id is below this many times its size
 
 
 @dataclass(frozen=True)
