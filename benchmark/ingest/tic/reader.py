@@ -22,7 +22,10 @@ How a file is read (one pass, bounded memory; see :mod:`benchmark.ingest.tic.sca
 
     When the whole file has been read and checked, the kept items and the references they use are decoded (msgspec,
     with the standard library's duplicate-key check kept exact) and turned into rows, column by column
-    (:mod:`benchmark.ingest.tic.rows`). Nothing is returned for a file that fails at any point.
+    (:mod:`benchmark.ingest.tic.rows`): a few MB of text at a time, a large item's ``negotiated_rates`` in pieces of
+    ~1 MB of entries (the same rows, counts and duplicate-key problems as a whole decode; see
+    ``_Collector._read_in_pieces``), so the memory of this step does not grow with the largest item. Nothing is
+    returned for a file that fails at any point.
 
 Memory bound
     Scanner (~100-150 MB with the defaults, see tic_scan) + ~100 bytes per distinct root ``provider_group_id`` + 8 bytes
@@ -128,6 +131,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
+from itertools import groupby
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -158,7 +163,7 @@ from benchmark.ingest.tic.rows import (
     decode_elements,
     provider_of,
 )
-from benchmark.ingest.tic.scan import Batch, ScanError, StreamStats, scan_document
+from benchmark.ingest.tic.scan import Batch, ScanError, StreamStats, element_spans, object_members, scan_document
 from benchmark.sources.http import RemotePolicy, SourceError, fetch_json
 from benchmark.sources.limits import Limits
 from benchmark.sources.source import PlanInfo, Source, as_source
@@ -179,6 +184,7 @@ _ROOT_FIELDS = frozenset(
 )
 _SPILL_IN_MEMORY = 64 << 20
 _DECODE_CHUNK_BYTES = 4 << 20  # kept elements decoded together (bounds their Python objects: ~10x the text)
+_PIECE_BYTES = 1 << 20  # entries of a larger item's negotiated_rates decoded together (see _read_in_pieces)
 
 
 class TicFileError(InputFileError):
@@ -523,8 +529,8 @@ class _Collector:
         policy: RemotePolicy | None,
         deduplicate: bool,
     ) -> RowBuilder:
-        """The kept items (decoded 16 MB at a time) read into a :class:`RowBuilder`, with the file's account
-        complete (its ``results`` build the rows)."""
+        """The kept items (decoded ~_DECODE_CHUNK_BYTES at a time, a larger one in pieces) read into a
+        :class:`RowBuilder`, with the file's account complete (its ``results`` build the rows)."""
         root = Root(fields=self.fields)
         self._load_references(root, policy)
         filtered = self.filtered.total(self.table, self.duplicates)
@@ -539,17 +545,162 @@ class _Collector:
             deduplicate=deduplicate,
         )
         for chunk in _chunks(self.kept, attrgetter("size")):
-            raws = []
-            for kept in chunk:
-                self.spill.seek(kept.spill_at)
-                raws.append(self.spill.read(kept.size))
-            places = [(f"in_network[{kept.index}]", kept.offset) for kept in chunk]
-            for kept, item in zip(chunk, self._decode_many(raws, places, item_level=True)):
-                rows.read_item(kept.index, item)
+            for large, run in groupby(chunk, lambda kept: kept.size > _DECODE_CHUNK_BYTES):
+                if large:  # alone in its chunk unless _chunks is told otherwise (tests)
+                    for kept in run:
+                        self._read_in_pieces(rows, kept, self._spilled(kept))
+                    continue
+                kept_run = list(run)
+                raws = list(map(self._spilled, kept_run))
+                places = [(f"in_network[{kept.index}]", kept.offset) for kept in kept_run]
+                for kept, item in zip(kept_run, self._decode_many(raws, places, item_level=True)):
+                    rows.read_item(kept.index, item)
             rows.compact()  # the chunk's prices into columns: the price table grows by ~100 bytes a price
         rows.account.rows_seen += filtered
         rows.account.rows_filtered_out += filtered
         return rows
+
+    def _spilled(self, kept: _Kept) -> bytes:
+        self.spill.seek(kept.spill_at)
+        return self.spill.read(kept.size)
+
+    def _read_in_pieces(self, rows: RowBuilder, kept: _Kept, text: bytes) -> None:
+        """Read a large kept item with its ``negotiated_rates`` decoded ~_PIECE_BYTES of entries at a time (each
+        piece's Python objects freed before the next is decoded), with the results of a whole-item decode.
+
+        The whole item's ``json.loads`` with the duplicate-key hook names the first object, in the order objects
+        close, that repeats a key. Here: a repeated key of the item itself (it closes last) leaves only the question
+        which key to name, answered by checking its values in order; else the values before ``negotiated_rates``
+        are checked first, then those after it, whose problem stands only if no entry of ``negotiated_rates``
+        repeats a key (entries close first), then the entries, piece by piece, as they are read. A repeated key
+        found in a piece after earlier pieces were read takes back what they added (:meth:`RowBuilder.rollback`);
+        the item is then quarantined whole, as one row. An item that is not an object, whose text does not parse,
+        or without a ``negotiated_rates`` array is decoded whole (the results and errors of a small item).
+        """
+        where, offset = f"in_network[{kept.index}]", kept.offset
+        members = object_members(text)
+        if members is None:
+            self._read_whole(rows, kept, text)
+            return
+        keys = [_member_key(key) for key, _, _ in members]
+        repeated = _first_repeated(keys)
+        if repeated is not None:
+            problem = self._first_duplicate(text, members, keys, where, offset)
+            rows.read_item(kept.index, problem or _duplicate_key(repeated, where, offset))
+            return
+        number = keys.index("negotiated_rates") if "negotiated_rates" in keys else None
+        raws = self._array_elements(text, members[number]) if number is not None else None
+        if number is None or raws is None:
+            self._read_whole(rows, kept, text)
+            return
+        before = self._decode_values(text, members[:number], keys[:number], where, offset)
+        if isinstance(before, ItemProblem):
+            rows.read_item(kept.index, before)
+            return
+        after = self._decode_values(text, members[number + 1 :], keys[number + 1 :], where, offset)
+        if isinstance(after, ItemProblem):  # an entry of negotiated_rates that repeats a key closes before it
+            problem = self._first_duplicate(text, [members[number]], [keys[number]], where, offset)
+            rows.read_item(kept.index, problem or after)
+            return
+        item = dict(zip(keys, [*before, raws, *after]))
+        mark = rows.mark()
+        read = rows.start_item(kept.index, item, raws)
+        read_bytes = 0  # since the price table was last moved into columns
+        for first, size, piece in self._pieces(text, members[number], raws, where, offset):
+            if isinstance(piece, ItemProblem):
+                rows.rollback(mark)
+                rows.read_item(kept.index, piece)
+                return
+            if read is not None:
+                read(piece, first)
+            del piece
+            read_bytes += size
+            if read_bytes >= _DECODE_CHUNK_BYTES:  # as often as for chunks of small items (each call costs)
+                rows.compact()
+                read_bytes = 0
+
+    def _read_whole(self, rows: RowBuilder, kept: _Kept, text: bytes) -> None:
+        (item,) = self._decode_many([text], [(f"in_network[{kept.index}]", kept.offset)], item_level=True)
+        rows.read_item(kept.index, item)
+
+    @staticmethod
+    def _array_elements(text: bytes, member: tuple[bytes, int, int]) -> list[msgspec.Raw] | None:
+        """The texts of the elements of a member's value, if it is an array."""
+        _, start, end = member
+        if text[start : start + 1] != b"[":
+            return None
+        try:
+            return _RAW_LIST.decode(memoryview(text)[start:end])
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            return None
+
+    def _pieces(
+        self, text: bytes, member: tuple[bytes, int, int], raws: list[msgspec.Raw], where: str, offset: int
+    ) -> Iterator[tuple[int, int, list[Any] | ItemProblem]]:
+        """(index of the first, bytes, the decoded elements or the item's problem) for consecutive runs of about
+        _PIECE_BYTES of an array's elements (``raws``; the array is ``member``'s value)."""
+        _, start, end = member
+        spans: list[tuple[int, int]] = []
+
+        def place(first: int, number: int) -> tuple[str, int]:  # for an error message: where an element starts
+            if not spans:
+                spans.extend(element_spans(text[start:end], len(raws)))
+            index = first + number
+            return f"{where}.{_member_key(member[0])}[{index}]", offset + start + spans[index][0]
+
+        first = 0
+        for piece in _chunks(raws, len, _PIECE_BYTES):
+            yield first, sum(map(len, piece)), self._decode_checked(piece, (where, offset), partial(place, first))
+            first += len(piece)
+
+    def _decode_values(
+        self, text: bytes, members: list[tuple[bytes, int, int]], keys: list[str], where: str, offset: int
+    ) -> list[Any] | ItemProblem:
+        """The values of some members of an item (decoded together), or the item's problem."""
+        view = memoryview(text)
+        return self._decode_checked(
+            [view[start:end] for _, start, end in members],
+            (where, offset),
+            lambda k: (f"{where}.{keys[k]}", offset + members[k][1]),
+        )
+
+    def _first_duplicate(
+        self, text: bytes, members: list[tuple[bytes, int, int]], keys: list[str], where: str, offset: int
+    ) -> ItemProblem | None:
+        """The problem of the first object inside these members' values (in the order objects close) that repeats a
+        key, or None; arrays are decoded piece by piece, nothing is kept."""
+        for number, member in enumerate(members):
+            raws = self._array_elements(text, member)
+            if raws is None:
+                found = self._decode_values(text, [member], [keys[number]], where, offset)
+                if isinstance(found, ItemProblem):
+                    return found
+                continue
+            for _, _, piece in self._pieces(text, member, raws, where, offset):
+                if isinstance(piece, ItemProblem):
+                    return piece
+        return None
+
+    def _decode_checked(
+        self, raws: list, item: tuple[str, int | None], place: Callable[[int], tuple[str, int | None]]
+    ) -> list[Any] | ItemProblem:
+        """Elements of one item decoded as by :meth:`_decode_many`: the first that repeats a key gives the item's
+        problem (``item``: where the item is and its offset); a decode error names the element (``place(k)``: its
+        JSON path and offset)."""
+        values = decode_elements(raws)
+        if values is None:
+            values = [ESCAPED] * len(raws)
+        for number, value in enumerate(values):
+            if value is ESCAPED:
+                data = bytes(raws[number])
+                try:
+                    values[number] = json.loads(data, object_pairs_hook=_no_duplicate_keys)
+                except _DuplicateKey as error:
+                    return _duplicate_key(error.key, *item)
+                except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                    self._loads(data, *place(number))  # raises the error a whole-item decode raises, for the element
+                    raise
+        return values
 
     def _load_references(self, root: Root, policy: RemotePolicy | None) -> None:
         """Decode the root provider references the kept items use (in file order), then fetch remote ones."""
@@ -570,9 +721,11 @@ class _Collector:
             raws = [
                 entries[position] for (_, positions), entries in zip(chunk, found) for position in sorted(positions)
             ]
-            if not root.add_encoded_references(raws):  # not the usual shape: decode with every check
-                for entry in self._decode_many(raws, [("a provider_references entry", None)] * len(raws)):
-                    root.add_reference(entry)
+            del found
+            for piece in _chunks(raws, len, _PIECE_BYTES):  # their structs and NPI texts built a piece at a time
+                if not root.add_encoded_references(piece):  # not the usual shape: decode with every check
+                    for entry in self._decode_many(piece, [("a provider_references entry", None)] * len(piece)):
+                        root.add_reference(entry)
         remote = [ref for ref in root.references.values() if ref.location and not ref.groups]
         if remote and policy is not None and policy.follow_provider_references:
             fetched: dict[str, Any] = {}
@@ -616,11 +769,7 @@ class _Collector:
             return json.loads(data, object_pairs_hook=_no_duplicate_keys)
         except _DuplicateKey as error:
             if item_level:
-                return ItemProblem(
-                    "duplicate_key",
-                    f"duplicate key {error.key!r} in {where}{at}; the item is "
-                    "ambiguous (which value holds?) and is not read",
-                )
+                return _duplicate_key(error.key, where, offset)
             raise TicFileError(
                 f"{self.name}: duplicate key {error.key!r} in {where}{at}; the file is ambiguous"
             ) from None
@@ -628,6 +777,31 @@ class _Collector:
             raise TicFileError(f"{self.name}: text is not UTF-8 in {where}{at} ({error})") from None
         except (ValueError, RecursionError) as error:
             raise TicFileError(f"{self.name}: cannot decode {where}{at} ({error})") from None
+
+
+def _duplicate_key(key: str, where: str, offset: int | None) -> ItemProblem:
+    """The problem of a kept item in which a key is repeated (the item at ``where``, starting at byte ``offset``)."""
+    at = f" (starting at byte {offset:,})" if offset is not None else ""
+    return ItemProblem(
+        "duplicate_key",
+        f"duplicate key {key!r} in {where}{at}; the item is ambiguous (which value holds?) and is not read",
+    )
+
+
+def _member_key(text: bytes) -> str:
+    """A member's key (its JSON text) as ``json.loads`` gives it."""
+    return text[1:-1].decode() if b"\\" not in text else json.loads(text)
+
+
+def _first_repeated(keys: list[str]) -> str | None:
+    """The key the duplicate-key hook names for an object with these keys in this order (the first one seen
+    again), or None."""
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
 
 
 def _chunks(elements: list, size_of: Callable[[Any], int], limit: int = _DECODE_CHUNK_BYTES) -> Iterator[list]:

@@ -33,7 +33,7 @@ import difflib
 import functools
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, repeat
@@ -486,6 +486,22 @@ class ItemProblem:
 
 
 @dataclass(frozen=True)
+class BuilderMark:
+    """The lengths of a :class:`RowBuilder`'s tables and its counts at one moment (see :meth:`RowBuilder.mark`)."""
+
+    price_chunks: int
+    prices: int
+    blocks: int
+    spans: int  # spans in span_chunks (the span list's length, compacted)
+    span_chunks: int
+    explicit_spans: int
+    prefixes: int
+    groups: int
+    quarantined: int
+    counts: tuple[int, int, int, int]  # rows seen, loaded, quarantined, filtered out
+
+
+@dataclass(frozen=True)
 class _Slot:
     """One provider group a price is crossed with: its locator and group-table row, or why it cannot be."""
 
@@ -600,22 +616,34 @@ class RowBuilder:
 
     def read_item(self, index: int, item: Any) -> None:
         """Read one kept in_network item (``index`` is its position in the file's array)."""
+        rates = item.get("negotiated_rates") if isinstance(item, dict) else None
+        read = self.start_item(index, item, rates)
+        if read is not None:
+            assert isinstance(rates, list)  # start_item reads no other negotiated_rates value
+            read(rates, 0)
+
+    def start_item(self, index: int, item: Any, rates: Any) -> Callable[[list, int], None] | None:
+        """Check a kept item's own values and count it if it has no rates to read; else return the function that
+        reads a run of its ``negotiated_rates`` (the decoded entries, the index of the first): the whole array at
+        once (:meth:`read_item`), or piece by piece for a large item. ``rates`` is the item's ``negotiated_rates``
+        value; for an item read in pieces, the list of its entries' texts (only its length is looked at here)."""
         base = f"in_network[{index}]"
         if isinstance(item, ItemProblem):
             self._quarantine(base, _Problem(item.reason_code, item.detail))
-            return
+            return None
         if not isinstance(item, dict):
             self._quarantine(base, _Problem("in_network_item_invalid", "in_network item is not an object", _raw(item)))
-            return
+            return None
         code = _text(item.get("billing_code"))
         if self.wanted is not None and not self.wanted.matches(code):
-            self._filter_out(item)
-            return
-        rates = item.get("negotiated_rates")
+            if isinstance(rates, list) and rates:
+                return self._filter_out
+            self._count_filtered(1)  # no negotiated_rates array: one row
+            return None
         if not isinstance(rates, list) or not rates:
             problem = _Problem("negotiated_rates_missing", "item has no negotiated_rates array", _raw(rates))
             self._quarantine(f"{base}.negotiated_rates", problem)
-            return
+            return None
         item_problem = _item_problem(item, code)
         values = (
             code,
@@ -625,20 +653,73 @@ class RowBuilder:
             _contained_codes(item.get("bundled_codes")),
             _contained_codes(item.get("covered_services")),
         )
-        found = self._found_references(rates)
-        item = (index, len(self.items))
-        self.items.append(values)
-        for rate_index, rate in enumerate(rates):
-            self._read_rate(
-                base, rate_index, item, values, rate, item_problem, found[rate_index] if found is not None else None
-            )
+
+        def read(run: list, first: int) -> None:
+            found = self._found_references(run)
+            item = (index, len(self.items))  # (a row of `items` per run: compact() may come between runs)
+            self.items.append(values)
+            for rate_index, rate in enumerate(run, first):
+                self._read_rate(
+                    base,
+                    rate_index,
+                    item,
+                    values,
+                    rate,
+                    item_problem,
+                    found[rate_index - first] if found is not None else None,
+                )
+
+        return read
+
+    def mark(self) -> BuilderMark:
+        """Where the builder is (its prices moved into columns first): :meth:`rollback` undoes what was read after."""
+        self.compact()
+        account = self.account
+        return BuilderMark(
+            price_chunks=len(self.price_chunks),
+            prices=self.prices_compacted,
+            blocks=len(self.block_first_price),
+            spans=self.spans_compacted,
+            span_chunks=len(self.span_chunks),
+            explicit_spans=len(self.spans),
+            prefixes=len(self.prefixes),
+            groups=len(self.groups),
+            quarantined=len(self.quarantined),
+            counts=(account.rows_seen, account.rows_loaded, account.rows_quarantined, account.rows_filtered_out),
+        )
+
+    def rollback(self, mark: BuilderMark) -> None:
+        """Forget everything read since ``mark`` (an item read in pieces that turns out to be ambiguous): its
+        prices, blocks, spans, quarantine records and counts, and the group rows added for it (a provider reference
+        whose groups were first added then is added again when an item uses it, as if never used)."""
+        self.items, self.price_shapes, self.price_amounts, self.price_runs, self.span_codes = [], [], [], [], []
+        del self.price_chunks[mark.price_chunks :], self.locator_chunks[mark.price_chunks :]
+        self.prices_compacted = mark.prices
+        for blocks in (self.block_first_price, self.block_prices, self.block_spans, self.block_prefix):
+            del blocks[mark.blocks :]
+        del self.span_chunks[mark.span_chunks :], self.spans[mark.explicit_spans :]
+        self.spans_compacted = mark.spans
+        del self.prefixes[mark.prefixes :], self.quarantined[mark.quarantined :]
+        for span in [span for span in self.explicit_prefixes if span >= mark.spans]:
+            del self.explicit_prefixes[span]
+        groups = self.groups
+        if len(groups) > mark.groups:
+            for column in (groups.networks, groups.npis, groups.tins, groups.names, groups.ids, groups.positions):
+                del column[mark.groups :]
+            for reference in self.root.references.values():
+                if reference.first_row is not None and reference.first_row >= mark.groups:
+                    reference.first_row = None
+            for ref_id in [key for key, span in self.span_of_id.items() if span is not None and span[0] >= mark.groups]:
+                del self.span_of_id[ref_id]
+        account = self.account
+        account.rows_seen, account.rows_loaded, account.rows_quarantined, account.rows_filtered_out = mark.counts
 
     def _found_references(self, rates: list) -> list[tuple[int, int, int] | None] | None:
         """Per rate, when its ``provider_references`` is a non-empty list of integer ids that all name root
         references whose groups are in the group table (``id_table``): (first, end, slots), where
         ``found_rows[first:end]`` are the id_table rows of its ids, in order, and slots their groups; else None
         (the rate's references are looked up one by one, by :meth:`_add_clean_spans` or :meth:`_slots`). All the
-        item's ids are looked up in one numpy search; None for all when the item has any other id."""
+        run's ids are looked up in one numpy step; None for all when the run has any other id."""
         table = self.id_table
         if not len(table.ids):
             return None
@@ -1072,19 +1153,19 @@ class RowBuilder:
         self.account.rows_seen += 1
         self.account.rows_quarantined += 1
 
-    def _filter_out(self, item: dict) -> None:
-        """Count an unwanted item's rows with the same rule as loaded ones (see the tic module docstring)."""
-        rates = item.get("negotiated_rates")
+    def _filter_out(self, rates: list, first: int = 0) -> None:
+        """Count the rows of negotiated rates of an unwanted item with the same rule as loaded ones (see the tic
+        module docstring)."""
         count = 0
-        if isinstance(rates, list) and rates:
-            for rate in rates:
-                prices = rate.get("negotiated_prices") if isinstance(rate, dict) else None
-                if isinstance(prices, list) and prices:
-                    count += len(prices) * len(self._slots(rate))
-                else:
-                    count += 1
-        else:
-            count = 1
+        for rate in rates:
+            prices = rate.get("negotiated_prices") if isinstance(rate, dict) else None
+            if isinstance(prices, list) and prices:
+                count += len(prices) * len(self._slots(rate))
+            else:
+                count += 1
+        self._count_filtered(count)
+
+    def _count_filtered(self, count: int) -> None:
         self.account.rows_seen += count
         self.account.rows_filtered_out += count
 
@@ -1437,17 +1518,22 @@ def _encoded_text(columns: dict[str, Any], single: dict[str, Any]) -> Iterator[p
             continue
         if not pa.types.is_dictionary(values.type):
             values = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY)
-        if _distinct(values) == 1:
+        if _one_value(values):
             single[name] = values[0].as_py()
         yield values
 
 
-def _distinct(values: pa.Array) -> int:
-    """Distinct values of a text column, a missing value counting as one (of a dictionary-encoded column: its
-    dictionary holds each value once, each one used)."""
+def _one_value(values: pa.Array) -> bool:
+    """True when a text column holds one value on every row, a missing value counting as a value (of a
+    dictionary-encoded column: its dictionary holds each value once, each one used). Compared with the first value,
+    not counted in a hash table: for the group table's text (millions of rows) the default memory pool of a
+    ``count_distinct`` kept ~200 MB mapped at the file's peak."""
     if pa.types.is_dictionary(values.type):
-        return len(values.dictionary) + (values.null_count > 0)
-    return pc.count_distinct(values, mode="all").as_py()
+        return len(values.dictionary) + (values.null_count > 0) == 1
+    if not len(values) or values.null_count:
+        return values.null_count == len(values) > 0
+    same = pc.equal(values, values[0], memory_pool=_TABLE_MEMORY)
+    return bool(pc.all(same, memory_pool=_TABLE_MEMORY).as_py())
 
 
 def _codes(values: pa.Array | np.ndarray) -> np.ndarray:

@@ -130,7 +130,7 @@ class Batch:
                 spans = list(zip([1] + [cut + 1 for cut in cuts], cuts + [len(data) - 1]))
                 if all(_is_one_value(data, start, end) for start, end in spans):
                     return spans
-        return _exact_spans(data, count)
+        return element_spans(data, count)
 
 
 class ArrayHandler(Protocol):
@@ -960,8 +960,8 @@ def _is_one_value(data: bytes, start: int, end: int) -> bool:
         return False
 
 
-def _exact_spans(data: bytes, count: int) -> list[tuple[int, int]]:
-    """Element spans of a valid JSON array text, found one element at a time."""
+def element_spans(data: bytes, count: int) -> list[tuple[int, int]]:
+    """Element spans of a valid JSON array text (``count`` elements, ``[`` at offset 0), found one at a time."""
     spans, at = [], _skip_ws(data, 1)
     view = memoryview(data)
     try:
@@ -977,3 +977,48 @@ def _exact_spans(data: bytes, count: int) -> list[tuple[int, int]]:
     finally:
         view.release()
     return spans
+
+
+def object_members(text: bytes) -> list[tuple[bytes, int, int]] | None:
+    """(key text as published, value start, value end) of every member of the JSON object ``text``, in order,
+    repeated keys included; None when ``text`` is not exactly one valid JSON object (whitespace around it allowed).
+
+    Each value's end is found by msgspec (decoding from its start raises "trailing characters (byte N)" at the byte
+    after it), so the values are checked but not built: a member holding a large array costs one C-level pass.
+    """
+    at = _skip_ws(text, 0)
+    if text[at : at + 1] != b"{":
+        return None
+    members: list[tuple[bytes, int, int]] = []
+    view = memoryview(text)
+    try:
+        at = _skip_ws(text, at + 1)
+        if text[at : at + 1] == b"}":
+            return members if _skip_ws(text, at + 1) == len(text) else None
+        while True:
+            match = _KEY.match(text, at)
+            if match is None:
+                return None
+            at = _skip_ws(text, match.end())
+            if text[at : at + 1] != b":":
+                return None
+            start = _skip_ws(text, at + 1)
+            try:
+                _RAW.decode(view[start:])
+                return None  # the value runs to the end of the text: no closing brace
+            except msgspec.DecodeError as error:
+                message = str(error)
+                if not message.startswith(_TRAILING):
+                    return None
+                end = start + _error_byte(message) - 1
+            except RecursionError:
+                return None
+            members.append((match.group(), start, end))
+            at = _skip_ws(text, end)
+            if text[at : at + 1] == b"}":
+                return members if _skip_ws(text, at + 1) == len(text) else None
+            if text[at : at + 1] != b",":
+                return None
+            at = _skip_ws(text, at + 1)
+    finally:
+        view.release()
