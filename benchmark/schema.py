@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Series
 
@@ -583,6 +584,15 @@ def _fast_rules_hold(known: _FastRules, df: pd.DataFrame) -> bool:
         if series.dtype != known.dtypes[name]:
             return False
         if not rules and nullable and not unique:
+            continue
+        if not unique and isinstance(series.array, pd.arrays.ArrowStringArray):  # Arrow text: Arrow's own counts
+            text = series.array.__arrow_array__()
+            if text.null_count and not nullable:
+                return False
+            if rules:
+                distinct = pd.Series(pd.arrays.ArrowStringArray(pc.unique(text).drop_null(), dtype=series.dtype))
+                if not all(_passed(rule(distinct)) for rule in rules):
+                    return False
             continue
         missing = series.isna()
         has_missing = bool(missing.any())

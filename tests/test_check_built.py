@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pytest
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Index, Series
@@ -119,3 +120,38 @@ def test_a_non_lazy_check_raises_the_first_error_as_validate_does(policies: pd.D
     with pytest.raises(SchemaError) as found:
         check_built(policy.PolicySchema, broken, lazy=False)
     assert str(found.value) == str(expected.value)
+
+
+class _Texts(pa.DataFrameModel):
+    code: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+    kind: Series[str] = pa.Field(isin=["a", "b"])
+
+    class Config:
+        strict = True
+        coerce = True
+        ordered = True
+
+
+@pytest.mark.parametrize(
+    "codes,kinds,passes",
+    [
+        ([["AB", None], [None, "CD"]], [["a", "b"], ["b", "a"]], True),  # missing codes are allowed, in any chunk
+        ([[None, None], [None, None]], [["a", "a"], ["b", "b"]], True),
+        ([["AB", None], ["abc", "CD"]], [["a", "b"], ["b", "a"]], False),  # a bad code in the second chunk
+        ([["AB", "CD"], ["EF", "GH"]], [["a", "b"], [None, "a"]], False),  # a missing kind
+        ([["AB", "CD"], ["EF", "GH"]], [["a", "c"], ["b", "a"]], False),  # a kind not allowed
+    ],
+)
+def test_arrow_text_columns_in_chunks_are_checked_as_validate_checks_them(codes, kinds, passes) -> None:
+    """Text columns held by Arrow in several chunks (as the TiC reader builds them), with missing values."""
+    dtype = _Texts.validate(pd.DataFrame({"code": ["AB"], "kind": ["a"]}))["code"].dtype
+
+    def column(chunks: list[list[str | None]]) -> pd.Series:
+        text = pyarrow.chunked_array([pyarrow.array(chunk, pyarrow.large_string()) for chunk in chunks])
+        return pd.Series(pd.arrays.ArrowStringArray(text, dtype=dtype))
+
+    frame = pd.DataFrame({"code": column(codes), "kind": column(kinds)})
+    assert (frame.dtypes == dtype).all()
+    _same_outcome(_Texts, frame)
+    if passes:
+        assert check_built(_Texts, frame) is frame

@@ -130,6 +130,7 @@ _PRICE_FIELDS = (
     "expiration_date",
     "additional_information",
 )
+_ITEM_FIELDS = 6  # the first fields are the item's
 _GROUP_FIELDS = ("network_name", "provider_npis", "provider_tin", "provider_name")
 _FLOAT_FIELDS = frozenset({"amount", "amount_usd"})
 _STRING = pd.StringDtype("pyarrow", na_value=np.nan)  # the "str" dtype validate_rates gives text columns
@@ -491,7 +492,9 @@ class BuilderMark:
     price_chunks: int
     prices: int
     blocks: int
-    spans: int
+    spans: int  # spans in span_chunks (the span list's length, compacted)
+    span_chunks: int
+    explicit_spans: int
     prefixes: int
     groups: int
     quarantined: int
@@ -567,8 +570,18 @@ class RowBuilder:
             **dict.fromkeys(HOSPITAL_DETAIL_COLUMNS),  # hospital standard-charge details: none in TiC
         }
         # The price table: one row per valid negotiated price (the item's values + the price's, and its locator).
-        self.prices: list[tuple] = []  # the prices read since the last compact()
-        self.price_locators: list[str] = []
+        # Since the last compact(), a price is its values without the amount (a row of `shapes`: the tuple of
+        # _parse_price, whose amount fields are ignored) and its amount; its item and place come from its run
+        # (consecutive prices of one rate: count, row of `items`, item index in the file, rate index, index of its
+        # first price). Prices whose values other than the amount are equal share a shape (see _price_of), so a
+        # price costs two numbers until compact() makes columns of them.
+        self.items: list[tuple] = []  # item values of the items read since the last compact()
+        self.shapes: list[tuple | None] = []  # shapes (those only of prices compacted already: None)
+        self.shape_of: dict[tuple, int | _Problem] = {}  # a remembered shape key -> its shape, or its problem
+        self.passing_shapes: list[int] = []  # shapes not remembered, used since the last compact()
+        self.price_shapes: list[int] = []
+        self.price_amounts: list[float] = []
+        self.price_runs: list[tuple[int, int, int, int, int]] = []
         self.price_chunks: list[dict[str, Any]] = []  # earlier prices, column by column (see compact)
         self.locator_chunks: list[pa.Array] = []
         self.prices_compacted = 0  # prices in price_chunks
@@ -578,17 +591,25 @@ class RowBuilder:
         self.span_of_id: dict[int, tuple[int, int] | None] = {
             ref_id: (first, size) for ref_id, key, first, size in root.integer_spans if key not in duplicates
         }
+        self.id_table = _IdTable.of(self.span_of_id)  # the same spans as sorted numpy arrays (see read_item)
+        self.found_rows: list[int] = []  # id_table rows of the current item's reference ids
         # Locator parts between a price and a group: 0 = inline group, j + 1 = provider_references[j].
         self.prefixes: list[str] = ["."]
         # Blocks: the valid prices (consecutive rows of the price table) x the valid slots of one negotiated rate;
-        # slots are spans (first group row, count), each block's spans consecutive in `spans`. The prefix of a
+        # slots are spans (first group row, count), each block's spans consecutive in the span list. The prefix of a
         # block's k-th span is block_prefix[block] + k (0: inline groups first, then references 1, 2, ...), or,
         # where block_prefix is -1 (a rate read row by row), explicit_prefixes[span].
+        # The span list holds one integer per span: p >= 0 is the span of row p of `id_table` (a root reference
+        # found by its integer id), -1 - k the k-th entry of `spans` (any other span). Its integers are moved to
+        # numpy by compact() (`span_chunks`, then `span_codes` since the last compact).
         self.block_first_price: list[int] = []
         self.block_prices: list[int] = []
         self.block_spans: list[int] = []
         self.block_prefix: list[int] = []
         self.spans: list[tuple[int, int]] = []
+        self.span_codes: list[int] = []
+        self.span_chunks: list[np.ndarray] = []
+        self.spans_compacted = 0
         self.explicit_prefixes: dict[int, int] = {}
 
     # -- public to the package ---------------------------------------------------------------------------------------
@@ -634,8 +655,19 @@ class RowBuilder:
         )
 
         def read(run: list, first: int) -> None:
+            found = self._found_references(run)
+            item = (index, len(self.items))  # (a row of `items` per run: compact() may come between runs)
+            self.items.append(values)
             for rate_index, rate in enumerate(run, first):
-                self._read_rate(f"{base}.negotiated_rates[{rate_index}]", values, rate, item_problem)
+                self._read_rate(
+                    base,
+                    rate_index,
+                    item,
+                    values,
+                    rate,
+                    item_problem,
+                    found[rate_index - first] if found is not None else None,
+                )
 
         return read
 
@@ -647,7 +679,9 @@ class RowBuilder:
             price_chunks=len(self.price_chunks),
             prices=self.prices_compacted,
             blocks=len(self.block_first_price),
-            spans=len(self.spans),
+            spans=self.spans_compacted,
+            span_chunks=len(self.span_chunks),
+            explicit_spans=len(self.spans),
             prefixes=len(self.prefixes),
             groups=len(self.groups),
             quarantined=len(self.quarantined),
@@ -658,12 +692,14 @@ class RowBuilder:
         """Forget everything read since ``mark`` (an item read in pieces that turns out to be ambiguous): its
         prices, blocks, spans, quarantine records and counts, and the group rows added for it (a provider reference
         whose groups were first added then is added again when an item uses it, as if never used)."""
-        self.prices, self.price_locators = [], []
+        self.items, self.price_shapes, self.price_amounts, self.price_runs, self.span_codes = [], [], [], [], []
         del self.price_chunks[mark.price_chunks :], self.locator_chunks[mark.price_chunks :]
         self.prices_compacted = mark.prices
         for blocks in (self.block_first_price, self.block_prices, self.block_spans, self.block_prefix):
             del blocks[mark.blocks :]
-        del self.spans[mark.spans :], self.prefixes[mark.prefixes :], self.quarantined[mark.quarantined :]
+        del self.span_chunks[mark.span_chunks :], self.spans[mark.explicit_spans :]
+        self.spans_compacted = mark.spans
+        del self.prefixes[mark.prefixes :], self.quarantined[mark.quarantined :]
         for span in [span for span in self.explicit_prefixes if span >= mark.spans]:
             del self.explicit_prefixes[span]
         groups = self.groups
@@ -678,16 +714,143 @@ class RowBuilder:
         account = self.account
         account.rows_seen, account.rows_loaded, account.rows_quarantined, account.rows_filtered_out = mark.counts
 
+    def _found_references(self, rates: list) -> list[tuple[int, int, int] | None] | None:
+        """Per rate, when its ``provider_references`` is a non-empty list of integer ids that all name root
+        references whose groups are in the group table (``id_table``): (first, end, slots), where
+        ``found_rows[first:end]`` are the id_table rows of its ids, in order, and slots their groups; else None
+        (the rate's references are looked up one by one, by :meth:`_add_clean_spans` or :meth:`_slots`). All the
+        run's ids are looked up in one numpy step; None for all when the run has any other id."""
+        table = self.id_table
+        if not len(table.ids):
+            return None
+        lists = []
+        for rate in rates:
+            references = rate.get("provider_references") if type(rate) is dict else None
+            lists.append(references if type(references) is list else ())
+        ids_found = list(chain.from_iterable(lists))
+        if not ids_found or not set(map(type, ids_found)) <= _INT_ONLY:  # (bool is not int here)
+            return None
+        try:
+            ids = np.array(ids_found, np.int64)
+        except OverflowError:
+            return None
+        rows, known = table.find(ids)
+        counts = np.fromiter(map(len, lists), np.int64, len(lists))
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        unknown = np.concatenate(([0], np.cumsum(~known)))
+        slots = np.concatenate(([0], np.cumsum(np.where(known, table.sizes[rows], 0))))
+        usable = ((unknown[ends] - unknown[starts]) == 0) & (counts > 0)
+        self.found_rows = rows.tolist()
+        return [
+            (start, end, total) if use else None
+            for start, end, total, use in zip(
+                starts.tolist(), ends.tolist(), (slots[ends] - slots[starts]).tolist(), usable.tolist()
+            )
+        ]
+
     def compact(self) -> None:
         """Move the prices read so far from Python tuples into columns: text dictionary-encoded, amounts as
         floats, locators as Arrow text (~100 bytes a price instead of ~500): the reader calls it after every chunk
         of items, so the price table of a large output stays small."""
-        if not self.prices:
-            return
-        self.price_chunks.append(_price_chunk(self.prices))
-        self.locator_chunks.append(pa.array(self.price_locators, pa.large_string(), memory_pool=_TABLE_MEMORY))
-        self.prices_compacted += len(self.prices)
-        self.prices, self.price_locators = [], []
+        if self.span_codes:
+            self.span_chunks.append(np.array(self.span_codes, np.int64))
+            self.spans_compacted += len(self.span_codes)
+            self.span_codes = []
+        if self.price_shapes:
+            runs = np.array(self.price_runs, np.int64).reshape(-1, 5)
+            counts = runs[:, 0]
+            starts = np.cumsum(counts) - counts
+            price_items = np.repeat(runs[:, 1], counts)
+            self.price_chunks.append(self._price_chunk(price_items))
+            first_price = np.repeat(runs[:, 4] - starts, counts) + np.arange(len(price_items))
+            self.locator_chunks.append(
+                _price_locators(np.repeat(runs[:, 2], counts), np.repeat(runs[:, 3], counts), first_price)
+            )
+            self.prices_compacted += len(self.price_shapes)
+        for shape in self.passing_shapes:  # no later price uses them
+            self.shapes[shape] = None
+        self.items, self.passing_shapes, self.price_shapes, self.price_amounts = [], [], [], []
+        self.price_runs = []
+
+    def _price_chunk(self, price_items: np.ndarray) -> dict[str, Any]:
+        """The prices read since the last compact() as columns: text dictionary-encoded (Arrow; each dictionary
+        holds only values of these prices), amounts as floats (numpy; a missing amount_usd is NaN)."""
+        columns: dict[str, Any] = {}
+        amounts = np.array(self.price_amounts, np.float64)
+        for table, numbers, fields in (
+            (self.items, price_items, _PRICE_FIELDS[:_ITEM_FIELDS]),
+            (self.shapes, np.array(self.price_shapes, np.int64), _PRICE_FIELDS[_ITEM_FIELDS:]),
+        ):
+            used, inverse = np.unique(numbers, return_inverse=True)
+            rows = [table[number] for number in used.tolist()]
+            positions = pa.array(inverse.astype(np.int32), pa.int32())
+            for name, values in zip(fields, zip(*rows)):
+                if name == "amount":
+                    columns[name] = amounts
+                elif name == "amount_usd":  # the amount where the price's type is per-service dollars
+                    per_service = np.array([value is not None for value in values], bool)
+                    columns[name] = np.where(per_service[inverse], amounts, np.nan)
+                else:
+                    text = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
+                    encoded = pc.dictionary_encode(text, memory_pool=_TABLE_MEMORY)
+                    indices = pc.take(encoded.indices, positions, memory_pool=_TABLE_MEMORY)
+                    columns[name] = pa.DictionaryArray.from_arrays(indices, encoded.dictionary)
+        return columns
+
+    def _price_of(self, price: Any) -> tuple[float, int] | _Problem:
+        """_parse_price of one price as (amount, shape), or its problem. A price whose keys are all TiC keys is
+        known by the values _parse_price reads besides the amount (lists as tuples): a key of texts, missing
+        values and tuples of texts only is remembered with its shape (or problem), and a price with an equal key
+        gets the same (text equals only text, so a key that finds one has the same values)."""
+        if type(price) is not dict:
+            problem = _parse_price(price)  # not an object: its problem
+            assert isinstance(problem, _Problem)
+            return problem
+        amount = price.get("negotiated_rate")
+        if not (type(amount) is float and 0.0 < amount < math.inf):  # as in _parse_price: the amount comes first
+            amount = _parse_rate(amount)
+            if isinstance(amount, _Problem):
+                return amount
+        key = None
+        if price.keys() <= _PRICE_KEYS:
+            get = price.get
+            codes, modifiers = get("service_code"), get("billing_code_modifier")
+            key = (
+                get("negotiated_type"),
+                get("billing_class"),
+                get("setting"),
+                tuple(codes) if type(codes) is list else codes,
+                tuple(modifiers) if type(modifiers) is list else modifiers,
+                get("expiration_date"),
+                get("additional_information"),
+            )
+            try:
+                known = self.shape_of.get(key)
+            except TypeError:  # an unhashable value (a nested list or an object): not remembered
+                key, known = None, None
+            if known is not None:
+                return known if type(known) is _Problem else (amount, known)  # type: ignore[return-value]
+        parsed = _parse_price(price)
+        if isinstance(parsed, _Problem):
+            if key is not None and _remembered_key(key) and len(self.shape_of) < _REMEMBERED:
+                self.shape_of[key] = parsed
+            return parsed
+        shape = len(self.shapes)
+        self.shapes.append(parsed)
+        if key is not None and _remembered_key(key) and len(self.shape_of) < _REMEMBERED:
+            self.shape_of[key] = shape
+        else:
+            self.passing_shapes.append(shape)
+        return parsed[5], shape
+
+    def _add_price(self, item: tuple[int, int], rate_index: int, price_index: int, parsed: tuple) -> None:
+        """One price of a rate read row by row (a shape of its own)."""
+        self.passing_shapes.append(len(self.shapes))
+        self.price_shapes.append(len(self.shapes))
+        self.shapes.append(parsed)
+        self.price_amounts.append(parsed[5])
+        self.price_runs.append((1, item[1], item[0], rate_index, price_index))
 
     def result(self) -> IngestResult:
         """The validated rates and quarantine tables and the balanced account of everything read (one batch)."""
@@ -712,19 +875,19 @@ class RowBuilder:
         prices, groups = self._price_columns(), self._group_columns()
         ranges = plan.ranges(batch_rows)
         dedup = None
+        single: dict[str, Any] = {}  # a column holding one value in the whole file: one small chunk repeated
+        price_text = _encoded_text(prices, single)
+        group_text = _encoded_text(groups, single)  # each group column dictionary-encoded once, for both uses
         if self.deduplicate:
-            dedup = plan.duplicates(ranges, _classes(prices.values()), _classes(groups.values()))
+            dedup = plan.duplicates(ranges, _classes(price_text), _classes(group_text))
             self.account.rows_deduplicated += self.account.rows_loaded - dedup.kept
             self.account.rows_loaded = dedup.kept
+        else:
+            for _ in chain(price_text, group_text):
+                pass
         self.account.check()
         parts = self._locator_parts()
         self._forget_tables()  # what the batches need is in Arrow and numpy now
-        single = {  # a column holding one value in the whole file: one small chunk repeated in every batch
-            name: values[0].as_py()
-            for table in (prices, groups)
-            for name, values in table.items()
-            if not isinstance(values, np.ndarray) and _one_value(values)
-        }
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
@@ -743,7 +906,9 @@ class RowBuilder:
 
     def _forget_tables(self) -> None:
         """Drop the Python-side price, span and group tables (a builder's rows are built once)."""
-        self.prices, self.price_locators, self.spans = [], [], []
+        self.items, self.shapes, self.passing_shapes, self.price_shapes, self.price_runs = [], [], [], [], []
+        self.shape_of, self.price_amounts = {}, []
+        self.spans, self.span_codes, self.span_chunks = [], [], []
         self.price_chunks, self.locator_chunks = [], []
         self.root.groups = self.groups = GroupTable()
         self.root.references.clear()
@@ -756,39 +921,61 @@ class RowBuilder:
 
     # -- one negotiated_rates entry --------------------------------------------------------------------------------
 
-    def _read_rate(self, locator: str, item_values: tuple, rate: Any, item_problem: _Problem | None) -> None:
+    def _read_rate(
+        self,
+        base: str,
+        rate_index: int,
+        item: tuple[int, int],
+        item_values: tuple,
+        rate: Any,
+        item_problem: _Problem | None,
+        found: tuple[int, int, int] | None,
+    ) -> None:
+        """Read ``rate``, the ``rate_index``-th negotiated rate of the item ``base`` (``item``: its index in the
+        file and its row of ``items``)."""
         if not isinstance(rate, dict):
-            self._quarantine(locator, _Problem("negotiated_rate_invalid", "negotiated_rates entry is not an object"))
+            self._quarantine(
+                f"{base}.negotiated_rates[{rate_index}]",
+                _Problem("negotiated_rate_invalid", "negotiated_rates entry is not an object"),
+            )
             return
         prices = rate.get("negotiated_prices")
         if not isinstance(prices, list) or not prices:
             problem = _Problem("negotiated_prices_missing", "negotiated rate has no negotiated_prices", _raw(prices))
-            self._quarantine(locator, problem)
+            self._quarantine(f"{base}.negotiated_rates[{rate_index}]", problem)
             return
         rate_problem = item_problem
         if rate_problem is None and not rate.keys() <= _RATE_KEYS:
             rate_problem = _misspelled(rate, _RATE_KEYS, _RATE_KEYS)
         if rate_problem is None:
-            parsed: list[Any] = list(map(_parse_price, prices))  # value tuples, or _Problem
+            parsed: list[Any] = list(map(self._price_of, prices))  # (amount, shape) pairs, or _Problem
             if _Problem not in map(type, parsed):
-                slots = self._add_clean_spans(rate)
+                slots = self._add_clean_spans(rate, found)
                 if slots:  # every price is valid and every slot a provider group: all rows are loaded
-                    first = self.prices_compacted + len(self.prices)
-                    self.prices.extend([item_values + p for p in parsed])
-                    self.price_locators.extend([f"{locator}.negotiated_prices[{i}]" for i in range(len(prices))])
-                    self.block_first_price.append(first)
-                    self.block_prices.append(len(prices))
-                    self.account.rows_seen += len(prices) * slots
-                    self.account.rows_loaded += len(prices) * slots
+                    count = len(prices)
+                    self.block_first_price.append(self.prices_compacted + len(self.price_shapes))
+                    self.price_amounts.extend(map(_FIRST, parsed))
+                    self.price_shapes.extend(map(_SECOND, parsed))
+                    self.price_runs.append((count, item[1], item[0], rate_index, 0))
+                    self.block_prices.append(count)
+                    self.account.rows_seen += count * slots
+                    self.account.rows_loaded += count * slots
                     return
-        self._read_rate_row_by_row(locator, item_values, prices, self._slots(rate), rate_problem)
+        self._read_rate_row_by_row(
+            f"{base}.negotiated_rates[{rate_index}]", (item, rate_index), prices, self._slots(rate), rate_problem
+        )
 
     def _read_rate_row_by_row(
-        self, locator: str, item_values: tuple, prices: list, slots: list[_Slot], rate_problem: _Problem | None
+        self,
+        locator: str,
+        place: tuple[tuple[int, int], int],
+        prices: list,
+        slots: list[_Slot],
+        rate_problem: _Problem | None,
     ) -> None:
         """A rate with a problem somewhere: each price x slot is quarantined or loaded, in order."""
         good_slots = [slot for slot in slots if slot.problem is None]
-        first, count = self.prices_compacted + len(self.prices), 0
+        first, count = self.prices_compacted + len(self.price_shapes), 0
         for price_index, price in enumerate(prices):
             price_locator = f"{locator}.negotiated_prices[{price_index}]"
             parsed = _parse_price(price) if rate_problem is None else rate_problem
@@ -796,8 +983,7 @@ class RowBuilder:
                 for slot in slots:
                     self._quarantine(f"{price_locator}.{slot.locator}", parsed)
                 continue
-            self.prices.append(item_values + parsed)
-            self.price_locators.append(price_locator)
+            self._add_price(place[0], place[1], price_index, parsed)
             count += 1
             for slot in slots:
                 if slot.problem is not None:
@@ -811,12 +997,17 @@ class RowBuilder:
             self.block_prefix.append(-1)
             for slot in good_slots:
                 assert slot.group is not None  # a slot without a problem has its group row
-                self.explicit_prefixes[len(self.spans)] = slot.prefix
-                self.spans.append((slot.group, 1))
+                self.explicit_prefixes[self.spans_compacted + len(self.span_codes)] = slot.prefix
+                self._add_span((slot.group, 1))
 
-    def _add_clean_spans(self, rate: dict) -> int:
+    def _add_span(self, span: tuple[int, int]) -> None:
+        self.span_codes.append(-1 - len(self.spans))
+        self.spans.append(span)
+
+    def _add_clean_spans(self, rate: dict, found_ids: tuple[int, int, int] | None = None) -> int:
         """Add the rate's slots as spans of a new block if every one is a provider group; the number of slots, or
-        0 (nothing added) if any slot is a problem or there is none."""
+        0 (nothing added) if any slot is a problem or there is none. ``found_ids``: its references, found by
+        :meth:`_found_references`."""
         groups = rate.get("provider_groups")
         if type(groups) is dict:
             groups = [groups]
@@ -824,6 +1015,19 @@ class RowBuilder:
             groups = None
         elif not all(type(group) is dict for group in groups):
             return 0
+        if found_ids is not None:  # every reference is a root reference of the id table
+            first, end, slots = found_ids
+            while len(self.prefixes) <= end - first:
+                self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
+            if groups is not None:
+                self._add_span((len(self.groups), len(groups)))
+                for position, group in enumerate(groups):
+                    self.groups.add(None, provider_of(group), None, position)
+                slots += len(groups)
+            self.span_codes.extend(self.found_rows[first:end])
+            self.block_spans.append(end - first + (groups is not None))
+            self.block_prefix.append(0 if groups is not None else 1)
+            return slots
         references = rate.get("provider_references")
         found: list = []
         if references is not None:
@@ -845,13 +1049,14 @@ class RowBuilder:
                 self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
         slots = sum(map(_COUNT_OF, found))
         if groups is not None:
-            self.spans.append((len(self.groups), len(groups)))
+            self._add_span((len(self.groups), len(groups)))
             for position, group in enumerate(groups):
                 self.groups.add(None, provider_of(group), None, position)
             slots += len(groups)
         elif not slots:
             return 0
-        self.spans.extend(found)
+        for span in found:
+            self._add_span(span)
         self.block_spans.append(len(found) + (groups is not None))
         self.block_prefix.append(0 if groups is not None else 1)
         return slots
@@ -970,7 +1175,7 @@ class RowBuilder:
         """Where every loaded row comes from, per block (see :class:`_RowPlan`); None if no row is loaded."""
         if not self.block_prices:
             return None
-        spans = np.fromiter(chain.from_iterable(self.spans), np.int64, 2 * len(self.spans)).reshape(-1, 2)
+        spans = self._span_array()
         span_count = spans[:, 1]
         span_start = np.cumsum(span_count) - span_count
         block_spans = np.array(self.block_spans, np.int64)
@@ -1000,6 +1205,20 @@ class RowBuilder:
         if total != self.account.rows_loaded:
             raise AssertionError(f"{self.source_file}: {total} rows built for {self.account.rows_loaded} loaded")
         return plan
+
+    def _span_array(self) -> np.ndarray:
+        """Every span as a row (first group row, count), in order (see the span list in __init__)."""
+        self.compact()
+        codes = np.concatenate(self.span_chunks) if self.span_chunks else np.zeros(0, np.int64)
+        spans = np.empty((len(codes), 2), np.int64)
+        by_id = codes >= 0
+        spans[by_id, 0] = self.id_table.firsts[codes[by_id]]
+        spans[by_id, 1] = self.id_table.sizes[codes[by_id]]
+        others = ~by_id
+        if others.any():
+            listed = np.fromiter(chain.from_iterable(self.spans), np.int64, 2 * len(self.spans)).reshape(-1, 2)
+            spans[others] = listed[-1 - codes[others]]
+        return spans
 
     def _price_columns(self) -> dict[str, Any]:
         """The price table's value columns (Arrow text dictionary-encoded, one dictionary per column; numpy
@@ -1106,7 +1325,47 @@ class RowBuilder:
 
 
 _NO_PROVIDER: Provider = (None, None, None)
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 _COUNT_OF = itemgetter(1)
+
+
+@dataclass(frozen=True)
+class _IdTable:
+    """Root references known by an integer id, sorted by id: their group-table spans (first row, count)."""
+
+    ids: np.ndarray
+    firsts: np.ndarray
+    sizes: np.ndarray
+    row_of: np.ndarray | None = None  # the row of each id from 0 on (-1: none), when ids are few of that range
+
+    def find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The table row of each id (a valid row, whatever it holds, where the id is not in the table), and
+        whether the id is there."""
+        if self.row_of is not None:
+            inside = (ids >= 0) & (ids < len(self.row_of))
+            rows = self.row_of[np.where(inside, ids, 0)]
+            return np.maximum(rows, 0), inside & (rows >= 0)
+        rows = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return rows, self.ids[rows] == ids
+
+    @staticmethod
+    def of(span_of_id: dict[int, tuple[int, int] | None]) -> _IdTable:
+        known = [
+            (ref_id, span) for ref_id, span in span_of_id.items() if span is not None and -(2**63) <= ref_id < 2**63
+        ]
+        ids = np.fromiter((ref_id for ref_id, _ in known), np.int64, len(known))
+        order = np.argsort(ids, kind="stable")
+        spans = np.fromiter(chain.from_iterable(span for _, span in known), np.int64, 2 * len(known)).reshape(-1, 2)
+        ids = ids[order]
+        row_of = None
+        if len(ids) and ids[0] >= 0 and ids[-1] < _DENSE_IDS * len(ids):  # ids numbered from 0 or 1, as usual
+            row_of = np.full(int(ids[-1]) + 1, -1, np.int32)  # (4 bytes an id: at most 64 a reference)
+            row_of[ids] = np.arange(len(ids))
+        return _IdTable(ids, spans[order, 0], spans[order, 1], row_of)
+
+
+_DENSE_IDS = 16  # an id table is indexed by id when its largest id is below this many times its size
 
 
 @dataclass(frozen=True)
@@ -1222,16 +1481,46 @@ def _first_and_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, np.bincount(classes)[classes]
 
 
-def _price_chunk(prices: list[tuple]) -> dict[str, Any]:
-    """Price tuples as columns: text dictionary-encoded (Arrow), amounts as floats (numpy; None is NaN)."""
-    columns: dict[str, Any] = {}
-    for name, values in zip(_PRICE_FIELDS, zip(*prices)):
-        if name in _FLOAT_FIELDS:
-            columns[name] = np.array(values, dtype=np.float64)
-        else:
-            text = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
-            columns[name] = pc.dictionary_encode(text, memory_pool=_TABLE_MEMORY)
-    return columns
+def _remembered_key(key: tuple) -> bool:
+    """Whether a key of RowBuilder._price_of holds only texts, missing values and tuples of texts."""
+    return all(
+        value is None or type(value) is str or (type(value) is tuple and set(map(type, value)) <= _STR_ONLY)
+        for value in key
+    )
+
+
+def _price_locators(items: np.ndarray, rates: np.ndarray, prices: np.ndarray) -> pa.Array:
+    """``in_network[i].negotiated_rates[j].negotiated_prices[k]`` for every (i, j, k), joined by Arrow."""
+    text, pool = pa.large_string(), _TABLE_MEMORY
+
+    def numbers(values: np.ndarray) -> pa.Array:
+        return pc.cast(pa.array(values, pa.int64(), memory_pool=pool), text, memory_pool=pool)
+
+    return pc.binary_join_element_wise(
+        pa.scalar("in_network[", text),
+        numbers(items),
+        pa.scalar("].negotiated_rates[", text),
+        numbers(rates),
+        pa.scalar("].negotiated_prices[", text),
+        numbers(prices),
+        pa.scalar("]", text),
+        pa.scalar("", text),
+        memory_pool=pool,
+    )
+
+
+def _encoded_text(columns: dict[str, Any], single: dict[str, Any]) -> Iterator[pa.Array | np.ndarray]:
+    """The columns (floats as they are, text dictionary-encoded), one at a time; a text column holding one value
+    (or only missing ones) is added to ``single`` with its value as it goes."""
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray):
+            yield values
+            continue
+        if not pa.types.is_dictionary(values.type):
+            values = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY)
+        if _one_value(values):
+            single[name] = values[0].as_py()
+        yield values
 
 
 def _one_value(values: pa.Array) -> bool:
