@@ -875,19 +875,19 @@ class RowBuilder:
         prices, groups = self._price_columns(), self._group_columns()
         ranges = plan.ranges(batch_rows)
         dedup = None
-        single: dict[str, Any] = {}  # a column holding one value in the whole file: one small chunk repeated
-        price_text = _encoded_text(prices, single)
-        group_text = _encoded_text(groups, single)  # each group column dictionary-encoded once, for both uses
         if self.deduplicate:
-            dedup = plan.duplicates(ranges, _classes(price_text), _classes(group_text))
+            dedup = plan.duplicates(ranges, _classes(prices.values()), _classes(groups.values()))
             self.account.rows_deduplicated += self.account.rows_loaded - dedup.kept
             self.account.rows_loaded = dedup.kept
-        else:
-            for _ in chain(price_text, group_text):
-                pass
         self.account.check()
         parts = self._locator_parts()
         self._forget_tables()  # what the batches need is in Arrow and numpy now
+        single = {  # a column holding one value in the whole file: one small chunk repeated in every batch
+            name: values[0].as_py()
+            for table in (prices, groups)
+            for name, values in table.items()
+            if not isinstance(values, np.ndarray) and _one_value(values)
+        }
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
@@ -1507,20 +1507,6 @@ def _price_locators(items: np.ndarray, rates: np.ndarray, prices: np.ndarray) ->
         pa.scalar("", text),
         memory_pool=pool,
     )
-
-
-def _encoded_text(columns: dict[str, Any], single: dict[str, Any]) -> Iterator[pa.Array | np.ndarray]:
-    """The columns (floats as they are, text dictionary-encoded), one at a time; a text column holding one value
-    (or only missing ones) is added to ``single`` with its value as it goes."""
-    for name, values in columns.items():
-        if isinstance(values, np.ndarray):
-            yield values
-            continue
-        if not pa.types.is_dictionary(values.type):
-            values = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY)
-        if _one_value(values):
-            single[name] = values[0].as_py()
-        yield values
 
 
 def _one_value(values: pa.Array) -> bool:
