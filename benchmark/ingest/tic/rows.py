@@ -55,6 +55,7 @@ from benchmark.schema import (
     RATE_COLUMNS,
     QuarantineSchema,
     RateSchema,
+    check_built,
     check_built_rates,
     empty_quarantine,
     empty_rates,
@@ -916,7 +917,7 @@ class RowBuilder:
 
     def _quarantine_frame(self) -> pd.DataFrame:
         if self.quarantined:
-            return QuarantineSchema.validate(pd.DataFrame(self.quarantined, columns=_QUARANTINE_COLUMNS))
+            return check_built(QuarantineSchema, pd.DataFrame(self.quarantined, columns=_QUARANTINE_COLUMNS))
         return empty_quarantine()
 
     # -- one negotiated_rates entry --------------------------------------------------------------------------------
