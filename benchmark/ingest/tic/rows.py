@@ -526,7 +526,26 @@ class _Plan:
 
 
 class RowBuilder:
-    """Turns in_network items into rate rows and quarantine records, keeping the file's row account."""
+    """Turns in_network items into rate rows and quarantine records, keeping the file's row account.
+
+    How it works, in three steps (each table is described where ``__init__`` makes it):
+
+    1. **Reading** (:meth:`read_item`, or :meth:`start_item` and its reader called piece by piece for a large item):
+       every negotiated rate of a kept item is checked. A rate whose prices and provider groups are all valid becomes
+       one *block*: a run of prices (each an amount and a *shape*, the price's other values parsed once per distinct
+       key) crossed with a run of *spans* (first row and count of provider groups in the group table; a root reference
+       found by its integer id is a row of ``id_table``). A rate with a problem is read row by row: its valid prices
+       crossed with its valid provider groups become one block (each group a span of one, with its own locator
+       part), every other price x group a quarantine record. Unwanted items are only counted.
+       :meth:`mark` and :meth:`rollback` undo what an item read in pieces added, when a later piece makes the item
+       ambiguous.
+    2. **Compacting** (:meth:`compact`, after every few MB of items): the prices, their locators and the spans read
+       since the last call move from Python lists into numpy and Arrow columns, so the memory kept per price stays
+       ~100 bytes however many there are.
+    3. **Building** (:meth:`results`): the blocks are expanded into rows (``_row_plan``: one row per price x group),
+       deduplicated file-wide, and cut into batches of typed Arrow / numpy columns checked by ``check_built_rates``;
+       the Python-side tables are dropped as soon as their content is in columns.
+    """
 
     def __init__(
         self,
