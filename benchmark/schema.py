@@ -585,27 +585,33 @@ def _fast_rules_hold(known: _FastRules, df: pd.DataFrame) -> bool:
             return False
         if not rules and nullable and not unique:
             continue
-        if not unique and isinstance(series.array, pd.arrays.ArrowStringArray):  # Arrow text: Arrow's own counts
-            text = series.array.__arrow_array__()
-            if text.null_count and not nullable:
-                return False
-            if rules:
-                distinct = pd.Series(pd.arrays.ArrowStringArray(pc.unique(text).drop_null(), dtype=series.dtype))
-                if not all(_passed(rule(distinct)) for rule in rules):
-                    return False
-            continue
-        missing = series.isna()
-        has_missing = bool(missing.any())
+        has_missing = _has_missing(series)
         if has_missing and (not nullable or unique):
             return False
         if unique and series.duplicated().any():
             return False
         if rules:
-            present = series[~missing] if has_missing else series
-            distinct = pd.Series(present.unique(), dtype=series.dtype)
+            distinct = _distinct_present(series, has_missing)
             if not all(_passed(rule(distinct)) for rule in rules):
                 return False
     return all(_passed(check(df).check_passed) for check in known.table_checks)
+
+
+def _has_missing(series: pd.Series) -> bool:
+    """Whether a column holds a missing value (text held by Arrow: Arrow's null count, no mask built)."""
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        return bool(series.array.__arrow_array__().null_count)
+    return bool(series.isna().any())
+
+
+def _distinct_present(series: pd.Series, has_missing: bool) -> pd.Series:
+    """The distinct non-missing values of a column, in its dtype (text held by Arrow: ``pc.unique``, no filtered
+    copy)."""
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        found = pc.unique(series.array.__arrow_array__()).drop_null()
+        return pd.Series(pd.arrays.ArrowStringArray(found, dtype=series.dtype))
+    present = series[series.notna()] if has_missing else series
+    return pd.Series(present.unique(), dtype=series.dtype)
 
 
 def _passed(result: object) -> bool:
