@@ -1037,49 +1037,48 @@ class RowBuilder:
             return 0
         if found_ids is not None:  # every reference is a root reference of the id table
             first, end, slots = found_ids
-            while len(self.prefixes) <= end - first:
-                self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
-            if groups is not None:
-                self._add_span((len(self.groups), len(groups)))
-                for position, group in enumerate(groups):
-                    self.groups.add(None, provider_of(group), None, position)
-                slots += len(groups)
-            self.span_codes.extend(self.found_rows[first:end])
-            self.block_spans.append(end - first + (groups is not None))
-            self.block_prefix.append(0 if groups is not None else 1)
-            return slots
-        references = rate.get("provider_references")
-        found: list = []
-        if references is not None:
-            if type(references) is not list:
-                references = [references]
-            known = self.span_of_id
-            if set(map(type, references)) <= _INT_ONLY:  # the usual integer ids (bool is not int here)
-                try:
-                    found = list(map(known.__getitem__, references))
-                except KeyError:
-                    found = [
-                        known[ref_id] if ref_id in known else self._reference_span(ref_id) for ref_id in references
-                    ]
-            else:
-                found = list(map(self._reference_span, references))
-            if None in found:
+            references = end - first
+            self._name_references(references)
+        else:
+            listed = rate.get("provider_references")
+            found: list = []
+            if listed is not None:
+                if type(listed) is not list:
+                    listed = [listed]
+                known = self.span_of_id
+                if set(map(type, listed)) <= _INT_ONLY:  # the usual integer ids (bool is not int here)
+                    try:
+                        found = list(map(known.__getitem__, listed))
+                    except KeyError:
+                        found = [
+                            known[ref_id] if ref_id in known else self._reference_span(ref_id) for ref_id in listed
+                        ]
+                else:
+                    found = list(map(self._reference_span, listed))
+                if None in found:
+                    return 0
+                self._name_references(len(listed))
+            references, slots = len(found), sum(map(_COUNT_OF, found))
+            if groups is None and not slots:
                 return 0
-            while len(self.prefixes) <= len(references):
-                self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
-        slots = sum(map(_COUNT_OF, found))
         if groups is not None:
             self._add_span((len(self.groups), len(groups)))
             for position, group in enumerate(groups):
                 self.groups.add(None, provider_of(group), None, position)
             slots += len(groups)
-        elif not slots:
-            return 0
-        for span in found:
-            self._add_span(span)
-        self.block_spans.append(len(found) + (groups is not None))
+        if found_ids is not None:
+            self.span_codes.extend(self.found_rows[first:end])
+        else:
+            for span in found:
+                self._add_span(span)
+        self.block_spans.append(references + (groups is not None))
         self.block_prefix.append(0 if groups is not None else 1)
         return slots
+
+    def _name_references(self, count: int) -> None:
+        """Locator parts for provider_references[0] .. [count - 1] (``prefixes`` 1 .. count), made once."""
+        while len(self.prefixes) <= count:
+            self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
 
     def _reference_span(self, ref_id: Any) -> tuple[int, int] | None:
         """(first group row, count) of a reference id whose groups are all objects; None otherwise."""
@@ -1133,8 +1132,7 @@ class RowBuilder:
             problem = _Problem("provider_reference_duplicate", "several root provider_references share this id", key)
         elif entry.groups:
             invalid = _Problem("provider_group_invalid", "a group of this provider reference is not an object", key)
-            while len(self.prefixes) <= ref_index + 1:
-                self.prefixes.append(f".provider_references[{len(self.prefixes) - 1}]")
+            self._name_references(ref_index + 1)
             assert lookup is not None  # entry was found by it
             first = entry.first_row if entry.first_row is not None else self.groups.add_reference(lookup, entry)
             return [
