@@ -14,9 +14,13 @@ import pytest
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Index, Series
 
+from benchmark import config
 from benchmark.analysis import stats
+from benchmark.ingest.validate import PROBLEM_COLUMNS, ProblemSchema, validate_sources
 from benchmark.reference import policy
 from benchmark.schema import DistributionSchema, check_built
+from benchmark.store import pipeline
+from benchmark.store.rate_store import ManifestSchema, open_store
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +159,53 @@ def test_arrow_text_columns_in_chunks_are_checked_as_validate_checks_them(codes,
     _same_outcome(_Texts, frame)
     if passes:
         assert check_built(_Texts, frame) is frame
+
+
+# ------------------------------------------------------------------ the store's manifest and validate's problem table
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> pd.DataFrame:
+    """The manifest of a store of two sample files (a TiC file and a hospital file), as the store reads it."""
+    root = tmp_path_factory.mktemp("store") / "s"
+    files = sorted(config.SAMPLE_TIC_DIR.glob("*.json.gz"))[:1] + sorted(config.SAMPLE_HOSPITAL_DIR.glob("*.csv"))[:1]
+    assert pipeline.ingest(files, ["44320"], root).ok
+    return open_store(root).manifest()
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        pytest.param(lambda f: f, id="as read"),
+        pytest.param(lambda f: f.astype(object), id="python objects"),
+        pytest.param(lambda f: f.assign(rows_loaded=f["rows_loaded"] + 1), id="table check: rows do not balance"),
+        pytest.param(lambda f: f.assign(status="half"), id="isin"),
+        pytest.param(lambda f: f.assign(sha256="ABC"), id="str_matches"),
+        pytest.param(lambda f: f.assign(seq=-1), id="ge"),
+        pytest.param(lambda f: f.assign(run_id=None), id="missing in a non-nullable column"),
+        pytest.param(lambda f: f.iloc[:0].astype(object), id="empty, untyped"),
+    ],
+)
+def test_the_store_manifest_is_checked_as_validate_checks_it(manifest: pd.DataFrame, break_it) -> None:
+    assert len(manifest) == 2 and set(manifest["status"]) == {"loaded"}
+    _same_outcome(ManifestSchema, break_it(manifest.copy()))
+
+
+def test_validate_problem_tables_are_checked_as_validate_checks_them() -> None:
+    [report] = validate_sources(
+        [config.SAMPLE_HOSPITAL_DIR / "284160435_sample-general-hospital-of-houston-synthetic_standardcharges.csv"]
+    )
+    problems = report.problems
+    assert list(problems.columns) == PROBLEM_COLUMNS
+    _same_outcome(ProblemSchema, problems)
+    row = pd.DataFrame(
+        {
+            "source_file": ["f.csv"] * 2,
+            "location": ["line 3", "file"],
+            "severity": ["error", "warning"],
+            "reason_code": ["bad_date", "x"],
+            "detail": ["d", "e"],
+            "raw_value": [None, "v"],
+        }
+    )
+    _same_outcome(ProblemSchema, row)
+    _same_outcome(ProblemSchema, row.assign(severity=["error", "fatal"]))  # isin
+    _same_outcome(ProblemSchema, row.assign(detail=[None, "e"]))  # missing in a non-nullable column

@@ -45,6 +45,7 @@ from benchmark.ingest import cms_schema, routing
 from benchmark.ingest.hospital.reader import check_standard_charges
 from benchmark.ingest.tic.reader import TicFileError, read_in_network
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
+from benchmark.schema import check_built
 from benchmark.sources.http import SourceError
 from benchmark.sources.limits import ZIP_MAGIC, Limits
 from benchmark.sources.source import Source, head_bytes, zip_sources
@@ -344,7 +345,7 @@ def _report(
         columns=PROBLEM_COLUMNS,
     )
     frame = frame.iloc[_file_order(frame["location"])].reset_index(drop=True) if len(frame) else frame
-    return ValidationReport(path, kind, layout, ProblemSchema.validate(frame), account, shown, used)
+    return ValidationReport(path, kind, layout, check_built(ProblemSchema, frame, lazy=False), account, shown, used)
 
 
 def _os_message(error: BaseException) -> str:

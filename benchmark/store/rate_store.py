@@ -689,7 +689,7 @@ class Store:
                 path.unlink(missing_ok=True)
 
     def _write_manifest(self, manifest: pd.DataFrame) -> None:
-        frame = ManifestSchema.validate(manifest.reset_index(drop=True)[MANIFEST_COLUMNS], lazy=True)
+        frame = check_built(ManifestSchema, manifest.reset_index(drop=True)[MANIFEST_COLUMNS])
         temporary = self.root / f".{MANIFEST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         try:
             frame.to_parquet(temporary, index=False)
@@ -738,18 +738,20 @@ def _manifest_row(outcome: FileOutcome, seq: int, now: str, run_id: str, engine:
         "run_id": run_id,
         "engine": engine,
     }
-    return ManifestSchema.validate(pd.DataFrame([row], columns=MANIFEST_COLUMNS), lazy=True)
+    return check_built(ManifestSchema, pd.DataFrame([row], columns=MANIFEST_COLUMNS))
 
 
 def _manifest_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A manifest as read, validated (one written before file dates were recorded gets an empty file_date)."""
     if "file_date" not in frame.columns:
         frame["file_date"] = None
-    return ManifestSchema.validate(frame[MANIFEST_COLUMNS], lazy=True)
+    return check_built(ManifestSchema, frame[MANIFEST_COLUMNS])
 
 
 def _empty_manifest() -> pd.DataFrame:
-    return ManifestSchema.validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in MANIFEST_COLUMNS}))
+    return check_built(
+        ManifestSchema, pd.DataFrame({c: pd.Series([], dtype=object) for c in MANIFEST_COLUMNS}), lazy=False
+    )
 
 
 def _part_of(name: str) -> str | None:
