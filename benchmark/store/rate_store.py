@@ -452,9 +452,17 @@ class Store:
         """A staging folder for one ingest run, locked while the run is alive and removed when it ends."""
         run_id = run_id or new_run_id()
         folder = self.root / STAGING_DIR / run_id
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".active", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        # created and its marker locked under the store's lock, which vacuum holds: another run's vacuum never sees
+        # this folder without a locked marker (it would take it for a dead run's and delete it)
+        with self._lock():
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = open(folder / ".active", "w")  # noqa: SIM115 (closed by the with below)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except BaseException:
+                handle.close()
+                raise
+        with handle:
             try:
                 yield folder
             finally:
