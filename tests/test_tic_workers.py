@@ -157,7 +157,9 @@ def test_helpers_are_stopped_before_a_large_build(
     assert submitted and alive_while_building and all(alive_while_building)  # one batch: the helpers stay up
     assert helped.accounts[0].rows_loaded > 100
     alive_while_building.clear()
-    batches = list(iter_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=True, batch_rows=10))
+    # batches of 100 rows: fewer than the kept items' ~150 prices (and ~640 rows), so the helpers are stopped, in ~7
+    # batches (each batch has a fixed cost of ~15 ms; batches of 10 rows made ~50 of them and reached no other code)
+    batches = list(iter_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=True, batch_rows=100))
     assert alive_while_building and not any(alive_while_building)
     assert len(batches) > 2
     assert_same(helped, alone)
