@@ -26,6 +26,15 @@ HELPER_CHUNKS = Limits(chunk_bytes=3001, queue_chunks=2)  # ~100 batches for a 3
 WANTED = ["10003", "10011"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _helpers_stopped_after_the_module():
+    """The helper processes are started by the first read that asks for them and reused by the next reads, as in a
+    long-lived process (a start waits for the helpers' imports: ~0.1-0.4 s); a read that fails stops them and the
+    next one starts new ones (test_bad_files_fail_the_same_way_and_the_helpers_recover). Stopped after the module."""
+    yield
+    tic_workers.shutdown()
+
+
 @pytest.fixture()
 def submitted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Sequence numbers of the batches the scanner helper accepted during the test."""
@@ -39,8 +48,7 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return ok
 
     monkeypatch.setattr(tic_workers.BatchScanner, "submit", submit)
-    yield accepted
-    tic_workers.shutdown()
+    return accepted
 
 
 def write_gz(path: Path, document: dict) -> Path:
