@@ -145,20 +145,68 @@ def _read(path: Path, batch_rows: int | None) -> tuple[pd.DataFrame, pd.DataFram
     return rates, batches[-1].quarantine, vars(batches[-1].accounts[0])
 
 
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("batch_rows", [None, 7])
-@pytest.mark.parametrize("chunked", [False, True], ids=["chunk", "item-per-chunk"])
-@pytest.mark.parametrize("other", [-3, 9], ids=["sorted-ids", "indexed-ids"])
-def test_fast_paths_give_the_rows_of_the_general_paths(tmp_path, monkeypatch, seed, batch_rows, chunked, other):
-    path = tmp_path / "in-network.json"
-    path.write_text(json.dumps(_file(seed, other)))
+def _chunking(monkeypatch: pytest.MonkeyPatch, chunked: bool) -> None:
+    """``chunked``: the price table is compacted after every item (shapes not remembered are dropped in between)."""
+    if chunked:
+        _one_item_per_chunk(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def general_paths(tmp_path_factory):
+    """``general_paths(seed, other, chunked)``: the file's path and its rows, quarantine and account read whole by
+    the general paths only (the expected values; each read once for the module, read only)."""
+    folder = tmp_path_factory.mktemp("fast-paths")
+    read: dict[tuple[int, int, bool], tuple[Path, tuple[pd.DataFrame, pd.DataFrame, dict]]] = {}
+
+    def general(seed: int, other: int, chunked: bool) -> tuple[Path, tuple[pd.DataFrame, pd.DataFrame, dict]]:
+        if (seed, other, chunked) not in read:
+            path = folder / f"in-network-{seed}-{other}.json"
+            if not path.exists():
+                path.write_text(json.dumps(_file(seed, other)))
+            with pytest.MonkeyPatch.context() as general_only:
+                _general_paths_only(general_only)
+                _chunking(general_only, chunked)
+                read[seed, other, chunked] = path, _read(path, None)
+        return read[seed, other, chunked]
+
+    return general
+
+
+# Every file (4 seeds x sorted/indexed ids) is read by the fast paths whole, in one decode chunk and an item per
+# chunk: 16 cases. Batches (batch_rows=7: ~55 batches a file, fewer rows than many a rate has) are cut after the fast
+# paths have done their work: RowBuilder.results builds them from the finished price and group tables and the row
+# plan (one block per negotiated rate, whichever path read it), and each batch has a fixed cost (~15 ms, mostly
+# check_built_rates). So two of the 16 are also read in batches: sorted ids an item per chunk, indexed ids in one
+# chunk (each kind of id table and each chunking once); their batches together are compared with the general paths'
+# whole read. Measured with coverage (branch mode, benchmark/ingest/tic and schema.py): batching all 16 reaches no
+# line or branch that one batched case does not.
+_BATCHED = {(-3, True, 1), (9, False, 2)}  # (other, chunked, seed)
+_CASES = [
+    (other, chunked, seed, batch_rows)
+    for other in (-3, 9)
+    for chunked in (False, True)
+    for seed in range(4)
+    for batch_rows in (None, 7)
+    if batch_rows is None or (other, chunked, seed) in _BATCHED
+]
+
+
+@pytest.mark.parametrize(
+    "other,chunked,seed,batch_rows",
+    _CASES,
+    ids=[
+        f"{'sorted' if other < 0 else 'indexed'}-ids-{'item-per-chunk' if chunked else 'chunk'}-{rows}-{seed}"
+        for other, chunked, seed, rows in _CASES
+    ],
+)
+def test_fast_paths_give_the_rows_of_the_general_paths(monkeypatch, general_paths, seed, batch_rows, chunked, other):
+    path, slow = general_paths(seed, other, chunked)
     tables = []
     table_of = rows_module._IdTable.of
     monkeypatch.setattr(
         rows_module._IdTable, "of", staticmethod(lambda spans: tables.append(table_of(spans)) or tables[-1])
     )
-    if chunked:  # the price table is compacted after every item: shapes not remembered are dropped in between
-        _one_item_per_chunk(monkeypatch)
+    _chunking(monkeypatch, chunked)
     found_sets = []
     found = rows_module.RowBuilder._found_references
 
@@ -171,9 +219,6 @@ def test_fast_paths_give_the_rows_of_the_general_paths(tmp_path, monkeypatch, se
     fast = _read(path, batch_rows)
     assert any(found_sets) and not all(found_sets)  # both ways of looking references up were taken
     assert tables and all((table.row_of is None) == (other < 0) for table in tables)
-    with monkeypatch.context() as general:
-        _general_paths_only(general)
-        slow = _read(path, batch_rows)
     pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)
     assert list(fast[0].dtypes.astype(str)) == list(slow[0].dtypes.astype(str))
     pd.testing.assert_frame_equal(fast[1], slow[1], check_exact=True)

@@ -26,6 +26,15 @@ HELPER_CHUNKS = Limits(chunk_bytes=3001, queue_chunks=2)  # ~100 batches for a 3
 WANTED = ["10003", "10011"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _helpers_stopped_after_the_module():
+    """The helper processes are started by the first read that asks for them and reused by the next reads, as in a
+    long-lived process (a start waits for the helpers' imports: ~0.1-0.4 s); a read that fails stops them and the
+    next one starts new ones (test_bad_files_fail_the_same_way_and_the_helpers_recover). Stopped after the module."""
+    yield
+    tic_workers.shutdown()
+
+
 @pytest.fixture()
 def submitted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Sequence numbers of the batches the scanner helper accepted during the test."""
@@ -39,8 +48,7 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return ok
 
     monkeypatch.setattr(tic_workers.BatchScanner, "submit", submit)
-    yield accepted
-    tic_workers.shutdown()
+    return accepted
 
 
 def write_gz(path: Path, document: dict) -> Path:
@@ -157,7 +165,9 @@ def test_helpers_are_stopped_before_a_large_build(
     assert submitted and alive_while_building and all(alive_while_building)  # one batch: the helpers stay up
     assert helped.accounts[0].rows_loaded > 100
     alive_while_building.clear()
-    batches = list(iter_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=True, batch_rows=10))
+    # batches of 100 rows: fewer than the kept items' ~150 prices (and ~640 rows), so the helpers are stopped, in ~7
+    # batches (each batch has a fixed cost of ~15 ms; batches of 10 rows made ~50 of them and reached no other code)
+    batches = list(iter_in_network(path, WANTED, limits=HELPER_CHUNKS, helpers=True, batch_rows=100))
     assert alive_while_building and not any(alive_while_building)
     assert len(batches) > 2
     assert_same(helped, alone)
