@@ -134,8 +134,9 @@ def _batches(path: Path, codes: tuple[str, ...] | None, batch_rows: int) -> tupl
 
 @pytest.mark.parametrize("path,codes,batch_rows", BATCHED, ids=[f"{_stem(p)}-{n}" for p, _, n in BATCHED])
 def test_batches_together_are_the_rows_of_the_reader_before(path, codes, batch_rows):
-    """Small batches cut deduplication classes across batches: the first row of a class is still the one kept,
-    with the count of the whole file."""
+    """Batches of one or a few rows give, together, the golden rows, quarantine and account. (These files hold no
+    duplicate rows; duplicates whose class is cut across batches are checked in tests/test_tic_dedup.py against a
+    row-by-row count.)"""
     rates, quarantine, account = _golden(path)
     batches = _batches(path, None if codes is None else tuple(codes), batch_rows)
     assert all(not batch.accounts for batch in batches[:-1])
