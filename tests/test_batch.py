@@ -224,15 +224,17 @@ def test_a_kernel_that_dies_at_start_is_a_kernel_start_error(tmp_path, monkeypat
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     target = tmp_path / "out" / "44320"
-    with pytest.raises(KernelStartError, match="did not start"):
-        run_report(ReportParams(), target, kernel_name="dies-at-start")
+    with pytest.raises(KernelStartError, match="did not start"):  # the HTML only: no Chromium started for a PDF
+        run_report(ReportParams(), target, kernel_name="dies-at-start", formats=("html",))
     assert list((tmp_path / "out").iterdir()) == []  # no staging folder, no failed notebook: no cell ran
 
 
 # --------------------------------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def three_runs(tmp_path_factory):
-    """The same batch run three times: first, unchanged, and after one input file changed."""
+    """The same batch run three times: first (every format), unchanged (asking for the HTML only: the full reports
+    are up to date for it), and after one input file changed (the HTML only: the tests of that run read its statuses,
+    fingerprints and checksums, and which files the formats made). Each run records the files it left."""
     root = tmp_path_factory.mktemp("batch")
     (root / "data").mkdir()
     shutil.copy(config.SAMPLE_HOSPITAL_DIR / HOUSTON, root / "data" / HOUSTON)
@@ -257,16 +259,26 @@ def three_runs(tmp_path_factory):
     runs = []
     for step in ("first", "unchanged", "input changed"):
         options = ["--workers", "2"]  # the first run's two reports side by side
+        if step == "unchanged":
+            options += ["--formats", "html"]
         if step == "input changed":
             csv = root / "data" / HOUSTON
             csv.write_text(csv.read_text().replace("Houston", "Houston (edited)", 1))
             # one worker: one process and one kernel for both reports, not one of each per report (what the tests
             # read of this run, its statuses, fingerprints, checksums and the report folder, does not depend on it)
-            options = ["--workers", "1"]
+            options = ["--workers", "1", "--formats", "html"]
         status = cli.main(["batch", str(spec), "--out", str(out), *options])
         manifest = json.loads((out / "manifest.json").read_text())
         ok_slug = manifest["reports"][0]["slug"]
-        runs.append({"status": status, "manifest": manifest, "run_json": (out / ok_slug / "run.json").read_text()})
+        files = sorted(str(p.relative_to(out / ok_slug)) for p in (out / ok_slug).rglob("*") if p.is_file())
+        runs.append(
+            {
+                "status": status,
+                "manifest": manifest,
+                "run_json": (out / ok_slug / "run.json").read_text(),
+                "files": files,
+            }
+        )
     runs[0]["data_sha256"] = original_sha256
     return root, out, runs
 
@@ -283,7 +295,7 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
     assert (out / bad["error"]["failed_notebook"]).is_file() and not (out / bad["slug"]).exists()
     assert good["error"] is None and good["attempts"] == 1 and good["seconds"] > 0
     assert max(good["started"], bad["started"]) <= min(good["finished"], bad["finished"])  # ran side by side
-    folder = out / good["slug"]
+    assert first["manifest"]["formats"] == ["html", "pdf", "pptx", "xlsx", "csv"]  # all by default
     for name in (
         "report.html",
         "summary.json",
@@ -294,9 +306,10 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
         "code_report.ipynb",
         "charts/pct_of_medicare.png",
     ):
-        assert (folder / name).is_file(), name
+        assert name in first["files"], name
         assert f"{good['slug']}/{name}" in good["outputs"]
-    assert (folder / "report.pdf").is_file() == (exports.find_chromium() is not None)
+    assert ("report.pdf" in first["files"]) == (exports.find_chromium() is not None)
+    assert json.loads(first["run_json"])["formats"] == ["html", "pdf", "pptx", "xlsx", "csv"]
     assert good["input_checksums"][str((root / "data" / HOUSTON).resolve())] == first["data_sha256"]
     assert good["parameters"] == {
         "code": "44320",
@@ -347,3 +360,17 @@ def test_an_unchanged_report_is_skipped_and_a_changed_input_reruns_it(three_runs
     assert good[2]["input_checksums"][data_file] == hashlib.sha256((root / "data" / HOUSTON).read_bytes()).hexdigest()
     assert good[2]["input_checksums"][data_file] != good[0]["input_checksums"][data_file]
     assert json.loads(changed["run_json"])["fingerprint"] == good[2]["fingerprint"]
+
+
+@pytest.mark.slow
+def test_a_run_asking_for_the_html_only_writes_no_export(three_runs):
+    _, _, (first, unchanged, changed) = three_runs
+    assert unchanged["manifest"]["formats"] == changed["manifest"]["formats"] == ["html"]
+    good = changed["manifest"]["reports"][0]
+    assert good["status"] == "ok" and json.loads(changed["run_json"])["formats"] == ["html"]
+    written = set(changed["files"])
+    assert {"report.html", "summary.json", "run.json", "code_report.ipynb", "charts/pct_of_medicare.png"} <= written
+    assert not [name for name in written if name in ("report.pdf", "deck.pptx", "tables.xlsx") or "tables/" in name]
+    listed = [f"{good['slug']}/{name}" for name in changed["files"] if not name.startswith(".paybench-")]
+    assert listed == good["outputs"]
+    assert set(first["files"]) - written >= {"deck.pptx", "tables.xlsx", "tables/benchmark_by_payer.csv"}

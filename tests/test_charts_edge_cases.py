@@ -149,8 +149,9 @@ def test_chart_handles_input(chart, case, tmp_path):
     elif chart not in ("market_heatmap (rates without a state)", "policy_matrix_chart"):  # its legend names it
         assert config.NOT_AVAILABLE not in _texts(fig)
     # saved without a tight bounding box: what the chart draws (titles, legends, labels, footnote) fits in the figure
+    # (laid out again by a draw that renders nothing: the places and text sizes of a draw, without its pixels)
     canvas = FigureCanvasAgg(fig)
-    canvas.draw()
+    fig.draw_without_rendering()
     drawn, page = fig.get_tightbbox(canvas.get_renderer()), fig.bbox_inches
     assert page.x0 - 0.01 <= drawn.x0 and drawn.x1 <= page.x1 + 0.01, (drawn, page)
     assert page.y0 - 0.01 <= drawn.y0 and drawn.y1 <= page.y1 + 0.01, (drawn, page)
