@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from benchmark import codes, config
 from benchmark.errors import ParameterError, PaybenchError
+from benchmark.reporting import formats
 from benchmark.safe_text import write_csv
 from benchmark.sources.http import redact
 
@@ -179,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         help="benchmark only rates of this confidence or higher, lowest first: 'flagged', 'disputed', "
         "'single source', 'corroborated' (default: every rate not flagged)",
     )
+    _formats_option(report)
     report.set_defaults(handler=_report)
 
     batch = sub.add_parser(
@@ -207,6 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--overwrite", action="store_true", help="write into an --out folder that is not an earlier batch output"
     )
+    _formats_option(batch)
     batch.set_defaults(handler=_batch)
 
     ingest = sub.add_parser("ingest", help="read TiC / hospital files into a rate store (Parquet + manifest)")
@@ -351,6 +354,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _formats_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--formats",
+        type=_formats,
+        default=formats.FORMATS,
+        metavar="LIST",
+        help=f"files to write, comma-separated among {','.join(formats.FORMATS)} (default: all); html, the report "
+        "itself with summary.json and charts, is always written, every export is made from it",
+    )
+
+
 def _assessment_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("code", help="CPT/HCPCS code, e.g. 44320")
     command.add_argument("--geography", default="all", help="'all', a state (TX) or a locality id (04412-18)")
@@ -449,7 +463,9 @@ def _run_report(
         keep_implausible=args.keep_implausible,
         min_confidence=args.min_confidence,
     )
-    outputs = run_report(params, args.out, force=args.force, overwrite=args.overwrite, shared_kernel=kernel)
+    outputs = run_report(
+        params, args.out, force=args.force, overwrite=args.overwrite, shared_kernel=kernel, formats=args.formats
+    )
     if outputs.skipped:
         print(
             f"{codes.label(params.code)} report in {outputs.out_dir} is up to date (same parameters, inputs and code; "
@@ -486,6 +502,14 @@ def _year(text: str) -> int:
     return int(text)
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """``--formats``: checked names in their canonical order (benchmark.reporting.formats); else exit 2."""
+    try:
+        return formats.parse(text)
+    except ParameterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _at_least_one(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
@@ -502,7 +526,7 @@ def _batch(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     out = args.out or config.REPORTS_DIR / args.batch_file.stem
     workers = DEFAULT_WORKERS if args.workers is None else args.workers
-    run = run_batch(batch, out, workers=workers, force=args.force, overwrite=args.overwrite)
+    run = run_batch(batch, out, workers=workers, force=args.force, overwrite=args.overwrite, formats=args.formats)
     counts = run.counts()
     print(
         f"{len(run.results)} reports in {run.out_dir}: {counts['ok']} written, {counts['skipped']} up to date, "

@@ -224,18 +224,22 @@ def test_a_kernel_that_dies_at_start_is_a_kernel_start_error(tmp_path, monkeypat
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     target = tmp_path / "out" / "44320"
-    with pytest.raises(KernelStartError, match="did not start"):
-        run_report(ReportParams(), target, kernel_name="dies-at-start")
+    with pytest.raises(KernelStartError, match="did not start"):  # the HTML only: no Chromium started for a PDF
+        run_report(ReportParams(), target, kernel_name="dies-at-start", formats=("html",))
     assert list((tmp_path / "out").iterdir()) == []  # no staging folder, no failed notebook: no cell ran
 
 
 # --------------------------------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def three_runs(tmp_path_factory):
-    """The same batch run three times: first, unchanged, and after one input file changed."""
+    """Three batch runs into one output folder: the batch file (every format); a batch file of its good report
+    alone, unchanged, asking for the HTML only (the full report is up to date for it: nothing runs, no worker
+    starts); and the batch file again after the good report's input file changed (the HTML only), where the failed
+    report, its inputs unchanged, runs again. Each run records the files the good report's folder holds."""
     root = tmp_path_factory.mktemp("batch")
-    (root / "data").mkdir()
-    shutil.copy(config.SAMPLE_HOSPITAL_DIR / HOUSTON, root / "data" / HOUSTON)
+    for folder in ("data", "data-bad"):  # the failing report reads its own copy: its inputs never change
+        (root / folder).mkdir()
+        shutil.copy(config.SAMPLE_HOSPITAL_DIR / HOUSTON, root / folder / HOUSTON)
     original_sha256 = hashlib.sha256((root / "data" / HOUSTON).read_bytes()).hexdigest()
     # sources are checked before anything runs (a missing one makes the batch invalid); this directory passes the
     # check (its header is right) and fails inside the notebook: a byte that is not UTF-8 far below the header
@@ -249,24 +253,36 @@ def three_runs(tmp_path_factory):
           - code: "44320"
             data_source: data             # relative to this file
           - code: "44320"
-            data_source: data
+            data_source: data-bad
             providers: bad-providers.csv  # fails inside the notebook: UnicodeDecodeError
     """,
     )
+    alone = _write(root / "good-report.yaml", 'reports:\n  - {code: "44320", data_source: data}\n')
     out = root / "out"
     runs = []
-    for step in ("first", "unchanged", "input changed"):
-        options = ["--workers", "2"]  # the first run's two reports side by side
+    steps = (
+        ("first", spec, ["--workers", "2"]),  # the two reports side by side
+        ("unchanged", alone, ["--formats", "html"]),
+        # one worker: one process and one kernel for both reports, not one of each per report (what the tests read
+        # of this run, its statuses, fingerprints, checksums and the report folder, does not depend on it)
+        ("input changed", spec, ["--workers", "1", "--formats", "html"]),
+    )
+    for step, batch_file, options in steps:
         if step == "input changed":
             csv = root / "data" / HOUSTON
             csv.write_text(csv.read_text().replace("Houston", "Houston (edited)", 1))
-            # one worker: one process and one kernel for both reports, not one of each per report (what the tests
-            # read of this run, its statuses, fingerprints, checksums and the report folder, does not depend on it)
-            options = ["--workers", "1"]
-        status = cli.main(["batch", str(spec), "--out", str(out), *options])
+        status = cli.main(["batch", str(batch_file), "--out", str(out), *options])
         manifest = json.loads((out / "manifest.json").read_text())
         ok_slug = manifest["reports"][0]["slug"]
-        runs.append({"status": status, "manifest": manifest, "run_json": (out / ok_slug / "run.json").read_text()})
+        files = sorted(str(p.relative_to(out / ok_slug)) for p in (out / ok_slug).rglob("*") if p.is_file())
+        runs.append(
+            {
+                "status": status,
+                "manifest": manifest,
+                "run_json": (out / ok_slug / "run.json").read_text(),
+                "files": files,
+            }
+        )
     runs[0]["data_sha256"] = original_sha256
     return root, out, runs
 
@@ -283,7 +299,7 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
     assert (out / bad["error"]["failed_notebook"]).is_file() and not (out / bad["slug"]).exists()
     assert good["error"] is None and good["attempts"] == 1 and good["seconds"] > 0
     assert max(good["started"], bad["started"]) <= min(good["finished"], bad["finished"])  # ran side by side
-    folder = out / good["slug"]
+    assert first["manifest"]["formats"] == ["html", "pdf", "pptx", "xlsx", "csv"]  # all by default
     for name in (
         "report.html",
         "summary.json",
@@ -294,9 +310,10 @@ def test_first_run_writes_the_good_report_and_records_the_failure(three_runs):
         "code_report.ipynb",
         "charts/pct_of_medicare.png",
     ):
-        assert (folder / name).is_file(), name
+        assert name in first["files"], name
         assert f"{good['slug']}/{name}" in good["outputs"]
-    assert (folder / "report.pdf").is_file() == (exports.find_chromium() is not None)
+    assert ("report.pdf" in first["files"]) == (exports.find_chromium() is not None)
+    assert json.loads(first["run_json"])["formats"] == ["html", "pdf", "pptx", "xlsx", "csv"]
     assert good["input_checksums"][str((root / "data" / HOUSTON).resolve())] == first["data_sha256"]
     assert good["parameters"] == {
         "code": "44320",
@@ -331,10 +348,12 @@ def test_index_page_links_every_report_and_shows_the_overview_chart(three_runs):
 @pytest.mark.slow
 def test_an_unchanged_report_is_skipped_and_a_changed_input_reruns_it(three_runs):
     root, _, (first, unchanged, changed) = three_runs
-    assert unchanged["status"] == changed["status"] == batch.EXIT_FAILED  # the bad set fails every time
+    assert changed["status"] == batch.EXIT_FAILED  # the bad set fails every time
     good = [run["manifest"]["reports"][0] for run in (first, unchanged, changed)]
+    assert unchanged["manifest"]["reports"] == [good[1]] and unchanged["status"] == batch.EXIT_OK
     if unchanged["manifest"]["code_version"] == first["manifest"]["code_version"]:
         assert [g["status"] for g in good] == ["ok", "skipped", "ok"]
+        assert unchanged["manifest"]["counts"] == {"ok": 0, "skipped": 1, "failed": 0}
         assert unchanged["run_json"] == first["run_json"]  # not rewritten
         assert good[1]["fingerprint"] == good[0]["fingerprint"]
         assert good[1]["notes"][0].startswith("up to date: parameters, inputs and code version unchanged")
@@ -342,8 +361,26 @@ def test_an_unchanged_report_is_skipped_and_a_changed_input_reruns_it(three_runs
         assert [g["status"] for g in good] == ["ok", "ok", "ok"]
         assert good[1]["fingerprint"] != good[0]["fingerprint"]
     assert good[2]["fingerprint"] not in (good[0]["fingerprint"], good[1]["fingerprint"])
-    assert unchanged["manifest"]["reports"][1]["status"] == "failed"  # failures are always run again
+    # failures are always run again, inputs unchanged or not
+    bad = [run["manifest"]["reports"][1] for run in (first, changed)]
+    assert [b["status"] for b in bad] == ["failed", "failed"] and bad[1]["started"] > bad[0]["finished"]
+    if changed["manifest"]["code_version"] == first["manifest"]["code_version"]:
+        assert bad[1]["fingerprint"] == bad[0]["fingerprint"]  # same parameters, inputs and code
     data_file = str((root / "data" / HOUSTON).resolve())
     assert good[2]["input_checksums"][data_file] == hashlib.sha256((root / "data" / HOUSTON).read_bytes()).hexdigest()
     assert good[2]["input_checksums"][data_file] != good[0]["input_checksums"][data_file]
     assert json.loads(changed["run_json"])["fingerprint"] == good[2]["fingerprint"]
+
+
+@pytest.mark.slow
+def test_a_run_asking_for_the_html_only_writes_no_export(three_runs):
+    _, _, (first, unchanged, changed) = three_runs
+    assert unchanged["manifest"]["formats"] == changed["manifest"]["formats"] == ["html"]
+    good = changed["manifest"]["reports"][0]
+    assert good["status"] == "ok" and json.loads(changed["run_json"])["formats"] == ["html"]
+    written = set(changed["files"])
+    assert {"report.html", "summary.json", "run.json", "code_report.ipynb", "charts/pct_of_medicare.png"} <= written
+    assert not [name for name in written if name in ("report.pdf", "deck.pptx", "tables.xlsx") or "tables/" in name]
+    listed = [f"{good['slug']}/{name}" for name in changed["files"] if not name.startswith(".paybench-")]
+    assert listed == good["outputs"]
+    assert set(first["files"]) - written >= {"deck.pptx", "tables.xlsx", "tables/benchmark_by_payer.csv"}

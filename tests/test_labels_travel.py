@@ -42,7 +42,7 @@ def _inside(fig, plain_png: bytes) -> list[str]:
     """Sides where what the figure draws (footnote, tick labels, titles, legends) leaves the figure's area."""
     assert plain_png[:8] == b"\x89PNG\r\n\x1a\n"
     canvas = FigureCanvasAgg(fig)
-    canvas.draw()
+    fig.draw_without_rendering()  # laid out as a draw places it, without rendering the pixels again
     drawn = fig.get_tightbbox(canvas.get_renderer())  # inches, only what is drawn
     page = fig.bbox_inches
     tolerance = 0.01

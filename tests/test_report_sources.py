@@ -27,8 +27,9 @@ from benchmark import cache, cli, config
 from benchmark.analysis import rates
 from benchmark.errors import ParameterError
 from benchmark.reference import medicare
-from benchmark.reporting import batch, preflight, provenance, runner
+from benchmark.reporting import batch, exports, preflight, provenance, runner
 from benchmark.reporting import params as params_module
+from benchmark.reporting.kernel import SharedKernel
 from benchmark.reporting.report import CodeReport, ReportParams
 
 SAMPLE_TIC = sorted(config.SAMPLE_TIC_DIR.glob("*.json.gz"))
@@ -233,26 +234,24 @@ def test_an_up_to_date_report_is_skipped_unless_forced(tmp_path, monkeypatch):
     outputs = runner.run_report(params, folder)
     assert outputs.skipped and outputs.html == folder / "report.html"
 
-    def no_kernel(*args, **kwargs):
-        raise RuntimeError("papermill started")
-
-    import papermill
-
-    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
-    with pytest.raises(RuntimeError, match="papermill started"):
+    # a run starts with the report's kernel: stopped there (no kernel, no Chromium started for nothing)
+    monkeypatch.setattr(SharedKernel, "start", _kernel_started)
+    monkeypatch.setenv(exports.CHROMIUM_ENV, "")
+    with pytest.raises(RuntimeError, match="kernel started"):
         runner.run_report(params, folder, force=True)
     assert (folder / "report.html").is_file()  # a failed forced run leaves the report as it was
 
 
+def _kernel_started(*args, **kwargs):
+    raise RuntimeError("kernel started")
+
+
 def test_a_report_dated_by_its_run_is_not_up_to_date_the_next_day(tmp_path, monkeypatch):
     # expired-contract flags depend on the report date: without report_date it is the run date (UTC), so a report
-    # written yesterday is run again today; one with a report_date stays up to date whatever the run date
-    import papermill
-
-    def no_kernel(*args, **kwargs):
-        raise RuntimeError("papermill started")
-
-    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    # written yesterday is run again today; one with a report_date stays up to date whatever the run date. A run is
+    # stopped where it starts the report's kernel (SharedKernel.start)
+    monkeypatch.setattr(SharedKernel, "start", _kernel_started)
+    monkeypatch.setenv(exports.CHROMIUM_ENV, "")
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)
 
@@ -270,7 +269,7 @@ def test_a_report_dated_by_its_run_is_not_up_to_date_the_next_day(tmp_path, monk
     assert inputs.report_date == yesterday.isoformat()
     assert provenance.run_inputs(undated, run_date=yesterday).fingerprint == inputs.fingerprint
     assert not runner.is_up_to_date(folder, provenance.run_inputs(undated, run_date=today))
-    with pytest.raises(RuntimeError, match="papermill started"):  # the runner's own date (today): run again
+    with pytest.raises(RuntimeError, match="kernel started"):  # the runner's own date (today): run again
         runner.run_report(undated, folder)
     folder, _ = written(undated, today)
     assert runner.run_report(undated, folder).skipped  # written today: up to date
@@ -336,13 +335,24 @@ def test_a_report_from_the_cache_says_what_a_report_from_the_files_says(tmp_path
 # ------------------------------------------------------------------------------------------------ end to end
 @pytest.mark.slow
 def test_a_tic_only_report_from_a_relative_path(tmp_path, monkeypatch, capsys):
-    # in this process, from the project folder (as a user types it there); no PDF: this test does not look at it
-    # (test_pdf.py and test_exports.py do), and printing it is Chromium's slowest step
+    # in this process, from the project folder (as a user types it there); the HTML only: this test does not look at
+    # the exports (test_pdf.py, test_exports.py and test_deck.py do), and it checks --formats html end to end
     monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("PAYBENCH_CHROMIUM", "")
     out = tmp_path / "tic-only"
-    status = cli.main(["report", "44320", "--source", "data/sample/tic", "--out", str(out)])
+    argv = ["report", "44320", "--source", "data/sample/tic", "--out", str(out), "--formats", "html"]
+    status = cli.main(argv)
     assert status == 0, capsys.readouterr()
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [
+        ".paybench-report",
+        "charts",
+        "code_report.ipynb",
+        "report.html",
+        "run.json",
+        "slides",
+        "summary.json",
+    ]
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["formats"] == ["html"]
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     national = summary["counts"]["rates_in_benchmark"]
     assert national > 0 and summary["payers_by_state"] == {}
@@ -351,7 +361,7 @@ def test_a_tic_only_report_from_a_relative_path(tmp_path, monkeypatch, capsys):
     by_geography = html[html.index("By geography") :][:400]
     assert config.NOT_AVAILABLE in by_geography
     capsys.readouterr()
-    status = cli.main(["report", "44320", "--source", "data/sample/tic", "--out", str(out)])
+    status = cli.main(argv)
     printed = capsys.readouterr()
     output = printed.err + printed.out
     assert status == 0 and "up to date" in output, output

@@ -37,13 +37,42 @@ def _run(manager, code: str) -> dict:
         client.stop_channels()
 
 
+def _evaluate(manager, expressions: dict[str, str]) -> dict[str, str]:
+    client = BlockingKernelClient(parent=manager, **manager.get_connection_info(session=True))
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive("", user_expressions=expressions, timeout=60, output_hook=lambda m: None)
+        return {k: v["data"]["text/plain"] for k, v in reply["content"]["user_expressions"].items()}
+    finally:
+        client.stop_channels()
+
+
 def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tmp_path):
+    """A new kernel is sent the warm-up import (kernel.WARM_UP) at start, without waiting for it: the report's modules
+    are loaded before the notebook asks for them, and nothing is left in the namespace the notebook sees. The same
+    kernel then serves the next report from an empty namespace in that report's folder; a dead kernel is replaced;
+    close() ends it. (One test: each kernel started costs seconds of CPU.)"""
     first, second, third = (tmp_path / name for name in ("first", "second", "third"))
     for folder in (first, second, third):
         folder.mkdir()
     kernel = SharedKernel()
     try:
-        state = _run(kernel.ready(first), "x = 1")
+        manager = kernel.ready(first)  # a new kernel: started, warm-up sent, no reset
+        expressions = {
+            "warm": "'benchmark.reporting.report' in __import__('sys').modules",
+            # what ipykernel itself puts in a new kernel's namespace is left out (its ``open`` among them)
+            "names": "sorted(n for n in dir() if not n.startswith('_') and n not in ('In', 'Out', 'exit', 'quit', "
+            "'get_ipython', 'open'))",
+        }
+        deadline = time.monotonic() + 120
+        values = _evaluate(manager, expressions)
+        while values["warm"] != "True" and time.monotonic() < deadline:  # the import may still be running
+            time.sleep(0.5)
+            values = _evaluate(manager, expressions)
+        assert values == {"warm": "True", "names": "[]"}
+
+        state = _run(manager, "x = 1")  # the first report's cell
         assert state["has_x"] == "True" and state["cwd"] == repr(str(first))
         pid = int(state["pid"])
 
@@ -61,36 +90,3 @@ def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tm
         kernel.close()
     with pytest.raises(ProcessLookupError):
         os.kill(last, 0)
-
-
-def _evaluate(manager, expressions: dict[str, str]) -> dict[str, str]:
-    client = BlockingKernelClient(parent=manager, **manager.get_connection_info(session=True))
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
-        reply = client.execute_interactive("", user_expressions=expressions, timeout=60, output_hook=lambda m: None)
-        return {k: v["data"]["text/plain"] for k, v in reply["content"]["user_expressions"].items()}
-    finally:
-        client.stop_channels()
-
-
-def test_a_new_kernel_imports_the_report_modules_unasked_and_binds_no_name(tmp_path):
-    """A new kernel is sent the warm-up import (kernel.WARM_UP) at start, without waiting for it: the report's
-    modules are loaded before the notebook asks for them, and nothing is left in the namespace the notebook sees."""
-    kernel = SharedKernel()
-    try:
-        manager = kernel.ready(tmp_path)  # a new kernel: started, warm-up sent, no reset
-        expressions = {
-            "warm": "'benchmark.reporting.report' in __import__('sys').modules",
-            # what ipykernel itself puts in a new kernel's namespace is left out (its ``open`` among them)
-            "names": "sorted(n for n in dir() if not n.startswith('_') and n not in ('In', 'Out', 'exit', 'quit', "
-            "'get_ipython', 'open'))",
-        }
-        deadline = time.monotonic() + 120
-        values = _evaluate(manager, expressions)
-        while values["warm"] != "True" and time.monotonic() < deadline:  # the import may still be running
-            time.sleep(0.5)
-            values = _evaluate(manager, expressions)
-        assert values == {"warm": "True", "names": "[]"}
-    finally:
-        kernel.close()

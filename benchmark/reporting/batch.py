@@ -36,7 +36,7 @@ import os
 import time
 import traceback
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -51,6 +51,7 @@ from benchmark.files import atomic_write_text
 from benchmark.reporting import output_folder, provenance
 from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.exports import chromium_version
+from benchmark.reporting.formats import FORMATS, chosen
 from benchmark.reporting.kernel import KernelStartError, ReportRunError, SharedKernel
 from benchmark.reporting.params import ReportParams, check_report
 from benchmark.reporting.parent_watch import die_with_parent
@@ -263,17 +264,21 @@ def run_batch(
     force: bool = False,
     progress: bool | None = None,
     overwrite: bool = False,
+    formats: Collection[str] = FORMATS,
 ) -> BatchRun:
     """Run every report of ``batch`` under ``out_dir``; write ``manifest.json`` and ``index.html`` there.
 
     ``progress``: show a tqdm bar (None: only on a terminal). A report that fails does not stop the others.
     ``out_dir`` must be missing, empty or an earlier batch output root (else :class:`ParameterError`, nothing run,
     unless ``overwrite``: the reports are then written into it beside what is there, which is left alone).
+    ``formats`` (:mod:`benchmark.reporting.formats`, default all): the exports every report writes; a report written
+    with all of them is up to date (recorded in the manifest).
     """
     from tqdm import tqdm  # lazy for start-up time only (tqdm pulls in its notebook/rich integrations)
 
     if workers < 1:
         raise ParameterError(f"workers must be at least 1, got {workers}")
+    wanted = chosen(formats)
     root = output_folder.check_output_folder(out_dir, output_folder.BATCH_MARKER, overwrite=overwrite).resolve()
     try:  # a folder that cannot be written is refused before anything runs (exit 2), not after (no manifest)
         root.mkdir(parents=True, exist_ok=True)
@@ -296,7 +301,7 @@ def run_batch(
             slug, inputs.parameters, "pending", fingerprint=inputs.fingerprint, input_checksums=inputs.input_checksums
         )
         results[slug] = result
-        if not force and is_up_to_date(target, inputs):
+        if not force and is_up_to_date(target, inputs, wanted):
             _log.info("%s: skipped, up to date (parameters, inputs and code version unchanged)", slug)
             _mark_skipped(result, root)
         else:
@@ -309,7 +314,7 @@ def run_batch(
         disable=None if progress is None else not progress,
         initial=len(results) - len(to_run),
     ) as bar:
-        for outcome in _execute(to_run, root, workers):
+        for outcome in _execute(to_run, root, workers, wanted):
             result = results[outcome["slug"]]
             for key, value in outcome.items():
                 setattr(result, key, value)
@@ -327,6 +332,7 @@ def run_batch(
         "seconds": round(time.perf_counter() - clock, 2),
         "workers": workers,
         "force": force,
+        "formats": list(wanted),
         "code_version": code,
         "package_versions": {**provenance.package_versions(), "chromium": chromium_version()},
         "counts": _counts(ordered),
@@ -363,7 +369,9 @@ def run_with_retries(
 
 
 # --------------------------------------------------------------------------------------------------- helpers
-def _execute(to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path, workers: int):
+def _execute(
+    to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path, workers: int, formats: tuple[str, ...]
+):
     """Yield one outcome mapping per report, as they finish (in worker processes, ``spawn``-started)."""
     if not to_run:
         return
@@ -374,7 +382,7 @@ def _execute(to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path
         initargs=(os.getpid(),),
     ) as pool:
         futures: dict[Future, tuple[ReportParams, provenance.RunInputs]] = {
-            pool.submit(_run_one, params, inputs, str(root)): (params, inputs) for params, inputs in to_run
+            pool.submit(_run_one, params, inputs, str(root), formats): (params, inputs) for params, inputs in to_run
         }
         for future in as_completed(futures):
             params, _ = futures[future]
@@ -406,7 +414,7 @@ def _start_worker(parent_pid: int) -> None:
     multiprocessing.util.Finalize(_worker_printer, _worker_printer.close, exitpriority=10)
 
 
-def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> dict[str, Any]:
+def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str, formats: tuple[str, ...]) -> dict[str, Any]:
     """Worker: run one report (retrying kernel-start failures) and describe the outcome; never raises."""
     slug = report_slug(params)
     target = Path(root) / slug
@@ -421,6 +429,7 @@ def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str) -> d
                 force=True,
                 shared_kernel=_worker_kernel,
                 pdf_printer=_worker_printer.print_pdf if _worker_printer else None,
+                formats=formats,
             )
         )
         outcome.update(

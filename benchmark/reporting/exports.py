@@ -10,6 +10,8 @@ runner calls it on the staging folder, so these files appear atomically with the
 - ``tables/*.csv`` and ``tables.xlsx``: every table of the report, built from ``summary.json`` (so they hold exactly
   the numbers the report shows). Text cells that a spreadsheet would run as a formula (starting with ``= + - @``, tab
   or carriage return) are neutralized with a leading apostrophe (OWASP "CSV injection").
+
+Only the exports asked for are written (:mod:`benchmark.reporting.formats`, default all).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from benchmark import codes, safe_text
 from benchmark.errors import PaybenchError
 from benchmark.reporting import about
 from benchmark.reporting.deck import build_deck
+from benchmark.reporting.formats import CSV, FORMATS, PDF, PPTX, XLSX
 from benchmark.safe_text import FORMULA_PREFIXES, neutralized  # noqa: F401 (the exports' cell rules, one place)
 from benchmark.safe_text import neutralize_cell as neutralize_formula  # noqa: F401
 
@@ -67,9 +70,9 @@ class ExportError(PaybenchError, RuntimeError):
 
 @dataclass(frozen=True)
 class ExportOutputs:
-    pdf: Path | None
-    deck: Path
-    xlsx: Path
+    pdf: Path | None  # None when not asked for, or when no Chromium is installed (see ``notes``)
+    deck: Path | None  # None when not asked for (also xlsx; csv then empty)
+    xlsx: Path | None
     csv: tuple[Path, ...]
     notes: tuple[str, ...]
 
@@ -106,8 +109,14 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 
-def write_exports(report_dir: str | Path, *, pdf_printer: Callable[[Path, Path], Path] | None = None) -> ExportOutputs:
-    """Write the tables (CSV + XLSX), ``deck.pptx`` and, when Chromium is installed, ``report.pdf``.
+def write_exports(
+    report_dir: str | Path,
+    *,
+    formats: Collection[str] = FORMATS,
+    pdf_printer: Callable[[Path, Path], Path] | None = None,
+) -> ExportOutputs:
+    """Write the exports among ``formats`` (:mod:`benchmark.reporting.formats`; default all): the tables (CSV,
+    XLSX), ``deck.pptx`` and, when Chromium is installed, ``report.pdf``.
 
     ``pdf_printer(html, pdf)`` prints the PDF (default :func:`print_pdf`, a Chromium started for it; a batch worker
     passes :meth:`benchmark.reporting.pdf_printer.PdfPrinter.print_pdf`, one Chromium for all its reports).
@@ -118,16 +127,23 @@ def write_exports(report_dir: str | Path, *, pdf_printer: Callable[[Path, Path],
     # waits for it): on two cores the PDF costs little wall time beyond the rest
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paybench-pdf") as printer:
         printing = None
-        if find_chromium() is None:
-            notes.append(NO_CHROMIUM_NOTE)
-            _log.info("%s", NO_CHROMIUM_NOTE)
-        else:
-            printing = printer.submit(pdf_printer or print_pdf, folder / "report.html", folder / PDF_NAME)
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        tables = summary_tables(summary)
-        csv_paths = write_csv(tables, folder / CSV_DIR)
-        xlsx = write_xlsx(tables, folder / XLSX_NAME, summary)
-        deck = build_deck(folder)
+        if PDF in formats:
+            if find_chromium() is None:
+                notes.append(NO_CHROMIUM_NOTE)
+                _log.info("%s", NO_CHROMIUM_NOTE)
+            else:
+                printing = printer.submit(pdf_printer or print_pdf, folder / "report.html", folder / PDF_NAME)
+        csv_paths: list[Path] = []
+        xlsx = deck = None
+        if CSV in formats or XLSX in formats:
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            tables = summary_tables(summary)
+            if CSV in formats:
+                csv_paths = write_csv(tables, folder / CSV_DIR)
+            if XLSX in formats:
+                xlsx = write_xlsx(tables, folder / XLSX_NAME, summary)
+        if PPTX in formats:
+            deck = build_deck(folder)
         pdf = printing.result() if printing is not None else None
     return ExportOutputs(pdf, deck, xlsx, tuple(csv_paths), tuple(notes))
 

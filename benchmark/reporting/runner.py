@@ -2,8 +2,9 @@
 
 :func:`run_report` validates the parameters (codes stay strings: they are passed as Python values, never through
 papermill's ``-p`` type guessing), executes ``notebooks/code_report.ipynb`` in a staging folder next to the output,
-exports ``report.html`` without code cells, writes the exports made from it (``report.pdf``, ``deck.pptx``,
-``tables.xlsx``, ``tables/*.csv``: :mod:`benchmark.reporting.exports`) and ``run.json`` (parameters, input checksums, code
+exports ``report.html`` without code cells, writes the exports made from it that are asked for (``report.pdf``,
+``deck.pptx``, ``tables.xlsx``, ``tables/*.csv``: :mod:`benchmark.reporting.exports`,
+:mod:`benchmark.reporting.formats`) and ``run.json`` (parameters, input checksums, code
 version, package versions, timings: :mod:`benchmark.reporting.provenance`), and only then swaps the staging folder into place,
 so a failed run never leaves half a report.
 """
@@ -16,7 +17,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 from benchmark import codes, config, lean_imports
 from benchmark.reporting import about, exports, output_folder, provenance
+from benchmark.reporting.formats import FORMATS, PDF, chosen, covers
 from benchmark.reporting.kernel import KernelStartError, ReportRunError, SharedKernel, ensure_kernel
 from benchmark.reporting.params import ReportParams, check_report
 from benchmark.reporting.pdf_printer import PdfPrinter
@@ -87,6 +89,7 @@ def run_report(
     overwrite: bool = False,
     shared_kernel: SharedKernel | None = None,
     pdf_printer: Callable[[Path, Path], Path] | None = None,
+    formats: Collection[str] = FORMATS,
 ) -> ReportOutputs:
     """Execute the code notebook for ``params`` and write its outputs to ``out_dir`` (default reports/<slug>).
 
@@ -99,16 +102,19 @@ def run_report(
     computed when not given) goes into ``run.json``. ``shared_kernel`` runs the notebook in that kernel (reset
     first: :class:`SharedKernel`) instead of a new kernel started and shut down for this report; ``pdf_printer``
     prints ``report.pdf`` (:func:`~benchmark.reporting.exports.write_exports`; a batch worker's long-lived Chromium).
+    ``formats`` (:mod:`benchmark.reporting.formats`, default all) names the exports to write, recorded in ``run.json``;
+    a report written with every one of them is up to date for this run (a PDF not asked for starts no Chromium).
     Raises
     :class:`ReportRunError` when a cell fails (the failed notebook is kept beside the output folder) and
     :class:`KernelStartError` when the kernel never ran a cell.
     """
     params = check_report(params)
+    wanted = chosen(formats)
     started, clock = provenance.now_utc(), time.perf_counter()
     inputs = inputs or provenance.run_inputs(params)
     target = Path(out_dir) if out_dir else config.REPORTS_DIR / report_slug(params)
     target = output_folder.check_output_folder(target, output_folder.REPORT_MARKER, overwrite=overwrite)
-    if not force and is_up_to_date(target, inputs):
+    if not force and is_up_to_date(target, inputs, wanted):
         return existing_outputs(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     failed_notebook = failed_notebook_path(target)
@@ -123,7 +129,7 @@ def run_report(
     report_kernel = shared_kernel or SharedKernel(kernel)
     # no printer given (a single report): this report's own Chromium, started while the notebook runs, so that the
     # PDF does not wait for Chromium to start after it
-    own_printer = PdfPrinter() if pdf_printer is None and exports.find_chromium() else None
+    own_printer = PdfPrinter() if PDF in wanted and pdf_printer is None and exports.find_chromium() else None
     starting: threading.Thread | None = None
     if own_printer is not None:
         pdf_printer = own_printer.print_pdf
@@ -143,8 +149,8 @@ def run_report(
                 if owned:
                     report_kernel.close()
             export_html(notebook, staging / "report.html", title=_report_title(staging, params))
-            made = exports.write_exports(staging, pdf_printer=pdf_printer)
-            _write_run_record(staging, inputs, started, time.perf_counter() - clock, made.notes)
+            made = exports.write_exports(staging, formats=wanted, pdf_printer=pdf_printer)
+            _write_run_record(staging, inputs, wanted, started, time.perf_counter() - clock, made.notes)
             output_folder.publish(staging, target, output_folder.REPORT_MARKER, overwrite=overwrite)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -163,9 +169,9 @@ def run_report(
         target / "report.html",
         target / "summary.json",
         tuple(sorted((target / "charts").glob("*"))),
-        deck=moved(made.deck),
+        deck=moved(made.deck) if made.deck else None,
         pdf=moved(made.pdf) if made.pdf else None,
-        xlsx=moved(made.xlsx),
+        xlsx=moved(made.xlsx) if made.xlsx else None,
         csv=tuple(map(moved, made.csv)),
         run_record=target / RUN_RECORD,
         notes=made.notes,
@@ -213,8 +219,9 @@ def _execute(
         raise
 
 
-def is_up_to_date(report_dir: Path, inputs: provenance.RunInputs) -> bool:
-    """A written report whose ``run.json`` has the same fingerprint and whose listed outputs all exist.
+def is_up_to_date(report_dir: Path, inputs: provenance.RunInputs, formats: Collection[str] = FORMATS) -> bool:
+    """A written report whose ``run.json`` has the same fingerprint, was written with every one of ``formats``
+    (a ``run.json`` without ``formats`` was written with all of them) and whose listed outputs all exist.
 
     A report read from a URL is never up to date: its bytes are not known without downloading them.
     """
@@ -222,6 +229,8 @@ def is_up_to_date(report_dir: Path, inputs: provenance.RunInputs) -> bool:
         return False
     record = read_run_record(report_dir)
     if not record or record.get("fingerprint") != inputs.fingerprint:
+        return False
+    if not covers(record.get("formats", FORMATS), formats):
         return False
     return all((Path(report_dir) / name).is_file() for name in record.get("outputs") or [None])
 
@@ -319,7 +328,12 @@ def _any_cell_started(notebook: Path) -> bool:
 
 
 def _write_run_record(
-    folder: Path, inputs: provenance.RunInputs, started: str, seconds: float, notes: tuple[str, ...]
+    folder: Path,
+    inputs: provenance.RunInputs,
+    formats: tuple[str, ...],
+    started: str,
+    seconds: float,
+    notes: tuple[str, ...],
 ) -> None:
     outputs = sorted(  # the tool's bookkeeping files (.paybench-*) are not outputs
         str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".paybench-")
@@ -330,6 +344,7 @@ def _write_run_record(
         "finished": provenance.now_utc(),
         "seconds": round(seconds, 2),
         "package_versions": provenance.package_versions(),
+        "formats": list(formats),
         "outputs": outputs,
         "notes": list(notes),
     }
