@@ -12,6 +12,9 @@ The indicator meanings are written here by hand from the CMS PFS relative value 
 
 from __future__ import annotations
 
+import functools
+
+import pandas as pd
 import pytest
 
 from benchmark.reference import medicare, policy
@@ -28,10 +31,23 @@ NOT_PAYABLE = {  # modifier -> (indicator, values where it may not be paid)
 }
 
 
-def _codes_in(codes: str) -> list[str]:
+@functools.cache
+def _every_code() -> tuple[str, ...]:
     rvu = medicare.load_pprrvu(YEAR)
-    every = sorted(set(rvu.loc[rvu["modifier"].eq(""), "hcpcs"]))
-    return [c for c in every if policy.code_matches(c, codes)]
+    return tuple(sorted(set(rvu.loc[rvu["modifier"].eq(""), "hcpcs"])))
+
+
+@functools.cache
+def _codes_in(codes: str) -> tuple[str, ...]:
+    """The PFS codes a policy's ``codes`` text covers (cached: many policies name the same codes, and matching every
+    PFS code against one text is the slow part of the check)."""
+    return tuple(c for c in _every_code() if policy.code_matches(c, codes))
+
+
+@pytest.fixture(scope="module")
+def policies() -> pd.DataFrame:
+    """The shipped policy files, read once for the module (tests that change a row change a copy)."""
+    return policy.load_policies()
 
 
 def _conflicts(rows) -> list[str]:
@@ -55,18 +71,16 @@ def _conflicts(rows) -> list[str]:
     return problems
 
 
-def test_every_illustrative_sample_policy_agrees_with_the_codes_pfs_indicators():
-    policies = policy.load_policies()
+def test_every_illustrative_sample_policy_agrees_with_the_codes_pfs_indicators(policies):
     illustrative = policies[policies["basis"].eq("illustrative")]
     assert len(illustrative) > 40 and illustrative["modifier"].notna().sum() > 30
     assert _conflicts(illustrative) == []
 
 
-def test_the_check_finds_a_bilateral_policy_that_the_indicator_forbids():
+def test_the_check_finds_a_bilateral_policy_that_the_indicator_forbids(policies):
     # 44320 has BILAT SURG 0 and ASST SURG 2; 44340 has ASST SURG 1 (PPRRVU2025_Oct, read by hand)
     assert medicare.pfs_indicators("44320", YEAR).bilat_surg == "0"
     assert medicare.pfs_indicators("44340", YEAR).asst_surg == "1"
-    policies = policy.load_policies()
     row = policies[policies["basis"].eq("illustrative") & policies["modifier"].eq("80")].iloc[[0]].copy()
     row["codes"], row["applies_if"] = "44340", None
     assert _conflicts(row) == [
@@ -77,8 +91,7 @@ def test_the_check_finds_a_bilateral_policy_that_the_indicator_forbids():
 
 
 @pytest.mark.parametrize("modifier", ["50", "62", "80", "81", "82", "AS"])
-def test_illustrative_policies_stay_labelled_illustrative(modifier):
-    policies = policy.load_policies()
+def test_illustrative_policies_stay_labelled_illustrative(policies, modifier):
     rows = policies[policies["policy_id"].str.startswith("sample-") & policies["modifier"].eq(modifier)]
     assert len(rows) and rows["basis"].eq("illustrative").all()
     assert rows["value"].str.contains("illustrative").all()
