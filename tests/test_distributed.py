@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import cloudpickle
 import pandas as pd
@@ -45,11 +46,24 @@ def sample_files():
     return tic[:4] + hospital[:2]
 
 
+class _Tables(NamedTuple):
+    """What a store gives back: its rates, its quarantine and its manifest (without the run's own columns)."""
+
+    rates: pd.DataFrame
+    quarantine: pd.DataFrame
+    manifest: pd.DataFrame
+
+
+def _tables(store: st.Store) -> _Tables:
+    return _Tables(store.read_rates(), store.read_quarantine(), store.manifest().drop(columns=RUN_COLUMNS))
+
+
 @pytest.fixture(scope="module")
-def local_store(tmp_path_factory, sample_files):
+def local_store(tmp_path_factory, sample_files) -> _Tables:
+    """The files ingested by the local engine, read back once for the module (the tests only compare with it)."""
     root = tmp_path_factory.mktemp("local") / "s"
     assert store_pipeline.ingest(sample_files, None, root).ok
-    return st.open_store(root)
+    return _tables(st.open_store(root))
 
 
 def _new_processes(before: set[int]) -> list:
@@ -64,12 +78,11 @@ def _new_processes(before: set[int]) -> list:
     return [(p.pid, p.cmdline()) for p in alive]
 
 
-def _same_store(got: st.Store, expected: st.Store) -> None:
-    pd.testing.assert_frame_equal(got.read_rates(), expected.read_rates())
-    pd.testing.assert_frame_equal(got.read_quarantine(), expected.read_quarantine())
-    pd.testing.assert_frame_equal(
-        got.manifest().drop(columns=RUN_COLUMNS), expected.manifest().drop(columns=RUN_COLUMNS)
-    )
+def _same_store(got: st.Store, expected: _Tables) -> None:
+    found = _tables(got)
+    pd.testing.assert_frame_equal(found.rates, expected.rates)
+    pd.testing.assert_frame_equal(found.quarantine, expected.quarantine)
+    pd.testing.assert_frame_equal(found.manifest, expected.manifest)
 
 
 def _no_leftovers(root: Path) -> None:
@@ -158,7 +171,7 @@ def test_a_failing_file_is_marked_failed_and_a_rerun_finishes_only_it(tmp_path, 
     assert rerun.ok and rerun.count("loaded") == 1 and rerun.count("skipped") == 5
     store = st.open_store(tmp_path / "s")
     assert parts_before < set(store.manifest()["part_id"])  # the 5 stored parts were kept, one was added
-    expected = local_store.read_rates()
+    expected = local_store.rates
     got = store.read_rates()
     key = ["source_file", "source_locator", "billing_code", "provider_npis", "amount"]
     pd.testing.assert_frame_equal(got.sort_values(key, ignore_index=True), expected.sort_values(key, ignore_index=True))
@@ -210,7 +223,7 @@ def test_members_of_an_archive_fan_out_as_their_own_tasks(tmp_path, scheduler, s
     )
     local = store_pipeline.ingest([archive], ["44320"], tmp_path / "local")
     assert run.ok and run.count("loaded") == 2 and len(tasks_seen) == 2
-    _same_store(st.open_store(tmp_path / "dask"), st.open_store(tmp_path / "local"))
+    _same_store(st.open_store(tmp_path / "dask"), _tables(st.open_store(tmp_path / "local")))
     manifest = st.open_store(tmp_path / "dask").manifest()
     assert list(manifest["source_file"]) == [f"bundle.zip!{p.name}" for p in sample_files[:2]]
     assert manifest["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()  # identified by the reader's hash
