@@ -6,6 +6,7 @@ the JSON and CSV examples of one CMS version describe the same charges, so their
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.accounts import IngestResult
 from benchmark.ingest import routing as pipeline
 from benchmark.ingest.hospital.reader import HospitalFileError, read_standard_charges
 from benchmark.schema import QuarantineSchema, validate_rates
@@ -94,6 +96,12 @@ def _expected_json_counts(document: dict) -> dict:
     }
 
 
+@functools.cache
+def _read(path: Path) -> IngestResult:
+    """``read_standard_charges(path)`` of an example file, read once for the module (the tests only read it)."""
+    return read_standard_charges(path)
+
+
 def _rate_table(rates: pd.DataFrame) -> pd.DataFrame:
     table = rates[RATE_KEY].astype(object).where(rates[RATE_KEY].notna(), "")
     return table.astype(str).sort_values(RATE_KEY).reset_index(drop=True)
@@ -111,14 +119,14 @@ def test_json_examples_parse_to_exactly_their_charges(shared_reference: Path, re
 
 @pytest.mark.parametrize("csv_file,json_file", [(V2_TALL, V2_JSON), (V3_TALL, V3_JSON), (V3_WIDE, V3_JSON)])
 def test_json_and_csv_examples_give_the_same_rates(shared_reference: Path, csv_file: str, json_file: str) -> None:
-    from_csv = read_standard_charges(shared_reference / csv_file)
-    from_json = read_standard_charges(shared_reference / json_file)
+    from_csv = _read(shared_reference / csv_file)
+    from_json = _read(shared_reference / json_file)
     pd.testing.assert_frame_equal(_rate_table(from_csv.rates), _rate_table(from_json.rates))
     assert _accounts(from_csv) == _accounts(from_json)
 
 
 def test_v3_json_values_and_locators(shared_reference: Path) -> None:
-    result = read_standard_charges(shared_reference / V3_JSON)
+    result = _read(shared_reference / V3_JSON)
     rates = result.rates
     er = rates[(rates.billing_code == "99283") & (rates.payer_raw == "Platform Health Insurance")].iloc[0]
     assert (er.amount, er.amount_unit, er.amount_usd, er.amount_raw) == (80.0, "percent", 3200.0, "80")
@@ -137,7 +145,7 @@ def test_v3_json_values_and_locators(shared_reference: Path) -> None:
 
 
 def test_v2_and_v3_detail_columns_from_csv(shared_reference: Path) -> None:
-    v2 = read_standard_charges(shared_reference / V2_TALL).rates
+    v2 = _read(shared_reference / V2_TALL).rates
     hip = v2[(v2.billing_code == "470") & (v2.payer_raw == "Region Health Insurance")].iloc[0]
     # line 7: 50% of total billed charges, estimated_amount 23145.98, min/max 20000, no gross charge: no dollars
     assert (hip.rate_type, hip.amount, hip.estimated_amount) == ("percentage", 50.0, 23145.98)
@@ -146,7 +154,7 @@ def test_v2_and_v3_detail_columns_from_csv(shared_reference: Path) -> None:
     assert (drg.negotiated_algorithm, drg.methodology_raw) == ("MS-DRG", "case rate")
     assert pd.isna(v2.median_amount).all() and pd.isna(v2.allowed_count).all()
 
-    v3 = read_standard_charges(shared_reference / V3_TALL).rates
+    v3 = _read(shared_reference / V3_TALL).rates
     drug = v3[(v3.billing_code == "J1450") & (v3.payer_raw == "Region Health Insurance")].iloc[0]
     assert (drug.amount, drug.gross_charge, drug.discounted_cash, drug.min_charge, drug.max_charge) == (
         37.0,
@@ -179,7 +187,7 @@ def test_gzip_json_and_csv_are_read_like_plain_files(shared_reference: Path, tmp
     for relative in (V3_JSON, V3_TALL):
         packed = tmp_path / (Path(relative).name + ".gz")
         packed.write_bytes(gzip.compress((shared_reference / relative).read_bytes()))
-        plain = read_standard_charges(shared_reference / relative)
+        plain = _read(shared_reference / relative)
         result = read_standard_charges(packed)
         assert _accounts(result) == _accounts(plain)
         pd.testing.assert_frame_equal(_rate_table(result.rates), _rate_table(plain.rates))
