@@ -3,12 +3,18 @@ namespace in its own folder; a dead kernel is replaced; close() ends it."""
 
 import os
 import signal
+import stat
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
 
-from benchmark.reporting.kernel import SharedKernel
+from benchmark import temp_folders
+from benchmark.reporting.kernel import SOCKETS_KIND, SharedKernel
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +54,23 @@ def _evaluate(manager, expressions: dict[str, str]) -> dict[str, str]:
         client.stop_channels()
 
 
-def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tmp_path):
+def _sockets_folder(manager) -> Path:
+    """The folder of a kernel's channels: Unix sockets (transport ipc), not TCP ports."""
+    info = manager.get_connection_info()
+    assert info["transport"] == "ipc" and manager.transport == "ipc"
+    folder = Path(info["ip"]).parent
+    assert folder.parent == Path(tempfile.gettempdir())
+    assert folder.name.startswith(f"{temp_folders.prefix(SOCKETS_KIND)}{os.getpid()}-")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # this user's only
+    shell = Path(f"{info['ip']}-{info['shell_port']}")
+    deadline = time.monotonic() + 60
+    while not shell.exists() and time.monotonic() < deadline:  # bound by the kernel as it starts
+        time.sleep(0.1)
+    assert shell.is_socket()
+    return folder
+
+
+def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tmp_path, capfd):
     """A new kernel is sent the warm-up import (kernel.WARM_UP) at start, without waiting for it: the report's modules
     are loaded before the notebook asks for them, and nothing is left in the namespace the notebook sees. The same
     kernel then serves the next report from an empty namespace in that report's folder; a dead kernel is replaced;
@@ -56,9 +78,15 @@ def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tm
     first, second, third = (tmp_path / name for name in ("first", "second", "third"))
     for folder in (first, second, third):
         folder.mkdir()
+    # a sockets folder that a killed process left (its process has ended): removed when a kernel starts
+    ended = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
+    left = Path(tempfile.gettempdir()) / f"{temp_folders.prefix(SOCKETS_KIND)}{ended}-left"
+    left.mkdir()
     kernel = SharedKernel()
     try:
         manager = kernel.ready(first)  # a new kernel: started, warm-up sent, no reset
+        assert not left.exists()
+        sockets = _sockets_folder(manager)
         expressions = {
             "warm": "'benchmark.reporting.report' in __import__('sys').modules",
             # what ipykernel itself puts in a new kernel's namespace is left out (its ``open`` among them)
@@ -86,7 +114,13 @@ def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tm
         replaced = _run(kernel.ready(third), "pass")
         assert int(replaced["pid"]) != pid and replaced["cwd"] == repr(str(third))
         last = int(replaced["pid"])
+        assert not sockets.exists()  # the dead kernel's sockets went with it
+        sockets = _sockets_folder(kernel.ready(third))
     finally:
         kernel.close()
     with pytest.raises(ProcessLookupError):
         os.kill(last, 0)
+    assert not sockets.exists()
+    # no channel on a TCP port: ipykernel's warning about unencrypted TCP is never printed (the kernels write to
+    # this process's stderr)
+    assert "without encryption" not in capfd.readouterr().err

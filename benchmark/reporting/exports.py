@@ -19,10 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark import codes, safe_text
+from benchmark import codes, safe_text, temp_folders
 from benchmark.errors import PaybenchError
 from benchmark.reporting import about
 from benchmark.reporting.deck import build_deck
@@ -217,51 +215,21 @@ def find_chromium() -> str | None:
     return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 
-PROFILE_PREFIX = "paybench-chromium-"  # + the id of the process that made it + "-" + random
-_PROFILE_NAME = re.compile(rf"{re.escape(PROFILE_PREFIX)}(\d+)-")
+PROFILE_KIND = "chromium"  # folders paybench-chromium-<pid>-<random> (benchmark.temp_folders)
+PROFILE_PREFIX = temp_folders.prefix(PROFILE_KIND)
 
 
 def chromium_profile_folder() -> Path:
     """A new temporary folder for one Chromium's profile, named after this process, after removing the ones killed
     processes left (:func:`remove_left_profiles`): its maker removes it when Chromium ends, but a process killed with
     SIGKILL cannot."""
-    remove_left_profiles()
-    return Path(tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-"))
+    return temp_folders.new_folder(PROFILE_KIND)
 
 
 def remove_left_profiles(folder: Path | None = None) -> list[Path]:
     """Remove the Chromium profile folders of this tool that no running process owns, in ``folder`` (default: the
-    temporary folder); returns them. Only folders named ``paybench-chromium-<pid>-...``, owned by this user, whose
-    ``<pid>`` no longer runs (in this process's PID namespace) -- never a folder of a running process, another user's
-    or anything else."""
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(folder or tempfile.gettempdir()))
-    except OSError:
-        return removed
-    for entry in entries:
-        named = _PROFILE_NAME.match(entry.name)
-        if named is None or _running(int(named.group(1))):
-            continue
-        try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
-                continue
-        except OSError:
-            continue
-        shutil.rmtree(entry.path, ignore_errors=True)
-        _log.debug("removed %s: a Chromium profile left by process %s, which no longer runs", entry.path, named[1])
-        removed.append(Path(entry.path))
-    return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # runs, as another user
-        return True
-    return True
+    temporary folder); returns them (:func:`benchmark.temp_folders.remove_left`)."""
+    return temp_folders.remove_left(PROFILE_KIND, folder)
 
 
 def headless_chromium(args: Sequence[str], *, timeout: float = 120) -> subprocess.CompletedProcess:

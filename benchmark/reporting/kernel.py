@@ -7,14 +7,20 @@ imports the heavy reporting modules, so that the kernel boots on the other core 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
+from benchmark import temp_folders
 from benchmark.errors import PaybenchError
 
 KERNEL_NAME = "payer-benchmark"
+# The kernel's channels are Unix sockets in a folder of this process (paybench-kernel-<pid>-<random>, mode 0700,
+# removed at close; left by a killed process, removed by the next start: benchmark.temp_folders), not TCP ports on
+# the loopback interface, which any local user can connect to (ipykernel warns about those on every start).
+SOCKETS_KIND = "kernel"
 # What a new report kernel imports before the first cell asks for it (the notebook's first import; nothing is bound
 # in the kernel's namespace): kernel start and these imports take seconds, done on the other core meanwhile.
 WARM_UP = "__import__('importlib').import_module('benchmark.reporting.report')"
@@ -69,6 +75,7 @@ class SharedKernel:
         self.kernel_name = kernel_name
         self._manager: Any = None  # jupyter_client AsyncKernelManager, started
         self._warm_client: Any = None  # the client that sent WARM_UP to a new kernel, stopped once it is ready
+        self._sockets: Path | None = None  # the folder of the kernel's sockets
 
     def start(self, cwd: Path) -> None:
         """Start a new kernel in ``cwd`` and have it import the report's modules (:data:`WARM_UP`) without waiting.
@@ -81,10 +88,14 @@ class SharedKernel:
         from jupyter_core.utils import run_sync
 
         self.close()
-        manager = AsyncKernelManager(kernel_name=self.kernel_name or ensure_kernel())
+        self._sockets = temp_folders.new_folder(SOCKETS_KIND)
+        manager = AsyncKernelManager(
+            kernel_name=self.kernel_name or ensure_kernel(), transport="ipc", ip=str(self._sockets / "kernel")
+        )
         try:
             run_sync(manager.start_kernel)(cwd=str(cwd))
         except Exception as error:
+            self._remove_sockets()
             raise KernelStartError(
                 f"the Jupyter kernel {manager.kernel_name!r} did not start: {type(error).__name__}: {error}",
                 ename=type(error).__name__,
@@ -148,9 +159,14 @@ class SharedKernel:
 
         self._stop_warm_client()
         manager, self._manager = self._manager, None
-        if manager is None:
-            return
-        try:
-            run_sync(manager.shutdown_kernel)(now=True)
-        except Exception as error:  # already gone
-            _log.debug("shared report kernel shutdown: %s", error)
+        if manager is not None:
+            try:
+                run_sync(manager.shutdown_kernel)(now=True)
+            except Exception as error:  # already gone
+                _log.debug("shared report kernel shutdown: %s", error)
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        folder, self._sockets = self._sockets, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
