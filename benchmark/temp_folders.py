@@ -37,22 +37,26 @@ def remove_left(kind: str, folder: Path | None = None) -> list[Path]:
     returns them (see the module's docstring for what is never removed)."""
     pattern = re.compile(rf"{re.escape(prefix(kind))}(\d+)-")
     removed: list[Path] = []
-    try:
-        entries = list(os.scandir(folder or tempfile.gettempdir()))
-    except OSError:
-        return removed
-    for entry in entries:
+    for entry in _entries(folder):
         named = pattern.match(entry.name)
-        if named is None or running(int(named.group(1))):
-            continue
-        try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
-                continue
-        except OSError:
+        if named is None or running(int(named.group(1))) or not _own_folder(entry):
             continue
         shutil.rmtree(entry.path, ignore_errors=True)
         _log.debug("removed %s: left by process %s, which no longer runs", entry.path, named[1])
         removed.append(Path(entry.path))
+    return removed
+
+
+def remove_own(pid: int | None = None, folder: Path | None = None) -> list[Path]:
+    """Remove the folders of every kind that process ``pid`` (default: this one) made, in ``folder`` (default: the
+    temporary folder): for a process about to end without its makers' own clean-up (a batch worker whose batch
+    died). Folders of this user only, never a file or a link."""
+    pattern = re.compile(rf"paybench-[a-z]+-{pid or os.getpid()}-")
+    removed = []
+    for entry in _entries(folder):
+        if pattern.match(entry.name) and _own_folder(entry):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
     return removed
 
 
@@ -65,3 +69,18 @@ def running(pid: int) -> bool:
     except PermissionError:  # runs, as another user
         return True
     return True
+
+
+def _entries(folder: Path | None) -> list[os.DirEntry]:
+    try:
+        return list(os.scandir(folder or tempfile.gettempdir()))
+    except OSError:
+        return []
+
+
+def _own_folder(entry: os.DirEntry) -> bool:
+    """A folder (not a file, not a link) of this user."""
+    try:
+        return entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid()
+    except OSError:
+        return False

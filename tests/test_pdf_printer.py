@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import process_alive
 
-from benchmark import config
+from benchmark import config, temp_folders
 from benchmark.reporting import exports
 from benchmark.reporting.parent_watch import descendants
 from benchmark.reporting.pdf_printer import PdfPrinter
@@ -84,6 +84,21 @@ def test_only_profiles_of_ended_processes_of_this_user_are_removed(tmp_path):
     assert not any(path.exists() for path in left)
     assert all(path.exists() for path in kept) and (target / "stderr.log").read_text() == "log"
     assert exports.remove_left_profiles(tmp_path) == []
+
+
+def test_a_process_removes_its_own_folders_of_every_kind_and_nothing_else(tmp_path):
+    """temp_folders.remove_own, what a batch worker does before it ends when its batch died: this process's folders
+    of any kind go; another process's, a file or a link of that name, another name stay."""
+    me, other = os.getpid(), _ended_pid()
+    mine = [tmp_path / f"paybench-chromium-{me}-a", tmp_path / f"paybench-kernel-{me}-b"]
+    kept = [tmp_path / f"paybench-chromium-{other}-c", tmp_path / f"paybench-kernel-{me}0-d", tmp_path / f"x-{me}-e"]
+    for path in mine + kept:
+        (path / "inside").mkdir(parents=True)
+    (tmp_path / f"paybench-kernel-{me}-file").write_text("a file")
+    (tmp_path / f"paybench-kernel-{me}-link").symlink_to(kept[0], target_is_directory=True)
+    assert sorted(temp_folders.remove_own(folder=tmp_path)) == sorted(mine)
+    assert not any(path.exists() for path in mine) and all(path.exists() for path in kept)
+    assert (tmp_path / f"paybench-kernel-{me}-file").is_file() and (tmp_path / f"paybench-kernel-{me}-link").exists()
 
 
 def _cmdline(pid: int) -> str:
@@ -275,6 +290,8 @@ def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
             time.sleep(0.1)
         assert [pid for pid in [worker, *started] if process_alive(pid)] == []
         assert "worker" in _pages(tmp_path / "2.pdf")[0][1]
+        # and nothing of the worker's is left in the temporary folder (its Chromium profile), killed or not
+        assert list(Path(tempfile.gettempdir()).glob(f"paybench-*-{worker}-*")) == []
     finally:
         parent.kill()
 

@@ -15,6 +15,8 @@ import signal
 import threading
 from pathlib import Path
 
+from benchmark import temp_folders
+
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
@@ -42,6 +44,7 @@ def _stop() -> None:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    temp_folders.remove_own()  # its kernel's sockets and Chromium's profile: no clean-up runs after os._exit
     os._exit(1)
 
 
