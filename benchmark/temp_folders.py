@@ -19,11 +19,12 @@ import tempfile
 from pathlib import Path
 
 _log = logging.getLogger(__name__)
+_TOOL = "paybench-"  # every folder's name starts so: paybench-<kind>-<pid>-<random>
 
 
 def prefix(kind: str) -> str:
     """The start of the name of a folder of ``kind``: ``paybench-<kind>-`` (then the process id, ``-``, random)."""
-    return f"paybench-{kind}-"
+    return f"{_TOOL}{kind}-"
 
 
 def new_folder(kind: str) -> Path:
@@ -51,7 +52,7 @@ def remove_own(pid: int | None = None, folder: Path | None = None) -> list[Path]
     """Remove the folders of every kind that process ``pid`` (default: this one) made, in ``folder`` (default: the
     temporary folder): for a process about to end without its makers' own clean-up (a batch worker whose batch
     died). Folders of this user only, never a file or a link."""
-    pattern = re.compile(rf"paybench-[a-z]+-{pid or os.getpid()}-")
+    pattern = re.compile(rf"{re.escape(_TOOL)}[a-z]+-{pid or os.getpid()}-")
     removed = []
     for entry in _entries(folder):
         if pattern.match(entry.name) and _own_folder(entry):

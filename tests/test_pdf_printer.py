@@ -46,6 +46,9 @@ def _pages(pdf: Path) -> list[tuple[tuple[float, float], str]]:
     return [((float(p.mediabox.width), float(p.mediabox.height)), p.extract_text()) for p in reader.pages]
 
 
+PROFILE = temp_folders.prefix(exports.PROFILE_KIND)  # the start of a Chromium profile folder's name
+
+
 def _ended_pid() -> int:
     """The id of a process that has ended (and been reaped)."""
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
@@ -53,10 +56,10 @@ def _ended_pid() -> int:
 
 
 def test_only_profiles_of_ended_processes_of_this_user_are_removed(tmp_path):
-    """remove_left_profiles removes this tool's Chromium profile folders that no running process owns, and nothing
+    """temp_folders.remove_left removes this tool's Chromium profile folders that no running process owns, and nothing
     else: not a running process's, not another user's, not a file or a link of that name, not other folders."""
     ended = _ended_pid()
-    prefix = exports.PROFILE_PREFIX
+    prefix = PROFILE
 
     def folder(name: str) -> Path:
         path = tmp_path / name
@@ -80,10 +83,10 @@ def test_only_profiles_of_ended_processes_of_this_user_are_removed(tmp_path):
         foreign = folder(f"{prefix}{ended}-stu")
         os.chown(foreign, 54321, 54321)
         kept.append(foreign)
-    assert sorted(exports.remove_left_profiles(tmp_path)) == sorted(left)
+    assert sorted(temp_folders.remove_left(exports.PROFILE_KIND, tmp_path)) == sorted(left)
     assert not any(path.exists() for path in left)
     assert all(path.exists() for path in kept) and (target / "stderr.log").read_text() == "log"
-    assert exports.remove_left_profiles(tmp_path) == []
+    assert temp_folders.remove_left(exports.PROFILE_KIND, tmp_path) == []
 
 
 def test_a_process_removes_its_own_folders_of_every_kind_and_nothing_else(tmp_path):
@@ -116,14 +119,14 @@ def test_prints_pdfs_one_after_the_other_in_one_chromium(tmp_path, monkeypatch):
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    left = temp / f"{exports.PROFILE_PREFIX}{_ended_pid()}-x1"  # a profile a process killed with SIGKILL left
+    left = temp / f"{PROFILE}{_ended_pid()}-x1"  # a profile a process killed with SIGKILL left
     (left / "profile").mkdir(parents=True)
     with PdfPrinter() as printer:
         assert printer.pid is None  # nothing is started before the first PDF
         assert printer.print_pdf(first, tmp_path / "first.pdf") == tmp_path / "first.pdf"
         chromium = printer.pid
         assert not left.exists()  # removed when the printer made its own
-        assert [p.name.startswith(f"{exports.PROFILE_PREFIX}{os.getpid()}-") for p in temp.iterdir()] == [True]
+        assert [p.name.startswith(f"{PROFILE}{os.getpid()}-") for p in temp.iterdir()] == [True]
         printer.print_pdf(second, tmp_path / "second.pdf")
         assert printer.pid == chromium  # the same Chromium printed both
     assert list(temp.iterdir()) == []  # its own profile removed with Chromium

@@ -216,20 +216,13 @@ def find_chromium() -> str | None:
 
 
 PROFILE_KIND = "chromium"  # folders paybench-chromium-<pid>-<random> (benchmark.temp_folders)
-PROFILE_PREFIX = temp_folders.prefix(PROFILE_KIND)
 
 
 def chromium_profile_folder() -> Path:
     """A new temporary folder for one Chromium's profile, named after this process, after removing the ones killed
-    processes left (:func:`remove_left_profiles`): its maker removes it when Chromium ends, but a process killed with
-    SIGKILL cannot."""
+    processes left (:func:`benchmark.temp_folders.remove_left`): its maker removes it when Chromium ends, but a
+    process killed with SIGKILL cannot."""
     return temp_folders.new_folder(PROFILE_KIND)
-
-
-def remove_left_profiles(folder: Path | None = None) -> list[Path]:
-    """Remove the Chromium profile folders of this tool that no running process owns, in ``folder`` (default: the
-    temporary folder); returns them (:func:`benchmark.temp_folders.remove_left`)."""
-    return temp_folders.remove_left(PROFILE_KIND, folder)
 
 
 def headless_chromium(args: Sequence[str], *, timeout: float = 120) -> subprocess.CompletedProcess:
