@@ -11,11 +11,14 @@ billing code (+ modifiers) under one payer/plan, for one provider group, with it
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_lib
 import pyarrow.compute as pc
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Series
@@ -477,10 +480,38 @@ def check_built(model: type[pa.DataFrameModel], df: pd.DataFrame, *, lazy: bool 
     """
     known = _fast_rules(model)
     if known is not None and isinstance(df, pd.DataFrame) and _same_columns(known, df):
-        typed = df if _typed(known, df) else _coerced(model, df)
+        typed = df if _typed(known, df) else _cast(known, df)
+        typed = _coerced(model, df) if typed is None else typed
         if typed is not None and _fast_rules_hold(known, typed):
             return typed
     return model.validate(df, lazy=lazy)
+
+
+def _cast(known: _FastRules, df: pd.DataFrame) -> pd.DataFrame | None:
+    """``df`` with its columns cast to the model's dtypes, when every column to cast is one of the two kinds a built
+    table usually has and the cast is exact: Python text and missing values (``object``) to text, numpy integers to
+    pandas' nullable integers. None otherwise (pandera's own coercion then decides). The caller's table is unchanged."""
+    dtypes = dict(zip(df.columns, df.dtypes, strict=True))
+    cast = {}
+    for name, target in known.dtypes.items():
+        found = dtypes[name]
+        if found == target:
+            continue
+        if found is np.dtype(object) and isinstance(target, pd.StringDtype):
+            if pd.api.types.infer_dtype(df[name], skipna=True) not in ("string", "empty"):
+                return None
+        elif not (
+            _is_numpy_number(found)
+            and found.kind in "iu"
+            and isinstance(target, pd.api.extensions.ExtensionDtype)
+            and pd.api.types.is_integer_dtype(target)
+        ):
+            return None
+        try:
+            cast[name] = df[name].astype(target)
+        except (TypeError, ValueError, OverflowError):  # an integer the target cannot hold: pandera reports it
+            return None
+    return df.assign(**cast)
 
 
 def _coerced(model: type[pa.DataFrameModel], df: pd.DataFrame) -> pd.DataFrame | None:
@@ -491,7 +522,32 @@ def _coerced(model: type[pa.DataFrameModel], df: pd.DataFrame) -> pd.DataFrame |
         return None
 
 
-_Rule = Callable[[pd.Series], "pd.Series | bool"]
+_SeriesRule = Callable[[pd.Series], "pd.Series | bool"]
+
+# pandera's comparison checks, as the operators pandera applies (``values > min_value``, ...): the same operator on a
+# Series or on a column's numpy values.
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "greater_than": operator.gt,
+    "greater_than_or_equal_to": operator.ge,
+    "less_than": operator.lt,
+    "less_than_or_equal_to": operator.le,
+}
+
+
+class _Rule(NamedTuple):
+    """One column check for :func:`check_built`: ``on_series`` is the check as the pandas operation pandera runs (or
+    pandera itself), the reference; ``kind`` and ``arg`` let :func:`_holds` run the same operation on a column's Arrow
+    or numpy values without building a Series (``kind`` "" when only the Series form exists). ``passed`` holds text
+    values a ``str_matches`` rule has passed before (a pattern's verdict on a value never changes), at most
+    ``_PASSED_MAX`` of them."""
+
+    kind: str
+    arg: Any
+    on_series: _SeriesRule
+    passed: set[str]
+
+
+_PASSED_MAX = 10_000  # values remembered per str_matches rule: states, localities, file hashes seen by this process
 
 
 def _check_rule(check: pa.Check) -> _Rule | None:
@@ -502,29 +558,28 @@ def _check_rule(check: pa.Check) -> _Rule | None:
         return None
     name, stats = check.name, check.statistics or {}
     if name == f"str_matches('{SHA256_PATTERN}')" and not stats:  # RateSchema.source_sha256_is_a_hash
-        return lambda values: values.str.match(SHA256_PATTERN, na=False)
+        return _Rule("str_matches", None, lambda values: values.str.match(SHA256_PATTERN, na=False), set())
     if name == "isin":
         allowed = list(stats["allowed_values"])
-        return lambda values: values.isin(allowed)
-    if name == "greater_than":
-        low = stats["min_value"]
-        return lambda values: values > low
-    if name == "greater_than_or_equal_to":
-        low = stats["min_value"]
-        return lambda values: values >= low
-    if name == "less_than":
-        high = stats["max_value"]
-        return lambda values: values < high
-    if name == "less_than_or_equal_to":
-        high = stats["max_value"]
-        return lambda values: values <= high
+        return _Rule(
+            "isin",
+            tuple(value for value in allowed if isinstance(value, str)),
+            lambda values: values.isin(allowed),
+            set(),
+        )
+    if name in _COMPARE:
+        bound = stats["max_value" if name.startswith("less") else "min_value"]
+        compare = _COMPARE[name]
+        return _Rule(name, bound, lambda values: compare(values, bound), set())
     if name == "str_matches":
         pattern = stats["pattern"]
-        return lambda values: values.str.match(pattern, na=False)
+        return _Rule("str_matches", None, lambda values: values.str.match(pattern, na=False), set())
     if name == "str_length" and stats.get("exact_value") is None and stats.get("max_value") is None:
         shortest = stats["min_value"]
-        return lambda values: values.str.len() >= shortest
-    return lambda values: check(values).check_passed  # pandera's own verdict on the distinct values
+        return _Rule("str_length", shortest, lambda values: values.str.len() >= shortest, set())
+    return _Rule(
+        "", None, lambda values: check(values).check_passed, set()
+    )  # pandera's own verdict on the distinct values
 
 
 class _FastRules(NamedTuple):
@@ -574,44 +629,94 @@ def _same_columns(known: _FastRules, df: pd.DataFrame) -> bool:
 
 
 def _typed(known: _FastRules, df: pd.DataFrame) -> bool:
-    return all(df[name].dtype == dtype for name, dtype in known.dtypes.items())
+    dtypes = dict(zip(df.columns, df.dtypes, strict=True))  # one call, not a Series per column
+    return all(dtypes[name] == dtype for name, dtype in known.dtypes.items())
 
 
 def _fast_rules_hold(known: _FastRules, df: pd.DataFrame) -> bool:
     """Whether ``df`` (with the model's columns) passes the model as it is (see :func:`check_built`)."""
+    dtypes = dict(zip(df.columns, df.dtypes, strict=True))
     for name, nullable, unique, rules in known.columns:
-        series = df[name]
-        if series.dtype != known.dtypes[name]:
+        if dtypes[name] != known.dtypes[name]:
             return False
         if not rules and nullable and not unique:
             continue
+        series = df[name]
         has_missing = _has_missing(series)
         if has_missing and (not nullable or unique):
             return False
         if unique and series.duplicated().any():
             return False
         if rules:
-            distinct = _distinct_present(series, has_missing)
-            if not all(_passed(rule(distinct)) for rule in rules):
+            present = _present(series, has_missing)
+            if not all(_holds(rule, present, series.dtype) for rule in rules):
                 return False
     return all(_passed(check(df).check_passed) for check in known.table_checks)
 
 
+# A column's non-missing values as :func:`_holds` takes them: Arrow's distinct values for text held by Arrow, the
+# numpy values for a numpy number or bool column, the distinct values as a Series otherwise.
+_Present: TypeAlias = "pa_lib.ChunkedArray | pa_lib.Array | np.ndarray | pd.Series"
+
+
+def _is_numpy_number(dtype: object) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+
+
 def _has_missing(series: pd.Series) -> bool:
-    """Whether a column holds a missing value (text held by Arrow: Arrow's null count, no mask built)."""
+    """Whether a column holds a missing value (text held by Arrow: Arrow's null count; numpy numbers: NaN, the only
+    missing value they can hold; no mask Series built)."""
     if isinstance(series.array, pd.arrays.ArrowStringArray):
         return bool(series.array.__arrow_array__().null_count)
+    if _is_numpy_number(series.dtype):
+        return series.dtype.kind == "f" and bool(np.isnan(series.to_numpy()).any())
     return bool(series.isna().any())
 
 
-def _distinct_present(series: pd.Series, has_missing: bool) -> pd.Series:
-    """The distinct non-missing values of a column, in its dtype (text held by Arrow: ``pc.unique``, no filtered
-    copy)."""
+def _present(series: pd.Series, has_missing: bool) -> _Present:
+    """The column's non-missing values in the form :func:`_holds` takes (see ``_Present``)."""
     if isinstance(series.array, pd.arrays.ArrowStringArray):
-        found = pc.unique(series.array.__arrow_array__()).drop_null()
-        return pd.Series(pd.arrays.ArrowStringArray(found, dtype=series.dtype))
+        return pc.unique(series.array.__arrow_array__()).drop_null()
+    if _is_numpy_number(series.dtype):
+        values = series.to_numpy()
+        return values[~np.isnan(values)] if has_missing else values
+    if isinstance(series.array, pd.arrays.IntegerArray):  # Int64 and kin: the present values as plain numpy integers
+        array = series.array
+        return (array[~array.isna()] if has_missing else array).to_numpy()
     present = series[series.notna()] if has_missing else series
     return pd.Series(present.unique(), dtype=series.dtype)
+
+
+def _holds(rule: _Rule, present: _Present, dtype: Any) -> bool:
+    """Whether every value in ``present`` passes ``rule``: on Arrow text, Arrow's ``is_in`` and ``utf8_length``
+    (the kernels pandas runs for ``isin`` and ``str.len`` on text held by Arrow); on numpy numbers, numpy's
+    comparison (what the Series comparison runs); any other rule on the distinct values as a Series."""
+    if isinstance(present, pa_lib.Array | pa_lib.ChunkedArray):
+        if rule.kind == "isin":
+            allowed = pa_lib.array(rule.arg, type=present.type)
+            return len(present) == 0 or bool(pc.all(pc.is_in(present, value_set=allowed)).as_py())
+        if rule.kind == "str_length":
+            return len(present) == 0 or pc.min(pc.utf8_length(present)).as_py() >= rule.arg
+        if rule.kind == "str_matches":
+            return _matches(rule, present.to_pylist(), dtype)
+        present = pd.Series(pd.arrays.ArrowStringArray(present, dtype=dtype))
+    elif isinstance(present, np.ndarray):
+        if rule.kind in _COMPARE:
+            return bool(_COMPARE[rule.kind](present, rule.arg).all())
+        present = pd.Series(pd.unique(present), dtype=dtype)
+    return _passed(rule.on_series(present))
+
+
+def _matches(rule: _Rule, values: list[str], dtype: Any) -> bool:
+    """A ``str_matches`` rule on distinct text values: the pandas operation on the values it has not passed before."""
+    new = [value for value in values if value not in rule.passed]
+    if not new:
+        return True
+    if not _passed(rule.on_series(pd.Series(new, dtype=dtype))):
+        return False
+    if len(rule.passed) + len(new) <= _PASSED_MAX:
+        rule.passed.update(new)
+    return True
 
 
 def _passed(result: object) -> bool:

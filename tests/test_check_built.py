@@ -14,7 +14,7 @@ import pytest
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Index, Series
 
-from benchmark import config
+from benchmark import config, schema
 from benchmark.analysis import stats
 from benchmark.ingest.validate import PROBLEM_COLUMNS, ProblemSchema, validate_sources
 from benchmark.reference import policy
@@ -209,3 +209,86 @@ def test_validate_problem_tables_are_checked_as_validate_checks_them() -> None:
     _same_outcome(ProblemSchema, row)
     _same_outcome(ProblemSchema, row.assign(severity=["error", "fatal"]))  # isin
     _same_outcome(ProblemSchema, row.assign(detail=[None, "e"]))  # missing in a non-nullable column
+
+
+# ------------------------------------------------------------------ rules run on Arrow / numpy values, not Series
+class _Numbers(pa.DataFrameModel):
+    price: Series[float] = pa.Field(nullable=True, gt=0)
+    count: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    whole: Series[int] = pa.Field(le=10)
+    state: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}$")
+    code: Series[str] = pa.Field(str_length={"min_value": 3})
+
+    class Config:
+        strict = True
+        coerce = True
+        ordered = True
+
+
+def _numbers(**changes) -> pd.DataFrame:
+    columns = {
+        "price": [1.5, np.nan, 2.0],
+        "count": pd.array([0, None, 7], dtype="Int64"),
+        "whole": [10, -3, 0],
+        "state": ["TX", None, "IL"],
+        "code": ["abc", "abcd", "ééé"],  # three characters, six bytes
+    }
+    frame = _Numbers.validate(pd.DataFrame(columns))
+    return frame.assign(**changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({}, id="valid, missing values in nullable columns"),
+        pytest.param({"price": [1.5, np.nan, 0.0]}, id="float gt: the bound itself"),
+        pytest.param({"price": [np.nan, np.nan, np.nan]}, id="float gt: all missing"),
+        pytest.param({"count": pd.array([0, None, -1], dtype="Int64")}, id="Int64 ge below the bound"),
+        pytest.param({"count": pd.array([None, None, None], dtype="Int64")}, id="Int64 all missing"),
+        pytest.param({"whole": [11, 0, 0]}, id="int le above the bound"),
+        pytest.param({"state": ["TX", "Texas", "IL"]}, id="str_matches: a new value fails"),
+        pytest.param({"code": ["abc", "ab", "abcd"]}, id="str_length below the minimum"),
+        pytest.param({"code": ["ab", "ab", "ab"]}, id="str_length: one short value, repeated"),
+        pytest.param({"code": ["abc", "éé", "abcd"]}, id="str_length counts characters, not bytes"),
+    ],
+)
+def test_rules_on_arrow_and_numpy_values_decide_as_validate_does(changes) -> None:
+    _same_outcome(_Numbers, _numbers(**changes))
+
+
+def test_a_pattern_remembers_only_values_it_passed_and_at_most_a_bounded_number(monkeypatch) -> None:
+
+    monkeypatch.setattr(schema, "_PASSED_MAX", 3)
+    _same_outcome(_Numbers, _numbers(state=["TX", "IL", "TX"]))
+    _same_outcome(_Numbers, _numbers(state=["TX", "Il", "IL"]))  # a failing value among remembered ones
+    _same_outcome(_Numbers, _numbers(state=["TX", "Il", "IL"]))  # ... fails again: it was not remembered
+    for states in (["AA", "BB", "CC"], ["DD", "EE", "FF"], ["GG", "HH", "xx"]):
+        _same_outcome(_Numbers, _numbers(state=states))
+    [rule] = [rules for name, _, _, rules in schema._fast_rules(_Numbers).columns if name == "state"][0]
+    assert rule.passed <= {"TX", "IL", "AA", "BB", "CC", "DD", "EE", "FF", "GG", "HH"}
+    assert len(rule.passed) <= 3
+
+
+@pytest.mark.parametrize(
+    "loose",
+    [
+        pytest.param({"state": np.array(["TX", None, "IL"], dtype=object)}, id="object text with None"),
+        pytest.param({"state": np.array([None, None, None], dtype=object)}, id="object, all None"),
+        pytest.param({"state": np.array([None, np.nan, "IL"], dtype=object)}, id="object text with NaN"),
+        pytest.param({"state": np.array(["TX", 5, "IL"], dtype=object)}, id="object text with a number"),
+        pytest.param({"count": np.array([0, 3, 7], dtype="int64")}, id="numpy int64 to Int64"),
+        pytest.param({"count": np.array([0, 3, -7], dtype="int64")}, id="numpy int64 to Int64, out of range"),
+        pytest.param({"count": np.array([0, 2**63, 7], dtype="uint64")}, id="uint64 Int64 cannot hold"),
+        pytest.param({"count": np.array([0.0, 3.0, 7.0])}, id="float to Int64: pandera decides"),
+        pytest.param(
+            {"state": np.array(["TX", None, "IL"], dtype=object), "count": np.array([1, 2, 3], dtype="int64")},
+            id="both kinds at once",
+        ),
+    ],
+)
+def test_a_table_built_loosely_is_cast_as_validate_casts_it(loose) -> None:
+    frame = _numbers()
+    for name, values in loose.items():
+        frame[name] = pd.Series(values, dtype=values.dtype)  # as given: object stays object
+    assert not (frame.dtypes == _numbers().dtypes).all()
+    _same_outcome(_Numbers, frame)
