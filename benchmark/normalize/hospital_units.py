@@ -408,19 +408,31 @@ def normalize_units(
     problems: list[Problem] = []
 
     def quarantine(mask: np.ndarray, why, text, value) -> None:
-        """Quarantine the pending units of ``mask``; ``why``, ``text`` and ``value`` are scalars or per-unit."""
+        """Quarantine the pending units of ``mask``; ``why``, ``text`` and ``value`` are scalars or per-unit, or
+        functions returning them, called only when a unit is quarantined (most files quarantine little: the
+        texts of the details are not built for nothing)."""
         mask = mask & (outcome == 0)
         if not mask.any():
             return
         outcome[mask] = 3
         for target, source in ((reason, why), (detail, text), (raw, value)):
+            source = source() if callable(source) else source
             target[mask] = (
                 np.asarray(source, dtype=object)[mask] if isinstance(source, (pd.Series, np.ndarray)) else source
             )
 
+    label: list[pd.Series] = []  # code_label(), made once when first needed
+
+    def code_label() -> pd.Series:
+        """``"code <normalized code, else the published one>: "`` per unit, the start of every detail."""
+        if not label:
+            label.append("code " + code.where(code != "", u["code_raw"].str.strip()) + ": ")
+        return label[0]
+
     # a payer/plan group whose payer cells hold only spaces has no value after all: filtered out, like a row
     # without any payer value
-    outcome[np.logical_and.reduce([(u[name].str.strip() == "").to_numpy() for name in PAYER_FIELDS])] = 1
+    text = {name: u[name].str.strip() for name in PAYER_FIELDS}
+    outcome[np.logical_and.reduce([(text[name] == "").to_numpy() for name in PAYER_FIELDS])] = 1
     no_code = (code == "").to_numpy() & (codes["code_problem"] == "").to_numpy()
     modifiers_text = u["modifiers_raw"].str.strip()
     modifier_only = no_code & (modifiers_text != "").to_numpy() & (outcome == 0)
@@ -444,11 +456,10 @@ def normalize_units(
     duplicated = dup_key.duplicated().to_numpy() & (outcome == 0)
     outcome[duplicated] = 2
 
-    code_label = "code " + code.where(code != "", u["code_raw"].str.strip()) + ": "
     quarantine(
         (codes["code_problem"] != "").to_numpy(),
         codes["code_problem"],
-        code_label + codes["code_detail"],
+        lambda: code_label() + codes["code_detail"],
         u["code_raw"],
     )
     payer = u["payer"].str.strip()
@@ -456,12 +467,11 @@ def normalize_units(
     quarantine(
         (payer == "").to_numpy(),
         "missing_payer",
-        code_label + "payer-specific charge without a payer name",
-        plan.replace("", None),
+        lambda: code_label() + "payer-specific charge without a payer name",
+        lambda: plan.replace("", None),
     )
 
     # -- price -------------------------------------------------------------------------------------------------
-    text = {name: u[name].str.strip() for name in PAYER_FIELDS}
     if legacy:  # one value per payer column: "70%" is a percentage
         moved = text["dollar"].str.endswith("%") & (text["percentage"] == "")
         text["percentage"] = text["percentage"].where(~moved, text["dollar"])
@@ -473,26 +483,33 @@ def normalize_units(
     quarantine(
         no_number & real["algorithm"],
         "algorithm_only",
-        code_label + "negotiated_algorithm only; no dollar or percentage to load",
+        lambda: code_label() + "negotiated_algorithm only; no dollar or percentage to load",
         text["algorithm"],
     )
-    first_present = text["dollar"].where(
-        present["dollar"], text["percentage"].where(present["percentage"], text["algorithm"])
-    )
+
+    def first_present() -> pd.Series:
+        return text["dollar"].where(
+            present["dollar"], text["percentage"].where(present["percentage"], text["algorithm"])
+        )
+
     quarantine(
         no_number & (present["dollar"] | present["percentage"] | present["algorithm"]),
         "not_a_number",
-        code_label + "negotiated charge is N/A and no other value is given",
+        lambda: code_label() + "negotiated charge is N/A and no other value is given",
         first_present,
     )
-    first_value = pd.Series("", index=u.index)
-    for name in reversed(PAYER_FIELDS):
-        first_value = text[name].where(text[name] != "", first_value)
+
+    def first_value() -> pd.Series:
+        first = pd.Series("", index=u.index)
+        for name in reversed(PAYER_FIELDS):
+            first = text[name].where(text[name] != "", first)
+        return first.replace("", None)
+
     quarantine(
         no_number,
         "no_negotiated_charge",
-        code_label + "no negotiated dollar, percentage or algorithm",
-        first_value.replace("", None),
+        lambda: code_label() + "no negotiated dollar, percentage or algorithm",
+        first_value,
     )
 
     dollar, dollar_problem = parse_amounts(text["dollar"].where(real["dollar"], ""))
@@ -500,8 +517,15 @@ def normalize_units(
     for name, problem_codes in (("dollar", dollar_problem), ("percentage", percent_problem)):
         bad = (problem_codes != "").to_numpy()
         if bad.any():
-            why = code_label + f"negotiated_{name} " + _map_distinct(text[name], repr) + " is not a usable rate"
-            quarantine(bad, problem_codes, why, text[name])
+            cells = text[name]
+            quarantine(
+                bad,
+                problem_codes,
+                lambda name=name, cells=cells: (
+                    code_label() + f"negotiated_{name} " + _map_distinct(cells, repr) + " is not a usable rate"
+                ),
+                cells,
+            )
 
     methodology_key = _map_distinct(text["methodology"].str.lower(), _squeeze_separators).str.strip()
     rate_type = methodology_key.map(_METHODOLOGIES)
@@ -511,15 +535,18 @@ def normalize_units(
         legacy_type = legacy_type.where(~np.isnan(dollar), "other")
         rate_type = rate_type.fillna(legacy_type.where(methodology_key == ""))
     unknown = rate_type.isna().to_numpy()
-    method_detail = pd.Series(
-        np.where(
-            methodology_key == "",
-            "no methodology",
-            "methodology " + _map_distinct(text["methodology"], repr) + " is not a CMS methodology",
-        ),
-        index=u.index,
-    )
-    quarantine(unknown, "unknown_methodology", code_label + method_detail, text["methodology"].replace("", None))
+
+    def method_detail() -> pd.Series:
+        return code_label() + pd.Series(
+            np.where(
+                methodology_key == "",
+                "no methodology",
+                "methodology " + _map_distinct(text["methodology"], repr) + " is not a CMS methodology",
+            ),
+            index=u.index,
+        )
+
+    quarantine(unknown, "unknown_methodology", method_detail, lambda: text["methodology"].replace("", None))
 
     loaded = outcome == 0
     outcome[loaded] = 4
@@ -561,7 +588,20 @@ def normalize_units(
     rt = rate_type[loaded]
     d = dollar[loaded]
     p = percent[loaded]
-    gross = _aux_amounts(ul["gross_raw"])
+    aux = _aux_amounts(
+        {
+            "gross_charge": ul["gross_raw"],
+            "discounted_cash": ul["cash_raw"],
+            "min_charge": ul["min_raw"],
+            "max_charge": ul["max_raw"],
+            "estimated_amount": text["estimated"][loaded],
+            "median_amount": text["median"][loaded],
+            "p10_amount": text["p10"][loaded],
+            "p90_amount": text["p90"][loaded],
+            "drug_unit": ul["drug_unit_raw"],
+        }
+    )
+    gross = aux["gross_charge"]
     has_d, has_p = ~np.isnan(d), ~np.isnan(p)
     is_pct = (rt == "percentage").to_numpy()
     is_fee = (rt == "fee_schedule").to_numpy()
@@ -588,11 +628,8 @@ def normalize_units(
         is_pct & has_p, text["percentage"][loaded], np.where(has_d, text["dollar"][loaded], text["percentage"][loaded])
     )
 
-    pairs = pd.DataFrame({"payer": payer[loaded], "plan": plan[loaded]})
-    identities = {
-        key: resolve_payer(key[0], key[1] or None) for key in pairs.drop_duplicates().itertuples(index=False, name=None)
-    }
-    keys = list(zip(pairs["payer"], pairs["plan"]))
+    keys = list(zip(payer[loaded], plan[loaded]))
+    identities = {key: resolve_payer(key[0], key[1] or None) for key in dict.fromkeys(keys)}
     modifiers = _join_modifiers(modifiers_text[loaded], codes["code_modifier"][loaded])
 
     rates = pd.DataFrame(
@@ -621,15 +658,15 @@ def normalize_units(
             "methodology_raw": text["methodology"][loaded].replace("", None),
             "negotiated_algorithm": text["algorithm"][loaded].where(~na["algorithm"][loaded], "").replace("", None),
             "gross_charge": gross,
-            "discounted_cash": _aux_amounts(ul["cash_raw"]),
-            "min_charge": _aux_amounts(ul["min_raw"]),
-            "max_charge": _aux_amounts(ul["max_raw"]),
-            "estimated_amount": _aux_amounts(text["estimated"][loaded]),
-            "median_amount": _aux_amounts(text["median"][loaded]),
-            "p10_amount": _aux_amounts(text["p10"][loaded]),
-            "p90_amount": _aux_amounts(text["p90"][loaded]),
+            "discounted_cash": aux["discounted_cash"],
+            "min_charge": aux["min_charge"],
+            "max_charge": aux["max_charge"],
+            "estimated_amount": aux["estimated_amount"],
+            "median_amount": aux["median_amount"],
+            "p10_amount": aux["p10_amount"],
+            "p90_amount": aux["p90_amount"],
             "allowed_count": text["count"][loaded].replace("", None),
-            "drug_unit": _aux_amounts(ul["drug_unit_raw"]),
+            "drug_unit": aux["drug_unit"],
             "drug_unit_type": ul["drug_type_raw"].str.strip().str.upper().replace("", None),
         }
     )
@@ -759,11 +796,13 @@ def _join_modifiers(published: pd.Series, split_off: pd.Series) -> list[str]:
     return out
 
 
-def _aux_amounts(text: pd.Series) -> np.ndarray:
-    """A secondary dollar column (gross, cash, min, max, estimates): the number, or NaN when blank or unusable."""
-    values, problems = parse_amounts(text.str.strip())
+def _aux_amounts(columns: dict[str, pd.Series]) -> dict[str, np.ndarray]:
+    """Secondary dollar columns (gross, cash, min, max, estimates): per column the numbers, NaN where blank or
+    unusable. One :func:`parse_amounts` over the columns end to end (its cost is mostly per call, not per cell)."""
+    values, problems = parse_amounts(pd.concat([text.str.strip() for text in columns.values()], ignore_index=True))
     values[(problems != "").to_numpy()] = np.nan
-    return values
+    ends = np.cumsum([len(text) for text in columns.values()])
+    return dict(zip(columns, np.split(values, ends[:-1])))
 
 
 def _unit_warnings(
