@@ -797,12 +797,24 @@ def _join_modifiers(published: pd.Series, split_off: pd.Series) -> list[str]:
 
 
 def _aux_amounts(columns: dict[str, pd.Series]) -> dict[str, np.ndarray]:
-    """Secondary dollar columns (gross, cash, min, max, estimates): per column the numbers, NaN where blank or
-    unusable. One :func:`parse_amounts` over the columns end to end (its cost is mostly per call, not per cell)."""
-    values, problems = parse_amounts(pd.concat([text.str.strip() for text in columns.values()], ignore_index=True))
+    """Secondary dollar columns (gross, cash, min, max, estimates) of the same rows: per column the numbers, NaN
+    where blank or unusable. Short columns go through one :func:`parse_amounts` end to end (its cost is then mostly
+    per call: 10 ms for nine calls on 300 rows, 3 ms for one); long ones one by one (joining them costs more than
+    it saves from about 10,000 rows)."""
+    parts = [text.str.strip() for text in columns.values()]
+    if len(parts[0]) > _AUX_JOINED_ROWS:
+        return {name: _usable(*parse_amounts(part)) for name, part in zip(columns, parts)}
+    values = _usable(*parse_amounts(pd.concat(parts, ignore_index=True)))
+    return dict(zip(columns, np.split(values, np.cumsum([len(part) for part in parts])[:-1])))
+
+
+_AUX_JOINED_ROWS = 5_000
+
+
+def _usable(values: np.ndarray, problems: pd.Series) -> np.ndarray:
+    """``values`` with NaN where a problem was found."""
     values[(problems != "").to_numpy()] = np.nan
-    ends = np.cumsum([len(text) for text in columns.values()])
-    return dict(zip(columns, np.split(values, ends[:-1])))
+    return values
 
 
 def _unit_warnings(
