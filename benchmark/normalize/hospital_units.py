@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -828,19 +828,15 @@ def _unit_warnings(
     out: list[Problem] = []
     code_raw = units["code_raw"].str.strip()
     changed = (codes["code"] != code_raw) | (codes["code_modifier"] != "")
-    for locator, raw_code, new_code, modifier, note in zip(
-        units["locator"][changed],
-        code_raw[changed],
-        codes["code"][changed],
-        codes["code_modifier"][changed],
-        codes["code_note"][changed],
+    for locator, raw_code, new_code, modifier, note in _picked(
+        changed, units["locator"], code_raw, codes["code"], codes["code_modifier"], codes["code_note"]
     ):
         what = f"code {raw_code!r} read as {new_code!r}" + (f" with modifier {modifier}" if modifier else "")
         out.append(Problem(locator, SEVERITY_WARNING, "code_normalized", f"{what} ({note})", raw_code))
     type_raw = units["code_type_raw"].str.strip().str.upper()
     retyped = (codes["code_type"] != type_raw) & (type_raw != "")
-    for locator, raw_type, new_type, code in zip(
-        units["locator"][retyped], units["code_type_raw"][retyped], codes["code_type"][retyped], codes["code"][retyped]
+    for locator, raw_type, new_type, code in _picked(
+        retyped, units["locator"], units["code_type_raw"], codes["code_type"], codes["code"]
     ):
         out.append(
             Problem(
@@ -854,7 +850,7 @@ def _unit_warnings(
     dollar = text["dollar"][loaded]
     if {"min", "max"} <= file_columns:
         missing = (dollar != "") & ((units["min_raw"].str.strip() == "") | (units["max_raw"].str.strip() == ""))
-        for locator in units["locator"][missing]:
+        for (locator,) in _picked(missing, units["locator"]):
             out.append(
                 Problem(
                     locator,
@@ -867,7 +863,7 @@ def _unit_warnings(
     for column, rule in (("count", "count"), ("estimated", "estimated_amount")):
         if column in file_columns:
             missing = needs_estimate & (text[column][loaded] == "")
-            for locator in units["locator"][missing]:
+            for (locator,) in _picked(missing, units["locator"]):
                 out.append(
                     Problem(
                         locator,
@@ -877,7 +873,7 @@ def _unit_warnings(
                     )
                 )
     other = text["methodology"][loaded].str.lower().eq("other") & (text["notes"][loaded] == "")
-    for locator in units["locator"][other]:
+    for (locator,) in _picked(other, units["locator"]):
         out.append(
             Problem(
                 locator,
@@ -938,14 +934,14 @@ def _value_warnings(
     locator = units["locator"]
     for name, label in _VALUE_NAMES.items():
         cells = text[name]
-        for loc, raw in zip(locator[na[name]], cells[na[name]]):
+        for loc, raw in _picked(na[name], locator, cells):
             out.append(
                 Problem(
                     loc, SEVERITY_WARNING, "na_as_blank", f"{label} {raw!r} read as blank (another value is given)", raw
                 )
             )
         changed = (cells != "") & ~na[name] & ~plain_numbers(cells)
-        for loc, raw in zip(locator[changed], cells[changed]):
+        for loc, raw in _picked(changed, locator, cells):
             value, _ = parse_amount(raw, percent=name == "percentage")
             out.append(
                 Problem(
@@ -958,13 +954,12 @@ def _value_warnings(
             )
     aux = {label: units[column].str.strip() for column, label in _AUX_NAMES.items()}
     aux |= {label: text[name] for name, label in _AUX_PAYER.items()}
-    for label, cells in aux.items():
-        filled = (cells != "").to_numpy()
-        if not filled.any():
-            continue
-        plain = plain_numbers(cells) & filled
-        unusable = plain & (_zeros(cells) | _placeholders(cells, plain))
-        for loc, raw in zip(locator[unusable], cells[unusable]):
+    filled_aux = {label: (cells != "").to_numpy() for label, cells in aux.items()}
+    aux = {label: cells for label, cells in aux.items() if filled_aux[label].any()}
+    for label, cells, filled, (plain, unusable) in zip(
+        aux, aux.values(), (filled_aux[label] for label in aux), _amount_verdicts(list(aux.values()))
+    ):
+        for loc, raw in _picked(unusable, locator, cells):
             dropped_why = "rate_not_positive" if float(raw) <= 0 else "placeholder_value"
             out.append(
                 Problem(
@@ -976,7 +971,7 @@ def _value_warnings(
                 )
             )
         odd = filled & ~plain
-        for loc, raw in zip(locator[odd], cells[odd]):
+        for loc, raw in _picked(odd, locator, cells):
             value, why = parse_amount(raw)
             if why or value is None:
                 problem = Problem(
@@ -996,9 +991,8 @@ def _value_warnings(
         ("billing_class_raw", _BILLING_CLASSES, "billing class"),
     ):
         raw = units[column].str.strip()
-        key = raw.str.lower()
-        unknown = (raw != "") & ~key.isin(list(table))
-        for loc, value in zip(locator[unknown], raw[unknown]):
+        unknown, renamed, new_values = _setting_verdicts(raw, table)
+        for loc, value in _picked(unknown, locator, raw):
             out.append(
                 Problem(
                     loc,
@@ -1008,8 +1002,7 @@ def _value_warnings(
                     value,
                 )
             )
-        renamed = (raw != "") & key.isin(list(table)) & (key.map(table) != key)
-        for loc, value, new in zip(locator[renamed], raw[renamed], key[renamed].map(table)):
+        for loc, value, new in _picked(renamed, locator, raw, new_values):
             out.append(
                 Problem(
                     loc,
@@ -1020,7 +1013,7 @@ def _value_warnings(
                 )
             )
     unknown_type = (ctype != "") & ~ctype.isin(CMS_CODE_TYPES)
-    for loc, value in zip(locator[unknown_type], ctype[unknown_type]):
+    for loc, value in _picked(unknown_type, locator, ctype):
         out.append(
             Problem(
                 loc,
@@ -1031,6 +1024,46 @@ def _value_warnings(
             )
         )
     return out
+
+
+def _picked(mask: pd.Series | np.ndarray, *columns: pd.Series | np.ndarray) -> Iterator[tuple]:
+    """``zip(*(column[mask] for column in columns))``, without indexing anything when the mask picks nothing (the
+    common case: most checks find nothing, and indexing a column costs more than the check)."""
+    if not np.asarray(mask).any():
+        return iter(())
+    return zip(*(column[mask] for column in columns))
+
+
+def _amount_verdicts(columns: list[pd.Series]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per column of stripped amount texts (of the same rows), (plain-number cells, plain cells that are no usable
+    amount: zero or a placeholder), blank cells neither. Short columns are looked at end to end in one pass (the
+    cost is per call there), long ones one by one (see :func:`_aux_amounts`)."""
+    if not columns:
+        return []
+    if len(columns[0]) > _AUX_JOINED_ROWS:
+        return [_amount_verdict(cells) for cells in columns]
+    plain, unusable = _amount_verdict(pd.concat(columns, ignore_index=True))
+    ends = np.cumsum([len(cells) for cells in columns])[:-1]
+    return list(zip(np.split(plain, ends), np.split(unusable, ends)))
+
+
+def _amount_verdict(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    plain = plain_numbers(cells) & (cells != "").to_numpy()
+    return plain, plain & (_zeros(cells) | _placeholders(cells, plain))
+
+
+def _setting_verdicts(raw: pd.Series, table: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(not blank and not in ``table`` once lower-cased, in it under another name, that name) per cell of ``raw``,
+    decided once per distinct value (a column holds a handful)."""
+    numbers, distinct = pd.factorize(raw, use_na_sentinel=False)
+    keys = pd.Series(distinct, dtype=raw.dtype).str.lower()
+    names = [table.get(key) for key in keys]
+    filled = [value != "" for value in distinct]
+    unknown = np.array([f and name is None for f, name in zip(filled, names)], dtype=bool)
+    renamed = np.array(
+        [f and name is not None and name != key for f, name, key in zip(filled, names, keys)], dtype=bool
+    )
+    return unknown[numbers], renamed[numbers], np.array(names, dtype=object)[numbers]
 
 
 # ----------------------------------------------------------------------------------------------------------------
