@@ -112,6 +112,12 @@ class ByteSource:
     def exhausted(self) -> bool:
         return self._eof and self._pos >= self._end
 
+    def fits(self, size: int) -> bool:
+        """Whether the rest of the stream is at most ``size`` bytes (read ahead only as far as
+        :meth:`take_chunk` of ``size`` reads)."""
+        self._fill(size + 1)
+        return self._eof and self._available() <= size
+
     def _available(self) -> int:
         return self._end - self._pos
 
