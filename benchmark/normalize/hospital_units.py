@@ -312,11 +312,15 @@ class Sink:
 
 def _unit_column(parts: list[np.ndarray]) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """One unit column from its batches: text as a pandas ``str`` array made through Arrow (what pandas would infer
-    from the object array, at half the cost); anything else as it is."""
+    from the object array, at half the cost; the array made directly, as ``pd.array(..., dtype="str")`` makes it,
+    without its checks: 2 us instead of 25 per column); anything else as it is."""
     joined = np.concatenate([np.asarray(part) for part in parts])
     if joined.dtype == object and len(joined) and pd.api.types.infer_dtype(joined, skipna=False) == "string":
-        return pd.array(pa.array(joined, type=pa.large_string()), dtype="str")
+        return pd.arrays.ArrowStringArray(pa.array(joined, type=pa.large_string()), dtype=_STR)
     return joined
+
+
+_STR = pd.api.types.pandas_dtype("str")  # pandas' default string dtype (Arrow storage, NaN for missing)
 
 
 # ----------------------------------------------------------------------------------------------------------------
