@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -284,18 +284,20 @@ class Sink:
             self.account.rows_loaded -= merged
             self.account.rows_deduplicated += merged
             meta = self.meta
-            for column, value in (
-                ("provider_name", meta.name),
-                ("state", meta.state),
-                ("provider_npis", meta.npis),
-                ("hospital_location", meta.location),
-                ("hospital_address", meta.address),
-                ("hospital_license", meta.license),
-                ("source_file", self.source_file),
-                ("source_sha256", self.sha256),
-            ):
-                rates[column] = value
-            rates["is_synthetic"] = self.is_synthetic
+            file_values = {
+                "provider_name": meta.name,
+                "state": meta.state,
+                "provider_npis": meta.npis,
+                "hospital_location": meta.location,
+                "hospital_address": meta.address,
+                "hospital_license": meta.license,
+                "source_file": self.source_file,
+                "source_sha256": self.sha256,
+                "is_synthetic": self.is_synthetic,
+            }
+            # one table of the file's values beside the rates (the dtypes nine column assignments give, at half
+            # the cost)
+            rates = pd.concat([rates, pd.DataFrame(file_values, index=rates.index)], axis=1)
             rates = check_built_rates(in_rate_columns(rates))
         else:
             rates = empty_rates()
@@ -310,11 +312,15 @@ class Sink:
 
 def _unit_column(parts: list[np.ndarray]) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """One unit column from its batches: text as a pandas ``str`` array made through Arrow (what pandas would infer
-    from the object array, at half the cost); anything else as it is."""
+    from the object array, at half the cost; the array made directly, as ``pd.array(..., dtype="str")`` makes it,
+    without its checks: 2 us instead of 25 per column); anything else as it is."""
     joined = np.concatenate([np.asarray(part) for part in parts])
     if joined.dtype == object and len(joined) and pd.api.types.infer_dtype(joined, skipna=False) == "string":
-        return pd.array(pa.array(joined, type=pa.large_string()), dtype="str")
+        return pd.arrays.ArrowStringArray(pa.array(joined, type=pa.large_string()), dtype=_STR)
     return joined
+
+
+_STR = pd.api.types.pandas_dtype("str")  # pandas' default string dtype (Arrow storage, NaN for missing)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -408,19 +414,31 @@ def normalize_units(
     problems: list[Problem] = []
 
     def quarantine(mask: np.ndarray, why, text, value) -> None:
-        """Quarantine the pending units of ``mask``; ``why``, ``text`` and ``value`` are scalars or per-unit."""
+        """Quarantine the pending units of ``mask``; ``why``, ``text`` and ``value`` are scalars or per-unit, or
+        functions returning them, called only when a unit is quarantined (most files quarantine little: the
+        texts of the details are not built for nothing)."""
         mask = mask & (outcome == 0)
         if not mask.any():
             return
         outcome[mask] = 3
         for target, source in ((reason, why), (detail, text), (raw, value)):
+            source = source() if callable(source) else source
             target[mask] = (
                 np.asarray(source, dtype=object)[mask] if isinstance(source, (pd.Series, np.ndarray)) else source
             )
 
+    label: list[pd.Series] = []  # code_label(), made once when first needed
+
+    def code_label() -> pd.Series:
+        """``"code <normalized code, else the published one>: "`` per unit, the start of every detail."""
+        if not label:
+            label.append("code " + code.where(code != "", u["code_raw"].str.strip()) + ": ")
+        return label[0]
+
     # a payer/plan group whose payer cells hold only spaces has no value after all: filtered out, like a row
     # without any payer value
-    outcome[np.logical_and.reduce([(u[name].str.strip() == "").to_numpy() for name in PAYER_FIELDS])] = 1
+    text = {name: u[name].str.strip() for name in PAYER_FIELDS}
+    outcome[np.logical_and.reduce([(text[name] == "").to_numpy() for name in PAYER_FIELDS])] = 1
     no_code = (code == "").to_numpy() & (codes["code_problem"] == "").to_numpy()
     modifiers_text = u["modifiers_raw"].str.strip()
     modifier_only = no_code & (modifiers_text != "").to_numpy() & (outcome == 0)
@@ -444,11 +462,10 @@ def normalize_units(
     duplicated = dup_key.duplicated().to_numpy() & (outcome == 0)
     outcome[duplicated] = 2
 
-    code_label = "code " + code.where(code != "", u["code_raw"].str.strip()) + ": "
     quarantine(
         (codes["code_problem"] != "").to_numpy(),
         codes["code_problem"],
-        code_label + codes["code_detail"],
+        lambda: code_label() + codes["code_detail"],
         u["code_raw"],
     )
     payer = u["payer"].str.strip()
@@ -456,12 +473,11 @@ def normalize_units(
     quarantine(
         (payer == "").to_numpy(),
         "missing_payer",
-        code_label + "payer-specific charge without a payer name",
-        plan.replace("", None),
+        lambda: code_label() + "payer-specific charge without a payer name",
+        lambda: plan.replace("", None),
     )
 
     # -- price -------------------------------------------------------------------------------------------------
-    text = {name: u[name].str.strip() for name in PAYER_FIELDS}
     if legacy:  # one value per payer column: "70%" is a percentage
         moved = text["dollar"].str.endswith("%") & (text["percentage"] == "")
         text["percentage"] = text["percentage"].where(~moved, text["dollar"])
@@ -473,26 +489,33 @@ def normalize_units(
     quarantine(
         no_number & real["algorithm"],
         "algorithm_only",
-        code_label + "negotiated_algorithm only; no dollar or percentage to load",
+        lambda: code_label() + "negotiated_algorithm only; no dollar or percentage to load",
         text["algorithm"],
     )
-    first_present = text["dollar"].where(
-        present["dollar"], text["percentage"].where(present["percentage"], text["algorithm"])
-    )
+
+    def first_present() -> pd.Series:
+        return text["dollar"].where(
+            present["dollar"], text["percentage"].where(present["percentage"], text["algorithm"])
+        )
+
     quarantine(
         no_number & (present["dollar"] | present["percentage"] | present["algorithm"]),
         "not_a_number",
-        code_label + "negotiated charge is N/A and no other value is given",
+        lambda: code_label() + "negotiated charge is N/A and no other value is given",
         first_present,
     )
-    first_value = pd.Series("", index=u.index)
-    for name in reversed(PAYER_FIELDS):
-        first_value = text[name].where(text[name] != "", first_value)
+
+    def first_value() -> pd.Series:
+        first = pd.Series("", index=u.index)
+        for name in reversed(PAYER_FIELDS):
+            first = text[name].where(text[name] != "", first)
+        return first.replace("", None)
+
     quarantine(
         no_number,
         "no_negotiated_charge",
-        code_label + "no negotiated dollar, percentage or algorithm",
-        first_value.replace("", None),
+        lambda: code_label() + "no negotiated dollar, percentage or algorithm",
+        first_value,
     )
 
     dollar, dollar_problem = parse_amounts(text["dollar"].where(real["dollar"], ""))
@@ -500,8 +523,15 @@ def normalize_units(
     for name, problem_codes in (("dollar", dollar_problem), ("percentage", percent_problem)):
         bad = (problem_codes != "").to_numpy()
         if bad.any():
-            why = code_label + f"negotiated_{name} " + _map_distinct(text[name], repr) + " is not a usable rate"
-            quarantine(bad, problem_codes, why, text[name])
+            cells = text[name]
+            quarantine(
+                bad,
+                problem_codes,
+                lambda name=name, cells=cells: (
+                    code_label() + f"negotiated_{name} " + _map_distinct(cells, repr) + " is not a usable rate"
+                ),
+                cells,
+            )
 
     methodology_key = _map_distinct(text["methodology"].str.lower(), _squeeze_separators).str.strip()
     rate_type = methodology_key.map(_METHODOLOGIES)
@@ -511,15 +541,18 @@ def normalize_units(
         legacy_type = legacy_type.where(~np.isnan(dollar), "other")
         rate_type = rate_type.fillna(legacy_type.where(methodology_key == ""))
     unknown = rate_type.isna().to_numpy()
-    method_detail = pd.Series(
-        np.where(
-            methodology_key == "",
-            "no methodology",
-            "methodology " + _map_distinct(text["methodology"], repr) + " is not a CMS methodology",
-        ),
-        index=u.index,
-    )
-    quarantine(unknown, "unknown_methodology", code_label + method_detail, text["methodology"].replace("", None))
+
+    def method_detail() -> pd.Series:
+        return code_label() + pd.Series(
+            np.where(
+                methodology_key == "",
+                "no methodology",
+                "methodology " + _map_distinct(text["methodology"], repr) + " is not a CMS methodology",
+            ),
+            index=u.index,
+        )
+
+    quarantine(unknown, "unknown_methodology", method_detail, lambda: text["methodology"].replace("", None))
 
     loaded = outcome == 0
     outcome[loaded] = 4
@@ -561,7 +594,20 @@ def normalize_units(
     rt = rate_type[loaded]
     d = dollar[loaded]
     p = percent[loaded]
-    gross = _aux_amounts(ul["gross_raw"])
+    aux = _aux_amounts(
+        {
+            "gross_charge": ul["gross_raw"],
+            "discounted_cash": ul["cash_raw"],
+            "min_charge": ul["min_raw"],
+            "max_charge": ul["max_raw"],
+            "estimated_amount": text["estimated"][loaded],
+            "median_amount": text["median"][loaded],
+            "p10_amount": text["p10"][loaded],
+            "p90_amount": text["p90"][loaded],
+            "drug_unit": ul["drug_unit_raw"],
+        }
+    )
+    gross = aux["gross_charge"]
     has_d, has_p = ~np.isnan(d), ~np.isnan(p)
     is_pct = (rt == "percentage").to_numpy()
     is_fee = (rt == "fee_schedule").to_numpy()
@@ -588,11 +634,8 @@ def normalize_units(
         is_pct & has_p, text["percentage"][loaded], np.where(has_d, text["dollar"][loaded], text["percentage"][loaded])
     )
 
-    pairs = pd.DataFrame({"payer": payer[loaded], "plan": plan[loaded]})
-    identities = {
-        key: resolve_payer(key[0], key[1] or None) for key in pairs.drop_duplicates().itertuples(index=False, name=None)
-    }
-    keys = list(zip(pairs["payer"], pairs["plan"]))
+    keys = list(zip(payer[loaded], plan[loaded]))
+    identities = {key: resolve_payer(key[0], key[1] or None) for key in dict.fromkeys(keys)}
     modifiers = _join_modifiers(modifiers_text[loaded], codes["code_modifier"][loaded])
 
     rates = pd.DataFrame(
@@ -621,15 +664,15 @@ def normalize_units(
             "methodology_raw": text["methodology"][loaded].replace("", None),
             "negotiated_algorithm": text["algorithm"][loaded].where(~na["algorithm"][loaded], "").replace("", None),
             "gross_charge": gross,
-            "discounted_cash": _aux_amounts(ul["cash_raw"]),
-            "min_charge": _aux_amounts(ul["min_raw"]),
-            "max_charge": _aux_amounts(ul["max_raw"]),
-            "estimated_amount": _aux_amounts(text["estimated"][loaded]),
-            "median_amount": _aux_amounts(text["median"][loaded]),
-            "p10_amount": _aux_amounts(text["p10"][loaded]),
-            "p90_amount": _aux_amounts(text["p90"][loaded]),
+            "discounted_cash": aux["discounted_cash"],
+            "min_charge": aux["min_charge"],
+            "max_charge": aux["max_charge"],
+            "estimated_amount": aux["estimated_amount"],
+            "median_amount": aux["median_amount"],
+            "p10_amount": aux["p10_amount"],
+            "p90_amount": aux["p90_amount"],
             "allowed_count": text["count"][loaded].replace("", None),
-            "drug_unit": _aux_amounts(ul["drug_unit_raw"]),
+            "drug_unit": aux["drug_unit"],
             "drug_unit_type": ul["drug_type_raw"].str.strip().str.upper().replace("", None),
         }
     )
@@ -759,9 +802,23 @@ def _join_modifiers(published: pd.Series, split_off: pd.Series) -> list[str]:
     return out
 
 
-def _aux_amounts(text: pd.Series) -> np.ndarray:
-    """A secondary dollar column (gross, cash, min, max, estimates): the number, or NaN when blank or unusable."""
-    values, problems = parse_amounts(text.str.strip())
+def _aux_amounts(columns: dict[str, pd.Series]) -> dict[str, np.ndarray]:
+    """Secondary dollar columns (gross, cash, min, max, estimates) of the same rows: per column the numbers, NaN
+    where blank or unusable. Short columns go through one :func:`parse_amounts` end to end (its cost is then mostly
+    per call: 10 ms for nine calls on 300 rows, 3 ms for one); long ones one by one (joining them costs more than
+    it saves from about 10,000 rows)."""
+    parts = [text.str.strip() for text in columns.values()]
+    if len(parts[0]) > _AUX_JOINED_ROWS:
+        return {name: _usable(*parse_amounts(part)) for name, part in zip(columns, parts)}
+    values = _usable(*parse_amounts(pd.concat(parts, ignore_index=True)))
+    return dict(zip(columns, np.split(values, np.cumsum([len(part) for part in parts])[:-1])))
+
+
+_AUX_JOINED_ROWS = 5_000
+
+
+def _usable(values: np.ndarray, problems: pd.Series) -> np.ndarray:
+    """``values`` with NaN where a problem was found."""
     values[(problems != "").to_numpy()] = np.nan
     return values
 
@@ -777,19 +834,15 @@ def _unit_warnings(
     out: list[Problem] = []
     code_raw = units["code_raw"].str.strip()
     changed = (codes["code"] != code_raw) | (codes["code_modifier"] != "")
-    for locator, raw_code, new_code, modifier, note in zip(
-        units["locator"][changed],
-        code_raw[changed],
-        codes["code"][changed],
-        codes["code_modifier"][changed],
-        codes["code_note"][changed],
+    for locator, raw_code, new_code, modifier, note in _picked(
+        changed, units["locator"], code_raw, codes["code"], codes["code_modifier"], codes["code_note"]
     ):
         what = f"code {raw_code!r} read as {new_code!r}" + (f" with modifier {modifier}" if modifier else "")
         out.append(Problem(locator, SEVERITY_WARNING, "code_normalized", f"{what} ({note})", raw_code))
     type_raw = units["code_type_raw"].str.strip().str.upper()
     retyped = (codes["code_type"] != type_raw) & (type_raw != "")
-    for locator, raw_type, new_type, code in zip(
-        units["locator"][retyped], units["code_type_raw"][retyped], codes["code_type"][retyped], codes["code"][retyped]
+    for locator, raw_type, new_type, code in _picked(
+        retyped, units["locator"], units["code_type_raw"], codes["code_type"], codes["code"]
     ):
         out.append(
             Problem(
@@ -803,7 +856,7 @@ def _unit_warnings(
     dollar = text["dollar"][loaded]
     if {"min", "max"} <= file_columns:
         missing = (dollar != "") & ((units["min_raw"].str.strip() == "") | (units["max_raw"].str.strip() == ""))
-        for locator in units["locator"][missing]:
+        for (locator,) in _picked(missing, units["locator"]):
             out.append(
                 Problem(
                     locator,
@@ -816,7 +869,7 @@ def _unit_warnings(
     for column, rule in (("count", "count"), ("estimated", "estimated_amount")):
         if column in file_columns:
             missing = needs_estimate & (text[column][loaded] == "")
-            for locator in units["locator"][missing]:
+            for (locator,) in _picked(missing, units["locator"]):
                 out.append(
                     Problem(
                         locator,
@@ -826,7 +879,7 @@ def _unit_warnings(
                     )
                 )
     other = text["methodology"][loaded].str.lower().eq("other") & (text["notes"][loaded] == "")
-    for locator in units["locator"][other]:
+    for (locator,) in _picked(other, units["locator"]):
         out.append(
             Problem(
                 locator,
@@ -887,14 +940,14 @@ def _value_warnings(
     locator = units["locator"]
     for name, label in _VALUE_NAMES.items():
         cells = text[name]
-        for loc, raw in zip(locator[na[name]], cells[na[name]]):
+        for loc, raw in _picked(na[name], locator, cells):
             out.append(
                 Problem(
                     loc, SEVERITY_WARNING, "na_as_blank", f"{label} {raw!r} read as blank (another value is given)", raw
                 )
             )
         changed = (cells != "") & ~na[name] & ~plain_numbers(cells)
-        for loc, raw in zip(locator[changed], cells[changed]):
+        for loc, raw in _picked(changed, locator, cells):
             value, _ = parse_amount(raw, percent=name == "percentage")
             out.append(
                 Problem(
@@ -907,13 +960,12 @@ def _value_warnings(
             )
     aux = {label: units[column].str.strip() for column, label in _AUX_NAMES.items()}
     aux |= {label: text[name] for name, label in _AUX_PAYER.items()}
-    for label, cells in aux.items():
-        filled = (cells != "").to_numpy()
-        if not filled.any():
-            continue
-        plain = plain_numbers(cells) & filled
-        unusable = plain & (_zeros(cells) | _placeholders(cells, plain))
-        for loc, raw in zip(locator[unusable], cells[unusable]):
+    filled_aux = {label: (cells != "").to_numpy() for label, cells in aux.items()}
+    aux = {label: cells for label, cells in aux.items() if filled_aux[label].any()}
+    for label, cells, filled, (plain, unusable) in zip(
+        aux, aux.values(), (filled_aux[label] for label in aux), _amount_verdicts(list(aux.values()))
+    ):
+        for loc, raw in _picked(unusable, locator, cells):
             dropped_why = "rate_not_positive" if float(raw) <= 0 else "placeholder_value"
             out.append(
                 Problem(
@@ -925,7 +977,7 @@ def _value_warnings(
                 )
             )
         odd = filled & ~plain
-        for loc, raw in zip(locator[odd], cells[odd]):
+        for loc, raw in _picked(odd, locator, cells):
             value, why = parse_amount(raw)
             if why or value is None:
                 problem = Problem(
@@ -945,9 +997,8 @@ def _value_warnings(
         ("billing_class_raw", _BILLING_CLASSES, "billing class"),
     ):
         raw = units[column].str.strip()
-        key = raw.str.lower()
-        unknown = (raw != "") & ~key.isin(list(table))
-        for loc, value in zip(locator[unknown], raw[unknown]):
+        unknown, renamed, new_values = _setting_verdicts(raw, table)
+        for loc, value in _picked(unknown, locator, raw):
             out.append(
                 Problem(
                     loc,
@@ -957,8 +1008,7 @@ def _value_warnings(
                     value,
                 )
             )
-        renamed = (raw != "") & key.isin(list(table)) & (key.map(table) != key)
-        for loc, value, new in zip(locator[renamed], raw[renamed], key[renamed].map(table)):
+        for loc, value, new in _picked(renamed, locator, raw, new_values):
             out.append(
                 Problem(
                     loc,
@@ -969,7 +1019,7 @@ def _value_warnings(
                 )
             )
     unknown_type = (ctype != "") & ~ctype.isin(CMS_CODE_TYPES)
-    for loc, value in zip(locator[unknown_type], ctype[unknown_type]):
+    for loc, value in _picked(unknown_type, locator, ctype):
         out.append(
             Problem(
                 loc,
@@ -980,6 +1030,46 @@ def _value_warnings(
             )
         )
     return out
+
+
+def _picked(mask: pd.Series | np.ndarray, *columns: pd.Series | np.ndarray) -> Iterator[tuple]:
+    """``zip(*(column[mask] for column in columns))``, without indexing anything when the mask picks nothing (the
+    common case: most checks find nothing, and indexing a column costs more than the check)."""
+    if not np.asarray(mask).any():
+        return iter(())
+    return zip(*(column[mask] for column in columns))
+
+
+def _amount_verdicts(columns: list[pd.Series]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per column of stripped amount texts (of the same rows), (plain-number cells, plain cells that are no usable
+    amount: zero or a placeholder), blank cells neither. Short columns are looked at end to end in one pass (the
+    cost is per call there), long ones one by one (see :func:`_aux_amounts`)."""
+    if not columns:
+        return []
+    if len(columns[0]) > _AUX_JOINED_ROWS:
+        return [_amount_verdict(cells) for cells in columns]
+    plain, unusable = _amount_verdict(pd.concat(columns, ignore_index=True))
+    ends = np.cumsum([len(cells) for cells in columns])[:-1]
+    return list(zip(np.split(plain, ends), np.split(unusable, ends)))
+
+
+def _amount_verdict(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    plain = plain_numbers(cells) & (cells != "").to_numpy()
+    return plain, plain & (_zeros(cells) | _placeholders(cells, plain))
+
+
+def _setting_verdicts(raw: pd.Series, table: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(not blank and not in ``table`` once lower-cased, in it under another name, that name) per cell of ``raw``,
+    decided once per distinct value (a column holds a handful)."""
+    numbers, distinct = pd.factorize(raw, use_na_sentinel=False)
+    keys = pd.Series(distinct, dtype=raw.dtype).str.lower()
+    names = [table.get(key) for key in keys]
+    filled = [value != "" for value in distinct]
+    unknown = np.array([f and name is None for f, name in zip(filled, names)], dtype=bool)
+    renamed = np.array(
+        [f and name is not None and name != key for f, name, key in zip(filled, names, keys)], dtype=bool
+    )
+    return unknown[numbers], renamed[numbers], np.array(names, dtype=object)[numbers]
 
 
 # ----------------------------------------------------------------------------------------------------------------

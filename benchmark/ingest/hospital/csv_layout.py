@@ -32,9 +32,9 @@ import functools
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -555,7 +555,10 @@ def _tables(
 
     size = CHUNK_BYTES * max(1, min(2, layout.n_columns // 100))
     line = source.line  # where the next chunk to yield starts
-    with ThreadPoolExecutor(max_workers=_PARSE_THREADS) as pool:
+    # the rest of a file that fits in one chunk (most files) is parsed in this thread: there is nothing to overlap,
+    # and starting and joining the threads would cost a small file more than its parse
+    pool = _InPlace() if source.fits(size) else ThreadPoolExecutor(max_workers=_PARSE_THREADS)
+    with pool:
         ahead: deque[tuple[Chunk, Future]] = deque()
         while True:
             while len(ahead) <= _PARSE_THREADS and not source.exhausted:
@@ -578,6 +581,22 @@ def _tables(
             table, row_lines = _slow_table(source, layout, sink, source.offset + len(chunk.data), resync=resync)
             yield table, row_lines, None, None
             line = source.line
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class _InPlace(Executor):
+    """An executor that runs each task at once in the calling thread (its future is done when submit returns)."""
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        future: Future[_T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:  # delivered by future.result(), as a thread pool does
+            future.set_exception(error)
+        return future
 
 
 class _ChunkParser:

@@ -33,6 +33,9 @@ MAX_RECORD_LINES = 10_000  # a quoted field longer than this is an unclosed quot
 MAX_LINE_BYTES = 16 << 20
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _READ_SIZE = 8 << 20
+# the first read: most files are small, and a fresh 8 MB buffer costs a small file more than reading it (its pages
+# are zeroed); a larger file goes on in _READ_SIZE buffers
+_FIRST_READ_SIZE = 64 << 10
 _SPARE_BUFFERS = 6  # buffers kept for reuse (chunks in flight hold a few)
 
 
@@ -98,7 +101,9 @@ class ByteSource:
         self.line = 1  # physical line number at the current position
         self.offset = 0  # bytes consumed
         self.cp1252_lines: list[int] = []
+        self._read_size = _FIRST_READ_SIZE
         self._fill(4)
+        self._read_size = _READ_SIZE
         if self._buffer[:3] == UTF8_BOM and self._end >= 3:
             self._pos = len(UTF8_BOM)
             self.offset = len(UTF8_BOM)
@@ -106,6 +111,12 @@ class ByteSource:
     @property
     def exhausted(self) -> bool:
         return self._eof and self._pos >= self._end
+
+    def fits(self, size: int) -> bool:
+        """Whether the rest of the stream is at most ``size`` bytes (read ahead only as far as
+        :meth:`take_chunk` of ``size`` reads)."""
+        self._fill(size + 1)
+        return self._eof and self._available() <= size
 
     def _available(self) -> int:
         return self._end - self._pos
@@ -116,7 +127,7 @@ class ByteSource:
         if self._available() >= size or self._eof:
             return
         remainder = self._available()
-        capacity = remainder + max(_READ_SIZE, size - remainder)
+        capacity = remainder + max(self._read_size, size - remainder)
         buffer = self._unused_buffer(capacity)
         buffer[:remainder] = memoryview(self._buffer)[self._pos : self._end]
         filled = remainder
@@ -132,6 +143,8 @@ class ByteSource:
         self._buffer, self._pos, self._end = buffer, 0, filled
 
     def _unused_buffer(self, capacity: int) -> bytearray:
+        if capacity < _READ_SIZE:  # the first read's small buffer: not worth keeping
+            return bytearray(capacity)
         for index in range(len(self._spare)):
             candidate = self._spare[index]
             # referred to only by the list, this variable and getrefcount's argument: nothing else uses it

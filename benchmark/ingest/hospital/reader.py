@@ -143,25 +143,40 @@ def _read(
 ) -> FileCheck:
     source_file = source_name or path.name
     check = FileCheck(source_file=source_file, layout=None, cms_override=cms_version)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while reading it (hashlib releases the GIL)
-        # validation loads nothing, so no rate needs the file's hash for its provenance: not computed (a whole
-        # pass over the file's bytes)
-        sha256 = None if collect else pool.submit(sha256_file, path)
-        sink = Sink(
-            source_file=source_file,
-            sha256="",
-            is_synthetic=is_synthetic,
-            wanted=wanted_codes(codes),
-            collect_problems=collect,
-            check_only=collect,
-        )
+    sink = Sink(
+        source_file=source_file,
+        sha256="",
+        is_synthetic=is_synthetic,
+        wanted=wanted_codes(codes),
+        collect_problems=collect,
+        check_only=collect,
+    )
+    if collect:  # validation loads nothing, so no rate needs the file's hash for its provenance: not computed
         read = _read_into(path, sink, check, collect)
-        if sha256 is not None:
+    elif _file_size(path) <= _HASH_IN_THREAD_BYTES:  # hashed after reading: a thread costs a small file more
+        read = _read_into(path, sink, check, collect)
+        sink.set_sha256(sha256_file(path))
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # hash the file while reading it (hashlib releases the GIL)
+            sha256 = pool.submit(sha256_file, path)
+            read = _read_into(path, sink, check, collect)
             sink.set_sha256(sha256.result())
     if read:
         check.result = sink.result()
         check.problems = sink.problems
     return check
+
+
+# a file larger than this is hashed in a thread while it is read (hashing 1 MB takes about a millisecond)
+_HASH_IN_THREAD_BYTES = 1 << 20
+
+
+def _file_size(path: Path) -> int:
+    """The file's size in bytes; 0 when it cannot be looked at (reading it then says why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _read_into(path: Path, sink: Sink, check: FileCheck, collect: bool) -> bool:
