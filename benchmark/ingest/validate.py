@@ -341,8 +341,7 @@ def _report(
             "reason_code": reason,
             "detail": detail,
             "raw_value": pd.Series(raw, dtype=object),
-        },
-        columns=PROBLEM_COLUMNS,
+        },  # in PROBLEM_COLUMNS order (columns= would have pandas look every key up again)
     )
     frame = frame.iloc[_file_order(frame["location"])].reset_index(drop=True) if len(frame) else frame
     return ValidationReport(path, kind, layout, check_built(ProblemSchema, frame, lazy=False), account, shown, used)
