@@ -301,3 +301,20 @@ def test_a_small_file_counted_by_hand(tmp_path):
     ]
     (account,) = result.accounts
     assert (account.rows_seen, account.rows_loaded, account.rows_quarantined) == (7, 6, 1)
+
+
+def test_npi_texts_of_a_few_groups_are_those_arrow_gives_many(monkeypatch):
+    """The NPI texts of a few provider groups are joined in Python, of many with Arrow: the same texts (distinct
+    NPIs sorted as text, the placeholder 0 dropped, none for an empty list or no ``npi`` key)."""
+    by_hand = ("17,5,17;;0;0,5", 4, ["17|5", None, None, "5"])
+    rng = random.Random(7)
+    values = [
+        ",".join(str(rng.choice([0, 5, 17, 1234567893, 1111111112, 2**70])) for _ in range(rng.randint(0, 4)))
+        for _ in range(200)
+    ]
+    few = [rows_module._npi_texts(value, 1)[0] for value in values]
+    assert rows_module._npi_texts(*by_hand[:2]) == by_hand[2]
+    monkeypatch.setattr(rows_module, "_FEW_NPI_VALUES", 0)  # Arrow whatever the count
+    assert rows_module._npi_texts(*by_hand[:2]) == by_hand[2]
+    assert rows_module._npi_texts(";".join(values), len(values)) == few
+    assert rows_module._npi_texts("", 0) == []
