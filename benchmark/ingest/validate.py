@@ -274,9 +274,15 @@ def _check_tic(
             problems.append(Problem("file", SEVERITY_ERROR, "unreadable_file", _without_name(str(error), path)))
         else:
             account = result.accounts[0]
+            quarantine = result.quarantine  # (column by column: itertuples makes a namedtuple class each call)
             problems += [
-                Problem(q.source_locator, SEVERITY_WARNING, q.reason_code, f"not loaded: {q.detail}", q.raw_value)
-                for q in result.quarantine.itertuples(index=False)
+                Problem(locator, SEVERITY_WARNING, reason, f"not loaded: {detail}", raw)
+                for locator, reason, detail, raw in zip(
+                    quarantine["source_locator"],
+                    quarantine["reason_code"],
+                    quarantine["detail"],
+                    quarantine["raw_value"],
+                )
             ]
     return used, layout, account, problems
 
