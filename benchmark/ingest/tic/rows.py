@@ -822,6 +822,8 @@ class RowBuilder:
                 elif name == "amount_usd":  # the amount where the price's type is per-service dollars
                     per_service = np.array([value is not None for value in values], bool)
                     columns[name] = np.where(per_service[inverse], amounts, np.nan)
+                elif len(rows) <= _FEW_ROWS:
+                    columns[name] = _encoded_few(values, inverse)
                 else:
                     text = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
                     encoded = pc.dictionary_encode(text, memory_pool=_TABLE_MEMORY)
@@ -1355,6 +1357,22 @@ class RowBuilder:
         # The dict in RATE_COLUMNS order, without ``columns=``: pandas then does not look every key up again
         # (~0.3 ms a batch, most of a small file's frame)
         return pd.DataFrame({name: columns[name] for name in RATE_COLUMNS}, copy=False)
+
+
+# A price chunk whose items or shapes are this few is dictionary-encoded in Python (_encoded_few): Arrow's three calls
+# a column cost ~25 us whatever the size (a small file, or a large item read in pieces, compacts such chunks).
+_FEW_ROWS = 64
+
+
+def _encoded_few(values: tuple, inverse: np.ndarray) -> pa.DictionaryArray:
+    """``values[inverse]`` (texts or None) dictionary-encoded as Arrow's ``dictionary_encode`` and ``take`` encode
+    it: the dictionary holds each text once, in order of its first place in ``values``; a None is a null index."""
+    index: dict[str, int] = {}
+    codes = [-1 if value is None else index.setdefault(value, len(index)) for value in values]
+    taken = np.array(codes, np.int32)[inverse]
+    missing = taken < 0
+    indices = pa.array(taken, pa.int32(), mask=missing if missing.any() else None, memory_pool=_TABLE_MEMORY)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(index), pa.large_string(), memory_pool=_TABLE_MEMORY))
 
 
 _NO_PROVIDER: Provider = (None, None, None)
