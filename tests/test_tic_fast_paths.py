@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from benchmark.ingest.tic import reader as reader_module
@@ -127,8 +129,11 @@ def _file(seed: int, other: int = -3) -> dict:
 
 
 def _general_paths_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No price shape is remembered and no reference id is found through the numpy table."""
+    """No price shape is remembered and no reference id is found through the numpy table; prices and NPIs are
+    encoded and joined by Arrow however few they are."""
     monkeypatch.setattr(rows_module, "_remembered_key", lambda key: False)
+    monkeypatch.setattr(rows_module, "_FEW_ROWS", -1)
+    monkeypatch.setattr(rows_module, "_FEW_NPI_VALUES", -1)
     empty = rows_module._IdTable(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     monkeypatch.setattr(rows_module._IdTable, "of", staticmethod(lambda span_of_id: empty))
 
@@ -301,3 +306,36 @@ def test_a_small_file_counted_by_hand(tmp_path):
     ]
     (account,) = result.accounts
     assert (account.rows_seen, account.rows_loaded, account.rows_quarantined) == (7, 6, 1)
+
+
+def test_npi_texts_of_a_few_groups_are_those_arrow_gives_many(monkeypatch):
+    """The NPI texts of a few provider groups are joined in Python, of many with Arrow: the same texts (distinct
+    NPIs sorted as text, the placeholder 0 dropped, none for an empty list or no ``npi`` key)."""
+    by_hand = ("17,5,17;;0;0,5", 4, ["17|5", None, None, "5"])
+    rng = random.Random(7)
+    values = [
+        ",".join(str(rng.choice([0, 5, 17, 1234567893, 1111111112, 2**70])) for _ in range(rng.randint(0, 4)))
+        for _ in range(200)
+    ]
+    few = [rows_module._npi_texts(value, 1)[0] for value in values]
+    assert rows_module._npi_texts(*by_hand[:2]) == by_hand[2]
+    monkeypatch.setattr(rows_module, "_FEW_NPI_VALUES", 0)  # Arrow whatever the count
+    assert rows_module._npi_texts(*by_hand[:2]) == by_hand[2]
+    assert rows_module._npi_texts(";".join(values), len(values)) == few
+    assert rows_module._npi_texts("", 0) == []
+
+
+def test_a_few_texts_are_dictionary_encoded_as_arrow_encodes_them():
+    """_encoded_few gives the dictionary array Arrow's dictionary_encode and take give (values, dictionary order,
+    missing values as null indices), with and without missing values."""
+    rng = random.Random(3)
+    for values in [("b", "a", None, "b"), ("x",), ("a", "b")] + [
+        tuple(rng.choice(["p", "q", "r", None, "é"]) for _ in range(rng.randint(1, 9))) for _ in range(50)
+    ]:
+        inverse = np.array([rng.randrange(len(values)) for _ in range(20)] + list(range(len(values))))
+        encoded = pc.dictionary_encode(pa.array(values, pa.large_string()))
+        expected = pa.DictionaryArray.from_arrays(
+            pc.take(encoded.indices, pa.array(inverse.astype(np.int32))), encoded.dictionary
+        )
+        assert rows_module._encoded_few(values, inverse).equals(expected)
+    assert rows_module._encoded_few(("b", "a", None, "b"), np.array([3, 2, 1])).to_pylist() == ["b", None, "a"]

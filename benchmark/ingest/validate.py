@@ -274,9 +274,15 @@ def _check_tic(
             problems.append(Problem("file", SEVERITY_ERROR, "unreadable_file", _without_name(str(error), path)))
         else:
             account = result.accounts[0]
+            quarantine = result.quarantine  # (column by column: itertuples makes a namedtuple class each call)
             problems += [
-                Problem(q.source_locator, SEVERITY_WARNING, q.reason_code, f"not loaded: {q.detail}", q.raw_value)
-                for q in result.quarantine.itertuples(index=False)
+                Problem(locator, SEVERITY_WARNING, reason, f"not loaded: {detail}", raw)
+                for locator, reason, detail, raw in zip(
+                    quarantine["source_locator"],
+                    quarantine["reason_code"],
+                    quarantine["detail"],
+                    quarantine["raw_value"],
+                )
             ]
     return used, layout, account, problems
 
@@ -341,8 +347,7 @@ def _report(
             "reason_code": reason,
             "detail": detail,
             "raw_value": pd.Series(raw, dtype=object),
-        },
-        columns=PROBLEM_COLUMNS,
+        },  # in PROBLEM_COLUMNS order (columns= would have pandas look every key up again)
     )
     frame = frame.iloc[_file_order(frame["location"])].reset_index(drop=True) if len(frame) else frame
     return ValidationReport(path, kind, layout, check_built(ProblemSchema, frame, lazy=False), account, shown, used)

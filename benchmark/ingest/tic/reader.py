@@ -306,7 +306,14 @@ def iter_in_network(
         reader = _use_helpers(lease, collector, source, name, limits or Limits(), expect_gzip) if lease else None
         with gc_paused(), source.open(limits) as stream, collector.spill:
             stats = scan_document(
-                stream, collector, name=name, limits=limits, progress=report, expect_gzip=expect_gzip, reader=reader
+                stream,
+                collector,
+                name=name,
+                limits=limits,
+                progress=report,
+                expect_gzip=expect_gzip,
+                reader=reader,
+                stored_bytes=stored,
             )
             collector.check_root()
             if leases:  # the rows are built without the helpers: their memory is freed first when there is much

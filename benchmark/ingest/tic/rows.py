@@ -421,8 +421,8 @@ def _npi_digits(raws: list[msgspec.Raw]) -> str | None:
 
 def _npi_texts(digits: str, count: int) -> list[str | None]:
     """provider_of's NPI text for each of the ``count`` values of :func:`_npi_digits`, all at once with Arrow."""
-    if not count:
-        return []
+    if count <= _FEW_NPI_VALUES:  # Arrow's ~15 calls cost ~130 us whatever the size; Python ~0.5 us a value
+        return [_joined_npis(value) for value in digits.split(";")] if count else []
     text, pool = pa.large_string(), _TABLE_MEMORY
     values = pc.list_flatten(pc.split_pattern(pa.array([digits], text, memory_pool=pool), ";", memory_pool=pool))
     lists = pc.split_pattern(values, ",", memory_pool=pool)  # per raw value: its integers as text
@@ -449,6 +449,17 @@ def _npi_texts(digits: str, count: int) -> list[str | None]:
     )
     joined_npis = pc.binary_join(pa.LargeListArray.from_arrays(offsets, npi), pa.scalar("|", text), memory_pool=pool)
     return [value or None for value in joined_npis.to_pylist()]
+
+
+_FEW_NPI_VALUES = 64
+
+
+def _joined_npis(value: str) -> str | None:
+    """provider_of's NPI text of one value of :func:`_npi_digits` (its integers' texts, commas between)."""
+    texts = set(value.split(","))
+    texts.discard("")
+    texts.discard("0")
+    return "|".join(sorted(texts)) or None
 
 
 def _tins_and_names(values: list[Any]) -> tuple[list[str | None], list[str | None]]:
@@ -811,6 +822,8 @@ class RowBuilder:
                 elif name == "amount_usd":  # the amount where the price's type is per-service dollars
                     per_service = np.array([value is not None for value in values], bool)
                     columns[name] = np.where(per_service[inverse], amounts, np.nan)
+                elif len(rows) <= _FEW_ROWS:
+                    columns[name] = _encoded_few(values, inverse)
                 else:
                     text = pa.array(values, pa.large_string(), memory_pool=_TABLE_MEMORY)
                     encoded = pc.dictionary_encode(text, memory_pool=_TABLE_MEMORY)
@@ -893,21 +906,23 @@ class RowBuilder:
             yield IngestResult(rates=empty_rates(), quarantine=self._quarantine_frame(), accounts=[self.account])
             return
         prices, groups = self._price_columns(), self._group_columns()
-        ranges = plan.ranges(batch_rows)
-        dedup = None
-        if self.deduplicate:
-            dedup = plan.duplicates(ranges, _classes(prices.values()), _classes(groups.values()))
-            self.account.rows_deduplicated += self.account.rows_loaded - dedup.kept
-            self.account.rows_loaded = dedup.kept
-        self.account.check()
-        parts = self._locator_parts()
-        self._forget_tables()  # what the batches need is in Arrow and numpy now
         single = {  # a column holding one value in the whole file: one small chunk repeated in every batch
             name: values[0].as_py()
             for table in (prices, groups)
             for name, values in table.items()
             if not isinstance(values, np.ndarray) and _one_value(values)
         }
+        ranges = plan.ranges(batch_rows)
+        dedup = None
+        if self.deduplicate:  # (a column of one value tells no rows apart)
+            price_classes = _classes([v for name, v in prices.items() if name not in single], prices["amount"].size)
+            group_classes = _classes([v for name, v in groups.items() if name not in single], len(self.groups))
+            dedup = plan.duplicates(ranges, price_classes, group_classes)
+            self.account.rows_deduplicated += self.account.rows_loaded - dedup.kept
+            self.account.rows_loaded = dedup.kept
+        self.account.check()
+        parts = self._locator_parts()
+        self._forget_tables()  # what the batches need is in Arrow and numpy now
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
@@ -1339,7 +1354,25 @@ class RowBuilder:
             columns["dedup_count"] = pd.arrays.IntegerArray(counts.astype(np.int64), np.zeros(size, bool))
         constants = {name: value for name, value in self.constants.items() if name not in columns}
         columns.update(_constants(constants, size, repeated))
-        return pd.DataFrame({name: columns[name] for name in RATE_COLUMNS}, columns=RATE_COLUMNS, copy=False)
+        # The dict in RATE_COLUMNS order, without ``columns=``: pandas then does not look every key up again
+        # (~0.3 ms a batch, most of a small file's frame)
+        return pd.DataFrame({name: columns[name] for name in RATE_COLUMNS}, copy=False)
+
+
+# A price chunk whose items or shapes are this few is dictionary-encoded in Python (_encoded_few): Arrow's three calls
+# a column cost ~25 us whatever the size (a small file, or a large item read in pieces, compacts such chunks).
+_FEW_ROWS = 64
+
+
+def _encoded_few(values: tuple, inverse: np.ndarray) -> pa.DictionaryArray:
+    """``values[inverse]`` (texts or None) dictionary-encoded as Arrow's ``dictionary_encode`` and ``take`` encode
+    it: the dictionary holds each text once, in order of its first place in ``values``; a None is a null index."""
+    index: dict[str, int] = {}
+    codes = [-1 if value is None else index.setdefault(value, len(index)) for value in values]
+    taken = np.array(codes, np.int32)[inverse]
+    missing = taken < 0
+    indices = pa.array(taken, pa.int32(), mask=missing if missing.any() else None, memory_pool=_TABLE_MEMORY)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(index), pa.large_string(), memory_pool=_TABLE_MEMORY))
 
 
 _NO_PROVIDER: Provider = (None, None, None)
@@ -1547,22 +1580,39 @@ def _codes(values: pa.Array | np.ndarray) -> np.ndarray:
         return pd.factorize(values)[0].astype(np.int64)
     if not pa.types.is_dictionary(values.type):
         values = pc.dictionary_encode(values, memory_pool=_TABLE_MEMORY)
-    return pc.fill_null(values.indices, -1).to_numpy().astype(np.int64)
+    indices = values.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    return indices.to_numpy().astype(np.int64)
 
 
-def _classes(columns: Iterable[pa.Array | np.ndarray]) -> np.ndarray:
-    """Per row of a table of columns (text in Arrow, floats in numpy): a number shared exactly by the rows whose
-    values are all equal (a missing value equals only a missing value)."""
-    classes = None
+def _classes(columns: Iterable[pa.Array | np.ndarray], rows: int) -> np.ndarray:
+    """Per row of a table of columns (text in Arrow, floats in numpy; ``rows`` rows, all in one class when there is
+    no column): a number shared exactly by the rows whose values are all equal (a missing value equals only a
+    missing value), numbered from 0 in order of first row.
+
+    The columns' codes are combined as digits of one integer (each column's radix its number of codes), which is
+    numbered densely only where the next digit would take it past 64 bits, and once at the end: one hash pass for
+    a small table instead of one per column."""
+    classes: np.ndarray | None = None
+    bound = 0  # classes are below it
     for values in columns:
-        codes = _codes(values)
+        digits = _codes(values) + 1  # 0: missing
+        radix = int(digits.max()) + 1 if len(digits) else 1
         if classes is None:
-            classes = codes + 1
-        else:
-            classes = pd.factorize(classes * (int(codes.max()) + 2) + codes + 1)[0]
+            classes, bound = digits, radix
+            continue
+        if bound * radix > _CLASS_BOUND:
+            classes = pd.factorize(classes)[0].astype(np.int64, copy=False)
+            bound = int(classes.max()) + 1 if len(classes) else 1
+        classes = classes * radix + digits
+        bound *= radix
     if classes is None:
-        raise ValueError("no columns to classify rows by")
-    return classes
+        return np.zeros(rows, np.int64)
+    return pd.factorize(classes)[0].astype(np.int64, copy=False)
+
+
+_CLASS_BOUND = 2**62  # combined class numbers stay below it (int64)
 
 
 def _strings(values: pa.Array | pa.ChunkedArray) -> pd.arrays.ArrowStringArray:

@@ -78,7 +78,12 @@ def read_table_of_contents(value: str | Path | Source, *, limits: Limits | None 
     with source.open(limits) as stream:
         try:
             scan_document(
-                stream, handler, name=source.name, limits=limits, expect_gzip=source.file_name.lower().endswith(".gz")
+                stream,
+                handler,
+                name=source.name,
+                limits=limits,
+                expect_gzip=source.file_name.lower().endswith(".gz"),
+                stored_bytes=source.size,
             )
         except msgspec.MsgspecError as error:
             raise SourceError(f"{source.name}: table of contents does not match the schema ({error})") from error

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
 import gc
 import os
 import socket
@@ -101,7 +102,7 @@ def keep_freed_buffers() -> None:
         return
     _STATE["mallopt"] = os.getpid()
     try:
-        libc = ctypes.CDLL(None)
+        libc = _libc()
         libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD
         libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):  # not glibc: nothing to tune
@@ -116,7 +117,7 @@ def give_back_freed_memory() -> None:
         return
     _STATE.pop("mallopt", None)
     try:
-        libc = ctypes.CDLL(None)
+        libc = _libc()
         libc.mallopt(-3, 128 << 10)  # M_MMAP_THRESHOLD: glibc's default; large buffers are unmapped when freed
         libc.mallopt(-1, 128 << 10)  # M_TRIM_THRESHOLD: glibc's default
         libc.malloc_trim(0)
@@ -127,9 +128,15 @@ def give_back_freed_memory() -> None:
 def trim_freed_memory() -> None:
     """Return the memory glibc holds freed to the system (a no-op elsewhere); cheap, called between batches."""
     try:
-        ctypes.CDLL(None).malloc_trim(0)
+        _libc().malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library's functions (loaded once: ~40 us a time, twice the cost of a malloc_trim of a small heap)."""
+    return ctypes.CDLL(None)
 
 
 def shutdown_after_failure() -> None:
