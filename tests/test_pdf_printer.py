@@ -240,28 +240,20 @@ def test_a_hung_chromium_is_killed_after_the_timeout_and_replaced_once(tmp_path,
 _WORKERS = textwrap.dedent(
     """
     import os, sys, time
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
     from pathlib import Path
 
-    # the batch module (pandas, matplotlib: seconds of CPU to import) is imported in the worker only: this parent
-    # process, the batch that ends or is killed, needs none of it
-    def start_worker(parent_pid):
-        from benchmark.reporting import batch
-        batch._start_worker(parent_pid)
+    from benchmark.reporting import batch_worker
 
     def work(html, pdf):
-        from benchmark.reporting import batch
-        batch._worker_printer.print_pdf(Path(html), Path(pdf))
-        return os.getpid(), batch._worker_printer.pid
+        batch_worker._worker_printer.print_pdf(Path(html), Path(pdf))
+        return os.getpid(), os.getppid(), batch_worker._worker_printer.pid
 
     if __name__ == "__main__":
         html, out, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=start_worker,
-                                 initargs=(os.getpid(),)) as pool:
+        with batch_worker.worker_pool(1) as pool:  # the batch's pool: workers forked by a fork server
             first = pool.submit(work, html, str(out / "1.pdf")).result()
             second = pool.submit(work, html, str(out / "2.pdf")).result()
-            (out / "pids").write_text(f"{first[0]} {first[1]} {second[1]}")
+            (out / "pids").write_text(" ".join(map(str, [*first, second[2]])))
             if mode == "hang":
                 time.sleep(120)
     """
@@ -282,9 +274,10 @@ def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
         while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
             assert parent.poll() in (None, 0)
             time.sleep(0.1)
-        worker, chromium, again = map(int, pids.read_text().split())
+        worker, server, chromium, again = map(int, pids.read_text().split())
         assert again == chromium  # one Chromium for the worker's two PDFs
-        started = [chromium, *descendants(chromium)]
+        assert server != parent.pid and server in descendants(parent.pid)  # the fork server, the batch's child
+        started = [server, chromium, *descendants(chromium)]
         if ending == "kill":
             parent.kill()  # kill -9 of the batch: its worker stops and takes Chromium along
         assert parent.wait(60) in (0, -signal.SIGKILL)
