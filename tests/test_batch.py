@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from benchmark import cli, config
-from benchmark.reporting import batch, exports, provenance
+from benchmark.reporting import batch, batch_worker, exports, provenance
 from benchmark.reporting.report import ReportParams
 from benchmark.reporting.runner import KernelStartError, ReportRunError, report_slug, run_report
 
@@ -187,7 +187,7 @@ def test_kernel_start_failures_are_retried_and_other_failures_are_not():
             raise KernelStartError("kernel did not start")
         return "done"
 
-    assert batch.run_with_retries(flaky, attempts=3, delay=0) == ("done", 3)
+    assert batch_worker.run_with_retries(flaky, attempts=3, delay=0) == ("done", 3)
 
     calls.clear()
 
@@ -196,7 +196,7 @@ def test_kernel_start_failures_are_retried_and_other_failures_are_not():
         raise KernelStartError("kernel did not start")
 
     with pytest.raises(KernelStartError) as caught:
-        batch.run_with_retries(never_starts, attempts=3, delay=0)
+        batch_worker.run_with_retries(never_starts, attempts=3, delay=0)
     assert len(calls) == 3 and caught.value.attempts == 3
 
     calls.clear()
@@ -206,7 +206,7 @@ def test_kernel_start_failures_are_retried_and_other_failures_are_not():
         raise ReportRunError("cell 3 raised ValueError", ename="ValueError")
 
     with pytest.raises(ReportRunError):
-        batch.run_with_retries(notebook_fails, attempts=3, delay=0)
+        batch_worker.run_with_retries(notebook_fails, attempts=3, delay=0)
     assert len(calls) == 1
 
 

@@ -4,6 +4,7 @@ One LocalCluster (2 worker processes) serves the module; the readers injected be
 value (cloudpickle), so the worker processes need not import this test module.
 """
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import cloudpickle
+import dask
+import distributed as dask_distributed
 import pandas as pd
 import psutil
 import pytest
@@ -33,8 +36,17 @@ RUN_COLUMNS = ["part_id", "ingested_at", "run_id", "engine"]
 
 @pytest.fixture(scope="module")
 def scheduler():
+    """The address of the module's cluster (the tests pass it as an external scheduler). Its worker processes are
+    forked by a fork server that imported Dask and pandas once (Dask's ``forkserver`` method), not spawned each
+    importing them. The setting holds while the cluster starts only: the worker started again after the kill below,
+    and the engine's own cluster (the CLI test), are started as the product starts them."""
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    with distributed.local_cluster(workers=2, retries=2) as cluster:
+    with contextlib.ExitStack() as started:
+        # while it starts only (set after Dask's distributed registered its settings: leaving the block restores
+        # them, and would remove every setting that did not exist on entering it)
+        with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+            assert dask_distributed.utils.get_mp_context().get_start_method() == "forkserver"
+            cluster = started.enter_context(distributed.local_cluster(workers=2, retries=2))
         yield cluster.scheduler_address
     assert not _new_processes(before), "worker processes left running"
 
@@ -67,12 +79,15 @@ def local_store(tmp_path_factory, sample_files) -> _Tables:
 
 
 def _new_processes(before: set[int]) -> list:
-    """Child processes started since ``before`` that are still alive (multiprocessing's resource tracker, one per
-    parent process for its lifetime, is not a worker)."""
+    """Child processes started since ``before`` that are still alive (multiprocessing's resource tracker and fork
+    server, one each per parent process for its lifetime, are not workers; the processes the fork server forked are
+    its children, not this process's, and are counted)."""
     new = [
         p
         for p in psutil.Process().children(recursive=True)
-        if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())
+        if p.pid not in before
+        and "resource_tracker" not in " ".join(p.cmdline())
+        and not (p.ppid() == os.getpid() and "multiprocessing.forkserver" in " ".join(p.cmdline()))
     ]
     _, alive = psutil.wait_procs(new, timeout=10)
     return [(p.pid, p.cmdline()) for p in alive]

@@ -10,6 +10,7 @@ password and the signature.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import logging
@@ -79,6 +80,7 @@ def _texts(folder: Path):
                     yield Path(f"{path}!{name}"), archive.read(name).decode("utf-8", "replace")
 
 
+@functools.lru_cache(maxsize=2)  # the report's PDF is searched by a test and again by _leaks: read once (~1.5 s)
 def _pdf_text(data: bytes) -> str:
     pdf = pypdf.PdfReader(io.BytesIO(data))
     return "\n".join([*(page.extract_text() for page in pdf.pages), *map(str, (pdf.metadata or {}).values())])

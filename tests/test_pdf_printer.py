@@ -40,6 +40,14 @@ def _page(tmp_path: Path, name: str, body: str, style: str = "") -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def printer():
+    """One printer (one Chromium) for the tests of what it prints and how it recovers, as a batch worker keeps one
+    for all its reports; the tests of its start and its end (profile folders, processes left) make their own."""
+    with PdfPrinter() as shared:
+        yield shared
+
+
 def _pages(pdf: Path) -> list[tuple[tuple[float, float], str]]:
     """(width, height) in points and the text of every page."""
     reader = pypdf.PdfReader(pdf)
@@ -140,7 +148,7 @@ def test_prints_pdfs_one_after_the_other_in_one_chromium(tmp_path, monkeypatch):
 
 
 @needs_chromium
-def test_same_pages_as_the_one_shot_print_to_pdf(tmp_path):
+def test_same_pages_as_the_one_shot_print_to_pdf(tmp_path, printer):
     # the page's CSS paper size wins (preferCSSPageSize), backgrounds print, no header or footer line (no date, no URL)
     html = _page(
         tmp_path,
@@ -150,8 +158,7 @@ def test_same_pages_as_the_one_shot_print_to_pdf(tmp_path):
         style="@page { size: 6in 4in; margin: 0.5in }",
     )
     exports.print_pdf(html, tmp_path / "one_shot.pdf")
-    with PdfPrinter() as printer:
-        printer.print_pdf(html, tmp_path / "pipe.pdf")
+    printer.print_pdf(html, tmp_path / "pipe.pdf")
     pipe, one_shot = _pages(tmp_path / "pipe.pdf"), _pages(tmp_path / "one_shot.pdf")
     assert [size for size, _ in pipe] == [(432, 288), (432, 288)]  # 6 x 4 in
     assert pipe == one_shot
@@ -160,32 +167,31 @@ def test_same_pages_as_the_one_shot_print_to_pdf(tmp_path):
 
 
 @needs_chromium
-def test_a_chromium_killed_between_prints_is_replaced(tmp_path):
+def test_a_chromium_killed_between_prints_is_replaced(tmp_path, printer):
     html = _page(tmp_path, "page", "<p>After a crash</p>")
-    with PdfPrinter() as printer:
-        printer.print_pdf(html, tmp_path / "before.pdf")
-        killed = printer.pid
-        os.kill(killed, signal.SIGKILL)
-        printer.print_pdf(html, tmp_path / "after.pdf")
-        assert printer.pid not in (None, killed)
+    printer.print_pdf(html, tmp_path / "before.pdf")
+    killed = printer.pid
+    os.kill(killed, signal.SIGKILL)
+    printer.print_pdf(html, tmp_path / "after.pdf")
+    assert printer.pid not in (None, killed)
     assert "After a crash" in _pages(tmp_path / "after.pdf")[0][1]
 
 
 @needs_chromium
-def test_a_page_that_cannot_be_loaded_is_an_error_and_chromium_stays(tmp_path):
+def test_a_page_that_cannot_be_loaded_is_an_error_and_chromium_stays(tmp_path, printer):
     html = _page(tmp_path, "page", "<p>fine</p>")
-    with PdfPrinter() as printer:
-        printer.print_pdf(html, tmp_path / "fine.pdf")
-        chromium = printer.pid
-        with pytest.raises(exports.ExportError, match="ERR_FILE_NOT_FOUND"):
-            printer.print_pdf(tmp_path / "missing.html", tmp_path / "missing.pdf")
-        assert not (tmp_path / "missing.pdf").exists()
-        printer.print_pdf(html, tmp_path / "again.pdf")
-        assert printer.pid == chromium
+    printer.print_pdf(html, tmp_path / "fine.pdf")
+    chromium = printer.pid
+    with pytest.raises(exports.ExportError, match="ERR_FILE_NOT_FOUND"):
+        printer.print_pdf(tmp_path / "missing.html", tmp_path / "missing.pdf")
+    assert not (tmp_path / "missing.pdf").exists()
+    printer.print_pdf(html, tmp_path / "again.pdf")
+    assert printer.pid == chromium
 
 
 @needs_chromium
 def test_no_chromium_process_is_left_after_close(tmp_path):
+    others = {pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid)}  # the module printer's
     printer = PdfPrinter()
     printer.print_pdf(_page(tmp_path, "page", "<p>x</p>"), tmp_path / "page.pdf")
     started = [printer.pid, *descendants(printer.pid)]
@@ -196,7 +202,7 @@ def test_no_chromium_process_is_left_after_close(tmp_path):
     while any(map(process_alive, started)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [pid for pid in started if process_alive(pid)] == []
-    assert [pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid)] == []
+    assert [pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid) and pid not in others] == []
 
 
 def test_without_chromium_the_note_of_the_one_shot_path(tmp_path, monkeypatch):
@@ -240,28 +246,20 @@ def test_a_hung_chromium_is_killed_after_the_timeout_and_replaced_once(tmp_path,
 _WORKERS = textwrap.dedent(
     """
     import os, sys, time
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
     from pathlib import Path
 
-    # the batch module (pandas, matplotlib: seconds of CPU to import) is imported in the worker only: this parent
-    # process, the batch that ends or is killed, needs none of it
-    def start_worker(parent_pid):
-        from benchmark.reporting import batch
-        batch._start_worker(parent_pid)
+    from benchmark.reporting import batch_worker
 
     def work(html, pdf):
-        from benchmark.reporting import batch
-        batch._worker_printer.print_pdf(Path(html), Path(pdf))
-        return os.getpid(), batch._worker_printer.pid
+        batch_worker._worker_printer.print_pdf(Path(html), Path(pdf))
+        return os.getpid(), os.getppid(), batch_worker._worker_printer.pid
 
     if __name__ == "__main__":
         html, out, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=start_worker,
-                                 initargs=(os.getpid(),)) as pool:
+        with batch_worker.worker_pool(1) as pool:  # the batch's pool: workers forked by a fork server
             first = pool.submit(work, html, str(out / "1.pdf")).result()
             second = pool.submit(work, html, str(out / "2.pdf")).result()
-            (out / "pids").write_text(f"{first[0]} {first[1]} {second[1]}")
+            (out / "pids").write_text(" ".join(map(str, [*first, second[2]])))
             if mode == "hang":
                 time.sleep(120)
     """
@@ -282,9 +280,10 @@ def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
         while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
             assert parent.poll() in (None, 0)
             time.sleep(0.1)
-        worker, chromium, again = map(int, pids.read_text().split())
+        worker, server, chromium, again = map(int, pids.read_text().split())
         assert again == chromium  # one Chromium for the worker's two PDFs
-        started = [chromium, *descendants(chromium)]
+        assert server != parent.pid and server in descendants(parent.pid)  # the fork server, the batch's child
+        started = [server, chromium, *descendants(chromium)]
         if ending == "kill":
             parent.kill()  # kill -9 of the batch: its worker stops and takes Chromium along
         assert parent.wait(60) in (0, -signal.SIGKILL)
@@ -300,14 +299,13 @@ def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
 
 
 @needs_chromium
-def test_pdfs_printed_one_after_another_show_only_their_own_page(tmp_path):
+def test_pdfs_printed_one_after_another_show_only_their_own_page(tmp_path, printer):
     """The tab is reused from one PDF to the next: each PDF is its own page, sized by its own CSS, never the one
     before (the same file twice in a row included)."""
     alpha = _page(tmp_path, "alpha", "<p>Alpha page</p>", "@page { size: A4 landscape; }")
     beta = _page(tmp_path, "beta", "<p>Beta page</p>")
-    with PdfPrinter() as printer:
-        for name, html in [("a1", alpha), ("a2", alpha), ("b", beta), ("a3", alpha)]:
-            printer.print_pdf(html, tmp_path / f"{name}.pdf")
+    for name, html in [("a1", alpha), ("a2", alpha), ("b", beta), ("a3", alpha)]:
+        printer.print_pdf(html, tmp_path / f"{name}.pdf")
     a4_landscape = (841.89, 595.28)  # points: 297 x 210 mm
     for name, own, other, size in [
         ("a1", "Alpha", "Beta", a4_landscape),

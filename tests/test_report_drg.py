@@ -175,10 +175,12 @@ def test_drg_report_without_table5_says_why_and_guesses_nothing(without_table5, 
 
 @pytest.fixture(scope="module")
 def with_table5(tmp_path_factory) -> Path:
-    """`paybench report MS-DRG-470 --ipps-table5 FIXTURE --geography TX` through the notebook (HTML, summary, tables)."""
+    """`paybench report MS-DRG-470 --ipps-table5 FIXTURE --geography TX` through the notebook (HTML, summary, the CSV
+    tables and the deck the tests read: no PDF, so no Chromium, and no XLSX; the exports of a DRG report are the
+    exports of any report, tested on the shared 44320 report)."""
     out = tmp_path_factory.mktemp("drg") / "r"
     argv = ["report", "MS-DRG-470", "--ipps-table5", str(TABLE5), "--geography", "TX", "--report-date", "2026-12-06"]
-    assert main([*argv, "--out", str(out)]) == 0
+    assert main([*argv, "--out", str(out), "--formats", "html,csv,pptx"]) == 0
     return out
 
 

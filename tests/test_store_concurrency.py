@@ -70,9 +70,10 @@ def test_commit_refuses_an_outcome_that_would_narrow_a_concurrent_one(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- processes at once
-# The races need real processes (the store's locks are file locks). Each spawned process imports the package (~3 s
-# of CPU), so the module spawns three once and sends every round's work to them: each round still starts its
-# processes' work together (a barrier) on a new store.
+# The races need real processes (the store's locks are file locks). Each new process would import the package (~1-3
+# s of CPU), so the module starts three once and sends every round's work to them: each round still starts its
+# processes' work together (a barrier) on a new store. They are forked by a fork server that imported this module
+# (and the package) once: not forks of pytest's process and its threads.
 def _serve(inbox, outbox, barriers: dict, stop) -> None:
     """A worker process: run ``(index, function name, args)`` from ``inbox`` (with the shared barriers and stop
     event) and put ``(index, result)`` in ``outbox`` (an exception's text if it raised), until ``None``."""
@@ -87,9 +88,10 @@ def _serve(inbox, outbox, barriers: dict, stop) -> None:
 
 @pytest.fixture(scope="module")
 def workers():
-    """Three spawned processes that run this module's functions: ``run([(function, args), ...])`` gives each its
-    task at once and returns their results in the order given."""
-    context = multiprocessing.get_context("spawn")
+    """Three processes that run this module's functions: ``run([(function, args), ...])`` gives each its task at once
+    and returns their results in the order given."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # unless this process runs a fork server already (then its modules)
     barriers = {parties: context.Barrier(parties) for parties in (2, 3)}
     stop, outbox = context.Event(), context.Queue()
     inboxes = [context.Queue() for _ in range(3)]

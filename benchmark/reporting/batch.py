@@ -19,7 +19,7 @@ are typed by :class:`~benchmark.reporting.params.ReportParams` field by field (t
 sources are resolved against the batch file's folder, and two sets that would write the same folder are an error.
 
 :func:`run_batch` writes each report to ``<out>/<report_slug>/`` with bounded parallel workers (separate processes,
-each with one Jupyter kernel that runs its reports one after the other, reset before each:
+forked from one that imported their modules once: :mod:`~benchmark.reporting.batch_worker`; each with one Jupyter kernel that runs its reports one after the other, reset before each:
 :class:`~benchmark.reporting.kernel.SharedKernel`), retries a report whose kernel did not start, keeps going past failures,
 skips reports whose parameters, inputs and code version are unchanged since they were written (unless forced),
 and writes ``manifest.json`` and ``index.html``. ``BatchRun.exit_status`` is the scheduler contract: 0 when every
@@ -31,16 +31,13 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import multiprocessing.util
 import os
 import time
-import traceback
 import typing
-from collections.abc import Callable, Collection
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Collection
+from concurrent.futures import Future, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +47,14 @@ from benchmark.errors import ParameterError, PaybenchError
 from benchmark.files import atomic_write_text
 from benchmark.reporting import output_folder, provenance
 from benchmark.reporting.batch_index import write_index
+from benchmark.reporting.batch_worker import relative_outputs, run_one, worker_pool
 from benchmark.reporting.exports import chromium_version
 from benchmark.reporting.formats import FORMATS, chosen
-from benchmark.reporting.kernel import KernelStartError, ReportRunError, SharedKernel
 from benchmark.reporting.params import ReportParams, check_report
-from benchmark.reporting.parent_watch import die_with_parent
-from benchmark.reporting.pdf_printer import PdfPrinter
 from benchmark.reporting.runner import (
-    failed_notebook_path,
     is_up_to_date,
     read_run_record,
     report_slug,
-    run_report,
 )
 from benchmark.sources.source import special_file_problem
 
@@ -71,8 +64,6 @@ MANIFEST_NAME = "manifest.json"
 MAX_BATCH_FILE_BYTES = 1 << 20  # a batch file is a few KB; anything far larger is not one
 # One report keeps a kernel busy on one core while its worker exports; two workers fill a 2-core machine.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
-KERNEL_START_ATTEMPTS = 3  # a report whose kernel does not start is tried this often in all
-RETRY_DELAY_SECONDS = 2.0
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 TOP_LEVEL_KEYS = ("title", "defaults", "reports", "grid")
 # grid key -> the report parameter each of its values sets
@@ -345,44 +336,16 @@ def run_batch(
     return BatchRun(root, ordered, manifest_path, index)
 
 
-def run_with_retries(
-    run: Callable[[], Any], *, attempts: int = KERNEL_START_ATTEMPTS, delay: float = RETRY_DELAY_SECONDS
-) -> tuple[Any, int]:
-    """``run()``, again after a :class:`~benchmark.reporting.kernel.KernelStartError`, at most ``attempts`` times in all.
-
-    Returns ``(result, attempts used)``; the last KernelStartError, or any other error, propagates (with the attempt
-    count as ``error.attempts``).
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return run(), attempt
-        except KernelStartError as error:
-            if attempt == attempts:
-                vars(error)["attempts"] = attempt  # the count rides on the exception (read with getattr)
-                raise
-            _log.info("the report kernel did not start (attempt %d of %d: %s); retrying", attempt, attempts, error)
-            time.sleep(delay * attempt)
-        except BaseException as error:
-            vars(error)["attempts"] = attempt
-            raise
-    raise AssertionError("unreachable")
-
-
 # --------------------------------------------------------------------------------------------------- helpers
 def _execute(
     to_run: list[tuple[ReportParams, provenance.RunInputs]], root: Path, workers: int, formats: tuple[str, ...]
 ):
-    """Yield one outcome mapping per report, as they finish (in worker processes, ``spawn``-started)."""
+    """Yield one outcome mapping per report, as they finish (in worker processes: :mod:`.batch_worker`)."""
     if not to_run:
         return
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(to_run)),
-        mp_context=get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(os.getpid(),),
-    ) as pool:
+    with worker_pool(min(workers, len(to_run))) as pool:
         futures: dict[Future, tuple[ReportParams, provenance.RunInputs]] = {
-            pool.submit(_run_one, params, inputs, str(root), formats): (params, inputs) for params, inputs in to_run
+            pool.submit(run_one, params, inputs, str(root), formats): (params, inputs) for params, inputs in to_run
         }
         for future in as_completed(futures):
             params, _ = futures[future]
@@ -397,76 +360,14 @@ def _execute(
                 }
 
 
-# The worker's Jupyter kernel and PDF printer (one Chromium), kept from one report to the next: set by _start_worker.
-_worker_kernel: SharedKernel | None = None
-_worker_printer: PdfPrinter | None = None
-
-
-def _start_worker(parent_pid: int) -> None:
-    """Worker initializer: die with the batch process (a killed batch stops: its workers, their kernels and Chromium
-    do not go on), and keep one kernel and one Chromium for all the worker's reports, ended when the worker exits."""
-    global _worker_kernel, _worker_printer
-    die_with_parent(parent_pid)
-    _worker_kernel = SharedKernel()
-    _worker_printer = PdfPrinter()
-    # multiprocessing runs its finalizers (not atexit handlers) when a pool worker exits
-    multiprocessing.util.Finalize(_worker_kernel, _worker_kernel.close, exitpriority=10)
-    multiprocessing.util.Finalize(_worker_printer, _worker_printer.close, exitpriority=10)
-
-
-def _run_one(params: ReportParams, inputs: provenance.RunInputs, root: str, formats: tuple[str, ...]) -> dict[str, Any]:
-    """Worker: run one report (retrying kernel-start failures) and describe the outcome; never raises."""
-    slug = report_slug(params)
-    target = Path(root) / slug
-    started, clock = provenance.now_utc(), time.perf_counter()
-    outcome: dict[str, Any] = {"slug": slug, "started": started}
-    try:
-        outputs, attempts = run_with_retries(
-            lambda: run_report(
-                params,
-                target,
-                inputs=inputs,
-                force=True,
-                shared_kernel=_worker_kernel,
-                pdf_printer=_worker_printer.print_pdf if _worker_printer else None,
-                formats=formats,
-            )
-        )
-        outcome.update(
-            status="ok", attempts=attempts, notes=list(outputs.notes), outputs=_relative_outputs(target, Path(root))
-        )
-    except Exception as error:  # one failed report must not stop the others
-        name = getattr(error, "ename", "") or type(error).__name__
-        message = (
-            str(error)
-            if isinstance(error, ReportRunError)
-            else f"{error}\n{''.join(traceback.format_exception(error)[-3:])}".strip()
-        )
-        outcome.update(
-            status="failed", attempts=getattr(error, "attempts", 1), error={"name": name, "message": message}
-        )
-        _log.info("%s: failed: %s: %s", slug, name, message.splitlines()[0] if message else "")
-        failed_notebook = failed_notebook_path(target)
-        if failed_notebook.exists():
-            outcome["error"]["failed_notebook"] = failed_notebook.name
-    outcome.update(finished=provenance.now_utc(), seconds=round(time.perf_counter() - clock, 2))
-    return outcome
-
-
 def _mark_skipped(result: ReportResult, root: Path) -> None:
     record = read_run_record(root / result.slug) or {}
     result.status = "skipped"
-    result.outputs = _relative_outputs(root / result.slug, root)
+    result.outputs = relative_outputs(root / result.slug, root)
     result.notes = [
         f"up to date: parameters, inputs and code version unchanged since {record.get('finished', 'the last run')}",
         *record.get("notes", []),
     ]
-
-
-def _relative_outputs(folder: Path, root: Path) -> list[str]:
-    return sorted(
-        str(p.relative_to(root)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".paybench-")
-    )
 
 
 def _counts(results: Any) -> dict[str, int]:

@@ -1,10 +1,13 @@
-"""Worker processes die with their parent: a killed ``paybench batch`` stops, it does not keep writing reports.
+"""Worker processes die with their batch: a killed ``paybench batch`` stops, it does not keep writing reports.
 
-:func:`die_with_parent` (a process-pool initializer) starts a thread that checks every
-:data:`POLL_SECONDS` whether the process that started the worker is still its parent. When it is not (the batch was
-killed, even with ``kill -9``, which no handler can catch), the worker kills every process it started — the Jupyter
-kernel runs in a session of its own, so a process-group signal would miss it; descendants are found in ``/proc``
-(Linux) — and then exits at once, without publishing the report it was writing.
+:func:`die_with_parent` (a process-pool initializer) starts a thread that checks every :data:`POLL_SECONDS` whether
+the batch process that asked for the worker is still its parent (a ``spawn``-started worker) or its parent's parent
+(a worker forked by the fork server the batch started: :mod:`benchmark.reporting.batch_worker`). A process whose
+parent dies gets another parent, so this holds exactly while the batch runs, and a process id used again later
+cannot fool it. When it no longer holds (the batch was killed, even with ``kill -9``, which no handler can catch;
+the fork server does not end first while its workers run: they hold its pipe open), the worker kills every process
+it started — the Jupyter kernel runs in a session of its own, so a process-group signal would miss it; descendants
+are found in ``/proc`` (Linux) — and then exits at once, without publishing the report it was writing.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ POLL_SECONDS = 0.5
 
 
 def die_with_parent(parent_pid: int, poll_seconds: float = POLL_SECONDS) -> None:
-    """Start the watch in this (worker) process; ``parent_pid`` is the pid of the process that started it."""
-    if os.getppid() != parent_pid:  # the parent is already gone
+    """Start the watch in this (worker) process; ``parent_pid`` is the pid of the batch process that asked for it."""
+    if not _started_by(parent_pid):  # the batch is already gone
         _stop()
     thread = threading.Thread(target=_watch, args=(parent_pid, poll_seconds), name="parent-watch", daemon=True)
     thread.start()
@@ -33,8 +36,14 @@ def die_with_parent(parent_pid: int, poll_seconds: float = POLL_SECONDS) -> None
 def _watch(parent_pid: int, poll_seconds: float) -> None:
     stopped = threading.Event()
     while not stopped.wait(poll_seconds):
-        if os.getppid() != parent_pid:
+        if not _started_by(parent_pid):
             _stop()
+
+
+def _started_by(parent_pid: int) -> bool:
+    """Whether ``parent_pid`` is this process's parent or its parent's parent."""
+    parent = os.getppid()
+    return parent_pid in (parent, parent_of(parent))
 
 
 def _stop() -> None:
@@ -46,6 +55,15 @@ def _stop() -> None:
             pass
     temp_folders.remove_own()  # its kernel's sockets and Chromium's profile: no clean-up runs after os._exit
     os._exit(1)
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent of process ``pid`` (from ``/proc``); None when it has ended."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text[text.rfind(")") + 2 :].split()[1])  # pid (comm) state ppid ...: comm may hold ")"
 
 
 def descendants(pid: int) -> list[int]:
