@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pandas is imported by the commands that need it (start-up t
     import pandas as pd
 
     from benchmark.reporting.kernel import SharedKernel
+    from benchmark.reporting.runner import ReportOutputs
 
 EXIT_PARAMETER = 2  # a parameter or option that cannot be used (argparse uses 2 for malformed ones too)
 EXIT_FAILED = 1  # an input could not be read or a step failed; the message says which and why
@@ -473,13 +474,19 @@ def _run_report(
         )
         return 0
     print(f"{codes.label(params.code)} report written to {outputs.out_dir}")
+    _print_written(outputs, args.formats)
+    return 0
+
+
+def _print_written(outputs: ReportOutputs, asked: tuple[str, ...]) -> None:
+    """The files of a written report, one per line; the tables only when CSV was asked for; notes on stderr."""
     for path in (outputs.html, outputs.pdf, outputs.deck, outputs.xlsx, outputs.summary, outputs.notebook):
         if path is not None:
             print(f"  {path.relative_to(outputs.out_dir)}")
-    print(f"  charts/: {len(outputs.charts)} files (PNG + SVG); tables/: {len(outputs.csv)} CSV files")
+    tables = f"; tables/: {len(outputs.csv)} CSV files" if "csv" in asked else ""
+    print(f"  charts/: {len(outputs.charts)} files (PNG + SVG){tables}")
     for note in outputs.notes:
         print(f"  NOTE: {note}", file=sys.stderr)
-    return 0
 
 
 def _version() -> str:

@@ -160,3 +160,20 @@ def test_run_report_skips_by_the_formats_asked_for_and_records_them(tmp_path, mo
     with pytest.raises(ParameterError, match="got 'docx'"):
         runner.run_report(params, folder, formats=("docx",))
     assert json.loads((folder / runner.RUN_RECORD).read_text())["formats"] == ["html", "xlsx"]  # left as it was
+
+
+@pytest.mark.parametrize(
+    ("asked", "tables_line"),
+    [("html,csv", "; tables/: 2 CSV files"), ("html,xlsx", ""), ("html", "")],
+)
+def test_the_cli_lists_tables_only_when_csv_was_asked_for(asked, tables_line, tmp_path, capsys):
+    folder, chosen = tmp_path / "out", formats.parse(asked)
+    csv = (folder / "tables" / "a.csv", folder / "tables" / "b.csv") if "csv" in chosen else ()
+    xlsx = folder / "tables.xlsx" if "xlsx" in chosen else None
+    outputs = runner.ReportOutputs(
+        folder, folder / "n.ipynb", folder / "report.html", folder / "summary.json", (), xlsx=xlsx, csv=csv
+    )
+    cli._print_written(outputs, chosen)
+    printed = capsys.readouterr().out.splitlines()
+    assert f"  charts/: 0 files (PNG + SVG){tables_line}" in printed
+    assert ("  tables.xlsx" in printed) == ("xlsx" in chosen) and "  report.html" in printed
