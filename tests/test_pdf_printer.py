@@ -242,6 +242,27 @@ def test_a_hung_chromium_is_killed_after_the_timeout_and_replaced_once(tmp_path,
     assert len(hung) == 2 and not any(map(process_alive, hung))
 
 
+def test_what_a_killed_chromium_left_running_is_killed_before_its_profile_is_removed(tmp_path, monkeypatch):
+    """A helper of a Chromium that crashed is no longer below it (its parent is gone) and may still write to the
+    profile: this fake's helper is orphaned at once and writes 0.3 s after the browser dies, after the kill."""
+    profiles = tmp_path / "profiles"
+    fake = tmp_path / "chromium-with-a-helper"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'for arg; do case "$arg" in --user-data-dir=*) profile="${arg#--user-data-dir=}";; esac; done\n'
+        f'echo "$profile" >> {profiles}\n'
+        'browser=$$\n( ( while kill -0 $browser 2>/dev/null; do sleep 0.05; done; sleep 0.3; mkdir -p "$profile/late" ) & )\n'
+        "exec sleep 60\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv(exports.CHROMIUM_ENV, str(fake))
+    with PdfPrinter(timeout=0.5) as printer, pytest.raises(exports.ExportError, match="did not finish"):
+        printer.print_pdf(_page(tmp_path, "page", "<p>x</p>"), tmp_path / "page.pdf")
+    time.sleep(0.6)  # past the time the helpers would write
+    folders = [Path(line).parent for line in profiles.read_text().splitlines()]
+    assert len(folders) == 2 and not [folder for folder in folders if folder.exists()]
+
+
 # --------------------------------------------------------------------------------------------- batch workers
 _WORKERS = textwrap.dedent(
     """

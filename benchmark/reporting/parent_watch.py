@@ -66,6 +66,21 @@ def parent_of(pid: int) -> int | None:
     return int(text[text.rfind(")") + 2 :].split()[1])  # pid (comm) state ppid ...: comm may hold ")"
 
 
+def group_members(group: int) -> list[int]:
+    """The processes of process group ``group`` still running (an ended one not yet reaped, a zombie, is not), from
+    ``/proc``: a group's members stay in it when their parent dies, where :func:`descendants` no longer finds them."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()  # state ppid pgrp ...
+        if len(fields) > 2 and int(fields[2]) == group and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (children, their children, ...), from ``/proc``; empty where there is none."""
     children: dict[int, list[int]] = {}

@@ -43,12 +43,13 @@ from benchmark.reporting.exports import (
     find_chromium,
     stderr_tail,
 )
-from benchmark.reporting.parent_watch import descendants
+from benchmark.reporting.parent_watch import descendants, group_members
 
 _log = logging.getLogger(__name__)
 
 PDF_TIMEOUT = 60.0  # seconds for one PDF (a report's takes a few), Chromium's start included
 CLOSE_TIMEOUT = 5.0  # seconds Chromium gets to exit after Browser.close before it is killed
+KILL_WAIT_SECONDS = 2.0  # at most this long, after a kill, for its processes to end before its profile is removed
 READ_FD, WRITE_FD = 3, 4  # where Chromium's --remote-debugging-pipe reads commands and writes replies
 # Page.printToPDF as `chromium --headless --print-to-pdf --no-pdf-header-footer` calls it (Chromium's headless
 # command handler): the protocol's defaults (Letter paper, 0.4 in margins, scale 1) otherwise.
@@ -114,8 +115,13 @@ class _Browser:
         ]
         try:
             with open(folder / "stderr.log", "wb") as log:
-                process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, pass_fds=theirs
+                process = subprocess.Popen(  # a session of its own: its group holds every process it starts
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    pass_fds=theirs,
+                    start_new_session=True,
                 )
         except BaseException:
             os.close(commands)
@@ -210,14 +216,25 @@ class _Browser:
         self.kill(started)
 
     def kill(self, started: list[int] | None = None) -> None:
-        """Kill Chromium and every process it started (a renderer left alone could outlive it), remove its profile."""
+        """Kill Chromium and every process it started (a renderer left alone could outlive it), remove its profile.
+
+        Its process group is killed too, and the profile removed only once the group has no running process (or
+        after :data:`KILL_WAIT_SECONDS`): a helper of a Chromium that crashed is no longer below it, and one still
+        ending could write to the profile after it was removed, leaving a folder nobody removes."""
         started = descendants(self.process.pid) if started is None else started
-        for pid in [self.process.pid, *started]:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the group of its session (see start)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pid in [self.process.pid, *started]:  # any that left the group
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
         self.process.wait()
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while group_members(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         for descriptor in (self.commands, self.replies):
             try:
                 os.close(descriptor)
