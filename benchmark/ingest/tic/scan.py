@@ -8,7 +8,8 @@ elements, any other root value as its raw JSON text.
 How it is fast (pure Python over C-level wheels; the numbers are in README.md)
     * An :class:`Inflater` reads the raw bytes, hashes them (sha256), gunzips them (``isal`` when installed, else
       zlib) and counts newlines while the main thread parses the previous chunk: in a thread of this process, or,
-      for large local files, in a helper process (``tic_workers``), where it does not wait for the GIL.
+      for large local files, in a helper process (``tic_workers``), where it does not wait for the GIL. A stream of
+      at most ``AT_ONCE_BYTES`` (32 KiB) is read whole first, in the main thread (no thread to start).
     * Batches of a root array whose handler scans without side effects (``ScanningArrayHandler``: the in_network
       items) are scanned here or in a helper process, whichever is free, and applied strictly in file order.
     * Elements of a root array are not found one by one. After the first element the scanner learns the bytes that
