@@ -8,12 +8,12 @@ from html.parser import HTMLParser
 import nbformat
 import psutil
 import pytest
-from conftest import REPORT_DATE
+from conftest import REPORT_DATE, ROOT
 from PIL import Image
 
 from benchmark import config
 from benchmark.errors import ParameterError
-from benchmark.reporting.report import SECTIONS, ReportParams
+from benchmark.reporting.report import SECTIONS, CodeReport, ReportParams, data_label
 from benchmark.reporting.runner import ReportRunError, run_report
 
 pytestmark = pytest.mark.slow
@@ -221,3 +221,33 @@ def test_payer_supplied_text_is_escaped(make_rates):
     macros = html_render.environment().get_template("sections/_macros.html.j2").module
     html = str(macros.table(table.to_dict(orient="records"), [("payer_raw", "Payer", None)], "x", ["@index"]))
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("synthetic", "source_label", "expected"),
+    [
+        (True, config.SYNTHETIC_LABEL, config.SYNTHETIC_LABEL),  # the sample
+        (
+            True,
+            f"user-supplied files and {config.SYNTHETIC_LABEL}",
+            f"user-supplied files and {config.SYNTHETIC_LABEL}",
+        ),
+        (True, "rate store s (5 files)", config.SYNTHETIC_LABEL),  # a store built from the sample
+        (False, "user-supplied files", "user-supplied files"),
+        (False, "rate store s (5 files)", "rate store s (5 files)"),
+    ],
+)
+def test_the_data_label_names_user_files_beside_the_sample_and_never_drops_the_synthetic_label(
+    synthetic, source_label, expected
+):
+    label = data_label(synthetic, source_label)
+    assert label == expected
+    assert (config.SYNTHETIC_LABEL in label) == synthetic
+
+
+def test_a_report_of_user_files_with_the_sample_says_both_in_its_summary_and_pages():
+    user_file = ROOT / "tests/fixtures/reference/tic/v2/in-network-rates-all-negotiated-types-sample.json"
+    mixed = f"user-supplied files and {config.SYNTHETIC_LABEL}"
+    report = CodeReport.build(ReportParams(code="44320", data_source=("sample", str(user_file))))
+    assert report.synthetic and report.summary()["data_label"] == mixed
+    assert mixed in report.section_html("summary") and mixed in report.section_html("methodology")

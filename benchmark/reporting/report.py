@@ -62,7 +62,19 @@ def surgical(indicators: medicare.PfsIndicators | None) -> bool:
     return indicators is None or indicators.global_days != NO_GLOBAL_PACKAGE
 
 
+def data_label(synthetic: bool, source_label: str) -> str:
+    """What a report's rates are, as its pages, tables and summary say it: the source's label, which for data with
+    synthetic sample rates in it holds :data:`config.SYNTHETIC_LABEL` word for word (the sample alone: that label; the
+    sample with user-supplied files: both named); any other synthetic source (a rate store built from the sample):
+    the synthetic label."""
+    if synthetic and config.SYNTHETIC_LABEL not in source_label:
+        return config.SYNTHETIC_LABEL
+    return source_label
+
+
 # --------------------------------------------------------------------------------------------------- the report
+
+
 @dataclass
 class CodeReport:
     params: ReportParams
@@ -289,7 +301,7 @@ class CodeReport:
             "report": self.about(),
             "parameters": {k: v for k, v in p.as_notebook_parameters().items() if k != "output_dir"},
             "synthetic": self.synthetic,
-            "data_label": config.SYNTHETIC_LABEL if self.synthetic else self.source_label,
+            "data_label": self._data_label(),
             "generated_on": date.today().isoformat(),
             "package_version": package_version("payer-benchmark"),
             "medicare": {
@@ -616,7 +628,7 @@ class CodeReport:
         )
 
     def _data_label(self) -> str:
-        return config.SYNTHETIC_LABEL if self.synthetic else self.source_label
+        return data_label(self.synthetic, self.source_label)
 
     def _context_summary(self) -> dict[str, Any]:
         table = self.by_setting[self.by_setting["pos_setting"] == self._main_setting()]
