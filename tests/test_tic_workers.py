@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -172,3 +174,26 @@ def test_helpers_are_stopped_before_a_large_build(
     assert len(batches) > 2
     assert_same(helped, alone)
     assert_same(IngestResult.combine(batches), alone)
+
+
+def test_a_helper_that_cannot_start_leaves_no_process_and_no_shared_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scanner helper fails to start after the inflater started: acquire gives no helpers (the read goes on in one
+    process) and leaves nothing behind: the inflater is stopped, neither helper's shared memory stays in /dev/shm."""
+    tic_workers.shutdown()
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        if started:
+            raise OSError("cannot start the second helper")
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    shm_before = set(os.listdir("/dev/shm"))
+    monkeypatch.setattr(tic_workers.subprocess, "Popen", popen)
+    assert tic_workers.acquire(Limits()) is None
+    assert len(started) == 1 and started[0].poll() is not None  # the inflater was stopped
+    assert set(os.listdir("/dev/shm")) <= shm_before
+    monkeypatch.setattr(tic_workers.subprocess, "Popen", real_popen)
+    with tic_workers.acquire(Limits()) as lease:  # the next read starts both
+        assert lease.inflater.alive() and lease.scanner.alive()

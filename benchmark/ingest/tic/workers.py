@@ -85,9 +85,10 @@ def acquire(limits: Limits) -> HelperLease | None:
         slot = 2 * limits.chunk_bytes + 2
         if _STATE.get("pid") != os.getpid() or _STATE.get("slot") != slot or not _alive():
             _stop_all()
-            _STATE.update(
-                pid=os.getpid(), slot=slot, inflater=_Helper(INFLATE_SLOTS, slot), scanner=_Helper(SCAN_SLOTS, slot)
-            )
+            _STATE.update(pid=os.getpid(), slot=slot)
+            # each helper kept as soon as it runs: the second failing to start stops the first (_stop_all below)
+            _STATE["inflater"] = _Helper(INFLATE_SLOTS, slot)
+            _STATE["scanner"] = _Helper(SCAN_SLOTS, slot)
         keep_freed_buffers()
         return HelperLease(_STATE["inflater"], _STATE["scanner"])
     except (OSError, RuntimeError, ValueError):
@@ -160,7 +161,8 @@ def shutdown() -> None:
 
 
 def _alive() -> bool:
-    return all(_STATE[role].alive() for role in ("inflater", "scanner") if role in _STATE)
+    """Both helpers were started and run."""
+    return all(role in _STATE and _STATE[role].alive() for role in ("inflater", "scanner"))
 
 
 def _stop_all() -> None:
@@ -206,6 +208,11 @@ class _Helper:
                 close_fds=True,
                 env={**os.environ, **_MALLOC_ENV},
             )
+        except BaseException:  # not started: its shared memory is nobody's (it would stay in /dev/shm)
+            ours.close()
+            self.memory.close()
+            self.memory.unlink()
+            raise
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
