@@ -40,7 +40,7 @@ from pandera.typing import Series
 import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
 from benchmark.errors import InputFileError
-from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, optional
+from benchmark.schema import PAYER_FAMILIES, PRODUCT_LINES, check_built, optional
 
 PAYERS_DIR: Path = config.DATA_DIR / "payers"
 MATCH_KINDS = ["exact", "token", "pattern"]
@@ -378,8 +378,8 @@ def _read_rule_csv(file: Path) -> pd.DataFrame:
 
 
 def _validate_rules(frame: pd.DataFrame, schema: type[pa.DataFrameModel], file: Path) -> pd.DataFrame:
-    try:
-        return schema.validate(frame, lazy=True)
+    try:  # check_built: pandera's validate, and its failure cases, only when a rule fails
+        return check_built(schema, frame)
     except pa.errors.SchemaErrors as error:
         cases = error.failure_cases
         lines = []
