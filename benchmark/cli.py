@@ -210,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--overwrite", action="store_true", help="write into an --out folder that is not an earlier batch output"
     )
-    _formats_option(batch)
+    _formats_option(batch, batch=True)
     batch.set_defaults(handler=_batch)
 
     ingest = sub.add_parser("ingest", help="read TiC / hospital files into a rate store (Parquet + manifest)")
@@ -355,14 +355,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _formats_option(command: argparse.ArgumentParser) -> None:
+def _formats_option(command: argparse.ArgumentParser, *, batch: bool = False) -> None:
+    default = "the batch file's formats:, else all" if batch else "all"
     command.add_argument(
         "--formats",
         type=_formats,
-        default=formats.FORMATS,
+        default=None if batch else formats.FORMATS,
         metavar="LIST",
-        help=f"files to write, comma-separated among {','.join(formats.FORMATS)} (default: all); html, the report "
-        "itself with summary.json and charts, is always written, every export is made from it",
+        help=f"files to write, comma-separated among {','.join(formats.FORMATS)} (default: {default}); html, the "
+        "report itself with summary.json and charts, is always written, every export is made from it",
     )
 
 

@@ -41,6 +41,36 @@ def test_codes_stay_strings_and_values_are_typed_by_the_parameter_fields(tmp_pat
     assert isinstance(loaded.reports[1].year, int)
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("", ("html", "pdf", "pptx", "xlsx", "csv")),  # no formats key: every format
+        ("formats: xlsx, html", ("html", "xlsx")),
+        ("formats: [pptx]", ("html", "pptx")),
+        ("formats: [CSV, pdf]", ("html", "pdf", "csv")),
+    ],
+)
+def test_the_batch_file_names_the_files_every_report_writes(line, expected, tmp_path):
+    spec = _write(tmp_path / "b.yaml", f'{line}\nreports:\n  - code: "44320"\n')
+    assert batch.load_batch(spec).formats == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        ("formats: html, docx", "'docx'"),
+        ("formats: []", "got none"),
+        ("formats: {pdf: yes}", "expected a list such as [html, xlsx]"),
+    ],
+)
+def test_a_bad_formats_key_is_a_batch_file_error_naming_the_choices(line, named, tmp_path):
+    spec = _write(tmp_path / "b.yaml", f'{line}\nreports:\n  - code: "44320"\n')
+    with pytest.raises(batch.BatchSpecError) as error:
+        batch.load_batch(spec)
+    assert f"{spec}: formats: expected" in str(error.value) and named in str(error.value)
+    assert "html, pdf, pptx, xlsx, csv" in str(error.value) or "list such as" in str(error.value)
+
+
 def test_grid_expands_to_every_combination_with_defaults(tmp_path):
     spec = _write(
         tmp_path / "b.yaml",
@@ -232,10 +262,11 @@ def test_a_kernel_that_dies_at_start_is_a_kernel_start_error(tmp_path, monkeypat
 # --------------------------------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def three_runs(tmp_path_factory):
-    """Three batch runs into one output folder: the batch file (every format); a batch file of its good report
-    alone, unchanged, asking for the HTML only (the full report is up to date for it: nothing runs, no worker
-    starts); and the batch file again after the good report's input file changed (the HTML only), where the failed
-    report, its inputs unchanged, runs again. Each run records the files the good report's folder holds."""
+    """Three batch runs into one output folder: the batch file (every format, its ``formats:`` list); a batch file
+    of its good report alone, unchanged, asking for the HTML only (``formats: html``; the full report is up to date
+    for it: nothing runs, no worker starts); and the batch file again after the good report's input file changed
+    (the HTML only: ``--formats html`` over the file's list), where the failed report, its inputs unchanged, runs
+    again. Each run records the files the good report's folder holds."""
     root = tmp_path_factory.mktemp("batch")
     for folder in ("data", "data-bad"):  # the failing report reads its own copy: its inputs never change
         (root / folder).mkdir()
@@ -249,6 +280,7 @@ def three_runs(tmp_path_factory):
         root / "reports.yaml",
         """
         title: Test batch <b>
+        formats: [html, pdf, pptx, xlsx, csv]
         reports:
           - code: "44320"
             data_source: data             # relative to this file
@@ -257,12 +289,12 @@ def three_runs(tmp_path_factory):
             providers: bad-providers.csv  # fails inside the notebook: UnicodeDecodeError
     """,
     )
-    alone = _write(root / "good-report.yaml", 'reports:\n  - {code: "44320", data_source: data}\n')
+    alone = _write(root / "good-report.yaml", 'formats: html\nreports:\n  - {code: "44320", data_source: data}\n')
     out = root / "out"
     runs = []
     steps = (
         ("first", spec, ["--workers", "2"]),  # the two reports side by side
-        ("unchanged", alone, ["--formats", "html"]),
+        ("unchanged", alone, []),
         # one worker: one process and one kernel for both reports, not one of each per report (what the tests read
         # of this run, its statuses, fingerprints, checksums and the report folder, does not depend on it)
         ("input changed", spec, ["--workers", "1", "--formats", "html"]),
@@ -375,6 +407,7 @@ def test_an_unchanged_report_is_skipped_and_a_changed_input_reruns_it(three_runs
 @pytest.mark.slow
 def test_a_run_asking_for_the_html_only_writes_no_export(three_runs):
     _, _, (first, unchanged, changed) = three_runs
+    assert first["manifest"]["formats"] == ["html", "pdf", "pptx", "xlsx", "csv"]
     assert unchanged["manifest"]["formats"] == changed["manifest"]["formats"] == ["html"]
     good = changed["manifest"]["reports"][0]
     assert good["status"] == "ok" and json.loads(changed["run_json"])["formats"] == ["html"]

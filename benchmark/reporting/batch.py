@@ -50,6 +50,7 @@ from benchmark.reporting.batch_index import write_index
 from benchmark.reporting.batch_worker import relative_outputs, run_one, worker_pool
 from benchmark.reporting.exports import chromium_version
 from benchmark.reporting.formats import FORMATS, chosen
+from benchmark.reporting.formats import parse as parse_formats
 from benchmark.reporting.params import ReportParams, check_report
 from benchmark.reporting.runner import (
     is_up_to_date,
@@ -65,7 +66,7 @@ MAX_BATCH_FILE_BYTES = 1 << 20  # a batch file is a few KB; anything far larger 
 # One report keeps a kernel busy on one core while its worker exports; two workers fill a 2-core machine.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-TOP_LEVEL_KEYS = ("title", "defaults", "reports", "grid")
+TOP_LEVEL_KEYS = ("title", "defaults", "reports", "grid", "formats")
 # grid key -> the report parameter each of its values sets
 GRID_KEYS: dict[str, str] = {"codes": "code", "years": "year", "geographies": "geography", "payer_sets": "payers"}
 # Parameters a batch may set: every ReportParams field except output_dir (the batch names folders itself).
@@ -83,6 +84,7 @@ class Batch:
     reports: tuple[ReportParams, ...]
     title: str = "Payer benchmark reports"
     source: Path | None = None  # the batch file
+    formats: tuple[str, ...] = FORMATS  # the files every report writes (``formats:``; run_batch's formats override)
 
 
 @dataclass
@@ -190,6 +192,8 @@ def parse_batch(document: Any, source: Path | None = None, providers: str | None
         entries += [(name, {**defaults, **values}) for name, values in expanded]
     if not entries and not problems:
         problems.append(f"{where}: no reports: give a `reports:` list or a `grid:`")
+    batch_formats, formats_problem = _batch_formats(document.get("formats"))
+    problems += [f"{where}: {formats_problem}"] if formats_problem else []
 
     params_list: list[ReportParams] = []
     seen: dict[str, str] = {}
@@ -209,7 +213,24 @@ def parse_batch(document: Any, source: Path | None = None, providers: str | None
     if problems:
         raise BatchSpecError("invalid batch file:\n  " + "\n  ".join(problems))
     title = document.get("title")
-    return Batch(tuple(params_list), str(title) if isinstance(title, str) and title else Batch.title, source)
+    return Batch(
+        tuple(params_list), str(title) if isinstance(title, str) and title else Batch.title, source, batch_formats
+    )
+
+
+def _batch_formats(value: Any) -> tuple[tuple[str, ...], str | None]:
+    """The batch file's ``formats:`` (text as for ``--formats``, ``html,xlsx``, or a list, ``[html, xlsx]``; absent:
+    all), with the problem when it is not one."""
+    if value is None:
+        return FORMATS, None
+    if isinstance(value, list) and all(isinstance(name, str) for name in value):
+        value = ",".join(value)
+    if not isinstance(value, str):
+        return FORMATS, "formats: expected a list such as [html, xlsx] or text such as html,xlsx"
+    try:
+        return parse_formats(value), None
+    except ParameterError as error:
+        return FORMATS, str(error)
 
 
 def expand_grid(grid: Any, label: str = "grid") -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
@@ -255,21 +276,21 @@ def run_batch(
     force: bool = False,
     progress: bool | None = None,
     overwrite: bool = False,
-    formats: Collection[str] = FORMATS,
+    formats: Collection[str] | None = None,
 ) -> BatchRun:
     """Run every report of ``batch`` under ``out_dir``; write ``manifest.json`` and ``index.html`` there.
 
     ``progress``: show a tqdm bar (None: only on a terminal). A report that fails does not stop the others.
     ``out_dir`` must be missing, empty or an earlier batch output root (else :class:`ParameterError`, nothing run,
     unless ``overwrite``: the reports are then written into it beside what is there, which is left alone).
-    ``formats`` (:mod:`benchmark.reporting.formats`, default all): the exports every report writes; a report written
-    with all of them is up to date (recorded in the manifest).
+    ``formats`` (:mod:`benchmark.reporting.formats`; None: the batch file's ``formats:``, else all): the exports every
+    report writes; a report written with all of them is up to date (recorded in the manifest).
     """
     from tqdm import tqdm  # lazy for start-up time only (tqdm pulls in its notebook/rich integrations)
 
     if workers < 1:
         raise ParameterError(f"workers must be at least 1, got {workers}")
-    wanted = chosen(formats)
+    wanted = chosen(batch.formats if formats is None else formats)
     root = output_folder.check_output_folder(out_dir, output_folder.BATCH_MARKER, overwrite=overwrite).resolve()
     try:  # a folder that cannot be written is refused before anything runs (exit 2), not after (no manifest)
         root.mkdir(parents=True, exist_ok=True)
