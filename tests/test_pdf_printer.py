@@ -248,18 +248,20 @@ _WORKERS = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
 
-    from benchmark.reporting import batch_worker
+    from benchmark.reporting import batch_worker, runner
 
     def work(html, pdf):
         batch_worker._worker_printer.print_pdf(Path(html), Path(pdf))
-        return os.getpid(), os.getppid(), batch_worker._worker_printer.pid
+        # the HTML exporter, never built in this worker: built once in the fork server (batch_preload), or 0
+        prepared = runner.html_exporter.cache_info().currsize
+        return os.getpid(), os.getppid(), batch_worker._worker_printer.pid, prepared
 
     if __name__ == "__main__":
         html, out, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
         with batch_worker.worker_pool(1) as pool:  # the batch's pool: workers forked by a fork server
             first = pool.submit(work, html, str(out / "1.pdf")).result()
             second = pool.submit(work, html, str(out / "2.pdf")).result()
-            (out / "pids").write_text(" ".join(map(str, [*first, second[2]])))
+            (out / "pids").write_text(" ".join(map(str, [*first[:3], second[2], first[3]])))
             if mode == "hang":
                 time.sleep(120)
     """
@@ -280,8 +282,9 @@ def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
         while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
             assert parent.poll() in (None, 0)
             time.sleep(0.1)
-        worker, server, chromium, again = map(int, pids.read_text().split())
+        worker, server, chromium, again, prepared = map(int, pids.read_text().split())
         assert again == chromium  # one Chromium for the worker's two PDFs
+        assert prepared == 1  # the worker was forked with what the fork server loaded (a failed preload is silent)
         assert server != parent.pid and server in descendants(parent.pid)  # the fork server, the batch's child
         started = [server, chromium, *descendants(chromium)]
         if ending == "kill":
