@@ -4,7 +4,6 @@ One LocalCluster (2 worker processes) serves the module; the readers injected be
 value (cloudpickle), so the worker processes need not import this test module.
 """
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import cloudpickle
-import dask
 import distributed as dask_distributed
 import pandas as pd
 import psutil
@@ -36,17 +34,9 @@ RUN_COLUMNS = ["part_id", "ingested_at", "run_id", "engine"]
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """The address of the module's cluster (the tests pass it as an external scheduler). Its worker processes are
-    forked by a fork server that imported Dask and pandas once (Dask's ``forkserver`` method), not spawned each
-    importing them. The setting holds while the cluster starts only: the worker started again after the kill below,
-    and the engine's own cluster (the CLI test), are started as the product starts them."""
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    with contextlib.ExitStack() as started:
-        # while it starts only (set after Dask's distributed registered its settings: leaving the block restores
-        # them, and would remove every setting that did not exist on entering it)
-        with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-            assert dask_distributed.utils.get_mp_context().get_start_method() == "forkserver"
-            cluster = started.enter_context(distributed.local_cluster(workers=2, retries=2))
+    with distributed.local_cluster(workers=2, retries=2) as cluster:
+        assert dask_distributed.utils.get_mp_context().get_start_method() == "forkserver"  # its workers are forked
         yield cluster.scheduler_address
     assert not _new_processes(before), "worker processes left running"
 

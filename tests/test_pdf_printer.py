@@ -269,52 +269,77 @@ _WORKERS = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
 
-    from benchmark.reporting import batch_worker
+    from benchmark.reporting import batch_worker, runner
 
     def work(html, pdf):
         batch_worker._worker_printer.print_pdf(Path(html), Path(pdf))
-        return os.getpid(), os.getppid(), batch_worker._worker_printer.pid
+        # the HTML exporter, never built in this worker: built once in the fork server (batch_preload), or 0
+        prepared = runner.html_exporter.cache_info().currsize
+        return os.getpid(), os.getppid(), batch_worker._worker_printer.pid, prepared
+
+    def two_pdfs(pool, html, out, ending):
+        first = pool.submit(work, html, str(out / f"{ending}-1.pdf")).result()
+        second = pool.submit(work, html, str(out / f"{ending}-2.pdf")).result()
+        (out / f"{ending}.pids").write_text(" ".join(map(str, [*first[:3], second[2], first[3]])))
 
     if __name__ == "__main__":
-        html, out, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+        html, out = sys.argv[1], Path(sys.argv[2])
         with batch_worker.worker_pool(1) as pool:  # the batch's pool: workers forked by a fork server
-            first = pool.submit(work, html, str(out / "1.pdf")).result()
-            second = pool.submit(work, html, str(out / "2.pdf")).result()
-            (out / "pids").write_text(" ".join(map(str, [*first, second[2]])))
-            if mode == "hang":
-                time.sleep(120)
+            two_pdfs(pool, html, out, "exit")
+        (out / "exit.done").write_text("1")  # the pool has ended: its worker exited
+        with batch_worker.worker_pool(1) as pool:  # another pool, ended by a kill -9 of this process
+            two_pdfs(pool, html, out, "kill")
+            time.sleep(120)
     """
 )
 
 
+def _wait_for(path: Path, parent: subprocess.Popen) -> list[int]:
+    """The numbers the batch process wrote to ``path`` (waiting for them, while it runs)."""
+    deadline = time.monotonic() + 120
+    while not (path.exists() and path.read_text().strip()) and time.monotonic() < deadline:
+        assert parent.poll() is None
+        time.sleep(0.1)
+    return [int(word) for word in path.read_text().split()]
+
+
+def _worker_ended(tmp_path: Path, ending: str, started: list[int]) -> None:
+    """The worker of the pool that ended (``exit``) or was killed (``kill``) and the processes ``started`` with it
+    have ended, its second PDF is printed, and nothing of the worker is left in the temporary folder (its Chromium
+    profile)."""
+    deadline = time.monotonic() + 30
+    while any(map(process_alive, started)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in started if process_alive(pid)] == [], ending
+    assert "worker" in _pages(tmp_path / f"{ending}-2.pdf")[0][1]
+    assert list(Path(tempfile.gettempdir()).glob(f"paybench-*-{started[0]}-*")) == []
+
+
 @needs_chromium
-@pytest.mark.parametrize("ending", ["exit", "kill"])
-def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path, ending):
+def test_a_batch_worker_keeps_one_chromium_and_ends_it(tmp_path):
+    """One batch process, two pools of one worker: the first ends as a batch does, the second is killed with the
+    batch (kill -9, no handler runs). Each worker prints its two PDFs in one Chromium, and when its pool ends or its
+    batch is killed, the worker, its Chromium (every process of it) and its profile folder are gone; the fork server
+    too, once the batch is killed. (One batch process for both: each costs seconds of CPU to start.)"""
     script = tmp_path / "workers.py"
     script.write_text(_WORKERS)
     html = _page(tmp_path, "page", "<p>worker</p>")
-    command = [sys.executable, str(script), str(html), str(tmp_path), "hang" if ending == "kill" else "exit"]
-    parent = subprocess.Popen(command, cwd=config.PROJECT_ROOT)
+    parent = subprocess.Popen([sys.executable, str(script), str(html), str(tmp_path)], cwd=config.PROJECT_ROOT)
     try:
-        pids = tmp_path / "pids"
-        deadline = time.monotonic() + 120
-        while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
-            assert parent.poll() in (None, 0)
-            time.sleep(0.1)
-        worker, server, chromium, again = map(int, pids.read_text().split())
+        worker, server, chromium, again, prepared = _wait_for(tmp_path / "exit.pids", parent)
         assert again == chromium  # one Chromium for the worker's two PDFs
+        assert prepared == 1  # the worker was forked with what the fork server loaded (a failed preload is silent)
         assert server != parent.pid and server in descendants(parent.pid)  # the fork server, the batch's child
-        started = [server, chromium, *descendants(chromium)]
-        if ending == "kill":
-            parent.kill()  # kill -9 of the batch: its worker stops and takes Chromium along
-        assert parent.wait(60) in (0, -signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while any(map(process_alive, [worker, *started])) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert [pid for pid in [worker, *started] if process_alive(pid)] == []
-        assert "worker" in _pages(tmp_path / "2.pdf")[0][1]
-        # and nothing of the worker's is left in the temporary folder (its Chromium profile), killed or not
-        assert list(Path(tempfile.gettempdir()).glob(f"paybench-*-{worker}-*")) == []
+        started = [worker, chromium, *descendants(chromium)]
+        _wait_for(tmp_path / "exit.done", parent)
+        _worker_ended(tmp_path, "exit", started)
+
+        worker, same_server, chromium, again, prepared = _wait_for(tmp_path / "kill.pids", parent)
+        assert again == chromium and prepared == 1 and same_server == server
+        started = [worker, server, chromium, *descendants(chromium)]
+        parent.kill()  # kill -9 of the batch: its worker stops and takes Chromium along
+        assert parent.wait(60) == -signal.SIGKILL
+        _worker_ended(tmp_path, "kill", started)
     finally:
         parent.kill()
 

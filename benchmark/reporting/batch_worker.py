@@ -1,13 +1,14 @@
 """A batch's worker processes: the pool that starts them, and what each runs (one kernel, one Chromium, its reports).
 
 :func:`worker_pool` starts the workers from a *fork server* (:mod:`multiprocessing`'s ``forkserver`` start method)
-that imports this module, and with it the runner, the exporters, pandas and the rest, once; each worker is a fork of
-it, started in milliseconds instead of importing all of that again (~1.5 s of CPU per worker with ``spawn``). The
-fork server is a clean process started by the batch (not a fork of the batch, whose threads a fork would copy
-mid-step); it stays until the batch process exits. What a spawned worker got from the batch, a forked one gets too:
-the batch's current folder and ``sys.path`` (multiprocessing sends them) and its environment variables as they are
-when the pool starts (:func:`start_worker` sets them). Modules read their settings when the fork server imports
-them, so a setting read at import time (``PAYBENCH_HOME``) is the one of the batch's first pool in a process.
+that loads this module, and with it the runner, the exporters, pandas and the rest, once, and what a report run loads
+on first use (:mod:`.batch_preload`); each worker is a fork of it, started in milliseconds instead of loading all of
+that again (~3 s of CPU per worker with ``spawn``). The fork server is a clean process started by the batch (not a
+fork of the batch, whose threads a fork would copy mid-step); it stays until the batch process exits. What a spawned
+worker got from the batch, a forked one gets too: the batch's current folder and ``sys.path`` (multiprocessing sends
+them) and its environment variables as they are when the pool starts (:func:`start_worker` sets them). Modules read
+their settings when the fork server imports them, so a setting read at import time (``PAYBENCH_HOME``) is the one of
+the batch's first pool in a process.
 
 Each worker dies with the batch (:func:`~benchmark.reporting.parent_watch.die_with_parent`: the batch is the fork
 server's parent), keeps one Jupyter kernel and one Chromium for all its reports, and ends them when it exits.
@@ -38,6 +39,7 @@ _log = logging.getLogger(__name__)
 KERNEL_START_ATTEMPTS = 3  # a report whose kernel does not start is tried this often in all
 RETRY_DELAY_SECONDS = 2.0
 START_METHOD = "forkserver"
+PRELOAD = "benchmark.reporting.batch_preload"  # what the fork server loads (this module among it) before it forks
 
 # The worker's Jupyter kernel and PDF printer (one Chromium), kept from one report to the next: set by start_worker.
 _worker_kernel: SharedKernel | None = None
@@ -45,10 +47,10 @@ _worker_printer: PdfPrinter | None = None
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` batch worker processes, forked from a fork server that imported this module (started
-    now unless this process already runs one: its preloaded modules are then the ones it was started with)."""
+    """A pool of ``workers`` batch worker processes, forked from a fork server that loaded :data:`PRELOAD` (started
+    now unless this process already runs one: what it loaded is then what it was started with)."""
     context = get_context(START_METHOD)
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([PRELOAD])
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,

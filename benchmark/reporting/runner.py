@@ -140,9 +140,7 @@ def run_report(
             try:
                 if owned:
                     report_kernel.start(staging)
-                lean_imports.import_jsonschema()  # before papermill imports it (through nbformat): see lean_imports
-                import papermill as pm  # lazy: start-up time of a skipped report
-
+                pm = papermill_module()
                 html_exporter()
                 _execute(pm, run_params, notebook, failed_notebook, kernel, report_kernel.ready(staging), timeout)
             finally:
@@ -176,6 +174,15 @@ def run_report(
         run_record=target / RUN_RECORD,
         notes=made.notes,
     )
+
+
+def papermill_module() -> Any:
+    """papermill, imported when a report first runs (not at start: start-up time of a skipped report), after
+    jsonschema is imported lean (papermill imports it through nbformat: see :mod:`benchmark.lean_imports`)."""
+    lean_imports.import_jsonschema()
+    import papermill as pm  # lazy: start-up time of a skipped report
+
+    return pm
 
 
 def _execute(
