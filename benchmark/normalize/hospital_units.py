@@ -1091,9 +1091,13 @@ def parse_amounts(text: pd.Series, *, percent: bool = False) -> tuple[np.ndarray
     plain = plain_numbers(text) & filled
     if plain.any():
         values[plain] = pd.to_numeric(text[plain]).to_numpy(dtype=float)
+        # (a masked assignment costs more than the check: only made when some cell is picked, here and below)
         placeholder = _placeholders(text, plain)
-        problems[placeholder] = "placeholder_value"
-        problems[plain & (values <= 0)] = "rate_not_positive"
+        if placeholder.any():
+            problems[placeholder] = "placeholder_value"
+        not_positive = plain & (values <= 0)
+        if not_positive.any():
+            problems[not_positive] = "rate_not_positive"
     other = filled & ~plain
     if other.any():
         parsed = {t: parse_amount(t, percent=percent) for t in text[other].unique()}
@@ -1101,7 +1105,8 @@ def parse_amounts(text: pd.Series, *, percent: bool = False) -> tuple[np.ndarray
         problems[other] = [parsed[t][1] or "" for t in text[other]]
     if percent:
         fraction = (problems == "").to_numpy() & (values < 1)
-        problems[fraction] = "percentage_fraction"
+        if fraction.any():
+            problems[fraction] = "percentage_fraction"
     return values, problems
 
 
@@ -1113,6 +1118,8 @@ _ASCII = np.zeros(256, dtype=bool)
 _ASCII[:128] = True
 _ZERO_BYTES = _DOT.copy()
 _ZERO_BYTES[ord("0")] = True
+_NINE = np.zeros(256, dtype=bool)
+_NINE[ord("9")] = True
 
 
 def _arrow_text(text: pd.Series | pa.Array) -> pa.Array:
@@ -1189,9 +1196,12 @@ def _zeros(text: pd.Series) -> np.ndarray:
 
 def _placeholders(text: pd.Series, plain: np.ndarray) -> np.ndarray:
     """Plain-number cells that are placeholders (seven or more 9s, ``_PLACEHOLDER``), the regex run only on the
-    few cells that start with 9 and are long enough."""
+    few cells with seven 9s at least (counted on the bytes; every cell the regex matches has them)."""
     out = np.zeros(len(text), dtype=bool)
-    candidates = np.flatnonzero(plain & text.str.startswith("9").to_numpy() & (text.str.len() >= 7).to_numpy())
+    if not plain.any():
+        return out
+    nines, _ = _byte_counts(text, _NINE)
+    candidates = np.flatnonzero(plain & (nines >= 7))
     if len(candidates):
         out[candidates] = text.iloc[candidates].str.match(_PLACEHOLDER).to_numpy()
     return out
