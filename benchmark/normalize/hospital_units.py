@@ -1129,8 +1129,6 @@ _ASCII = np.zeros(256, dtype=bool)
 _ASCII[:128] = True
 _ZERO_BYTES = _DOT.copy()
 _ZERO_BYTES[ord("0")] = True
-_NINE = np.zeros(256, dtype=bool)
-_NINE[ord("9")] = True
 
 
 def _arrow_text(text: pd.Series | pa.Array) -> pa.Array:
@@ -1207,12 +1205,18 @@ def _zeros(text: pd.Series) -> np.ndarray:
 
 def _placeholders(text: pd.Series, plain: np.ndarray) -> np.ndarray:
     """Plain-number cells that are placeholders (seven or more 9s, ``_PLACEHOLDER``), the regex run only on the
-    few cells with seven 9s at least (counted on the bytes; every cell the regex matches has them)."""
+    few cells whose first seven bytes are 9s (read from the Arrow buffers, no pandas string operation: every cell
+    the regex matches is one of them)."""
     out = np.zeros(len(text), dtype=bool)
     if not plain.any():
         return out
-    nines, _ = _byte_counts(text, _NINE)
-    candidates = np.flatnonzero(plain & (nines >= 7))
+    offsets, data = string_buffers(_arrow_text(text))
+    long = np.flatnonzero(plain & ((offsets[1:] - offsets[:-1]) >= 7))
+    starts = offsets[long].astype(np.int64)
+    nines = np.ones(len(long), dtype=bool)
+    for k in range(7):  # in bounds: each of these cells has seven bytes at least
+        nines &= data[starts + k] == ord("9")
+    candidates = long[nines]
     if len(candidates):
         out[candidates] = text.iloc[candidates].str.match(_PLACEHOLDER).to_numpy()
     return out
