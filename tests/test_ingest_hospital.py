@@ -5,11 +5,13 @@ Expected counts were worked out by hand from the CMS example files in tests/fixt
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from benchmark.ingest.hospital import reader
 from benchmark.ingest.hospital.reader import HospitalFileError, read_standard_charges
 from benchmark.normalize.payers import resolve_payer
 from benchmark.schema import QuarantineSchema, validate_rates
@@ -162,6 +164,18 @@ def test_v3_wide_example(shared_reference: Path) -> None:
     assert hernia.source_locator == "line 5 column standard_charge|Region Health Insurance|HMO"
     transplant = result.quarantine[result.quarantine.source_locator.str.startswith("line 12 ")]
     assert len(transplant) == 2 and transplant.detail.str.startswith("code 001:").all()
+
+
+@pytest.mark.parametrize("in_thread", [False, True])
+def test_rates_and_account_carry_the_file_sha256(shared_reference: Path, monkeypatch, in_thread: bool) -> None:
+    # a small file is hashed after it is read, a large one in a thread while it is read: the same digest, the one
+    # hashlib gives for the file's bytes
+    monkeypatch.setattr(reader, "_HASH_IN_THREAD_BYTES", -1 if in_thread else 1 << 40)
+    path = shared_reference / V3_TALL
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    result = read_standard_charges(path)
+    assert result.accounts[0].source_sha256 == expected
+    assert set(result.rates.source_sha256) == {expected}
 
 
 def test_code_filter_compares_normalized_codes_exactly(shared_reference: Path) -> None:
