@@ -236,7 +236,7 @@ def headless_chromium(args: Sequence[str], *, timeout: float = 120) -> subproces
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as error:
-            raise ExportError(f"Chromium did not finish within {timeout:.0f} s: {' '.join(args)}") from error
+            raise ExportError(f"Chromium did not finish within {timeout:g} s: {' '.join(args)}") from error
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     if done.returncode != 0:

@@ -327,7 +327,7 @@ class PdfPrinter:
             finally:
                 browser.events.clear()
         except TimeoutError:
-            raise ChromiumFailed(f"Chromium did not finish within {self.timeout:.0f} s: printing {url}") from None
+            raise ChromiumFailed(f"Chromium did not finish within {self.timeout:g} s: printing {url}") from None
         except (EOFError, OSError, ValueError) as error:  # the pipe closed, or a reply was not JSON
             status = _exit_status(browser.process) if isinstance(error, EOFError) else None
             raise ChromiumFailed(
