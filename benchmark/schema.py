@@ -435,20 +435,38 @@ def in_rate_columns(df: pd.DataFrame) -> pd.DataFrame:
     objects already in the dtype :func:`validate_rates` coerces them to, so that :func:`check_built_rates` can take
     the table as it is. Only changes that coercion would make: an added column is all missing in either form; a
     column of ``str`` values (and missing ones) becomes the string dtype. Added ``bool`` columns stay as reindex
-    makes them (pandera then decides)."""
+    makes them (NaN; pandera then decides). Built as one table from its columns (half the time of reindexing and
+    setting the added columns one by one)."""
+    if not df.columns.is_unique:
+        raise ValueError(
+            f"a rate table has each column once; repeated: {sorted(set(df.columns[df.columns.duplicated()]))}"
+        )
     dtypes = _validated_empty(RateSchema).dtypes
-    out = df.reindex(columns=RATE_COLUMNS)
+    present = dict(zip(df.columns, df.dtypes, strict=True))
+    columns: dict[str, Any] = {}
     for name in RATE_COLUMNS:
-        target = dtypes[name]
-        if name not in df.columns and not pd.api.types.is_bool_dtype(target):
-            out[name] = pd.Series(index=out.index, dtype=target)
+        target, found = dtypes[name], present.get(name)
+        if found is None:
+            columns[name] = _missing(target, df.index)
         elif (
-            out[name].dtype == object
+            found == np.dtype(object)
             and isinstance(target, pd.StringDtype)
-            and pd.api.types.infer_dtype(out[name], skipna=True) in ("string", "empty")
+            and pd.api.types.infer_dtype(df[name], skipna=True) in ("string", "empty")
         ):
-            out[name] = out[name].astype(target)
-    return out
+            columns[name] = df[name].astype(target).array
+        else:
+            columns[name] = df[name].array
+    return pd.DataFrame(columns, index=df.index)
+
+
+def _missing(target: Any, index: pd.Index) -> Any:
+    """A column of missing values for ``index``: in ``target`` (text held by Arrow: Arrow's nulls), a ``bool`` target
+    as reindex adds it (NaN)."""
+    if pd.api.types.is_bool_dtype(target):
+        return np.full(len(index), np.nan)
+    if isinstance(target, pd.StringDtype) and target.storage == "pyarrow":
+        return pd.arrays.ArrowStringArray(pa_lib.nulls(len(index), pa_lib.large_string()), dtype=target)
+    return pd.Series(index=index, dtype=target).array
 
 
 def validate_rates(df: pd.DataFrame) -> pd.DataFrame:
@@ -497,7 +515,7 @@ def _cast(known: _FastRules, df: pd.DataFrame) -> pd.DataFrame | None:
         found = dtypes[name]
         if found == target:
             continue
-        if found is np.dtype(object) and isinstance(target, pd.StringDtype):
+        if found == np.dtype(object) and isinstance(target, pd.StringDtype):
             if pd.api.types.infer_dtype(df[name], skipna=True) not in ("string", "empty"):
                 return None
         elif not (

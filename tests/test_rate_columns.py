@@ -66,3 +66,9 @@ def test_a_table_that_check_built_rates_takes_is_one_validate_rates_leaves_as_it
     again = in_rate_columns(rates.drop(columns=["plan_id", "network_name"]))
     assert check_built_rates(again) is again  # nothing left to coerce: the quick path
     pd.testing.assert_frame_equal(validate_rates(again), again)
+
+
+def test_a_table_with_a_column_twice_is_refused_naming_it() -> None:
+    frame = pd.DataFrame([["44320", "TX", "IL"]], columns=["billing_code", "state", "state"])
+    with pytest.raises(ValueError, match=r"repeated: \['state'\]"):
+        in_rate_columns(frame)
