@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from benchmark.ingest.hospital import csv_layout as hospital_csv
-from benchmark.ingest.hospital.reader import HospitalFileError, read_standard_charges
+from benchmark.ingest.hospital.reader import HospitalFileError, check_standard_charges, read_standard_charges
 from benchmark.normalize.hospital_units import normalize_code, parse_amount
 from benchmark.schema import QuarantineSchema, validate_rates
 
@@ -370,3 +370,25 @@ def test_a_row_with_only_a_description_is_a_row_and_a_row_of_empty_cells_is_not(
     result = _checked(read_standard_charges(path))
     assert vars(result.accounts[0])["rows_seen"] == 2 and result.accounts[0].rows_filtered_out == 1
     assert len(result.rates) == 1
+
+
+@pytest.mark.parametrize(
+    ("updated", "real_date"),
+    [
+        ("2026-01-01", True),
+        ("1/5/2026", True),
+        ("01/05/2026", True),
+        ("2026-1-5", False),  # strptime's %m took one digit: the reader said nothing where validate said invalid
+        ("2026-02-30", False),
+        ("01/05/26", False),
+        ("Jan 5 2026", False),
+    ],
+)
+def test_last_updated_on_is_read_with_the_date_rule_validate_applies(updated, real_date, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(GENERAL.replace("2026-01-01", updated) + HEADER + _row("44320", "CPT") + "\n", encoding="utf-8")
+    check = check_standard_charges(path)
+    warned = [p for p in check.problems if p.reason_code == "bad_date"]
+    assert (not warned) == real_date
+    cms_invalid = [p for p in check.cms_problems if "last_updated_on" in p.detail or "date" in p.reason_code]
+    assert (not cms_invalid) == real_date, cms_invalid

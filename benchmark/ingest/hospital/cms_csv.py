@@ -27,7 +27,6 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +34,7 @@ import pyarrow.compute as pc
 
 from benchmark.errors import ParameterError
 from benchmark.ingest.hospital.cell_facts import CellFacts
-from benchmark.ingest.hospital.csv_layout import US_STATES
+from benchmark.ingest.hospital.csv_layout import US_STATES, valid_date
 from benchmark.ingest.hospital.csvtext import Record
 from benchmark.normalize.hospital_units import (
     CMS_CODE_TYPES_V2,
@@ -438,21 +437,6 @@ def expected_columns(version: str, code_count: int, payers_plans: list[str]) -> 
     for name in allowed:
         columns += [f"{name} | {pp}" for pp in payers_plans] if payers_plans else [name]
     return columns
-
-
-def valid_date(text: str) -> bool:
-    """YYYY-MM-DD or M/D/YYYY (one or two digits), and a real calendar date."""
-    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
-        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    elif m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text):
-        mo, d, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    else:
-        return False
-    try:
-        date(y, mo, d)
-    except ValueError:
-        return False
-    return True
 
 
 def _short(name: str) -> str:

@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import ParamSpec, Protocol, TypeVar
 
 import numpy as np
@@ -124,7 +125,6 @@ US_STATES = frozenset(
 _ADDRESS_STATE = re.compile(r",\s*([A-Za-z]{2})\.?\s+\d{5}(?:-\d{4})?\s*$")
 _CODE_HEADER = re.compile(r"^code\|(\d+)$")
 _CODE_TYPE_HEADER = re.compile(r"^code\|(\d+)\|type$")
-_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
 
 # Payer-specific fields: normalized tall header -> unit field.
 TALL_FIELDS = {
@@ -448,7 +448,7 @@ def _hospital(general: Record, values: Record, problems: list[Problem]) -> Hospi
                 )
             )
     updated = meta.get("last_updated_on")
-    if updated and not _valid_date(updated):
+    if updated and not valid_date(updated.strip()):
         problems.append(
             Problem(
                 where,
@@ -475,16 +475,20 @@ def _pipe_join(text: str | None) -> str | None:
     return "|".join(parts) or None
 
 
-def _valid_date(text: str) -> bool:
-    from datetime import datetime
-
-    for fmt in _DATE_FORMATS:
-        try:
-            datetime.strptime(text.strip(), fmt)
-            return True
-        except ValueError:
-            continue
-    return False
+def valid_date(text: str) -> bool:
+    """A CMS date: YYYY-MM-DD or M/D/YYYY (month and day of one or two digits), and a real calendar date. The one
+    rule of the reader's warning and of ``paybench validate`` (:mod:`.cms_csv`)."""
+    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
+        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    elif m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text):
+        month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        return False
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------------------------------------------
