@@ -405,6 +405,7 @@ def _assessment_options(command: argparse.ArgumentParser) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from benchmark.reporting import output_folder
     from benchmark.reporting.preflight import (
         assessment_problems,
         check_sources,
@@ -426,6 +427,8 @@ def _report(args: argparse.Namespace) -> int:
         problems += table5_use_problems(code, str(args.ipps_table5))
     if problems or source_problems:
         raise ParameterError("; ".join(problems + source_problems))
+    if args.out:  # an --out the tool may not replace is refused before a kernel starts (run_report checks it again)
+        output_folder.check_output_folder(args.out, output_folder.REPORT_MARKER, overwrite=args.overwrite)
 
     from benchmark.reporting.kernel import SharedKernel
 

@@ -17,6 +17,7 @@ from benchmark import cli
 from benchmark.errors import ParameterError
 from benchmark.reporting import output_folder as of
 from benchmark.reporting.batch import load_batch, run_batch
+from benchmark.reporting.kernel import SharedKernel
 
 
 def _version(target, text):
@@ -26,11 +27,16 @@ def _version(target, text):
     return folder
 
 
-def test_a_folder_the_tool_did_not_write_is_refused_and_kept(tmp_path, capsys):
+def _no_kernel(*args, **kwargs):
+    raise AssertionError("a report kernel was started for an --out that is refused")
+
+
+def test_a_folder_the_tool_did_not_write_is_refused_and_kept(tmp_path, capsys, monkeypatch):
     precious = tmp_path / "d"
     precious.mkdir()
     (precious / "precious.txt").write_text("x")
     # refused before any kernel starts: the exit status of a bad parameter, the file untouched
+    monkeypatch.setattr(SharedKernel, "start", _no_kernel)
     assert cli.main(["report", "44320", "--out", str(precious)]) == 2
     assert "not a previous report" in capsys.readouterr().err
     assert (precious / "precious.txt").read_text() == "x"
@@ -55,6 +61,7 @@ def test_the_current_folder_is_never_an_output(tmp_path, monkeypatch, capsys, ou
     work.mkdir()
     (work / "notes.txt").write_text("mine")
     monkeypatch.chdir(work)
+    monkeypatch.setattr(SharedKernel, "start", _no_kernel)  # refused before a kernel starts
     for extra in ([], ["--overwrite"]):
         assert cli.main(["report", "44320", "--out", out, *extra]) == 2
         assert "current folder" in capsys.readouterr().err
