@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from benchmark import codes, config
 from benchmark.errors import ParameterError, PaybenchError
 from benchmark.reporting import formats
-from benchmark.safe_text import write_csv
+from benchmark.safe_text import neutralize_terminal, write_csv
 from benchmark.sources.http import redact
 
 if TYPE_CHECKING:  # pandas is imported by the commands that need it (start-up time of `paybench --help`)
@@ -48,10 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except ParameterError as error:
-        print(f"paybench: error: {redact(error)}", file=sys.stderr)
+        print(f"paybench: error: {neutralize_terminal(redact(error))}", file=sys.stderr)
         return EXIT_PARAMETER
     except (PaybenchError, OSError) as error:  # OSError: a missing, unreadable or unwritable file or folder
-        print(f"paybench: error: {redact(_one_line(error))}", file=sys.stderr)
+        print(f"paybench: error: {neutralize_terminal(redact(_one_line(error)))}", file=sys.stderr)
         return EXIT_FAILED
     except Exception:
         traceback.print_exc()
@@ -671,7 +671,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     reports = validate_sources(args.files, cms_version=args.cms_version)
     for report in reports:
-        print(f"{report.name or report.path}: {report.layout or report.kind}")
+        print(neutralize_terminal(f"{report.name or report.path}: {report.layout or report.kind}", one_line=True))
         for problem in report.problems.itertuples(index=False):
             print(f"  {format_problem(problem)}")
         print(f"  {report.summary()}")

@@ -7,6 +7,10 @@
 - Spreadsheet programs run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return as a
   formula (``=HYPERLINK(...)``, ``@SUM(...)``). :func:`neutralize_cell` prefixes such text with an apostrophe, and
   :func:`write_csv` — the one way the tool writes a CSV file — applies both rules to every text cell and header.
+- A terminal acts on control characters: an escape sequence from a file (``\x1b[2J``, ``\x1b]0;title\x07``) could
+  clear the screen, recolour or hide text, or retitle the window when paybench prints a value it read.
+  :func:`neutralize_terminal` writes each control character as its escape (``\x1b``) and each bidirectional one as
+  ``[U+202E]``: the command line's problem lines and error messages go through it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,18 @@ _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 def neutralize_bidi(text: str) -> str:
     """``text`` with every bidirectional control character shown as ``[U+XXXX]`` instead of acting."""
     return _BIDI.sub(lambda match: f"[U+{ord(match.group(0)):04X}]", text)
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
+_CONTROLS_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def neutralize_terminal(text: str, *, one_line: bool = False) -> str:
+    """``text`` as a terminal may show it: control characters written as their escapes (``\\x1b``), bidirectional
+    controls as ``[U+XXXX]`` (:func:`neutralize_bidi`); with ``one_line`` tab and newline too (a value read from a
+    file cannot start a line of its own)."""
+    pattern = _CONTROLS_ONE_LINE if one_line else _CONTROLS
+    return neutralize_bidi(pattern.sub(lambda match: f"\\x{ord(match.group(0)):02x}", text))
 
 
 def neutralize_html(page: str) -> str:

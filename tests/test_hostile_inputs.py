@@ -360,3 +360,35 @@ def test_tic_format_check_finds_in_network_after_a_large_provider_references(tmp
     assert routing.detect_format(path) == routing.TIC_IN_NETWORK
     result = read_file(path, ["44320"])
     assert not result.rejected and len(result.rates) == 177
+
+
+# ------------------------------------------------------------------------------------------ text for a terminal
+def test_control_characters_from_a_file_never_reach_the_terminal(tmp_path, capsys):
+    """A code cell holding an ANSI escape sequence (recolour, clear the screen), a NUL and a right-to-left override,
+    in a file whose name holds one too: `paybench validate` prints each as a visible escape, on one line."""
+    example = json.loads(
+        (config.PROJECT_ROOT / "tests/fixtures/reference/hpt/v3.0.0/v3_json_format_example.json").read_text()
+    )
+    example["standard_charge_information"][0]["code_information"][0]["code"] = "611\x1b[2J\x1b[31mX\x00\u202eY\nZ"
+    path = tmp_path / "hospital\x1b]0;owned\x07.json"
+    path.write_text(json.dumps(example), encoding="utf-8")
+    assert cli.main(["validate", str(path)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "611" in out and "\\x1b[2J" in out and "[U+202E]" in out  # the value is shown, as escapes
+    assert not [c for c in out if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F or c == "\u202e"]
+    assert not [line for line in out.splitlines() if line.startswith("Z")]  # no line of the file's making
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "one_line"),
+    [
+        ("a\x1b[31mb", "a\\x1b[31mb", False),
+        ("nul\x00del\x7fcsi\x9b", "nul\\x00del\\x7fcsi\\x9b", False),
+        ("tab\tnew\nline", "tab\tnew\nline", False),  # a message's own layout
+        ("tab\tnew\nline", "tab\\x09new\\x0aline", True),
+        ("txt\u202eexe", "txt[U+202E]exe", False),
+        ("plain text, é, 日本", "plain text, é, 日本", True),
+    ],
+)
+def test_text_for_a_terminal_shows_control_characters_as_escapes(text, shown, one_line):
+    assert safe_text.neutralize_terminal(text, one_line=one_line) == shown

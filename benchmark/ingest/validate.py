@@ -45,6 +45,7 @@ from benchmark.ingest import cms_schema, routing
 from benchmark.ingest.hospital.reader import check_standard_charges
 from benchmark.ingest.tic.reader import TicFileError, read_in_network
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
+from benchmark.safe_text import neutralize_terminal
 from benchmark.schema import check_built
 from benchmark.sources.http import SourceError
 from benchmark.sources.limits import ZIP_MAGIC, Limits
@@ -204,10 +205,13 @@ def _validate_file(path: Path, cms_version: str | None, name: str | None) -> Val
 
 
 def format_problem(row: Any) -> str:
-    """One problem as a line of text."""
+    """One problem as a line of text, for a terminal: what came from the file cannot act there (control and
+    bidirectional characters shown as escapes, :func:`~benchmark.safe_text.neutralize_terminal`)."""
     raw = getattr(row, "raw_value", None)
     shown = f"  [value: {raw[:80]!r}]" if isinstance(raw, str) and raw else ""
-    return f"{row.severity:<7}  {row.location}: {row.reason_code}: {row.detail}{shown}"
+    return neutralize_terminal(
+        f"{row.severity:<7}  {row.location}: {row.reason_code}: {row.detail}{shown}", one_line=True
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
