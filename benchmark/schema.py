@@ -442,21 +442,42 @@ def in_rate_columns(df: pd.DataFrame) -> pd.DataFrame:
             f"a rate table has each column once; repeated: {sorted(set(df.columns[df.columns.duplicated()]))}"
         )
     dtypes = _validated_empty(RateSchema).dtypes
-    present = dict(zip(df.columns, df.dtypes, strict=True))
+    present = _dtypes(df)
     columns: dict[str, Any] = {}
     for name in RATE_COLUMNS:
         target, found = dtypes[name], present.get(name)
         if found is None:
             columns[name] = _missing(target, df.index)
-        elif (
-            found == np.dtype(object)
-            and isinstance(target, pd.StringDtype)
-            and pd.api.types.infer_dtype(df[name], skipna=True) in ("string", "empty")
-        ):
+        elif _python_text(df[name], found, target):
             columns[name] = df[name].astype(target).array
         else:
             columns[name] = df[name].array
     return pd.DataFrame(columns, index=df.index)
+
+
+def _python_text(column: pd.Series, found: Any, target: Any) -> bool:
+    """Whether ``column`` (of dtype ``found``) holds Python text and missing values only, to be held in the text
+    dtype ``target``: a cast that changes no value (what pandera's coercion makes of it)."""
+    return (
+        found == np.dtype(object)
+        and isinstance(target, pd.StringDtype)
+        and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty")
+    )
+
+
+def _nullable_integers(found: Any, target: Any) -> bool:
+    """Whether ``found`` is a numpy integer dtype and ``target`` a pandas extension integer dtype (``Int64``...)."""
+    return (
+        _is_numpy_number(found)
+        and found.kind in "iu"
+        and isinstance(target, pd.api.extensions.ExtensionDtype)
+        and pd.api.types.is_integer_dtype(target)
+    )
+
+
+def _dtypes(df: pd.DataFrame) -> dict[Any, Any]:
+    """Column -> dtype, in one call (not a Series per column)."""
+    return dict(zip(df.columns, df.dtypes, strict=True))
 
 
 def _missing(target: Any, index: pd.Index) -> Any:
@@ -509,21 +530,13 @@ def _cast(known: _FastRules, df: pd.DataFrame) -> pd.DataFrame | None:
     """``df`` with its columns cast to the model's dtypes, when every column to cast is one of the two kinds a built
     table usually has and the cast is exact: Python text and missing values (``object``) to text, numpy integers to
     pandas' nullable integers. None otherwise (pandera's own coercion then decides). The caller's table is unchanged."""
-    dtypes = dict(zip(df.columns, df.dtypes, strict=True))
+    dtypes = _dtypes(df)
     cast = {}
     for name, target in known.dtypes.items():
         found = dtypes[name]
         if found == target:
             continue
-        if found == np.dtype(object) and isinstance(target, pd.StringDtype):
-            if pd.api.types.infer_dtype(df[name], skipna=True) not in ("string", "empty"):
-                return None
-        elif not (
-            _is_numpy_number(found)
-            and found.kind in "iu"
-            and isinstance(target, pd.api.extensions.ExtensionDtype)
-            and pd.api.types.is_integer_dtype(target)
-        ):
+        if not (_python_text(df[name], found, target) or _nullable_integers(found, target)):
             return None
         try:
             cast[name] = df[name].astype(target)
@@ -595,9 +608,8 @@ def _check_rule(check: pa.Check) -> _Rule | None:
     if name == "str_length" and stats.get("exact_value") is None and stats.get("max_value") is None:
         shortest = stats["min_value"]
         return _Rule("str_length", shortest, lambda values: values.str.len() >= shortest, set())
-    return _Rule(
-        "", None, lambda values: check(values).check_passed, set()
-    )  # pandera's own verdict on the distinct values
+    # any other check: pandera's own verdict on the distinct values
+    return _Rule("", None, lambda values: check(values).check_passed, set())
 
 
 class _FastRules(NamedTuple):
@@ -647,13 +659,13 @@ def _same_columns(known: _FastRules, df: pd.DataFrame) -> bool:
 
 
 def _typed(known: _FastRules, df: pd.DataFrame) -> bool:
-    dtypes = dict(zip(df.columns, df.dtypes, strict=True))  # one call, not a Series per column
+    dtypes = _dtypes(df)
     return all(dtypes[name] == dtype for name, dtype in known.dtypes.items())
 
 
 def _fast_rules_hold(known: _FastRules, df: pd.DataFrame) -> bool:
     """Whether ``df`` (with the model's columns) passes the model as it is (see :func:`check_built`)."""
-    dtypes = dict(zip(df.columns, df.dtypes, strict=True))
+    dtypes = _dtypes(df)
     for name, nullable, unique, rules in known.columns:
         if dtypes[name] != known.dtypes[name]:
             return False
