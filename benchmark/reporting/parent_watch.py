@@ -16,7 +16,9 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from benchmark import temp_folders
 
@@ -57,42 +59,53 @@ def _stop() -> None:
     os._exit(1)
 
 
-def parent_of(pid: int) -> int | None:
-    """The parent of process ``pid`` (from ``/proc``); None when it has ended."""
+class _Stat(NamedTuple):
+    """The fields of ``/proc/<pid>/stat`` this module reads."""
+
+    pid: int
+    state: str  # "Z": ended, not yet reaped
+    ppid: int
+    pgrp: int
+
+
+def _stat(path: Path) -> _Stat | None:
+    """One process's stat (``/proc/<pid>/stat``); None when it has ended."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        text = path.read_text()
     except OSError:
         return None
-    return int(text[text.rfind(")") + 2 :].split()[1])  # pid (comm) state ppid ...: comm may hold ")"
+    # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'
+    fields = text[text.rfind(")") + 2 :].split()
+    if len(fields) < 3:
+        return None
+    return _Stat(int(path.parent.name), fields[0], int(fields[1]), int(fields[2]))
+
+
+def _all_stats() -> Iterator[_Stat]:
+    """The stat of every process in ``/proc`` (those that end meanwhile left out)."""
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        stat = _stat(path)
+        if stat is not None:
+            yield stat
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent of process ``pid`` (from ``/proc``); None when it has ended."""
+    stat = _stat(Path(f"/proc/{pid}/stat"))
+    return None if stat is None else stat.ppid
 
 
 def group_members(group: int) -> list[int]:
     """The processes of process group ``group`` still running (an ended one not yet reaped, a zombie, is not), from
     ``/proc``: a group's members stay in it when their parent dies, where :func:`descendants` no longer finds them."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rfind(")") + 2 :].split()  # state ppid pgrp ...
-        if len(fields) > 2 and int(fields[2]) == group and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+    return [stat.pid for stat in _all_stats() if stat.pgrp == group and stat.state != "Z"]
 
 
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (children, their children, ...), from ``/proc``; empty where there is none."""
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
-        fields = text[text.rfind(")") + 2 :].split()
-        if len(fields) > 1:
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    for stat in _all_stats():
+        children.setdefault(stat.ppid, []).append(stat.pid)
     found: list[int] = []
     stack = [pid]
     while stack:
