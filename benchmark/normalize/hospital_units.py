@@ -38,9 +38,10 @@ problems above, then ``unknown_methodology``) or loaded.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -427,13 +428,10 @@ def normalize_units(
                 np.asarray(source, dtype=object)[mask] if isinstance(source, (pd.Series, np.ndarray)) else source
             )
 
-    label: list[pd.Series] = []  # code_label(), made once when first needed
-
+    @functools.cache  # made once, when a detail first needs it
     def code_label() -> pd.Series:
         """``"code <normalized code, else the published one>: "`` per unit, the start of every detail."""
-        if not label:
-            label.append("code " + code.where(code != "", u["code_raw"].str.strip()) + ": ")
-        return label[0]
+        return "code " + code.where(code != "", u["code_raw"].str.strip()) + ": "
 
     # a payer/plan group whose payer cells hold only spaces has no value after all: filtered out, like a row
     # without any payer value
@@ -819,13 +817,26 @@ def _aux_amounts(columns: dict[str, pd.Series]) -> dict[str, np.ndarray]:
     per call: 10 ms for nine calls on 300 rows, 3 ms for one); long ones one by one (joining them costs more than
     it saves from about 10,000 rows)."""
     parts = [text.str.strip() for text in columns.values()]
-    if len(parts[0]) > _AUX_JOINED_ROWS:
-        return {name: _usable(*parse_amounts(part)) for name, part in zip(columns, parts)}
-    values = _usable(*parse_amounts(pd.concat(parts, ignore_index=True)))
-    return dict(zip(columns, np.split(values, np.cumsum([len(part) for part in parts])[:-1])))
+    found = _column_by_column(parts, lambda cells: (_usable(*parse_amounts(cells)),))
+    return {name: values for name, (values,) in zip(columns, found)}
 
 
 _AUX_JOINED_ROWS = 5_000
+
+
+def _column_by_column(
+    columns: list[pd.Series], per_cell: Callable[[pd.Series], tuple[np.ndarray, ...]]
+) -> list[tuple[np.ndarray, ...]]:
+    """``[per_cell(cells) for cells in columns]`` for columns of the same rows, ``per_cell`` giving arrays of one value
+    per cell: short columns in one call over them joined end to end, its results split back (the cost of such a call
+    is mostly per call), long ones one by one (joining them costs more than it saves from about 10,000 rows)."""
+    if not columns:
+        return []
+    if len(columns[0]) > _AUX_JOINED_ROWS:
+        return [per_cell(cells) for cells in columns]
+    joined = per_cell(pd.concat(columns, ignore_index=True))
+    ends = np.cumsum([len(cells) for cells in columns])[:-1]
+    return list(zip(*(np.split(result, ends) for result in joined), strict=True))
 
 
 def _usable(values: np.ndarray, problems: pd.Series) -> np.ndarray:
@@ -1051,17 +1062,10 @@ def _picked(mask: pd.Series | np.ndarray, *columns: pd.Series | np.ndarray) -> I
     return zip(*(column[mask] for column in columns))
 
 
-def _amount_verdicts(columns: list[pd.Series]) -> list[tuple[np.ndarray, np.ndarray]]:
+def _amount_verdicts(columns: list[pd.Series]) -> list[tuple[np.ndarray, ...]]:
     """Per column of stripped amount texts (of the same rows), (plain-number cells, plain cells that are no usable
-    amount: zero or a placeholder), blank cells neither. Short columns are looked at end to end in one pass (the
-    cost is per call there), long ones one by one (see :func:`_aux_amounts`)."""
-    if not columns:
-        return []
-    if len(columns[0]) > _AUX_JOINED_ROWS:
-        return [_amount_verdict(cells) for cells in columns]
-    plain, unusable = _amount_verdict(pd.concat(columns, ignore_index=True))
-    ends = np.cumsum([len(cells) for cells in columns])[:-1]
-    return list(zip(np.split(plain, ends), np.split(unusable, ends)))
+    amount: zero or a placeholder), blank cells neither (:func:`_column_by_column`)."""
+    return _column_by_column(columns, _amount_verdict)
 
 
 def _amount_verdict(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
