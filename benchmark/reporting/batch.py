@@ -19,8 +19,9 @@ are typed by :class:`~benchmark.reporting.params.ReportParams` field by field (t
 sources are resolved against the batch file's folder, and two sets that would write the same folder are an error.
 
 :func:`run_batch` writes each report to ``<out>/<report_slug>/`` with bounded parallel workers (separate processes,
-forked from one that imported their modules once: :mod:`~benchmark.reporting.batch_worker`; each with one Jupyter kernel that runs its reports one after the other, reset before each:
-:class:`~benchmark.reporting.kernel.SharedKernel`), retries a report whose kernel did not start, keeps going past failures,
+forked from one that imported their modules once: :mod:`~benchmark.reporting.batch_worker`; each with one Jupyter
+kernel that runs its reports one after the other, reset before each: :class:`~benchmark.reporting.kernel.SharedKernel`),
+retries a report whose kernel did not start, keeps going past failures,
 skips reports whose parameters, inputs and code version are unchanged since they were written (unless forced),
 and writes ``manifest.json`` and ``index.html``. ``BatchRun.exit_status`` is the scheduler contract: 0 when every
 report is written or up to date, 1 when any failed.
