@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import process_alive
+from conftest import FIXTURES, process_alive
 
 from benchmark import cli, config, safe_text
 from benchmark.ingest import routing
@@ -366,9 +366,7 @@ def test_tic_format_check_finds_in_network_after_a_large_provider_references(tmp
 def test_control_characters_from_a_file_never_reach_the_terminal(tmp_path, capsys):
     """A code cell holding an ANSI escape sequence (recolour, clear the screen), a NUL and a right-to-left override,
     in a file whose name holds one too: `paybench validate` prints each as a visible escape, on one line."""
-    example = json.loads(
-        (config.PROJECT_ROOT / "tests/fixtures/reference/hpt/v3.0.0/v3_json_format_example.json").read_text()
-    )
+    example = json.loads((FIXTURES / "reference/hpt/v3.0.0/v3_json_format_example.json").read_text())
     example["standard_charge_information"][0]["code_information"][0]["code"] = "611\x1b[2J\x1b[31mX\x00\u202eY\nZ"
     path = tmp_path / "hospital\x1b]0;owned\x07.json"
     path.write_text(json.dumps(example), encoding="utf-8")
