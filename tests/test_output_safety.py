@@ -181,10 +181,27 @@ def test_the_folder_of_a_killed_run_is_deleted_by_the_next_publish_a_running_one
     assert not (target / of.OWNER).exists(), "a published report carries no owner file"
 
 
-def test_a_report_into_a_folder_that_cannot_be_written_is_a_one_line_error(tmp_path, capsys):
+def test_a_report_into_a_folder_that_cannot_be_written_exits_2_before_starting(tmp_path, capsys, monkeypatch):
+    started = []
+    monkeypatch.setattr(SharedKernel, "start", lambda self, *args: started.append(args))
     blocker = tmp_path / "blocker"  # a file where the parent folder should be: unwritable even for root
     blocker.write_text("")
-    assert cli.main(["report", "44320", "--out", str(blocker / "out")]) == 1
+    assert cli.main(["report", "44320", "--out", str(blocker / "deeper" / "out")]) == 2
+    assert started == []  # refused before a kernel starts
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("paybench: error: ") and str(blocker) in err[0]
+    assert len(err) == 1 and err[0].startswith("paybench: error: ")
+    assert "cannot write the report there" in err[0] and f"{blocker} is not a folder" in err[0]
     assert blocker.read_text() == "" and [p.name for p in tmp_path.iterdir()] == ["blocker"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in folders whatever their permissions")
+def test_a_report_into_a_read_only_folder_exits_2_naming_it(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert cli.main(["report", "44320", "--out", str(locked / "out")]) == 2
+    finally:
+        locked.chmod(0o755)
+    err = capsys.readouterr().err
+    assert f"no permission to write in {locked}" in err and list(locked.iterdir()) == []

@@ -77,7 +77,23 @@ def check_output_folder(path: str | Path, marker: str, *, overwrite: bool = Fals
                 f"{option} {path}: exists and is not a previous {kind} of payer-benchmark (no {marker}); "
                 f"refusing to replace it. Choose a new folder, or pass --overwrite to move it aside"
             )
+    _check_writable(target.parent, path, kind, option)
     return target
+
+
+def _check_writable(parent: Path, path: str | Path, kind: str, option: str) -> None:
+    """Refuse an output whose folder cannot be made or written (a file in the way, no write permission, a
+    read-only file system), before anything runs: the run writes its files in a hidden sibling of the output."""
+    existing = parent
+    while not (existing.exists() or existing.is_symlink()) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        reason = f"{existing} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        reason = f"no permission to write in {existing}"
+    else:
+        return
+    raise ParameterError(f"{option} {path}: cannot write the {kind} there ({reason})")
 
 
 def _is_empty_dir(path: Path) -> bool:
