@@ -390,3 +390,28 @@ def test_control_characters_from_a_file_never_reach_the_terminal(tmp_path, capsy
 )
 def test_text_for_a_terminal_shows_control_characters_as_escapes(text, shown, one_line):
     assert safe_text.neutralize_terminal(text, one_line=one_line) == shown
+
+
+def test_code_cells_holding_nul_are_each_read_as_themselves(tmp_path):
+    """Two (code, type) cells that the old "code\\x00type" key merged — ("A\\x00B", "HCPCS") and ("A",
+    "B\\x00HCPCS") — stay two pairs: the first is quarantined naming its own code, the second read as it is (it was
+    quarantined with the first one's code and detail). A NUL after the first 4 KB is not taken for a binary file."""
+    example = FIXTURES / "reference" / "hpt" / "v3.0.0" / "V3.0.0_Tall_CSV_Format_Example.csv"
+    lines = example.read_text(encoding="utf-8").splitlines()
+    header, body = lines[:3], [line for line in lines[3:] if line.strip()]
+    before, after = next(line for line in body if ",J1450,HCPCS," in line).split(",J1450,HCPCS,")
+    crafted = [f"{before},A\x00B,HCPCS,{after}", f"{before},A,B\x00HCPCS,{after}"]  # a real row, other code cells
+    path = tmp_path / "nul.csv"
+    path.write_text("\n".join(header + body * 6 + crafted) + "\n", encoding="utf-8")
+    assert path.read_bytes().index(b"\x00") > 4096
+    first, second = f"line {len(header) + 6 * len(body) + 1}", f"line {len(header) + 6 * len(body) + 2}"
+    result = read_file(path)
+    quarantined = result.quarantine.set_index("source_locator")
+    assert quarantined.loc[first, "reason_code"] == "invalid_code" and "'A\\x00B'" in quarantined.loc[first, "detail"]
+    assert second not in quarantined.index
+    loaded = result.rates.loc[result.rates["source_locator"] == second, ["billing_code", "billing_code_type"]]
+    assert loaded.to_dict("records") == [{"billing_code": "A", "billing_code_type": "B\x00HCPCS"}]
+    (account,) = result.accounts
+    assert account.rows_seen == account.rows_loaded + account.rows_quarantined + account.rows_filtered_out + (
+        account.rows_deduplicated
+    )

@@ -1320,8 +1320,11 @@ def normalize_codes(code_raw: pd.Series, type_raw: pd.Series) -> pd.DataFrame:
     columns = ["code", "code_type", "code_modifier", "code_problem", "code_detail", "code_note"]
     if not len(code):
         return pd.DataFrame({c: pd.Series([], dtype="str") for c in columns}, index=code_raw.index)
-    # number each distinct (code, type) by first appearance; normalize each once; spread back by that number
-    numbers, _ = pd.factorize(code + "\x00" + kind)
+    # number each distinct (code, type) by first appearance; normalize each once; spread back by that number (the
+    # pair's number from the numbers of its parts: no separator a cell could hold, so no two pairs share one)
+    code_numbers, _ = pd.factorize(code, use_na_sentinel=False)
+    kind_numbers, kinds = pd.factorize(kind, use_na_sentinel=False)
+    numbers, _ = pd.factorize(code_numbers.astype(np.int64) * max(len(kinds), 1) + kind_numbers)
     _, first = np.unique(numbers, return_index=True)
     table = pd.DataFrame(
         [normalize_code(c, t) for c, t in zip(code.iloc[first], kind.iloc[first])], columns=columns

@@ -117,7 +117,7 @@ class CleanUnits:
         self.groups = groups
         self.payer_column = payer_column
         self.file_columns = file_columns
-        self._seen = pa.array([], pa.string())  # every "code\x00type" seen, and per entry:
+        self._seen = pa.array([], pa.string())  # every (code, type) key seen (_code_ids), and per entry:
         self._ids = np.zeros(0, dtype=np.int64)  # the id of its normalized (code, type) (-1: no code)
         self._clean = np.zeros(0, dtype=bool)  # whether it is clean
         self._pairs: dict[tuple[str, str], int] = {}
@@ -201,16 +201,18 @@ class CleanUnits:
             return np.full(0, -1, dtype=np.int64), np.zeros(0, dtype=bool)
         codes = t.array(code)
         kinds = t.array(kind) if kind is not None else pa.repeat(pa.scalar("", codes.type), t.n)
-        joined = pc.binary_join_element_wise(codes, kinds, "\x00")
+        # "<length of the code>:<code>:<type>": a key no two (code, type) pairs share, whatever their cells hold
+        lengths = pc.cast(pc.utf8_length(codes), codes.type)
+        joined = pc.binary_join_element_wise(lengths, codes, kinds, ":")
         found = pc.index_in(joined, value_set=self._seen) if len(self._seen) else None
         missing = joined if found is None else joined.filter(found.is_null())
         if len(missing):
             new = pc.unique(missing).to_pylist()
-            raw = [value.partition("\x00") for value in new]
+            raw = [_code_and_type(value) for value in new]
             # codes are stripped as the normalization strips them (Arrow's whitespace)
             stripped = pc.utf8_trim_whitespace(pa.array([r[0] for r in raw], pa.string())).to_pylist()
             ids, clean = [], []
-            for (raw_code, _, raw_kind), stripped_code in zip(raw, stripped):
+            for (raw_code, raw_kind), stripped_code in zip(raw, stripped):
                 pair, ok = clean_code(raw_code, stripped_code, raw_kind)
                 ids.append(-1 if pair is None else self._pairs.setdefault(pair, len(self._pairs)))
                 clean.append(ok)
@@ -221,3 +223,10 @@ class CleanUnits:
         assert found is not None
         index = found.to_numpy(zero_copy_only=False).astype(np.int64)
         return self._ids[index], self._clean[index]
+
+
+def _code_and_type(key: str) -> tuple[str, str]:
+    """The (code, type) of a key of :meth:`_code_ids` ("<length of the code>:<code>:<type>")."""
+    length, _, rest = key.partition(":")
+    size = int(length)
+    return rest[:size], rest[size + 1 :]
