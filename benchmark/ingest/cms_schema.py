@@ -17,12 +17,13 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import ijson
 
 from benchmark import config, lean_imports
 from benchmark.errors import ParameterError
+from benchmark.ingest.json_events import ByteReader, parse, skip_bom, whole_value
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
 
 if TYPE_CHECKING:
@@ -31,12 +32,6 @@ if TYPE_CHECKING:
 SCHEMA_DIR = config.DATA_DIR / "cms_schemas"
 HOSPITAL_VERSIONS = ("2.0.0", "2.1.0", "2.2.0", "2.2.1", "3.0.0")
 TIC_VERSIONS = ("1.6.2", "2.2.0")
-
-
-class ByteReader(Protocol):
-    """What the JSON parser reads from: a binary file, or one wrapped by :func:`skip_bom`."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 # The big arrays of each kind of file: streamed element by element.
@@ -144,7 +139,7 @@ def _raw(value: Any) -> str | None:
 def _stream(stream: ByteReader, arrays: tuple[str, ...]) -> Iterator[tuple[str | None, Any, Any]]:
     """(None, key, value) for each root field that is not a big array; (array, index, element) for the elements of
     the big arrays. Numbers are int/float (as JSON Schema types them)."""
-    events = _backend().parse(stream, use_float=True)
+    events = parse(stream, use_float=True)
     try:
         first = next(events, None)
     except ijson.JSONError as error:
@@ -154,43 +149,27 @@ def _stream(stream: ByteReader, arrays: tuple[str, ...]) -> Iterator[tuple[str |
     if first[1] != "start_map":
         raise ValueError(f"the JSON root is a {first[1].removeprefix('start_')}, not an object")
     item_prefixes = {f"{a}.item": a for a in arrays}
-    builder = None
-    depth = 0
-    target: tuple[str | None, Any] = (None, None)
     index: dict[str, int] = {}
     try:
         for prefix, event, value in events:
-            if builder is not None:
-                builder.event(event, value)
-                if event in ("start_map", "start_array"):
-                    depth += 1
-                elif event in ("end_map", "end_array"):
-                    depth -= 1
-                if depth == 0:
-                    yield target[0], target[1], builder.value
-                    builder = None
-                continue
             if prefix in item_prefixes and event not in ("end_array",):
                 array = item_prefixes[prefix]
                 position = index.get(array, 0)
                 index[array] = position + 1
                 if event in ("start_map", "start_array"):
-                    builder, depth, target = ijson.ObjectBuilder(), 1, (array, position)
-                    builder.event(event, value)
+                    yield array, position, whole_value(event, value, events)
                 else:
                     yield array, position, value
             elif prefix in arrays:
                 if event == "start_array":
                     index.setdefault(prefix, 0)
                 elif event == "start_map":  # not an array: validated at the root
-                    builder, depth, target = ijson.ObjectBuilder(), 1, (None, prefix)
-                    builder.event(event, value)
+                    yield None, prefix, whole_value(event, value, events)
                 elif event not in ("end_array", "end_map", "map_key"):
                     yield None, prefix, value
             elif prefix and "." not in prefix and event != "map_key":
                 if event in ("start_map", "start_array"):
-                    builder, depth, target = ijson.ObjectBuilder(), 1, (None, prefix)
-                    builder.event(event, value)
+                    yield None, prefix, whole_value(event, value, events)
                 elif event not in ("end_map", "end_array"):
                     yield None, prefix, value
     except ijson.JSONError as error:
@@ -200,30 +179,10 @@ def _stream(stream: ByteReader, arrays: tuple[str, ...]) -> Iterator[tuple[str |
             yield None, array, []
 
 
-def skip_bom(stream: BinaryIO) -> ByteReader:
-    """``stream`` with a leading UTF-8 BOM skipped (it must be at its start)."""
-    return _SkipBom(stream)
-
-
-class _SkipBom:
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        head = stream.read(3)
-        self._head = b"" if head == b"\xef\xbb\xbf" else head
-
-    def read(self, size: int = -1) -> bytes:
-        if size == 0:  # ijson asks for 0 bytes to learn the stream's type
-            return b""
-        if self._head:
-            head, self._head = self._head, b""
-            return head + self._stream.read(size - len(head) if size and size > 0 else -1)
-        return self._stream.read(size)
-
-
 def root_value(stream: ByteReader, name: str) -> Any:
     """The value of root key ``name`` when it is a string or number (None when absent), reading only as far as it."""
     try:
-        for prefix, event, value in _backend().parse(stream, use_float=True):
+        for prefix, event, value in parse(stream, use_float=True):
             if prefix == name and event in ("string", "number", "integer", "double"):
                 return value
             if prefix == "" and event == "end_map":
@@ -231,13 +190,6 @@ def root_value(stream: ByteReader, name: str) -> Any:
     except ijson.JSONError as error:
         raise ValueError(f"invalid JSON ({' '.join(str(error).split())})") from error
     return None
-
-
-def _backend():
-    try:
-        return ijson.get_backend("yajl2_c")
-    except Exception:  # the C backend is optional
-        return ijson
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import ParameterError
-from benchmark.ingest.cms_schema import HOSPITAL_VERSIONS, check_document, root_value, skip_bom
+from benchmark.ingest.cms_schema import HOSPITAL_VERSIONS, check_document, root_value
 from benchmark.ingest.hospital.cms_csv import coerce_version
 from benchmark.ingest.hospital.csvtext import open_bytes
+from benchmark.ingest.json_events import skip_bom
 from benchmark.normalize.hospital_units import SEVERITY_ERROR, SEVERITY_WARNING, Problem
 
 # Versions a file may declare without an alert, per schema version checked against (CMS's validator).

@@ -28,7 +28,7 @@ import ijson
 import numpy as np
 
 from benchmark.ingest.hospital.csv_layout import US_STATES, WIDE_PREFIX_FIELDS
-from benchmark.ingest.hospital.csvtext import UTF8_BOM
+from benchmark.ingest.json_events import parse, skip_bom, whole_value
 from benchmark.normalize.hospital_units import (
     PAYER_FIELDS,
     SEVERITY_WARNING,
@@ -73,7 +73,7 @@ def read_json(stream: BinaryIO, sink: Sink) -> str:
     root: dict[str, Any] = {}
     items = modifiers = 0
     saw_items = False
-    for kind, value in _events(_SkipBom(stream)):
+    for kind, value in _events(skip_bom(stream)):
         if kind == "item":
             reader.version = str(root.get("version", ""))
             reader.item(items, value)
@@ -104,35 +104,10 @@ def read_json(stream: BinaryIO, sink: Sink) -> str:
     )
 
 
-class _SkipBom:
-    """A binary stream with a leading UTF-8 BOM removed."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self._head = stream.read(3)
-        if self._head == UTF8_BOM:
-            self._head = b""
-
-    def read(self, size: int = -1) -> bytes:
-        if size == 0:  # ijson asks for 0 bytes to learn the stream's type
-            return b""
-        if self._head:
-            head, self._head = self._head, b""
-            return head + self._stream.read(size - len(head) if size and size > 0 else -1)
-        return self._stream.read(size)
-
-
 def _events(stream: Any) -> Iterator[tuple[str, Any]]:
     """("item", dict) per standard_charge_information item, ("modifier_payer", None) per modifier payer entry,
     ("items_array", None) once, and (root key, value) for each other root field."""
-    try:
-        backend = ijson.get_backend("yajl2_c")
-    except Exception:  # the C backend is optional
-        backend = ijson
-    parser = backend.parse(stream)
-    builder = None
-    depth = 0
-    target = ""
+    parser = parse(stream)
     try:
         first = next(parser, None)
         if first is None:
@@ -140,27 +115,15 @@ def _events(stream: Any) -> Iterator[tuple[str, Any]]:
         if first[1] != "start_map":
             raise HospitalFileError(f"the JSON root is a {first[1].removeprefix('start_')}, not an object")
         for prefix, event, value in parser:
-            if builder is not None:
-                builder.event(event, value)
-                if event in ("start_map", "start_array"):
-                    depth += 1
-                elif event in ("end_map", "end_array"):
-                    depth -= 1
-                if depth == 0:
-                    yield target, builder.value
-                    builder = None
-                continue
             if prefix == _ITEMS and event == "start_map":
-                builder, depth, target = ijson.ObjectBuilder(), 1, "item"
-                builder.event(event, value)
+                yield "item", whole_value(event, value, parser)
             elif prefix == _MODIFIER_PAYERS and event == "start_map":
                 yield "modifier_payer", None
             elif prefix == "standard_charge_information" and event == "start_array":
                 yield "items_array", None
             elif "." not in prefix and prefix and prefix not in ("standard_charge_information", "modifier_information"):
                 if event in ("start_map", "start_array"):
-                    builder, depth, target = ijson.ObjectBuilder(), 1, prefix
-                    builder.event(event, value)
+                    yield prefix, whole_value(event, value, parser)
                 elif event not in ("map_key", "end_map", "end_array"):
                     yield prefix, value
     except ijson.JSONError as error:
