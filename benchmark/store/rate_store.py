@@ -6,6 +6,8 @@ One store is one folder::
     manifest.parquet                 one row per ingested file (ManifestSchema): the commit point
     rates/source_type=<tic|hospital>/payer_family=<family>/code_prefix=<first 3 chars>/<part_id>-<chunk>-<n>.parquet
                                      (Hive layout: those three values are in the path, not in the files)
+    dimensions/<prices|groups|prefixes>/<part_id>-00000-0.parquet
+                                     the tables of a part holding tidy TiC rows (one of each per part)
     quarantine/<part_id>-<chunk>-0.parquet
     _staging/<run_id>/...            work in progress of a running ingest (never read)
 
@@ -30,6 +32,15 @@ Rules that make it safe and cheap to read:
   per-code read opens only the folders of that code's prefix and DuckDB skips row groups of other codes.
   :mod:`benchmark.analysis.benchmark_sql` pushes the benchmark's filter, geography fill, deduplication and Medicare
   join down to DuckDB over :meth:`Store.connect`, so a store gives the same numbers as the in-memory path.
+- **Wide and tidy rows.** A hospital file's rate parts hold wide rows (every column of the rate schema). A TiC
+  file's (layout 2) hold tidy rows: ``billing_code``, ``_price``, ``_group``, ``_prefix`` (rows of the part's
+  ``prices`` and ``groups`` tables and of its ``prefixes``) and ``dedup_count``; ``prices`` holds each price's rate
+  columns (the file's constants included) and ``price_locator``, ``groups`` the group columns (network name, NPIs,
+  TIN, name) and ``locator_suffix``. :func:`rates_relation` joins them back into wide rows (``source_locator`` =
+  price_locator || prefix || locator_suffix) and unions them with wide parts: the one relation every read uses
+  (:meth:`Store.read_rates`, :mod:`benchmark.analysis.benchmark_sql`, the ``rates`` view of :meth:`Store.connect`).
+  A part is tidy when it has dimension tables. Stores of layout 1 (wide TiC rows) read unchanged; their first
+  commit of a new part records layout 2 in ``store.json``, which older versions refuse instead of misreading.
 - Rows keep the rate schema; columns added to :class:`~benchmark.schema.RateSchema` later read back as empty in
   older parts (``union_by_name``). ``schema_version`` in the manifest is a fingerprint of the schema a part used.
 """

@@ -11,7 +11,11 @@ never sees.
 Each rates part holds one partition (source type, payer family, code prefix: Hive-style folder names, so those
 two columns live in the path, not in the file), sorted by billing code, with the other columns of the rate schema
 plus ``_part`` (the attempt's part id) and ``_row`` (the row's position in the reader's
-output, so rows read back in the reader's order).
+output, so rows read back in the reader's order). A TiC in-network file is read in tidy form
+(:class:`~benchmark.accounts.TidyRates`): its rate parts hold the narrow rows (``billing_code``, ``_price``,
+``_group``, ``_prefix``, ``dedup_count``, ``_part``, ``_row``) in the same folders and order, and its price, group
+and prefix tables are written once, with its first batch, under ``dimensions/`` (see
+:mod:`benchmark.store.rate_store`).
 """
 
 from __future__ import annotations

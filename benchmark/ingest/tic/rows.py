@@ -25,6 +25,10 @@ How the work is organised (columnar: no Python object per row)
       file (the per-file constants, often the rate type or the network name) is one small chunk repeated. The frame
       has the dtypes :func:`benchmark.schema.validate_rates` produces, so its coercion changes nothing, and it is
       validated before it is returned.
+    * For the rate store, :meth:`RowBuilder.results` with ``tidy`` gives the same rows (same plan, deduplication and
+      batches) without building them: per row its billing code, price row, group row, locator prefix and count, and
+      once per file the price, group and prefix tables (:class:`~benchmark.accounts.TidyRates`), cut from one frame
+      of every price and group that is validated as rows are.
 """
 
 from __future__ import annotations
@@ -562,7 +566,8 @@ class RowBuilder:
        since the last call move from Python lists into numpy and Arrow columns, so the memory kept per price stays
        ~100 bytes however many there are.
     3. **Building** (:meth:`results`): the blocks are expanded into rows (``_row_plan``: one row per price x group),
-       deduplicated file-wide, and cut into batches of typed Arrow / numpy columns checked by ``check_built_rates``;
+       deduplicated file-wide, and cut into batches of typed Arrow / numpy columns checked by ``check_built_rates``
+       (or, ``tidy``, into batches of index columns and the tables they index);
        the Python-side tables are dropped as soon as their content is in columns.
     """
 
