@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from benchmark import config
 from benchmark.accounts import IngestResult
 from benchmark.ingest.tic.reader import iter_in_network, read_in_network
 from benchmark.store import pipeline as store_pipeline
@@ -148,3 +149,16 @@ def test_replaced_vacuumed_and_verified_tidy_parts_take_their_tables_along(tmp_p
     assert any("without its groups table" in problem for problem in store.verify())
     with pytest.raises(Exception):  # noqa: B017 (DuckDB or the schema check: either refuses, no row is dropped)
         store.read_rates()
+
+
+def test_hospital_rows_stay_wide_beside_tidy_tic_rows(tmp_path):
+    hospital = sorted(config.SAMPLE_HOSPITAL_DIR.iterdir())[0]
+    files = [hospital, CMS / "v2" / "in-network-rates-fee-for-service-single-plan-sample.json"]
+    store_pipeline.ingest(files, None, tmp_path / "s")
+    forms = {}
+    for path in (tmp_path / "s" / st.RATES_DIR).rglob("*.parquet"):
+        names = set(pq.read_schema(path).names)
+        forms.setdefault(path.parts[-4], set()).add("tidy" if names == NARROW_COLUMNS else "wide")
+    assert forms == {"source_type=hospital": {"wide"}, "source_type=tic": {"tidy"}}
+    in_memory = store_pipeline.ingest(files, None, None).result.rates  # the readers' rows, no store involved
+    pd.testing.assert_frame_equal(st.open_store(tmp_path / "s").read_rates(), in_memory)

@@ -38,7 +38,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import chain, repeat
 from operator import itemgetter
@@ -940,7 +940,7 @@ class RowBuilder:
         self.account.check()
         parts = self._locator_parts()
         self._forget_tables()  # what the batches need is in Arrow and numpy now
-        tables = self._tidy_tables(prices, groups, single, parts) if tidy else None
+        tables = self._tidy_tables(prices, groups, single, parts) if tidy else None  # rows: none yet
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
@@ -950,18 +950,18 @@ class RowBuilder:
             last = number == len(ranges) - 1
             if not len(rows[0]) and not last:
                 continue
-            extra: dict[str, Any] = {}
+            batch_tidy = None
             if tables is not None:
                 rates = empty_rates()
-                extra["tidy"] = TidyRates(self._narrow(rows, prices, batch_counts, single), **tables)
-                tables = {"partition": tables["partition"]}  # the tables come with the first batch only
+                batch_tidy = replace(tables, rows=self._narrow(rows, prices, batch_counts, single))
+                tables = TidyRates(tables.rows, tables.partition)  # the tables come with the first batch only
             else:
                 rates = check_built_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
             yield IngestResult(
                 rates=rates,
                 quarantine=self._quarantine_frame() if last else empty_quarantine(),
                 accounts=[self.account] if last else [],
-                **extra,
+                tidy=batch_tidy,
             )
 
     def _forget_tables(self) -> None:
@@ -1382,16 +1382,18 @@ class RowBuilder:
         groups: dict[str, pa.Array],
         single: dict[str, Any],
         parts: tuple[pa.Array, pa.Array, pa.Array],
-    ) -> dict[str, Any]:
-        """The price, group and prefix tables of :class:`~benchmark.accounts.TidyRates`, and the partition values.
+    ) -> TidyRates:
+        """The price, group and prefix tables of :class:`~benchmark.accounts.TidyRates` and the partition values (its
+        ``rows`` empty: each batch gets its own).
 
-        They are cut from one frame built by :meth:`_frame` and checked by ``check_built_rates``, whose row ``i``
+        The tables are cut from one frame built by :meth:`_frame` and checked by ``check_built_rates``, whose row ``i``
         holds price ``i`` and group ``i`` (the last one where a table is shorter): every value a wide row can take
         passes the checks it passes there, with the dtypes it has there."""
         partition = {name: str(self.constants[name]) for name in TIDY_PARTITION_COLUMNS}
+        no_rows = self._narrow((_NO_ROWS, _NO_ROWS, _NO_ROWS), prices, None, single)
         price_count, group_count = len(prices["amount"]), len(groups["provider_npis"])
         if not price_count or not group_count:  # no row can be built (a row is a price x a group): no tables
-            return {"partition": partition}
+            return TidyRates(no_rows, partition)
         size = max(price_count, group_count)
         index = np.arange(size)
         rows = (np.minimum(index, price_count - 1), np.minimum(index, group_count - 1), np.zeros(size, np.int64))
@@ -1401,12 +1403,13 @@ class RowBuilder:
         price_names = [name for name in RATE_COLUMNS if name not in _NOT_PRICE_COLUMNS and name not in groups]
         price_table = pa.Table.from_pandas(frame.iloc[:price_count][price_names], preserve_index=False)
         group_table = pa.Table.from_pandas(frame.iloc[:group_count][group_names], preserve_index=False)
-        return {
-            "partition": partition,
-            "prices": _numbered(PRICE_KEY, price_table.append_column("price_locator", price_locators)),
-            "groups": _numbered(GROUP_KEY, group_table.append_column("locator_suffix", suffixes)),
-            "prefixes": _numbered(PREFIX_KEY, pa.table({"prefix": prefixes})),
-        }
+        return TidyRates(
+            no_rows,
+            partition,
+            prices=_numbered(PRICE_KEY, price_table.append_column("price_locator", price_locators)),
+            groups=_numbered(GROUP_KEY, group_table.append_column("locator_suffix", suffixes)),
+            prefixes=_numbered(PREFIX_KEY, pa.table({"prefix": prefixes})),
+        )
 
     @staticmethod
     def _narrow(
@@ -1431,6 +1434,7 @@ class RowBuilder:
 
 
 TIDY_PARTITION_COLUMNS = ("source_type", "payer_family")  # the values every row of a file shares, kept in folders
+_NO_ROWS = np.zeros(0, np.int64)
 # Rate columns a tidy price does not hold: the row's own, the group's (see _tidy_tables) and the partition's.
 _NOT_PRICE_COLUMNS = frozenset({"billing_code", "source_locator", "dedup_count", *TIDY_PARTITION_COLUMNS})
 
