@@ -796,8 +796,9 @@ def rates_relation(files: RateFiles) -> str:
     """The SQL of one relation of wide rate rows over ``files``: wide parts as they are, UNION ALL BY NAME the tidy
     rows joined with their part's price, group and prefix tables, ``source_locator`` = the price's locator || the
     prefix || the group's suffix. Columns: those of the rate schema the parts hold (one a part lacks reads as NULL),
-    ``_part``, ``_row`` and ``code_prefix``. Every tidy row is kept: a missing table gives NULLs, which the rate
-    schema's checks refuse, never fewer rows. ``files`` must not be empty."""
+    ``_part``, ``_row`` and ``code_prefix``. Every tidy row is kept (left joins): a part's missing table gives NULLs,
+    which the rate schema's checks refuse, and a table no part has an error, never fewer rows. ``files`` must not be
+    empty."""
     selects = []
     if files.wide:
         selects.append(f"SELECT * FROM read_parquet({_sql_list(files.wide)}, {READ_RATES_OPTIONS})")
