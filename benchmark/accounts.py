@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 
 from benchmark.schema import (
     FileAccountSchema,
@@ -75,14 +76,39 @@ class RejectedFile:
     reason: str
 
 
+# The integer columns that tie a tidy rate row to its price, group and locator prefix (see TidyRates).
+PRICE_KEY, GROUP_KEY, PREFIX_KEY = "_price", "_group", "_prefix"
+
+
+@dataclass(frozen=True)
+class TidyRates:
+    """A batch of one TiC file's rate rows in tidy form, as the rate store keeps them (only the store asks for it).
+
+    ``rows`` holds one row per rate row, in the reader's order: ``billing_code``, the row of the price table
+    (``_price``), of the group table (``_group``), the index of its locator prefix (``_prefix``) and ``dedup_count``.
+    The three tables come with the file's first batch (None in the others): ``prices`` (``_price``, every rate column
+    a row takes from its price or from the file's constants, and ``price_locator``), ``groups`` (``_group``, the
+    group columns and ``locator_suffix``) and ``prefixes`` (``_prefix``, ``prefix``). A row's wide form is its price's
+    and its group's columns, ``source_locator`` = price_locator || prefix || locator_suffix, and ``partition``'s
+    values (``source_type``, ``payer_family``)."""
+
+    rows: pa.Table
+    partition: dict[str, str]
+    prices: pa.Table | None = None
+    groups: pa.Table | None = None
+    prefixes: pa.Table | None = None
+
+
 @dataclass
 class IngestResult:
-    """Rates, quarantine and accounts from one or more files, and the files rejected whole."""
+    """Rates, quarantine and accounts from one or more files, and the files rejected whole (``tidy``: the rates of a
+    batch in tidy form instead of ``rates``, when the rate store asked the TiC reader for them)."""
 
     rates: pd.DataFrame = field(default_factory=empty_rates)
     quarantine: pd.DataFrame = field(default_factory=empty_quarantine)
     accounts: list[FileAccount] = field(default_factory=list)
     rejected: list[RejectedFile] = field(default_factory=list)
+    tidy: TidyRates | None = None
 
     def accounts_frame(self) -> pd.DataFrame:
         """Per-file accounts as a validated table (the schema re-checks that every file balances)."""
@@ -98,6 +124,8 @@ class IngestResult:
     def combine(cls, results: list[IngestResult]) -> IngestResult:
         """One result from many: accounts re-checked, tables concatenated and validated once."""
         for result in results:
+            if result.tidy is not None:  # never dropped: tidy batches are written by the store, not combined
+                raise ValueError("tidy rate batches cannot be combined in memory (read the file without tidy=True)")
             for account in result.accounts:
                 account.check()
         rates = [r.rates for r in results if len(r.rates)]

@@ -18,7 +18,7 @@ from benchmark.analysis.rates import clfs_rates, only_payable_setting, single_lo
 from benchmark.analysis.stats import BENCHMARK_FILTER, DEDUP_KEY, NOT_NULL, PROVIDER_KEY_COLUMNS, distribution_table
 from benchmark.reference import medicare
 from benchmark.schema import RATE_COLUMNS, empty_rates
-from benchmark.store.rate_store import PART_COLUMN, READ_RATES_OPTIONS, ROW_COLUMN, Store
+from benchmark.store.rate_store import PART_COLUMN, ROW_COLUMN, Store, rates_relation
 
 
 def _filter_sql(alias: str) -> str:
@@ -55,10 +55,45 @@ def benchmark_rows(
     lookup = amounts[["hcpcs", "locality_id", "setting", "amount"]]
     product_filter = "TRUE" if product_lines is None else "r.product_line IN (SELECT unnest($product_lines))"
     partition_by = ", ".join(DEDUP_KEY)  # provider_key is computed in the query, as in stats
-    query = f"""
+    with store.snapshot() as snap:
+        files = store.rate_files([code], committed=snap.parts)
+        if not files:
+            return _empty_benchmark_rows()
+        con = snap.con
+        con.register(
+            "single_locality",
+            pd.DataFrame({"state": single.index.astype(str), "locality": single.to_numpy(dtype=object)}),
+        )
+        con.register(
+            "only_payable",
+            pd.DataFrame({"hcpcs": only_payable.index.astype(str), "setting": only_payable.to_numpy(dtype=object)}),
+        )
+        con.register("medicare", lookup)
+        params: dict[str, object] = {"code": code}
+        if product_lines is not None:
+            params["product_lines"] = list(product_lines)
+        query = _query(rates_relation(files), product_filter, partition_by)
+        frame = con.execute(query, params).df()
+    frame = frame.drop(columns=["_seq", ROW_COLUMN])
+    frame = frame.reindex(columns=[*RATE_COLUMNS, "medicare_setting", "medicare_locality_used", "medicare_amount"])
+    lab_rate = clfs_rates([code], year).get(code)
+    if lab_rate is not None:  # a lab code without a PFS amount: the national CLFS rate (as compare_to_medicare)
+        lab = frame["medicare_amount"].isna()
+        setting = frame["pos_setting"].where(frame["pos_setting"].isin(["facility", "non_facility"]))
+        frame.loc[lab, "medicare_amount"] = lab_rate
+        frame.loc[lab, "medicare_setting"] = setting[lab]
+        frame.loc[lab, "medicare_locality_used"] = medicare.NATIONAL
+    frame["pct_of_medicare"] = (frame["amount_usd"] / frame["medicare_amount"] * 100).round(1)
+    return frame
+
+
+def _query(relation: str, product_filter: str, partition_by: str) -> str:
+    """The query of :func:`benchmark_rows` over the rate relation ``relation`` (see
+    :func:`benchmark.store.rate_store.rates_relation`)."""
+    return f"""
         WITH picked AS (
             SELECT r.* EXCLUDE ({PART_COLUMN}), c.seq AS _seq
-            FROM read_parquet($files, {READ_RATES_OPTIONS}) r JOIN committed c ON r.{PART_COLUMN} = c.part_id
+            FROM ({relation}) r JOIN committed c ON r.{PART_COLUMN} = c.part_id
             WHERE r.billing_code = $code AND {_filter_sql("r")} AND {product_filter}
         ), placed AS (
             SELECT p.* REPLACE (coalesce(p.medicare_locality, s.locality) AS medicare_locality)
@@ -85,35 +120,6 @@ def benchmark_rows(
           ON a.hcpcs = m.billing_code AND a.locality_id = m._locality AND a.setting = m._setting
         ORDER BY m._seq, m.{ROW_COLUMN}
     """
-    with store.snapshot() as snap:
-        files = store.part_files([code], committed=snap.parts)
-        if not files:
-            return _empty_benchmark_rows()
-        con = snap.con
-        con.register(
-            "single_locality",
-            pd.DataFrame({"state": single.index.astype(str), "locality": single.to_numpy(dtype=object)}),
-        )
-        con.register(
-            "only_payable",
-            pd.DataFrame({"hcpcs": only_payable.index.astype(str), "setting": only_payable.to_numpy(dtype=object)}),
-        )
-        con.register("medicare", lookup)
-        params = {"files": files, "code": code}
-        if product_lines is not None:
-            params["product_lines"] = list(product_lines)
-        frame = con.execute(query, params).df()
-    frame = frame.drop(columns=["_seq", ROW_COLUMN])
-    frame = frame.reindex(columns=[*RATE_COLUMNS, "medicare_setting", "medicare_locality_used", "medicare_amount"])
-    lab_rate = clfs_rates([code], year).get(code)
-    if lab_rate is not None:  # a lab code without a PFS amount: the national CLFS rate (as compare_to_medicare)
-        lab = frame["medicare_amount"].isna()
-        setting = frame["pos_setting"].where(frame["pos_setting"].isin(["facility", "non_facility"]))
-        frame.loc[lab, "medicare_amount"] = lab_rate
-        frame.loc[lab, "medicare_setting"] = setting[lab]
-        frame.loc[lab, "medicare_locality_used"] = medicare.NATIONAL
-    frame["pct_of_medicare"] = (frame["amount_usd"] / frame["medicare_amount"] * 100).round(1)
-    return frame
 
 
 def benchmark_table(

@@ -151,11 +151,13 @@ def read_file(
 
 
 def read_file_in_batches(
-    path: str | Path | Source, codes: Sequence[str] | None = None, *, is_synthetic: bool = False
+    path: str | Path | Source, codes: Sequence[str] | None = None, *, is_synthetic: bool = False, tidy: bool = False
 ) -> Iterator[IngestResult]:
     """:func:`read_file` in batches of bounded size where the reader can (a local TiC in-network file: see
     :func:`benchmark.ingest.tic.reader.iter_in_network`); other files come as one result. A file that cannot be
-    read comes back as one rejected result, before any of its rows."""
+    read comes back as one rejected result, before any of its rows. ``tidy``: a local TiC in-network file's batches
+    carry their rows in tidy form (:class:`~benchmark.accounts.TidyRates`, for the rate store); other files' rows
+    are wide whatever it says."""
     if not isinstance(path, Source) and not routes_here(path):
         local = Path(path)
         try:
@@ -163,7 +165,7 @@ def read_file_in_batches(
         except ValueError:
             kind = None  # read_file rejects it with its reason
         if kind == TIC_IN_NETWORK:
-            batches = iter_in_network(local, codes, is_synthetic=is_synthetic)
+            batches = iter_in_network(local, codes, is_synthetic=is_synthetic, tidy=tidy)
             try:
                 first = next(batches)
             except ValueError as error:  # TicFileError

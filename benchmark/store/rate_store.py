@@ -6,6 +6,8 @@ One store is one folder::
     manifest.parquet                 one row per ingested file (ManifestSchema): the commit point
     rates/source_type=<tic|hospital>/payer_family=<family>/code_prefix=<first 3 chars>/<part_id>-<chunk>-<n>.parquet
                                      (Hive layout: those three values are in the path, not in the files)
+    dimensions/<prices|groups|prefixes>/<part_id>-00000-0.parquet
+                                     the tables of a part holding tidy TiC rows (one of each per part)
     quarantine/<part_id>-<chunk>-0.parquet
     _staging/<run_id>/...            work in progress of a running ingest (never read)
 
@@ -30,6 +32,15 @@ Rules that make it safe and cheap to read:
   per-code read opens only the folders of that code's prefix and DuckDB skips row groups of other codes.
   :mod:`benchmark.analysis.benchmark_sql` pushes the benchmark's filter, geography fill, deduplication and Medicare
   join down to DuckDB over :meth:`Store.connect`, so a store gives the same numbers as the in-memory path.
+- **Wide and tidy rows.** A hospital file's rate parts hold wide rows (every column of the rate schema). A TiC
+  file's (layout 2) hold tidy rows: ``billing_code``, ``_price``, ``_group``, ``_prefix`` (rows of the part's
+  ``prices`` and ``groups`` tables and of its ``prefixes``) and ``dedup_count``; ``prices`` holds each price's rate
+  columns (the file's constants included) and ``price_locator``, ``groups`` the group columns (network name, NPIs,
+  TIN, name) and ``locator_suffix``. :func:`rates_relation` joins them back into wide rows (``source_locator`` =
+  price_locator || prefix || locator_suffix) and unions them with wide parts: the one relation every read uses
+  (:meth:`Store.read_rates`, :mod:`benchmark.analysis.benchmark_sql`, the ``rates`` view of :meth:`Store.connect`).
+  A part is tidy when it has dimension tables. Stores of layout 1 (wide TiC rows) read unchanged; their first
+  commit of a new part records layout 2 in ``store.json``, which older versions refuse instead of misreading.
 - Rows keep the rate schema; columns added to :class:`~benchmark.schema.RateSchema` later read back as empty in
   older parts (``union_by_name``). ``schema_version`` in the manifest is a fingerprint of the schema a part used.
 """
@@ -58,7 +69,7 @@ from pandera.typing import Series
 
 import benchmark.lean_imports  # noqa: F401  (before any schema is built: pandera's types without dask)
 from benchmark import config
-from benchmark.accounts import FileAccount, RejectedFile
+from benchmark.accounts import GROUP_KEY, PREFIX_KEY, PRICE_KEY, FileAccount, RejectedFile
 from benchmark.errors import ParameterError, PaybenchError
 from benchmark.files import atomic_write_text
 from benchmark.schema import (
@@ -78,8 +89,10 @@ MANIFEST = config.STORE_MANIFEST
 STORE_INFO = "store.json"
 RATES_DIR = "rates"
 QUARANTINE_DIR = "quarantine"
+DIMENSIONS_DIR = "dimensions"  # the price, group and prefix tables of parts holding tidy TiC rows
+PRICES, GROUPS, PREFIXES = "prices", "groups", "prefixes"
 STAGING_DIR = "_staging"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: TiC rows tidy (rates + dimensions); 1 (wide rows only) is read as well
 CODE_PREFIX_LENGTH = 3
 ALL_CODES = "*"  # the ``codes`` value of a file read without a code filter
 
@@ -389,13 +402,13 @@ class Store:
         code_list = None if codes is None else sorted({str(c) for c in codes})
         where, params = _rate_filter(code_list, payer_families, source_types)
         with self.snapshot() as snap:
-            files = self.part_files(code_list, payer_families, source_types, committed=snap.parts)
+            files = self.rate_files(code_list, payer_families, source_types, committed=snap.parts)
             if not files:
                 return empty_rates()
             frame = snap.con.execute(
-                f"SELECT r.* EXCLUDE ({PART_COLUMN}, {ROW_COLUMN}) FROM read_parquet($files, {READ_RATES_OPTIONS}) r "
+                f"SELECT r.* EXCLUDE ({PART_COLUMN}, {ROW_COLUMN}) FROM ({rates_relation(files)}) r "
                 f"JOIN committed c ON r.{PART_COLUMN} = c.part_id WHERE {where} ORDER BY c.seq, r.{ROW_COLUMN}",
-                {"files": files, **params},
+                params,
             ).df()
         return check_built_rates(frame.reindex(columns=RATE_COLUMNS))
 
@@ -445,6 +458,30 @@ class Store:
                         str(path) for path in base.glob(f"{t}/{f}/{p}/*.parquet") if _part_of(path.name) in committed
                     )
         return sorted(files)
+
+    def rate_files(
+        self,
+        codes: Sequence[str] | None = None,
+        payer_families: Sequence[str] | None = None,
+        source_types: Sequence[str] | None = None,
+        *,
+        committed: set[str] | frozenset[str] | None = None,
+    ) -> RateFiles:
+        """:meth:`part_files`, told apart: parts of wide rows, parts of tidy rows and the dimension tables of those
+        parts (a part is tidy when it has a dimension table; :func:`rates_relation` reads them as one relation)."""
+        files = self.part_files(codes, payer_families, source_types, committed=committed)
+        tables = {
+            name: {_part_of(p.name): str(p) for p in sorted((self.root / DIMENSIONS_DIR / name).glob("*.parquet"))}
+            for name in (PRICES, GROUPS, PREFIXES)
+        }
+        with_tables = set().union(*tables.values())
+        tidy = [f for f in files if _part_of(Path(f).name) in with_tables]
+        parts = {_part_of(Path(f).name) for f in tidy}
+        return RateFiles(
+            wide=tuple(f for f in files if _part_of(Path(f).name) not in with_tables),
+            tidy=tuple(tidy),
+            **{name: tuple(path for part, path in found.items() if part in parts) for name, found in tables.items()},
+        )
 
     # ----------------------------------------------------------------------------------------------- writes
     @contextmanager
@@ -518,6 +555,8 @@ class Store:
                     manifest = manifest[~(same_path & manifest["status"].ne(LOADED))]
                 manifest = pd.concat([manifest, _manifest_row(outcome, seq, now, run_id, engine)], ignore_index=True)
                 seq += 1
+            if any(published):
+                self._upgrade_layout()  # before the manifest: older versions must not read tidy parts as wide
             self._write_manifest(manifest)
             published.clear()  # committed: from here on they are the store's
             if obsolete:
@@ -563,6 +602,8 @@ class Store:
             return [f"{MANIFEST}: unreadable or invalid ({type(error).__name__}: {str(error).splitlines()[0]})"]
         with self._read_lock():
             counts: dict[tuple[str, str], int] = {}
+            tables: dict[str, set[str]] = {}  # part -> the dimension tables it has
+            tidy: dict[str, Path] = {}  # part -> a rate file of tidy rows
             leftovers = 0
             loaded = manifest[manifest["status"].eq(LOADED)]
             committed = set(loaded["part_id"].dropna())
@@ -573,11 +614,23 @@ class Store:
                     continue
                 kind = QUARANTINE_DIR if path.is_relative_to(self.root / QUARANTINE_DIR) else RATES_DIR
                 try:
-                    rows = pq.ParquetFile(path).metadata.num_rows
+                    metadata = pq.ParquetFile(path).metadata
                 except Exception as error:  # a damaged part is a finding, whatever pyarrow raises
                     problems.append(f"{path.relative_to(self.root)}: unreadable part ({type(error).__name__})")
                     continue
-                counts[(part, kind)] = counts.get((part, kind), 0) + rows
+                if path.is_relative_to(self.root / DIMENSIONS_DIR):
+                    tables.setdefault(part, set()).add(path.parent.name)
+                    continue
+                if kind == RATES_DIR and PRICE_KEY in metadata.schema.names:
+                    tidy.setdefault(part, path)
+                counts[(part, kind)] = counts.get((part, kind), 0) + metadata.num_rows
+            for part, path in tidy.items():
+                missing = [name for name in (PRICES, GROUPS, PREFIXES) if name not in tables.get(part, set())]
+                if missing:
+                    problems.append(
+                        f"{path.relative_to(self.root)}: part {part} holds tidy rows without its "
+                        f"{', '.join(missing)} table{'s' if len(missing) > 1 else ''}"
+                    )
             for row in loaded.itertuples():
                 for kind, expected in ((RATES_DIR, row.rows_loaded), (QUARANTINE_DIR, row.rows_quarantined)):
                     found = counts.get((row.part_id, kind), 0)
@@ -598,9 +651,11 @@ class Store:
         return problems
 
     def _all_part_files(self) -> list[Path]:
-        return [
-            p for base in (self.root / RATES_DIR, self.root / QUARANTINE_DIR) for p in sorted(base.rglob("*.parquet"))
-        ]
+        return [p for base in self._part_folders() for p in sorted(base.rglob("*.parquet"))]
+
+    def _part_folders(self) -> tuple[Path, ...]:
+        """The folders holding part files: every file of a part is under one of them (``<part_id>-*.parquet``)."""
+        return (self.root / RATES_DIR, self.root / QUARANTINE_DIR, self.root / DIMENSIONS_DIR)
 
     def _lock_free(self) -> bool:
         with open(self.root / ".lock", "a") as handle:
@@ -631,8 +686,13 @@ class Store:
 
     @contextmanager
     def connect(self):
-        """The DuckDB connection of a :meth:`snapshot`."""
+        """The DuckDB connection of a :meth:`snapshot`, with the view ``rates``: every committed rate row, wide (the
+        rate columns, ``_part``, ``_row`` and ``code_prefix``; join ``committed`` on ``_part`` = ``part_id`` and
+        order by ``seq, _row`` for the ingest order), when the store holds any."""
         with self.snapshot() as snap:
+            files = self.rate_files(committed=snap.parts)
+            if files:
+                snap.con.execute(f"CREATE TEMP VIEW rates AS {rates_relation(files)}")
             yield snap.con
 
     @contextmanager
@@ -684,15 +744,24 @@ class Store:
         if not outcome.staged:
             return
         staged = Path(outcome.staged)
-        for kind in (RATES_DIR, QUARANTINE_DIR):
+        for kind in (RATES_DIR, QUARANTINE_DIR, DIMENSIONS_DIR):
             for path in sorted((staged / kind).rglob("*.parquet")):
                 target = self.root / kind / path.relative_to(staged / kind)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(path, target)
         shutil.rmtree(staged, ignore_errors=True)
 
+    def _upgrade_layout(self) -> None:
+        """Record this version's layout in ``store.json`` (a store made by an older version holds wide parts only,
+        which this version reads; once it holds tidy parts, an older version must refuse it instead of misreading)."""
+        path = self.root / STORE_INFO
+        info = json.loads(path.read_text()) if path.is_file() else {}
+        if info.get("layout_version", 1) < LAYOUT_VERSION:
+            info["layout_version"] = LAYOUT_VERSION
+            atomic_write_text(path, json.dumps(info, indent=2) + "\n")
+
     def _delete_part(self, part_id: str) -> None:
-        for base in (self.root / RATES_DIR, self.root / QUARANTINE_DIR):
+        for base in self._part_folders():
             for path in base.rglob(f"{part_id}-*.parquet") if base.is_dir() else []:
                 path.unlink(missing_ok=True)
 
@@ -707,6 +776,55 @@ class Store:
         except BaseException:  # a full disk or a kill: no temporary manifest left behind
             temporary.unlink(missing_ok=True)
             raise
+
+
+@dataclass(frozen=True)
+class RateFiles:
+    """The Parquet files one read of rates uses (see :meth:`Store.rate_files`)."""
+
+    wide: tuple[str, ...]  # rate parts of wide rows (hospital files; TiC files stored before layout 2)
+    tidy: tuple[str, ...]  # rate parts of tidy TiC rows
+    prices: tuple[str, ...]  # the dimension tables of the parts of ``tidy``
+    groups: tuple[str, ...]
+    prefixes: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.wide or self.tidy)
+
+
+def rates_relation(files: RateFiles) -> str:
+    """The SQL of one relation of wide rate rows over ``files``: wide parts as they are, UNION ALL BY NAME the tidy
+    rows joined with their part's price, group and prefix tables, ``source_locator`` = the price's locator || the
+    prefix || the group's suffix. Columns: those of the rate schema the parts hold (one a part lacks reads as NULL),
+    ``_part``, ``_row`` and ``code_prefix``. Every tidy row is kept (left joins): a part's missing table gives NULLs,
+    which the rate schema's checks refuse, and a table no part has an error, never fewer rows. ``files`` must not be
+    empty."""
+    selects = []
+    if files.wide:
+        selects.append(f"SELECT * FROM read_parquet({_sql_list(files.wide)}, {READ_RATES_OPTIONS})")
+    if files.tidy:
+        tables = "union_by_name=true"
+        selects.append(
+            f"""SELECT n.* EXCLUDE ({PRICE_KEY}, {GROUP_KEY}, {PREFIX_KEY}),
+                   p.* EXCLUDE ({PART_COLUMN}, {PRICE_KEY}, price_locator),
+                   g.* EXCLUDE ({PART_COLUMN}, {GROUP_KEY}, locator_suffix),
+                   p.price_locator || x.prefix || g.locator_suffix AS source_locator
+            FROM read_parquet({_sql_list(files.tidy)}, {READ_RATES_OPTIONS}) n
+            LEFT JOIN read_parquet({_sql_list(files.prices)}, {tables}) p
+              ON p.{PART_COLUMN} = n.{PART_COLUMN} AND p.{PRICE_KEY} = n.{PRICE_KEY}
+            LEFT JOIN read_parquet({_sql_list(files.groups)}, {tables}) g
+              ON g.{PART_COLUMN} = n.{PART_COLUMN} AND g.{GROUP_KEY} = n.{GROUP_KEY}
+            LEFT JOIN read_parquet({_sql_list(files.prefixes)}, {tables}) x
+              ON x.{PART_COLUMN} = n.{PART_COLUMN} AND x.{PREFIX_KEY} = n.{PREFIX_KEY}"""
+        )
+    if not selects:
+        raise ValueError("rates_relation needs at least one rate file")
+    return "\nUNION ALL BY NAME\n".join(selects)
+
+
+def _sql_list(paths: Sequence[str]) -> str:
+    """A SQL list literal of file paths (a view cannot take parameters)."""
+    return "[" + ", ".join("'" + path.replace("'", "''") + "'" for path in paths) + "]"
 
 
 def new_run_id() -> str:

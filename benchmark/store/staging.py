@@ -11,7 +11,11 @@ never sees.
 Each rates part holds one partition (source type, payer family, code prefix: Hive-style folder names, so those
 two columns live in the path, not in the file), sorted by billing code, with the other columns of the rate schema
 plus ``_part`` (the attempt's part id) and ``_row`` (the row's position in the reader's
-output, so rows read back in the reader's order).
+output, so rows read back in the reader's order). A TiC in-network file is read in tidy form
+(:class:`~benchmark.accounts.TidyRates`): its rate parts hold the narrow rows (``billing_code``, ``_price``,
+``_group``, ``_prefix``, ``dedup_count``, ``_part``, ``_row``) in the same folders and order, and its price, group
+and prefix tables are written once, with its first batch, under ``dimensions/`` (see
+:mod:`benchmark.store.rate_store`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from benchmark.accounts import FileAccount, IngestResult
+from benchmark.accounts import FileAccount, IngestResult, TidyRates
 from benchmark.files import sha256_file
 from benchmark.ingest.routing import read_file_in_batches
 from benchmark.sources.http import redact
@@ -42,10 +46,14 @@ from benchmark.sources.source import local_path
 from benchmark.store.rate_store import (
     ALL_CODES,
     CODE_PREFIX_LENGTH,
+    DIMENSIONS_DIR,
     FAILED,
+    GROUPS,
     LOADED,
     PART_COLUMN,
     PARTITION_COLUMNS,
+    PREFIXES,
+    PRICES,
     QUARANTINE_DIR,
     RATES_DIR,
     REJECTED,
@@ -142,7 +150,7 @@ def stage_file(task: FileTask, loaded: Mapping[str, str], loaded_sizes: Collecti
             writes.submit(
                 write_parts, chunk, folder, part_id, chunk_number, rates_written, quarantine_written, task.prefix_length
             )
-            rates_written += len(chunk.rates)
+            rates_written += len(chunk.rates) + (chunk.tidy.rows.num_rows if chunk.tidy is not None else 0)
             quarantine_written += len(chunk.quarantine)
             del chunk  # the writer holds it until written: at most two batches in memory (one written, one built)
     for account in accounts.values():
@@ -238,25 +246,9 @@ def write_parts(
     rates = chunk.rates
     if len(rates):
         table = pa.Table.from_pandas(rates, preserve_index=False)  # Arrow-backed columns: no copy of their data
-        table = (
-            table.append_column(PART_COLUMN, pa.repeat(pa.scalar(part_id, pa.string()), len(rates)).dictionary_encode())
-            .append_column(ROW_COLUMN, pa.array(np.arange(rate_offset, rate_offset + len(rates), dtype="int64")))
-            .append_column("code_prefix", _code_prefixes(rates["billing_code"], prefix_length))
-        )
-        unsorted = not pc.all(pc.greater_equal(table["billing_code"][1:], table["billing_code"][:-1])).as_py()
-        if not _write_runs(_sorted_by_code(table) if unsorted else table, folder / RATES_DIR, stem):
-            ds.write_dataset(  # one chunk in (the row sort's): one row group per file, as it has always written
-                table.sort_by([("billing_code", "ascending")]) if unsorted else table,
-                folder / RATES_DIR,
-                format="parquet",
-                partitioning=_PARTITIONING,
-                basename_template=stem + "-{i}.parquet",
-                existing_data_behavior="overwrite_or_ignore",
-                preserve_order=True,
-                max_partitions=1_000_000,
-                max_rows_per_group=ROW_GROUP_SIZE,
-                file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
-            )
+        _write_rate_table(table, rates["billing_code"], folder, part_id, stem, rate_offset, prefix_length)
+    if chunk.tidy is not None:
+        _write_tidy(chunk.tidy, folder, part_id, stem, rate_offset, prefix_length)
     quarantine = chunk.quarantine
     if len(quarantine):
         quarantine = quarantine.assign(
@@ -269,6 +261,51 @@ def write_parts(
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pandas(quarantine, preserve_index=False), path, compression="zstd")
     return sorted(p for p in folder.rglob(f"{stem}-*.parquet"))
+
+
+def _write_tidy(tidy: TidyRates, folder: Path, part_id: str, stem: str, rate_offset: int, prefix_length: int) -> None:
+    """A tidy batch: its rows as rate parts (the layout of wide rows: partition folders, sorted by code, ``_part``
+    and ``_row``), and the file's price, group and prefix tables once (with its first batch) under
+    ``dimensions/<table>/``, each with ``_part``."""
+    rows = tidy.rows
+    if rows.num_rows:
+        for name, value in tidy.partition.items():
+            rows = rows.append_column(name, pa.repeat(pa.scalar(value, pa.string()), rows.num_rows))
+        codes = rows["billing_code"].to_pandas()
+        _write_rate_table(rows, codes, folder, part_id, stem, rate_offset, prefix_length)
+    for name, table in ((PRICES, tidy.prices), (GROUPS, tidy.groups), (PREFIXES, tidy.prefixes)):
+        if table is not None:
+            path = folder / DIMENSIONS_DIR / name / f"{stem}-0.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part = pa.repeat(pa.scalar(part_id, pa.string()), table.num_rows).dictionary_encode()
+            pq.write_table(table.add_column(0, PART_COLUMN, part), path, compression="zstd")
+
+
+def _write_rate_table(
+    table: pa.Table, codes: pd.Series, folder: Path, part_id: str, stem: str, rate_offset: int, prefix_length: int
+) -> None:
+    """Rate rows (wide or tidy; ``codes``: their billing codes) with ``_part`` and ``_row``, per partition, sorted by
+    code, under ``folder/rates``."""
+    rows = table.num_rows
+    table = (
+        table.append_column(PART_COLUMN, pa.repeat(pa.scalar(part_id, pa.string()), rows).dictionary_encode())
+        .append_column(ROW_COLUMN, pa.array(np.arange(rate_offset, rate_offset + rows, dtype="int64")))
+        .append_column("code_prefix", _code_prefixes(codes, prefix_length))
+    )
+    unsorted = not pc.all(pc.greater_equal(table["billing_code"][1:], table["billing_code"][:-1])).as_py()
+    if not _write_runs(_sorted_by_code(table) if unsorted else table, folder / RATES_DIR, stem):
+        ds.write_dataset(  # one chunk in (the row sort's): one row group per file, as it has always written
+            table.sort_by([("billing_code", "ascending")]) if unsorted else table,
+            folder / RATES_DIR,
+            format="parquet",
+            partitioning=_PARTITIONING,
+            basename_template=stem + "-{i}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
+            preserve_order=True,
+            max_partitions=1_000_000,
+            max_rows_per_group=ROW_GROUP_SIZE,
+            file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"),
+        )
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -360,11 +397,10 @@ def _stat(source: Any) -> tuple[int, int, int, int] | None:
 
 
 def _chunks(task: FileTask, codes: list[str] | None) -> Iterable[IngestResult]:
-    reader = task.reader
-    if reader is None:
-        reader = read_file_in_batches  # a large TiC file comes in batches of bounded size
     source = task.source if not isinstance(task.source, str) or local_path(task.source) is None else Path(task.source)
-    result = reader(source, codes, is_synthetic=task.is_synthetic)
+    if task.reader is None:  # a large TiC file comes in batches of bounded size, its rows tidy
+        return read_file_in_batches(source, codes, is_synthetic=task.is_synthetic, tidy=True)
+    result = task.reader(source, codes, is_synthetic=task.is_synthetic)
     return [result] if isinstance(result, IngestResult) else result
 
 

@@ -276,6 +276,7 @@ def iter_in_network(
     progress: Callable[[ReadProgress], None] | None = None,
     helpers: bool | None = None,
     batch_rows: int | None = BATCH_ROWS,
+    tidy: bool = False,
 ) -> Iterator[IngestResult]:
     """:func:`read_in_network` in batches of about ``batch_rows`` rate rows (None: one batch), in file order.
 
@@ -284,6 +285,9 @@ def iter_in_network(
     validated; the last batch carries the quarantine table and the file's account, which balances for the batches
     together. Memory stays bounded by the batch size, not by the rows of the file: only the kept prices, the
     provider groups they use and one integer per row (for deduplication across batches) are held for the file.
+
+    ``tidy``: the batches carry their rows as :class:`~benchmark.accounts.TidyRates` (for the rate store, which keeps
+    TiC rows that way) and no wide ``rates``; the rows, accounts and quarantine are the same.
     """
     try:
         source = as_source(path, remote)
@@ -342,7 +346,7 @@ def iter_in_network(
         tic_workers.give_back_freed_memory()  # (done already unless the scan failed)
         if batch_rows is not None and rows.account.rows_loaded > batch_rows:
             tic_workers.stop_if_idle()  # building many rows takes seconds: the helpers' memory is better freed
-    for batch in rows.results(batch_rows):
+    for batch in rows.results(batch_rows, tidy=tidy):
         yield batch
         del batch
         tic_workers.trim_freed_memory()

@@ -25,6 +25,10 @@ How the work is organised (columnar: no Python object per row)
       file (the per-file constants, often the rate type or the network name) is one small chunk repeated. The frame
       has the dtypes :func:`benchmark.schema.validate_rates` produces, so its coercion changes nothing, and it is
       validated before it is returned.
+    * For the rate store, :meth:`RowBuilder.results` with ``tidy`` gives the same rows (same plan, deduplication and
+      batches) without building them: per row its billing code, price row, group row, locator prefix and count, and
+      once per file the price, group and prefix tables (:class:`~benchmark.accounts.TidyRates`), cut from one frame
+      of every price and group that is validated as rows are.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import chain, repeat
 from operator import itemgetter
@@ -47,7 +51,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET, UnsetType
 
-from benchmark.accounts import FileAccount, IngestResult, declared_date
+from benchmark.accounts import (
+    GROUP_KEY,
+    PREFIX_KEY,
+    PRICE_KEY,
+    FileAccount,
+    IngestResult,
+    TidyRates,
+    declared_date,
+)
 from benchmark.ingest.tic.items import CodeFilter, id_text, reference_id, text_of
 from benchmark.normalize.payers import resolve_payer
 from benchmark.schema import (
@@ -554,7 +566,8 @@ class RowBuilder:
        since the last call move from Python lists into numpy and Arrow columns, so the memory kept per price stays
        ~100 bytes however many there are.
     3. **Building** (:meth:`results`): the blocks are expanded into rows (``_row_plan``: one row per price x group),
-       deduplicated file-wide, and cut into batches of typed Arrow / numpy columns checked by ``check_built_rates``;
+       deduplicated file-wide, and cut into batches of typed Arrow / numpy columns checked by ``check_built_rates``
+       (or, ``tidy``, into batches of index columns and the tables they index);
        the Python-side tables are dropped as soon as their content is in columns.
     """
 
@@ -889,7 +902,7 @@ class RowBuilder:
         """The validated rates and quarantine tables and the balanced account of everything read (one batch)."""
         return next(iter(self.results(None)))
 
-    def results(self, batch_rows: int | None = None) -> Iterator[IngestResult]:
+    def results(self, batch_rows: int | None = None, *, tidy: bool = False) -> Iterator[IngestResult]:
         """The rates in batches of about ``batch_rows`` rows (None: all in one), in file order, each validated.
 
         The last batch carries the quarantine table and the file's balanced account (the others carry none), so the
@@ -899,6 +912,10 @@ class RowBuilder:
         prices whose values recur (the first row of each class is kept, in file order, with the count of rows it
         stands for; see :meth:`_RowPlan.duplicates`). A negotiated
         rate's rows are never split, so a batch may exceed ``batch_rows`` by one rate's rows.
+
+        With ``tidy`` the batches carry the same rows as :class:`~benchmark.accounts.TidyRates` instead of wide
+        ``rates`` (the same plan, deduplication and batches; the price, group and prefix tables come with the first
+        batch, validated as rows: every price and every group is a row of a frame checked by ``check_built_rates``).
         """
         plan = self._row_plan()
         if plan is None:
@@ -923,6 +940,7 @@ class RowBuilder:
         self.account.check()
         parts = self._locator_parts()
         self._forget_tables()  # what the batches need is in Arrow and numpy now
+        tables = self._tidy_tables(prices, groups, single, parts) if tidy else None  # rows: none yet
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
@@ -932,11 +950,18 @@ class RowBuilder:
             last = number == len(ranges) - 1
             if not len(rows[0]) and not last:
                 continue
-            rates = check_built_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
+            batch_tidy = None
+            if tables is not None:
+                rates = empty_rates()
+                batch_tidy = replace(tables, rows=self._narrow(rows, prices, batch_counts, single))
+                tables = TidyRates(tables.rows, tables.partition)  # the tables come with the first batch only
+            else:
+                rates = check_built_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
             yield IngestResult(
                 rates=rates,
                 quarantine=self._quarantine_frame() if last else empty_quarantine(),
                 accounts=[self.account] if last else [],
+                tidy=batch_tidy,
             )
 
     def _forget_tables(self) -> None:
@@ -1338,17 +1363,10 @@ class RowBuilder:
         price_take, group_take = pa.array(price), pa.array(group)
         repeated: dict[str | None, pa.ChunkedArray] = {}
         columns: dict[str, Any] = {}
-        for table, take in ((prices, price_take), (groups, group_take)):
+        for table, take, index in ((prices, price_take, price), (groups, group_take, group)):
             for name, values in table.items():
-                if isinstance(values, np.ndarray):
-                    columns[name] = values[price]
-                elif name in single:  # one value in the whole file
-                    columns[name] = _strings(_repeated_text(single[name], size, repeated))
-                elif pa.types.is_dictionary(values.type):
-                    indices = pc.take(values.indices, take, memory_pool=_TABLE_MEMORY)
-                    columns[name] = _strings(pc.take(values.dictionary, indices, memory_pool=_TABLE_MEMORY))
-                else:
-                    columns[name] = _strings(pc.take(values, take, memory_pool=_TABLE_MEMORY))
+                taken = _taken(name, values, take, index, single, repeated)
+                columns[name] = taken if isinstance(taken, np.ndarray) else _strings(taken)
         columns["source_locator"] = _strings(self._locators(price, group, prefix, parts))
         if counts is not None:
             columns["dedup_count"] = pd.arrays.IntegerArray(counts.astype(np.int64), np.zeros(size, bool))
@@ -1357,6 +1375,93 @@ class RowBuilder:
         # The dict in RATE_COLUMNS order, without ``columns=``: pandas then does not look every key up again
         # (~0.3 ms a batch, most of a small file's frame)
         return pd.DataFrame({name: columns[name] for name in RATE_COLUMNS}, copy=False)
+
+    def _tidy_tables(
+        self,
+        prices: dict[str, Any],
+        groups: dict[str, pa.Array],
+        single: dict[str, Any],
+        parts: tuple[pa.Array, pa.Array, pa.Array],
+    ) -> TidyRates:
+        """The price, group and prefix tables of :class:`~benchmark.accounts.TidyRates` and the partition values (its
+        ``rows`` empty: each batch gets its own).
+
+        The tables are cut from one frame built by :meth:`_frame` and checked by ``check_built_rates``, whose row ``i``
+        holds price ``i`` and group ``i`` (the last one where a table is shorter): every value a wide row can take
+        passes the checks it passes there, with the dtypes it has there."""
+        partition = {name: str(self.constants[name]) for name in TIDY_PARTITION_COLUMNS}
+        no_rows = self._narrow((_NO_ROWS, _NO_ROWS, _NO_ROWS), prices, None, single)
+        price_count, group_count = len(prices["amount"]), len(groups["provider_npis"])
+        if not price_count or not group_count:  # no row can be built (a row is a price x a group): no tables
+            return TidyRates(no_rows, partition)
+        size = max(price_count, group_count)
+        index = np.arange(size)
+        rows = (np.minimum(index, price_count - 1), np.minimum(index, group_count - 1), np.zeros(size, np.int64))
+        frame = check_built_rates(self._frame(rows, prices, groups, None, single, parts))
+        price_locators, prefixes, suffixes = parts
+        group_names = [name for name in RATE_COLUMNS if name in groups]
+        price_names = [name for name in RATE_COLUMNS if name not in _NOT_PRICE_COLUMNS and name not in groups]
+        price_table = pa.Table.from_pandas(frame.iloc[:price_count][price_names], preserve_index=False)
+        group_table = pa.Table.from_pandas(frame.iloc[:group_count][group_names], preserve_index=False)
+        return TidyRates(
+            no_rows,
+            partition,
+            prices=_numbered(PRICE_KEY, price_table.append_column("price_locator", price_locators)),
+            groups=_numbered(GROUP_KEY, group_table.append_column("locator_suffix", suffixes)),
+            prefixes=_numbered(PREFIX_KEY, pa.table({"prefix": prefixes})),
+        )
+
+    @staticmethod
+    def _narrow(
+        rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+        prices: dict[str, Any],
+        counts: np.ndarray | None,
+        single: dict[str, Any],
+    ) -> pa.Table:
+        """The rows of :class:`~benchmark.accounts.TidyRates`: billing code, price, group, prefix, dedup count."""
+        price, group, prefix = rows
+        codes = _taken("billing_code", prices["billing_code"], pa.array(price), price, single, {})
+        count = pa.array(counts, pa.int64()) if counts is not None else pa.nulls(len(price), pa.int64())
+        return pa.table(
+            {
+                "billing_code": codes,
+                PRICE_KEY: pa.array(price, pa.int64()),
+                GROUP_KEY: pa.array(group, pa.int64()),
+                PREFIX_KEY: pa.array(prefix, pa.int64()),
+                "dedup_count": count,
+            }
+        )
+
+
+TIDY_PARTITION_COLUMNS = ("source_type", "payer_family")  # the values every row of a file shares, kept in folders
+_NO_ROWS = np.zeros(0, np.int64)
+# Rate columns a tidy price does not hold: the row's own, the group's (see _tidy_tables) and the partition's.
+_NOT_PRICE_COLUMNS = frozenset({"billing_code", "source_locator", "dedup_count", *TIDY_PARTITION_COLUMNS})
+
+
+def _numbered(key: str, table: pa.Table) -> pa.Table:
+    """``table`` with its row numbers as the first column ``key``."""
+    return table.add_column(0, key, pa.array(np.arange(table.num_rows), pa.int64()))
+
+
+def _taken(
+    name: str,
+    values: pa.Array | np.ndarray,
+    take: pa.Array,
+    index: np.ndarray,
+    single: dict[str, Any],
+    repeated: dict[str | None, pa.ChunkedArray],
+) -> pa.Array | pa.ChunkedArray | np.ndarray:
+    """Column ``name`` of a price or group table at rows ``index`` (``take``: the same as Arrow): floats in numpy, text
+    as plain Arrow text (a column of one value in the whole file: one chunk repeated, see :func:`_repeated_text`)."""
+    if isinstance(values, np.ndarray):
+        return values[index]
+    if name in single:  # one value in the whole file
+        return _repeated_text(single[name], len(index), repeated)
+    if pa.types.is_dictionary(values.type):
+        indices = pc.take(values.indices, take, memory_pool=_TABLE_MEMORY)
+        return pc.take(values.dictionary, indices, memory_pool=_TABLE_MEMORY)
+    return pc.take(values, take, memory_pool=_TABLE_MEMORY)
 
 
 # A price chunk whose items or shapes are this few is dictionary-encoded in Python (_encoded_few): Arrow's three calls
