@@ -16,13 +16,6 @@ from pathlib import Path
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
-from benchmark import lean_imports
-
-# jsonschema without rfc3987_syntax, as the tool itself imports it (benchmark.lean_imports): test modules import
-# nbformat and papermill, which import jsonschema; with rfc3987_syntax each test process would compile its lark
-# grammars (~1.5-6 s of CPU per xdist worker) for two JSON-Schema formats no schema here uses
-lean_imports.import_jsonschema()
-
 FIXTURES = Path(__file__).parent / "fixtures"
 REPORT_DATE = "2026-12-06"  # the fixed report date of the shared reports (expired contracts are counted against it)
 ROOT = FIXTURES.parent.parent
@@ -60,6 +53,18 @@ def _start_mypy() -> subprocess.Popen | None:
 def _is_worker(config: pytest.Config) -> bool:
     """This process is a pytest-xdist worker (``-n 2``, pyproject.toml's default), not a run in one process."""
     return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a process that imports the test modules (an xdist worker, or a run without workers), jsonschema without
+    rfc3987_syntax, as the tool itself imports it (benchmark.lean_imports): test modules import nbformat and
+    papermill, which import jsonschema; with rfc3987_syntax each test process would compile its lark grammars
+    (~1.5-6 s of CPU per xdist worker) for two JSON-Schema formats no schema here uses. Not in xdist's controller,
+    which imports no test module (it saves the ~0.7 s of CPU of importing pandas, pandera and jsonschema)."""
+    if _is_worker(config) or not config.getoption("numprocesses", None):
+        from benchmark import lean_imports
+
+        lean_imports.import_jsonschema()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
