@@ -55,18 +55,6 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """In a process that imports the test modules (an xdist worker, or a run without workers), jsonschema without
-    rfc3987_syntax, as the tool itself imports it (benchmark.lean_imports): test modules import nbformat and
-    papermill, which import jsonschema; with rfc3987_syntax each test process would compile its lark grammars
-    (~1.5-6 s of CPU per xdist worker) for two JSON-Schema formats no schema here uses. Not in xdist's controller,
-    which imports no test module (it saves the ~0.7 s of CPU of importing pandas, pandera and jsonschema)."""
-    if _is_worker(config) or not config.getoption("numprocesses", None):
-        from benchmark import lean_imports
-
-        lean_imports.import_jsonschema()
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     """When the run includes tests/test_code_quality.py::test_types_check, start mypy now, in the background: without
     a .mypy_cache (a fresh clone, CI) it needs ~30 s of CPU, which then overlap with the other tests (on a second
@@ -162,8 +150,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """xdist workers register the Jupyter kernel one at a time: two workers installing the kernel spec at once (a
+    """In a process that collects the tests (an xdist worker, or a run in one process, ``--collect-only`` included),
+    jsonschema is imported first without rfc3987_syntax, as the tool itself imports it (benchmark.lean_imports):
+    test modules import nbformat and papermill, which import jsonschema; with rfc3987_syntax each test process would
+    compile its lark grammars (~1.5-6 s of CPU per xdist worker) for two JSON-Schema formats no schema here uses.
+    Not in xdist's controller (its "dsession" plugin), which imports no test module: it no longer imports pandas,
+    pandera and jsonschema for nothing (~0.6 s of CPU).
+
+    xdist workers register the Jupyter kernel one at a time: two workers installing the kernel spec at once (a
     fresh environment, e.g. CI) can delete each other's files. Once registered, ``ensure_kernel`` only reads it."""
+    if not session.config.pluginmanager.has_plugin("dsession"):
+        from benchmark import lean_imports
+
+        lean_imports.import_jsonschema()
     if not _is_worker(session.config):
         return
     from benchmark.reporting.runner import ensure_kernel
