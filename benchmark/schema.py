@@ -416,7 +416,12 @@ HOSPITAL_DETAIL_COLUMNS: list[str] = [
 
 def empty_rates() -> pd.DataFrame:
     """A zero-row table in the rate schema (a new frame each call, copied from one validated once per process)."""
-    return _validated_empty(RateSchema).copy()
+    return empty_table(RateSchema)
+
+
+def empty_table(model: type[pa.DataFrameModel]) -> pd.DataFrame:
+    """A zero-row table of ``model`` (a new frame each call, copied from one validated once per process)."""
+    return _validated_empty(model).copy()
 
 
 @functools.cache
@@ -758,7 +763,7 @@ def _passed(result: object) -> bool:
 
 def empty_quarantine() -> pd.DataFrame:
     """A zero-row quarantine table (a new frame each call, copied from one validated once per process)."""
-    return _validated_empty(QuarantineSchema).copy()
+    return empty_table(QuarantineSchema)
 
 
 def optional(value: object) -> str | None:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import cloudpickle
-import distributed as dask_distributed
 import pandas as pd
 import psutil
 import pytest
@@ -34,9 +33,13 @@ RUN_COLUMNS = ["part_id", "ingested_at", "run_id", "engine"]
 
 @pytest.fixture(scope="module")
 def scheduler():
+    # Dask's distributed, imported here and not with the module: every xdist worker collects this module, one runs
+    # it (the import is ~0.2 s of CPU; benchmark.store.distributed imports it when it starts a cluster, too)
+    from distributed.utils import get_mp_context
+
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     with distributed.local_cluster(workers=2, retries=2) as cluster:
-        assert dask_distributed.utils.get_mp_context().get_start_method() == "forkserver"  # its workers are forked
+        assert get_mp_context().get_start_method() == "forkserver"  # its workers are forked
         yield cluster.scheduler_address
     assert not _new_processes(before), "worker processes left running"
 

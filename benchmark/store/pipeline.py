@@ -151,8 +151,7 @@ def _ingest_into_store(
             )
             for f in files
         ]
-        loaded = store.loaded_codes()
-        sizes = store.loaded_sizes()
+        loaded, sizes = store.loaded_files()
         if engine == "dask":
             outcomes = stage_on_dask(
                 tasks, loaded, scheduler=scheduler, workers=workers, retries=retries, client=client, progress=progress
@@ -168,9 +167,9 @@ def _ingest_into_store(
             again = [i for i, outcome in enumerate(outcomes) if outcome.status == CONFLICT]
             if not again:
                 break
-            loaded = store.loaded_codes()
+            loaded, sizes = store.loaded_files()
             for i in again:
-                outcomes[i] = stage_with_retries(tasks[i], loaded, retries, store.loaded_sizes())
+                outcomes[i] = stage_with_retries(tasks[i], loaded, retries, sizes)
             more = store.commit([outcomes[i] for i in again], run_id=run_id, engine=engine)
             summary = CommitSummary(**{k: getattr(summary, k) + getattr(more, k) for k in vars(summary)})
         for outcome in outcomes:

@@ -81,6 +81,7 @@ from benchmark.schema import (
     check_built_rates,
     empty_quarantine,
     empty_rates,
+    empty_table,
     rows_balance,
 )
 from benchmark.sources.http import redact
@@ -317,7 +318,7 @@ class Store:
                 "created_at": _now(),
             }
             atomic_write_text(root / STORE_INFO, json.dumps(info, indent=2) + "\n")
-            store._write_manifest(_empty_manifest())  # the manifest makes the folder a store
+            store._write_manifest(empty_table(ManifestSchema))  # the manifest makes the folder a store
         return store
 
     @classmethod
@@ -340,18 +341,17 @@ class Store:
 
     def loaded_codes(self) -> dict[str, str]:
         """sha256 -> code filter of every loaded file (what a new ingest may skip)."""
-        loaded = self.manifest()
-        loaded = loaded[loaded["status"].eq(LOADED)]
-        return dict(zip(loaded["sha256"], loaded["codes"]))
+        return _loaded_codes(self.manifest())
 
     def loaded_sizes(self) -> set[int] | None:
         """Sizes in bytes of every loaded file (a file of another size is not in the store: no need to hash it
         before reading it, see :func:`benchmark.store.staging.stage_file`); None when some size is unknown."""
-        loaded = self.manifest()
-        sizes = loaded.loc[loaded["status"].eq(LOADED), "size_bytes"]
-        if sizes.isna().any():  # a file stored without its size (a remote source): any size may be it
-            return None
-        return {int(size) for size in sizes}
+        return _loaded_sizes(self.manifest())
+
+    def loaded_files(self) -> tuple[dict[str, str], set[int] | None]:
+        """:meth:`loaded_codes` and :meth:`loaded_sizes` from one read of the manifest (an ingest needs both)."""
+        manifest = self.manifest()
+        return _loaded_codes(manifest), _loaded_sizes(manifest)
 
     @property
     def is_synthetic(self) -> bool:
@@ -874,10 +874,16 @@ def _manifest_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return check_built(ManifestSchema, frame[MANIFEST_COLUMNS])
 
 
-def _empty_manifest() -> pd.DataFrame:
-    return check_built(
-        ManifestSchema, pd.DataFrame({c: pd.Series([], dtype=object) for c in MANIFEST_COLUMNS}), lazy=False
-    )
+def _loaded_codes(manifest: pd.DataFrame) -> dict[str, str]:
+    loaded = manifest[manifest["status"].eq(LOADED)]
+    return dict(zip(loaded["sha256"], loaded["codes"]))
+
+
+def _loaded_sizes(manifest: pd.DataFrame) -> set[int] | None:
+    sizes = manifest.loc[manifest["status"].eq(LOADED), "size_bytes"]
+    if sizes.isna().any():  # a file stored without its size (a remote source): any size may be it
+        return None
+    return {int(size) for size in sizes}
 
 
 def _part_of(name: str) -> str | None:

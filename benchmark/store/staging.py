@@ -360,14 +360,16 @@ def _write_runs(table: pa.Table, base: Path, stem: str) -> bool:
             change[1:] |= pc.not_equal(values.slice(1), values.slice(0, rows - 1)).to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(change)
     ends = [*starts[1:].tolist(), rows]
-    folders = []
-    for start in starts.tolist():
-        values = [table[name][start].as_py() for name in keys]
+    folders: list[str] = []
+    seen: set[str] = set()
+    for values in zip(*(table[name].take(starts).to_pylist() for name in keys)):  # each run's first row
         if not all(isinstance(value, str) and _SAFE_FOLDER_VALUE.fullmatch(value) for value in values):
             return False
-        folders.append("/".join(f"{name}={value}" for name, value in zip(keys, values)))
-    if len(set(folders)) != len(folders):
-        return False  # a partition in several runs
+        folder = "/".join(f"{name}={value}" for name, value in zip(keys, values))
+        if folder in seen:
+            return False  # a partition in several runs
+        seen.add(folder)
+        folders.append(folder)
     data = table.drop_columns(keys)
     for folder, start, end in zip(folders, starts.tolist(), ends):
         path = base / folder / f"{stem}-0.parquet"
