@@ -120,7 +120,10 @@ def _cmdline(pid: int) -> str:
 
 
 @needs_chromium
-def test_prints_pdfs_one_after_the_other_in_one_chromium(tmp_path, monkeypatch):
+def test_prints_pdfs_one_after_the_other_in_one_chromium_and_no_process_is_left_after_close(tmp_path, monkeypatch):
+    """One printer prints two PDFs in one Chromium; close() ends that Chromium and every process it started and
+    removes its profile. (One test, one Chromium: each started costs ~1 s of CPU.)"""
+    others = {pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid)}  # the module printer's, if any
     first = _page(tmp_path, "first", "<h1>Benchmark of CPT 44320</h1><p>Median 1,525.00</p>")
     breaks = "".join(f"<p style='break-after: page'>Page {n} of the second file</p>" for n in (1, 2, 3))
     second = _page(tmp_path, "second", breaks)
@@ -137,6 +140,14 @@ def test_prints_pdfs_one_after_the_other_in_one_chromium(tmp_path, monkeypatch):
         assert [p.name.startswith(f"{PROFILE}{os.getpid()}-") for p in temp.iterdir()] == [True]
         printer.print_pdf(second, tmp_path / "second.pdf")
         assert printer.pid == chromium  # the same Chromium printed both
+        started = [printer.pid, *descendants(printer.pid)]
+        assert len(started) > 2  # the browser and its helpers (zygote, renderer, ...)
+    assert printer.pid is None  # closed on leaving the block
+    deadline = time.monotonic() + 10
+    while any(map(process_alive, started)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in started if process_alive(pid)] == []
+    assert [pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid) and pid not in others] == []
     assert list(temp.iterdir()) == []  # its own profile removed with Chromium
     one = _pages(tmp_path / "first.pdf")
     assert [size for size, _ in one] == [LETTER]
@@ -187,22 +198,6 @@ def test_a_page_that_cannot_be_loaded_is_an_error_and_chromium_stays(tmp_path, p
     assert not (tmp_path / "missing.pdf").exists()
     printer.print_pdf(html, tmp_path / "again.pdf")
     assert printer.pid == chromium
-
-
-@needs_chromium
-def test_no_chromium_process_is_left_after_close(tmp_path):
-    others = {pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid)}  # the module printer's
-    printer = PdfPrinter()
-    printer.print_pdf(_page(tmp_path, "page", "<p>x</p>"), tmp_path / "page.pdf")
-    started = [printer.pid, *descendants(printer.pid)]
-    assert len(started) > 2  # the browser and its helpers (zygote, renderer, ...)
-    printer.close()
-    assert printer.pid is None
-    deadline = time.monotonic() + 10
-    while any(map(process_alive, started)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert [pid for pid in started if process_alive(pid)] == []
-    assert [pid for pid in descendants(os.getpid()) if "chromium" in _cmdline(pid) and pid not in others] == []
 
 
 def test_without_chromium_the_note_of_the_one_shot_path(tmp_path, monkeypatch):

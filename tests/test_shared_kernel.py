@@ -20,39 +20,33 @@ from benchmark.reporting.kernel import SOCKETS_KIND, SharedKernel
 pytestmark = pytest.mark.slow
 
 
+def _execute(manager, code: str, expressions: dict[str, str]) -> dict:
+    """The kernel's reply to ``code`` with ``expressions`` (user expressions) evaluated after it. The reply, user
+    expressions included, comes on the shell channel: no IOPub to wait for (``wait_for_ready`` listens to it 0.2 s)."""
+    client = BlockingKernelClient(parent=manager, **manager.get_connection_info(session=True))
+    client.start_channels(iopub=False, stdin=False, hb=False, control=False)
+    try:
+        request = client.execute(code, user_expressions=expressions)
+        while (reply := client.get_shell_msg(timeout=60))["parent_header"].get("msg_id") != request:
+            pass
+        return reply["content"]
+    finally:
+        client.stop_channels()
+
+
 def _run(manager, code: str) -> dict:
     """Execute ``code`` in the kernel: the user expressions ``pid``, ``cwd`` and ``has_x`` evaluated after it, and the
     number of its cell (``cell``, the ``In [n]`` of a notebook)."""
-    client = BlockingKernelClient(parent=manager, **manager.get_connection_info(session=True))
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
-        reply = client.execute_interactive(
-            code,
-            user_expressions={
-                "pid": "__import__('os').getpid()",
-                "cwd": "__import__('os').getcwd()",
-                "has_x": "'x' in dir()",
-            },
-            timeout=60,
-            output_hook=lambda message: None,
-        )
-        assert reply["content"]["status"] == "ok", reply["content"]
-        values = {k: v["data"]["text/plain"] for k, v in reply["content"]["user_expressions"].items()}
-        return {**values, "cell": reply["content"]["execution_count"]}
-    finally:
-        client.stop_channels()
+    expressions = {"pid": "__import__('os').getpid()", "cwd": "__import__('os').getcwd()", "has_x": "'x' in dir()"}
+    content = _execute(manager, code, expressions)
+    assert content["status"] == "ok", content
+    values = {k: v["data"]["text/plain"] for k, v in content["user_expressions"].items()}
+    return {**values, "cell": content["execution_count"]}
 
 
 def _evaluate(manager, expressions: dict[str, str]) -> dict[str, str]:
-    client = BlockingKernelClient(parent=manager, **manager.get_connection_info(session=True))
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
-        reply = client.execute_interactive("", user_expressions=expressions, timeout=60, output_hook=lambda m: None)
-        return {k: v["data"]["text/plain"] for k, v in reply["content"]["user_expressions"].items()}
-    finally:
-        client.stop_channels()
+    content = _execute(manager, "", expressions)
+    return {k: v["data"]["text/plain"] for k, v in content["user_expressions"].items()}
 
 
 def _sockets_folder(manager) -> Path:
@@ -97,7 +91,7 @@ def test_one_kernel_serves_reports_one_after_the_other_from_a_clean_namespace(tm
         deadline = time.monotonic() + 120
         values = _evaluate(manager, expressions)
         while values["warm"] != "True" and time.monotonic() < deadline:  # the import may still be running
-            time.sleep(0.5)
+            time.sleep(0.1)
             values = _evaluate(manager, expressions)
         assert values == {"warm": "True", "names": "[]"}
 

@@ -7,8 +7,10 @@ imports the heavy reporting modules, so that the kernel boots on the other core 
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ SOCKETS_KIND = "kernel"
 # What a new report kernel imports before the first cell asks for it (the notebook's first import; nothing is bound
 # in the kernel's namespace): kernel start and these imports take seconds, done on the other core meanwhile.
 WARM_UP = "__import__('importlib').import_module('benchmark.reporting.report')"
+RESET_POLL_SECONDS = 1.0  # how often a reset waiting for its reply asks whether the kernel still runs
 _log = logging.getLogger(__name__)
 
 
@@ -124,21 +127,34 @@ class SharedKernel:
         return self._manager
 
     def _reset(self, cwd: Path, timeout: float = 60) -> bool:
+        """Clear the kernel's namespace and set its working folder; False when it died or did not answer.
+
+        The request and its reply go over the shell channel only, which queues both: no IOPub subscription to wait
+        for (``wait_for_ready`` listens to IOPub for 0.2 s after the kernel answers), and the reset prints nothing.
+        """
         from jupyter_client.blocking import BlockingKernelClient
 
         # the manager as parent: "is the kernel alive" asks it (a bare client trusts a heartbeat not yet heard)
         client = BlockingKernelClient(parent=self._manager, **self._manager.get_connection_info(session=True))
-        client.start_channels()
+        client.start_channels(iopub=False, stdin=False, hb=False, control=False)
         try:
-            client.wait_for_ready(timeout=timeout)
-            reply = client.execute_interactive(
+            request = client.execute(
                 # cells numbered from 1 again (In [1], ...) as in a new kernel: %reset keeps the count going
                 f"%reset -f\nimport os as _os\n_os.chdir({str(cwd)!r})\ndel _os\nget_ipython().execution_count = 1",
                 store_history=False,
-                timeout=timeout,
-                output_hook=lambda message: None,  # nothing to show
             )
-            return reply["content"]["status"] == "ok"
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    reply = client.get_shell_msg(timeout=RESET_POLL_SECONDS)
+                except queue.Empty:
+                    if not client.is_alive():
+                        raise RuntimeError("the kernel died") from None
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"no reply within {timeout:g} s") from None
+                    continue
+                if reply["parent_header"].get("msg_id") == request:
+                    return bool(reply["content"]["status"] == "ok")
         except Exception as error:  # a kernel that does not answer is replaced
             _log.info(
                 "the shared report kernel did not reset (%s: %s): starting a new one", type(error).__name__, error

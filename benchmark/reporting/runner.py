@@ -35,6 +35,7 @@ EXECUTED_NOTEBOOK = "code_report.ipynb"
 REMOVE_TAG = "remove-in-report"  # notebook cells for notebook readers only (e.g. the how-to-run note)
 RUN_RECORD = "run.json"
 HTML_TEMPLATE = config.TEMPLATES_DIR / "report.html.j2"
+NOTEBOOK_ENGINE = "paybench-nbclient"  # papermill's nbclient engine, the notebook written once (notebook_engine)
 
 
 @dataclass(frozen=True)
@@ -178,10 +179,14 @@ def run_report(
 
 def papermill_module() -> Any:
     """papermill, imported when a report first runs (not at start: start-up time of a skipped report), after
-    jsonschema is imported lean (papermill imports it through nbformat: see :mod:`benchmark.lean_imports`)."""
+    jsonschema is imported lean (papermill imports it through nbformat: see :mod:`benchmark.lean_imports`), with the
+    engine the runner executes the notebook with registered (:data:`NOTEBOOK_ENGINE`)."""
     lean_imports.import_jsonschema()
     import papermill as pm  # lazy: start-up time of a skipped report
 
+    from benchmark.reporting.notebook_engine import NotebookWrittenOnce  # lazy: it imports papermill
+
+    pm.engines.papermill_engines.register(NOTEBOOK_ENGINE, NotebookWrittenOnce)
     return pm
 
 
@@ -196,6 +201,10 @@ def _execute(
             str(config.CODE_REPORT_NOTEBOOK),
             str(notebook),
             parameters=params.as_notebook_parameters(),
+            engine_name=NOTEBOOK_ENGINE,
+            # the notebook is written when the run ends, not at every cell's start and end (~24 writes of ~2 MB)
+            request_save_on_cell_execute=False,
+            written_on_failure=str(notebook),  # ... or fails (benchmark.reporting.notebook_engine)
             kernel_name=kernel,
             cwd=str(notebook.parent),
             progress_bar=False,

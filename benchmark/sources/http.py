@@ -29,13 +29,17 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
-
-import urllib3
 
 from benchmark.errors import PaybenchError
 from benchmark.sources.limits import GZIP_MAGIC
+
+if TYPE_CHECKING:
+    import urllib3
+
+# urllib3 is imported where a URL is fetched (_transient, _get, _pool), not with this module: ~30 ms of CPU that every
+# process importing the URL rules (redact, is_url: the CLI, each report kernel, the store) paid for local files too.
 
 _USER_AGENT = "payer-benchmark (TiC reader; +https://github.com)"
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -157,8 +161,11 @@ class _RetryableError(Exception):
         self.retry_after = retry_after
 
 
-# What a dropped connection, a timeout or a truncated body raises (retried, resumed with Range).
-_TRANSIENT = (_RetryableError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+def _transient() -> tuple[type[BaseException], ...]:
+    """What a dropped connection, a timeout or a truncated body raises (retried, resumed with Range)."""
+    import urllib3  # lazy: start-up time only (see the imports)
+
+    return (_RetryableError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 
 
 class HttpReader(io.RawIOBase):
@@ -200,7 +207,7 @@ class HttpReader(io.RawIOBase):
                     raise http.client.IncompleteRead(b"", self.length - self.position)
                 self.position += count
                 return count
-            except _TRANSIENT as error:
+            except _transient() as error:  # evaluated when an error is raised only
                 attempt += 1
                 if attempt > self.policy.retries:
                     raise SourceError(
@@ -236,7 +243,7 @@ class HttpReader(io.RawIOBase):
             try:
                 request()
                 return
-            except _TRANSIENT as error:
+            except _transient() as error:  # evaluated when an error is raised only
                 if isinstance(error, SourceError):
                     raise
                 attempt += 1
@@ -342,6 +349,8 @@ def _get(
 ) -> tuple[Any, urllib3.BaseHTTPResponse]:
     """GET ``url`` from the first of ``addresses`` that connects (each one checked), streamed, no retries or
     redirects of urllib3's own (the reader does those, checking every hop)."""
+    import urllib3  # lazy: start-up time only (see the imports)
+
     parts = urlsplit(url)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     port = parts.port or (443 if scheme == "https" else 80)
@@ -382,6 +391,8 @@ def _absolute(scheme: str, address: str, port: int, target: str) -> str:
 
 def _pool(scheme: str, address: str, port: int, host: str, proxy: str | None, timeout: float):
     """A one-connection pool to ``address`` (through ``proxy`` when set); TLS verifies the certificate of ``host``."""
+    import urllib3  # lazy: start-up time only (see the imports)
+
     options: dict[str, Any] = {
         "timeout": urllib3.Timeout(connect=timeout, read=timeout),
         "maxsize": 1,
