@@ -86,7 +86,7 @@ class TidyRates:
 
     ``rows`` holds one row per rate row, in the reader's order: ``billing_code``, the row of the price table
     (``_price``), of the group table (``_group``), the index of its locator prefix (``_prefix``) and ``dedup_count``.
-    The three tables come with the file's first batch (None in the others): ``prices`` (``_price``, every rate column
+    The three tables come with the file's last batch (None in the others): ``prices`` (``_price``, every rate column
     a row takes from its price or from the file's constants, and ``price_locator``), ``groups`` (``_group``, the
     group columns and ``locator_suffix``) and ``prefixes`` (``_prefix``, ``prefix``). A row's wide form is its price's
     and its group's columns, ``source_locator`` = price_locator || prefix || locator_suffix, and ``partition``'s

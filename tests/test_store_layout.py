@@ -8,6 +8,7 @@ column by column with ``assert_frame_equal``; a layout-1 store written by the co
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -18,6 +19,8 @@ import pytest
 
 from benchmark import config
 from benchmark.accounts import IngestResult
+from benchmark.ingest import routing
+from benchmark.ingest.tic import rows
 from benchmark.ingest.tic.reader import iter_in_network, read_in_network
 from benchmark.store import pipeline as store_pipeline
 from benchmark.store import rate_store as st
@@ -87,6 +90,24 @@ def test_large_payer_shaped_files_read_back_as_the_reader_gives_them(tmp_path, n
         ).df()
     assert list(view["source_locator"]) == list(expected["source_locator"])
     assert list(view["amount"]) == list(expected["amount"])
+
+
+def test_rows_in_many_batches_and_tables_checked_in_slices_read_back_the_same(tmp_path, monkeypatch):
+    """The tables are built and checked _TABLE_ROWS rows at a time and written with the file's last batch: with
+    tiny slices and batches (many of each) the store still gives back the reader's rows."""
+    name = "innet_pr_last_tiny.json.gz"
+    monkeypatch.setattr(rows, "_TABLE_ROWS", 97)
+    monkeypatch.setattr(routing, "iter_in_network", functools.partial(iter_in_network, batch_rows=500))
+    store_pipeline.ingest([BENCH / name], TINY_CODES, tmp_path / "s")
+    store = st.open_store(tmp_path / "s")
+    pd.testing.assert_frame_equal(store.read_rates(), _expected((BENCH / name, TINY_CODES)))
+    chunks = {p.name.rsplit("-", 2)[1] for p in (tmp_path / "s" / st.RATES_DIR).rglob("*.parquet")}
+    assert len(chunks) > 5  # many batches
+    (prices,) = (tmp_path / "s" / st.DIMENSIONS_DIR / st.PRICES).iterdir()
+    (groups,) = (tmp_path / "s" / st.DIMENSIONS_DIR / st.GROUPS).iterdir()
+    assert pq.read_metadata(prices).num_rows > 3 * 97 and pq.read_metadata(groups).num_rows > 3 * 97  # many slices
+    assert prices.name.rsplit("-", 2)[1] == max(chunks)  # written with the last batch
+    assert store.verify() == []
 
 
 def test_a_tidy_batch_is_never_combined_in_memory():

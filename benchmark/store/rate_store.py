@@ -6,7 +6,7 @@ One store is one folder::
     manifest.parquet                 one row per ingested file (ManifestSchema): the commit point
     rates/source_type=<tic|hospital>/payer_family=<family>/code_prefix=<first 3 chars>/<part_id>-<chunk>-<n>.parquet
                                      (Hive layout: those three values are in the path, not in the files)
-    dimensions/<prices|groups|prefixes>/<part_id>-00000-0.parquet
+    dimensions/<prices|groups|prefixes>/<part_id>-<chunk>-0.parquet
                                      the tables of a part holding tidy TiC rows (one of each per part)
     quarantine/<part_id>-<chunk>-0.parquet
     _staging/<run_id>/...            work in progress of a running ingest (never read)

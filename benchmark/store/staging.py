@@ -14,7 +14,7 @@ plus ``_part`` (the attempt's part id) and ``_row`` (the row's position in the r
 output, so rows read back in the reader's order). A TiC in-network file is read in tidy form
 (:class:`~benchmark.accounts.TidyRates`): its rate parts hold the narrow rows (``billing_code``, ``_price``,
 ``_group``, ``_prefix``, ``dedup_count``, ``_part``, ``_row``) in the same folders and order, and its price, group
-and prefix tables are written once, with its first batch, under ``dimensions/`` (see
+and prefix tables are written once, with its last batch, under ``dimensions/`` (see
 :mod:`benchmark.store.rate_store`).
 """
 
@@ -265,7 +265,7 @@ def write_parts(
 
 def _write_tidy(tidy: TidyRates, folder: Path, part_id: str, stem: str, rate_offset: int, prefix_length: int) -> None:
     """A tidy batch: its rows as rate parts (the layout of wide rows: partition folders, sorted by code, ``_part``
-    and ``_row``), and the file's price, group and prefix tables once (with its first batch) under
+    and ``_row``), and the file's price, group and prefix tables once (with its last batch) under
     ``dimensions/<table>/``, each with ``_part``."""
     rows = tidy.rows
     if rows.num_rows:

@@ -914,7 +914,7 @@ class RowBuilder:
         rate's rows are never split, so a batch may exceed ``batch_rows`` by one rate's rows.
 
         With ``tidy`` the batches carry the same rows as :class:`~benchmark.accounts.TidyRates` instead of wide
-        ``rates`` (the same plan, deduplication and batches; the price, group and prefix tables come with the first
+        ``rates`` (the same plan, deduplication and batches; the price, group and prefix tables come with the last
         batch, validated as rows: every price and every group is a row of a frame checked by ``check_built_rates``).
         """
         plan = self._row_plan()
@@ -940,7 +940,7 @@ class RowBuilder:
         self.account.check()
         parts = self._locator_parts()
         self._forget_tables()  # what the batches need is in Arrow and numpy now
-        tables = self._tidy_tables(prices, groups, single, parts) if tidy else None  # rows: none yet
+        partition = {name: str(self.constants[name]) for name in TIDY_PARTITION_COLUMNS}
         for number, (start, end, _, _) in enumerate(ranges):
             rows = plan.rows(start, end)
             batch_counts = None
@@ -951,10 +951,13 @@ class RowBuilder:
             if not len(rows[0]) and not last:
                 continue
             batch_tidy = None
-            if tables is not None:
+            if tidy:
                 rates = empty_rates()
-                batch_tidy = replace(tables, rows=self._narrow(rows, prices, batch_counts, single))
-                tables = TidyRates(tables.rows, tables.partition)  # the tables come with the first batch only
+                batch_tidy = TidyRates(self._narrow(rows, prices, batch_counts, single), partition)
+                if last:  # the tables come with the last batch: no batch is held while they are built and written
+                    batch_tidy = replace(
+                        self._tidy_tables(prices, groups, single, parts, partition), rows=batch_tidy.rows
+                    )
             else:
                 rates = check_built_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
             yield IngestResult(
@@ -1382,27 +1385,35 @@ class RowBuilder:
         groups: dict[str, pa.Array],
         single: dict[str, Any],
         parts: tuple[pa.Array, pa.Array, pa.Array],
+        partition: dict[str, str],
     ) -> TidyRates:
-        """The price, group and prefix tables of :class:`~benchmark.accounts.TidyRates` and the partition values (its
-        ``rows`` empty: each batch gets its own).
+        """The price, group and prefix tables of :class:`~benchmark.accounts.TidyRates` with the ``partition`` values
+        (its ``rows`` empty: the last batch's are put in).
 
-        The tables are cut from one frame built by :meth:`_frame` and checked by ``check_built_rates``, whose row ``i``
+        The tables are cut from frames built by :meth:`_frame` and checked by ``check_built_rates``, whose row ``i``
         holds price ``i`` and group ``i`` (the last one where a table is shorter): every value a wide row can take
-        passes the checks it passes there, with the dtypes it has there."""
-        partition = {name: str(self.constants[name]) for name in TIDY_PARTITION_COLUMNS}
+        passes the checks it passes there, with the dtypes it has there. The frames are built and checked
+        ``_TABLE_ROWS`` rows at a time, so that this step needs no more memory than one batch of wide rows."""
         no_rows = self._narrow((_NO_ROWS, _NO_ROWS, _NO_ROWS), prices, None, single)
         price_count, group_count = len(prices["amount"]), len(groups["provider_npis"])
         if not price_count or not group_count:  # no row can be built (a row is a price x a group): no tables
             return TidyRates(no_rows, partition)
-        size = max(price_count, group_count)
-        index = np.arange(size)
-        rows = (np.minimum(index, price_count - 1), np.minimum(index, group_count - 1), np.zeros(size, np.int64))
-        frame = check_built_rates(self._frame(rows, prices, groups, None, single, parts))
-        price_locators, prefixes, suffixes = parts
         group_names = [name for name in RATE_COLUMNS if name in groups]
         price_names = [name for name in RATE_COLUMNS if name not in _NOT_PRICE_COLUMNS and name not in groups]
-        price_table = pa.Table.from_pandas(frame.iloc[:price_count][price_names], preserve_index=False)
-        group_table = pa.Table.from_pandas(frame.iloc[:group_count][group_names], preserve_index=False)
+        price_slices, group_slices = [], []
+        for start in range(0, max(price_count, group_count), _TABLE_ROWS):
+            index = np.arange(start, min(start + _TABLE_ROWS, max(price_count, group_count)))
+            rows = (np.minimum(index, price_count - 1), np.minimum(index, group_count - 1), np.zeros_like(index))
+            frame = check_built_rates(self._frame(rows, prices, groups, None, single, parts))
+            if start < price_count:
+                price_slice = frame.iloc[: price_count - start][price_names]
+                price_slices.append(pa.Table.from_pandas(price_slice, preserve_index=False))
+            if start < group_count:
+                group_slice = frame.iloc[: group_count - start][group_names]
+                group_slices.append(pa.Table.from_pandas(group_slice, preserve_index=False))
+            del frame
+        price_table, group_table = pa.concat_tables(price_slices), pa.concat_tables(group_slices)
+        price_locators, prefixes, suffixes = parts
         return TidyRates(
             no_rows,
             partition,
@@ -1728,6 +1739,7 @@ def _strings(values: pa.Array | pa.ChunkedArray) -> pd.arrays.ArrowStringArray:
 _KINDS = {name: str(column.dtype) for name, column in RateSchema.to_schema().columns.items()}
 _REPEAT_ROWS = 8192  # a constant text column repeats one chunk of this many rows
 _LOCATOR_ROWS = 32768  # source locators are joined this many rows at a time
+_TABLE_ROWS = 65_536  # price / group table rows checked at a time (RowBuilder._tidy_tables): a batch's memory
 
 
 def _constants(constants: dict[str, Any], size: int, repeated: dict[str | None, pa.ChunkedArray]) -> dict[str, Any]:
