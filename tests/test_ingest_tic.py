@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmark.collector import gc_paused
 from benchmark.files import sha256_file
 from benchmark.ingest.tic import reader as tic_reader
-from benchmark.ingest.tic.reader import TicFileError, gc_paused, read_in_network
+from benchmark.ingest.tic.reader import TicFileError, read_in_network
 from benchmark.schema import QuarantineSchema, validate_rates
 
 NPIS_1_TO_5 = "1111111111|2222222222|3333333333|4444444444|5555555555"

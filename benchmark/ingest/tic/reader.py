@@ -122,10 +122,8 @@ File-level problems (:class:`TicFileError`, nothing of the file is returned)
 
 from __future__ import annotations
 
-import gc
 import json
 import tempfile
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -140,6 +138,7 @@ from typing import Any
 import msgspec
 
 from benchmark.accounts import IngestResult
+from benchmark.collector import gc_paused
 from benchmark.errors import InputFileError
 from benchmark.ingest.tic import workers as tic_workers
 from benchmark.ingest.tic.items import (
@@ -378,35 +377,6 @@ def _use_helpers(
         )
 
     return reader
-
-
-_GC_LOCK = threading.Lock()
-_GC_PAUSES = 0  # reads in this process that are inside gc_paused()
-_GC_WAS_ENABLED = False  # the collector's state before the first of them
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a read runs: the reader makes millions of short-lived tuples and no
-    cycles, and generation-2 passes over them cost more than the parsing (refcounting still frees everything).
-
-    The pause covers the read only and is undone on every exit, an exception included. Reads that overlap (threads of
-    a Dask worker or a notebook kernel) share it: the collector is switched back on when the last of them ends, and
-    only if it was on when the first began (a caller that switched it off keeps it off).
-    """
-    global _GC_PAUSES, _GC_WAS_ENABLED
-    with _GC_LOCK:
-        if _GC_PAUSES == 0:
-            _GC_WAS_ENABLED = gc.isenabled()
-            gc.disable()
-        _GC_PAUSES += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _GC_PAUSES -= 1
-            if _GC_PAUSES == 0 and _GC_WAS_ENABLED:
-                gc.enable()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
