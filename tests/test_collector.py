@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from benchmark import cli
 from benchmark.collector import import_paused
 from benchmark.reporting.kernel import WARM_UP
 
@@ -45,3 +46,10 @@ def test_a_report_kernel_warms_up_through_it():
     namespace: dict = {}
     exec(WARM_UP, namespace)  # what SharedKernel sends a new kernel: the report's modules, imported paused
     assert "benchmark.reporting.report" in sys.modules and gc.isenabled()
+
+
+def test_the_cli_imports_the_reporting_modules_paused_and_leaves_the_collector_on(tmp_path, capsys):
+    batch_file = tmp_path / "b.yaml"
+    batch_file.write_text("reports: not-a-list\n")
+    assert cli.main(["batch", str(batch_file)]) == 2  # an invalid batch file: its modules imported, nothing run
+    assert "nothing was run" in capsys.readouterr().err and gc.isenabled()
