@@ -343,13 +343,10 @@ class Store:
         """sha256 -> code filter of every loaded file (what a new ingest may skip)."""
         return _loaded_codes(self.manifest())
 
-    def loaded_sizes(self) -> set[int] | None:
-        """Sizes in bytes of every loaded file (a file of another size is not in the store: no need to hash it
-        before reading it, see :func:`benchmark.store.staging.stage_file`); None when some size is unknown."""
-        return _loaded_sizes(self.manifest())
-
     def loaded_files(self) -> tuple[dict[str, str], set[int] | None]:
-        """:meth:`loaded_codes` and :meth:`loaded_sizes` from one read of the manifest (an ingest needs both)."""
+        """:meth:`loaded_codes` and the sizes in bytes of every loaded file, None when some size is unknown (a file
+        of another size is not in the store: no need to hash it before reading it, see
+        :func:`benchmark.store.staging.stage_file`), from one read of the manifest (an ingest needs both)."""
         manifest = self.manifest()
         return _loaded_codes(manifest), _loaded_sizes(manifest)
 
