@@ -955,9 +955,7 @@ class RowBuilder:
                 rates = empty_rates()
                 batch_tidy = TidyRates(self._narrow(rows, prices, batch_counts, single), partition)
                 if last:  # the tables come with the last batch: no batch is held while they are built and written
-                    batch_tidy = replace(
-                        self._tidy_tables(prices, groups, single, parts, partition), rows=batch_tidy.rows
-                    )
+                    batch_tidy = self._tidy_tables(batch_tidy, prices, groups, single, parts)
             else:
                 rates = check_built_rates(self._frame(rows, prices, groups, batch_counts, single, parts))
             yield IngestResult(
@@ -1381,23 +1379,21 @@ class RowBuilder:
 
     def _tidy_tables(
         self,
+        batch: TidyRates,
         prices: dict[str, Any],
         groups: dict[str, pa.Array],
         single: dict[str, Any],
         parts: tuple[pa.Array, pa.Array, pa.Array],
-        partition: dict[str, str],
     ) -> TidyRates:
-        """The price, group and prefix tables of :class:`~benchmark.accounts.TidyRates` with the ``partition`` values
-        (its ``rows`` empty: the last batch's are put in).
+        """The file's last ``batch`` with the price, group and prefix tables of :class:`~benchmark.accounts.TidyRates`.
 
         The tables are cut from frames built by :meth:`_frame` and checked by ``check_built_rates``, whose row ``i``
         holds price ``i`` and group ``i`` (the last one where a table is shorter): every value a wide row can take
         passes the checks it passes there, with the dtypes it has there. The frames are built and checked
         ``_TABLE_ROWS`` rows at a time, so that this step needs no more memory than one batch of wide rows."""
-        no_rows = self._narrow((_NO_ROWS, _NO_ROWS, _NO_ROWS), prices, None, single)
         price_count, group_count = len(prices["amount"]), len(groups["provider_npis"])
         if not price_count or not group_count:  # no row can be built (a row is a price x a group): no tables
-            return TidyRates(no_rows, partition)
+            return batch
         group_names = [name for name in RATE_COLUMNS if name in groups]
         price_names = [name for name in RATE_COLUMNS if name not in _NOT_PRICE_COLUMNS and name not in groups]
         price_slices, group_slices = [], []
@@ -1414,9 +1410,8 @@ class RowBuilder:
             del frame
         price_table, group_table = pa.concat_tables(price_slices), pa.concat_tables(group_slices)
         price_locators, prefixes, suffixes = parts
-        return TidyRates(
-            no_rows,
-            partition,
+        return replace(
+            batch,
             prices=_numbered(PRICE_KEY, price_table.append_column("price_locator", price_locators)),
             groups=_numbered(GROUP_KEY, group_table.append_column("locator_suffix", suffixes)),
             prefixes=_numbered(PREFIX_KEY, pa.table({"prefix": prefixes})),
@@ -1445,7 +1440,6 @@ class RowBuilder:
 
 
 TIDY_PARTITION_COLUMNS = ("source_type", "payer_family")  # the values every row of a file shares, kept in folders
-_NO_ROWS = np.zeros(0, np.int64)
 # Rate columns a tidy price does not hold: the row's own, the group's (see _tidy_tables) and the partition's.
 _NOT_PRICE_COLUMNS = frozenset({"billing_code", "source_locator", "dedup_count", *TIDY_PARTITION_COLUMNS})
 
